@@ -1,0 +1,1 @@
+"""Pure functions from signals (audio, pen strokes) to feature arrays."""

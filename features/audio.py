@@ -1,0 +1,402 @@
+"""Audio files to log-mel filterbank or MFCC feature arrays, time-major ``(T, F)``.
+
+The pipeline, in Kaldi's order (``compute-fbank-feats`` with ``--snip-edges=true``)::
+
+    load_audio -> frames -> [remove DC, log energy, pre-emphasis, window] -> |rfft|^2
+               -> mel filterbank -> log  (= fbank)  -> DCT-II  (= mfcc)  -> deltas -> CMVN
+
+Everything here is plain NumPy/SciPy plus soundfile for reading: no librosa (its numba JIT
+costs ~30 s at first call) and no Keras/TensorFlow, so feature extraction can run in worker
+processes that never load a deep-learning framework.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+import soundfile as sf
+
+from features.errors import DataError
+
+SAMPLE_RATE = 16000  # Hz; TIMIT's rate, and the rate every file is resampled to by default
+WIN_MS = 25.0  # milliseconds per analysis window (400 samples at 16 kHz)
+HOP_MS = 10.0  # milliseconds between window starts (160 samples at 16 kHz)
+N_FFT = 512  # FFT points; the window is zero-padded to this length (31.25 Hz bins at 16 kHz)
+N_MELS = 40  # triangular mel filters
+N_MFCC = 13  # cepstral coefficients kept after the DCT
+PREEMPHASIS = 0.97  # y[n] = x[n] - 0.97 x[n-1], applied per frame
+LOG_FLOOR = 1e-10  # power floor before log: log(1e-10) = -23.03 is the feature value of silence
+STD_FLOOR = 1e-5  # CMVN standard-deviation floor (a constant column is not blown up)
+
+KINDS = ("fbank", "mfcc")
+# Window name -> function of the window length returning a symmetric window (HTK/Kaldi use
+# symmetric windows, 0.54 - 0.46 cos(2 pi n / (N - 1)) for Hamming; "povey" is Kaldi's default).
+WINDOWS = {
+    "hamming": lambda n: scipy.signal.get_window("hamming", n, fftbins=False),
+    "hann": lambda n: scipy.signal.get_window("hann", n, fftbins=False),
+    "povey": lambda n: scipy.signal.get_window("hann", n, fftbins=False) ** 0.85,
+    "rectangular": lambda n: np.ones(n),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and resampling
+
+
+def _soundfile_call(fn, path: str | os.PathLike, **kwargs: Any) -> Any:
+    """Call ``fn(path, **kwargs)`` and turn every reader failure into a DataError."""
+    if not Path(path).is_file():
+        raise DataError("no such file", path)
+    try:
+        return fn(os.fspath(path), **kwargs)
+    except (sf.SoundFileError, RuntimeError, OSError, TypeError, ValueError) as err:
+        raise DataError(f"cannot read audio ({err})", path) from err
+
+
+def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
+    """Return ``(num_frames, sample_rate, channels)`` from a file's header without decoding it.
+
+    ``num_frames`` counts samples per channel; ``sample_rate`` is in Hz. Raises DataError (naming
+    the path) for a missing or unreadable file.
+    """
+    info = _soundfile_call(sf.info, path)
+    return int(info.frames), int(info.samplerate), int(info.channels)
+
+
+def resample(signal: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample a 1-D signal from ``orig_sr`` to ``target_sr`` Hz with a polyphase filter.
+
+    The ratio is exact: up = target/g, down = orig/g with g = gcd(orig, target), so 8 kHz ->
+    16 kHz is up=2, down=1 and 44.1 kHz -> 16 kHz is up=160, down=441. Output length is
+    ``ceil(N * up / down)``. Returns float32 ``(N',)``; the input is returned as float32 when the
+    rates are equal.
+    """
+    if orig_sr <= 0 or target_sr <= 0:
+        raise ValueError(f"resample: orig_sr={orig_sr} and target_sr={target_sr} must be > 0")
+    signal = np.asarray(signal, dtype=np.float32)
+    if orig_sr == target_sr:
+        return signal
+    g = math.gcd(int(orig_sr), int(target_sr))
+    out = scipy.signal.resample_poly(signal, int(target_sr) // g, int(orig_sr) // g)
+    return out.astype(np.float32, copy=False)
+
+
+def load_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read any file libsndfile reads (RIFF WAV, NIST SPHERE, FLAC, ...) as mono float32.
+
+    Returns ``(N,)`` float32 at ``sample_rate`` Hz. Integer PCM maps to [-1, 1) (int16 / 32768);
+    channels are averaged; a file at another rate goes through :func:`resample` (whose overshoot
+    and float files' samples are not clipped). Raises DataError naming the path for a missing,
+    unreadable or corrupt file, zero samples ("empty audio") or non-finite samples.
+    """
+    data, file_sr = _soundfile_call(sf.read, path, dtype="float32", always_2d=True)
+    if data.shape[0] == 0:
+        raise DataError("empty audio (0 samples)", path)
+    if not np.all(np.isfinite(data)):
+        raise DataError("audio contains NaN or infinite samples", path)
+    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)  # (N,)
+    return resample(mono, orig_sr=int(file_sr), target_sr=sample_rate)
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """Everything that determines the feature matrix of a signal; saved beside every model."""
+
+    kind: str = "fbank"  # "fbank" (log-mel filterbank) or "mfcc" (DCT of log-mel)
+    sample_rate: int = SAMPLE_RATE  # Hz; signals are resampled to this rate on load
+    win_ms: float = WIN_MS  # analysis window length, milliseconds
+    hop_ms: float = HOP_MS  # frame shift, milliseconds
+    n_fft: int = N_FFT  # FFT length in samples, >= the window length in samples
+    n_mels: int = N_MELS  # number of mel filters
+    n_mfcc: int = N_MFCC  # cepstra kept for kind="mfcc" (ignored for fbank)
+    fmin: float = 0.0  # Hz, lower edge of the lowest mel filter
+    fmax: float | None = None  # Hz, upper edge of the highest mel filter; None = Nyquist
+    preemphasis: float = PREEMPHASIS  # coefficient of y[n] = x[n] - a x[n-1]; 0 disables it
+    energy: bool = True  # fbank: append log energy as the last column; mfcc: replace c0 by it
+    delta_order: int = 2  # 0 = statics only, 1 = + delta, 2 = + delta + delta-delta
+    delta_width: int = 2  # regression window +-N frames (HTK DELTAWINDOW, Kaldi --delta-window)
+    window: str = "hamming"  # one of WINDOWS: "hamming", "hann", "povey", "rectangular"
+    remove_dc: bool = True  # subtract each frame's mean before everything else (Kaldi default)
+
+    def __post_init__(self) -> None:
+        nyquist = self.sample_rate / 2
+        checks = [
+            (self.kind in KINDS, f"kind={self.kind!r} must be 'fbank' or 'mfcc'"),
+            (self.window in WINDOWS, f"window={self.window!r} must be one of {sorted(WINDOWS)}"),
+            (self.sample_rate > 0, f"sample_rate={self.sample_rate} must be positive"),
+            (self.win_ms > 0, f"win_ms={self.win_ms} must be positive"),
+            (self.hop_ms > 0, f"hop_ms={self.hop_ms} must be positive"),
+            (self.n_mels > 0, f"n_mels={self.n_mels} must be positive"),
+            (0 < self.n_mfcc and (self.kind != "mfcc" or self.n_mfcc <= self.n_mels),
+             f"n_mfcc={self.n_mfcc} must be in 1..n_mels={self.n_mels}"),
+            (0 <= self.preemphasis < 1, f"preemphasis={self.preemphasis} must be in [0, 1)"),
+            (self.delta_order >= 0, f"delta_order={self.delta_order} must be >= 0"),
+            (self.delta_width >= 1, f"delta_width={self.delta_width} must be >= 1"),
+            (0 <= self.fmin < self.upper_hz <= nyquist,
+             f"need 0 <= fmin={self.fmin} < fmax={self.fmax} <= Nyquist={nyquist}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"FeatureConfig: {message}")
+        if self.win_length < 2 or self.hop_length < 1:
+            raise ValueError(f"FeatureConfig: win_ms={self.win_ms} / hop_ms={self.hop_ms} give "
+                             f"{self.win_length} / {self.hop_length} samples")
+        if self.n_fft < self.win_length:
+            raise ValueError(f"FeatureConfig: n_fft={self.n_fft} < window of {self.win_length} "
+                             "samples")
+
+    @property
+    def win_length(self) -> int:
+        """Window length in samples (400 at 16 kHz, 25 ms)."""
+        return int(round(self.sample_rate * self.win_ms / 1000))
+
+    @property
+    def hop_length(self) -> int:
+        """Frame shift in samples (160 at 16 kHz, 10 ms)."""
+        return int(round(self.sample_rate * self.hop_ms / 1000))
+
+    @property
+    def upper_hz(self) -> float:
+        """``fmax`` with None resolved to the Nyquist frequency, in Hz."""
+        return self.sample_rate / 2 if self.fmax is None else float(self.fmax)
+
+    @property
+    def dim(self) -> int:
+        """Columns of :func:`extract`'s output: 123 for the default fbank, 39 for mfcc."""
+        static = self.n_mels + int(self.energy) if self.kind == "fbank" else self.n_mfcc
+        return static * (1 + self.delta_order)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of every field (JSON-serialisable; ``fmax`` may be None)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureConfig:
+        """Inverse of :meth:`to_dict`; missing keys take defaults, unknown keys raise ValueError."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"FeatureConfig: unknown keys {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+
+# ---------------------------------------------------------------------------------------------
+# Framing
+
+
+def num_frames(num_samples: int, *, win_length: int, hop_length: int) -> int:
+    """Frames in a signal of ``num_samples`` samples, Kaldi ``--snip-edges=true`` convention.
+
+    Frame t covers samples ``[t * hop_length, t * hop_length + win_length)``; only whole windows
+    count, so a signal shorter than one window has 0 frames.
+    """
+    if num_samples < win_length:
+        return 0
+    return 1 + (num_samples - win_length) // hop_length
+
+
+def frame_times(n_frames: int, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end time in seconds of each frame's window: two float64 ``(n_frames,)`` arrays."""
+    start = np.arange(n_frames) * config.hop_length / config.sample_rate
+    return start, start + config.win_length / config.sample_rate
+
+
+def frame_center_s(t: int | np.ndarray, config: FeatureConfig) -> float | np.ndarray:
+    """Centre of frame ``t``'s window in seconds: ``(t * hop + win / 2) / sample_rate``."""
+    centre = (np.asarray(t) * config.hop_length + config.win_length / 2) / config.sample_rate
+    return float(centre) if centre.ndim == 0 else centre  # float for an int t, else (T,) array
+
+
+def frames(signal: np.ndarray, *, win_length: int, hop_length: int) -> np.ndarray:
+    """Read-only ``(T, win_length)`` view of a 1-D signal, T = :func:`num_frames`; no copy."""
+    signal = np.asarray(signal)
+    if signal.ndim != 1:
+        raise ValueError(f"frames: signal must be 1-D, got shape {signal.shape}")
+    n = num_frames(len(signal), win_length=win_length, hop_length=hop_length)
+    (step,) = signal.strides
+    return np.lib.stride_tricks.as_strided(
+        signal, shape=(n, win_length), strides=(hop_length * step, step), writeable=False
+    )  # (T, win_length)
+
+
+# ---------------------------------------------------------------------------------------------
+# Filterbank, MFCC, deltas
+
+
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    """HTK mel scale: 2595 log10(1 + f / 700)."""
+    return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
+
+
+@functools.lru_cache(maxsize=16)
+def mel_filterbank(
+    *, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float
+) -> np.ndarray:
+    """Triangular mel filters, float32 ``(n_mels, n_fft // 2 + 1)``, read-only and cached.
+
+    Filter edges are equally spaced on the HTK mel scale from ``fmin`` to ``fmax`` (Hz); each
+    triangle rises linearly in Hz from its lower edge to its centre and falls to its upper
+    edge, peak weight 1, no area normalisation. This is ``librosa.filters.mel(htk=True,
+    norm=None)``; HTK and Kaldi interpolate in mel instead of Hz, a sub-percent difference.
+    """
+    fft_hz = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)  # (K,)
+    edges_hz = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))  # (M+2,)
+    lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
+    rising = (fft_hz[None, :] - lower) / (centre - lower)  # (M, K)
+    falling = (upper - fft_hz[None, :]) / (upper - centre)  # (M, K)
+    weights = np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    weights.setflags(write=False)  # shared by every caller through the cache
+    return weights
+
+
+def _power_and_energy(signal: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Frame power spectra float64 ``(T, n_fft // 2 + 1)`` and log energies float64 ``(T,)``.
+
+    Per frame, in Kaldi's order: subtract the mean (if ``remove_dc``); log energy = log of the
+    sum of squares at this point (before pre-emphasis and window); pre-emphasis inside the frame
+    (first sample: x[0] - a x[0], as Kaldi); window; ``|rfft(n_fft)|^2``.
+    """
+    x = frames(np.asarray(signal, dtype=np.float64), win_length=config.win_length,
+               hop_length=config.hop_length)  # (T, W), read-only view
+    if config.remove_dc:
+        x = x - x.mean(axis=1, keepdims=True)  # (T, W), now a copy
+    log_energy = np.log(np.maximum(np.sum(x * x, axis=1), LOG_FLOOR))  # (T,)
+    a = config.preemphasis
+    if a:
+        x = np.concatenate([x[:, :1] * (1 - a), x[:, 1:] - a * x[:, :-1]], axis=1)  # (T, W)
+    x = x * WINDOWS[config.window](config.win_length)[None, :]  # (T, W)
+    spectrum = scipy.fft.rfft(x, n=config.n_fft, axis=1)  # (T, n_fft // 2 + 1) complex
+    return spectrum.real**2 + spectrum.imag**2, log_energy
+
+
+def _log_mel(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Log mel energies float64 ``(T, n_mels)`` from power spectra ``(T, n_fft // 2 + 1)``."""
+    weights = mel_filterbank(sample_rate=config.sample_rate, n_fft=config.n_fft,
+                             n_mels=config.n_mels, fmin=float(config.fmin),
+                             fmax=config.upper_hz)  # (M, K)
+    return np.log(np.maximum(power @ weights.T.astype(np.float64), LOG_FLOOR))  # (T, M)
+
+
+def fbank(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Log-mel filterbank of a 1-D signal at ``config.sample_rate``, float32 ``(T, n_mels[+1])``.
+
+    Natural-log mel power (floored at :data:`LOG_FLOOR`); with ``config.energy`` the frame's log
+    energy is appended as the last column. T = :func:`num_frames` (0 for a too-short signal).
+    """
+    power, log_energy = _power_and_energy(signal, config)
+    feats = _log_mel(power, config)  # (T, M)
+    if config.energy:
+        feats = np.concatenate([feats, log_energy[:, None]], axis=1)  # (T, M + 1)
+    return feats.astype(np.float32)
+
+
+def mfcc(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """MFCCs of a 1-D signal at ``config.sample_rate``, float32 ``(T, n_mfcc)``.
+
+    Orthonormal DCT-II of the natural-log mel energies, first ``n_mfcc`` kept, no liftering;
+    with ``config.energy`` column 0 (c0) is replaced by the frame's log energy.
+    """
+    power, log_energy = _power_and_energy(signal, config)
+    ceps = scipy.fft.dct(_log_mel(power, config), type=2, norm="ortho", axis=1)  # (T, M)
+    ceps = ceps[:, : config.n_mfcc]  # (T, n_mfcc)
+    if config.energy:
+        ceps[:, 0] = log_energy
+    return ceps.astype(np.float32)
+
+
+def deltas(feats: np.ndarray, *, order: int = 2, width: int = 2) -> np.ndarray:
+    """Append regression deltas: ``(T, F)`` -> ``(T, F * (1 + order))`` [static, d, dd, ...].
+
+    HTK formula d_t = sum_{n=1..N} n (c_{t+n} - c_{t-n}) / (2 sum_{n=1..N} n^2) with N = width,
+    frames beyond either edge replicated; each order is the delta of the previous one. Output
+    dtype follows the input (float32 stays float32).
+    """
+    feats = np.asarray(feats)
+    if feats.ndim != 2:
+        raise ValueError(f"deltas: feats must be (T, F), got shape {feats.shape}")
+    blocks = [feats]
+    denom = 2 * sum(n * n for n in range(1, width + 1))
+    for _ in range(order):
+        c = blocks[-1]
+        if len(c) == 0:
+            blocks.append(c.copy())
+            continue
+        padded = np.pad(c, ((width, width), (0, 0)), mode="edge")  # (T + 2N, F)
+        t = len(c)
+        d = sum(n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
+                for n in range(1, width + 1))
+        blocks.append((d / denom).astype(feats.dtype, copy=False))
+    return np.concatenate(blocks, axis=1)  # (T, F * (1 + order))
+
+
+def extract(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Features of a 1-D signal at ``config.sample_rate``: float32 ``(T, config.dim)``.
+
+    fbank or mfcc statics, then :func:`deltas` of ``config.delta_order``. A signal shorter
+    than one window gives shape ``(0, config.dim)``; the caller decides whether that is an
+    error (CTC needs at least as many frames as labels).
+    """
+    statics = fbank(signal, config) if config.kind == "fbank" else mfcc(signal, config)
+    return deltas(statics, order=config.delta_order, width=config.delta_width)
+
+
+def extract_file(path: str | os.PathLike, config: FeatureConfig) -> np.ndarray:
+    """:func:`load_audio` at ``config.sample_rate`` then :func:`extract`: ``(T, config.dim)``."""
+    return extract(load_audio(path, sample_rate=config.sample_rate), config)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cepstral mean and variance normalisation
+
+
+def cmvn_stats(feature_list: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation over all frames: two float64 ``(F,)`` arrays.
+
+    Accumulates count, sum and sum of squares in float64 (one pass, so ``feature_list`` may be
+    a generator); std is floored at :data:`STD_FLOOR`. Raises ValueError for no frames or
+    mismatched widths.
+    """
+    count, total, total_sq = 0, None, None
+    for feats in feature_list:
+        feats = np.asarray(feats, dtype=np.float64)
+        if feats.ndim != 2:
+            raise ValueError(f"cmvn_stats: expected (T, F) arrays, got shape {feats.shape}")
+        if total is None:
+            total, total_sq = np.zeros(feats.shape[1]), np.zeros(feats.shape[1])
+        if feats.shape[1] != total.shape[0]:
+            raise ValueError(f"cmvn_stats: expected (T, {total.shape[0]}), got {feats.shape}")
+        count += feats.shape[0]
+        total += feats.sum(axis=0)
+        total_sq += np.square(feats).sum(axis=0)
+    if not count:
+        raise ValueError("cmvn_stats: no frames to accumulate")
+    mean = total / count
+    var = np.maximum(total_sq / count - mean**2, 0.0)  # clip tiny negatives from cancellation
+    return mean, np.maximum(np.sqrt(var), STD_FLOOR)
+
+
+def apply_cmvn(feats: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(feats - mean) / std`` per column: ``(T, F)`` and ``(F,)`` stats -> float32 ``(T, F)``."""
+    feats = np.asarray(feats)
+    if feats.ndim != 2 or feats.shape[1] != np.shape(mean)[0] or np.shape(std) != np.shape(mean):
+        raise ValueError(f"apply_cmvn: feats {feats.shape} vs mean {np.shape(mean)}, "
+                         f"std {np.shape(std)}")
+    return ((feats - mean) / std).astype(np.float32)

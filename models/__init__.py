@@ -1,0 +1,1 @@
+"""Keras 3 model code: layers, model builders, CTC loss and decoders."""

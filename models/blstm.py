@@ -1,0 +1,46 @@
+"""The deep bidirectional LSTM acoustic model (Graves, Mohamed & Hinton 2013, CTC-3l-250h).
+
+features (B, T, F) ─▶ [Dropout] ─▶ N × length-aware BLSTM (U per direction) ─▶ Dense(V + 1) logits
+"""
+
+from __future__ import annotations
+
+import keras
+
+from models.layers import LengthAwareBidirectionalLSTM
+
+
+def build_model(
+    *,
+    input_dim: int,
+    num_classes: int,
+    num_layers: int = 3,
+    units: int = 250,
+    dropout: float = 0.0,
+    name: str = "blstm_ctc",
+) -> keras.Model:
+    """Build the inference model.
+
+    Args:
+        input_dim: feature dimension F (123 for fbank + energy with Δ, ΔΔ).
+        num_classes: output classes including the CTC blank at index 0 (62 for TIMIT-61).
+        num_layers: number of bidirectional LSTM layers.
+        units: LSTM units per direction.
+        dropout: dropout rate between layers (applied to layer inputs, never inside the LSTM,
+            so the cuDNN kernel stays eligible).
+
+    Returns:
+        A functional model ``[features (B, T, F) float32, lengths (B,) int32] -> logits
+        (B, T, num_classes)``. Logits on padded frames are meaningless and must be ignored.
+    """
+    features = keras.Input(shape=(None, input_dim), dtype="float32", name="features")
+    lengths = keras.Input(shape=(), dtype="int32", name="lengths")
+    x = features
+    for i in range(1, num_layers + 1):
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+        x = LengthAwareBidirectionalLSTM(units, name=f"blstm_{i}")([x, lengths])  # (B, T, 2U)
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout, name=f"dropout_{num_layers + 1}")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)  # (B, T, V + 1)
+    return keras.Model([features, lengths], logits, name=name)

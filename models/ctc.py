@@ -1,0 +1,55 @@
+"""CTC loss with true lengths, and a Keras model that trains an acoustic model with it."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def ctc_loss(labels, logits, label_lengths, logit_lengths):
+    """Per-utterance CTC negative log-likelihood.
+
+    Args:
+        labels: ``(B, L)`` int32, symbol ids 1..V, padded with 0 past ``label_lengths``.
+        logits: ``(B, T, V + 1)`` unnormalised scores, blank at index 0.
+        label_lengths: ``(B,)`` true label lengths.
+        logit_lengths: ``(B,)`` true frame lengths (never the padded width).
+
+    Returns:
+        ``(B,)`` float32 losses in nats.
+    """
+    return ops.ctc_loss(
+        ops.cast(labels, "int32"),
+        ops.cast(logits, "float32"),
+        ops.cast(label_lengths, "int32"),
+        ops.cast(logit_lengths, "int32"),
+        mask_index=0,
+    )
+
+
+class CTCTrainer(keras.Model):
+    """Wraps an acoustic model so that ``fit`` trains it with CTC.
+
+    ``x`` is ``(features (B, T, F), lengths (B,))`` and ``y`` is ``(labels (B, L),
+    label_lengths (B,))``. The loss is the sum (``reduction="sum"``: each utterance weighs as
+    one on-line SGD step, as in Graves et al.) or the mean of the per-utterance CTC losses.
+    This class only exists during training; bundles store the inner acoustic model.
+    """
+
+    def __init__(self, acoustic_model: keras.Model, *, reduction: str = "mean", **kwargs):
+        super().__init__(**kwargs)
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"reduction={reduction!r} must be 'sum' or 'mean'")
+        self.acoustic_model = acoustic_model
+        self.reduction = reduction
+
+    def call(self, inputs, training=False):
+        return self.acoustic_model(list(inputs), training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        labels, label_lengths = y
+        losses = ctc_loss(labels, y_pred, label_lengths, x[1])  # (B,)
+        loss = ops.sum(losses) if self.reduction == "sum" else ops.mean(losses)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss

@@ -1,0 +1,34 @@
+"""Importing Keras without the backend's start-up noise on the user's terminal."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+
+def import_keras():
+    """Import and return ``keras`` with TensorFlow's C++ start-up log lines held back.
+
+    TensorFlow's native runtime prints absl/oneDNN/CUDA-probe lines to file descriptor 2 before
+    its log level applies; they carry no information for a user. What the import prints is
+    passed on only if the import fails.
+    """
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import keras
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return keras

@@ -1,0 +1,119 @@
+"""The model bundle: everything transcription and evaluation need, in one directory.
+
+::
+
+    model/
+      model.keras      the Keras acoustic model (features, lengths -> logits)
+      features.json    the FeatureConfig the model was trained with
+      symbols.txt      the symbol table (line 1 is the CTC blank)
+      cmvn.npz         mean and std of the training features
+      summary.json     format version, recipe, metrics, data hash, training history
+
+A bundle is written under a temporary name and renamed into place, so a reader never sees half a
+bundle, and an existing bundle is only replaced once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from features.audio import FeatureConfig
+from features.errors import DataError
+from pipeline.phones import SymbolTable
+
+BUNDLE_FORMAT = 1  # bumped whenever a reader of the old layout would misread the new one
+_FILES = ("model.keras", "features.json", "symbols.txt", "cmvn.npz", "summary.json")
+
+
+@dataclasses.dataclass
+class Bundle:
+    model: Any  # keras.Model
+    features: FeatureConfig
+    symbols: SymbolTable
+    mean: np.ndarray  # (F,) float32
+    std: np.ndarray  # (F,) float32
+    summary: dict
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move the finished directory ``tmp`` to ``final``, replacing an old one only at the end."""
+    old = final.with_name(final.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def write_json(obj: Any, path: Path) -> None:
+    """Write JSON atomically (temporary file, then rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_bundle(path: str | os.PathLike, bundle: Bundle) -> None:
+    """Write ``bundle`` to the directory ``path`` atomically."""
+    final = Path(path)
+    tmp = final.with_name(final.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    bundle.model.save(tmp / "model.keras")
+    write_json(bundle.features.to_dict(), tmp / "features.json")
+    bundle.symbols.save(tmp / "symbols.txt")
+    np.savez(tmp / "cmvn.npz", mean=bundle.mean, std=bundle.std)
+    write_json({**bundle.summary, "format": BUNDLE_FORMAT}, tmp / "summary.json")
+    replace_dir(tmp, final)
+
+
+def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, FeatureConfig, SymbolTable]:
+    """Summary, feature settings and symbols of a bundle, without loading Keras."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError("model bundle not found (expected a directory)", path)
+    missing = [name for name in _FILES if not (path / name).is_file()]
+    if missing:
+        raise DataError(f"not a model bundle: missing {', '.join(missing)}", path)
+    try:
+        summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+        features = FeatureConfig.from_dict(
+            json.loads((path / "features.json").read_text(encoding="utf-8"))
+        )
+    except (ValueError, TypeError) as e:
+        raise DataError(f"bundle metadata unreadable ({e})", path) from None
+    if summary.get("format") != BUNDLE_FORMAT:
+        raise DataError(
+            f"bundle format {summary.get('format')!r} is not the format {BUNDLE_FORMAT} "
+            "this version of lstmrec reads; retrain or use a matching version",
+            path,
+        )
+    return summary, features, SymbolTable.load(path / "symbols.txt")
+
+
+def load_bundle(path: str | os.PathLike) -> Bundle:
+    """Load a bundle written by :func:`save_bundle`; :class:`DataError` if it is unusable."""
+    import keras
+
+    import models.layers  # noqa: F401  (registers the custom layer for deserialisation)
+
+    path = Path(path)
+    summary, features, symbols = read_bundle_meta(path)
+    try:
+        model = keras.saving.load_model(path / "model.keras", compile=False)
+        with np.load(path / "cmvn.npz") as z:
+            mean, std = z["mean"].astype(np.float32), z["std"].astype(np.float32)
+    except Exception as e:  # Keras raises many types for a damaged archive
+        raise DataError(f"cannot load model ({type(e).__name__}: {e})", path) from None
+    if mean.shape != (features.dim,) or model.output_shape[-1] != len(symbols):
+        raise DataError("bundle parts disagree (feature dim or number of symbols)", path)
+    return Bundle(model, features, symbols, mean, std, summary)

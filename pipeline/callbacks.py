@@ -1,0 +1,119 @@
+"""Keras callbacks of the training loop: per-epoch evaluation and checkpoints, weight noise."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+CHECKPOINT = "checkpoint"  # directory under the run's output folder
+
+
+def save_weights_atomic(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(path.stem.replace(".weights", "") + ".tmp.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(out_dir: Path, model, optimizer, state: dict) -> None:
+    """Write weights, optimizer variables and loop state to ``out_dir/checkpoint`` atomically."""
+    final = out_dir / CHECKPOINT
+    tmp = out_dir / (CHECKPOINT + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    model.save_weights(tmp / "model.weights.h5")
+    np.savez(tmp / "optimizer.npz",
+             *[keras.ops.convert_to_numpy(v) for v in optimizer.variables])
+    (tmp / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+    old = out_dir / (CHECKPOINT + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(out_dir: Path, model, optimizer, trainable) -> dict:
+    """Restore what :func:`save_checkpoint` wrote; returns the loop state."""
+    ckpt = out_dir / CHECKPOINT
+    model.load_weights(ckpt / "model.weights.h5")
+    optimizer.build(trainable)
+    with np.load(ckpt / "optimizer.npz") as z:
+        values = [z[f"arr_{i}"] for i in range(len(z.files))]
+    if len(values) != len(optimizer.variables):
+        raise ValueError("checkpoint optimizer state does not match the optimizer")
+    for var, value in zip(optimizer.variables, values, strict=True):
+        var.assign(value)
+    return json.loads((ckpt / "state.json").read_text())
+
+
+class EpochMonitor(keras.callbacks.Callback):
+    """At each epoch end: dev error rate, best weights, early stopping, checkpoint, one log line.
+
+    ``state`` (a JSON-ready dict) carries ``epoch``, ``best_error``, ``best_epoch``, ``wait`` and
+    ``history`` across a resumed run.
+    """
+
+    def __init__(self, *, acoustic_model, out_dir, evaluate, patience, state, log):
+        super().__init__()
+        self.acoustic_model, self.out_dir = acoustic_model, Path(out_dir)
+        self.evaluate, self.patience, self.state, self.log = evaluate, patience, state, log
+        self.t0 = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        entry = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))),
+                 "seconds": round(time.perf_counter() - self.t0, 2)}
+        if self.evaluate is not None:
+            entry["dev_error_rate"] = self.evaluate(self.acoustic_model).total.error_rate
+        st = self.state
+        error = entry.get("dev_error_rate", -entry["epoch"])  # no dev set: the last epoch wins
+        if st["best_error"] is None or error < st["best_error"]:
+            st.update(best_error=error, best_epoch=epoch + 1, wait=0)
+            save_weights_atomic(self.acoustic_model, self.out_dir / "best.weights.h5")
+        else:
+            st["wait"] += 1
+        st["epoch"] = epoch + 1
+        st["history"].append(entry)
+        save_checkpoint(self.out_dir, self.acoustic_model, self.model.optimizer, st)
+        dev = f"  dev {entry['dev_error_rate']:.2f} %" if "dev_error_rate" in entry else ""
+        self.log(f"epoch {epoch + 1}: loss {entry['loss']:.3f}{dev}  ({entry['seconds']:.1f} s)")
+        if self.patience and st["wait"] >= self.patience:
+            self.log(f"early stop: no dev improvement for {self.patience} epochs")
+            self.model.stop_training = True
+
+
+class WeightNoise(keras.callbacks.Callback):
+    """Gaussian weight noise (Graves 2011): gradients are taken at ``w + n``, updates land on ``w``.
+
+    Before each batch, noise ``n ~ N(0, sigma^2)`` is added to every trainable weight; after the
+    update the same ``n`` is subtracted again, so the clean weights receive exactly the update
+    computed at the noisy ones.
+    """
+
+    def __init__(self, sigma: float, *, seed: int = 0):
+        super().__init__()
+        self.sigma = sigma
+        self.rng = np.random.default_rng(seed)
+        self.noise: list[np.ndarray] = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        weights = self.model.trainable_weights
+        self.noise = [self.rng.normal(0.0, self.sigma, w.shape).astype(w.dtype) for w in weights]
+        for w, n in zip(weights, self.noise, strict=True):
+            w.assign(w + n)
+
+    def on_train_batch_end(self, batch, logs=None):
+        for w, n in zip(self.model.trainable_weights, self.noise, strict=True):
+            w.assign(w - n)
+        self.noise = []

@@ -1,0 +1,128 @@
+"""Recipe configuration: frozen dataclasses that load from TOML and save to JSON.
+
+A recipe file has four tables, each mapping one to one onto a dataclass here (and onto
+``--set table.field=value`` overrides on the command line)::
+
+    [features]  -> features.audio.FeatureConfig
+    [data]      -> DataConfig
+    [model]     -> ModelConfig
+    [training]  -> TrainingConfig
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from typing import Any
+
+from features.audio import FeatureConfig
+from features.errors import DataError
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    train_split: str = "train"  # split trained on ("train", "dev", "core-test", "full-test", "all")
+    dev_split: str | None = "dev"  # split for early stopping on PER; None: fixed epochs
+    keep_sa: bool = False  # keep TIMIT's SA sentences (read by every speaker) in the splits
+    dev_speakers: str | None = None  # speaker-list file defining "dev" instead of the corpus's
+    test_speakers: str | None = None  # speaker-list file defining the test splits
+    phone_set: int = 61  # label set the model is trained on: 61, 48 or 39
+    score_phone_set: int = 39  # label set PER is computed on (61 -> 39 folding, q deleted)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    num_layers: int = 3  # bidirectional LSTM layers
+    units: int = 250  # LSTM units per direction
+    dropout: float = 0.0  # dropout on each layer's input (outside the LSTM: cuDNN stays usable)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    optimizer: str = "sgd"  # "sgd" (with momentum), "adam", "rmsprop" or "adamw"
+    learning_rate: float = 1e-4
+    momentum: float = 0.9  # for sgd and rmsprop
+    batch_size: int = 16  # utterances per batch
+    loss_reduction: str = "sum"  # "sum": each utterance counts as one on-line step; or "mean"
+    max_epochs: int = 200
+    patience: int = 10  # epochs without dev PER improvement before stopping (0: never stop)
+    weight_noise: float = 0.0  # std of Gaussian weight noise added for each batch (0: off)
+    clipnorm: float | None = None  # clip each gradient to this L2 norm
+    clipvalue: float | None = None  # clip each gradient element to [-v, v]
+    pad_multiple: int = 32  # pad batches to a multiple of this many frames (fewer traced shapes)
+    seed: int = 1234
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    features: FeatureConfig = FeatureConfig()
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {
+            "features": self.features.to_dict(),
+            "data": dataclasses.asdict(self.data),
+            "model": dataclasses.asdict(self.model),
+            "training": dataclasses.asdict(self.training),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str | None = None) -> Recipe:
+        unknown = set(d) - {"features", "data", "model", "training"}
+        if unknown:
+            raise DataError(f"unknown config table(s): {', '.join(sorted(unknown))}", source)
+        try:
+            return cls(
+                features=FeatureConfig.from_dict(d.get("features", {})),
+                data=_build(DataConfig, d.get("data", {})),
+                model=_build(ModelConfig, d.get("model", {})),
+                training=_build(TrainingConfig, d.get("training", {})),
+            )
+        except (TypeError, ValueError) as e:
+            raise DataError(f"bad config: {e}", source) from None
+
+
+def _build(cls, values: dict[str, Any]):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))} for {cls.__name__}")
+    # TOML has no null: an empty string stands for None in optional fields.
+    values = {
+        k: None if v == "" and "None" in str(fields[k].type) else v for k, v in values.items()
+    }
+    return cls(**values)
+
+
+def load_recipe(path: str | os.PathLike | None, overrides: list[str] = ()) -> Recipe:
+    """Load a TOML recipe (or the defaults when ``path`` is None) and apply overrides.
+
+    Each override is ``table.field=value`` with a TOML value (``training.learning_rate=1e-3``,
+    ``data.dev_split="dev"``; bare words are taken as strings).
+    """
+    d: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                d = tomllib.load(f)
+        except FileNotFoundError:
+            raise DataError("config file not found", path) from None
+        except tomllib.TOMLDecodeError as e:
+            raise DataError(f"not valid TOML ({e})", path) from None
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        table, dot, field = key.strip().partition(".")
+        if not sep or not dot:
+            raise DataError(f"override {item!r} must look like table.field=value")
+        d.setdefault(table, {})[field] = _parse_value(raw.strip())
+    return Recipe.from_dict(d, source=None if path is None else os.fspath(path))
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw

@@ -1,0 +1,45 @@
+"""Choosing the utterances of one split from whatever the user points ``--data`` at."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from features.errors import DataError
+from pipeline.corpus import load_corpus, manifest_splits, select_split
+from pipeline.manifest import Utterance, read_manifest
+from pipeline.phones import read_speaker_list
+
+
+def load_split(
+    data: str | os.PathLike,
+    split: str,
+    *,
+    keep_sa: bool = False,
+    dev_speakers: str | os.PathLike | None = None,
+    test_speakers: str | os.PathLike | None = None,
+    on_error: Callable[[DataError], object] | None = None,
+) -> list[Utterance]:
+    """Utterances of ``split`` from ``data``.
+
+    ``data`` is a TIMIT copy (any layout :func:`pipeline.corpus.find_timit` reads), a TIMIT-style
+    corpus folder, a JSONL manifest (its ``"split"`` fields, or the speaker lists, choose the
+    split), or a folder written by ``lstmrec prepare`` (``<split>.jsonl`` files).
+    ``dev_speakers`` / ``test_speakers`` are speaker-list files that define dev and test.
+    """
+    data = Path(data)
+    prepared = data / f"{split}.jsonl"
+    if data.is_dir() and prepared.is_file():
+        return read_manifest(prepared)
+    dev = None if dev_speakers is None else read_speaker_list(dev_speakers)
+    test = None if test_speakers is None else read_speaker_list(test_speakers)
+    utts = load_corpus(data, on_error=on_error)
+    split_of = None
+    if data.is_file() and dev is None and test is None:
+        split_of = manifest_splits(data) or None
+    try:
+        return select_split(utts, split, keep_sa=keep_sa, dev_speakers=dev,
+                            test_speakers=test, split_of=split_of)
+    except ValueError as e:
+        raise DataError(str(e), data) from None

@@ -1,0 +1,97 @@
+"""Features for a manifest: extraction with checks, CTC feasibility, and an on-disk cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from features.audio import FeatureConfig, extract_file
+from features.errors import DataError
+from pipeline.manifest import Utterance
+
+OnError = Callable[[DataError], None] | None
+
+
+def checked_features(path: str, config: FeatureConfig) -> np.ndarray:
+    """``(T, config.dim)`` float32 features of one audio file, or :class:`DataError`.
+
+    Rejects audio too short for one frame, and NaN or inf in the features (which would turn the
+    CTC loss into NaN for the whole batch).
+    """
+    feats = extract_file(path, config)
+    if len(feats) == 0:
+        raise DataError(f"audio too short for one {config.win_ms:g} ms frame", path)
+    if not np.isfinite(feats).all():
+        raise DataError("features contain NaN or inf (corrupt or clipped audio?)", path)
+    return feats
+
+
+def ctc_min_frames(labels: Sequence) -> int:
+    """Fewest frames CTC needs for ``labels``: one per label plus a blank between repeats."""
+    repeats = sum(1 for a, b in zip(labels, labels[1:], strict=False) if a == b)
+    return len(labels) + repeats
+
+
+def check_ctc_fits(utt: Utterance, labels: Sequence, num_frames: int) -> None:
+    """Raise :class:`DataError` naming the utterance when its labels cannot fit its frames."""
+    need = ctc_min_frames(labels)
+    if need > num_frames:
+        raise DataError(
+            f"utterance {utt.id}: {len(labels)} labels need {need} frames for CTC "
+            f"(labels + repeats) but the audio gives only {num_frames}",
+            utt.audio,
+        )
+
+
+def cache_key(utts: Sequence[Utterance], config: FeatureConfig) -> str:
+    """Hash of the feature settings and of every audio file's path, size and modification time."""
+    h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
+    for utt in utts:
+        try:
+            st = os.stat(utt.audio)
+            h.update(f"{utt.id}\0{utt.audio}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{utt.id}\0{utt.audio}\0missing\n".encode())
+    return h.hexdigest()[:20]
+
+
+def compute_features(
+    utts: Sequence[Utterance],
+    config: FeatureConfig,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    on_error: OnError = None,
+    desc: str = "features",
+) -> dict[str, np.ndarray]:
+    """Features of every utterance, by id: ``{id: (T, config.dim) float32}``.
+
+    With ``cache_dir`` the result is stored once per (settings, audio files) and read back on
+    later calls; any change to either makes a new key. A bad file raises :class:`DataError`, or
+    is reported to ``on_error`` and left out when that is given.
+    """
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"{cache_key(utts, config)}.npz"
+        if cache.is_file():
+            with np.load(cache) as z:
+                return {k: z[k] for k in z.files}
+    out: dict[str, np.ndarray] = {}
+    for utt in tqdm(utts, desc=desc, unit="utt", leave=False, disable=len(utts) < 20):
+        try:
+            out[utt.id] = checked_features(utt.audio, config)
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.stem + ".tmp.npz")
+        np.savez(tmp, **out)
+        os.replace(tmp, cache)
+    return out

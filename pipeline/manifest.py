@@ -1,0 +1,99 @@
+"""The manifest: the contract between data preparation and training.
+
+A manifest is a list of :class:`Utterance` records, stored as JSON Lines (one object per line).
+Readers of corpora produce manifests; training, evaluation and feature extraction consume them and
+never walk a corpus directory themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from features.errors import DataError
+
+Seconds = float
+
+
+@dataclasses.dataclass(frozen=True)
+class Utterance:
+    """One labelled (or unlabelled) recording.
+
+    Attributes:
+        id: unique utterance id, e.g. ``"fvmh0_sx206"`` (lower case for TIMIT, Kaldi style).
+        audio: path of the audio file (any format libsndfile reads, NIST SPHERE included).
+        speaker: speaker id (lower case for TIMIT, e.g. ``"fvmh0"``).
+        phones: phone labels in order (TIMIT 61-phone set for TIMIT), or ``None``.
+        phone_times: ``(start, end)`` in seconds for each phone, or ``None``.
+        text: orthographic transcript, or ``None``.
+        duration: length of the audio in seconds, or ``None`` when unknown.
+    """
+
+    id: str
+    audio: str
+    speaker: str
+    phones: tuple[str, ...] | None = None
+    phone_times: tuple[tuple[Seconds, Seconds], ...] | None = None
+    text: str | None = None
+    duration: Seconds | None = None
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str | os.PathLike | None = None) -> Utterance:
+        """Build from a JSON object; ``source`` names the manifest in error messages."""
+        missing = [k for k in ("id", "audio") if k not in d]
+        if missing:
+            raise DataError(f"manifest entry lacks {', '.join(missing)}: {d!r:.120}", source)
+        phones = d.get("phones")
+        if isinstance(phones, str):
+            phones = phones.split()
+        times = d.get("phone_times")
+        return cls(
+            id=str(d["id"]),
+            audio=str(d["audio"]),
+            speaker=str(d.get("speaker", d["id"])),
+            phones=None if phones is None else tuple(str(p) for p in phones),
+            phone_times=None if times is None else tuple((float(a), float(b)) for a, b in times),
+            text=d.get("text"),
+            duration=None if d.get("duration") is None else float(d["duration"]),
+        )
+
+
+def write_manifest(utterances: Iterable[Utterance], path: str | os.PathLike) -> None:
+    """Write a JSONL manifest atomically (temporary name, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for utt in utterances:
+            f.write(json.dumps(utt.to_dict(), ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def read_manifest(path: str | os.PathLike) -> list[Utterance]:
+    """Read a JSONL manifest; relative audio paths are resolved against the manifest's folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("manifest not found", path)
+    utts = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"line {lineno}: not JSON ({e.msg})", path) from None
+            if not isinstance(d, dict):
+                raise DataError(f"line {lineno}: expected a JSON object", path)
+            utt = Utterance.from_dict(d, source=f"{path}:{lineno}")
+            if not os.path.isabs(utt.audio):
+                utt = dataclasses.replace(utt, audio=str(path.parent / utt.audio))
+            utts.append(utt)
+    return utts

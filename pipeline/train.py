@@ -1,0 +1,217 @@
+"""Training: manifest -> features -> BLSTM-CTC -> checkpoints -> model bundle.
+
+One training loop for every recipe; recipes differ only in their config. Each epoch ends with a
+checkpoint (weights, optimizer state, early-stopping state) written atomically, so ``resume=True``
+continues an interrupted run from its last completed epoch with the same batches it would have
+seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from features.audio import apply_cmvn, cmvn_stats
+from features.errors import DataError
+from pipeline import __version__
+from pipeline.batching import CTCBatches
+from pipeline.bundle import Bundle, save_bundle
+from pipeline.config import Recipe
+from pipeline.featurize import check_ctc_fits, compute_features
+from pipeline.inference import recognize_features
+from pipeline.labels import scoring_fold, symbol_table_for, utterance_labels
+from pipeline.manifest import Utterance
+from pipeline.scoring import Report, score
+
+Log = Callable[[str], None]
+
+
+@dataclasses.dataclass
+class PreparedSplit:
+    """Utterances that passed every check, with their features and label ids."""
+
+    utts: list[Utterance]
+    feats: list[np.ndarray]  # (T_i, F) float32, not normalised
+    labels: list[np.ndarray]  # (L_i,) int32 ids 1..V
+
+
+def prepare_split(utts, recipe, symbols, *, cache_dir, on_error, desc) -> PreparedSplit:
+    """Features and labels for ``utts``; bad utterances go to ``on_error`` (or raise)."""
+    feats = compute_features(utts, recipe.features, cache_dir=cache_dir, on_error=on_error,
+                             desc=desc)
+    out = PreparedSplit([], [], [])
+    for utt in utts:
+        if utt.id not in feats:
+            continue
+        try:
+            ids = symbols.encode(utterance_labels(utt, recipe.data.phone_set), source=utt.audio)
+            check_ctc_fits(utt, ids, len(feats[utt.id]))
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+            continue
+        out.utts.append(utt)
+        out.feats.append(feats[utt.id])
+        out.labels.append(ids)
+    return out
+
+
+def data_hash(utts: Sequence[Utterance]) -> str:
+    """Hash of the training manifest (ids, audio paths and labels)."""
+    h = hashlib.sha256()
+    for utt in utts:
+        h.update(json.dumps(utt.to_dict(), sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def make_optimizer(cfg):
+    import keras
+
+    clip = {k: v for k, v in (("clipnorm", cfg.clipnorm), ("clipvalue", cfg.clipvalue)) if v}
+    name = cfg.optimizer.lower()
+    if name == "sgd":
+        return keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum, **clip)
+    if name == "adam":
+        return keras.optimizers.Adam(cfg.learning_rate, **clip)
+    if name == "adamw":
+        return keras.optimizers.AdamW(cfg.learning_rate, **clip)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(cfg.learning_rate, momentum=cfg.momentum, **clip)
+    raise DataError(f"optimizer={cfg.optimizer!r} must be sgd, adam, adamw or rmsprop")
+
+
+def dev_report(model, split: PreparedSplit, symbols, mean, std, fold_to) -> Report:
+    """Greedy-decoded error rate of ``model`` on a prepared split."""
+    tokens = recognize_features(model, split.feats, mean, std)
+    refs = {u.id: symbols.decode(y) for u, y in zip(split.utts, split.labels, strict=True)}
+    hyps = {u.id: symbols.decode([t.symbol for t in tk])
+            for u, tk in zip(split.utts, tokens, strict=True)}
+    return score(refs, hyps, speakers={u.id: u.speaker for u in split.utts}, fold_to=fold_to)
+
+
+def _start_state(out_dir: Path, resume: bool) -> bool:
+    """Decide whether to resume; refuse to overwrite a finished or running run silently."""
+    has_ckpt = (out_dir / "checkpoint" / "state.json").is_file()
+    if resume:
+        return has_ckpt
+    if has_ckpt or (out_dir / "model").exists():
+        raise DataError("output folder holds an earlier run; pass --resume to continue it, "
+                        "or choose another --out", out_dir)
+    return False
+
+
+def train(
+    recipe: Recipe,
+    train_utts: Sequence[Utterance],
+    dev_utts: Sequence[Utterance] = (),
+    *,
+    out_dir: str | os.PathLike,
+    resume: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    on_error: Callable[[DataError], None] | None = None,
+    log: Log = print,
+) -> dict:
+    """Train a BLSTM-CTC model and write its bundle to ``out_dir/model``.
+
+    Args:
+        recipe: features, labels, model and optimisation settings.
+        train_utts, dev_utts: labelled utterances; with no dev utterances the model of the last
+            epoch is kept and there is no early stopping.
+        out_dir: run folder: ``checkpoint/`` (each epoch), ``best.weights.h5``, ``model/``.
+        resume: continue from ``out_dir/checkpoint`` if present.
+        cache_dir: feature cache folder (default ``out_dir/features``).
+        on_error: called with each bad utterance, which is then skipped; ``None`` raises.
+
+    Returns:
+        The training summary stored in the bundle.
+    """
+    import keras
+
+    from models.blstm import build_model
+    from models.ctc import CTCTrainer
+    from pipeline.callbacks import EpochMonitor, WeightNoise, load_checkpoint
+
+    out_dir = Path(out_dir)
+    resuming = _start_state(out_dir, resume)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache_dir = out_dir / "features" if cache_dir is None else Path(cache_dir)
+    cfg = recipe.training
+    keras.utils.set_random_seed(cfg.seed)
+
+    label_seqs = []
+    for utt in train_utts:
+        try:
+            label_seqs.append(utterance_labels(utt, recipe.data.phone_set))
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+    symbols = symbol_table_for(label_seqs, recipe.data.phone_set)
+    train_set = prepare_split(train_utts, recipe, symbols, cache_dir=cache_dir,
+                              on_error=on_error, desc="train features")
+    if not train_set.utts:
+        raise DataError("no usable training utterances")
+    dev_set = prepare_split(dev_utts, recipe, symbols, cache_dir=cache_dir,
+                            on_error=on_error, desc="dev features") if dev_utts else None
+    mean, std = (a.astype(np.float32) for a in cmvn_stats(train_set.feats))
+    fold_to = scoring_fold(symbols, recipe.data.score_phone_set)
+    frames = int(sum(len(f) for f in train_set.feats))
+    log(f"train: {len(train_set.utts)} utterances, {frames} frames, {len(symbols) - 1} symbols"
+        + (f"; dev: {len(dev_set.utts)} utterances" if dev_set else "; no dev set"))
+
+    model = build_model(input_dim=recipe.features.dim, num_classes=len(symbols),
+                        num_layers=recipe.model.num_layers, units=recipe.model.units,
+                        dropout=recipe.model.dropout)
+    trainer = CTCTrainer(model, reduction=cfg.loss_reduction)
+    trainer.compile(optimizer=make_optimizer(cfg), jit_compile=False)
+    state = {"epoch": 0, "best_error": None, "best_epoch": 0, "wait": 0, "history": []}
+    if resuming:
+        state = load_checkpoint(out_dir, model, trainer.optimizer, trainer.trainable_variables)
+        log(f"resuming after epoch {state['epoch']}")
+
+    batches = CTCBatches([apply_cmvn(f, mean, std) for f in train_set.feats], train_set.labels,
+                         batch_size=cfg.batch_size, pad_multiple=cfg.pad_multiple,
+                         seed=cfg.seed, epoch=state["epoch"])
+    evaluate = None
+    if dev_set is not None and dev_set.utts:
+        def evaluate(m):
+            return dev_report(m, dev_set, symbols, mean, std, fold_to)
+    callbacks = [EpochMonitor(acoustic_model=model, out_dir=out_dir, evaluate=evaluate,
+                              patience=cfg.patience if evaluate else 0, state=state, log=log)]
+    if cfg.weight_noise > 0:
+        callbacks.insert(0, WeightNoise(cfg.weight_noise, seed=cfg.seed + state["epoch"]))
+    stopped_early = state["epoch"] >= cfg.max_epochs or (
+        evaluate is not None and cfg.patience and state["wait"] >= cfg.patience)
+    t0 = time.perf_counter()
+    if not stopped_early:
+        trainer.fit(batches, epochs=cfg.max_epochs, initial_epoch=state["epoch"],
+                    callbacks=callbacks, verbose=0)
+    seconds = time.perf_counter() - t0
+
+    model.load_weights(out_dir / "best.weights.h5")
+    summary = {
+        "lstmrec_version": __version__,
+        "recipe": recipe.to_dict(),
+        "data_hash": data_hash(train_set.utts),
+        "train_utterances": len(train_set.utts),
+        "train_frames": frames,
+        "dev_utterances": len(dev_set.utts) if dev_set else 0,
+        "best_epoch": state["best_epoch"],
+        "epochs_run": state["epoch"],
+        "score_phone_set": fold_to,
+        "train_seconds_this_run": round(seconds, 1),
+        "history": state["history"],
+    }
+    if evaluate is not None:
+        summary["dev_error_rate"] = evaluate(model).total.error_rate
+    save_bundle(out_dir / "model", Bundle(model, recipe.features, symbols, mean, std, summary))
+    log(f"model bundle written to {out_dir / 'model'}")
+    return summary
