@@ -86,18 +86,24 @@ def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, FeatureConfig, Symb
         raise DataError(f"not a model bundle: missing {', '.join(missing)}", path)
     try:
         summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+        if not isinstance(summary, dict):
+            raise TypeError("summary.json is not a JSON object")
+        # The format first: a newer layout's other files may not parse with this version.
+        if summary.get("format") != BUNDLE_FORMAT:
+            raise DataError(
+                f"bundle format {summary.get('format')!r} is not the format {BUNDLE_FORMAT} "
+                "this version of lstmrec reads; retrain or use a matching version",
+                path,
+            )
         features = FeatureConfig.from_dict(
             json.loads((path / "features.json").read_text(encoding="utf-8"))
         )
-    except (ValueError, TypeError) as e:
+        symbols = SymbolTable.load(path / "symbols.txt")
+    except DataError:
+        raise
+    except (ValueError, TypeError) as e:  # JSONDecodeError and UnicodeDecodeError included
         raise DataError(f"bundle metadata unreadable ({e})", path) from None
-    if summary.get("format") != BUNDLE_FORMAT:
-        raise DataError(
-            f"bundle format {summary.get('format')!r} is not the format {BUNDLE_FORMAT} "
-            "this version of lstmrec reads; retrain or use a matching version",
-            path,
-        )
-    return summary, features, SymbolTable.load(path / "symbols.txt")
+    return summary, features, symbols
 
 
 def load_bundle(path: str | os.PathLike) -> Bundle:

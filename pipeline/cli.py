@@ -91,6 +91,26 @@ def cmd_prepare(args) -> int:
     return failures.finish()
 
 
+def cmd_features(args) -> int:
+    from pipeline.config import load_recipe
+    from pipeline.data import load_split
+    from pipeline.featurize import compute_features
+
+    recipe = load_recipe(args.config, args.set or [])
+    failures = Failures(args.strict)
+    for split in args.splits:
+        utts = load_split(args.data, split, keep_sa=recipe.data.keep_sa or args.keep_sa,
+                          dev_speakers=args.dev_speakers or recipe.data.dev_speakers,
+                          test_speakers=args.test_speakers or recipe.data.test_speakers,
+                          on_error=failures)
+        feats = compute_features(utts, recipe.features, cache_dir=args.cache, on_error=failures,
+                                 desc=f"{split} features")
+        frames = sum(len(f) for f in feats.values())
+        print(f"{split}: {len(feats)} utterances, {frames} frames of {recipe.features.dim} "
+              f"features cached in {args.cache}")
+    return failures.finish()
+
+
 def cmd_train(args) -> int:
     from pipeline.config import load_recipe
     from pipeline.data import load_split
@@ -155,13 +175,35 @@ def cmd_transcribe(args) -> int:
     return failures.finish()
 
 
-def cmd_score(args) -> int:
-    from pipeline.scoring import read_kaldi_text, score
+def _read_transcripts(path: str, fold_to: int | None) -> dict[str, list[str]]:
+    """A Kaldi text file; with ``fold_to`` each label must fold (errors name the file)."""
+    from pipeline.phones import fold
+    from pipeline.scoring import read_kaldi_text
 
-    refs, hyps = read_kaldi_text(args.ref), read_kaldi_text(args.hyp)
+    try:
+        texts = read_kaldi_text(path)
+    except UnicodeDecodeError:
+        raise DataError("not UTF-8 text", path) from None
+    for utt, phones in texts.items() if fold_to is not None else ():
+        try:
+            fold(phones, fold_to)
+        except DataError as e:
+            raise DataError(f"utterance {utt}: {e.reason}", path) from None
+    return texts
+
+
+def cmd_score(args) -> int:
+    from pipeline.scoring import score
+
+    refs, hyps = _read_transcripts(args.ref, args.fold), _read_transcripts(args.hyp, args.fold)
     report = score(refs, hyps, fold_to=args.fold)
     _print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp})
-    return EXIT_BAD_INPUT if report.missing else 0
+    if report.missing:
+        shown = ", ".join(report.missing[:3]) + (", ..." if len(report.missing) > 3 else "")
+        print(f"lstmrec: {args.hyp}: no hypothesis for {len(report.missing)} reference "
+              f"utterance(s) ({shown})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,6 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["train", "dev", "core-test", "full-test", "all"],
                    help="splits to write (default: train dev core-test)")
     p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("features", help="compute and cache a recipe's features for some splits")
+    p.add_argument("--config", help="TOML recipe (its [features] and [data] tables are used)")
+    _add_data_args(p, split_default=None)
+    p.add_argument("--cache", required=True, help="feature cache folder (pass it to train's "
+                   "--feature-cache)")
+    p.add_argument("--splits", nargs="+", default=["train", "dev"],
+                   choices=["train", "dev", "core-test", "full-test", "all"],
+                   help="splits to compute (default: train dev)")
+    p.add_argument("--set", action="append", metavar="TABLE.FIELD=VALUE",
+                   help="override a recipe field (repeatable)")
+    p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("train", help="train a BLSTM-CTC model and write its bundle")
     p.add_argument("--config", help="TOML recipe (default: built-in CTC-3l-250h defaults)")

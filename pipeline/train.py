@@ -174,7 +174,12 @@ def train(
     trainer.compile(optimizer=make_optimizer(cfg), jit_compile=False)
     state = {"epoch": 0, "best_error": None, "best_epoch": 0, "wait": 0, "history": []}
     if resuming:
-        state = load_checkpoint(out_dir, model, trainer.optimizer, trainer.trainable_variables)
+        try:
+            state = load_checkpoint(out_dir, model, trainer.optimizer, trainer.trainable_variables)
+        except ValueError:  # Keras's shape-mismatch message is many lines of weight values
+            raise DataError("the checkpoint does not fit this recipe's model or optimizer; "
+                            "resume with the run's original settings", out_dir / "checkpoint"
+                            ) from None
         log(f"resuming after epoch {state['epoch']}")
 
     batches = CTCBatches([apply_cmvn(f, mean, std) for f in train_set.feats], train_set.labels,
@@ -193,7 +198,7 @@ def train(
     t0 = time.perf_counter()
     if not stopped_early:
         trainer.fit(batches, epochs=cfg.max_epochs, initial_epoch=state["epoch"],
-                    callbacks=callbacks, verbose=0)
+                    callbacks=callbacks, verbose=0, shuffle=False)
     seconds = time.perf_counter() - t0
 
     model.load_weights(out_dir / "best.weights.h5")

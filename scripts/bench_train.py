@@ -1,0 +1,68 @@
+#!/usr/bin/env python
+"""Training throughput (frames/s) of the CTC-3l-250h network on this machine.
+
+    .venv/bin/python scripts/bench_train.py [--corpus data/timit-demo] [--steps 10] [--format json]
+
+Runs the project's length-aware BLSTM and Keras' stock Bidirectional(LSTM) of the same shape
+side by side in one process and reports both and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--corpus", help="take utterance lengths from this corpus (default: 1.5-4.5 s)")
+    p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--units", type=int, default=250)
+    p.add_argument("--input-dim", type=int, default=123)
+    p.add_argument("--classes", type=int, default=62)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--steps", type=int, default=10, help="timed training steps per network")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    args = p.parse_args()
+
+    from pipeline.backend import import_keras
+
+    keras = import_keras()
+    from models.blstm import build_model
+    from pipeline.bench import real_lengths, stock_bidirectional_model, time_training
+
+    lengths = real_lengths(args.corpus, count=args.batch_size * 4)
+    shape = dict(input_dim=args.input_dim, num_classes=args.classes, num_layers=args.layers,
+                 units=args.units)
+    timing = dict(batch_size=args.batch_size, input_dim=args.input_dim,
+                  num_classes=args.classes, steps=args.steps)
+    ours = time_training(build_model(**shape), lengths, **timing)
+    stock = time_training(stock_bidirectional_model(**shape), lengths, **timing)
+    result = {
+        "backend": keras.backend.backend(),
+        "threads": os.cpu_count(),
+        "shape": shape,
+        "batch_size": args.batch_size,
+        "mean_frames_per_utterance": float(lengths.mean()),
+        "train_frames_per_s": round(ours, 1),
+        "stock_bidirectional_frames_per_s": round(stock, 1),
+        "ratio": round(ours / stock, 3),
+    }
+    if args.format == "json":
+        print(json.dumps(result))
+    else:
+        print(f"{args.layers} x {args.units} BLSTM, {args.input_dim} inputs, {args.classes} "
+              f"outputs, batch {args.batch_size}, backend {result['backend']}")
+        print(f"  length-aware BLSTM (this project): {ours:10.0f} frames/s")
+        print(f"  keras Bidirectional(LSTM):         {stock:10.0f} frames/s")
+        print(f"  ratio: {result['ratio']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
