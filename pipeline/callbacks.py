@@ -10,6 +10,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from tqdm import tqdm
 
 CHECKPOINT = "checkpoint"  # directory under the run's output folder
 
@@ -69,8 +70,17 @@ class EpochMonitor(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.t0 = time.perf_counter()
+        # A progress bar over the epoch's batches on a terminal (none in logs: disable=None).
+        self.bar = tqdm(total=self.params.get("steps"), desc=f"epoch {epoch + 1}",
+                        unit="batch", leave=False, disable=None)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        if logs and "loss" in logs:
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.2f}", refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
+        self.bar.close()
         logs = logs or {}
         entry = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))),
                  "seconds": round(time.perf_counter() - self.t0, 2)}

@@ -91,18 +91,31 @@ def cmd_prepare(args) -> int:
     return failures.finish()
 
 
-def cmd_features(args) -> int:
+def _recipe_with_data_flags(args):
+    """The recipe, with --keep-sa / --dev-speakers / --test-speakers written into its data table
+    (so the bundle records the splits actually used)."""
+    import dataclasses
+
     from pipeline.config import load_recipe
+
+    recipe = load_recipe(args.config, args.set or [])
+    data = dataclasses.replace(
+        recipe.data, keep_sa=recipe.data.keep_sa or args.keep_sa,
+        dev_speakers=args.dev_speakers or recipe.data.dev_speakers,
+        test_speakers=args.test_speakers or recipe.data.test_speakers)
+    return dataclasses.replace(recipe, data=data)
+
+
+def cmd_features(args) -> int:
     from pipeline.data import load_split
     from pipeline.featurize import compute_features
 
-    recipe = load_recipe(args.config, args.set or [])
+    recipe = _recipe_with_data_flags(args)
     failures = Failures(args.strict)
     for split in args.splits:
-        utts = load_split(args.data, split, keep_sa=recipe.data.keep_sa or args.keep_sa,
-                          dev_speakers=args.dev_speakers or recipe.data.dev_speakers,
-                          test_speakers=args.test_speakers or recipe.data.test_speakers,
-                          on_error=failures)
+        utts = load_split(args.data, split, keep_sa=recipe.data.keep_sa,
+                          dev_speakers=recipe.data.dev_speakers,
+                          test_speakers=recipe.data.test_speakers, on_error=failures)
         feats = compute_features(utts, recipe.features, cache_dir=args.cache, on_error=failures,
                                  desc=f"{split} features")
         frames = sum(len(f) for f in feats.values())
@@ -112,15 +125,13 @@ def cmd_features(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from pipeline.config import load_recipe
     from pipeline.data import load_split
     from pipeline.train import train
 
-    recipe = load_recipe(args.config, args.set or [])
+    recipe = _recipe_with_data_flags(args)
     failures = Failures(args.strict)
-    kw = dict(keep_sa=recipe.data.keep_sa or args.keep_sa,
-              dev_speakers=args.dev_speakers or recipe.data.dev_speakers,
-              test_speakers=args.test_speakers or recipe.data.test_speakers, on_error=failures)
+    kw = dict(keep_sa=recipe.data.keep_sa, dev_speakers=recipe.data.dev_speakers,
+              test_speakers=recipe.data.test_speakers, on_error=failures)
     train_utts = load_split(args.data, recipe.data.train_split, **kw)
     dev_utts = load_split(args.data, recipe.data.dev_split, **kw) if recipe.data.dev_split else []
     summary = train(recipe, train_utts, dev_utts, out_dir=args.out, resume=args.resume,

@@ -19,6 +19,22 @@ from typing import Any
 from features.audio import FeatureConfig
 from features.errors import DataError
 
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+
+
+def _number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _positive_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _check(obj, name: str, ok, expected: str) -> None:
+    value = getattr(obj, name)
+    if not ok(value):
+        raise ValueError(f"{type(obj).__name__}: {name}={value!r} must be {expected}")
+
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
@@ -30,12 +46,21 @@ class DataConfig:
     phone_set: int = 61  # label set the model is trained on: 61, 48 or 39
     score_phone_set: int = 39  # label set PER is computed on (61 -> 39 folding, q deleted)
 
+    def __post_init__(self):
+        for name in ("phone_set", "score_phone_set"):
+            _check(self, name, lambda v: v in (61, 48, 39), "61, 48 or 39")
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     num_layers: int = 3  # bidirectional LSTM layers
     units: int = 250  # LSTM units per direction
     dropout: float = 0.0  # dropout on each layer's input (outside the LSTM: cuDNN stays usable)
+
+    def __post_init__(self):
+        _check(self, "num_layers", _positive_int, "a positive integer")
+        _check(self, "units", _positive_int, "a positive integer")
+        _check(self, "dropout", lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +77,21 @@ class TrainingConfig:
     clipvalue: float | None = None  # clip each gradient element to [-v, v]
     pad_multiple: int = 32  # pad batches to a multiple of this many frames (fewer traced shapes)
     seed: int = 1234
+
+    def __post_init__(self):
+        _check(self, "optimizer", lambda v: v in OPTIMIZERS, " or ".join(OPTIMIZERS))
+        _check(self, "loss_reduction", lambda v: v in ("sum", "mean"), "'sum' or 'mean'")
+        _check(self, "learning_rate", lambda v: _number(v) and v > 0, "a positive number")
+        _check(self, "momentum", lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
+        for name in ("batch_size", "max_epochs", "pad_multiple"):
+            _check(self, name, _positive_int, "a positive integer")
+        _check(self, "patience", lambda v: _positive_int(v) or v == 0, "an integer >= 0")
+        _check(self, "weight_noise", lambda v: _number(v) and v >= 0, "a number >= 0")
+        for name in ("clipnorm", "clipvalue"):
+            _check(self, name, lambda v: v is None or (_number(v) and v > 0),
+                   "a positive number (or empty for none)")
+        _check(self, "seed", lambda v: isinstance(v, int) and not isinstance(v, bool),
+               "an integer")
 
 
 @dataclasses.dataclass(frozen=True)

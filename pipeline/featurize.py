@@ -82,7 +82,8 @@ def compute_features(
             with np.load(cache) as z:
                 return {k: z[k] for k in z.files}
     out: dict[str, np.ndarray] = {}
-    for utt in tqdm(utts, desc=desc, unit="utt", leave=False, disable=len(utts) < 20):
+    quiet = True if len(utts) < 20 else None  # None: a progress bar only on a terminal
+    for utt in tqdm(utts, desc=desc, unit="utt", leave=False, disable=quiet):
         try:
             out[utt.id] = checked_features(utt.audio, config)
         except DataError as e:

@@ -100,8 +100,11 @@ def dev_report(model, split: PreparedSplit, symbols, mean, std, fold_to) -> Repo
 def _start_state(out_dir: Path, resume: bool) -> bool:
     """Decide whether to resume; refuse to overwrite a finished or running run silently."""
     has_ckpt = (out_dir / "checkpoint" / "state.json").is_file()
-    if resume:
-        return has_ckpt
+    if resume and has_ckpt:
+        return True
+    if resume and (out_dir / "model").exists():
+        raise DataError("no checkpoint to resume from, but a model bundle is there; "
+                        "choose another --out", out_dir)
     if has_ckpt or (out_dir / "model").exists():
         raise DataError("output folder holds an earlier run; pass --resume to continue it, "
                         "or choose another --out", out_dir)
