@@ -7,11 +7,13 @@
 #
 # usage: scripts/timit.sh --timit /path/to/TIMIT [--out runs/timit]
 #            [--config configs/timit_ctc_3l250h.toml] [--stage N] [--stop-stage N]
+#            [--dev-speakers FILE] [--test-speakers FILE]   (default: the standard TIMIT lists)
 # A stopped training stage resumes from its last checkpoint when run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 timit="" out=runs/timit config=configs/timit_ctc_3l250h.toml stage=0 stop_stage=3
+lists=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --timit) timit=$2; shift 2 ;;
@@ -19,7 +21,8 @@ while [ $# -gt 0 ]; do
     --config) config=$2; shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --dev-speakers|--test-speakers) lists+=("$1" "$2"); shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "timit.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -29,7 +32,7 @@ run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 if run 0; then
   echo "== stage 0: prepare =="
-  "$lstmrec" prepare --data "$timit" --out "$out/data" --splits train dev core-test
+  "$lstmrec" prepare --data "$timit" --out "$out/data" --splits train dev core-test "${lists[@]}"
 fi
 if run 1; then
   echo "== stage 1: features =="
