@@ -140,23 +140,30 @@ class FeatureConfig:
             (self.win_ms > 0, f"win_ms={self.win_ms} must be positive"),
             (self.hop_ms > 0, f"hop_ms={self.hop_ms} must be positive"),
             (self.n_mels > 0, f"n_mels={self.n_mels} must be positive"),
-            (0 < self.n_mfcc and (self.kind != "mfcc" or self.n_mfcc <= self.n_mels),
-             f"n_mfcc={self.n_mfcc} must be in 1..n_mels={self.n_mels}"),
+            (
+                0 < self.n_mfcc and (self.kind != "mfcc" or self.n_mfcc <= self.n_mels),
+                f"n_mfcc={self.n_mfcc} must be in 1..n_mels={self.n_mels}",
+            ),
             (0 <= self.preemphasis < 1, f"preemphasis={self.preemphasis} must be in [0, 1)"),
             (self.delta_order >= 0, f"delta_order={self.delta_order} must be >= 0"),
             (self.delta_width >= 1, f"delta_width={self.delta_width} must be >= 1"),
-            (0 <= self.fmin < self.upper_hz <= nyquist,
-             f"need 0 <= fmin={self.fmin} < fmax={self.fmax} <= Nyquist={nyquist}"),
+            (
+                0 <= self.fmin < self.upper_hz <= nyquist,
+                f"need 0 <= fmin={self.fmin} < fmax={self.fmax} <= Nyquist={nyquist}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(f"FeatureConfig: {message}")
         if self.win_length < 2 or self.hop_length < 1:
-            raise ValueError(f"FeatureConfig: win_ms={self.win_ms} / hop_ms={self.hop_ms} give "
-                             f"{self.win_length} / {self.hop_length} samples")
+            raise ValueError(
+                f"FeatureConfig: win_ms={self.win_ms} / hop_ms={self.hop_ms} give "
+                f"{self.win_length} / {self.hop_length} samples"
+            )
         if self.n_fft < self.win_length:
-            raise ValueError(f"FeatureConfig: n_fft={self.n_fft} < window of {self.win_length} "
-                             "samples")
+            raise ValueError(
+                f"FeatureConfig: n_fft={self.n_fft} < window of {self.win_length} samples"
+            )
 
     @property
     def win_length(self) -> int:
@@ -274,8 +281,11 @@ def _power_and_energy(signal: np.ndarray, config: FeatureConfig) -> tuple[np.nda
     sum of squares at this point (before pre-emphasis and window); pre-emphasis inside the frame
     (first sample: x[0] - a x[0], as Kaldi); window; ``|rfft(n_fft)|^2``.
     """
-    x = frames(np.asarray(signal, dtype=np.float64), win_length=config.win_length,
-               hop_length=config.hop_length)  # (T, W), read-only view
+    x = frames(
+        np.asarray(signal, dtype=np.float64),
+        win_length=config.win_length,
+        hop_length=config.hop_length,
+    )  # (T, W), read-only view
     if config.remove_dc:
         x = x - x.mean(axis=1, keepdims=True)  # (T, W), now a copy
     log_energy = np.log(np.maximum(np.sum(x * x, axis=1), LOG_FLOOR))  # (T,)
@@ -289,9 +299,13 @@ def _power_and_energy(signal: np.ndarray, config: FeatureConfig) -> tuple[np.nda
 
 def _log_mel(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """Log mel energies float64 ``(T, n_mels)`` from power spectra ``(T, n_fft // 2 + 1)``."""
-    weights = mel_filterbank(sample_rate=config.sample_rate, n_fft=config.n_fft,
-                             n_mels=config.n_mels, fmin=float(config.fmin),
-                             fmax=config.upper_hz)  # (M, K)
+    weights = mel_filterbank(
+        sample_rate=config.sample_rate,
+        n_fft=config.n_fft,
+        n_mels=config.n_mels,
+        fmin=float(config.fmin),
+        fmax=config.upper_hz,
+    )  # (M, K)
     return np.log(np.maximum(power @ weights.T.astype(np.float64), LOG_FLOOR))  # (T, M)
 
 
@@ -341,8 +355,10 @@ def deltas(feats: np.ndarray, *, order: int = 2, width: int = 2) -> np.ndarray:
             continue
         padded = np.pad(c, ((width, width), (0, 0)), mode="edge")  # (T + 2N, F)
         t = len(c)
-        d = sum(n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
-                for n in range(1, width + 1))
+        d = sum(
+            n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
+            for n in range(1, width + 1)
+        )
         blocks.append((d / denom).astype(feats.dtype, copy=False))
     return np.concatenate(blocks, axis=1)  # (T, F * (1 + order))
 
@@ -397,6 +413,7 @@ def apply_cmvn(feats: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarr
     """``(feats - mean) / std`` per column: ``(T, F)`` and ``(F,)`` stats -> float32 ``(T, F)``."""
     feats = np.asarray(feats)
     if feats.ndim != 2 or feats.shape[1] != np.shape(mean)[0] or np.shape(std) != np.shape(mean):
-        raise ValueError(f"apply_cmvn: feats {feats.shape} vs mean {np.shape(mean)}, "
-                         f"std {np.shape(std)}")
+        raise ValueError(
+            f"apply_cmvn: feats {feats.shape} vs mean {np.shape(mean)}, std {np.shape(std)}"
+        )
     return ((feats - mean) / std).astype(np.float32)

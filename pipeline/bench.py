@@ -33,13 +33,22 @@ def stock_bidirectional_model(*, input_dim, num_classes, num_layers, units):
     lengths = keras.Input(shape=(), dtype="int32", name="lengths")
     x = features
     for i in range(num_layers):
-        x = keras.layers.Bidirectional(keras.layers.LSTM(units, return_sequences=True),
-                                       name=f"bilstm_{i + 1}")(x)
+        x = keras.layers.Bidirectional(
+            keras.layers.LSTM(units, return_sequences=True), name=f"bilstm_{i + 1}"
+        )(x)
     return keras.Model([features, lengths], keras.layers.Dense(num_classes)(x))
 
 
-def time_training(model, lengths: np.ndarray, *, batch_size: int, input_dim: int,
-                  num_classes: int, steps: int, warmup: int = 2) -> float:
+def time_training(
+    model,
+    lengths: np.ndarray,
+    *,
+    batch_size: int,
+    input_dim: int,
+    num_classes: int,
+    steps: int,
+    warmup: int = 2,
+) -> float:
     """Frames per second of ``steps`` SGD steps on batches with the given true lengths."""
     import keras
 
@@ -48,8 +57,7 @@ def time_training(model, lengths: np.ndarray, *, batch_size: int, input_dim: int
 
     rng = np.random.default_rng(0)
     feats = [rng.standard_normal((n, input_dim)).astype(np.float32) for n in lengths]
-    labels = [rng.integers(1, num_classes, size=max(1, n // 8)).astype(np.int32)
-              for n in lengths]
+    labels = [rng.integers(1, num_classes, size=max(1, n // 8)).astype(np.int32) for n in lengths]
     batches = []
     for idx in bucket_batches(lengths, batch_size=batch_size, rng=rng):
         x, xl = pad_features([feats[i] for i in idx], multiple=32)

@@ -29,8 +29,7 @@ def save_checkpoint(out_dir: Path, model, optimizer, state: dict) -> None:
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     model.save_weights(tmp / "model.weights.h5")
-    np.savez(tmp / "optimizer.npz",
-             *[keras.ops.convert_to_numpy(v) for v in optimizer.variables])
+    np.savez(tmp / "optimizer.npz", *[keras.ops.convert_to_numpy(v) for v in optimizer.variables])
     (tmp / "state.json").write_text(json.dumps(state, indent=2) + "\n")
     old = out_dir / (CHECKPOINT + ".old")
     if old.exists():
@@ -71,8 +70,13 @@ class EpochMonitor(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.t0 = time.perf_counter()
         # A progress bar over the epoch's batches on a terminal (none in logs: disable=None).
-        self.bar = tqdm(total=self.params.get("steps"), desc=f"epoch {epoch + 1}",
-                        unit="batch", leave=False, disable=None)
+        self.bar = tqdm(
+            total=self.params.get("steps"),
+            desc=f"epoch {epoch + 1}",
+            unit="batch",
+            leave=False,
+            disable=None,
+        )
 
     def on_train_batch_end(self, batch, logs=None):
         self.bar.update(1)
@@ -82,8 +86,11 @@ class EpochMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.bar.close()
         logs = logs or {}
-        entry = {"epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))),
-                 "seconds": round(time.perf_counter() - self.t0, 2)}
+        entry = {
+            "epoch": epoch + 1,
+            "loss": float(logs.get("loss", float("nan"))),
+            "seconds": round(time.perf_counter() - self.t0, 2),
+        }
         if self.evaluate is not None:
             entry["dev_error_rate"] = self.evaluate(self.acoustic_model).total.error_rate
         st = self.state

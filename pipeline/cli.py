@@ -48,32 +48,54 @@ def _quiet_backend(command: str) -> None:
 
 
 def _add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> None:
-    p.add_argument("--data", required=True,
-                   help="TIMIT copy, TIMIT-style corpus folder, JSONL manifest, or a folder "
-                        "written by 'lstmrec prepare'")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="TIMIT copy, TIMIT-style corpus folder, JSONL manifest, or a folder "
+        "written by 'lstmrec prepare'",
+    )
     if split_default is not None:
-        p.add_argument("--split", default=split_default,
-                       choices=["train", "dev", "core-test", "full-test", "all"],
-                       help=f"which utterances (default: {split_default})")
-    p.add_argument("--keep-sa", action="store_true",
-                   help="keep TIMIT's SA sentences (excluded by default)")
-    p.add_argument("--dev-speakers", help="speaker-list file defining the dev split "
-                   "(default: the standard 50-speaker TIMIT dev set)")
-    p.add_argument("--test-speakers", help="speaker-list file defining the test splits "
-                   "(default: the standard 24-speaker TIMIT core test set)")
-    p.add_argument("--strict", action="store_true",
-                   help="stop at the first bad utterance instead of skipping it")
+        p.add_argument(
+            "--split",
+            default=split_default,
+            choices=["train", "dev", "core-test", "full-test", "all"],
+            help=f"which utterances (default: {split_default})",
+        )
+    p.add_argument(
+        "--keep-sa", action="store_true", help="keep TIMIT's SA sentences (excluded by default)"
+    )
+    p.add_argument(
+        "--dev-speakers",
+        help="speaker-list file defining the dev split "
+        "(default: the standard 50-speaker TIMIT dev set)",
+    )
+    p.add_argument(
+        "--test-speakers",
+        help="speaker-list file defining the test splits "
+        "(default: the standard 24-speaker TIMIT core test set)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first bad utterance instead of skipping it",
+    )
 
 
 def _format_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=["text", "json"], default="text",
-                   help="output format (default: text)")
+    p.add_argument(
+        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
+    )
 
 
 def _fold_arg(p: argparse.ArgumentParser, default: int | None) -> None:
-    p.add_argument("--fold", type=int, choices=[61, 48, 39], default=default,
-                   help=f"fold TIMIT phones to this set before output/scoring "
-                        f"(default: {default or 'no folding'})")
+    p.add_argument(
+        "--fold",
+        type=int,
+        choices=[61, 48, 39],
+        default=default,
+        help=f"fold TIMIT phones to this set before output/scoring "
+        f"(default: {default or 'no folding'})",
+    )
 
 
 def cmd_prepare(args) -> int:
@@ -83,11 +105,19 @@ def cmd_prepare(args) -> int:
     failures = Failures(args.strict)
     out = Path(args.out)
     for split in args.splits:
-        utts = load_split(args.data, split, keep_sa=args.keep_sa, dev_speakers=args.dev_speakers,
-                          test_speakers=args.test_speakers, on_error=failures)
+        utts = load_split(
+            args.data,
+            split,
+            keep_sa=args.keep_sa,
+            dev_speakers=args.dev_speakers,
+            test_speakers=args.test_speakers,
+            on_error=failures,
+        )
         write_manifest(utts, out / f"{split}.jsonl")
-        print(f"{split}: {len(utts)} utterances, "
-              f"{len({u.speaker for u in utts})} speakers -> {out / f'{split}.jsonl'}")
+        print(
+            f"{split}: {len(utts)} utterances, "
+            f"{len({u.speaker for u in utts})} speakers -> {out / f'{split}.jsonl'}"
+        )
     return failures.finish()
 
 
@@ -100,9 +130,11 @@ def _recipe_with_data_flags(args):
 
     recipe = load_recipe(args.config, args.set or [])
     data = dataclasses.replace(
-        recipe.data, keep_sa=recipe.data.keep_sa or args.keep_sa,
+        recipe.data,
+        keep_sa=recipe.data.keep_sa or args.keep_sa,
         dev_speakers=args.dev_speakers or recipe.data.dev_speakers,
-        test_speakers=args.test_speakers or recipe.data.test_speakers)
+        test_speakers=args.test_speakers or recipe.data.test_speakers,
+    )
     return dataclasses.replace(recipe, data=data)
 
 
@@ -113,14 +145,22 @@ def cmd_features(args) -> int:
     recipe = _recipe_with_data_flags(args)
     failures = Failures(args.strict)
     for split in args.splits:
-        utts = load_split(args.data, split, keep_sa=recipe.data.keep_sa,
-                          dev_speakers=recipe.data.dev_speakers,
-                          test_speakers=recipe.data.test_speakers, on_error=failures)
-        feats = compute_features(utts, recipe.features, cache_dir=args.cache, on_error=failures,
-                                 desc=f"{split} features")
+        utts = load_split(
+            args.data,
+            split,
+            keep_sa=recipe.data.keep_sa,
+            dev_speakers=recipe.data.dev_speakers,
+            test_speakers=recipe.data.test_speakers,
+            on_error=failures,
+        )
+        feats = compute_features(
+            utts, recipe.features, cache_dir=args.cache, on_error=failures, desc=f"{split} features"
+        )
         frames = sum(len(f) for f in feats.values())
-        print(f"{split}: {len(feats)} utterances, {frames} frames of {recipe.features.dim} "
-              f"features cached in {args.cache}")
+        print(
+            f"{split}: {len(feats)} utterances, {frames} frames of {recipe.features.dim} "
+            f"features cached in {args.cache}"
+        )
     return failures.finish()
 
 
@@ -130,12 +170,24 @@ def cmd_train(args) -> int:
 
     recipe = _recipe_with_data_flags(args)
     failures = Failures(args.strict)
-    kw = dict(keep_sa=recipe.data.keep_sa, dev_speakers=recipe.data.dev_speakers,
-              test_speakers=recipe.data.test_speakers, on_error=failures)
+    kw = dict(
+        keep_sa=recipe.data.keep_sa,
+        dev_speakers=recipe.data.dev_speakers,
+        test_speakers=recipe.data.test_speakers,
+        on_error=failures,
+    )
     train_utts = load_split(args.data, recipe.data.train_split, **kw)
     dev_utts = load_split(args.data, recipe.data.dev_split, **kw) if recipe.data.dev_split else []
-    summary = train(recipe, train_utts, dev_utts, out_dir=args.out, resume=args.resume,
-                    cache_dir=args.feature_cache, on_error=failures, log=print)
+    summary = train(
+        recipe,
+        train_utts,
+        dev_utts,
+        out_dir=args.out,
+        resume=args.resume,
+        cache_dir=args.feature_cache,
+        on_error=failures,
+        log=print,
+    )
     if "dev_error_rate" in summary:
         print(f"dev error rate {summary['dev_error_rate']:.2f} % (epoch {summary['best_epoch']})")
     return failures.finish()
@@ -149,9 +201,14 @@ def cmd_evaluate(args) -> int:
 
     bundle = load_bundle(args.model)
     failures = Failures(args.strict)
-    utts = load_split(args.data, args.split, keep_sa=args.keep_sa,
-                      dev_speakers=args.dev_speakers, test_speakers=args.test_speakers,
-                      on_error=failures)
+    utts = load_split(
+        args.data,
+        args.split,
+        keep_sa=args.keep_sa,
+        dev_speakers=args.dev_speakers,
+        test_speakers=args.test_speakers,
+        on_error=failures,
+    )
     if not utts:
         raise DataError(f"split {args.split!r} has no utterances", args.data)
     fold_to = args.fold if args.fold is not None else bundle.summary.get("score_phone_set")
@@ -211,45 +268,67 @@ def cmd_score(args) -> int:
     _print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp})
     if report.missing:
         shown = ", ".join(report.missing[:3]) + (", ..." if len(report.missing) > 3 else "")
-        print(f"lstmrec: {args.hyp}: no hypothesis for {len(report.missing)} reference "
-              f"utterance(s) ({shown})", file=sys.stderr)
+        print(
+            f"lstmrec: {args.hyp}: no hypothesis for {len(report.missing)} reference "
+            f"utterance(s) ({shown})",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="lstmrec", description="BLSTM-CTC phone recognition: train, evaluate, transcribe.")
+        prog="lstmrec", description="BLSTM-CTC phone recognition: train, evaluate, transcribe."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("prepare", help="write JSONL manifests of a corpus's splits")
     _add_data_args(p, split_default=None)
     p.add_argument("--out", required=True, help="folder for <split>.jsonl")
-    p.add_argument("--splits", nargs="+", default=["train", "dev", "core-test"],
-                   choices=["train", "dev", "core-test", "full-test", "all"],
-                   help="splits to write (default: train dev core-test)")
+    p.add_argument(
+        "--splits",
+        nargs="+",
+        default=["train", "dev", "core-test"],
+        choices=["train", "dev", "core-test", "full-test", "all"],
+        help="splits to write (default: train dev core-test)",
+    )
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("features", help="compute and cache a recipe's features for some splits")
     p.add_argument("--config", help="TOML recipe (its [features] and [data] tables are used)")
     _add_data_args(p, split_default=None)
-    p.add_argument("--cache", required=True, help="feature cache folder (pass it to train's "
-                   "--feature-cache)")
-    p.add_argument("--splits", nargs="+", default=["train", "dev"],
-                   choices=["train", "dev", "core-test", "full-test", "all"],
-                   help="splits to compute (default: train dev)")
-    p.add_argument("--set", action="append", metavar="TABLE.FIELD=VALUE",
-                   help="override a recipe field (repeatable)")
+    p.add_argument(
+        "--cache", required=True, help="feature cache folder (pass it to train's --feature-cache)"
+    )
+    p.add_argument(
+        "--splits",
+        nargs="+",
+        default=["train", "dev"],
+        choices=["train", "dev", "core-test", "full-test", "all"],
+        help="splits to compute (default: train dev)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="TABLE.FIELD=VALUE",
+        help="override a recipe field (repeatable)",
+    )
     p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("train", help="train a BLSTM-CTC model and write its bundle")
     p.add_argument("--config", help="TOML recipe (default: built-in CTC-3l-250h defaults)")
     _add_data_args(p, split_default=None)
     p.add_argument("--out", required=True, help="run folder (checkpoint/, model/)")
-    p.add_argument("--set", action="append", metavar="TABLE.FIELD=VALUE",
-                   help="override a recipe field, e.g. --set training.max_epochs=5 (repeatable)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from the run folder's last checkpoint")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="TABLE.FIELD=VALUE",
+        help="override a recipe field, e.g. --set training.max_epochs=5 (repeatable)",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the run folder's last checkpoint"
+    )
     p.add_argument("--feature-cache", help="feature cache folder (default: <out>/features)")
     p.set_defaults(func=cmd_train)
 

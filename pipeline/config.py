@@ -88,10 +88,13 @@ class TrainingConfig:
         _check(self, "patience", lambda v: _positive_int(v) or v == 0, "an integer >= 0")
         _check(self, "weight_noise", lambda v: _number(v) and v >= 0, "a number >= 0")
         for name in ("clipnorm", "clipvalue"):
-            _check(self, name, lambda v: v is None or (_number(v) and v > 0),
-                   "a positive number (or empty for none)")
-        _check(self, "seed", lambda v: isinstance(v, int) and not isinstance(v, bool),
-               "an integer")
+            _check(
+                self,
+                name,
+                lambda v: v is None or (_number(v) and v > 0),
+                "a positive number (or empty for none)",
+            )
+        _check(self, "seed", lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,7 +39,8 @@ def load_split(
     if data.is_file() and dev is None and test is None:
         split_of = manifest_splits(data) or None
     try:
-        return select_split(utts, split, keep_sa=keep_sa, dev_speakers=dev,
-                            test_speakers=test, split_of=split_of)
+        return select_split(
+            utts, split, keep_sa=keep_sa, dev_speakers=dev, test_speakers=test, split_of=split_of
+        )
     except ValueError as e:
         raise DataError(str(e), data) from None

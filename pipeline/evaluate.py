@@ -34,10 +34,11 @@ def evaluate_bundle(
             on_error(DataError(f"utterance {utt.id} has no phone labels", utt.audio))
     feats = compute_features(labelled, bundle.features, on_error=on_error, desc="decoding")
     done = [u for u in labelled if u.id in feats]
-    tokens = recognize_features(bundle.model, [feats[u.id] for u in done], bundle.mean,
-                                bundle.std)
-    hyps = {u.id: bundle.symbols.decode([t.symbol for t in tk])
-            for u, tk in zip(done, tokens, strict=True)}
+    tokens = recognize_features(bundle.model, [feats[u.id] for u in done], bundle.mean, bundle.std)
+    hyps = {
+        u.id: bundle.symbols.decode([t.symbol for t in tk])
+        for u, tk in zip(done, tokens, strict=True)
+    }
     refs = {u.id: list(u.phones) for u in done}
     report = score(refs, hyps, speakers={u.id: u.speaker for u in done}, fold_to=fold_to)
     return report, hyps

@@ -28,6 +28,7 @@ from pipeline.featurize import check_ctc_fits, compute_features
 from pipeline.inference import recognize_features
 from pipeline.labels import scoring_fold, symbol_table_for, utterance_labels
 from pipeline.manifest import Utterance
+from pipeline.phones import SymbolTable
 from pipeline.scoring import Report, score
 
 Log = Callable[[str], None]
@@ -44,8 +45,9 @@ class PreparedSplit:
 
 def prepare_split(utts, recipe, symbols, *, cache_dir, on_error, desc) -> PreparedSplit:
     """Features and labels for ``utts``; bad utterances go to ``on_error`` (or raise)."""
-    feats = compute_features(utts, recipe.features, cache_dir=cache_dir, on_error=on_error,
-                             desc=desc)
+    feats = compute_features(
+        utts, recipe.features, cache_dir=cache_dir, on_error=on_error, desc=desc
+    )
     out = PreparedSplit([], [], [])
     for utt in utts:
         if utt.id not in feats:
@@ -92,9 +94,115 @@ def dev_report(model, split: PreparedSplit, symbols, mean, std, fold_to) -> Repo
     """Greedy-decoded error rate of ``model`` on a prepared split."""
     tokens = recognize_features(model, split.feats, mean, std)
     refs = {u.id: symbols.decode(y) for u, y in zip(split.utts, split.labels, strict=True)}
-    hyps = {u.id: symbols.decode([t.symbol for t in tk])
-            for u, tk in zip(split.utts, tokens, strict=True)}
+    hyps = {
+        u.id: symbols.decode([t.symbol for t in tk])
+        for u, tk in zip(split.utts, tokens, strict=True)
+    }
     return score(refs, hyps, speakers={u.id: u.speaker for u in split.utts}, fold_to=fold_to)
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """Everything training needs besides the model: prepared splits, symbols, CMVN."""
+
+    train: PreparedSplit
+    dev: PreparedSplit | None  # None: no dev set (fixed number of epochs)
+    symbols: SymbolTable
+    mean: np.ndarray  # (F,) float32, from the training features
+    std: np.ndarray  # (F,) float32
+    fold_to: int | None  # phone set the dev error rate is scored on
+
+
+def prepare_data(recipe, train_utts, dev_utts, *, cache_dir, on_error) -> TrainingData:
+    """Labels, symbol table, features and CMVN statistics; bad utterances are reported once."""
+    labelled, label_seqs = [], []
+    for utt in train_utts:
+        try:
+            label_seqs.append(utterance_labels(utt, recipe.data.phone_set))
+            labelled.append(utt)
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+    symbols = symbol_table_for(label_seqs, recipe.data.phone_set)
+    train_set = prepare_split(
+        labelled, recipe, symbols, cache_dir=cache_dir, on_error=on_error, desc="train features"
+    )
+    if not train_set.utts:
+        raise DataError("no usable training utterances")
+    dev_set = (
+        prepare_split(
+            dev_utts, recipe, symbols, cache_dir=cache_dir, on_error=on_error, desc="dev features"
+        )
+        if dev_utts
+        else None
+    )
+    mean, std = (a.astype(np.float32) for a in cmvn_stats(train_set.feats))
+    return TrainingData(
+        train_set,
+        dev_set if dev_set and dev_set.utts else None,
+        symbols,
+        mean,
+        std,
+        scoring_fold(symbols, recipe.data.score_phone_set),
+    )
+
+
+def _restore(out_dir: Path, trainer, log: Log) -> dict:
+    """Load the run's checkpoint into ``trainer``; returns the loop state."""
+    from pipeline.callbacks import load_checkpoint
+
+    try:
+        state = load_checkpoint(
+            out_dir, trainer.acoustic_model, trainer.optimizer, trainer.trainable_variables
+        )
+    except ValueError:  # Keras's shape-mismatch message is many lines of weight values
+        raise DataError(
+            "the checkpoint does not fit this recipe's model or optimizer; "
+            "resume with the run's original settings",
+            out_dir / "checkpoint",
+        ) from None
+    log(f"resuming after epoch {state['epoch']}")
+    return state
+
+
+def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path, log) -> None:
+    """Run the remaining epochs (none when the run already finished or stopped early)."""
+    from pipeline.callbacks import EpochMonitor, WeightNoise
+
+    patience = cfg.patience if evaluate is not None else 0
+    if state["epoch"] >= cfg.max_epochs or (patience and state["wait"] >= patience):
+        return
+    batches = CTCBatches(
+        [apply_cmvn(f, data.mean, data.std) for f in data.train.feats],
+        data.train.labels,
+        batch_size=cfg.batch_size,
+        pad_multiple=cfg.pad_multiple,
+        seed=cfg.seed,
+        epoch=state["epoch"],
+    )
+    callbacks = [
+        EpochMonitor(
+            acoustic_model=trainer.acoustic_model,
+            out_dir=out_dir,
+            evaluate=evaluate,
+            patience=patience,
+            state=state,
+            log=log,
+        )
+    ]
+    if cfg.weight_noise > 0:
+        callbacks.insert(0, WeightNoise(cfg.weight_noise, seed=cfg.seed + state["epoch"]))
+    # shuffle=False: CTCBatches orders each epoch from (seed, epoch), so a resumed run sees the
+    # same batches as an uninterrupted one; Keras' own shuffling would not be reproducible.
+    trainer.fit(
+        batches,
+        epochs=cfg.max_epochs,
+        initial_epoch=state["epoch"],
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=False,
+    )
 
 
 def _start_state(out_dir: Path, resume: bool) -> bool:
@@ -103,11 +211,16 @@ def _start_state(out_dir: Path, resume: bool) -> bool:
     if resume and has_ckpt:
         return True
     if resume and (out_dir / "model").exists():
-        raise DataError("no checkpoint to resume from, but a model bundle is there; "
-                        "choose another --out", out_dir)
+        raise DataError(
+            "no checkpoint to resume from, but a model bundle is there; choose another --out",
+            out_dir,
+        )
     if has_ckpt or (out_dir / "model").exists():
-        raise DataError("output folder holds an earlier run; pass --resume to continue it, "
-                        "or choose another --out", out_dir)
+        raise DataError(
+            "output folder holds an earlier run; pass --resume to continue it, "
+            "or choose another --out",
+            out_dir,
+        )
     return False
 
 
@@ -140,7 +253,6 @@ def train(
 
     from models.blstm import build_model
     from models.ctc import CTCTrainer
-    from pipeline.callbacks import EpochMonitor, WeightNoise, load_checkpoint
 
     out_dir = Path(out_dir)
     resuming = _start_state(out_dir, resume)
@@ -148,60 +260,36 @@ def train(
     cache_dir = out_dir / "features" if cache_dir is None else Path(cache_dir)
     cfg = recipe.training
     keras.utils.set_random_seed(cfg.seed)
-
-    label_seqs = []
-    for utt in train_utts:
-        try:
-            label_seqs.append(utterance_labels(utt, recipe.data.phone_set))
-        except DataError as e:
-            if on_error is None:
-                raise
-            on_error(e)
-    symbols = symbol_table_for(label_seqs, recipe.data.phone_set)
-    train_set = prepare_split(train_utts, recipe, symbols, cache_dir=cache_dir,
-                              on_error=on_error, desc="train features")
-    if not train_set.utts:
-        raise DataError("no usable training utterances")
-    dev_set = prepare_split(dev_utts, recipe, symbols, cache_dir=cache_dir,
-                            on_error=on_error, desc="dev features") if dev_utts else None
-    mean, std = (a.astype(np.float32) for a in cmvn_stats(train_set.feats))
-    fold_to = scoring_fold(symbols, recipe.data.score_phone_set)
+    data = prepare_data(recipe, train_utts, dev_utts, cache_dir=cache_dir, on_error=on_error)
+    train_set, dev_set, symbols = data.train, data.dev, data.symbols
     frames = int(sum(len(f) for f in train_set.feats))
-    log(f"train: {len(train_set.utts)} utterances, {frames} frames, {len(symbols) - 1} symbols"
-        + (f"; dev: {len(dev_set.utts)} utterances" if dev_set else "; no dev set"))
+    log(
+        f"train: {len(train_set.utts)} utterances, {frames} frames, {len(symbols) - 1} symbols"
+        + (f"; dev: {len(dev_set.utts)} utterances" if dev_set else "; no dev set")
+    )
 
-    model = build_model(input_dim=recipe.features.dim, num_classes=len(symbols),
-                        num_layers=recipe.model.num_layers, units=recipe.model.units,
-                        dropout=recipe.model.dropout)
+    model = build_model(
+        input_dim=recipe.features.dim,
+        num_classes=len(symbols),
+        num_layers=recipe.model.num_layers,
+        units=recipe.model.units,
+        dropout=recipe.model.dropout,
+    )
     trainer = CTCTrainer(model, reduction=cfg.loss_reduction)
     trainer.compile(optimizer=make_optimizer(cfg), jit_compile=False)
-    state = {"epoch": 0, "best_error": None, "best_epoch": 0, "wait": 0, "history": []}
-    if resuming:
-        try:
-            state = load_checkpoint(out_dir, model, trainer.optimizer, trainer.trainable_variables)
-        except ValueError:  # Keras's shape-mismatch message is many lines of weight values
-            raise DataError("the checkpoint does not fit this recipe's model or optimizer; "
-                            "resume with the run's original settings", out_dir / "checkpoint"
-                            ) from None
-        log(f"resuming after epoch {state['epoch']}")
-
-    batches = CTCBatches([apply_cmvn(f, mean, std) for f in train_set.feats], train_set.labels,
-                         batch_size=cfg.batch_size, pad_multiple=cfg.pad_multiple,
-                         seed=cfg.seed, epoch=state["epoch"])
+    state = (
+        _restore(out_dir, trainer, log)
+        if resuming
+        else {"epoch": 0, "best_error": None, "best_epoch": 0, "wait": 0, "history": []}
+    )
     evaluate = None
-    if dev_set is not None and dev_set.utts:
+    if dev_set is not None:
+
         def evaluate(m):
-            return dev_report(m, dev_set, symbols, mean, std, fold_to)
-    callbacks = [EpochMonitor(acoustic_model=model, out_dir=out_dir, evaluate=evaluate,
-                              patience=cfg.patience if evaluate else 0, state=state, log=log)]
-    if cfg.weight_noise > 0:
-        callbacks.insert(0, WeightNoise(cfg.weight_noise, seed=cfg.seed + state["epoch"]))
-    stopped_early = state["epoch"] >= cfg.max_epochs or (
-        evaluate is not None and cfg.patience and state["wait"] >= cfg.patience)
+            return dev_report(m, dev_set, symbols, data.mean, data.std, data.fold_to)
+
     t0 = time.perf_counter()
-    if not stopped_early:
-        trainer.fit(batches, epochs=cfg.max_epochs, initial_epoch=state["epoch"],
-                    callbacks=callbacks, verbose=0, shuffle=False)
+    _fit(trainer, data, cfg, state, evaluate, out_dir, log)
     seconds = time.perf_counter() - t0
 
     model.load_weights(out_dir / "best.weights.h5")
@@ -214,12 +302,14 @@ def train(
         "dev_utterances": len(dev_set.utts) if dev_set else 0,
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
-        "score_phone_set": fold_to,
+        "score_phone_set": data.fold_to,
         "train_seconds_this_run": round(seconds, 1),
         "history": state["history"],
     }
     if evaluate is not None:
         summary["dev_error_rate"] = evaluate(model).total.error_rate
-    save_bundle(out_dir / "model", Bundle(model, recipe.features, symbols, mean, std, summary))
+    save_bundle(
+        out_dir / "model", Bundle(model, recipe.features, symbols, data.mean, data.std, summary)
+    )
     log(f"model bundle written to {out_dir / 'model'}")
     return summary

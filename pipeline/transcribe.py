@@ -32,9 +32,14 @@ class Transcript:
     phones: list[TimedPhone]
 
     def to_dict(self) -> dict:
-        return {"file": self.file, "duration": round(self.duration, 4),
-                "phones": [{"phone": p.phone, "start": round(p.start, 3), "end": round(p.end, 3)}
-                           for p in self.phones]}
+        return {
+            "file": self.file,
+            "duration": round(self.duration, 4),
+            "phones": [
+                {"phone": p.phone, "start": round(p.start, 3), "end": round(p.end, 3)}
+                for p in self.phones
+            ],
+        }
 
 
 def expand_inputs(paths: Iterable[str | os.PathLike]) -> list[str]:
@@ -42,8 +47,9 @@ def expand_inputs(paths: Iterable[str | os.PathLike]) -> list[str]:
     out: list[str] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*")
-                           if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+            found = sorted(
+                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
+            )
             out.extend(str(f) for f in found)
         else:
             out.append(str(p))

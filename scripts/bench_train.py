@@ -37,10 +37,15 @@ def main() -> int:
     from pipeline.bench import real_lengths, stock_bidirectional_model, time_training
 
     lengths = real_lengths(args.corpus, count=args.batch_size * 4)
-    shape = dict(input_dim=args.input_dim, num_classes=args.classes, num_layers=args.layers,
-                 units=args.units)
-    timing = dict(batch_size=args.batch_size, input_dim=args.input_dim,
-                  num_classes=args.classes, steps=args.steps)
+    shape = dict(
+        input_dim=args.input_dim, num_classes=args.classes, num_layers=args.layers, units=args.units
+    )
+    timing = dict(
+        batch_size=args.batch_size,
+        input_dim=args.input_dim,
+        num_classes=args.classes,
+        steps=args.steps,
+    )
     ours = time_training(build_model(**shape), lengths, **timing)
     stock = time_training(stock_bidirectional_model(**shape), lengths, **timing)
     result = {
@@ -56,8 +61,10 @@ def main() -> int:
     if args.format == "json":
         print(json.dumps(result))
     else:
-        print(f"{args.layers} x {args.units} BLSTM, {args.input_dim} inputs, {args.classes} "
-              f"outputs, batch {args.batch_size}, backend {result['backend']}")
+        print(
+            f"{args.layers} x {args.units} BLSTM, {args.input_dim} inputs, {args.classes} "
+            f"outputs, batch {args.batch_size}, backend {result['backend']}"
+        )
         print(f"  length-aware BLSTM (this project): {ours:10.0f} frames/s")
         print(f"  keras Bidirectional(LSTM):         {stock:10.0f} frames/s")
         print(f"  ratio: {result['ratio']:.2f}")

@@ -161,8 +161,9 @@ def test_nan_samples_raise_data_error(tmp_path: Path) -> None:
 # Frame arithmetic
 
 
-@pytest.mark.parametrize(("n", "expected"), [(0, 0), (399, 0), (400, 1), (559, 1), (560, 2),
-                                             (16000, 98)])
+@pytest.mark.parametrize(
+    ("n", "expected"), [(0, 0), (399, 0), (400, 1), (559, 1), (560, 2), (16000, 98)]
+)
 def test_num_frames_hand_computed(n: int, expected: int) -> None:
     assert num_frames(n, win_length=400, hop_length=160) == expected
 
@@ -202,8 +203,9 @@ def test_frame_times() -> None:
 def test_mel_filterbank_matches_librosa_htk(n_mels: int, fmin: float, fmax: float) -> None:
     librosa = pytest.importorskip("librosa")
     ours = mel_filterbank(sample_rate=SR, n_fft=512, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    ref = librosa.filters.mel(sr=SR, n_fft=512, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=True,
-                              norm=None)
+    ref = librosa.filters.mel(
+        sr=SR, n_fft=512, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=True, norm=None
+    )
     assert ours.shape == (n_mels, 257) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, ref, atol=1e-5)
     assert not ours.flags.writeable  # cached and shared: must not be mutable
@@ -225,9 +227,17 @@ def test_log_mel_matches_librosa_on_timit() -> None:
     # the signal by 56 so its frame t covers our samples [160 t, 160 t + 400).
     pad = (512 - 400) // 2
     ref = librosa.feature.melspectrogram(
-        y=np.pad(x, pad), sr=SR, n_fft=512, hop_length=160, win_length=400, center=False,
-        window=scipy_signal.get_window("hamming", 400, fftbins=False), power=2.0, n_mels=40,
-        htk=True, norm=None,
+        y=np.pad(x, pad),
+        sr=SR,
+        n_fft=512,
+        hop_length=160,
+        win_length=400,
+        center=False,
+        window=scipy_signal.get_window("hamming", 400, fftbins=False),
+        power=2.0,
+        n_mels=40,
+        htk=True,
+        norm=None,
     ).T  # (n_mels, T) -> (T, n_mels)
     assert ours.shape == ref.shape == (num_frames(len(x), win_length=400, hop_length=160), 40)
     np.testing.assert_allclose(ours, np.log(np.maximum(ref, 1e-10)), atol=1e-3)
@@ -346,8 +356,10 @@ def test_extract_file_matches_extract_of_loaded_audio() -> None:
 def test_cmvn_normalises_each_column() -> None:
     rng = np.random.default_rng(4)
     scale = np.array([1.0, 10.0, 1e-3, 0.0])  # last column constant: std floored, not inf
-    utts = [(rng.standard_normal((n, 4)) * scale + [5, -3, 100, 7]).astype(np.float32)
-            for n in (50, 120, 33)]
+    utts = [
+        (rng.standard_normal((n, 4)) * scale + [5, -3, 100, 7]).astype(np.float32)
+        for n in (50, 120, 33)
+    ]
     mean, std = cmvn_stats(iter(utts))  # a generator works: one pass
     assert mean.dtype == np.float64 and std.shape == (4,) and std[3] == pytest.approx(1e-5)
     normed = np.concatenate([apply_cmvn(u, mean, std) for u in utts])  # (203, 4)

@@ -52,8 +52,13 @@ def run(capsys, *args) -> tuple[int, str, str]:
 
 def run_subprocess(*args) -> subprocess.CompletedProcess:
     """``python -m pipeline args`` in a fresh interpreter, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def one_line(err: str) -> str:
@@ -65,8 +70,21 @@ def one_line(err: str) -> str:
 
 
 def train_args(data: Path, out: Path, *extra, test_list: Path, epochs: int = 2) -> list:
-    return ["train", "--config", CONFIG, "--data", data, "--out", out,
-            "--test-speakers", test_list, *TINY, "--set", f"training.max_epochs={epochs}", *extra]
+    return [
+        "train",
+        "--config",
+        CONFIG,
+        "--data",
+        data,
+        "--out",
+        out,
+        "--test-speakers",
+        test_list,
+        *TINY,
+        "--set",
+        f"training.max_epochs={epochs}",
+        *extra,
+    ]
 
 
 def read_labels(phn: Path) -> list[str]:
@@ -76,8 +94,11 @@ def read_labels(phn: Path) -> list[str]:
 
 def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
     """``{relative path: (mtime_ns, bytes)}`` of every file under ``folder``."""
-    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def copy_speaker(speaker: str, root: Path) -> Path:
@@ -107,8 +128,11 @@ def corpus(tmp_path_factory):
     for speaker in (*TRAIN_SPEAKERS, TEST_SPEAKER):
         copy_speaker(speaker, root)
     test_list = write_list(root / "test_spk.list", "faem0")
-    return {"root": root, "test_list": test_list,
-            "test_dir": root / "TIMIT" / "TRAIN" / TEST_SPEAKER}
+    return {
+        "root": root,
+        "test_list": test_list,
+        "test_dir": root / "TIMIT" / "TRAIN" / TEST_SPEAKER,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -117,12 +141,16 @@ def trained(tmp_path_factory, corpus):
     out = tmp_path_factory.mktemp("run") / "run"
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        rc = main([str(a) for a in train_args(corpus["root"], out,
-                                              test_list=corpus["test_list"])])
+        rc = main([str(a) for a in train_args(corpus["root"], out, test_list=corpus["test_list"])])
     bundle = out / "model"
-    return {"rc": rc, "out": out, "bundle": bundle, "stdout": stdout.getvalue(),
-            "stderr": stderr.getvalue(),
-            "summary": json.loads((bundle / "summary.json").read_text()) if rc == 0 else None}
+    return {
+        "rc": rc,
+        "out": out,
+        "bundle": bundle,
+        "stdout": stdout.getvalue(),
+        "stderr": stderr.getvalue(),
+        "summary": json.loads((bundle / "summary.json").read_text()) if rc == 0 else None,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -146,10 +174,20 @@ def audio(tmp_path_factory, corpus):
     shutil.copy(d / "riff.wav", folder / "b.wav")
     shutil.copy(d / "sentence.flac", folder / "sub" / "a.FLAC")
     (folder / "notes.txt").write_text("not audio, not picked up\n")
-    return {"dir": d, "sphere": sphere, "riff": d / "riff.wav", "flac": d / "sentence.flac",
-            "stereo": d / "stereo44k.wav", "silence": d / "silence.wav",
-            "empty": d / "empty.wav", "short": d / "short.wav", "text": d / "text.wav",
-            "missing": d / "missing.wav", "folder": folder, "seconds": len(pcm) / sr}
+    return {
+        "dir": d,
+        "sphere": sphere,
+        "riff": d / "riff.wav",
+        "flac": d / "sentence.flac",
+        "stereo": d / "stereo44k.wav",
+        "silence": d / "silence.wav",
+        "empty": d / "empty.wav",
+        "short": d / "short.wav",
+        "text": d / "text.wav",
+        "missing": d / "missing.wav",
+        "folder": folder,
+        "seconds": len(pcm) / sr,
+    }
 
 
 @pytest.fixture
@@ -170,11 +208,18 @@ def bad_speaker(tmp_path):
     wav = spk / "SI836.WAV"
     pcm, sr = sf.read(wav, dtype="int16")
     sf.write(wav, pcm[:3200], sr, format="NIST", subtype="PCM_16")
-    too_long.write_text("".join(f"{i * 100} {(i + 1) * 100} {'aa' if i % 2 else 'b'}\n"
-                                for i in range(30)))
+    too_long.write_text(
+        "".join(f"{i * 100} {(i + 1) * 100} {'aa' if i % 2 else 'b'}\n" for i in range(30))
+    )
     nobody = write_list(tmp_path / "nobody.list", "nobody")
-    return {"root": tmp_path, "unknown": unknown, "overlap": overlap, "too_long": wav,
-            "nobody": nobody, "fvmh0": write_list(tmp_path / "fvmh0.list", "fvmh0")}
+    return {
+        "root": tmp_path,
+        "unknown": unknown,
+        "overlap": overlap,
+        "too_long": wav,
+        "nobody": nobody,
+        "fvmh0": write_list(tmp_path / "fvmh0.list", "fvmh0"),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,21 +230,28 @@ def test_train_writes_a_complete_bundle(trained, corpus):
     assert trained["rc"] == 0, trained["stderr"]
     assert "Traceback" not in trained["stderr"]
     assert {p.name for p in trained["bundle"].iterdir()} == {
-        "model.keras", "features.json", "symbols.txt", "cmvn.npz", "summary.json"}
+        "model.keras",
+        "features.json",
+        "symbols.txt",
+        "cmvn.npz",
+        "summary.json",
+    }
     s = trained["summary"]
     assert s["format"] == 1
     assert s["epochs_run"] == 2 and [h["epoch"] for h in s["history"]] == [1, 2]
     # demo.toml keeps SA1/SA2: every .PHN of the two training speakers, none of the held-out one.
-    expected = sum(len(list((corpus["root"] / "TIMIT/TRAIN" / spk).glob("*.PHN")))
-                   for spk in TRAIN_SPEAKERS)
+    expected = sum(
+        len(list((corpus["root"] / "TIMIT/TRAIN" / spk).glob("*.PHN"))) for spk in TRAIN_SPEAKERS
+    )
     assert s["train_utterances"] == expected == 20
     assert "model bundle written to" in trained["stdout"]
 
 
 def test_train_refuses_an_out_folder_holding_a_run(capsys, trained, corpus):
     before = snapshot(trained["out"])
-    rc, out, err = run(capsys, *train_args(corpus["root"], trained["out"],
-                                           test_list=corpus["test_list"]))
+    rc, out, err = run(
+        capsys, *train_args(corpus["root"], trained["out"], test_list=corpus["test_list"])
+    )
     assert rc == 2
     line = one_line(err)
     assert str(trained["out"]) in line and "--resume" in line
@@ -225,14 +277,17 @@ def test_train_out_that_is_a_file(capsys, corpus, tmp_path):
 
 def test_train_resume_continues_exactly(capsys, trained, corpus, tmp_path):
     out = tmp_path / "run"
-    rc, _, err = run(capsys, *train_args(corpus["root"], out, test_list=corpus["test_list"],
-                                         epochs=1))
+    rc, _, err = run(
+        capsys, *train_args(corpus["root"], out, test_list=corpus["test_list"], epochs=1)
+    )
     assert rc == 0, err
     first = json.loads((out / "model" / "summary.json").read_text())
     assert first["epochs_run"] == 1 and len(first["history"]) == 1
 
-    rc, stdout, err = run(capsys, *train_args(corpus["root"], out, "--resume",
-                                              test_list=corpus["test_list"], epochs=2))
+    rc, stdout, err = run(
+        capsys,
+        *train_args(corpus["root"], out, "--resume", test_list=corpus["test_list"], epochs=2),
+    )
     assert rc == 0, err
     assert "resuming after epoch 1" in stdout
     second = json.loads((out / "model" / "summary.json").read_text())
@@ -244,8 +299,10 @@ def test_train_resume_continues_exactly(capsys, trained, corpus, tmp_path):
     assert second["history"][0]["loss"] == pytest.approx(uninterrupted[0]["loss"], rel=1e-6)
     assert second["history"][1]["loss"] == pytest.approx(uninterrupted[1]["loss"], rel=1e-5)
 
-    rc, stdout, err = run(capsys, *train_args(corpus["root"], out, "--resume",
-                                              test_list=corpus["test_list"], epochs=2))
+    rc, stdout, err = run(
+        capsys,
+        *train_args(corpus["root"], out, "--resume", test_list=corpus["test_list"], epochs=2),
+    )
     assert rc == 0, err
     assert "epoch 3" not in stdout
     third = json.loads((out / "model" / "summary.json").read_text())
@@ -257,8 +314,15 @@ def test_train_resume_with_another_model_shape(capsys, trained, corpus, tmp_path
     out = tmp_path / "run"
     shutil.copytree(trained["out"], out)
     before = snapshot(out / "model")
-    args = train_args(corpus["root"], out, "--resume", "--set", "model.units=16",
-                      test_list=corpus["test_list"], epochs=3)
+    args = train_args(
+        corpus["root"],
+        out,
+        "--resume",
+        "--set",
+        "model.units=16",
+        test_list=corpus["test_list"],
+        epochs=3,
+    )
     rc, _, err = run(capsys, *args)
     assert rc == 2
     assert "checkpoint" in one_line(err)
@@ -267,14 +331,24 @@ def test_train_resume_with_another_model_shape(capsys, trained, corpus, tmp_path
 
 def test_train_skips_bad_utterances_and_lists_them(capsys, bad_speaker, tmp_path):
     out = tmp_path / "run"
-    rc, stdout, err = run(capsys, *train_args(
-        bad_speaker["root"], out, "--dev-speakers", bad_speaker["nobody"],
-        test_list=bad_speaker["nobody"], epochs=1))
+    rc, stdout, err = run(
+        capsys,
+        *train_args(
+            bad_speaker["root"],
+            out,
+            "--dev-speakers",
+            bad_speaker["nobody"],
+            test_list=bad_speaker["nobody"],
+            epochs=1,
+        ),
+    )
     assert rc == 2
     assert "Traceback" not in err
-    for path, reason in ((bad_speaker["unknown"], "unknown label 'zz'"),
-                         (bad_speaker["overlap"], "overlaps"),
-                         (bad_speaker["too_long"], "CTC")):
+    for path, reason in (
+        (bad_speaker["unknown"], "unknown label 'zz'"),
+        (bad_speaker["overlap"], "overlaps"),
+        (bad_speaker["too_long"], "CTC"),
+    ):
         assert any(str(path) in line and reason in line for line in err.splitlines()), err
     assert "3 input(s) failed" in err
     summary = json.loads((out / "model" / "summary.json").read_text())
@@ -287,20 +361,45 @@ def test_train_strict_stops_at_the_first_bad_utterance(capsys, bad_speaker, tmp_
         shutil.copy(DEMO_TRAIN / "DR1/FVMH0/SI1466.PHN", bad_speaker["unknown"])
         shutil.copy(DEMO_TRAIN / "DR1/FVMH0/SI2096.PHN", bad_speaker["overlap"])
     out = tmp_path / "run"
-    rc, _, err = run(capsys, *train_args(
-        bad_speaker["root"], out, "--strict", "--dev-speakers", bad_speaker["nobody"],
-        test_list=bad_speaker["nobody"], epochs=1))
+    rc, _, err = run(
+        capsys,
+        *train_args(
+            bad_speaker["root"],
+            out,
+            "--strict",
+            "--dev-speakers",
+            bad_speaker["nobody"],
+            test_list=bad_speaker["nobody"],
+            epochs=1,
+        ),
+    )
     assert rc == 2
     assert str(bad_speaker[bad]) in one_line(err)
     assert not (out / "model").exists() and not (out / "checkpoint").exists()
 
 
-@pytest.mark.parametrize("override", ["model.units=abc", "model.units=0",
-                                      "training.batch_size=0", "model.dropout=2",
-                                      "data.phone_set=40"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "model.units=abc",
+        "model.units=0",
+        "training.batch_size=0",
+        "model.dropout=2",
+        "data.phone_set=40",
+    ],
+)
 def test_train_bad_override_is_one_line(capsys, corpus, tmp_path, override):
-    rc, _, err = run(capsys, *train_args(corpus["root"], tmp_path / "run", "--set", override,
-                                         test_list=corpus["test_list"], epochs=1))
+    rc, _, err = run(
+        capsys,
+        *train_args(
+            corpus["root"],
+            tmp_path / "run",
+            "--set",
+            override,
+            test_list=corpus["test_list"],
+            epochs=1,
+        ),
+    )
     assert rc == 2 and override.split("=")[0].split(".")[1] in one_line(err)
 
 
@@ -348,8 +447,9 @@ def test_transcribe_json_times(capsys, trained, audio):
 
 
 def test_transcribe_fold_39(capsys, trained, audio):
-    rc, results, _ = transcribe_json(capsys, trained["bundle"], audio["sphere"], audio["stereo"],
-                                     extra=("--fold", "39"))
+    rc, results, _ = transcribe_json(
+        capsys, trained["bundle"], audio["sphere"], audio["stereo"], extra=("--fold", "39")
+    )
     assert rc == 0
     phones = {p["phone"] for r in results for p in r["phones"]}
     assert phones and phones <= set(PHONES39)
@@ -359,7 +459,9 @@ def test_transcribe_folder(capsys, trained, audio):
     rc, out, err = run(capsys, "transcribe", trained["bundle"], audio["folder"])
     assert rc == 0 and err == ""
     assert [line.split()[0] for line in out.splitlines()] == [
-        str(audio["folder"] / "b.wav"), str(audio["folder"] / "sub" / "a.FLAC")]
+        str(audio["folder"] / "b.wav"),
+        str(audio["folder"] / "sub" / "a.FLAC"),
+    ]
 
 
 def test_transcribe_folder_without_audio(capsys, trained, tmp_path):
@@ -374,13 +476,24 @@ def test_transcribe_silence(capsys, trained, audio):
     assert rc == 0 and err == "" and len(results) == 1
 
 
-BAD_AUDIO = {"missing": "no such file", "text": "cannot read audio",
-             "empty": "empty audio", "short": "too short"}
+BAD_AUDIO = {
+    "missing": "no such file",
+    "text": "cannot read audio",
+    "empty": "empty audio",
+    "short": "too short",
+}
 
 
 def test_transcribe_skips_bad_files(capsys, trained, audio):
-    files = [audio["riff"], audio["missing"], audio["text"], audio["flac"], audio["empty"],
-             audio["short"], audio["sphere"]]
+    files = [
+        audio["riff"],
+        audio["missing"],
+        audio["text"],
+        audio["flac"],
+        audio["empty"],
+        audio["short"],
+        audio["sphere"],
+    ]
     rc, results, err = transcribe_json(capsys, trained["bundle"], *files)
     assert rc == 2
     assert "Traceback" not in err
@@ -393,8 +506,16 @@ def test_transcribe_skips_bad_files(capsys, trained, audio):
 
 
 def test_transcribe_strict_stops_at_the_first_bad_file(capsys, trained, audio):
-    rc, out, err = run(capsys, "transcribe", trained["bundle"], audio["riff"], audio["text"],
-                       audio["missing"], audio["flac"], "--strict")
+    rc, out, err = run(
+        capsys,
+        "transcribe",
+        trained["bundle"],
+        audio["riff"],
+        audio["text"],
+        audio["missing"],
+        audio["flac"],
+        "--strict",
+    )
     assert rc == 2
     line = one_line(err)
     assert str(audio["text"]) in line and "cannot read audio" in line
@@ -421,8 +542,13 @@ BUNDLE_DAMAGE = {
     # name: (how to damage a copy of the bundle, a word the message must hold)
     "format": (lambda b: _edit_json(b / "summary.json", format=999), "format 999"),
     # A newer format may add feature fields: the format is what must be reported.
-    "format-first": (lambda b: (_edit_json(b / "summary.json", format=2),
-                                _edit_json(b / "features.json", new_field=1)), "format 2"),
+    "format-first": (
+        lambda b: (
+            _edit_json(b / "summary.json", format=2),
+            _edit_json(b / "features.json", new_field=1),
+        ),
+        "format 2",
+    ),
     "no-model": (lambda b: (b / "model.keras").unlink(), "model.keras"),
     "garbage-model": (lambda b: (b / "model.keras").write_bytes(b"not a zip"), "cannot load"),
     "summary-not-object": (lambda b: (b / "summary.json").write_text("[1]"), "summary.json"),
@@ -453,17 +579,38 @@ def test_transcribe_bundle_not_found(capsys, audio, tmp_path):
 
 
 def test_evaluate_text_report(capsys, trained, corpus):
-    rc, out, err = run(capsys, "evaluate", trained["bundle"], "--data", corpus["root"],
-                       "--split", "core-test", "--test-speakers", corpus["test_list"])
+    rc, out, err = run(
+        capsys,
+        "evaluate",
+        trained["bundle"],
+        "--data",
+        corpus["root"],
+        "--split",
+        "core-test",
+        "--test-speakers",
+        corpus["test_list"],
+    )
     assert rc == 0 and "Traceback" not in err
     assert out.startswith("PER ") and "39 phones" in out and "faem0" in out
 
 
 def test_evaluate_json_counts_and_score_agree(capsys, trained, corpus, tmp_path):
     hyp = tmp_path / "hyp.txt"
-    rc, out, err = run(capsys, "evaluate", trained["bundle"], "--data", corpus["root"],
-                       "--split", "core-test", "--test-speakers", corpus["test_list"],
-                       "--format", "json", "--hyp-out", hyp)
+    rc, out, err = run(
+        capsys,
+        "evaluate",
+        trained["bundle"],
+        "--data",
+        corpus["root"],
+        "--split",
+        "core-test",
+        "--test-speakers",
+        corpus["test_list"],
+        "--format",
+        "json",
+        "--hyp-out",
+        hyp,
+    )
     assert rc == 0, err
     report = json.loads(out)
     # The held-out speaker's sentences, SA1/SA2 excluded (evaluate's default), folded to 39.
@@ -488,9 +635,19 @@ def test_evaluate_json_counts_and_score_agree(capsys, trained, corpus, tmp_path)
 
 
 def test_evaluate_skips_bad_utterances(capsys, trained, bad_speaker):
-    rc, out, err = run(capsys, "evaluate", trained["bundle"], "--data", bad_speaker["root"],
-                       "--split", "core-test", "--test-speakers", bad_speaker["fvmh0"],
-                       "--format", "json")
+    rc, out, err = run(
+        capsys,
+        "evaluate",
+        trained["bundle"],
+        "--data",
+        bad_speaker["root"],
+        "--split",
+        "core-test",
+        "--test-speakers",
+        bad_speaker["fvmh0"],
+        "--format",
+        "json",
+    )
     assert rc == 2 and "Traceback" not in err
     for key in ("unknown", "overlap"):
         assert str(bad_speaker[key]) in err
@@ -501,17 +658,34 @@ def test_evaluate_skips_bad_utterances(capsys, trained, bad_speaker):
 
 
 def test_evaluate_strict(capsys, trained, bad_speaker):
-    rc, out, err = run(capsys, "evaluate", trained["bundle"], "--data", bad_speaker["root"],
-                       "--split", "core-test", "--test-speakers", bad_speaker["fvmh0"],
-                       "--strict")
+    rc, out, err = run(
+        capsys,
+        "evaluate",
+        trained["bundle"],
+        "--data",
+        bad_speaker["root"],
+        "--split",
+        "core-test",
+        "--test-speakers",
+        bad_speaker["fvmh0"],
+        "--strict",
+    )
     assert rc == 2 and out == ""
     assert str(bad_speaker["unknown"]) in one_line(err)
 
 
 def test_evaluate_empty_split(capsys, trained, corpus, tmp_path):
-    rc, out, err = run(capsys, "evaluate", trained["bundle"], "--data", corpus["root"],
-                       "--split", "core-test",
-                       "--test-speakers", write_list(tmp_path / "x.list", "nobody"))
+    rc, out, err = run(
+        capsys,
+        "evaluate",
+        trained["bundle"],
+        "--data",
+        corpus["root"],
+        "--split",
+        "core-test",
+        "--test-speakers",
+        write_list(tmp_path / "x.list", "nobody"),
+    )
     assert rc == 2 and out == "" and "no utterances" in one_line(err)
 
 
@@ -539,10 +713,20 @@ def test_score_known_counts(capsys, ref_hyp):
     r = json.loads(out)
     assert (r["substitutions"], r["deletions"], r["insertions"]) == (1, 1, 1)
     assert r["reference_length"] == 8 and r["error_rate"] == pytest.approx(37.5)
-    assert r["per_speaker"]["spk1"] == {"error_rate": pytest.approx(40.0), "substitutions": 1,
-                                        "deletions": 0, "insertions": 1, "reference_length": 5}
-    assert r["per_speaker"]["spk2"] == {"error_rate": pytest.approx(100 / 3), "substitutions": 0,
-                                        "deletions": 1, "insertions": 0, "reference_length": 3}
+    assert r["per_speaker"]["spk1"] == {
+        "error_rate": pytest.approx(40.0),
+        "substitutions": 1,
+        "deletions": 0,
+        "insertions": 1,
+        "reference_length": 5,
+    }
+    assert r["per_speaker"]["spk2"] == {
+        "error_rate": pytest.approx(100 / 3),
+        "substitutions": 0,
+        "deletions": 1,
+        "insertions": 0,
+        "reference_length": 3,
+    }
 
 
 def test_score_text_report(capsys, ref_hyp):
@@ -559,7 +743,11 @@ def test_score_fold_39(capsys, tmp_path):
     assert rc == 0
     r = json.loads(out)
     assert (r["substitutions"], r["deletions"], r["insertions"], r["reference_length"]) == (
-        2, 1, 0, 3)
+        2,
+        1,
+        0,
+        3,
+    )
     rc, out, _ = run(capsys, "score", ref, hyp, "--format", "json", "--fold", "39")
     assert rc == 0
     r = json.loads(out)
@@ -582,11 +770,14 @@ def test_score_missing_hypothesis(capsys, ref_hyp, tmp_path):
     assert str(hyp) in line and "spk2_u1" in line
 
 
-@pytest.mark.parametrize("content, word", [
-    (b"spk1_u1 sh zz\n", "unknown phone 'zz'"),  # only an error when folding
-    (b"\xff\xfe sh\n", "UTF-8"),
-    (b"spk1_u1 sh\nspk1_u1 iy\n", "duplicate"),
-])
+@pytest.mark.parametrize(
+    "content, word",
+    [
+        (b"spk1_u1 sh zz\n", "unknown phone 'zz'"),  # only an error when folding
+        (b"\xff\xfe sh\n", "UTF-8"),
+        (b"spk1_u1 sh\nspk1_u1 iy\n", "duplicate"),
+    ],
+)
 def test_score_bad_ref(capsys, ref_hyp, tmp_path, content, word):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(content)

@@ -26,12 +26,20 @@ def test_overfits_a_handful_of_real_utterances(tmp_path):
     utts = select_split(find_timit(TIMIT), "all")
     few = [u for u in utts if u.speaker == "fvmh0"][:4]
     assert len(few) == 4
-    recipe = load_recipe(None, [
-        "model.num_layers=1", "model.units=64", "training.optimizer=adam",
-        "training.learning_rate=1e-2", "training.loss_reduction=mean",
-        "training.batch_size=4", "training.max_epochs=120", "training.clipnorm=5.0",
-        'data.dev_split=""',
-    ])
+    recipe = load_recipe(
+        None,
+        [
+            "model.num_layers=1",
+            "model.units=64",
+            "training.optimizer=adam",
+            "training.learning_rate=1e-2",
+            "training.loss_reduction=mean",
+            "training.batch_size=4",
+            "training.max_epochs=120",
+            "training.clipnorm=5.0",
+            'data.dev_split=""',
+        ],
+    )
     summary = train(recipe, few, out_dir=tmp_path / "run", log=lambda line: None)
     history = summary["history"]
     assert history[-1]["loss"] < 0.1 * history[0]["loss"]

@@ -15,14 +15,30 @@ DEMO = REPO / "data" / "timit-demo"
 
 
 def run_stages(tmp_path: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, LSTMREC=str(Path(sys.executable).with_name("lstmrec")),
-               TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(
+        os.environ, LSTMREC=str(Path(sys.executable).with_name("lstmrec")), TF_CPP_MIN_LOG_LEVEL="3"
+    )
     return subprocess.run(
-        ["bash", str(REPO / "scripts" / "timit.sh"), "--timit", str(DEMO / "TIMIT"),
-         "--out", str(tmp_path / "run"), "--config", str(config),
-         "--dev-speakers", str(tmp_path / "dev.list"),
-         "--test-speakers", str(DEMO / "test_spk.list"), *extra],
-        capture_output=True, text=True, env=env, timeout=600)
+        [
+            "bash",
+            str(REPO / "scripts" / "timit.sh"),
+            "--timit",
+            str(DEMO / "TIMIT"),
+            "--out",
+            str(tmp_path / "run"),
+            "--config",
+            str(config),
+            "--dev-speakers",
+            str(tmp_path / "dev.list"),
+            "--test-speakers",
+            str(DEMO / "test_spk.list"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_timit_script_stages(tmp_path):
@@ -30,14 +46,18 @@ def test_timit_script_stages(tmp_path):
         pytest.skip(f"bundled demo corpus missing at {DEMO}")
     (tmp_path / "dev.list").write_text("fvmh0\n")
     config = tmp_path / "tiny.toml"
-    config.write_text('[model]\nnum_layers = 1\nunits = 8\n'
-                      '[training]\noptimizer = "adam"\nlearning_rate = 1e-2\nmax_epochs = 1\n')
+    config.write_text(
+        "[model]\nnum_layers = 1\nunits = 8\n"
+        '[training]\noptimizer = "adam"\nlearning_rate = 1e-2\nmax_epochs = 1\n'
+    )
     out = tmp_path / "run"
 
     first = run_stages(tmp_path, config, "--stop-stage", "1")
     assert first.returncode == 0, first.stderr
-    lines = {s: (out / "data" / f"{s}.jsonl").read_text().splitlines()
-             for s in ("train", "dev", "core-test")}
+    lines = {
+        s: (out / "data" / f"{s}.jsonl").read_text().splitlines()
+        for s in ("train", "dev", "core-test")
+    }
     # 8 speakers, SA sentences dropped: 5 train, 1 dev, 2 test speakers of 8 sentences each.
     assert [len(lines[s]) for s in ("train", "dev", "core-test")] == [40, 8, 16]
     assert len(list((out / "features").glob("*.npz"))) == 2  # train and dev
