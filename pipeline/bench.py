@@ -48,6 +48,7 @@ def time_training(
     num_classes: int,
     steps: int,
     warmup: int = 2,
+    jit_compile: bool = False,
 ) -> float:
     """Frames per second of ``steps`` SGD steps on batches with the given true lengths."""
     import keras
@@ -64,7 +65,7 @@ def time_training(
         y, yl = pad_labels([labels[i] for i in idx])
         batches.append(((x, xl), (y, yl), int(xl.sum())))
     trainer = CTCTrainer(model, reduction="mean")
-    trainer.compile(optimizer=keras.optimizers.SGD(1e-4, momentum=0.9), jit_compile=False)
+    trainer.compile(optimizer=keras.optimizers.SGD(1e-4, momentum=0.9), jit_compile=jit_compile)
     for i in range(warmup):
         x, y, _ = batches[i % len(batches)]
         trainer.train_on_batch(x, y)
