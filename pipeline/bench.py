@@ -48,12 +48,12 @@ def time_training(
     num_classes: int,
     steps: int,
     warmup: int = 2,
-    jit_compile: bool = False,
+    jit_compile: bool | str | None = None,
 ) -> float:
     """Frames per second of ``steps`` SGD steps on batches with the given true lengths."""
     import keras
 
-    from models.ctc import CTCTrainer
+    from models.ctc import CTCTrainer, default_jit_compile
     from pipeline.batching import bucket_batches, pad_features, pad_labels
 
     rng = np.random.default_rng(0)
@@ -65,6 +65,8 @@ def time_training(
         y, yl = pad_labels([labels[i] for i in idx])
         batches.append(((x, xl), (y, yl), int(xl.sum())))
     trainer = CTCTrainer(model, reduction="mean")
+    if jit_compile is None:
+        jit_compile = default_jit_compile()
     trainer.compile(optimizer=keras.optimizers.SGD(1e-4, momentum=0.9), jit_compile=jit_compile)
     for i in range(warmup):
         x, y, _ = batches[i % len(batches)]

@@ -252,7 +252,7 @@ def train(
     import keras
 
     from models.blstm import build_model
-    from models.ctc import CTCTrainer
+    from models.ctc import CTCTrainer, default_jit_compile
 
     out_dir = Path(out_dir)
     resuming = _start_state(out_dir, resume)
@@ -276,7 +276,7 @@ def train(
         dropout=recipe.model.dropout,
     )
     trainer = CTCTrainer(model, reduction=cfg.loss_reduction)
-    trainer.compile(optimizer=make_optimizer(cfg), jit_compile=False)
+    trainer.compile(optimizer=make_optimizer(cfg), jit_compile=default_jit_compile())
     state = (
         _restore(out_dir, trainer, log)
         if resuming
