@@ -94,7 +94,7 @@ def test_blstm_outputs_zero_on_padding_and_uses_both_directions():
     # The backward half on the last real frame has seen only that frame: it equals the output
     # for that single frame alone, while the forward half has seen the whole prefix.
     last = ops.convert_to_numpy(layer([x[1:2, 3:4], np.array([1], dtype=np.int32)]))
-    np.testing.assert_allclose(y[1, 3, 4:], last[0, 0, 4:], atol=1e-6)
+    np.testing.assert_allclose(y[1, 3, 4:], last[0, 0, 4:], atol=1e-4)  # GPUs: TF32 / cuDNN
     assert not np.allclose(y[1, 3, :4], last[0, 0, :4], atol=1e-3)
 
 
