@@ -93,3 +93,31 @@ class CTCBatches(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         self.set_epoch(self.epoch + 1)
+
+
+def fit_input(batches: CTCBatches):
+    """What to hand ``Model.fit`` for ``batches`` on the active Keras backend.
+
+    On TensorFlow, Keras turns a ``PyDataset`` into a ``tf.data`` pipeline whose shapes it fixes
+    from the first two batches, so a later batch with another padded width, label width or batch
+    size fails. There the batches go through ``tf.data`` with every such dimension left open;
+    the batch order still comes from :class:`CTCBatches` (one epoch per pass). Other backends
+    take the ``PyDataset`` as it is.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return batches
+    import tensorflow as tf
+
+    dim = batches.feats[0].shape[1]
+    signature = (
+        (tf.TensorSpec((None, None, dim), tf.float32), tf.TensorSpec((None,), tf.int32)),
+        (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32)),
+    )
+
+    def one_epoch():
+        for i in range(len(batches)):
+            yield batches[i]
+        batches.on_epoch_end()
+
+    dataset = tf.data.Dataset.from_generator(one_epoch, output_signature=signature)
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))

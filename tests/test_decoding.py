@@ -219,3 +219,27 @@ def test_ctc_batches_differ_between_epochs_and_seeds():
 
     assert order(_dataset(0, 0)) != order(_dataset(0, 1))
     assert order(_dataset(0, 0)) != order(_dataset(1, 0))
+
+
+def test_fit_accepts_batches_whose_shapes_change_after_the_first_two():
+    """Keras fixes a PyDataset's shapes from its first two batches on TensorFlow; training must
+    not fail when a later batch has another size, padded width or label width."""
+    import keras
+
+    from models.blstm import build_model
+    from models.ctc import CTCTrainer, default_jit_compile
+    from pipeline.batching import CTCBatches, fit_input
+
+    rng = np.random.default_rng(0)
+    lengths, label_lengths = [10, 12, 20, 25, 40], [3, 3, 3, 3, 5]
+    feats = [rng.standard_normal((n, 4)).astype(np.float32) for n in lengths]
+    labels = [rng.integers(1, 3, size=n).astype(np.int32) for n in label_lengths]
+    batches = CTCBatches(feats, labels, batch_size=2, pad_multiple=32, seed=0)
+    order = [np.array([0, 1]), np.array([2, 3]), np.array([4])]  # (2, 32), (2, 32), then (1, 64)
+    batches.set_epoch = lambda epoch: setattr(batches, "batches", order)
+    batches.set_epoch(0)
+    trainer = CTCTrainer(build_model(input_dim=4, num_classes=3, num_layers=1, units=4))
+    trainer.compile(optimizer=keras.optimizers.SGD(1e-3), jit_compile=default_jit_compile())
+    history = trainer.fit(fit_input(batches), epochs=2, verbose=0, shuffle=False)
+    assert len(history.history["loss"]) == 2
+    assert np.isfinite(history.history["loss"]).all()
