@@ -1,6 +1,9 @@
 """The deep bidirectional LSTM acoustic model (Graves, Mohamed & Hinton 2013, CTC-3l-250h).
 
 features (B, T, F) ─▶ [Dropout] ─▶ N × length-aware BLSTM (U per direction) ─▶ Dense(V + 1) logits
+
+The LSTM can be swapped for a variant cell (peephole, CIFG, GRU, tanh RNN: ``models.cells``) in
+the same length-aware bidirectional stack.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ def build_model(
     num_layers: int = 3,
     units: int = 250,
     dropout: float = 0.0,
+    cell: str = "lstm",
     name: str = "blstm_ctc",
 ) -> keras.Model:
     """Build the inference model.
@@ -25,9 +29,11 @@ def build_model(
         input_dim: feature dimension F (123 for fbank + energy with Δ, ΔΔ).
         num_classes: output classes including the CTC blank at index 0 (62 for TIMIT-61).
         num_layers: number of bidirectional LSTM layers.
-        units: LSTM units per direction.
+        units: LSTM (or other cell) units per direction.
         dropout: dropout rate between layers (applied to layer inputs, never inside the LSTM,
             so the cuDNN kernel stays eligible).
+        cell: recurrent cell of every layer, one of ``models.cells.CELLS`` (``"lstm"``,
+            ``"peephole"``, ``"cifg"``, ``"gru"``, ``"rnn"``).
 
     Returns:
         A functional model ``[features (B, T, F) float32, lengths (B,) int32] -> logits
@@ -39,7 +45,8 @@ def build_model(
     for i in range(1, num_layers + 1):
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-        x = LengthAwareBidirectionalLSTM(units, name=f"blstm_{i}")([x, lengths])  # (B, T, 2U)
+        blstm = LengthAwareBidirectionalLSTM(units, cell=cell, name=f"blstm_{i}")
+        x = blstm([x, lengths])  # (B, T, 2U)
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name=f"dropout_{num_layers + 1}")(x)
     logits = keras.layers.Dense(num_classes, name="logits")(x)  # (B, T, V + 1)

@@ -1,17 +1,19 @@
-"""Length-aware bidirectional LSTM.
+"""Length-aware bidirectional LSTM (or another recurrent cell: see ``models.cells``).
 
 Keras' ``Bidirectional`` reverses the whole padded tensor, so the backward LSTM of a short
 utterance in a padded batch starts on padding, unless a mask is passed; and with a mask the JAX
 and PyTorch backends leave the fused cuDNN kernel for a per-step loop. This layer instead reverses
 every sequence by its own length before the backward LSTM (and back afterwards), so padding only
 ever follows the real frames in both directions, no mask reaches the LSTM, and each utterance's
-output is the same alone or in a padded batch.
+output is the same alone or in a padded batch. The same holds for every cell in ``CELLS``.
 """
 
 from __future__ import annotations
 
 import keras
 from keras import ops
+
+from models.cells import CELLS, make_recurrent
 
 
 def reverse_by_length(x, lengths):
@@ -46,22 +48,32 @@ class LengthAwareBidirectionalLSTM(keras.layers.Layer):
     ``(B, T, 2 * units)``: forward and backward outputs concatenated, zero on padded steps.
 
     Both LSTMs keep the settings that the fused cuDNN kernel needs (tanh / sigmoid activations,
-    no recurrent dropout, not unrolled, biases on), and they never see a mask.
+    no recurrent dropout, not unrolled, biases on), and they never see a mask. With another
+    ``cell`` the two directions are that cell's layer (``models.cells.make_recurrent``): GRU is
+    cuDNN-eligible too; peephole, cifg and rnn run as a loop of backend ops.
 
     Args:
-        units: LSTM units per direction.
+        units: units per direction.
         unit_forget_bias: start the forget-gate bias at 1 (Jozefowicz et al. 2015).
+        cell: recurrent cell of both directions, one of ``models.cells.CELLS``. Configs saved
+            before cells existed have no ``cell``: they are LSTMs, the default.
     """
 
-    def __init__(self, units: int, *, unit_forget_bias: bool = True, **kwargs) -> None:
+    def __init__(
+        self, units: int, *, unit_forget_bias: bool = True, cell: str = "lstm", **kwargs
+    ) -> None:
         super().__init__(**kwargs)
+        if cell not in CELLS:
+            raise ValueError(f"cell={cell!r} must be one of {', '.join(CELLS)}")
         self.units = units
         self.unit_forget_bias = unit_forget_bias
-        self.forward_lstm = keras.layers.LSTM(
-            units, return_sequences=True, unit_forget_bias=unit_forget_bias, name="forward"
+        self.cell = cell
+        # The attribute names are part of saved bundles' weight paths: keep them for every cell.
+        self.forward_lstm = make_recurrent(
+            cell, units, unit_forget_bias=unit_forget_bias, name="forward"
         )
-        self.backward_lstm = keras.layers.LSTM(
-            units, return_sequences=True, unit_forget_bias=unit_forget_bias, name="backward"
+        self.backward_lstm = make_recurrent(
+            cell, units, unit_forget_bias=unit_forget_bias, name="backward"
         )
 
     def build(self, input_shape):
@@ -82,5 +94,5 @@ class LengthAwareBidirectionalLSTM(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, unit_forget_bias=self.unit_forget_bias)
+        config.update(units=self.units, unit_forget_bias=self.unit_forget_bias, cell=self.cell)
         return config

@@ -121,14 +121,14 @@ def cmd_prepare(args) -> int:
     return failures.finish()
 
 
-def _recipe_with_data_flags(args):
+def _recipe_with_data_flags(args, overrides: list[str] = ()):
     """The recipe, with --keep-sa / --dev-speakers / --test-speakers written into its data table
-    (so the bundle records the splits actually used)."""
+    (so the bundle records the splits actually used); ``overrides`` come after ``--set``."""
     import dataclasses
 
     from pipeline.config import load_recipe
 
-    recipe = load_recipe(args.config, args.set or [])
+    recipe = load_recipe(args.config, [*(args.set or []), *overrides])
     data = dataclasses.replace(
         recipe.data,
         keep_sa=recipe.data.keep_sa or args.keep_sa,
@@ -168,7 +168,9 @@ def cmd_train(args) -> int:
     from pipeline.data import load_split
     from pipeline.train import train
 
-    recipe = _recipe_with_data_flags(args)
+    # --cell is model.cell: an override, so the recipe validates it and the bundle records it.
+    cell = [f"model.cell={json.dumps(args.cell)}"] if args.cell else []
+    recipe = _recipe_with_data_flags(args, cell)
     failures = Failures(args.strict)
     kw = dict(
         keep_sa=recipe.data.keep_sa,
@@ -330,6 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue from the run folder's last checkpoint"
     )
     p.add_argument("--feature-cache", help="feature cache folder (default: <out>/features)")
+    p.add_argument(
+        "--cell",
+        help="recurrent cell of every layer: lstm, peephole, cifg, gru or rnn "
+        "(sets model.cell; default: the recipe's, lstm)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="phone error rate of a model on a split")

@@ -20,6 +20,9 @@ from features.audio import FeatureConfig
 from features.errors import DataError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+# models.cells.CELLS, repeated here so that reading a recipe does not import Keras
+# (tests/test_cells.py keeps the two equal).
+CELLS = ("lstm", "peephole", "cifg", "gru", "rnn")
 
 
 def _number(v) -> bool:
@@ -56,11 +59,13 @@ class ModelConfig:
     num_layers: int = 3  # bidirectional LSTM layers
     units: int = 250  # LSTM units per direction
     dropout: float = 0.0  # dropout on each layer's input (outside the LSTM: cuDNN stays usable)
+    cell: str = "lstm"  # recurrent cell: "lstm", "peephole", "cifg", "gru" or "rnn" (models.cells)
 
     def __post_init__(self):
         _check(self, "num_layers", _positive_int, "a positive integer")
         _check(self, "units", _positive_int, "a positive integer")
         _check(self, "dropout", lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
+        _check(self, "cell", lambda v: v in CELLS, "one of " + ", ".join(CELLS))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,7 @@ import numpy as np
 from features.audio import apply_cmvn, cmvn_stats
 from features.errors import DataError
 from pipeline import __version__
-from pipeline.batching import CTCBatches
+from pipeline.batching import CTCBatches, fit_input
 from pipeline.bundle import Bundle, save_bundle
 from pipeline.config import Recipe
 from pipeline.featurize import check_ctc_fits, compute_features
@@ -196,7 +196,7 @@ def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path,
     # shuffle=False: CTCBatches orders each epoch from (seed, epoch), so a resumed run sees the
     # same batches as an uninterrupted one; Keras' own shuffling would not be reproducible.
     trainer.fit(
-        batches,
+        fit_input(batches),
         epochs=cfg.max_epochs,
         initial_epoch=state["epoch"],
         callbacks=callbacks,
@@ -274,6 +274,7 @@ def train(
         num_layers=recipe.model.num_layers,
         units=recipe.model.units,
         dropout=recipe.model.dropout,
+        cell=recipe.model.cell,
     )
     trainer = CTCTrainer(model, reduction=cfg.loss_reduction)
     trainer.compile(optimizer=make_optimizer(cfg), jit_compile=default_jit_compile())
