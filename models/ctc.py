@@ -31,8 +31,9 @@ def default_jit_compile() -> bool | str:
     """XLA setting for training: off on TensorFlow, Keras' choice elsewhere.
 
     On TensorFlow the bidirectional LSTM trains faster without XLA on CPU (measured with
-    ``scripts/bench_train.py --xla``: about 650 vs 1,450 frames/s for CTC-3l-250h, since XLA
-    recompiles for every padded width); on JAX, turning jit off would run every op eagerly.
+    ``scripts/bench_train.py --xla``: about 1,110 vs 1,340 frames/s for CTC-3l-250h with every
+    padded width already compiled, and each new width costs a compilation); on JAX, turning jit
+    off would run every op eagerly.
     """
     return False if keras.backend.backend() == "tensorflow" else "auto"
 
