@@ -32,3 +32,22 @@ def import_keras():
             os.dup2(saved, 2)
             os.close(saved)
     return keras
+
+
+def backend_has_gpu() -> bool:
+    """Whether the active Keras backend sees a GPU."""
+    keras = import_keras()
+    name = keras.backend.backend()
+    if name == "jax":
+        import jax
+
+        return any(d.platform == "gpu" for d in jax.devices())
+    if name == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    return False

@@ -12,7 +12,6 @@ test list (192 utterances), full-test = the whole TEST part (168 speakers, 1,344
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -21,7 +20,7 @@ from pathlib import Path
 import soundfile as sf
 
 from features.errors import DataError
-from pipeline.manifest import Utterance, read_manifest
+from pipeline.manifest import Utterance, read_jsonl, read_manifest
 from pipeline.phones import TIMIT61, read_speaker_list
 
 TIMIT_SAMPLE_RATE = 16000  # Hz; .PHN/.WRD boundaries are sample indices at this rate
@@ -356,16 +355,9 @@ def manifest_splits(path: str | os.PathLike) -> dict[str, str]:
     Entries without the field are left out. Raises :class:`DataError` naming the line for a
     value not in ``MANIFEST_SPLITS`` or a line that is not a JSON object with an ``"id"``.
     """
-    path = Path(path)
     splits: dict[str, str] = {}
-    for lineno, line in enumerate(_read_text_file(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"line {lineno}: not JSON ({e.msg})", path) from None
-        if not isinstance(d, dict) or "id" not in d:
+    for lineno, d in read_jsonl(path):
+        if "id" not in d:
             raise DataError(f"line {lineno}: expected a JSON object with an 'id'", path)
         if "split" in d:
             if d["split"] not in MANIFEST_SPLITS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from features.errors import DataError
@@ -76,24 +76,38 @@ def write_manifest(utterances: Iterable[Utterance], path: str | os.PathLike) -> 
     os.replace(tmp, path)
 
 
+def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` for each non-blank line of a JSON Lines file.
+
+    Raises :class:`DataError` naming the file (and line) when it is missing, not UTF-8, or has a
+    line that is not a JSON object.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"line {lineno}: not JSON ({e.msg})", path) from None
+        if not isinstance(d, dict):
+            raise DataError(f"line {lineno}: expected a JSON object", path)
+        yield lineno, d
+
+
 def read_manifest(path: str | os.PathLike) -> list[Utterance]:
     """Read a JSONL manifest; relative audio paths are resolved against the manifest's folder."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError("manifest not found", path)
     utts = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"line {lineno}: not JSON ({e.msg})", path) from None
-            if not isinstance(d, dict):
-                raise DataError(f"line {lineno}: expected a JSON object", path)
-            utt = Utterance.from_dict(d, source=f"{path}:{lineno}")
-            if not os.path.isabs(utt.audio):
-                utt = dataclasses.replace(utt, audio=str(path.parent / utt.audio))
-            utts.append(utt)
+    for lineno, d in read_jsonl(path):
+        utt = Utterance.from_dict(d, source=f"{path}:{lineno}")
+        if not os.path.isabs(utt.audio):
+            utt = dataclasses.replace(utt, audio=str(path.parent / utt.audio))
+        utts.append(utt)
     return utts

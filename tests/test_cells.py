@@ -32,24 +32,10 @@ from models.cells import (
 )
 from models.layers import LengthAwareBidirectionalLSTM
 from pipeline import config as recipe_config
+from pipeline.backend import backend_has_gpu
 from pipeline.cli import build_parser, main
 
 B, T, F, U = 2, 5, 3, 4
-
-
-def backend_has_gpu() -> bool:
-    name = keras.backend.backend()
-    if name == "jax":
-        import jax
-
-        return any(d.platform == "gpu" for d in jax.devices())
-    if name == "torch":
-        import torch
-
-        return torch.cuda.is_available()
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
 
 
 # On GPUs, cuDNN and XLA multiply float32 as TF32 (10-bit mantissa) by default: outputs differ

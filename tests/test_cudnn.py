@@ -12,28 +12,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras
 import numpy as np
 import pytest
 
 from models.blstm import build_model
-
-
-def backend_has_gpu() -> bool:
-    name = keras.backend.backend()
-    if name == "jax":
-        import jax
-
-        return any(d.platform == "gpu" for d in jax.devices())
-    if name == "torch":
-        import torch
-
-        return torch.cuda.is_available()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_physical_devices("GPU"))
-    return False
+from pipeline.backend import backend_has_gpu
 
 
 @pytest.mark.skipif(not backend_has_gpu(), reason="no GPU visible to the Keras backend")
