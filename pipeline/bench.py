@@ -13,16 +13,19 @@ import time
 import numpy as np
 
 
+def lengths_from(utts, *, hop_ms: float, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` frame counts drawn (with a fixed seed) from the utterances' durations."""
+    frames = np.array([max(1, round(u.duration * 1000 / hop_ms)) for u in utts if u.duration])
+    return np.random.default_rng(seed).choice(frames, size=count)
+
+
 def real_lengths(corpus: str | None, *, count: int, seed: int = 0) -> np.ndarray:
     """Frame counts of ``count`` utterances: from a corpus when given, else TIMIT-like lengths."""
-    rng = np.random.default_rng(seed)
     if corpus:
         from pipeline.corpus import load_corpus
 
-        durations = [u.duration for u in load_corpus(corpus) if u.duration]
-        frames = (np.array(durations) * 100).astype(int)  # 10 ms hop
-        return rng.choice(frames, size=count)
-    return rng.integers(150, 450, size=count)  # TIMIT sentences: 1.5 to 4.5 s
+        return lengths_from(load_corpus(corpus), hop_ms=10.0, count=count, seed=seed)
+    return np.random.default_rng(seed).integers(150, 450, size=count)  # 1.5 to 4.5 s
 
 
 def stock_bidirectional_model(*, input_dim, num_classes, num_layers, units):

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from features.errors import DataError
+from pipeline.corpus import SPLITS
 
 EXIT_BAD_INPUT = 2
 
@@ -58,7 +59,7 @@ def _add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> 
         p.add_argument(
             "--split",
             default=split_default,
-            choices=["train", "dev", "core-test", "full-test", "all"],
+            choices=SPLITS,
             help=f"which utterances (default: {split_default})",
         )
     p.add_argument(
@@ -292,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--splits",
         nargs="+",
         default=["train", "dev", "core-test"],
-        choices=["train", "dev", "core-test", "full-test", "all"],
+        choices=SPLITS,
         help="splits to write (default: train dev core-test)",
     )
     p.set_defaults(func=cmd_prepare)
@@ -307,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--splits",
         nargs="+",
         default=["train", "dev"],
-        choices=["train", "dev", "core-test", "full-test", "all"],
+        choices=SPLITS,
         help="splits to compute (default: train dev)",
     )
     p.add_argument(

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from features.errors import DataError
+from pipeline.bench import lengths_from
 from pipeline.config import Recipe, load_recipe
 from pipeline.corpus import find_timit, select_split
 from pipeline.fsdd import find_fsdd, select_fsdd
@@ -136,12 +137,6 @@ def units_for_budget(
     return best, count(best)
 
 
-def _frame_lengths(utts: Sequence[Utterance], hop_ms: float, *, count: int, seed: int):
-    """``count`` frame counts drawn (with a fixed seed) from the utterances' durations."""
-    frames = np.array([max(1, round(u.duration * 1000 / hop_ms)) for u in utts if u.duration])
-    return np.random.default_rng(seed).choice(frames, size=count)
-
-
 def run_cell(
     recipe: Recipe,
     cell: str,
@@ -243,9 +238,9 @@ def compare_cells(
     )
     if budget is None:
         budget = count_params("lstm", recipe.model.units, **shape)
-    lengths = _frame_lengths(
+    lengths = lengths_from(
         train_utts,
-        recipe.features.hop_ms,
+        hop_ms=recipe.features.hop_ms,
         count=4 * recipe.training.batch_size,
         seed=recipe.training.seed,
     )

@@ -10,11 +10,13 @@ from pathlib import Path
 from features.audio import audio_info, frame_center_s
 from features.errors import DataError
 from pipeline.bundle import Bundle
+from pipeline.corpus import AUDIO_EXTENSIONS as CORPUS_AUDIO_EXTENSIONS
 from pipeline.featurize import checked_features
 from pipeline.inference import recognize_features
 from pipeline.phones import fold
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".sph", ".nist", ".aif", ".aiff", ".au", ".w64")
+# Audio files found in folders: the corpus readers' extensions, and Sony Wave64.
+AUDIO_EXTENSIONS = (*CORPUS_AUDIO_EXTENSIONS, ".w64")
 BATCH_FILES = 16  # files whose features are held in memory and decoded together
 
 

@@ -87,6 +87,21 @@ def train_args(data: Path, out: Path, *extra, test_list: Path, epochs: int = 2) 
     ]
 
 
+def evaluate_args(bundle: Path, data: Path, test_list: Path, *extra) -> list:
+    """``lstmrec evaluate`` on the core-test split defined by ``test_list``."""
+    return [
+        "evaluate",
+        bundle,
+        "--data",
+        data,
+        "--split",
+        "core-test",
+        "--test-speakers",
+        test_list,
+        *extra,
+    ]
+
+
 def read_labels(phn: Path) -> list[str]:
     """The labels of a .PHN file, read here without the reader under test."""
     return [line.split()[2] for line in phn.read_text().splitlines() if line.strip()]
@@ -580,15 +595,7 @@ def test_transcribe_bundle_not_found(capsys, audio, tmp_path):
 
 def test_evaluate_text_report(capsys, trained, corpus):
     rc, out, err = run(
-        capsys,
-        "evaluate",
-        trained["bundle"],
-        "--data",
-        corpus["root"],
-        "--split",
-        "core-test",
-        "--test-speakers",
-        corpus["test_list"],
+        capsys, *evaluate_args(trained["bundle"], corpus["root"], corpus["test_list"])
     )
     assert rc == 0 and "Traceback" not in err
     assert out.startswith("PER ") and "39 phones" in out and "faem0" in out
@@ -598,18 +605,15 @@ def test_evaluate_json_counts_and_score_agree(capsys, trained, corpus, tmp_path)
     hyp = tmp_path / "hyp.txt"
     rc, out, err = run(
         capsys,
-        "evaluate",
-        trained["bundle"],
-        "--data",
-        corpus["root"],
-        "--split",
-        "core-test",
-        "--test-speakers",
-        corpus["test_list"],
-        "--format",
-        "json",
-        "--hyp-out",
-        hyp,
+        *evaluate_args(
+            trained["bundle"],
+            corpus["root"],
+            corpus["test_list"],
+            "--format",
+            "json",
+            "--hyp-out",
+            hyp,
+        ),
     )
     assert rc == 0, err
     report = json.loads(out)
@@ -637,16 +641,9 @@ def test_evaluate_json_counts_and_score_agree(capsys, trained, corpus, tmp_path)
 def test_evaluate_skips_bad_utterances(capsys, trained, bad_speaker):
     rc, out, err = run(
         capsys,
-        "evaluate",
-        trained["bundle"],
-        "--data",
-        bad_speaker["root"],
-        "--split",
-        "core-test",
-        "--test-speakers",
-        bad_speaker["fvmh0"],
-        "--format",
-        "json",
+        *evaluate_args(
+            trained["bundle"], bad_speaker["root"], bad_speaker["fvmh0"], "--format", "json"
+        ),
     )
     assert rc == 2 and "Traceback" not in err
     for key in ("unknown", "overlap"):
@@ -660,15 +657,7 @@ def test_evaluate_skips_bad_utterances(capsys, trained, bad_speaker):
 def test_evaluate_strict(capsys, trained, bad_speaker):
     rc, out, err = run(
         capsys,
-        "evaluate",
-        trained["bundle"],
-        "--data",
-        bad_speaker["root"],
-        "--split",
-        "core-test",
-        "--test-speakers",
-        bad_speaker["fvmh0"],
-        "--strict",
+        *evaluate_args(trained["bundle"], bad_speaker["root"], bad_speaker["fvmh0"], "--strict"),
     )
     assert rc == 2 and out == ""
     assert str(bad_speaker["unknown"]) in one_line(err)
@@ -677,14 +666,9 @@ def test_evaluate_strict(capsys, trained, bad_speaker):
 def test_evaluate_empty_split(capsys, trained, corpus, tmp_path):
     rc, out, err = run(
         capsys,
-        "evaluate",
-        trained["bundle"],
-        "--data",
-        corpus["root"],
-        "--split",
-        "core-test",
-        "--test-speakers",
-        write_list(tmp_path / "x.list", "nobody"),
+        *evaluate_args(
+            trained["bundle"], corpus["root"], write_list(tmp_path / "x.list", "nobody")
+        ),
     )
     assert rc == 2 and out == "" and "no utterances" in one_line(err)
 
