@@ -73,15 +73,16 @@ def compute_features(
 
     With ``cache_dir`` the result is stored once per (settings, audio files) and read back on
     later calls; any change to either makes a new key. A bad file raises :class:`DataError`, or
-    is reported to ``on_error`` and left out when that is given.
+    is reported to ``on_error`` and left out when that is given; the cache keeps the reports, so
+    a bad file is reported again when the features come from the cache.
     """
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / f"{cache_key(utts, config)}.npz"
         if cache.is_file():
-            with np.load(cache) as z:
-                return {k: z[k] for k in z.files}
+            return _read_cache(cache, on_error)
     out: dict[str, np.ndarray] = {}
+    errors: list[DataError] = []
     quiet = True if len(utts) < 20 else None  # None: a progress bar only on a terminal
     for utt in tqdm(utts, desc=desc, unit="utt", leave=False, disable=quiet):
         try:
@@ -89,10 +90,28 @@ def compute_features(
         except DataError as e:
             if on_error is None:
                 raise
+            errors.append(e)
             on_error(e)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(cache.stem + ".tmp.npz")
-        np.savez(tmp, **out)
+        reports = json.dumps([[e.reason, e.path] for e in errors])
+        np.savez(tmp, **out, **{_ERRORS_KEY: np.array(reports)})
         os.replace(tmp, cache)
     return out
+
+
+_ERRORS_KEY = "__errors__"  # cache entry holding the bad files' reports (no utterance id has it)
+
+
+def _read_cache(cache: Path, on_error: OnError) -> dict[str, np.ndarray]:
+    """Features from a cache file; its recorded bad files go to ``on_error`` (or raise)."""
+    with np.load(cache) as z:
+        feats = {k: z[k] for k in z.files if k != _ERRORS_KEY}
+        reports = json.loads(str(z[_ERRORS_KEY])) if _ERRORS_KEY in z.files else []
+    for reason, path in reports:
+        err = DataError(reason, path)
+        if on_error is None:
+            raise err
+        on_error(err)
+    return feats

@@ -1,0 +1,43 @@
+"""The feature cache: reused across calls, invalidated by settings, and honest about bad files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from features.audio import FeatureConfig
+from features.errors import DataError
+from pipeline.featurize import compute_features
+from pipeline.manifest import Utterance
+
+
+def corpus(tmp_path):
+    rng = np.random.default_rng(0)
+    good = tmp_path / "good.wav"
+    sf.write(good, 0.1 * rng.standard_normal(8000), 16000, subtype="PCM_16")
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    return [Utterance("s_good", str(good), "s"), Utterance("s_bad", str(bad), "s")]
+
+
+def test_cache_is_reused_and_keeps_reporting_bad_files(tmp_path):
+    utts, config, cache = corpus(tmp_path), FeatureConfig(), tmp_path / "cache"
+    first_errors, second_errors = [], []
+    first = compute_features(utts, config, cache_dir=cache, on_error=first_errors.append)
+    assert list(first) == ["s_good"] and first["s_good"].shape == (
+        48,
+        123,
+    )  # 1 + (8000 - 400) // 160 frames
+    assert len(list(cache.glob("*.npz"))) == 1
+
+    second = compute_features(utts, config, cache_dir=cache, on_error=second_errors.append)
+    np.testing.assert_array_equal(second["s_good"], first["s_good"])
+    assert list(second) == ["s_good"]
+    assert [str(e) for e in second_errors] == [str(e) for e in first_errors]
+    assert len(second_errors) == 1 and "bad.wav" in str(second_errors[0])
+    with pytest.raises(DataError, match="bad.wav"):
+        compute_features(utts, config, cache_dir=cache)
+
+    compute_features(utts, FeatureConfig(kind="mfcc"), cache_dir=cache, on_error=lambda e: None)
+    assert len(list(cache.glob("*.npz"))) == 2  # other settings, another entry
