@@ -1,0 +1,483 @@
+"""Pen strokes to normalised feature sequences for on-line handwriting recognition.
+
+Ink everywhere in this project is a list of strokes (pen-down traces), each a float64 array
+``(N_i, 3)`` with columns ``[x, y, t]``: x grows to the right, y grows downward (screen and
+IAM-OnDB convention), t is in seconds and NaN when the source records no time. Coordinates are
+in the source's own units (tablet units, pixels, ...): the chain below makes them irrelevant by
+measuring everything in units of the writing's own core height (the height of a lower-case
+"x", estimated from the ink).
+
+The chain (:func:`ink_features`):
+
+1. :func:`clean_strokes` drops empty strokes, consecutive duplicate points and stray points far
+   outside the writing, and rejects ink that is unusable.
+2. :func:`normalize_ink` estimates the baseline and the core line (robust line fits through the
+   local y-maxima and y-minima of the pen-down trace, the approach of the NPen++ recognizer,
+   Jaeger et al. 2001) and maps the ink so the baseline is at y = 0 near the middle of the
+   writing, the leftmost point at x = 0 and the core height is 1.
+3. :func:`estimate_slant` / :func:`deslant` measure the slant from the writing direction of
+   near-vertical pen-down segments and shear the ink upright.
+4. :func:`resample_strokes` puts points at equal arc-length spacing along each stroke, so the
+   frame rate follows the amount of writing, not the tablet's sampling rate or pen speed.
+5. :func:`frame_features` turns the points into per-frame features (see ``FEATURE_NAMES``).
+
+Pen-up convention (shared with the stroke-3 format, :func:`to_stroke3`): every point is one
+frame; ``pen_up = 1`` on the last point of each stroke, and the next frame's ``(dx, dy)`` is the
+move through the air to the first point of the next stroke.
+
+Pure NumPy; no file formats here (those are in ``pipeline.inkio``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from features.errors import DataError
+
+Strokes = Sequence[np.ndarray]  # each (N_i, 3) float64 [x, y, t]
+
+# Column names of frame_features' output, in order; "y" and "dt" are present only when the
+# config asks for them.
+FEATURE_NAMES = ("dx", "dy", "y", "pen_up", "sin_dir", "cos_dir", "sin_curv", "cos_curv", "dt")
+
+# Segments within this angle of the vertical are used to measure slant (degrees). Handwriting
+# slants rarely exceed 45 degrees; horizontal ligatures beyond it would bias the estimate.
+SLANT_WINDOW_DEG = 45.0
+
+
+@dataclasses.dataclass(frozen=True)
+class InkFeatureConfig:
+    """Everything that determines the feature matrix of an ink; saved beside every model."""
+
+    kind: str = "ink"  # always "ink": tells a saved features.json which modality a model reads
+    spacing: float = 0.2  # resampling step along each stroke, in core heights
+    deslant: bool = True  # estimate the slant and shear the writing upright
+    y_position: bool = True  # add the height above the baseline (core heights) as a column
+    time: bool = False  # add dt (seconds since the previous frame; 0 when the ink has no time)
+    outlier: float = 10.0  # drop points farther than this many interquartile ranges (per axis)
+    # from the median of the ink: stray samples a tablet records while the pen is lifted away
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.kind == "ink", f"kind={self.kind!r} must be 'ink'"),
+            (
+                np.isfinite(self.spacing) and self.spacing > 0,
+                f"spacing={self.spacing} must be a positive number of core heights",
+            ),
+            (self.outlier > 0, f"outlier={self.outlier} must be positive"),
+        ]
+        for name in ("deslant", "y_position", "time"):
+            value = getattr(self, name)
+            checks.append((isinstance(value, bool), f"{name}={value!r} must be true or false"))
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"InkFeatureConfig: {message}")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Names of the feature columns, in order (a subset of ``FEATURE_NAMES``)."""
+        skip = {"y"} if not self.y_position else set()
+        if not self.time:
+            skip.add("dt")
+        return tuple(n for n in FEATURE_NAMES if n not in skip)
+
+    @property
+    def dim(self) -> int:
+        """Columns of :func:`ink_features`' output: 8 by default, 9 with ``time``."""
+        return len(self.columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of every field (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> InkFeatureConfig:
+        """Inverse of :meth:`to_dict`; missing keys take defaults, unknown keys raise ValueError."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"InkFeatureConfig: unknown keys {unknown}")
+        return cls(**d)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cleaning
+
+
+def _as_points(stroke: Any, i: int) -> np.ndarray:
+    """One stroke as float64 ``(N, 3)``; a ``(N, 2)`` stroke gets t = NaN."""
+    arr = np.asarray(stroke, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] not in (2, 3):
+        raise DataError(f"stroke {i}: expected an (N, 3) array [x, y, t], got shape {arr.shape}")
+    if arr.shape[1] == 2:
+        arr = np.concatenate([arr, np.full((len(arr), 1), np.nan)], axis=1)
+    if not np.isfinite(arr[:, :2]).all():
+        raise DataError(f"stroke {i}: coordinates are NaN or infinite")
+    if np.isinf(arr[:, 2]).any():
+        raise DataError(f"stroke {i}: infinite time")
+    return arr
+
+
+def clean_strokes(
+    strokes: Strokes, *, outlier: float = 10.0
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Remove what carries no shape: empty strokes, repeated points, stray points.
+
+    Args:
+        strokes: list of ``(N_i, 3)`` (or ``(N_i, 2)``) arrays ``[x, y, t]``, any units.
+        outlier: a point is stray when ``|x - median(x)| > outlier * IQR(x)`` or the same for y
+            (IQR: interquartile range of all points, floored at 1 % of the larger extent so a
+            perfectly straight line keeps its points).
+
+    Returns:
+        ``(cleaned, kept)``: the cleaned strokes (float64 ``(M_j, 3)``, empty ones dropped) and,
+        for each, an int array ``(M_j, 2)`` of the (stroke, point) index of every kept point in
+        the input.
+
+    Raises:
+        DataError: no points, a single distinct point overall, NaN or infinite coordinates.
+    """
+    arrays = [_as_points(s, i) for i, s in enumerate(strokes)]
+    if sum(len(a) for a in arrays) == 0:
+        raise DataError("ink has no points")
+    allxy = np.concatenate([a[:, :2] for a in arrays])
+    lo, med, hi = np.percentile(allxy, [25, 50, 75], axis=0)
+    extent = allxy.max(axis=0) - allxy.min(axis=0)
+    iqr = np.maximum(hi - lo, 0.01 * extent.max())
+    cleaned, kept = [], []
+    for i, arr in enumerate(arrays):
+        index = np.arange(len(arr))
+        inside = (np.abs(arr[:, :2] - med) <= outlier * iqr).all(axis=1)
+        arr, index = arr[inside], index[inside]
+        if len(arr) == 0:
+            continue
+        # A point identical to the one before it (the pen resting) adds a zero-length move.
+        moved = np.ones(len(arr), dtype=bool)
+        moved[1:] = (np.diff(arr[:, :2], axis=0) != 0).any(axis=1)
+        arr, index = arr[moved], index[moved]
+        cleaned.append(arr)
+        kept.append(np.stack([np.full(len(index), i), index], axis=1))
+    points = np.concatenate([a[:, :2] for a in cleaned])
+    if len(points) < 2 or not (points != points[0]).any():
+        raise DataError("ink has a single point (no extent to normalise)")
+    return cleaned, kept
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation
+
+
+def _local_extrema(strokes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(bottoms, tops)``: ``(K, 2)`` x, y of the local y-maxima and y-minima of every stroke.
+
+    Plateaus count once (at their first point); stroke ends count too, since a stroke often
+    ends on the baseline ("a", "n") or the core line.
+    """
+    bottoms, tops = [], []
+    for s in strokes:
+        y = s[:, 1]
+        if len(y) < 2:
+            continue
+        change = np.flatnonzero(np.diff(y))
+        if len(change) == 0:
+            continue
+        # y restricted to the points where it changes: extrema are where the sign flips.
+        idx = np.concatenate([change, [change[-1] + 1]])
+        ys = y[idx]
+        d = np.sign(np.diff(ys))
+        inner = np.flatnonzero(d[:-1] != d[1:]) + 1
+        for j in np.concatenate([[0], inner, [len(ys) - 1]]):
+            before = d[j - 1] if j > 0 else -d[0]
+            (bottoms if before > 0 else tops).append(s[idx[j], :2])
+    as_array = lambda pts: np.reshape(np.array(pts, dtype=np.float64), (-1, 2))  # noqa: E731
+    return as_array(bottoms), as_array(tops)
+
+
+def _robust_line(points: np.ndarray) -> tuple[float, float] | None:
+    """Intercept and slope of ``y = a + b x`` through ``(K, 2)`` points, ignoring outliers.
+
+    Starts from the horizontal line through the median y, then four rounds of: keep the points
+    within 2.5 median absolute residuals, least-squares fit to them. Ascenders and descenders
+    fall away in the first round. ``None`` with fewer than 3 points.
+    """
+    if len(points) < 3:
+        return None
+    x, y = points[:, 0], points[:, 1]
+    a, b = float(np.median(y)), 0.0
+    tiny = 1e-9 * (np.ptp(x) + np.ptp(y))
+    for _ in range(4):
+        r = np.abs(y - (a + b * x))
+        keep = r <= 2.5 * np.median(r) + tiny
+        if keep.sum() < 3 or np.ptp(x[keep]) == 0:
+            break
+        b, a = (float(v) for v in np.polyfit(x[keep], y[keep], 1))
+    return a, b
+
+
+def reference_lines(strokes: Sequence[np.ndarray]) -> tuple[float, float, float]:
+    """Estimate ``(x0, y_base, height)`` of cleaned ink, in the ink's units.
+
+    ``y_base`` is the baseline's height at the horizontal middle of the writing, ``height`` the
+    core height (baseline minus core line, measured there), ``x0`` the leftmost x. When the
+    extrema do not give a credible core (a single character, a straight line), the bounding box
+    stands in: baseline = lowest point, height = box height (or width for a flat line).
+    """
+    xy = np.concatenate([s[:, :2] for s in strokes])
+    x0 = float(xy[:, 0].min())
+    xmid = float(np.median(xy[:, 0]))
+    yrange = float(np.ptp(xy[:, 1]))
+    box = yrange if yrange > 0 else float(np.ptp(xy[:, 0]))
+    bottoms, tops = _local_extrema(strokes)
+    base, core = _robust_line(bottoms), _robust_line(tops)
+    if base is not None and core is not None:
+        y_base = base[0] + base[1] * xmid
+        height = y_base - (core[0] + core[1] * xmid)
+        # A core under a fifth of the ink's height means the fits latched onto noise.
+        if height > 0.2 * yrange:
+            return x0, float(y_base), float(height)
+    return x0, float(xy[:, 1].max()), box
+
+
+def normalize_ink(strokes: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Translate and scale ink so that the baseline is at y = 0 and the core height is 1.
+
+    Args:
+        strokes: cleaned strokes ``(N_i, 3)`` ``[x, y, t]`` (see :func:`clean_strokes`).
+
+    Returns:
+        New strokes ``(N_i, 3)`` in core heights: x from 0 (leftmost point), y relative to the
+        baseline (still growing downward, so the core line is near y = -1), t unchanged.
+    """
+    x0, y_base, height = reference_lines(strokes)
+    shift = np.array([x0, y_base, 0.0])
+    scale = np.array([height, height, 1.0])
+    return [(s - shift) / scale for s in strokes]
+
+
+# ---------------------------------------------------------------------------------------------
+# Slant
+
+
+def estimate_slant(strokes: Sequence[np.ndarray]) -> float:
+    """Slant of the writing: ``k = dx / dy`` of its near-vertical pen-down strokes.
+
+    Each segment between consecutive points votes with its length (so resample first, or the
+    tablet's sampling density weights the vote). Segments within ``SLANT_WINDOW_DEG`` of the
+    vertical give a first estimate (length-weighted mean angle); a second pass keeps those
+    within 15 degrees of it, which removes the pull of round letters and ligatures.
+
+    Args:
+        strokes: ``(N_i, 3)`` ``[x, y, t]`` strokes in any units (y downward).
+
+    Returns:
+        ``tan`` of the slant angle: x moves by ``-k`` per unit of height going up, so writing
+        leaning right has ``k < 0`` (y grows downward). 0.0 when nothing is near vertical.
+    """
+    d = np.concatenate([np.diff(s[:, :2], axis=0) for s in strokes if len(s) > 1] or [[]])
+    if d.size == 0:
+        return 0.0
+    d = d.reshape(-1, 2)
+    length = np.hypot(d[:, 0], d[:, 1])
+    # Angle from the vertical, independent of the direction of travel: atan(dx / dy).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        angle = np.degrees(np.arctan(d[:, 0] / d[:, 1]))
+    ok = np.isfinite(angle) & (length > 0)
+    estimate = 0.0
+    for window in (SLANT_WINDOW_DEG, 15.0):
+        use = ok & (np.abs(angle - estimate) < window)
+        if not use.any():
+            return float(np.tan(np.radians(estimate)))
+        estimate = float(np.average(angle[use], weights=length[use]))
+    return float(np.tan(np.radians(estimate)))
+
+
+def deslant(strokes: Sequence[np.ndarray], slant: float) -> list[np.ndarray]:
+    """Shear ink upright: ``x' = x - slant * y`` (``slant`` from :func:`estimate_slant`).
+
+    ``(N_i, 3)`` in, ``(N_i, 3)`` out; y and t unchanged. Points on y = 0 (the baseline after
+    :func:`normalize_ink`) do not move.
+    """
+    out = []
+    for s in strokes:
+        s = s.copy()
+        s[:, 0] -= slant * s[:, 1]
+        out.append(s)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Resampling
+
+
+def resample_stroke(stroke: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points at equal arc length along one stroke.
+
+    Args:
+        stroke: ``(N, 3)`` ``[x, y, t]`` without repeated points (see :func:`clean_strokes`).
+        spacing: wanted distance between points along the trace, in the stroke's units.
+
+    Returns:
+        ``(points, nearest)``: ``(M, 3)`` with the first and last points kept and
+        ``M - 1 = max(1, round(length / spacing))`` equal steps of ``length / (M - 1)`` along the
+        trace (t interpolated linearly; NaN stays NaN), and ``(M,)`` int, the index in
+        ``stroke`` of the input point nearest along the trace to each output point. A single
+        point stays a single point (a dot).
+    """
+    if len(stroke) == 1:
+        return stroke.copy(), np.zeros(1, dtype=np.int64)
+    step = np.hypot(*np.diff(stroke[:, :2], axis=0).T)
+    s = np.concatenate([[0.0], np.cumsum(step)])
+    n = max(1, int(round(s[-1] / spacing)))
+    target = np.linspace(0.0, s[-1], n + 1)
+    points = np.stack([np.interp(target, s, stroke[:, c]) for c in range(3)], axis=1)
+    seg = np.clip(np.searchsorted(s, target, side="right") - 1, 0, len(s) - 2)
+    nearest = np.where(target - s[seg] <= s[seg + 1] - target, seg, seg + 1)
+    return points, nearest
+
+
+def resample_strokes(
+    strokes: Sequence[np.ndarray], spacing: float
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """:func:`resample_stroke` on every stroke: ``(points list, nearest-index list)``."""
+    pairs = [resample_stroke(s, spacing) for s in strokes]
+    return [p for p, _ in pairs], [n for _, n in pairs]
+
+
+# ---------------------------------------------------------------------------------------------
+# Features
+
+
+def frame_features(strokes: Sequence[np.ndarray], config: InkFeatureConfig) -> np.ndarray:
+    """Per-point features of normalised, resampled ink.
+
+    Args:
+        strokes: ``(N_i, 3)`` ``[x, y, t]`` strokes in core heights (see :func:`normalize_ink`).
+        config: chooses the optional columns.
+
+    Returns:
+        float32 ``(T, config.dim)``, ``T = sum(N_i)``, columns ``config.columns``:
+        ``dx, dy`` the move from the previous point (0 for the first; the move through the air
+        for the first point of a later stroke), ``y`` height above the baseline, ``pen_up`` 1 on
+        the last point of each stroke, ``sin_dir, cos_dir`` the direction of that move (both 0
+        for a zero move), ``sin_curv, cos_curv`` the turn from the previous move's direction
+        (0, 1 when either move is zero), ``dt`` seconds since the previous point (0 when unknown).
+    """
+    points = np.concatenate(strokes)  # (T, 3)
+    pen_up = np.concatenate([np.eye(1, len(s), len(s) - 1)[0] for s in strokes])
+    d = np.diff(points[:, :2], axis=0, prepend=points[:1, :2])  # (T, 2)
+    norm = np.hypot(d[:, 0], d[:, 1])
+    safe = np.where(norm > 0, norm, 1.0)
+    cos_dir, sin_dir = d[:, 0] / safe, d[:, 1] / safe
+    # Turn between consecutive directions: cos/sin of the angle difference.
+    cos_prev = np.concatenate([[0.0], cos_dir[:-1]])
+    sin_prev = np.concatenate([[0.0], sin_dir[:-1]])
+    moved = (norm > 0) & (np.concatenate([[0.0], norm[:-1]]) > 0)
+    cos_curv = np.where(moved, cos_dir * cos_prev + sin_dir * sin_prev, 1.0)
+    sin_curv = np.where(moved, sin_dir * cos_prev - cos_dir * sin_prev, 0.0)
+    dt = np.diff(points[:, 2], prepend=points[0, 2])
+    columns = {
+        "dx": d[:, 0],
+        "dy": d[:, 1],
+        "y": -points[:, 1],
+        "pen_up": pen_up,
+        "sin_dir": sin_dir,
+        "cos_dir": cos_dir,
+        "sin_curv": sin_curv,
+        "cos_curv": cos_curv,
+        "dt": np.where(np.isfinite(dt), dt, 0.0),
+    }
+    return np.stack([columns[c] for c in config.columns], axis=1).astype(np.float32)
+
+
+def ink_features_with_index(
+    strokes: Strokes, config: InkFeatureConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """The whole chain: clean, normalise, deslant, resample, features.
+
+    Args:
+        strokes: list of ``(N_i, 3)`` float arrays ``[x, y, t]`` (x right, y down, t seconds or
+            NaN), any units and position.
+        config: the feature settings.
+
+    Returns:
+        ``(features, index)``: float32 ``(T, config.dim)`` (see :func:`frame_features`) and int64
+        ``(T, 2)``, for each frame the (stroke, point) index in ``strokes`` of the input point
+        nearest to it along the trace, so a recogniser can map frames back to the pen.
+
+    Raises:
+        DataError: unusable ink (no points, a single point, NaN or infinite coordinates); the
+        message has no path, callers add it.
+    """
+    cleaned, kept = clean_strokes(strokes, outlier=config.outlier)
+    ink = normalize_ink(cleaned)
+    if config.deslant:
+        # Measure on an evenly spaced copy so every stretch of writing weighs the same, then
+        # shear the original points; resampling after the shear keeps the spacing exact.
+        even, _ = resample_strokes(ink, config.spacing)
+        ink = deslant(ink, estimate_slant(even))
+    resampled, nearest = resample_strokes(ink, config.spacing)
+    index = np.concatenate([k[n] for k, n in zip(kept, nearest, strict=True)])
+    return frame_features(resampled, config), index.astype(np.int64)
+
+
+def ink_features(strokes: Strokes, config: InkFeatureConfig) -> np.ndarray:
+    """Feature matrix float32 ``(T, config.dim)`` of ink; see :func:`ink_features_with_index`."""
+    return ink_features_with_index(strokes, config)[0]
+
+
+def ink_point_index(strokes: Strokes, config: InkFeatureConfig) -> np.ndarray:
+    """int64 ``(T, 2)`` (stroke, point) in ``strokes`` of each frame of :func:`ink_features`."""
+    return ink_features_with_index(strokes, config)[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Stroke-3
+
+
+def to_stroke3(strokes: Strokes) -> np.ndarray:
+    """Absolute strokes to stroke-3 offsets.
+
+    Args:
+        strokes: list of ``(N_i, 2 or 3)`` arrays ``[x, y, (t)]``; empty strokes are skipped.
+
+    Returns:
+        float64 ``(N, 3)`` rows ``[dx, dy, pen_up]``: the first row's offset is from the origin
+        (0, 0), so it holds the absolute start; ``pen_up = 1`` on the last point of each stroke.
+        Time is dropped.
+    """
+    xy = [np.asarray(s, dtype=np.float64)[:, :2] for s in strokes if len(s)]
+    if not xy:
+        return np.zeros((0, 3))
+    points = np.concatenate(xy)
+    pen_up = np.concatenate([np.eye(1, len(s), len(s) - 1)[0] for s in xy])
+    d = np.diff(points, axis=0, prepend=np.zeros((1, 2)))
+    return np.concatenate([d, pen_up[:, None]], axis=1)
+
+
+def from_stroke3(arr: np.ndarray, *, origin: tuple[float, float] = (0.0, 0.0)) -> list[np.ndarray]:
+    """Stroke-3 offsets ``(N, 3)`` ``[dx, dy, pen_up]`` to absolute strokes.
+
+    Args:
+        arr: offsets; a row with ``pen_up != 0`` ends its stroke; rows after the last pen-up
+            form a final stroke.
+        origin: the point the first offset starts from.
+
+    Returns:
+        List of float64 ``(N_i, 3)`` ``[x, y, t]`` with t = NaN (stroke-3 has no time).
+
+    Raises:
+        DataError: not an ``(N, 3)`` array, or NaN/infinite values.
+    """
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise DataError(f"stroke-3 data must be (N, 3) [dx, dy, pen_up], got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise DataError("stroke-3 data has NaN or infinite values")
+    xy = np.cumsum(arr[:, :2], axis=0) + np.asarray(origin, dtype=np.float64)
+    ends = np.flatnonzero(arr[:, 2] != 0) + 1
+    pieces = np.split(xy, ends)
+    return [np.concatenate([p, np.full((len(p), 1), np.nan)], axis=1) for p in pieces if len(p)]
