@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from features.errors import DataError
-from pipeline.corpus import SPLITS
+from pipeline.corpus import CORPUS_KINDS, SPLITS
 
 EXIT_BAD_INPUT = 2
 
@@ -52,8 +52,8 @@ def _add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> 
     p.add_argument(
         "--data",
         required=True,
-        help="TIMIT copy, TIMIT-style corpus folder, JSONL manifest, or a folder "
-        "written by 'lstmrec prepare'",
+        help="TIMIT copy, IAM-OnDB copy, TIMIT-style corpus folder, JSONL manifest, or a "
+        "folder written by 'lstmrec prepare'",
     )
     if split_default is not None:
         p.add_argument(
@@ -113,6 +113,7 @@ def cmd_prepare(args) -> int:
             dev_speakers=args.dev_speakers,
             test_speakers=args.test_speakers,
             on_error=failures,
+            corpus=args.corpus,
         )
         write_manifest(utts, out / f"{split}.jsonl")
         print(
@@ -289,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", help="write JSONL manifests of a corpus's splits")
     _add_data_args(p, split_default=None)
     p.add_argument("--out", required=True, help="folder for <split>.jsonl")
+    p.add_argument(
+        "--corpus",
+        choices=CORPUS_KINDS,
+        default="auto",
+        help="how to read a corpus folder: 'auto' (IAM-OnDB when it has lineStrokes/ and "
+        "ascii/, else TIMIT or TIMIT-style), 'timit', 'iam-ondb' (default: auto)",
+    )
     p.add_argument(
         "--splits",
         nargs="+",

@@ -332,16 +332,31 @@ def looks_like_timit(root: str | os.PathLike) -> bool:
     return any(_is_timit_speaker_dir(d) for d, _ in _walk(Path(root)))
 
 
-def load_corpus(path: str | os.PathLike, *, on_error: OnError | None = None) -> list[Utterance]:
-    """Utterances from a ``.jsonl`` manifest, a TIMIT tree or a TIMIT-style corpus folder.
+CORPUS_KINDS = ("auto", "timit", "iam-ondb")
 
-    A manifest is read whole (``on_error`` is not used); a folder goes to :func:`find_timit`
-    when :func:`looks_like_timit`, else to :func:`find_corpus`. Raises :class:`DataError` for a
-    missing path or a file that is not ``.jsonl``.
+
+def load_corpus(
+    path: str | os.PathLike, *, on_error: OnError | None = None, corpus: str = "auto"
+) -> list[Utterance]:
+    """Utterances from a ``.jsonl`` manifest, a TIMIT tree, an IAM-OnDB tree or a TIMIT-style
+    corpus folder.
+
+    A manifest is read whole (``on_error`` is not used). A folder goes to
+    :func:`pipeline.iam_ondb.load_iam_ondb` for ``corpus="iam-ondb"``, or with ``"auto"`` when it
+    has IAM-OnDB's ``lineStrokes/`` and ``ascii/``; otherwise to :func:`find_timit` when
+    :func:`looks_like_timit` (or ``corpus="timit"``), else to :func:`find_corpus`. Raises
+    :class:`DataError` for a missing path or a file that is not ``.jsonl``.
     """
+    from pipeline.iam_ondb import load_iam_ondb, looks_like_iam_ondb
+
+    if corpus not in CORPUS_KINDS:
+        raise ValueError(f"corpus={corpus!r} must be one of {', '.join(CORPUS_KINDS)}")
     path = Path(path)
     if path.is_dir():
-        return (find_timit if looks_like_timit(path) else find_corpus)(path, on_error=on_error)
+        if corpus == "iam-ondb" or (corpus == "auto" and looks_like_iam_ondb(path)):
+            return load_iam_ondb(path, on_error=on_error)
+        timit = corpus == "timit" or looks_like_timit(path)
+        return (find_timit if timit else find_corpus)(path, on_error=on_error)
     if not path.exists():
         raise DataError("no such file or directory", path)
     if path.suffix.lower() != ".jsonl":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from features.errors import DataError
 from pipeline.corpus import load_corpus, manifest_splits, select_split
+from pipeline.iam_ondb import iam_ondb_splits, looks_like_iam_ondb
 from pipeline.manifest import Utterance, read_manifest
 from pipeline.phones import read_speaker_list
 
@@ -20,6 +21,7 @@ def load_split(
     dev_speakers: str | os.PathLike | None = None,
     test_speakers: str | os.PathLike | None = None,
     on_error: Callable[[DataError], object] | None = None,
+    corpus: str = "auto",
 ) -> list[Utterance]:
     """Utterances of ``split`` from ``data``.
 
@@ -27,6 +29,10 @@ def load_split(
     corpus folder, a JSONL manifest (its ``"split"`` fields, or the speaker lists, choose the
     split), or a folder written by ``lstmrec prepare`` (``<split>.jsonl`` files).
     ``dev_speakers`` / ``test_speakers`` are speaker-list files that define dev and test.
+    ``corpus`` ("auto", "timit", "iam-ondb") says how to read a corpus folder (see
+    :func:`pipeline.corpus.load_corpus`). An IAM-OnDB tree splits by its task 1 files when it
+    has them and no speaker (writer) lists are given: train = trainset, dev = testset_v and
+    testset_t, core-test and full-test = testset_f (see :mod:`pipeline.iam_ondb`).
     """
     data = Path(data)
     prepared = data / f"{split}.jsonl"
@@ -34,10 +40,12 @@ def load_split(
         return read_manifest(prepared)
     dev = None if dev_speakers is None else read_speaker_list(dev_speakers)
     test = None if test_speakers is None else read_speaker_list(test_speakers)
-    utts = load_corpus(data, on_error=on_error)
+    utts = load_corpus(data, on_error=on_error, corpus=corpus)
     split_of = None
     if data.is_file() and dev is None and test is None:
         split_of = manifest_splits(data) or None
+    elif data.is_dir() and dev is None and test is None and looks_like_iam_ondb(data):
+        split_of = iam_ondb_splits(data, utts) or None
     try:
         return select_split(
             utts, split, keep_sa=keep_sa, dev_speakers=dev, test_speakers=test, split_of=split_of

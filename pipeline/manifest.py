@@ -3,6 +3,10 @@
 A manifest is a list of :class:`Utterance` records, stored as JSON Lines (one object per line).
 Readers of corpora produce manifests; training, evaluation and feature extraction consume them and
 never walk a corpus directory themselves.
+
+The same record serves both modalities: for speech, ``audio`` is the recording; for on-line
+handwriting it is the ink file (any format ``pipeline.inkio.read_ink_file`` reads) and ``speaker``
+is the writer. On reading, the JSON key ``"ink"`` is accepted in place of ``"audio"``.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ class Utterance:
 
     Attributes:
         id: unique utterance id, e.g. ``"fvmh0_sx206"`` (lower case for TIMIT, Kaldi style).
-        audio: path of the audio file (any format libsndfile reads, NIST SPHERE included).
-        speaker: speaker id (lower case for TIMIT, e.g. ``"fvmh0"``).
+        audio: path of the signal file: audio (any format libsndfile reads, NIST SPHERE
+            included) or ink (``pipeline.inkio``).
+        speaker: speaker id (lower case for TIMIT, e.g. ``"fvmh0"``), or the writer of ink.
         phones: phone labels in order (TIMIT 61-phone set for TIMIT), or ``None``.
         phone_times: ``(start, end)`` in seconds for each phone, or ``None``.
         text: orthographic transcript, or ``None``.
@@ -47,6 +52,8 @@ class Utterance:
     @classmethod
     def from_dict(cls, d: dict, *, source: str | os.PathLike | None = None) -> Utterance:
         """Build from a JSON object; ``source`` names the manifest in error messages."""
+        if "audio" not in d and "ink" in d:  # ink manifests may name the signal file "ink"
+            d = {**d, "audio": d["ink"]}
         missing = [k for k in ("id", "audio") if k not in d]
         if missing:
             raise DataError(f"manifest entry lacks {', '.join(missing)}: {d!r:.120}", source)

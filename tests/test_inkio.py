@@ -1,0 +1,490 @@
+"""Ink file formats, the IAM-OnDB tree and the MNIST stroke set: small files written here."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from features.errors import DataError
+from features.ink import InkFeatureConfig, ink_features, to_stroke3
+from pipeline import inkio
+from pipeline.cli import main
+from pipeline.data import load_split
+from pipeline.iam_ondb import iam_ondb_splits, load_iam_ondb, read_csr_lines
+from pipeline.inkio import (
+    InkSample,
+    read_ink_file,
+    write_iam_ondb_strokes,
+    write_ink_json,
+    write_inkml,
+    write_stroke3,
+)
+from pipeline.manifest import Utterance, read_manifest
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-strokes" / "strokes.npz"
+
+IAM_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
+<WhiteboardCaptureSession>
+  <WhiteboardDescription>
+    <SensorLocation corner="top_left"/>
+    <DiagonallyOppositeCoords x="6512" y="1376"/>
+  </WhiteboardDescription>
+  <StrokeSet>
+    <Stroke colour="black" start_time="769.05" end_time="769.10">
+      <Point x="1073" y="1058" time="769.05"/>
+      <Point x="1072" y="1085" time="769.07"/>
+      <Point x="1090" y="1100" time="769.10"/>
+    </Stroke>
+    <Stroke colour="black" start_time="769.30" end_time="769.31">
+      <Point x="1200" y="1050" time="769.30"/>
+      <Point x="1210" y="1049" time="769.31"/>
+    </Stroke>
+  </StrokeSet>
+</WhiteboardCaptureSession>
+"""
+
+
+def strokes_of(*arrays) -> tuple[np.ndarray, ...]:
+    return tuple(np.asarray(a, dtype=np.float64) for a in arrays)
+
+
+def assert_same_strokes(a, b, *, time: bool = True) -> None:
+    assert len(a) == len(b)
+    for s, t in zip(a, b, strict=True):
+        np.testing.assert_array_equal(s[:, :2], t[:, :2])
+        if time:
+            np.testing.assert_array_equal(s[:, 2], t[:, 2])  # NaN == NaN here
+
+
+SAMPLE = InkSample(
+    "s1",
+    strokes_of(
+        [[0.5, 1.25, 0.0], [3, -2, 0.01], [1e-3, 7e5, 0.02]], [[10, 10, 0.5], [11, 12, 0.6]]
+    ),
+    "héllo, world",
+    "w7",
+)
+UNTIMED = InkSample("s2", strokes_of([[1, 2, math.nan], [3, 4, math.nan]]), None, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Readers
+
+
+def test_iam_ondb_strokes_file(tmp_path):
+    path = tmp_path / "a01-000u-01.xml"
+    path.write_text(IAM_XML, encoding="iso-8859-1")
+    (sample,) = read_ink_file(path)
+    assert sample.id == "a01-000u-01" and sample.text is None
+    assert [s.shape for s in sample.strokes] == [(3, 3), (2, 3)]
+    np.testing.assert_array_equal(sample.strokes[0][1], [1072, 1085, 769.07])
+    np.testing.assert_array_equal(sample.strokes[1][:, 0], [1200, 1210])
+
+
+def test_inkml_channel_order_units_differences_and_trace_groups(tmp_path):
+    # Channels T, Y, X (time in ms); the second trace uses first and second differences:
+    # x: 10, 12 (+2), 15 (+2 +1);  y: 20, 19 (-1), 18 (-1);  t: 100, 110, 120 ms.
+    path = tmp_path / "page.INKML"
+    path.write_text(
+        """<ink xmlns="http://www.w3.org/2003/InkML">
+  <traceFormat>
+    <channel name="T" type="integer" units="ms"/>
+    <channel name="Y" type="decimal"/>
+    <channel name="X" type="decimal"/>
+  </traceFormat>
+  <trace xml:id="t1">0 5 1, 10 6 2, 20 8 4</trace>
+  <trace id="t2">100 20 10, '10 '-1 '2, 10-1"1</trace>
+  <trace id="t3">0 0 0, 5 1 1</trace>
+  <traceGroup>
+    <annotation type="truth">ab</annotation>
+    <traceView traceDataRef="t1"/>
+    <traceView traceDataRef="#t2"/>
+  </traceGroup>
+  <traceGroup><annotation type="truth">c</annotation><traceView traceDataRef="t3"/></traceGroup>
+</ink>
+""",
+        encoding="utf-8",
+    )
+    first, second = read_ink_file(path)
+    assert (first.id, first.text, second.id, second.text) == ("page-1", "ab", "page-2", "c")
+    np.testing.assert_allclose(first.strokes[0], [[1, 5, 0], [2, 6, 0.01], [4, 8, 0.02]])
+    np.testing.assert_allclose(first.strokes[1], [[10, 20, 0.1], [12, 19, 0.11], [15, 18, 0.12]])
+    assert len(second.strokes) == 1
+
+
+def test_inkml_document_truth_gives_one_sample_of_all_traces(tmp_path):
+    path = tmp_path / "line.inkml"
+    path.write_text(
+        '<ink><annotation type="truth">the cat</annotation>'
+        '<annotation type="writer">w9</annotation>'
+        "<traceGroup><trace>0 0, 1 1</trace></traceGroup><trace>2 2, 3 3, 4 5</trace></ink>"
+    )
+    (sample,) = read_ink_file(path)
+    assert (sample.id, sample.text, sample.writer) == ("line", "the cat", "w9")
+    assert [len(s) for s in sample.strokes] == [2, 3]
+    assert np.isnan(sample.strokes[0][:, 2]).all()  # no T channel: no time
+
+
+def test_json_object_list_and_ndjson(tmp_path):
+    one = tmp_path / "one.json"
+    one.write_text(
+        json.dumps({"strokes": [[[0, 0, 0.1], [1, 2, None]], [[3, 3], [4, 4]]], "text": "hi"})
+    )
+    (sample,) = read_ink_file(one)
+    assert (sample.id, sample.text, sample.writer) == ("one", "hi", None)
+    np.testing.assert_array_equal(sample.strokes[0], [[0, 0, 0.1], [1, 2, np.nan]])
+    many = tmp_path / "many.json"
+    many.write_text(
+        json.dumps([{"strokes": [[[0, 0], [1, 1]]]}, {"id": "x", "strokes": [[[0, 0], [2, 1]]]}])
+    )
+    assert [s.id for s in read_ink_file(many)] == ["many-1", "x"]
+    lines = tmp_path / "canvas.ndjson"
+    lines.write_text(
+        '{"strokes": [[[0, 0], [1, 1]]], "writer": 3}\n\n{"strokes": [[[5, 5], [6, 7]]]}\n'
+    )
+    samples = read_ink_file(lines)
+    assert [s.id for s in samples] == ["canvas-1", "canvas-2"] and samples[0].writer == "3"
+
+
+def test_stroke3_npy_and_npz(tmp_path):
+    arr = np.array([[5, 5, 0], [1, 0, 1], [2, 2, 0], [0, 1, 1]], dtype=np.int8)
+    np.save(tmp_path / "d.npy", arr)
+    (sample,) = read_ink_file(tmp_path / "d.npy")
+    assert_same_strokes(
+        sample.strokes,
+        strokes_of([[5, 5, np.nan], [6, 5, np.nan]], [[8, 7, np.nan], [8, 8, np.nan]]),
+    )
+    np.savez(tmp_path / "d.npz", stroke3=arr.astype(float), text=np.str_("7"))
+    (sample,) = read_ink_file(tmp_path / "d.npz")
+    assert (sample.id, sample.text, sample.writer) == ("d", "7", None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers round-trip through the readers
+
+
+@pytest.mark.parametrize("name", ["out.json", "out.ndjson", "out.jsonl"])
+def test_json_round_trip(tmp_path, name):
+    write_ink_json(tmp_path / name, [SAMPLE, UNTIMED])
+    back = read_ink_file(tmp_path / name)
+    assert [(s.id, s.text, s.writer) for s in back] == [
+        ("s1", SAMPLE.text, "w7"),
+        ("s2", None, None),
+    ]
+    assert_same_strokes(back[0].strokes, SAMPLE.strokes)
+    assert_same_strokes(back[1].strokes, UNTIMED.strokes)
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_inkml_round_trip(tmp_path):
+    write_inkml(tmp_path / "one.inkml", [SAMPLE])
+    (back,) = read_ink_file(tmp_path / "one.inkml")
+    assert (back.id, back.text, back.writer) == ("one", SAMPLE.text, "w7")
+    assert_same_strokes(back.strokes, SAMPLE.strokes)
+    write_inkml(tmp_path / "two.inkml", [SAMPLE, UNTIMED])
+    back = read_ink_file(tmp_path / "two.inkml")
+    assert [(s.id, s.text) for s in back] == [("two-1", SAMPLE.text), ("two-2", None)]
+    assert_same_strokes(back[0].strokes, SAMPLE.strokes, time=False)  # untimed file: no T
+
+
+def test_iam_ondb_strokes_round_trip(tmp_path):
+    write_iam_ondb_strokes(tmp_path / "line.xml", SAMPLE.strokes)
+    (back,) = read_ink_file(tmp_path / "line.xml")
+    assert_same_strokes(back.strokes, SAMPLE.strokes)
+
+
+def test_stroke3_round_trip(tmp_path):
+    ints = InkSample(
+        "s", strokes_of([[1, 2, np.nan], [3, 5, np.nan]], [[-4, 0, np.nan]]), "a b", "w"
+    )
+    write_stroke3(tmp_path / "s.npz", ints)
+    (back,) = read_ink_file(tmp_path / "s.npz")
+    assert (back.text, back.writer) == ("a b", "w")
+    assert_same_strokes(back.strokes, ints.strokes)
+    write_stroke3(tmp_path / "s.npy", ints)
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), to_stroke3(ints.strokes))
+
+
+def test_writers_leave_the_old_file_whole_when_the_rename_fails(tmp_path, monkeypatch):
+    def fail(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(inkio.os, "replace", fail)
+    for name, write in [
+        ("keep.json", lambda p: write_ink_json(p, [SAMPLE])),
+        ("keep.inkml", lambda p: write_inkml(p, [SAMPLE])),
+        ("keep.xml", lambda p: write_iam_ondb_strokes(p, SAMPLE.strokes)),
+        ("keep.npz", lambda p: write_stroke3(p, SAMPLE)),
+    ]:
+        path = tmp_path / name
+        path.write_text("old")
+        with pytest.raises(OSError):
+            write(path)
+        assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "keep.inkml",
+        "keep.json",
+        "keep.npz",
+        "keep.xml",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: one DataError naming the file and the reason
+
+
+BAD_FILES = [
+    ("bad.xml", "<WhiteboardCaptureSession><StrokeSet><Stroke>", "malformed XML"),
+    ("dtd.xml", '<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', "DTD"),
+    ("other.xml", "<svg/>", "not an IAM-OnDB strokes file"),
+    (
+        "hole.xml",
+        IAM_XML.replace(
+            '<Point x="1200" y="1050" time="769.30"/>\n'
+            '      <Point x="1210" y="1049" time="769.31"/>',
+            "",
+        ),
+        "stroke 1 has no points",
+    ),
+    ("nan.xml", IAM_XML.replace('x="1073"', 'x="nan"'), "NaN or infinite"),
+    ("word.xml", IAM_XML.replace('y="1085"', 'y="high"'), "'high' is not a number"),
+    ("empty.json", "  \n", "empty file"),
+    ("single.json", '{"strokes": [[[1, 2]]]}', "single point"),
+    ("hole.json", '{"strokes": [[[1, 2], [2, 3]], []]}', "stroke 1 has no points"),
+    ("inf.json", '{"strokes": [[[1, 2], [1e999, 3]]]}', "NaN or infinite"),
+    ("nostrokes.json", '{"points": []}', "expected an object with 'strokes'"),
+    ("broken.ndjson", '{"strokes": [[[1, 2], [2, 3]]]}\n{"strokes"', "not JSON"),
+    ("empty.inkml", "<ink></ink>", "no strokes"),
+    ("garbage.inkml", "<ink><trace>1 2, 3 x</trace></ink>", "cannot read"),
+    (
+        "noxy.inkml",
+        '<ink><traceFormat><channel name="T"/></traceFormat><trace>1</trace></ink>',
+        "needs X and Y",
+    ),
+    ("ink.svg", "<svg/>", "unknown ink file extension '.svg'"),
+    ("text.npy", "not numpy at all", "not a NumPy file"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_bad_files_raise_one_data_error(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(DataError, match=reason) as info:
+        read_ink_file(path)
+    assert info.value.path == str(path)
+
+
+def test_missing_oversized_and_bad_arrays(tmp_path, monkeypatch):
+    with pytest.raises(DataError, match="file not found"):
+        read_ink_file(tmp_path / "nowhere.inkml")
+    path = tmp_path / "big.xml"
+    path.write_text(IAM_XML)
+    monkeypatch.setattr(inkio, "MAX_INK_FILE_BYTES", 2**20 // 4)
+    path.write_text(IAM_XML + " " * 2**20)
+    with pytest.raises(DataError, match="over the 0.25 MB limit") as info:
+        read_ink_file(path)
+    assert info.value.path == str(path)
+    np.save(tmp_path / "wide.npy", np.zeros((3, 4)))
+    with pytest.raises(DataError, match="stroke-3 array"):
+        read_ink_file(tmp_path / "wide.npy")
+    np.savez(tmp_path / "keys.npz", points=np.zeros((3, 3)))
+    with pytest.raises(DataError, match="no 'stroke3' array"):
+        read_ink_file(tmp_path / "keys.npz")
+
+
+# ---------------------------------------------------------------------------------------------
+# MNIST strokes
+
+
+@pytest.mark.skipif(not MNIST.is_file(), reason=f"shared MNIST strokes not found at {MNIST}")
+def test_mnist_strokes_loader_and_features():
+    samples = inkio.load_mnist_strokes(MNIST, indices=range(200))
+    assert samples[0].id == "mnist-0" and samples[0].text == "5" and samples[0].writer is None
+    data = np.load(MNIST)
+    first = data["strokes"][0]
+    # The first row is the absolute start in the 28 x 28 grid.
+    np.testing.assert_array_equal(samples[0].strokes[0][0, :2], first[0, :2])
+    n_points = int(np.flatnonzero(first[:, 3])[0]) + 1
+    assert sum(len(s) for s in samples[0].strokes) == n_points
+    assert len(samples[0].strokes) == int(first[:n_points, 2].sum())
+    config = InkFeatureConfig()
+    for sample in samples:
+        assert [int(sample.text)] == [int(data["labels"][int(sample.id[6:])])]
+        xy = np.concatenate(sample.strokes)[:, :2]
+        assert xy.min() >= 0 and xy.max() <= 28
+        feats = ink_features(sample.strokes, config)
+        assert np.isfinite(feats).all() and 5 <= len(feats) <= 200
+    with pytest.raises(DataError, match="index 50000 out of range"):
+        inkio.load_mnist_strokes(MNIST, indices=[50000])
+
+
+# ---------------------------------------------------------------------------------------------
+# The IAM-OnDB tree, its splits, and 'lstmrec prepare'
+
+FORMS = {  # form id: (writer id, transcription lines)
+    "a01-000u": ("10001", ["A MOVE to stop Mr. Gaitskell", "", "from nominating any more"]),
+    "a01-001w": ("10002", ["Labour life Peers is to be"]),
+    "b02-010": ("10003", ["made at a meeting", "of Labour MPs tomorrow."]),
+    "c03-100z": ("10004", ["Mr. Michael Foot has"]),
+}
+
+
+def make_iam_ondb(root: Path, *, split_files: bool = True, writers: bool = True) -> Path:
+    """A tiny IAM-OnDB tree: lineStrokes, ascii, original (writer ids) and task 1 split files."""
+    rng = np.random.default_rng(3)
+    for form, (writer, lines) in FORMS.items():
+        group, text = form[:3], form[:7]
+        ascii_dir = root / "ascii" / group / text
+        ascii_dir.mkdir(parents=True, exist_ok=True)
+        body = "OCR:\n\n" + "\n".join(lines) + "\n\nCSR:\n\n" + "\n".join(lines) + "\n"
+        (ascii_dir / f"{form}.txt").write_text(body, encoding="latin-1")
+        strokes_dir = root / "lineStrokes" / group / text
+        strokes_dir.mkdir(parents=True, exist_ok=True)
+        for n in range(1, len([x for x in lines if x]) + 1):
+            xy = np.cumsum(rng.integers(-20, 30, (40, 2)), axis=0) + 1000
+            t = 700 + np.arange(40) * 0.01
+            strokes = [np.column_stack([xy[:25], t[:25]]), np.column_stack([xy[25:], t[25:]])]
+            write_iam_ondb_strokes(strokes_dir / f"{form}-{n:02d}.xml", strokes)
+        if writers:
+            original = root / "original" / group / text
+            original.mkdir(parents=True, exist_ok=True)
+            (original / f"strokes{form[7:] or 'x'}.xml").write_text(
+                f'<WhiteboardCaptureSession><General><Form id="{form}" writerID="{writer}"/>'
+                "</General><StrokeSet/></WhiteboardCaptureSession>"
+            )
+    if split_files:
+        (root / "task1").mkdir(exist_ok=True)
+        (root / "task1" / "trainset.txt").write_text("a01-000u\na01-001w\n")
+        (root / "task1" / "testset_v.txt").write_text("b02-010-01\n")
+        (root / "task1" / "testset_t.txt").write_text("b02-010-02\n")
+        (root / "task1" / "testset_f.txt").write_text("c03-100z\n")
+    return root
+
+
+def test_csr_lines(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("OCR:\n\nnot this\n\nCSR:\n\n  first line \n\n\nsecond\n", encoding="latin-1")
+    assert read_csr_lines(path) == ["first line", "second"]
+    path.write_text("OCR:\nno csr\n")
+    with pytest.raises(DataError, match="no 'CSR:' line"):
+        read_csr_lines(path)
+
+
+def test_load_iam_ondb_tree(tmp_path):
+    root = make_iam_ondb(tmp_path / "IAM-OnDB")
+    utts = load_iam_ondb(root)
+    assert [u.id for u in utts] == [
+        "a01-000u-01", "a01-000u-02", "a01-001w-01", "b02-010-01", "b02-010-02", "c03-100z-01"
+    ]  # fmt: skip
+    first = utts[0]
+    assert first == Utterance(
+        "a01-000u-01",
+        str(root / "lineStrokes/a01/a01-000/a01-000u-01.xml"),
+        "10001",
+        text="A MOVE to stop Mr. Gaitskell",
+    )
+    assert utts[1].text == "from nominating any more"  # the blank line does not count
+    assert {u.speaker for u in utts} == {"10001", "10002", "10003", "10004"}
+    assert read_ink_file(utts[3].audio)[0].strokes[0].shape == (25, 3)
+    splits = iam_ondb_splits(root, utts)
+    assert splits == {
+        "a01-000u-01": "train", "a01-000u-02": "train", "a01-001w-01": "train",
+        "b02-010-01": "dev", "b02-010-02": "dev", "c03-100z-01": "test",
+    }  # fmt: skip
+
+
+def test_iam_ondb_without_original_falls_back_to_form_ids(tmp_path):
+    root = make_iam_ondb(tmp_path, writers=False)
+    assert {u.speaker for u in load_iam_ondb(root)} == set(FORMS)
+
+
+def test_iam_ondb_missing_line_file_is_reported_and_skipped(tmp_path):
+    root = make_iam_ondb(tmp_path)
+    (root / "lineStrokes/a01/a01-000/a01-000u-02.xml").unlink()
+    with pytest.raises(DataError, match="CSR line 2 has no strokes file") as info:
+        load_iam_ondb(root)
+    assert info.value.path.endswith("a01-000u.txt")
+    errors = []
+    utts = load_iam_ondb(root, on_error=errors.append)
+    assert len(utts) == 5 and len(errors) == 1
+
+
+def test_load_split_on_an_iam_ondb_tree(tmp_path):
+    root = make_iam_ondb(tmp_path)
+    ids = lambda split, **kw: [u.id for u in load_split(root, split, **kw)]  # noqa: E731
+    assert ids("train") == ["a01-000u-01", "a01-000u-02", "a01-001w-01"]
+    assert ids("dev") == ["b02-010-01", "b02-010-02"]
+    assert ids("core-test") == ids("full-test") == ["c03-100z-01"]
+    assert len(ids("all")) == 6
+    # Writer lists replace the split files, as for any corpus.
+    (tmp_path / "dev.list").write_text("10002\n")
+    (tmp_path / "test.list").write_text("10001\n")
+    lists = {"dev_speakers": tmp_path / "dev.list", "test_speakers": tmp_path / "test.list"}
+    assert ids("dev", **lists) == ["a01-001w-01"]
+    assert ids("train", **lists) == ["b02-010-01", "b02-010-02", "c03-100z-01"]
+    # Without split files and lists there is no split to choose.
+    bare = make_iam_ondb(tmp_path / "bare", split_files=False)
+    with pytest.raises(DataError, match="give dev_speakers"):
+        load_split(bare, "train")
+
+
+def test_manifest_accepts_ink_as_the_signal_key(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"id": "l1", "ink": "lines/l1.inkml", "speaker": "w1", "text": "hi"}\n')
+    (utt,) = read_manifest(path)
+    assert utt.audio == str(tmp_path / "lines/l1.inkml") and utt.text == "hi"
+
+
+def test_prepare_writes_iam_ondb_manifests(tmp_path, capsys):
+    root = make_iam_ondb(tmp_path / "IAM-OnDB")
+    out = tmp_path / "data" / "iam"
+    assert main(["prepare", "--corpus", "iam-ondb", "--data", str(root), "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "train: 3 utterances, 2 speakers" in stdout
+    assert [u.id for u in read_manifest(out / "core-test.jsonl")] == ["c03-100z-01"]
+    dev = read_manifest(out / "dev.jsonl")
+    assert [(u.speaker, u.text) for u in dev] == [
+        ("10003", "made at a meeting"),
+        ("10003", "of Labour MPs tomorrow."),
+    ]
+    assert main(["prepare", "--data", str(root), "--out", str(tmp_path / "auto")]) == 0  # auto
+    assert (tmp_path / "auto" / "train.jsonl").read_text() == (out / "train.jsonl").read_text()
+
+
+@pytest.mark.parametrize("corpus", ["iam-ondb", "auto"])
+def test_prepare_bad_iam_ondb_tree_is_one_line_and_status_2(tmp_path, capsys, corpus):
+    root = tmp_path / "IAM-OnDB"
+    (root / "lineStrokes").mkdir(parents=True)
+    (root / "ascii" / "a01" / "a01-000").mkdir(parents=True)
+    (root / "ascii" / "a01" / "a01-000" / "a01-000u.txt").write_text("no csr here\n")
+    capsys.readouterr()
+    rc = main(
+        [
+            "prepare",
+            "--corpus",
+            corpus,
+            "--data",
+            str(root),
+            "--out",
+            str(tmp_path / "o"),
+            "--strict",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.count("\n") == 1 and "a01-000u.txt: no 'CSR:' line" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_prepare_iam_ondb_on_a_folder_that_is_not_one(tmp_path, capsys):
+    capsys.readouterr()
+    rc = main(
+        ["prepare", "--corpus", "iam-ondb", "--data", str(tmp_path), "--out", str(tmp_path / "o")]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "not an IAM-OnDB tree" in err
