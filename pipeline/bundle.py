@@ -4,8 +4,9 @@
 
     model/
       model.keras      the Keras acoustic model (features, lengths -> logits)
-      features.json    the FeatureConfig the model was trained with
-      symbols.txt      the symbol table (line 1 is the CTC blank)
+      features.json    the feature settings the model was trained with: audio FeatureConfig, or
+                       InkFeatureConfig ("kind": "ink") for a handwriting model
+      symbols.txt      the symbol table (line 1 is the CTC blank; "<space>" is a word gap)
       cmvn.npz         mean and std of the training features
       summary.json     format version, recipe, metrics, data hash, training history
 
@@ -24,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from features.audio import FeatureConfig
 from features.errors import DataError
+from pipeline.config import AnyFeatureConfig, feature_config_from_dict
 from pipeline.phones import SymbolTable
 
 BUNDLE_FORMAT = 1  # bumped whenever a reader of the old layout would misread the new one
@@ -35,7 +36,7 @@ _FILES = ("model.keras", "features.json", "symbols.txt", "cmvn.npz", "summary.js
 @dataclasses.dataclass
 class Bundle:
     model: Any  # keras.Model
-    features: FeatureConfig
+    features: AnyFeatureConfig
     symbols: SymbolTable
     mean: np.ndarray  # (F,) float32
     std: np.ndarray  # (F,) float32
@@ -76,7 +77,7 @@ def save_bundle(path: str | os.PathLike, bundle: Bundle) -> None:
     replace_dir(tmp, final)
 
 
-def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, FeatureConfig, SymbolTable]:
+def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, AnyFeatureConfig, SymbolTable]:
     """Summary, feature settings and symbols of a bundle, without loading Keras."""
     path = Path(path)
     if not path.is_dir():
@@ -95,7 +96,7 @@ def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, FeatureConfig, Symb
                 "this version of lstmrec reads; retrain or use a matching version",
                 path,
             )
-        features = FeatureConfig.from_dict(
+        features = feature_config_from_dict(
             json.loads((path / "features.json").read_text(encoding="utf-8"))
         )
         symbols = SymbolTable.load(path / "symbols.txt")

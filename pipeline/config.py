@@ -3,7 +3,8 @@
 A recipe file has four tables, each mapping one to one onto a dataclass here (and onto
 ``--set table.field=value`` overrides on the command line)::
 
-    [features]  -> features.audio.FeatureConfig
+    [features]  -> features.audio.FeatureConfig, or features.ink.InkFeatureConfig when
+                   kind = "ink" (on-line handwriting: the model's labels are then characters)
     [data]      -> DataConfig
     [model]     -> ModelConfig
     [training]  -> TrainingConfig
@@ -18,6 +19,9 @@ from typing import Any
 
 from features.audio import FeatureConfig
 from features.errors import DataError
+from features.ink import InkFeatureConfig
+
+AnyFeatureConfig = FeatureConfig | InkFeatureConfig
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 # models.cells.CELLS, repeated here so that reading a recipe does not import Keras
@@ -48,10 +52,21 @@ class DataConfig:
     test_speakers: str | None = None  # speaker-list file defining the test splits
     phone_set: int = 61  # label set the model is trained on: 61, 48 or 39
     score_phone_set: int = 39  # label set PER is computed on (61 -> 39 folding, q deleted)
+    # Ink recipes (features kind = "ink") are trained on the characters of each text:
+    charset: str | None = None  # characters the model writes; None: those of the training texts
+    unknown_chars: str = "drop"  # characters outside the table: "drop", "skip" the utterance,
+    # or one replacement character; each affected utterance is reported either way
 
     def __post_init__(self):
         for name in ("phone_set", "score_phone_set"):
             _check(self, name, lambda v: v in (61, 48, 39), "61, 48 or 39")
+        _check(
+            self,
+            "unknown_chars",
+            lambda v: v in ("drop", "skip") or (isinstance(v, str) and len(v) == 1),
+            "'drop', 'skip' or a single replacement character",
+        )
+        _check(self, "charset", lambda v: v is None or (isinstance(v, str) and v.strip()), "text")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +119,7 @@ class TrainingConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    features: FeatureConfig = FeatureConfig()
+    features: AnyFeatureConfig = FeatureConfig()
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
@@ -124,13 +139,21 @@ class Recipe:
             raise DataError(f"unknown config table(s): {', '.join(sorted(unknown))}", source)
         try:
             return cls(
-                features=FeatureConfig.from_dict(d.get("features", {})),
+                features=feature_config_from_dict(d.get("features", {})),
                 data=_build(DataConfig, d.get("data", {})),
                 model=_build(ModelConfig, d.get("model", {})),
                 training=_build(TrainingConfig, d.get("training", {})),
             )
         except (TypeError, ValueError) as e:
             raise DataError(f"bad config: {e}", source) from None
+
+
+def feature_config_from_dict(d: dict[str, Any]) -> AnyFeatureConfig:
+    """The feature settings of a recipe table or a bundle's ``features.json``: ink when
+    ``kind`` is ``"ink"``, audio otherwise (so speech bundles from before ink load unchanged)."""
+    if d.get("kind") == "ink":
+        return InkFeatureConfig.from_dict(d)
+    return FeatureConfig.from_dict(d)
 
 
 def _build(cls, values: dict[str, Any]):

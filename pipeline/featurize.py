@@ -11,19 +11,46 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from features.audio import FeatureConfig, extract_file
+from features.audio import extract_file
 from features.errors import DataError
+from features.ink import InkFeatureConfig, ink_features_with_index
+from pipeline.config import AnyFeatureConfig
 from pipeline.manifest import Utterance
 
 OnError = Callable[[DataError], None] | None
 
 
-def checked_features(path: str, config: FeatureConfig) -> np.ndarray:
-    """``(T, config.dim)`` float32 features of one audio file, or :class:`DataError`.
+def checked_ink_features(
+    strokes, config: InkFeatureConfig, source: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features float32 ``(T, config.dim)`` and (stroke, point) index int64 ``(T, 2)`` of ink.
 
-    Rejects audio too short for one frame, and NaN or inf in the features (which would turn the
-    CTC loss into NaN for the whole batch).
+    :class:`DataError` naming ``source`` for unusable ink or non-finite features.
     """
+    try:
+        feats, index = ink_features_with_index(strokes, config)
+    except DataError as e:
+        raise DataError(e.reason, source) from None
+    if len(feats) == 0 or not np.isfinite(feats).all():
+        raise DataError("ink gives no usable feature frames (NaN, inf or nothing)", source)
+    return feats, index
+
+
+def checked_features(path: str, config: AnyFeatureConfig) -> np.ndarray:
+    """``(T, config.dim)`` float32 features of one audio or ink file, or :class:`DataError`.
+
+    The file is read as ink when ``config`` is an ink config (it must then hold exactly one
+    sample, as an IAM-OnDB line file does), else as audio. Rejects audio too short for one
+    frame, and NaN or inf in the features (which would turn the CTC loss into NaN for the whole
+    batch).
+    """
+    if isinstance(config, InkFeatureConfig):
+        from pipeline.inkio import read_ink_file
+
+        samples = read_ink_file(path)
+        if len(samples) != 1:
+            raise DataError(f"holds {len(samples)} ink samples; an utterance must be one", path)
+        return checked_ink_features(samples[0].strokes, config, path)[0]
     feats = extract_file(path, config)
     if len(feats) == 0:
         raise DataError(f"audio too short for one {config.win_ms:g} ms frame", path)
@@ -49,7 +76,7 @@ def check_ctc_fits(utt: Utterance, labels: Sequence, num_frames: int) -> None:
         )
 
 
-def cache_key(utts: Sequence[Utterance], config: FeatureConfig) -> str:
+def cache_key(utts: Sequence[Utterance], config: AnyFeatureConfig) -> str:
     """Hash of the feature settings and of every audio file's path, size and modification time."""
     h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
     for utt in utts:
@@ -63,7 +90,7 @@ def cache_key(utts: Sequence[Utterance], config: FeatureConfig) -> str:
 
 def compute_features(
     utts: Sequence[Utterance],
-    config: FeatureConfig,
+    config: AnyFeatureConfig,
     *,
     cache_dir: str | os.PathLike | None = None,
     on_error: OnError = None,

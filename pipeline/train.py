@@ -26,7 +26,15 @@ from pipeline.bundle import Bundle, save_bundle
 from pipeline.config import Recipe
 from pipeline.featurize import check_ctc_fits, compute_features
 from pipeline.inference import recognize_features
-from pipeline.labels import scoring_fold, symbol_table_for, utterance_labels
+from pipeline.labels import (
+    apply_unknown_policy,
+    char_table,
+    label_kind,
+    scoring_fold,
+    symbol_table_for,
+    utterance_chars,
+    utterance_labels,
+)
 from pipeline.manifest import Utterance
 from pipeline.phones import SymbolTable
 from pipeline.scoring import Report, score
@@ -43,8 +51,10 @@ class PreparedSplit:
     labels: list[np.ndarray]  # (L_i,) int32 ids 1..V
 
 
-def prepare_split(utts, recipe, symbols, *, cache_dir, on_error, desc) -> PreparedSplit:
-    """Features and labels for ``utts``; bad utterances go to ``on_error`` (or raise)."""
+def prepare_split(utts, labels, recipe, symbols, *, cache_dir, on_error, desc) -> PreparedSplit:
+    """Features and label ids for ``utts`` (``labels``: ``{id: symbols}``); bad utterances go
+    to ``on_error`` (or raise)."""
+    utts = [u for u in utts if u.id in labels]
     feats = compute_features(
         utts, recipe.features, cache_dir=cache_dir, on_error=on_error, desc=desc
     )
@@ -53,7 +63,7 @@ def prepare_split(utts, recipe, symbols, *, cache_dir, on_error, desc) -> Prepar
         if utt.id not in feats:
             continue
         try:
-            ids = symbols.encode(utterance_labels(utt, recipe.data.phone_set), source=utt.audio)
+            ids = symbols.encode(labels[utt.id], source=utt.audio)
             check_ctc_fits(utt, ids, len(feats[utt.id]))
         except DataError as e:
             if on_error is None:
@@ -113,27 +123,65 @@ class TrainingData:
     fold_to: int | None  # phone set the dev error rate is scored on
 
 
-def prepare_data(recipe, train_utts, dev_utts, *, cache_dir, on_error) -> TrainingData:
-    """Labels, symbol table, features and CMVN statistics; bad utterances are reported once."""
-    labelled, label_seqs = [], []
-    for utt in train_utts:
+def _label_seqs(utts, recipe, on_error) -> dict[str, list[str]]:
+    """``{id: label symbols}`` of the utterances that have labels (phones, or characters for
+    an ink recipe); the others go to ``on_error`` (or raise)."""
+    out = {}
+    for utt in utts:
         try:
-            label_seqs.append(utterance_labels(utt, recipe.data.phone_set))
-            labelled.append(utt)
+            if label_kind(recipe.features) == "chars":
+                out[utt.id] = utterance_chars(utt)
+            else:
+                out[utt.id] = utterance_labels(utt, recipe.data.phone_set)
         except DataError as e:
             if on_error is None:
                 raise
             on_error(e)
-    symbols = symbol_table_for(label_seqs, recipe.data.phone_set)
-    train_set = prepare_split(
-        labelled, recipe, symbols, cache_dir=cache_dir, on_error=on_error, desc="train features"
-    )
+    return out
+
+
+def _known_chars(utts, seqs, symbols, policy, on_error, log) -> dict[str, list[str]]:
+    """Apply ``[data] unknown_chars`` to characters outside ``symbols``; one line each."""
+    known, out = set(symbols.symbols), {}
+    for utt in utts:
+        if utt.id not in seqs:
+            continue
+        try:
+            out[utt.id], note = apply_unknown_policy(utt, seqs[utt.id], known, policy)
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+            continue
+        if note:
+            log(note)
+        if not out[utt.id]:
+            del out[utt.id]
+            err = DataError(f"utterance {utt.id}: no characters left", utt.audio)
+            if on_error is None:
+                raise err
+            on_error(err)
+    return out
+
+
+def prepare_data(recipe, train_utts, dev_utts, *, cache_dir, on_error, log=print) -> TrainingData:
+    """Labels, symbol table, features and CMVN statistics; bad utterances are reported once."""
+    train_seqs = _label_seqs(train_utts, recipe, on_error)
+    dev_seqs = _label_seqs(dev_utts, recipe, on_error)
+    chars = label_kind(recipe.features) == "chars"
+    if chars:
+        symbols = char_table(list(train_seqs.values()), recipe.data.charset)
+        policy = recipe.data.unknown_chars
+        train_seqs = _known_chars(train_utts, train_seqs, symbols, policy, on_error, log)
+        dev_seqs = _known_chars(dev_utts, dev_seqs, symbols, policy, on_error, log)
+    else:
+        symbols = symbol_table_for(list(train_seqs.values()), recipe.data.phone_set)
+    kw = dict(cache_dir=cache_dir, on_error=on_error)
+    train_set = prepare_split(train_utts, train_seqs, recipe, symbols, desc="train features", **kw)
     if not train_set.utts:
         raise DataError("no usable training utterances")
     dev_set = (
-        prepare_split(
-            dev_utts, recipe, symbols, cache_dir=cache_dir, on_error=on_error, desc="dev features"
-        )
+        prepare_split(dev_utts, dev_seqs, recipe, symbols, desc="dev features", **kw)
         if dev_utts
         else None
     )
@@ -144,7 +192,7 @@ def prepare_data(recipe, train_utts, dev_utts, *, cache_dir, on_error) -> Traini
         symbols,
         mean,
         std,
-        scoring_fold(symbols, recipe.data.score_phone_set),
+        None if chars else scoring_fold(symbols, recipe.data.score_phone_set),
     )
 
 
@@ -260,7 +308,9 @@ def train(
     cache_dir = out_dir / "features" if cache_dir is None else Path(cache_dir)
     cfg = recipe.training
     keras.utils.set_random_seed(cfg.seed)
-    data = prepare_data(recipe, train_utts, dev_utts, cache_dir=cache_dir, on_error=on_error)
+    data = prepare_data(
+        recipe, train_utts, dev_utts, cache_dir=cache_dir, on_error=on_error, log=log
+    )
     train_set, dev_set, symbols = data.train, data.dev, data.symbols
     frames = int(sum(len(f) for f in train_set.feats))
     log(
@@ -304,6 +354,7 @@ def train(
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
         "score_phone_set": data.fold_to,
+        "labels": label_kind(recipe.features),
         "train_seconds_this_run": round(seconds, 1),
         "history": state["history"],
     }
