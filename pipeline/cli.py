@@ -42,7 +42,7 @@ class Failures:
 
 def _quiet_backend(command: str) -> None:
     """Import Keras up front, without TensorFlow's start-up chatter, for commands that use it."""
-    if command in ("train", "evaluate", "transcribe"):
+    if command in ("train", "evaluate", "transcribe", "recognize"):
         from pipeline.backend import import_keras
 
         import_keras()
@@ -200,7 +200,8 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from pipeline.bundle import load_bundle
     from pipeline.data import load_split
-    from pipeline.evaluate import evaluate_bundle
+    from pipeline.evaluate import evaluate_bundle, evaluate_text_bundle
+    from pipeline.labels import label_kind
     from pipeline.scoring import write_kaldi_text
 
     bundle = load_bundle(args.model)
@@ -215,11 +216,18 @@ def cmd_evaluate(args) -> int:
     )
     if not utts:
         raise DataError(f"split {args.split!r} has no utterances", args.data)
-    fold_to = args.fold if args.fold is not None else bundle.summary.get("score_phone_set")
-    report, hyps = evaluate_bundle(bundle, utts, fold_to=fold_to, on_error=failures)
+    extra = {"model": str(args.model), "split": args.split}
+    if label_kind(bundle.features) == "chars":
+        report, hyps = evaluate_text_bundle(bundle, utts, on_error=failures)
+        print(
+            json.dumps({**extra, **report.to_dict()}) if args.format == "json" else report.to_text()
+        )
+    else:
+        fold_to = args.fold if args.fold is not None else bundle.summary.get("score_phone_set")
+        report, hyps = evaluate_bundle(bundle, utts, fold_to=fold_to, on_error=failures)
+        _print_report(report, args.format, extra=extra)
     if args.hyp_out:
         write_kaldi_text(hyps, args.hyp_out)
-    _print_report(report, args.format, extra={"model": str(args.model), "split": args.split})
     return failures.finish()
 
 
@@ -244,6 +252,23 @@ def cmd_transcribe(args) -> int:
             print(json.dumps(tr.to_dict()), flush=True)
         else:
             print(" ".join([tr.file, *(p.phone for p in tr.phones)]), flush=True)
+    return failures.finish()
+
+
+def cmd_recognize(args) -> int:
+    from pipeline.bundle import load_bundle
+    from pipeline.recognize import expand_ink_inputs, recognize_files
+
+    bundle = load_bundle(args.model)
+    files = expand_ink_inputs(args.inputs)
+    if not files:
+        raise DataError("no ink files found", " ".join(args.inputs))
+    failures = Failures(args.strict)
+    for rec in recognize_files(bundle, files, on_error=failures):
+        if args.format == "json":
+            print(json.dumps(rec.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(f"{rec.file}\t{rec.id}\t{rec.text}", flush=True)
     return failures.finish()
 
 
@@ -348,7 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="phone error rate of a model on a split")
+    p = sub.add_parser(
+        "evaluate", help="phone error rate (speech) or CER and WER (handwriting) on a split"
+    )
     p.add_argument("model", help="model bundle folder (e.g. runs/x/model)")
     _add_data_args(p, split_default="core-test")
     _format_arg(p)
@@ -363,6 +390,18 @@ def build_parser() -> argparse.ArgumentParser:
     _fold_arg(p, None)
     p.add_argument("--strict", action="store_true", help="stop at the first bad file")
     p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("recognize", help="text of each ink file (on-line handwriting)")
+    p.add_argument("model", help="handwriting model bundle folder")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        help="ink files (IAM-OnDB .xml, .inkml, .json, .ndjson/.jsonl, stroke-3 .npy/.npz) "
+        "or folders (searched recursively)",
+    )
+    _format_arg(p)
+    p.add_argument("--strict", action="store_true", help="stop at the first bad file")
+    p.set_defaults(func=cmd_recognize)
 
     p = sub.add_parser("score", help="score a hypothesis file against a reference file")
     p.add_argument("ref", help="reference transcripts, Kaldi text format (<utt-id> p1 p2 ...)")

@@ -1,13 +1,19 @@
-"""Evaluation of a model bundle on labelled utterances: error rates with S/D/I per speaker."""
+"""Evaluation of a model bundle on labelled utterances: error rates with S/D/I per speaker.
+
+Speech models are scored on phones (PER); handwriting models on characters (CER) and on words
+(WER: the space-separated tokens of the reference and recognised text), per writer.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from features.errors import DataError
 from pipeline.bundle import Bundle
 from pipeline.featurize import compute_features
 from pipeline.inference import recognize_features
+from pipeline.labels import symbols_text, text_symbols, text_words
 from pipeline.manifest import Utterance
 from pipeline.scoring import Report, score
 
@@ -42,3 +48,80 @@ def evaluate_bundle(
     refs = {u.id: list(u.phones) for u in done}
     report = score(refs, hyps, speakers={u.id: u.speaker for u in done}, fold_to=fold_to)
     return report, hyps
+
+
+@dataclasses.dataclass
+class TextReport:
+    """Character and word error reports of a handwriting model on one split."""
+
+    chars: Report  # CER: symbols of the texts (a word gap counts as one character)
+    words: Report  # WER: space-separated tokens
+
+    def to_dict(self) -> dict:
+        """The character report's keys (``error_rate`` is the CER), ``cer`` and ``wer`` in
+        percent, and the word report under ``words``."""
+        return {
+            **self.chars.to_dict(),
+            "cer": self.chars.total.error_rate,
+            "wer": self.words.total.error_rate,
+            "words": self.words.to_dict(),
+        }
+
+    def to_text(self) -> str:
+        return self.chars.to_text("CER") + "\n" + self.words.to_text("WER")
+
+
+def _char_refs(bundle, utts, on_error) -> dict[str, list[str]]:
+    """Reference symbols by id; an utterance with no text or with a character the model's
+    table lacks (it could never be recognised) is bad input."""
+    known, refs = set(bundle.symbols.symbols), {}
+    for utt in utts:
+        symbols = text_symbols(utt.text or "")
+        unknown = sorted({symbols_text([s]) for s in symbols if s not in known})
+        err = None
+        if not symbols:
+            err = DataError(f"utterance {utt.id} has no text", utt.audio)
+        elif unknown:
+            shown = " ".join(map(repr, unknown))
+            err = DataError(
+                f"utterance {utt.id}: reference characters not in the model's symbol table: "
+                f"{shown}",
+                utt.audio,
+            )
+        if err is None:
+            refs[utt.id] = symbols
+        elif on_error is None:
+            raise err
+        else:
+            on_error(err)
+    return refs
+
+
+def evaluate_text_bundle(
+    bundle: Bundle,
+    utts: Sequence[Utterance],
+    *,
+    on_error: Callable[[DataError], None] | None = None,
+) -> tuple[TextReport, dict[str, list[str]]]:
+    """Recognise every utterance's ink and score CER and WER against its text, per writer.
+
+    Returns the report and the hypotheses ``{utterance id: symbols}``.
+    """
+    refs = _char_refs(bundle, utts, on_error)
+    labelled = [u for u in utts if u.id in refs]
+    feats = compute_features(labelled, bundle.features, on_error=on_error, desc="recognizing")
+    done = [u for u in labelled if u.id in feats]
+    tokens = recognize_features(bundle.model, [feats[u.id] for u in done], bundle.mean, bundle.std)
+    hyps = {
+        u.id: bundle.symbols.decode([t.symbol for t in tk])
+        for u, tk in zip(done, tokens, strict=True)
+    }
+    refs = {u.id: refs[u.id] for u in done}
+    writers = {u.id: u.speaker for u in done}
+    chars = score(refs, hyps, speakers=writers)
+    words = score(
+        {u: text_words(symbols_text(r)) for u, r in refs.items()},
+        {u: text_words(symbols_text(h)) for u, h in hyps.items()},
+        speakers=writers,
+    )
+    return TextReport(chars, words), hyps

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
 from features.audio import apply_cmvn
+from features.errors import DataError
 from models.decoding import Token, greedy_decode
 from pipeline.batching import bucket_batches, pad_features
 
@@ -42,3 +43,36 @@ def recognize_features(
     """CMVN, acoustic model and best-path decoding for raw ``(T_i, F)`` feature arrays."""
     normed = [apply_cmvn(f, mean, std) for f in feats]
     return [greedy_decode(lg) for lg in predict_logits(model, normed, **kwargs)]
+
+
+def decode_in_chunks(
+    items: Sequence,
+    featurize: Callable[[object], list[tuple[object, np.ndarray]]],
+    model,
+    mean: np.ndarray,
+    std: np.ndarray,
+    *,
+    on_error: Callable[[DataError], None] | None = None,
+    chunk_size: int = 16,
+) -> Iterator[tuple[object, list[Token]]]:
+    """Decode many inputs a chunk at a time (only one chunk's features are held in memory).
+
+    ``featurize(item)`` returns ``[(key, (T, F) float32 raw features), ...]`` (several for a
+    file of many samples) or raises :class:`DataError`, which goes to ``on_error`` (the item is
+    skipped) or is raised when that is None. Yields ``(key, tokens)`` in input order.
+    """
+    for start in range(0, len(items), chunk_size):
+        keys, feats = [], []
+        for item in items[start : start + chunk_size]:
+            try:
+                pieces = featurize(item)
+            except DataError as e:
+                if on_error is None:
+                    raise
+                on_error(e)
+                continue
+            for key, f in pieces:
+                keys.append(key)
+                feats.append(f)
+        tokens = recognize_features(model, feats, mean, std) if feats else []
+        yield from zip(keys, tokens, strict=True)

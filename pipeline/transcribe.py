@@ -7,12 +7,14 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from features.audio import audio_info, frame_center_s
 from features.errors import DataError
 from pipeline.bundle import Bundle
 from pipeline.corpus import AUDIO_EXTENSIONS as CORPUS_AUDIO_EXTENSIONS
 from pipeline.featurize import checked_features
-from pipeline.inference import recognize_features
+from pipeline.inference import decode_in_chunks
 from pipeline.phones import fold
 
 # Audio files found in folders: the corpus readers' extensions, and Sony Wave64.
@@ -78,22 +80,21 @@ def transcribe_files(
     that fold to nothing, like ``q``, are dropped). Bad files raise :class:`DataError`, or go to
     ``on_error`` and are skipped.
     """
-    for start in range(0, len(files), BATCH_FILES):
-        chunk, feats, durations = [], [], []
-        for path in files[start : start + BATCH_FILES]:
-            try:
-                n, sr, _ = audio_info(path)
-                feats.append(checked_features(path, bundle.features))
-            except DataError as e:
-                if on_error is None:
-                    raise
-                on_error(e)
-                continue
-            chunk.append(path)
-            durations.append(n / sr)
-        tokens = recognize_features(bundle.model, feats, bundle.mean, bundle.std) if feats else []
-        for path, duration, toks in zip(chunk, durations, tokens, strict=True):
-            yield Transcript(path, duration, _timed(bundle, toks, duration, fold_to))
+
+    def featurize(path: str) -> list[tuple[tuple[str, float], np.ndarray]]:
+        n, sr, _ = audio_info(path)
+        return [((path, n / sr), checked_features(path, bundle.features))]
+
+    for (path, duration), toks in decode_in_chunks(
+        files,
+        featurize,
+        bundle.model,
+        bundle.mean,
+        bundle.std,
+        on_error=on_error,
+        chunk_size=BATCH_FILES,
+    ):
+        yield Transcript(path, duration, _timed(bundle, toks, duration, fold_to))
 
 
 def _timed(bundle: Bundle, tokens, duration: float, fold_to: int | None) -> list[TimedPhone]:
