@@ -171,28 +171,44 @@ def clean_strokes(
 # Normalisation
 
 
-def _local_extrema(strokes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``(bottoms, tops)``: ``(K, 2)`` x, y of the local y-maxima and y-minima of every stroke.
+# Extrema of y closer than this fraction of the ink's height to the previous one are tablet
+# jitter or a wavy ligature, not the bottom or top of a letter.
+EXTREMUM_MIN_SWING = 0.1
 
-    Plateaus count once (at their first point); stroke ends count too, since a stroke often
-    ends on the baseline ("a", "n") or the core line.
+
+def _turning_points(y: np.ndarray, threshold: float) -> list[tuple[int, bool]]:
+    """``(index, is_bottom)`` of the alternating extrema of ``y`` that swing >= ``threshold``.
+
+    A zigzag filter: a candidate extremum is confirmed once ``y`` has moved back from it by
+    ``threshold``. The stroke's first and last points count when they end a swing, since a
+    stroke often starts on the core line and ends on the baseline ("a", "n").
     """
+    pivots: list[tuple[int, bool]] = []
+    trend, last = 0, 0  # trend +1: y growing (pen going down); last: the running extremum
+    for i in range(1, len(y)):
+        if trend == 0:
+            if abs(y[i] - y[0]) >= threshold:
+                trend = 1 if y[i] > y[0] else -1
+                pivots.append((0, trend < 0))
+                last = i
+        elif (y[i] - y[last]) * trend >= 0:
+            last = i
+        elif abs(y[i] - y[last]) >= threshold:
+            pivots.append((last, trend > 0))
+            trend, last = -trend, i
+    if trend != 0:
+        pivots.append((last, trend > 0))
+    return pivots
+
+
+def _local_extrema(strokes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(bottoms, tops)``: ``(K, 2)`` x, y of the local y-maxima and y-minima of all strokes
+    (see :func:`_turning_points`; y grows downward, so bottoms are maxima)."""
+    height = np.ptp(np.concatenate([s[:, 1] for s in strokes]))
     bottoms, tops = [], []
     for s in strokes:
-        y = s[:, 1]
-        if len(y) < 2:
-            continue
-        change = np.flatnonzero(np.diff(y))
-        if len(change) == 0:
-            continue
-        # y restricted to the points where it changes: extrema are where the sign flips.
-        idx = np.concatenate([change, [change[-1] + 1]])
-        ys = y[idx]
-        d = np.sign(np.diff(ys))
-        inner = np.flatnonzero(d[:-1] != d[1:]) + 1
-        for j in np.concatenate([[0], inner, [len(ys) - 1]]):
-            before = d[j - 1] if j > 0 else -d[0]
-            (bottoms if before > 0 else tops).append(s[idx[j], :2])
+        for i, is_bottom in _turning_points(s[:, 1], EXTREMUM_MIN_SWING * height):
+            (bottoms if is_bottom else tops).append(s[i, :2])
     as_array = lambda pts: np.reshape(np.array(pts, dtype=np.float64), (-1, 2))  # noqa: E731
     return as_array(bottoms), as_array(tops)
 

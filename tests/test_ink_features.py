@@ -227,6 +227,23 @@ def test_reference_lines_find_baseline_and_core_height():
     assert reference_lines(square) == (0.0, 30.0, 30.0)
 
 
+def test_reference_lines_ignore_tablet_jitter():
+    ink = arcade(height=60.0, points=120)
+    rng = np.random.default_rng(5)
+    noisy = [np.column_stack([s[:, 0], s[:, 1] + rng.normal(0, 1.5, len(s)), s[:, 2]]) for s in ink]
+    _, y_base, height = reference_lines(noisy)
+    assert abs(y_base) < 6.0 and height == pytest.approx(60.0, rel=0.1)
+
+
+def test_turning_points_hand_computed():
+    from features.ink import _turning_points
+
+    y = np.array([0, 1, 5, 9, 8.5, 9.2, 3, 1, 1.4, 0.5, 4, 10])
+    # Rises to 9.2 (the 8.5 dip is under the threshold), falls to 0.5, rises to the end.
+    assert _turning_points(y, 2.0) == [(0, False), (5, True), (9, False), (11, True)]
+    assert _turning_points(np.array([3.0, 3.5, 3.2]), 2.0) == []
+
+
 def test_duplicate_points_are_removed():
     stroke = np.array(
         [[0, 0, 0], [0, 0, 0.01], [1, 2, 0.02], [1, 2, 0.03], [1, 2, 0.04], [3, 1, 0.05]]
