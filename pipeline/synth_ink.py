@@ -33,7 +33,8 @@ import numpy as np
 HANDS = ("futural", "scripts", "scriptc")  # Hershey font names, one per kind of hand
 FONT_BASELINE = 9.0  # y of the baseline in Hershey glyph units (y down)
 FONT_X_HEIGHT = 9.0  # height of a lower-case "x" in glyph units (from y = 0 to the baseline)
-SAMPLE_STEP = 0.6  # pen samples every this many glyph units (tablets sample densely)
+SAMPLE_STEP = 0.8  # pen samples every this many glyph units (tablets sample densely)
+ORIGIN = (300.0, 1000.0)  # where a line starts on the tablet (x, baseline y), tablet units
 AIR_SPEED = 0.6  # pen speed in the air relative to writing speed
 
 
@@ -154,8 +155,9 @@ def render_line(text: str, style: WriterStyle, *, seed: int = 0) -> list[np.ndar
         seed: varies this one line (jitter, letter sizes); same inputs, same ink.
 
     Returns:
-        Strokes, each float64 ``(N_i, 3)`` ``[x, y, t]`` in tablet units (y down) and seconds
-        from the first pen-down, in writing order (left to right).
+        Strokes, each float64 ``(N_i, 3)`` ``[x, y, t]``: whole tablet units (y down, the line
+        starting near ``ORIGIN``) and seconds from the first pen-down (to the millisecond), in
+        writing order (left to right).
 
     Raises:
         ValueError: empty text (after stripping) or a character the font lacks.
@@ -167,7 +169,14 @@ def render_line(text: str, style: WriterStyle, *, seed: int = 0) -> list[np.ndar
     step = SAMPLE_STEP / FONT_X_HEIGHT
     paths = [_densify(p, step) for p in _pen_paths(letters, style.connected)]
     paths = [_disturb(p, style, rng, step) for p in paths if len(p)]
-    return _timed(paths, style)
+    out = []
+    for stroke in _timed(paths, style):
+        # A tablet reports whole units and (here) milliseconds; repeated points are kept, as a
+        # tablet repeats them when the pen rests.
+        stroke[:, :2] = np.round(stroke[:, :2] + ORIGIN)
+        stroke[:, 2] = np.round(stroke[:, 2], 3)
+        out.append(stroke)
+    return out
 
 
 def _disturb(path: np.ndarray, style: WriterStyle, rng, step: float) -> np.ndarray:
