@@ -80,6 +80,36 @@ def train_ngram(sentences: Iterable[Sequence[str]], order: int) -> NgramModel:
     return NgramModel(vocab, probs, backoffs)
 
 
+UNITS = ("phones", "chars", "words")
+
+
+def text_tokens(text: str, unit: str) -> list[str]:
+    """A transcript as LM tokens: its words, or its characters with :data:`SPACE` between
+    words (runs of white space count as one space)."""
+    words = text.split()
+    if unit == "words":
+        return words
+    if unit == "chars":
+        return [t for w in words for t in (SPACE, *w)][1:]
+    raise ValueError(f"unit {unit!r} must be 'chars' or 'words' for text")
+
+
+def corpus_sentences(utts, unit: str, *, phone_set: int = 61) -> list[list[str]]:
+    """LM training sentences of utterances: phones folded to ``phone_set`` (``unit="phones"``),
+    or the characters or words of their transcripts. Utterances without them raise
+    :class:`DataError`."""
+    from pipeline.labels import utterance_labels
+
+    if unit == "phones":
+        return [utterance_labels(u, phone_set) for u in utts]
+    out = []
+    for u in utts:
+        if not u.text:
+            raise DataError(f"utterance {u.id} has no transcript text", u.audio)
+        out.append(text_tokens(u.text, unit))
+    return out
+
+
 def write_arpa(model: NgramModel, path: str | os.PathLike) -> None:
     """Write ``model`` as an ARPA file (to a temporary name, then renamed into place)."""
     path = Path(path)
@@ -231,4 +261,13 @@ def decoder_lm(
     return lm
 
 
-__all__ = ["LN10", "decoder_lm", "read_arpa", "read_lexicon", "train_ngram", "write_arpa"]
+__all__ = [
+    "LN10",
+    "corpus_sentences",
+    "decoder_lm",
+    "read_arpa",
+    "read_lexicon",
+    "text_tokens",
+    "train_ngram",
+    "write_arpa",
+]
