@@ -82,11 +82,12 @@ class _Trie:
     def __init__(self, num_classes: int, lm: LanguageModel | None, lm_weight: float, bonus: float):
         self.num_classes, self.lm, self.lm_weight, self.bonus = num_classes, lm, lm_weight, bonus
         self.children: dict[int, int] = {}
-        self.parent = np.full(64, -1, dtype=np.int64)
+        self.parent = np.zeros(64, dtype=np.int64)  # the root is its own parent (by blank)
         self.symbol = np.zeros(64, dtype=np.int64)
         self.extra = np.zeros(64)
         self.lm_log = np.zeros(64)
         self.dist_row = np.zeros(64, dtype=np.int64)
+        self.slot = np.full(64, -1, dtype=np.int64)  # position in the current beam, or -1
         self.size = 1
         self.states: list[Hashable] = [None]
         self.rows: dict[Hashable, int] = {}
@@ -106,25 +107,39 @@ class _Trie:
             self.table[row] = np.asarray(self.lm.scores(state), dtype=np.float64)
         return row
 
-    def child(self, node: int, sym: int, lm_score: float) -> int:
-        key = node * self.num_classes + sym
-        found = self.children.get(key)
-        if found is not None:
-            return found
-        new = self.children[key] = self.size
-        if new == len(self.parent):
-            for name in ("parent", "symbol", "extra", "lm_log", "dist_row"):
+    def children_of(self, nodes: np.ndarray, syms: np.ndarray, lm_scores: np.ndarray | None):
+        """Ids of the prefixes ``nodes[i] + syms[i]`` ``(N,)``, created where new; ``lm_scores``
+        ``(N,)`` are the natural-log LM probabilities of ``syms`` after ``nodes`` (None: no
+        LM)."""
+        keys = (nodes * self.num_classes + syms).tolist()
+        get = self.children.get
+        ids = np.array([get(k, -1) for k in keys], dtype=np.int64)
+        new = np.flatnonzero(ids < 0)
+        if len(new) == 0:
+            return ids
+        first, end = self.size, self.size + len(new)
+        while end > len(self.parent):  # grow every per-node array
+            for name in ("parent", "symbol", "extra", "lm_log", "dist_row", "slot"):
                 arr = getattr(self, name)
-                setattr(self, name, np.concatenate([arr, np.zeros_like(arr)]))
-        self.size += 1
-        self.parent[new], self.symbol[new] = node, sym
-        self.lm_log[new] = self.lm_log[node] + lm_score
-        self.extra[new] = self.extra[node] + self.lm_weight * lm_score + self.bonus
+                fill = -1 if name == "slot" else 0
+                setattr(self, name, np.concatenate([arr, np.full_like(arr, fill)]))
+        ids[new] = np.arange(first, end)
+        self.size = end
+        self.children.update(zip([keys[i] for i in new], range(first, end), strict=True))
+        parents, new_syms = nodes[new], syms[new]
+        self.parent[first:end], self.symbol[first:end] = parents, new_syms
+        if lm_scores is None:  # no language model
+            self.extra[first:end] = self.extra[parents] + self.bonus
+        else:
+            lm_new = lm_scores[new]
+            self.lm_log[first:end] = self.lm_log[parents] + lm_new
+            self.extra[first:end] = self.extra[parents] + self.lm_weight * lm_new + self.bonus
         if self.lm is not None:
-            state = self.lm.advance(self.states[node], sym)
-            self.states.append(state)
-            self.dist_row[new] = self._row(state)
-        return new
+            for i, (node, sym) in enumerate(zip(parents.tolist(), new_syms.tolist(), strict=True)):
+                state = self.lm.advance(self.states[node], sym)
+                self.states.append(state)
+                self.dist_row[first + i] = self._row(state)
+        return ids
 
     def labels(self, node: int) -> tuple[int, ...]:
         out = []
@@ -134,19 +149,39 @@ class _Trie:
         return tuple(reversed(out))
 
 
-def _merge_into_beam(trie: _Trie, ids, cand_pos, ext, new_pnb) -> None:
+def _merge_into_beam(trie: _Trie, ids, last, cand_pos, ext, new_pnb) -> None:
     """Add each extension that reproduces a prefix already in the beam to that prefix's
     ``p_nb`` and drop it from the extensions (in place). A beam prefix ``j`` is the extension of
     beam prefix ``i`` by ``c`` exactly when ``parent[j] == ids[i]`` and ``symbol[j] == c``."""
-    order = np.argsort(ids)
-    parents = trie.parent[ids]  # (K,)
-    pos = np.clip(np.searchsorted(ids[order], parents), 0, len(ids) - 1)
-    i = order[pos]  # (K,) beam index of each prefix's parent, where found
-    q = cand_pos[trie.symbol[ids]]  # (K,) candidate column of each prefix's last symbol
-    j = np.flatnonzero((ids[i] == parents) & (q >= 0))
+    q = cand_pos[last]  # (K,) candidate column of each prefix's last symbol, or -1
+    maybe = np.flatnonzero(q >= 0)
+    if len(maybe) == 0:
+        return
+    trie.slot[ids] = np.arange(len(ids))
+    i = trie.slot[trie.parent[ids[maybe]]]  # beam index of those prefixes' parents, or -1
+    trie.slot[ids] = -1
+    found = i >= 0
+    j, i = maybe[found], i[found]
     if len(j):
-        new_pnb[j] = np.logaddexp(new_pnb[j], ext[i[j], q[j]])
-        ext[i[j], q[j]] = NEG_INF
+        new_pnb[j] = np.logaddexp(new_pnb[j], ext[i, q[j]])
+        ext[i, q[j]] = NEG_INF
+
+
+def _candidates(log_probs: np.ndarray, prune: float) -> list[np.ndarray]:
+    """Per frame, the symbols (ids >= 1) with probability ``>= prune``: ``T`` arrays."""
+    if prune <= 0:
+        return [np.arange(1, log_probs.shape[1])] * len(log_probs)
+    rows, cols = np.nonzero(log_probs[:, 1:] >= np.log(prune))
+    bounds = np.searchsorted(rows, np.arange(len(log_probs) + 1)).tolist()
+    cols = cols + 1
+    return [cols[b:e] for b, e in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _select(scores: np.ndarray, beam: int) -> np.ndarray:
+    """Indices of the ``beam`` best finite ``scores`` (any order)."""
+    n = len(scores)
+    top = np.argpartition(scores, n - beam)[n - beam :] if n > beam else np.arange(n)
+    return top[scores[top] > NEG_INF]
 
 
 def beam_search(
@@ -183,39 +218,38 @@ def beam_search(
         raise ValueError(f"beam={beam} and nbest={nbest} must be at least 1")
     num_classes = log_probs.shape[1]
     trie = _Trie(num_classes, lm, lm_weight, insertion_bonus)
-    log_cut = np.log(prune) if prune > 0 else NEG_INF
+    # The empty prefix's "last symbol" is an extra class of probability 0, so that it has no
+    # repeat to continue and is never extended as a repeat.
+    trie.symbol[0] = num_classes
+    cands_per_frame = _candidates(log_probs, prune)
+    log_probs = np.concatenate([log_probs, np.full((len(log_probs), 1), NEG_INF)], axis=1)
     ids = np.zeros(1, dtype=np.int64)  # (K,) prefix ids in the beam
     pb, pnb = np.zeros(1), np.full(1, NEG_INF)  # (K,) log p_b, log p_nb
-    cand_pos = np.full(num_classes, -1, dtype=np.int64)
-    for lp in log_probs:  # (V + 1,)
-        last = trie.symbol[ids]  # (K,) 0 for the empty prefix
+    cand_pos = np.full(num_classes + 1, -1, dtype=np.int64)  # column of each candidate symbol
+    for lp, cands in zip(log_probs, cands_per_frame, strict=True):
+        last = trie.symbol[ids]  # (K,)
         total = np.logaddexp(pb, pnb)
         new_pb = total + lp[BLANK]
-        new_pnb = np.where(last > 0, pnb + lp[last], NEG_INF)
-        cands = np.flatnonzero(lp[1:] >= log_cut) + 1  # (C,) symbols worth extending with
-        cand_pos[:] = -1
+        new_pnb = pnb + lp[last]
+        if len(cands) == 0:  # a sure blank (or repeat) frame: every prefix just stays
+            pb, pnb = new_pb, new_pnb
+            continue
         cand_pos[cands] = np.arange(len(cands))
         # (K, C) extensions; a repeat of the last symbol only follows paths ending in blank.
         ext = np.where(last[:, None] == cands, pb[:, None], total[:, None]) + lp[cands]
-        _merge_into_beam(trie, ids, cand_pos, ext, new_pnb)
-        fused = trie.extra[ids]
-        keep_scores = np.logaddexp(new_pb, new_pnb) + fused  # (K,)
-        ext_scores = ext + fused[:, None] + insertion_bonus  # (K, C)
+        _merge_into_beam(trie, ids, last, cand_pos, ext, new_pnb)
+        cand_pos[cands] = -1
+        fused = trie.extra[ids]  # (K,)
+        ext_scores = ext + (fused + insertion_bonus)[:, None]  # (K, C)
         if lm is not None:
             ext_lm = trie.table[trie.dist_row[ids]][:, cands]  # (K, C)
-            ext_scores = ext_scores + lm_weight * ext_lm
-        scores = np.concatenate([keep_scores, ext_scores.ravel()])  # (K + K*C,)
-        top = np.flatnonzero(scores > NEG_INF)
-        if len(top) > beam:
-            top = top[np.argpartition(-scores[top], beam - 1)[:beam]]
+            ext_scores += lm_weight * ext_lm
+        keep_scores = np.logaddexp(new_pb, new_pnb) + fused  # (K,)
+        top = _select(np.concatenate([keep_scores, ext_scores.ravel()]), beam)
         old, new = top[top < len(ids)], top[top >= len(ids)] - len(ids)
-        k, q = np.divmod(new, len(cands)) if len(cands) else (new, new)
-        lm_new = ext_lm[k, q] if lm is not None else np.zeros(len(new))
-        children = [
-            trie.child(int(p), int(c), float(s))
-            for p, c, s in zip(ids[k], cands[q], lm_new, strict=True)
-        ]
-        ids = np.concatenate([ids[old], np.asarray(children, dtype=np.int64)])
+        k, q = np.divmod(new, len(cands))
+        lm_new = ext_lm[k, q] if lm is not None else None
+        ids = np.concatenate([ids[old], trie.children_of(ids[k], cands[q], lm_new)])
         pb = np.concatenate([new_pb[old], np.full(len(new), NEG_INF)])
         pnb = np.concatenate([new_pnb[old], ext[k, q]])
     return _finish(trie, ids, np.logaddexp(pb, pnb), lm, lm_weight, nbest)
