@@ -76,8 +76,9 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class _Trie:
-    """Prefixes as integer ids: parent, last symbol, length, LM state and fused extra score
-    (``lm_weight * log p_lm + insertion_bonus * length``) per id; node 0 is the empty prefix."""
+    """Prefixes as integer ids, node 0 the empty prefix. Per id: parent, last symbol, LM
+    log-probability, fused extra score (``lm_weight * log p_lm + insertion_bonus * length``) and
+    the row of its LM state in ``table``, which holds each distinct state's scores once."""
 
     def __init__(self, num_classes: int, lm: LanguageModel | None, lm_weight: float, bonus: float):
         self.num_classes, self.lm, self.lm_weight, self.bonus = num_classes, lm, lm_weight, bonus
@@ -89,17 +90,18 @@ class _Trie:
         self.dist_row = np.zeros(64, dtype=np.int64)
         self.slot = np.full(64, -1, dtype=np.int64)  # position in the current beam, or -1
         self.size = 1
-        self.states: list[Hashable] = [None]
-        self.rows: dict[Hashable, int] = {}
+        self.rows: dict[Hashable, int] = {}  # LM state -> row of ``table``
+        self.row_states: list[Hashable] = []  # row -> LM state
+        self.transitions: dict[int, int] = {}  # row * num_classes + symbol -> next row
         self.table = np.zeros((0, num_classes))  # (distinct LM states, V + 1) fused LM scores
         if lm is not None:
-            self.states[0] = lm.initial_state()
-            self.dist_row[0] = self._row(self.states[0])
+            self.dist_row[0] = self._row(lm.initial_state())
 
     def _row(self, state: Hashable) -> int:
         row = self.rows.get(state)
         if row is None:
             row = self.rows[state] = len(self.rows)
+            self.row_states.append(state)
             if row >= len(self.table):
                 grown = np.zeros((max(16, 2 * len(self.table)), self.num_classes))
                 grown[: len(self.table)] = self.table
@@ -135,11 +137,21 @@ class _Trie:
             self.lm_log[first:end] = self.lm_log[parents] + lm_new
             self.extra[first:end] = self.extra[parents] + self.lm_weight * lm_new + self.bonus
         if self.lm is not None:
-            for i, (node, sym) in enumerate(zip(parents.tolist(), new_syms.tolist(), strict=True)):
-                state = self.lm.advance(self.states[node], sym)
-                self.states.append(state)
-                self.dist_row[first + i] = self._row(state)
+            self.dist_row[first:end] = self._next_rows(self.dist_row[parents], new_syms)
         return ids
+
+    def _next_rows(self, rows: np.ndarray, syms: np.ndarray) -> list[int]:
+        """LM state rows after ``syms`` from state rows ``rows``, memoised by (row, symbol)."""
+        out = []
+        for key in (rows * self.num_classes + syms).tolist():
+            row = self.transitions.get(key)
+            if row is None:
+                state = self.lm.advance(
+                    self.row_states[key // self.num_classes], key % self.num_classes
+                )
+                row = self.transitions[key] = self._row(state)
+            out.append(row)
+        return out
 
     def labels(self, node: int) -> tuple[int, ...]:
         out = []
@@ -242,7 +254,7 @@ def beam_search(
         fused = trie.extra[ids]  # (K,)
         ext_scores = ext + (fused + insertion_bonus)[:, None]  # (K, C)
         if lm is not None:
-            ext_lm = trie.table[trie.dist_row[ids]][:, cands]  # (K, C)
+            ext_lm = trie.table[trie.dist_row[ids][:, None], cands]  # (K, C)
             ext_scores += lm_weight * ext_lm
         keep_scores = np.logaddexp(new_pb, new_pnb) + fused  # (K,)
         top = _select(np.concatenate([keep_scores, ext_scores.ravel()]), beam)
@@ -259,7 +271,7 @@ def _finish(trie: _Trie, ids, acoustic, lm, lm_weight: float, nbest: int) -> lis
     """Add the LM's end-of-sentence score and return the ``nbest`` best hypotheses."""
     end = np.zeros(len(ids))
     if lm is not None:
-        end = np.array([lm.final(trie.states[i]) for i in ids])
+        end = np.array([lm.final(trie.row_states[r]) for r in trie.dist_row[ids].tolist()])
     scores = acoustic + trie.extra[ids] + lm_weight * end
     order = [i for i in np.argsort(-scores, kind="stable") if scores[i] > NEG_INF][:nbest]
     return [
