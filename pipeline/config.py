@@ -1,6 +1,6 @@
 """Recipe configuration: frozen dataclasses that load from TOML and save to JSON.
 
-A recipe file has four tables, each mapping one to one onto a dataclass here (and onto
+A recipe file has five tables, each mapping one to one onto a dataclass here (and onto
 ``--set table.field=value`` overrides on the command line)::
 
     [features]  -> features.audio.FeatureConfig, or features.ink.InkFeatureConfig when
@@ -8,6 +8,7 @@ A recipe file has four tables, each mapping one to one onto a dataclass here (an
     [data]      -> DataConfig
     [model]     -> ModelConfig
     [training]  -> TrainingConfig
+    [decoding]  -> DecodingConfig   (how evaluate and transcribe decode by default)
 """
 
 from __future__ import annotations
@@ -118,11 +119,30 @@ class TrainingConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class DecodingConfig:
+    beam: int = 100  # prefix beam width (Graves et al. 2013 used 100); 0 or 1: greedy best path
+    nbest: int = 1  # hypotheses kept per utterance in N-best output
+    lm: str = ""  # ARPA language model file ("": none)
+    lm_weight: float = 0.5  # weight of the LM's natural-log probability in the beam score
+    insertion_bonus: float = 0.0  # added per output symbol (natural-log units)
+    lexicon: str = ""  # word list constraining the output to lexicon words ("": none)
+
+    def __post_init__(self):
+        _check(self, "beam", lambda v: isinstance(v, int) and v >= 0, "an integer >= 0")
+        _check(self, "nbest", _positive_int, "a positive integer")
+        _check(self, "lm_weight", _number, "a number")
+        _check(self, "insertion_bonus", _number, "a number")
+        for name in ("lm", "lexicon"):
+            _check(self, name, lambda v: isinstance(v, str), "a file path or empty")
+
+
+@dataclasses.dataclass(frozen=True)
 class Recipe:
     features: AnyFeatureConfig = FeatureConfig()
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
+    decoding: DecodingConfig = DecodingConfig()
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {
@@ -130,11 +150,12 @@ class Recipe:
             "data": dataclasses.asdict(self.data),
             "model": dataclasses.asdict(self.model),
             "training": dataclasses.asdict(self.training),
+            "decoding": dataclasses.asdict(self.decoding),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str | None = None) -> Recipe:
-        unknown = set(d) - {"features", "data", "model", "training"}
+        unknown = set(d) - {"features", "data", "model", "training", "decoding"}
         if unknown:
             raise DataError(f"unknown config table(s): {', '.join(sorted(unknown))}", source)
         try:
@@ -143,6 +164,7 @@ class Recipe:
                 data=_build(DataConfig, d.get("data", {})),
                 model=_build(ModelConfig, d.get("model", {})),
                 training=_build(TrainingConfig, d.get("training", {})),
+                decoding=_build(DecodingConfig, d.get("decoding", {})),
             )
         except (TypeError, ValueError) as e:
             raise DataError(f"bad config: {e}", source) from None

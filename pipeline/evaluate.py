@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from features.errors import DataError
 from pipeline.bundle import Bundle
 from pipeline.featurize import compute_features
-from pipeline.inference import recognize_features
+from pipeline.inference import Decoder, DecoderOptions, decode_features
 from pipeline.labels import symbols_text, text_symbols, text_words
 from pipeline.manifest import Utterance
 from pipeline.scoring import Report, score
@@ -23,11 +23,13 @@ def evaluate_bundle(
     utts: Sequence[Utterance],
     *,
     fold_to: int | None,
+    decoder: Decoder | None = None,
     on_error: Callable[[DataError], None] | None = None,
 ) -> tuple[Report, dict[str, list[str]]]:
     """Decode every utterance and score it against its phone labels.
 
-    Returns the report and the hypotheses ``{utterance id: symbols}`` (before folding).
+    ``decoder`` defaults to the bundle's recipe decoding settings. Returns the report and the
+    hypotheses ``{utterance id: symbols}`` (before folding).
     Utterances without labels or with unreadable audio raise, or go to ``on_error``.
     """
     labelled = []
@@ -40,14 +42,23 @@ def evaluate_bundle(
             on_error(DataError(f"utterance {utt.id} has no phone labels", utt.audio))
     feats = compute_features(labelled, bundle.features, on_error=on_error, desc="decoding")
     done = [u for u in labelled if u.id in feats]
-    tokens = recognize_features(bundle.model, [feats[u.id] for u in done], bundle.mean, bundle.std)
-    hyps = {
-        u.id: bundle.symbols.decode([t.symbol for t in tk])
-        for u, tk in zip(done, tokens, strict=True)
-    }
+    hyps = _decode(bundle, done, feats, decoder)
     refs = {u.id: list(u.phones) for u in done}
     report = score(refs, hyps, speakers={u.id: u.speaker for u in done}, fold_to=fold_to)
     return report, hyps
+
+
+def _decode(bundle: Bundle, utts, feats, decoder: Decoder | None) -> dict[str, list[str]]:
+    """Best hypothesis ``{utterance id: symbols}`` of each utterance (features by id)."""
+    if decoder is None:
+        decoder = Decoder(DecoderOptions.from_summary(bundle.summary), bundle.symbols.to_list())
+    results = decode_features(
+        bundle.model, [feats[u.id] for u in utts], bundle.mean, bundle.std, decoder, progress=True
+    )
+    return {
+        u.id: bundle.symbols.decode([t.symbol for t in r.tokens])
+        for u, r in zip(utts, results, strict=True)
+    }
 
 
 @dataclasses.dataclass
@@ -101,21 +112,19 @@ def evaluate_text_bundle(
     bundle: Bundle,
     utts: Sequence[Utterance],
     *,
+    decoder: Decoder | None = None,
     on_error: Callable[[DataError], None] | None = None,
 ) -> tuple[TextReport, dict[str, list[str]]]:
     """Recognise every utterance's ink and score CER and WER against its text, per writer.
 
-    Returns the report and the hypotheses ``{utterance id: symbols}``.
+    ``decoder`` defaults to the bundle's recipe decoding settings. Returns the report and the
+    hypotheses ``{utterance id: symbols}``.
     """
     refs = _char_refs(bundle, utts, on_error)
     labelled = [u for u in utts if u.id in refs]
     feats = compute_features(labelled, bundle.features, on_error=on_error, desc="recognizing")
     done = [u for u in labelled if u.id in feats]
-    tokens = recognize_features(bundle.model, [feats[u.id] for u in done], bundle.mean, bundle.std)
-    hyps = {
-        u.id: bundle.symbols.decode([t.symbol for t in tk])
-        for u, tk in zip(done, tokens, strict=True)
-    }
+    hyps = _decode(bundle, done, feats, decoder)
     refs = {u.id: refs[u.id] for u in done}
     writers = {u.id: u.speaker for u in done}
     chars = score(refs, hyps, speakers=writers)

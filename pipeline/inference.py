@@ -1,15 +1,101 @@
-"""Batched inference: features -> logits -> best-path tokens, shared by training and commands."""
+"""Batched inference: features -> logits -> decoded tokens, shared by training and commands.
+
+The decoding choice lives here, in one place: :class:`DecoderOptions` (filled from a bundle's
+recipe and the command line) gives a :class:`Decoder`, greedy best path or prefix beam search
+with an optional language model. Training's dev evaluation always decodes greedily (fast).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from features.audio import apply_cmvn
 from features.errors import DataError
+from models.align import ctc_log_likelihood
+from models.beam import Hypothesis, beam_decode, log_softmax
 from models.decoding import Token, greedy_decode
 from pipeline.batching import bucket_batches, pad_features
+from pipeline.config import DecodingConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderOptions:
+    """How to decode; fields as in the recipe's ``[decoding]`` table (``DecodingConfig``)."""
+
+    beam: int = 100  # 0 or 1: greedy best path
+    nbest: int = 1
+    lm: str | None = None  # ARPA file
+    lm_weight: float = 0.5
+    insertion_bonus: float = 0.0
+    lexicon: str | None = None  # word list; needs a word LM
+
+    @classmethod
+    def from_summary(cls, summary: dict, **overrides) -> DecoderOptions:
+        """The bundle's recipe decoding settings (defaults for bundles trained before they
+        existed), with the ``overrides`` that are not None."""
+        table = summary.get("recipe", {}).get("decoding", {})
+        cfg = DecodingConfig(**{k: v for k, v in table.items() if k in DECODING_FIELDS})
+        values = dataclasses.asdict(cfg)
+        values.update(lm=cfg.lm or None, lexicon=cfg.lexicon or None)  # "" means none
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def greedy(self) -> bool:
+        return self.beam <= 1
+
+
+DECODING_FIELDS = tuple(f.name for f in dataclasses.fields(DecodingConfig))
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoded:
+    """One utterance's result: the best hypothesis as timed tokens, and the N-best list (natural
+    logs; for greedy decoding the best path's labelling with its CTC forward score)."""
+
+    tokens: list[Token]
+    nbest: list[Hypothesis]
+
+
+class Decoder:
+    """Decodes ``(T, V + 1)`` logits with the given options; loads the LM once.
+
+    Args:
+        options: the decoding options.
+        classes: the model's class names ``[blank, s1, ..., sV]`` (the LM is matched to them).
+    """
+
+    def __init__(self, options: DecoderOptions, classes: Sequence[str]) -> None:
+        from pipeline.lm import decoder_lm
+
+        if options.lexicon and not options.lm:
+            raise DataError("a lexicon needs a word language model (--lm)", options.lexicon)
+        self.options = options
+        self.lm = None
+        if options.lm and not options.greedy:
+            self.lm = decoder_lm(classes, lm_path=options.lm, lexicon_path=options.lexicon)
+
+    def __call__(self, logits: np.ndarray) -> Decoded:
+        o = self.options
+        log_probs = log_softmax(logits)  # (T, V + 1)
+        if o.greedy:
+            tokens = greedy_decode(log_probs)
+            labels = tuple(t.symbol for t in tokens)
+            score = ctc_log_likelihood(log_probs, labels)
+            return Decoded(tokens, [Hypothesis(labels, score, 0.0, score)])
+        tokens, hyps = beam_decode(
+            log_probs,
+            beam=o.beam,
+            nbest=o.nbest,
+            lm=self.lm,
+            lm_weight=o.lm_weight,
+            insertion_bonus=o.insertion_bonus,
+        )
+        return Decoded(tokens, hyps)
 
 
 def predict_logits(
@@ -45,21 +131,41 @@ def recognize_features(
     return [greedy_decode(lg) for lg in predict_logits(model, normed, **kwargs)]
 
 
+def decode_features(
+    model,
+    feats: Sequence[np.ndarray],
+    mean: np.ndarray,
+    std: np.ndarray,
+    decoder: Decoder,
+    *,
+    progress: bool = False,
+    **kwargs,
+) -> list[Decoded]:
+    """CMVN, acoustic model and ``decoder`` for raw ``(T_i, F)`` feature arrays."""
+    if not feats:
+        return []
+    normed = [apply_cmvn(f, mean, std) for f in feats]
+    logits = predict_logits(model, normed, **kwargs)
+    show = progress and not decoder.options.greedy
+    return [decoder(lg) for lg in tqdm(logits, desc="beam search", disable=not show, leave=False)]
+
+
 def decode_in_chunks(
     items: Sequence,
     featurize: Callable[[object], list[tuple[object, np.ndarray]]],
     model,
     mean: np.ndarray,
     std: np.ndarray,
+    decoder: Decoder,
     *,
     on_error: Callable[[DataError], None] | None = None,
     chunk_size: int = 16,
-) -> Iterator[tuple[object, list[Token]]]:
+) -> Iterator[tuple[object, Decoded]]:
     """Decode many inputs a chunk at a time (only one chunk's features are held in memory).
 
     ``featurize(item)`` returns ``[(key, (T, F) float32 raw features), ...]`` (several for a
     file of many samples) or raises :class:`DataError`, which goes to ``on_error`` (the item is
-    skipped) or is raised when that is None. Yields ``(key, tokens)`` in input order.
+    skipped) or is raised when that is None. Yields ``(key, decoded)`` in input order.
     """
     for start in range(0, len(items), chunk_size):
         keys, feats = [], []
@@ -74,5 +180,4 @@ def decode_in_chunks(
             for key, f in pieces:
                 keys.append(key)
                 feats.append(f)
-        tokens = recognize_features(model, feats, mean, std) if feats else []
-        yield from zip(keys, tokens, strict=True)
+        yield from zip(keys, decode_features(model, feats, mean, std, decoder), strict=True)

@@ -18,7 +18,7 @@ import numpy as np
 from features.errors import DataError
 from pipeline.bundle import Bundle
 from pipeline.featurize import checked_ink_features
-from pipeline.inference import decode_in_chunks
+from pipeline.inference import Decoder, DecoderOptions, decode_in_chunks
 from pipeline.labels import SPACE, label_kind, symbols_text
 
 # Files taken from folders (pipeline.inkio.read_ink_file reads each of these).
@@ -69,10 +69,12 @@ def recognize_files(
     bundle: Bundle,
     files: Sequence[str],
     *,
+    decoder: Decoder | None = None,
     on_error: Callable[[DataError], None] | None = None,
 ) -> Iterator[Recognition]:
     """Yield one :class:`Recognition` per usable sample of each file, in order.
 
+    ``decoder`` defaults to the bundle's recipe decoding settings.
     A file that cannot be read raises :class:`DataError`, or goes to ``on_error`` and is
     skipped; so does each unusable sample of a file whose other samples are decoded.
     """
@@ -94,15 +96,19 @@ def recognize_files(
             pieces.append(((path, sample.id, index), feats))
         return pieces
 
-    for (path, sid, index), tokens in decode_in_chunks(
+    if decoder is None:
+        decoder = Decoder(DecoderOptions.from_summary(bundle.summary), bundle.symbols.to_list())
+    for (path, sid, index), decoded in decode_in_chunks(
         files,
         featurize,
         bundle.model,
         bundle.mean,
         bundle.std,
+        decoder,
         on_error=on_error,
         chunk_size=BATCH_FILES,
     ):
+        tokens = decoded.tokens
         symbols = bundle.symbols.decode([t.symbol for t in tokens])
         spans = [
             CharSpan(

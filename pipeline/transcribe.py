@@ -14,7 +14,7 @@ from features.errors import DataError
 from pipeline.bundle import Bundle
 from pipeline.corpus import AUDIO_EXTENSIONS as CORPUS_AUDIO_EXTENSIONS
 from pipeline.featurize import checked_features
-from pipeline.inference import decode_in_chunks
+from pipeline.inference import Decoder, DecoderOptions, decode_in_chunks
 from pipeline.phones import fold
 
 # Audio files found in folders: the corpus readers' extensions, and Sony Wave64.
@@ -30,13 +30,24 @@ class TimedPhone:
 
 
 @dataclasses.dataclass(frozen=True)
+class Alternative:
+    """One N-best hypothesis: its phones and scores (natural logs)."""
+
+    phones: list[str]
+    score: float  # acoustic + lm_weight * lm + insertion_bonus * len
+    acoustic: float  # log p_ctc
+    lm: float  # log p_lm (0 without a language model)
+
+
+@dataclasses.dataclass(frozen=True)
 class Transcript:
     file: str
     duration: float  # seconds
     phones: list[TimedPhone]
+    nbest: list[Alternative] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "file": self.file,
             "duration": round(self.duration, 4),
             "phones": [
@@ -44,6 +55,26 @@ class Transcript:
                 for p in self.phones
             ],
         }
+        if len(self.nbest) > 1:
+            d["nbest"] = [
+                {
+                    "phones": a.phones,
+                    "score": round(a.score, 4),
+                    "acoustic": round(a.acoustic, 4),
+                    "lm": round(a.lm, 4),
+                }
+                for a in self.nbest
+            ]
+        return d
+
+    def ctm_lines(self) -> list[str]:
+        """CTM lines as sclite reads them: ``<file-id> <channel> <start> <duration> <phone>``
+        (file id: the file name without extension; channel 1; seconds)."""
+        file_id = Path(self.file).stem
+        return [
+            f"{file_id} 1 {p.start:.3f} {max(p.end - p.start, 0.0):.3f} {p.phone}"
+            for p in self.phones
+        ]
 
 
 def expand_inputs(paths: Iterable[str | os.PathLike]) -> list[str]:
@@ -71,30 +102,42 @@ def transcribe_files(
     files: Sequence[str],
     *,
     fold_to: int | None = None,
+    decoder: Decoder | None = None,
     on_error: Callable[[DataError], None] | None = None,
 ) -> Iterable[Transcript]:
     """Yield one :class:`Transcript` per readable file, in order.
 
     Each phone spans from the first frame of its CTC spike to the start of the next phone's
     spike (times clipped to the file). ``fold_to`` maps TIMIT phones to the 48 or 39 set (phones
-    that fold to nothing, like ``q``, are dropped). Bad files raise :class:`DataError`, or go to
-    ``on_error`` and are skipped.
+    that fold to nothing, like ``q``, are dropped). ``decoder`` defaults to the bundle's recipe
+    decoding settings. Bad files raise :class:`DataError`, or go to ``on_error`` and are skipped.
     """
+    if decoder is None:
+        decoder = Decoder(DecoderOptions.from_summary(bundle.summary), bundle.symbols.to_list())
 
     def featurize(path: str) -> list[tuple[tuple[str, float], np.ndarray]]:
         n, sr, _ = audio_info(path)
         return [((path, n / sr), checked_features(path, bundle.features))]
 
-    for (path, duration), toks in decode_in_chunks(
+    for (path, duration), r in decode_in_chunks(
         files,
         featurize,
         bundle.model,
         bundle.mean,
         bundle.std,
+        decoder,
         on_error=on_error,
         chunk_size=BATCH_FILES,
     ):
-        yield Transcript(path, duration, _timed(bundle, toks, duration, fold_to))
+        nbest = [_alternative(bundle, h, fold_to) for h in r.nbest]
+        yield Transcript(path, duration, _timed(bundle, r.tokens, duration, fold_to), nbest)
+
+
+def _alternative(bundle: Bundle, hyp, fold_to: int | None) -> Alternative:
+    phones = bundle.symbols.decode(hyp.labels)
+    if fold_to is not None:
+        phones = fold(phones, fold_to)
+    return Alternative(phones, hyp.score, hyp.acoustic, hyp.lm)
 
 
 def _timed(bundle: Bundle, tokens, duration: float, fold_to: int | None) -> list[TimedPhone]:

@@ -1,0 +1,110 @@
+#!/usr/bin/env python
+"""PER of a model bundle on a split for a grid of LM weights and insertion bonuses.
+
+    .venv/bin/python scripts/tune_decoding.py runs/demo/model --data data/timit-demo \\
+        --split train --test-speakers data/timit-demo/test_spk.list --keep-sa \\
+        --lm runs/decode/phone-bigram.arpa --lm-weights 0 0.25 0.5 1 --bonuses 0 0.5 1 2
+
+The acoustic model runs once; each grid point only re-runs the beam search. Tune on training
+or dev speakers, never on the test speakers you report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("model", help="model bundle folder")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="train")
+    p.add_argument("--keep-sa", action="store_true")
+    p.add_argument("--dev-speakers")
+    p.add_argument("--test-speakers")
+    p.add_argument("--beam", type=int, default=100)
+    p.add_argument("--lm", help="ARPA model (without it only the bonuses vary)")
+    p.add_argument("--lexicon")
+    p.add_argument("--lm-weights", type=float, nargs="+", default=[0.0])
+    p.add_argument("--bonuses", type=float, nargs="+", default=[0.0])
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    args = p.parse_args()
+
+    from pipeline.backend import import_keras
+
+    import_keras()
+    from pipeline.bundle import load_bundle
+    from pipeline.data import load_split
+    from pipeline.featurize import compute_features
+    from pipeline.inference import Decoder, DecoderOptions, predict_logits
+    from pipeline.scoring import score
+
+    bundle = load_bundle(args.model)
+    utts = load_split(
+        args.data,
+        args.split,
+        keep_sa=args.keep_sa,
+        dev_speakers=args.dev_speakers,
+        test_speakers=args.test_speakers,
+    )
+    utts = [u for u in utts if u.phones]
+    feats = compute_features(utts, bundle.features, desc="features")
+    from features.audio import apply_cmvn
+
+    logits = predict_logits(
+        bundle.model, [apply_cmvn(feats[u.id], bundle.mean, bundle.std) for u in utts]
+    )
+    refs = {u.id: list(u.phones) for u in utts}
+    fold_to = bundle.summary.get("score_phone_set")
+    rows = []
+    for weight, bonus in itertools.product(args.lm_weights, args.bonuses):
+        options = DecoderOptions(
+            beam=args.beam,
+            lm=args.lm,
+            lm_weight=weight,
+            insertion_bonus=bonus,
+            lexicon=args.lexicon,
+        )
+        decoder = Decoder(options, bundle.symbols.to_list())
+        hyps = {
+            u.id: bundle.symbols.decode([t.symbol for t in decoder(lg).tokens])
+            for u, lg in zip(utts, logits, strict=True)
+        }
+        total = score(refs, hyps, fold_to=fold_to).total
+        rows.append(
+            {
+                "lm_weight": weight,
+                "insertion_bonus": bonus,
+                "error_rate": round(total.error_rate, 2),
+                "S": total.substitutions,
+                "D": total.deletions,
+                "I": total.insertions,
+            }
+        )
+        if args.format == "text":
+            r = rows[-1]
+            print(
+                f"lm_weight {weight:5.2f} bonus {bonus:5.2f}: PER {r['error_rate']:6.2f} % "
+                f"(S {r['S']}, D {r['D']}, I {r['I']})",
+                flush=True,
+            )
+    best = min(rows, key=lambda r: r["error_rate"])
+    if args.format == "json":
+        print(
+            json.dumps({"split": args.split, "utterances": len(utts), "grid": rows, "best": best})
+        )
+    else:
+        print(f"best on {args.split} ({len(utts)} utterances): {best}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,233 @@
+"""Decoding options on the command line: beam, N-best, language models, lexicons, CTM output,
+and the recipe's [decoding] table, with an untrained bundle (only the decoding is under test) and
+the bundled TIMIT sample."""
+
+import os
+
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from features.audio import FeatureConfig
+from pipeline.cli import main
+from pipeline.config import DecodingConfig, Recipe, load_recipe
+from pipeline.inference import DecoderOptions
+from pipeline.lm import read_arpa
+from pipeline.phones import PHONES39, SymbolTable
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "data" / "timit-demo"
+WAV = DEMO / "TIMIT" / "TRAIN" / "DR2" / "FAEM0" / "SX312.WAV"
+TEST_LIST = DEMO / "test_spk.list"
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    capsys.readouterr()
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """An untrained 39-phone bundle whose outputs are mostly blank with a few spikes, like a
+    trained model's, so that decoding has something to find."""
+    import keras
+
+    from models.blstm import build_model
+    from pipeline.bundle import Bundle, save_bundle
+
+    keras.utils.set_random_seed(0)
+    features = FeatureConfig()
+    symbols = SymbolTable(PHONES39)
+    model = build_model(input_dim=features.dim, num_classes=len(symbols), num_layers=1, units=8)
+    dense = model.layers[-1]
+    kernel, bias = dense.get_weights()
+    bias[0] = 1.5  # blank most of the time
+    dense.set_weights([kernel * 8.0, bias])
+    path = tmp_path_factory.mktemp("bundle") / "model"
+    summary = {"recipe": Recipe().to_dict(), "score_phone_set": 39}
+    mean, std = np.zeros(features.dim, np.float32), np.ones(features.dim, np.float32)
+    save_bundle(path, Bundle(model, features, symbols, mean, std, summary))
+    return path
+
+
+@pytest.fixture(scope="module")
+def bigram(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lm") / "phones.arpa"
+    args = ["lm", "--data", DEMO, "--test-speakers", TEST_LIST, "--phone-set", "39", "--out", out]
+    assert main([str(a) for a in args]) == 0
+    return out
+
+
+def test_lm_command_trains_a_phone_bigram_on_the_training_speakers(bigram):
+    model = read_arpa(bigram)
+    assert model.order == 2
+    assert set(model.vocab) - {"<s>", "</s>", "<unk>"} <= set(PHONES39)
+    assert len(model.vocab) > 30  # most of the 39 phones occur in 40 sentences
+
+
+def test_lm_command_from_text_in_characters(capsys, tmp_path):
+    (tmp_path / "t.txt").write_text("the cat sat\n\nthe hat\n")
+    rc, out, _ = run(
+        capsys,
+        "lm",
+        "--text",
+        tmp_path / "t.txt",
+        "--unit",
+        "chars",
+        "--order",
+        3,
+        "--out",
+        tmp_path / "c.arpa",
+    )
+    assert rc == 0 and "2 sentences" in out
+    model = read_arpa(tmp_path / "c.arpa")
+    assert model.order == 3 and "<space>" in model.vocab and " " not in model.vocab
+    assert model.log10_prob((model.ids["<space>"], model.ids["h"]), model.ids["a"]) > -0.5
+
+
+def test_lm_command_errors_are_one_line(capsys, tmp_path):
+    rc, _, err = run(capsys, "lm", "--out", tmp_path / "x.arpa")
+    assert rc == 2 and "either --data" in err
+    rc, _, err = run(
+        capsys,
+        "lm",
+        "--text",
+        tmp_path / "none.txt",
+        "--unit",
+        "chars",
+        "--out",
+        tmp_path / "x.arpa",
+    )
+    assert rc == 2 and "none.txt" in err and len(err.strip().splitlines()) == 1
+
+
+def _transcribe(capsys, bundle, *extra):
+    rc, out, err = run(capsys, "transcribe", bundle, WAV, *extra)
+    assert rc == 0, err
+    return out
+
+
+def test_ctm_matches_the_json_times(capsys, bundle):
+    ctm = _transcribe(capsys, bundle, "--format", "ctm", "--beam", "10").splitlines()
+    result = json.loads(_transcribe(capsys, bundle, "--format", "json", "--beam", "10"))
+    assert len(ctm) == len(result["phones"]) > 0
+    for line, p in zip(ctm, result["phones"], strict=True):
+        file_id, channel, start, dur, phone = line.split()
+        assert (file_id, channel, phone) == ("SX312", "1", p["phone"])
+        assert float(start) == pytest.approx(p["start"], abs=1e-3)
+        assert float(dur) == pytest.approx(p["end"] - p["start"], abs=2e-3)
+
+
+def test_json_nbest_is_sorted_and_distinct(capsys, bundle):
+    result = json.loads(
+        _transcribe(capsys, bundle, "--format", "json", "--beam", "8", "--nbest", "4")
+    )
+    nbest = result["nbest"]
+    assert len(nbest) == 4
+    assert nbest[0]["phones"] == [p["phone"] for p in result["phones"]]
+    assert len({tuple(h["phones"]) for h in nbest}) == 4
+    assert [h["score"] for h in nbest] == sorted((h["score"] for h in nbest), reverse=True)
+    assert all(h["lm"] == 0 and h["score"] == pytest.approx(h["acoustic"]) for h in nbest)
+    plain = json.loads(_transcribe(capsys, bundle, "--format", "json", "--beam", "8"))
+    assert "nbest" not in plain
+
+
+def test_greedy_and_beam_with_lm(capsys, bundle, bigram):
+    greedy = _transcribe(capsys, bundle, "--beam", "0").split()[1:]
+    beam = _transcribe(capsys, bundle, "--beam", "10").split()[1:]
+    fused = json.loads(
+        _transcribe(
+            capsys,
+            bundle,
+            "--format",
+            "json",
+            "--beam",
+            "10",
+            "--nbest",
+            "2",
+            "--lm",
+            bigram,
+            "--lm-weight",
+            "2",
+        )
+    )
+    assert greedy and beam
+    assert all(h["lm"] < 0 for h in fused["nbest"])
+
+
+def test_evaluate_with_beam_and_lm(capsys, bundle, bigram):
+    rc, out, err = run(
+        capsys,
+        "evaluate",
+        bundle,
+        "--data",
+        DEMO,
+        "--split",
+        "core-test",
+        "--test-speakers",
+        TEST_LIST,
+        "--format",
+        "json",
+        "--beam",
+        "4",
+        "--lm",
+        bigram,
+        "--insertion-bonus",
+        "0.5",
+    )
+    assert rc == 0, err
+    assert json.loads(out)["reference_length"] > 500
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--lm", "missing.arpa"), "missing.arpa: language model file not found"),
+        (("--lexicon", "words.txt"), "a lexicon needs a word language model"),
+        (("--beam", "-1"), "--beam -1 must be 0 or more"),
+    ],
+)
+def test_decoding_errors_are_one_line(capsys, bundle, extra, message):
+    rc, out, err = run(capsys, "transcribe", bundle, WAV, *extra)
+    assert rc == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_lm_over_another_symbol_set_is_refused(capsys, bundle, tmp_path):
+    (tmp_path / "t.txt").write_text("a b c\n")
+    assert (
+        main(
+            [
+                "lm",
+                "--text",
+                str(tmp_path / "t.txt"),
+                "--unit",
+                "words",
+                "--out",
+                str(tmp_path / "w.arpa"),
+            ]
+        )
+        == 0
+    )
+    (tmp_path / "w.arpa").write_text(
+        (tmp_path / "w.arpa").read_text().replace("<unk>", "<unknown>")
+    )
+    rc, _, err = run(capsys, "transcribe", bundle, WAV, "--lm", tmp_path / "w.arpa")
+    assert rc == 2 and "symbols are not in the LM" in err
+
+
+def test_decoding_defaults_come_from_the_recipe():
+    assert DecoderOptions.from_summary({}) == DecoderOptions(beam=100, nbest=1)
+    recipe = load_recipe(None, ["decoding.beam=7", 'decoding.lm="x.arpa"', "decoding.nbest=3"])
+    assert recipe.decoding == DecodingConfig(beam=7, lm="x.arpa", nbest=3)
+    summary = {"recipe": recipe.to_dict()}
+    assert Recipe.from_dict(summary["recipe"]) == recipe
+    options = DecoderOptions.from_summary(summary, beam=None, lm_weight=2.0, lexicon=None)
+    assert (options.beam, options.lm, options.nbest, options.lm_weight) == (7, "x.arpa", 3, 2.0)
+    assert options.lexicon is None and DecoderOptions.from_summary(summary, beam=0).greedy
