@@ -42,3 +42,19 @@ def recognize_features(
     """CMVN, acoustic model and best-path decoding for raw ``(T_i, F)`` feature arrays."""
     normed = [apply_cmvn(f, mean, std) for f in feats]
     return [greedy_decode(lg) for lg in predict_logits(model, normed, **kwargs)]
+
+
+def recognize_features_with_logits(
+    model, feats: Sequence[np.ndarray], mean: np.ndarray, std: np.ndarray, **kwargs
+) -> tuple[list[list[Token]], list[np.ndarray]]:
+    """:func:`recognize_features`, also returning each utterance's ``(T_i, V + 1)`` logits."""
+    normed = [apply_cmvn(f, mean, std) for f in feats]
+    logits = predict_logits(model, normed, **kwargs)
+    return [greedy_decode(lg) for lg in logits], logits
+
+
+def posteriors(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis: ``(..., V + 1)`` logits -> float32 probabilities."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=-1, keepdims=True))  # shifted: exp never overflows
+    return (z / z.sum(axis=-1, keepdims=True)).astype(np.float32)

@@ -7,12 +7,14 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from features.audio import audio_info, frame_center_s
 from features.errors import DataError
 from pipeline.bundle import Bundle
 from pipeline.corpus import AUDIO_EXTENSIONS as CORPUS_AUDIO_EXTENSIONS
 from pipeline.featurize import checked_features
-from pipeline.inference import recognize_features
+from pipeline.inference import recognize_features, recognize_features_with_logits
 from pipeline.phones import fold
 
 # Audio files found in folders: the corpus readers' extensions, and Sony Wave64.
@@ -94,6 +96,20 @@ def transcribe_files(
         tokens = recognize_features(bundle.model, feats, bundle.mean, bundle.std) if feats else []
         for path, duration, toks in zip(chunk, durations, tokens, strict=True):
             yield Transcript(path, duration, _timed(bundle, toks, duration, fold_to))
+
+
+def transcribe_detailed(
+    bundle: Bundle, path: str, *, fold_to: int | None = None
+) -> tuple[Transcript, np.ndarray]:
+    """One file's :class:`Transcript` (as :func:`transcribe_files` gives it) and the model's
+    ``(T, V + 1)`` float32 logits, for pictures of what the network saw. Bad files raise
+    :class:`DataError`."""
+    n, sr, _ = audio_info(path)
+    feats = checked_features(path, bundle.features)
+    (tokens,), (logits,) = recognize_features_with_logits(
+        bundle.model, [feats], bundle.mean, bundle.std
+    )
+    return Transcript(path, n / sr, _timed(bundle, tokens, n / sr, fold_to)), logits
 
 
 def _timed(bundle: Bundle, tokens, duration: float, fold_to: int | None) -> list[TimedPhone]:
