@@ -122,6 +122,7 @@ def plot_transcription(
         origin="lower",
         aspect="auto",
         cmap="magma",
+        interpolation="nearest",
         extent=(times[0] - hop_s / 2, times[-1] + hop_s / 2, 0, spec.shape[1]),
     )
     ax_spec.set_ylabel("mel channel")
@@ -137,7 +138,7 @@ def _draw_posteriors(ax, times: np.ndarray, probs: np.ndarray, names: list[str])
     """Blank as a grey area, each symbol as a coloured line, its spikes labelled."""
     import matplotlib
 
-    ax.fill_between(times, probs[:, 0], color="0.85", lw=0, label="blank")
+    ax.fill_between(times, probs[:, 0], color="0.85", lw=0)
     colours = matplotlib.colormaps["tab20"]
     best = probs.argmax(axis=1)  # (T,)
     for k in range(1, probs.shape[1]):
@@ -150,8 +151,7 @@ def _draw_posteriors(ax, times: np.ndarray, probs: np.ndarray, names: list[str])
             peak = run[np.argmax(probs[run, k])]
             ax.text(times[peak], probs[peak, k] + 0.02, names[k], ha="center", fontsize=7)
     ax.set_ylim(0.0, 1.12)
-    ax.set_ylabel("CTC posterior")
-    ax.legend(loc="upper right", fontsize=7)
+    ax.set_ylabel("CTC posterior\n(blank: grey area)")
 
 
 def _draw_phones(ax, transcript: Transcript) -> None:
