@@ -245,10 +245,11 @@ def cmd_evaluate(args) -> int:
     from pipeline.evaluate import evaluate_bundle
     from pipeline.scoring import write_kaldi_text
 
+    options = _report_options(args)  # bad flags fail before the decoding, not after it
     if args.plot:
         from pipeline.plots import require_matplotlib
 
-        require_matplotlib()  # before the decoding, not after it
+        require_matplotlib()
     bundle = load_bundle(args.model)
     failures = Failures(args.strict)
     utts = load_split(
@@ -266,7 +267,7 @@ def cmd_evaluate(args) -> int:
     if args.hyp_out:
         write_kaldi_text(hyps, args.hyp_out)
     extra = {"model": str(args.model), "split": args.split}
-    _print_report(report, args.format, extra=extra, options=_report_options(args))
+    _print_report(report, args.format, extra=extra, options=options)
     if args.plot:
         from pipeline.plots import plot_confusions
 
@@ -371,6 +372,8 @@ def cmd_compare(args) -> int:
     from pipeline.report import compare_reports, comparison_text
     from pipeline.scoring import score
 
+    if not 0.0 < args.alpha < 1.0:
+        raise DataError(f"--alpha must be between 0 and 1, got {args.alpha}", "command line")
     refs = _read_transcripts(args.ref, args.fold)
     reports = [score(refs, _read_transcripts(h, args.fold), fold_to=args.fold) for h in args.hyps]
     options = _report_options(args)

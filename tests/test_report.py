@@ -146,10 +146,19 @@ def test_score_details_and_json(capsys, tmp_path):
     assert d["bootstrap"]["replicates"] == 50
 
 
-def test_score_bad_bootstrap_is_one_line(capsys, tmp_path):
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["score", "--bootstrap", "0"], "--bootstrap"),
+        (["compare", "--bootstrap", "-3"], "--bootstrap"),
+        (["compare", "--alpha", "1.5"], "--alpha"),
+    ],
+)
+def test_bad_statistics_flags_are_one_line(capsys, tmp_path, args, flag):
     ref = write_text(tmp_path / "ref.txt", REFS)
-    rc, out, err = run(capsys, "score", ref, ref, "--bootstrap", "0")
-    assert rc == 2 and out == "" and "--bootstrap" in err and len(err.strip().splitlines()) == 1
+    extra = [ref] if args[0] == "compare" else []
+    rc, out, err = run(capsys, args[0], ref, ref, *extra, *args[1:])
+    assert rc == 2 and out == "" and flag in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.fixture
