@@ -8,6 +8,7 @@ stops at the first).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -85,6 +86,49 @@ def _add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> 
 def _format_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format", choices=["text", "json"], default="text", help="output format (default: text)"
+    )
+
+
+def _report_args(p: argparse.ArgumentParser, *, details: bool = True) -> None:
+    """Flags of the sclite-style report (pipeline.report) and its bootstrap interval."""
+    if details:
+        p.add_argument(
+            "--details",
+            action="store_true",
+            help="also show every utterance aligned (REF/HYP lines, errors in upper case)",
+        )
+        p.add_argument(
+            "--speaker-label",
+            default="speaker",
+            help="header of the per-speaker column, e.g. writer (default: speaker)",
+        )
+        p.add_argument(
+            "--top",
+            type=int,
+            default=10,
+            help="confusion pairs, deleted and inserted symbols listed (default: 10)",
+        )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap replicates for the 95 %% confidence intervals (default: 1000)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+
+
+def _report_options(args):
+    from pipeline.report import ReportOptions
+
+    if args.bootstrap < 1:
+        raise DataError(f"--bootstrap must be at least 1, got {args.bootstrap}", "command line")
+    return ReportOptions(
+        speaker_label=getattr(args, "speaker_label", "speaker"),
+        top=getattr(args, "top", 10),
+        details=getattr(args, "details", False),
+        replicates=args.bootstrap,
+        seed=args.seed,
     )
 
 
@@ -246,6 +290,11 @@ def cmd_evaluate(args) -> int:
     from pipeline.labels import label_kind
     from pipeline.scoring import write_kaldi_text
 
+    options = _report_options(args)  # bad flags fail before the decoding, not after it
+    if args.plot:
+        from pipeline.plots import require_matplotlib
+
+        require_matplotlib()
     bundle = load_bundle(args.model)
     failures = Failures(args.strict)
     utts = load_split(
@@ -261,26 +310,48 @@ def cmd_evaluate(args) -> int:
     extra = {"model": str(args.model), "split": args.split}
     decoder = decoder_from_args(args, bundle)
     if label_kind(bundle.features) == "chars":
-        report, hyps = evaluate_text_bundle(bundle, utts, decoder=decoder, on_error=failures)
-        print(
-            json.dumps({**extra, **report.to_dict()}) if args.format == "json" else report.to_text()
-        )
+        text_report, hyps = evaluate_text_bundle(bundle, utts, decoder=decoder, on_error=failures)
+        report = text_report.chars
+        options = dataclasses.replace(options, speaker_label="writer")
+        _print_text_report(text_report, args.format, extra=extra, options=options)
     else:
         fold_to = args.fold if args.fold is not None else bundle.summary.get("score_phone_set")
         report, hyps = evaluate_bundle(
             bundle, utts, fold_to=fold_to, decoder=decoder, on_error=failures
         )
-        _print_report(report, args.format, extra=extra)
+        _print_report(report, args.format, extra=extra, options=options)
     if args.hyp_out:
         write_kaldi_text(hyps, args.hyp_out)
+    if args.plot:
+        from pipeline.plots import plot_confusions
+
+        plot_confusions(report, args.plot)
     return failures.finish()
 
 
-def _print_report(report, fmt: str, *, extra: dict) -> None:
+def _print_report(report, fmt: str, *, extra: dict, options=None) -> None:
+    from pipeline.report import ReportOptions, report_dict, report_text
+
+    options = options or ReportOptions()
     if fmt == "json":
-        print(json.dumps({**extra, **report.to_dict()}, indent=None))
+        print(json.dumps({**extra, **report_dict(report, options)}, indent=None))
     else:
-        print(report.to_text("PER" if report.fold_to else "Error rate"))
+        print(report_text(report, options, "PER" if report.fold_to else "Error rate"))
+
+
+def _print_text_report(report, fmt: str, *, extra: dict, options) -> None:
+    """A handwriting model's CER report (the speech keys, with ``cer`` and ``wer`` in percent)
+    and its WER report (under ``words`` in JSON)."""
+    from pipeline.report import report_dict, report_text
+
+    if fmt == "json":
+        chars = report_dict(report.chars, options)
+        words = report_dict(report.words, options)
+        out = {**extra, **chars, "cer": chars["error_rate"], "wer": words["error_rate"]}
+        print(json.dumps({**out, "words": words}, ensure_ascii=False))
+    else:
+        print(report_text(report.chars, options, "CER"))
+        print(report_text(report.words, options, "WER"))
 
 
 def cmd_transcribe(args) -> int:
@@ -293,15 +364,38 @@ def cmd_transcribe(args) -> int:
         raise DataError("no audio files found", " ".join(args.inputs))
     decoder = decoder_from_args(args, bundle)
     failures = Failures(args.strict)
+    if args.plot:
+        return _transcribe_and_plot(bundle, files, args, decoder, failures)
     for tr in transcribe_files(
         bundle, files, fold_to=args.fold, decoder=decoder, on_error=failures
     ):
-        if args.format == "json":
-            print(json.dumps(tr.to_dict()), flush=True)
-        elif args.format == "ctm":
-            print("\n".join(tr.ctm_lines()), flush=True)
-        else:
-            print(" ".join([tr.file, *(p.phone for p in tr.phones)]), flush=True)
+        _print_transcript(tr, args.format)
+    return failures.finish()
+
+
+def _print_transcript(tr, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(tr.to_dict()), flush=True)
+    elif fmt == "ctm":
+        print("\n".join(tr.ctm_lines()), flush=True)
+    else:
+        print(" ".join([tr.file, *(p.phone for p in tr.phones)]), flush=True)
+
+
+def _transcribe_and_plot(bundle, files: list[str], args, decoder, failures: Failures) -> int:
+    """transcribe --plot: one file at a time, each with its picture."""
+    from pipeline.plots import picture_paths, plot_transcription, require_matplotlib
+    from pipeline.transcribe import transcribe_detailed
+
+    require_matplotlib()
+    for path, png in zip(files, picture_paths(files, args.plot), strict=True):
+        try:
+            tr, logits = transcribe_detailed(bundle, path, fold_to=args.fold, decoder=decoder)
+        except DataError as e:
+            failures(e)
+            continue
+        _print_transcript(tr, args.format)
+        plot_transcription(bundle, tr, logits, png)
     return failures.finish()
 
 
@@ -378,9 +472,18 @@ def _read_transcripts(path: str, fold_to: int | None) -> dict[str, list[str]]:
 def cmd_score(args) -> int:
     from pipeline.scoring import score
 
+    if args.plot:
+        from pipeline.plots import require_matplotlib
+
+        require_matplotlib()
     refs, hyps = _read_transcripts(args.ref, args.fold), _read_transcripts(args.hyp, args.fold)
     report = score(refs, hyps, fold_to=args.fold)
-    _print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp})
+    options = _report_options(args)
+    _print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp}, options=options)
+    if args.plot:
+        from pipeline.plots import plot_confusions
+
+        plot_confusions(report, args.plot)
     if report.missing:
         shown = ", ".join(report.missing[:3]) + (", ..." if len(report.missing) > 3 else "")
         print(
@@ -390,6 +493,42 @@ def cmd_score(args) -> int:
         )
         return EXIT_BAD_INPUT
     return 0
+
+
+def cmd_compare(args) -> int:
+    from pipeline.report import compare_reports, comparison_text
+    from pipeline.scoring import score
+
+    if not 0.0 < args.alpha < 1.0:
+        raise DataError(f"--alpha must be between 0 and 1, got {args.alpha}", "command line")
+    refs = _read_transcripts(args.ref, args.fold)
+    reports = [score(refs, _read_transcripts(h, args.fold), fold_to=args.fold) for h in args.hyps]
+    options = _report_options(args)
+    comparison = compare_reports(*reports, options, alpha=args.alpha)
+    if args.format == "json":
+        out = {"ref": args.ref, "hyp_a": args.hyps[0], "hyp_b": args.hyps[1]}
+        print(json.dumps({**out, **comparison.to_dict()}))
+    else:
+        rate = "PER" if args.fold else "Error rate"
+        print(comparison_text(comparison, *args.hyps, rate=rate), end="")
+    status = 0
+    for hyp, report in zip(args.hyps, reports, strict=True):
+        if report.missing:
+            print(
+                f"lstmrec: {hyp}: no hypothesis for {len(report.missing)} reference "
+                f"utterance(s) (scored as all deletions)",
+                file=sys.stderr,
+            )
+            status = EXIT_BAD_INPUT
+    return status
+
+
+def _plot_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also draw the confusion matrix (rows: reference, columns: hypothesis) to this PNG",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -468,6 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
     _fold_arg(p, None)
     p.add_argument("--hyp-out", help="also write the hypotheses in Kaldi text format")
     add_decoding_args(p)
+    _report_args(p)
+    _plot_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("transcribe", help="phone sequence of each audio file")
@@ -482,6 +623,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _fold_arg(p, None)
     p.add_argument("--strict", action="store_true", help="stop at the first bad file")
+    p.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="also draw spectrogram, CTC posteriors and phones: PATH.png for one file, "
+        "or a folder that gets <file stem>.png per file",
+    )
     add_decoding_args(p)
     p.set_defaults(func=cmd_transcribe)
 
@@ -529,7 +676,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("hyp", help="hypothesis transcripts, Kaldi text format")
     _format_arg(p)
     _fold_arg(p, None)
+    _report_args(p)
+    _plot_arg(p)
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("compare", help="is one system better than another? (paired tests)")
+    p.add_argument("ref", help="reference transcripts, Kaldi text format")
+    p.add_argument("hyps", nargs=2, metavar="hyp", help="hypotheses of system A, then system B")
+    _format_arg(p)
+    _fold_arg(p, None)
+    _report_args(p, details=False)
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="significance level of the verdict (default: 0.05)",
+    )
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

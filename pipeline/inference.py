@@ -181,3 +181,10 @@ def decode_in_chunks(
                 keys.append(key)
                 feats.append(f)
         yield from zip(keys, decode_features(model, feats, mean, std, decoder), strict=True)
+
+
+def posteriors(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis: ``(..., V + 1)`` logits -> float32 probabilities."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=-1, keepdims=True))  # shifted: exp never overflows
+    return (z / z.sum(axis=-1, keepdims=True)).astype(np.float32)

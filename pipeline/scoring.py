@@ -114,6 +114,8 @@ class Report:
         missing: sorted ids in the references with no hypothesis (scored as all deletions).
         extra: sorted ids with a hypothesis but no reference (ignored).
         fold_to: the phone set both sides were folded to (61, 48, 39), or ``None``.
+        alignments: the alignment of every reference utterance (after folding), by id.
+        utterance_speakers: the speaker each reference utterance was counted under, by id.
     """
 
     total: ErrorCounts
@@ -122,6 +124,12 @@ class Report:
     missing: list[str] = dataclasses.field(default_factory=list)
     extra: list[str] = dataclasses.field(default_factory=list)
     fold_to: int | None = None
+    alignments: dict[str, list[AlignedPair]] = dataclasses.field(default_factory=dict)
+    utterance_speakers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def utterance_counts(self) -> dict[str, ErrorCounts]:
+        """Counts of each reference utterance, by id (in the order they were scored)."""
+        return {utt: ErrorCounts.from_alignment(a) for utt, a in self.alignments.items()}
 
     def to_dict(self) -> dict:
         """A JSON-ready summary; rates are percent, unrounded floats."""
@@ -138,8 +146,8 @@ class Report:
             },
         }
 
-    def to_text(self, name: str = "PER") -> str:
-        """A human-readable report: a summary line, then one table row per speaker."""
+    def summary_lines(self, name: str = "PER") -> list[str]:
+        """The summary line, and notes on missing and extra utterances."""
         t = self.total
         phones = "" if self.fold_to is None else f", {self.fold_to} phones"
         lines = [
@@ -151,6 +159,11 @@ class Report:
             lines.append(f"{len(self.missing)} utterances had no hypothesis (all deletions)")
         if self.extra:
             lines.append(f"{len(self.extra)} hypotheses had no reference (ignored)")
+        return lines
+
+    def to_text(self, name: str = "PER") -> str:
+        """A human-readable report: a summary line, then one table row per speaker."""
+        lines = self.summary_lines(name)
         lines.append(f"{'speaker':<12} {'#ref':>6} {'S':>5} {'D':>5} {'I':>5} {name:>7}")
         for spk, c in sorted(self.per_speaker.items()):
             lines.append(
@@ -177,14 +190,18 @@ def score(
     """
     total = ErrorCounts()
     per_speaker: dict[str, ErrorCounts] = {}
+    alignments: dict[str, list[AlignedPair]] = {}
+    utterance_speakers: dict[str, str] = {}
     missing = sorted(u for u in refs if u not in hyps)
     for utt, ref in refs.items():
         hyp = hyps.get(utt, ())
         if fold_to is not None:
             ref = fold(ref, fold_to, source=f"reference {utt}")
             hyp = fold(hyp, fold_to, source=f"hypothesis {utt}")
-        counts = ErrorCounts.from_alignment(align(ref, hyp))
+        alignments[utt] = align(ref, hyp)
+        counts = ErrorCounts.from_alignment(alignments[utt])
         spk = speakers[utt] if speakers is not None and utt in speakers else speaker_of(utt)
+        utterance_speakers[utt] = spk
         per_speaker[spk] = per_speaker.get(spk, ErrorCounts()) + counts
         total = total + counts
     return Report(
@@ -194,6 +211,8 @@ def score(
         missing=missing,
         extra=sorted(u for u in hyps if u not in refs),
         fold_to=fold_to,
+        alignments=alignments,
+        utterance_speakers=utterance_speakers,
     )
 
 

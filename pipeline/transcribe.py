@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from features.audio import audio_info, frame_center_s
+from features.audio import apply_cmvn, audio_info, frame_center_s
 from features.errors import DataError
 from pipeline.bundle import Bundle
 from pipeline.corpus import AUDIO_EXTENSIONS as CORPUS_AUDIO_EXTENSIONS
 from pipeline.featurize import checked_features
-from pipeline.inference import Decoder, DecoderOptions, decode_in_chunks
+from pipeline.inference import Decoder, DecoderOptions, decode_in_chunks, predict_logits
 from pipeline.phones import fold
 
 # Audio files found in folders: the corpus readers' extensions, and Sony Wave64.
@@ -138,6 +138,22 @@ def _alternative(bundle: Bundle, hyp, fold_to: int | None) -> Alternative:
     if fold_to is not None:
         phones = fold(phones, fold_to)
     return Alternative(phones, hyp.score, hyp.acoustic, hyp.lm)
+
+
+def transcribe_detailed(
+    bundle: Bundle, path: str, *, fold_to: int | None = None, decoder: Decoder | None = None
+) -> tuple[Transcript, np.ndarray]:
+    """One file's :class:`Transcript` (as :func:`transcribe_files` gives it) and the model's
+    ``(T, V + 1)`` float32 logits, for pictures of what the network saw. Bad files raise
+    :class:`DataError`."""
+    if decoder is None:
+        decoder = Decoder(DecoderOptions.from_summary(bundle.summary), bundle.symbols.to_list())
+    n, sr, _ = audio_info(path)
+    feats = apply_cmvn(checked_features(path, bundle.features), bundle.mean, bundle.std)
+    (logits,) = predict_logits(bundle.model, [feats])
+    r = decoder(logits)
+    nbest = [_alternative(bundle, h, fold_to) for h in r.nbest]
+    return Transcript(path, n / sr, _timed(bundle, r.tokens, n / sr, fold_to), nbest), logits
 
 
 def _timed(bundle: Bundle, tokens, duration: float, fold_to: int | None) -> list[TimedPhone]:

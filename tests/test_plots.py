@@ -1,0 +1,159 @@
+"""Pictures: the confusion matrix of a report, and spectrogram + CTC posteriors + phones of one
+transcription, drawn from a tiny model trained here (as in ``test_cli.py``) and synthetic data."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
+
+import contextlib
+import importlib.util
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_cli import TEST_FILE, TEST_SPEAKER, TRAIN_SPEAKERS, copy_speaker, train_args, write_list
+
+from pipeline import plots
+from pipeline.cli import main
+from pipeline.phones import PHONES39
+from pipeline.scoring import score
+
+pytest.importorskip("matplotlib", reason="pictures need matplotlib (the 'plot' extra)")
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    capsys.readouterr()
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_picture(path: Path, *, min_side: int = 300) -> np.ndarray:
+    """A readable PNG, at least ``min_side`` pixels each way, with real content on it."""
+    from matplotlib.image import imread
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not path.with_name(path.name + ".tmp").exists()
+    img = imread(path)  # (H, W, 4) float32 in [0, 1]
+    assert img.ndim == 3 and min(img.shape[:2]) >= min_side, img.shape
+    rgb = img[..., :3].reshape(-1, 3)
+    assert rgb.std() > 0.05  # not blank
+    assert len(np.unique(np.round(rgb * 255), axis=0)) > 20  # a colour map, not two colours
+    return img
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 1 x 8 BLSTM trained for 2 epochs on 2 speakers; FAEM0 held out."""
+    root = tmp_path_factory.mktemp("corpus")
+    for speaker in (*TRAIN_SPEAKERS, TEST_SPEAKER):
+        copy_speaker(speaker, root)
+    test_list = write_list(root / "test_spk.list", "faem0")
+    out = tmp_path_factory.mktemp("run") / "run"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main([str(a) for a in train_args(root, out, test_list=test_list)]) == 0
+    wav = root / "TIMIT" / "TRAIN" / TEST_SPEAKER / f"{TEST_FILE}.WAV"
+    return {"root": root, "test_list": test_list, "bundle": out / "model", "wav": wav}
+
+
+def test_confusion_matrix_picture_39_phones(tmp_path):
+    rng = np.random.default_rng(1)
+    refs = {f"s{i % 3}_u{i}": list(rng.choice(PHONES39, 30)) for i in range(12)}
+    hyps = {
+        u: [p if rng.random() < 0.7 else rng.choice(PHONES39) for p in r] for u, r in refs.items()
+    }
+    png = plots.plot_confusions(score(refs, hyps, fold_to=39), tmp_path / "sub" / "c.png")
+    assert png == tmp_path / "sub" / "c.png"
+    img = assert_picture(png, min_side=600)  # 40 x 40 cells, each labelled
+    assert img.shape[1] > img.shape[0]  # room for the colour bar
+
+
+def test_confusion_picture_without_errors_or_with_one_symbol(tmp_path):
+    png = plots.plot_confusions(score({"a_1": ["x"]}, {"a_1": ["x"]}), tmp_path / "one.png")
+    assert_picture(png, min_side=200)
+
+
+def test_transcribe_plot_one_file(capsys, tiny, tmp_path):
+    png = tmp_path / "out.png"
+    rc, out, err = run(capsys, "transcribe", tiny["bundle"], tiny["wav"], "--plot", png)
+    assert rc == 0, err
+    # The transcript is printed as without --plot, and the same phones come out.
+    rc2, plain, _ = run(capsys, "transcribe", tiny["bundle"], tiny["wav"])
+    assert out == plain and out.startswith(str(tiny["wav"]))
+    img = assert_picture(png, min_side=500)
+    assert img.shape[1] > 1.5 * img.shape[0]  # wide: time runs left to right
+
+
+def test_transcribe_plot_folder_names_and_bad_files(capsys, tiny, tmp_path):
+    # Two inputs share the stem SX312 (TIMIT's layout); a third is not audio.
+    other = tmp_path / "spk2" / f"{TEST_FILE}.WAV"
+    other.parent.mkdir()
+    shutil.copy(tiny["wav"], other)
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    folder = tmp_path / "pictures"
+    rc, out, err = run(
+        capsys, "transcribe", tiny["bundle"], tiny["wav"], other, bad, "--plot", folder
+    )
+    assert rc == 2 and str(bad) in err and "1 input(s) failed" in err
+    assert len(out.splitlines()) == 2
+    assert sorted(p.name for p in folder.iterdir()) == [f"{TEST_FILE}.png", f"spk2_{TEST_FILE}.png"]
+    for p in folder.iterdir():
+        assert_picture(p)
+
+
+def test_transcribe_plot_png_with_several_files_is_one_line(capsys, tiny, tmp_path):
+    rc, out, err = run(
+        capsys, "transcribe", tiny["bundle"], tiny["wav"], tiny["wav"], "--plot", tmp_path / "x.png"
+    )
+    assert rc == 2 and out == "" and "give a folder" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
+
+
+def test_evaluate_plot_and_details(capsys, tiny, tmp_path):
+    png = tmp_path / "confusions.png"
+    rc, out, err = run(
+        capsys,
+        "evaluate",
+        tiny["bundle"],
+        "--data",
+        tiny["root"],
+        "--test-speakers",
+        tiny["test_list"],
+        "--details",
+        "--plot",
+        png,
+    )
+    assert rc == 0, err
+    assert out.startswith("PER ") and "95 % confidence interval" in out
+    assert out.count("\nREF:  ") == 8 and out.count("\nHYP:  ") == 8  # faem0's 8 SI/SX
+    assert_picture(png, min_side=600)
+
+
+def test_transcribe_detailed_agrees_with_transcribe_files(tiny):
+    from pipeline.bundle import load_bundle
+    from pipeline.inference import posteriors
+    from pipeline.transcribe import transcribe_detailed, transcribe_files
+
+    bundle = load_bundle(tiny["bundle"])
+    (plain,) = transcribe_files(bundle, [str(tiny["wav"])], fold_to=39)
+    detailed, logits = transcribe_detailed(bundle, str(tiny["wav"]), fold_to=39)
+    assert detailed == plain
+    assert logits.shape == (len(plots.log_mel(tiny["wav"], bundle)), len(bundle.symbols))
+    np.testing.assert_allclose(posteriors(logits).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_plot_without_matplotlib_is_one_clear_line(capsys, monkeypatch, tmp_path):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        plots.importlib.util, "find_spec", lambda n, *a: None if n == "matplotlib" else real(n, *a)
+    )
+    ref = tmp_path / "ref.txt"
+    ref.write_text("a_1 x y\n")
+    rc, out, err = run(capsys, "score", ref, ref, "--plot", tmp_path / "c.png")
+    assert rc == 2 and "pip install 'lstmrec[plot]'" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "c.png").exists()

@@ -1,0 +1,208 @@
+"""sclite-style reports (tables, confusion pairs, aligned utterances) and ``lstmrec compare``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.cli import main
+from pipeline.report import (
+    ReportOptions,
+    aligned_lines,
+    compare_reports,
+    confusion_matrix,
+    report_dict,
+    report_text,
+    sys_table,
+)
+from pipeline.scoring import align, score
+
+# spk1_u1: one substitution (iy -> ih) and one insertion (y); spk2_u1: one deletion (r);
+# spk2_u2: correct. 11 reference phones, 3 errors.
+REFS = {
+    "spk1_u1": "sh iy hh ae d".split(),
+    "spk2_u1": "aa r k".split(),
+    "spk2_u2": "k aa r".split(),
+}
+HYPS = {
+    "spk1_u1": "sh ih hh ae d y".split(),
+    "spk2_u1": "aa k".split(),
+    "spk2_u2": "k aa r".split(),
+}
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    capsys.readouterr()
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def write_text(path: Path, texts: dict[str, list[str]]) -> Path:
+    path.write_text("".join(f"{u} {' '.join(p)}\n" for u, p in texts.items()))
+    return path
+
+
+def test_aligned_lines_sclite_style():
+    # One substitution, one deletion, one insertion: columns as wide as their wider side.
+    ref, hyp, ev = aligned_lines(align("sh iy hh ae d k".split(), "sh ih hh d k y".split()))
+    assert ref == "sh IY hh AE  d k ***"
+    assert hyp == "sh IH hh *** d k Y"
+    assert ev == "   S     D       I"
+
+
+def test_sys_table_by_hand():
+    report = score(REFS, HYPS)
+    lines = sys_table(report, "writer")
+    assert lines[0].split()[:3] == ["writer", "#utt", "#ref"]
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    #            #utt #ref |  Corr   Sub   Del   Ins   Err  S.Err
+    assert rows["spk1"] == ["spk1", "1", "5", "|", "80.0", "20.0", "0.0", "20.0", "40.0", "100.0"]
+    assert rows["spk2"] == ["spk2", "2", "6", "|", "83.3", "0.0", "16.7", "0.0", "16.7", "50.0"]
+    total = ["Sum/Avg", "3", "11", "|", "81.8", "9.1", "9.1", "9.1", "27.3", "66.7"]
+    assert rows["Sum/Avg"] == total
+    assert rows["Mean"][-2:] == ["28.3", "75.0"]  # Err (40 + 16.7) / 2, S.Err (100 + 50) / 2
+
+
+def test_report_text_sections():
+    report = score(REFS, HYPS)
+    text = report_text(report, ReportOptions(details=True), "Error rate")
+    assert text.startswith("Error rate 27.27 % [ 3 / 11 ] (S 1, D 1, I 1) over 3 utterances\n")
+    assert "95 % confidence interval [" in text and "1000 replicates, seed 0" in text
+    assert "substitutions (ref -> hyp)" in text
+    confusions = text.splitlines()[text.splitlines().index("") + 1 :]
+    assert any(line.split()[:4] == ["1", "iy", "->", "ih"] for line in confusions)
+    block = text[text.index("id: (spk2_u1)") :].splitlines()
+    assert block[:5] == [
+        "id: (spk2_u1)  speaker spk2",
+        "Scores: (#C #S #D #I) 2 0 1 0  (33.3 %)",
+        "REF:  aa R   k",
+        "HYP:  aa *** k",
+        "Eval:    D",
+    ]
+    assert "id: (" not in report_text(report)  # details only when asked
+
+
+def test_report_dict_keeps_old_keys_and_adds_new_ones():
+    report = score(REFS, HYPS)
+    d = report_dict(report, ReportOptions(top=5, details=True, replicates=200, seed=2))
+    assert {k: d[k] for k in report.to_dict()} == report.to_dict()
+    lo, hi = d["ci95"]
+    assert lo <= d["error_rate"] <= hi
+    assert d["bootstrap"] == {"replicates": 200, "seed": 2, "level": 0.95}
+    assert d["confusions"] == {
+        "substitutions": [{"ref": "iy", "hyp": "ih", "count": 1}],
+        "deletions": [{"ref": "r", "count": 1}],
+        "insertions": [{"hyp": "y", "count": 1}],
+    }
+    spk2 = d["speakers"][1]
+    assert (spk2["speaker"], spk2["num_utterances"], spk2["correct"]) == ("spk2", 2, 5)
+    assert spk2["err_pct"] == pytest.approx(100 / 6) and spk2["s_err_pct"] == 50.0
+    utt = {u["id"]: u for u in d["utterances"]}["spk1_u1"]
+    assert utt["alignment"][-1] == ["I", None, "y"] and utt["errors"] == 2
+    json.dumps(d)  # JSON-ready
+
+
+def test_missing_hypothesis_is_all_deletions_in_the_details():
+    report = score(REFS, {"spk1_u1": HYPS["spk1_u1"], "spk2_u2": HYPS["spk2_u2"]})
+    text = report_text(report, ReportOptions(details=True))
+    assert "HYP:  *** *** ***" in text and "REF:  AA  R   K" in text
+
+
+def test_confusion_matrix_by_hand():
+    rows, cols, counts = confusion_matrix(score(REFS, HYPS), ["sh", "iy"])
+    # The given order first, then the rest sorted; <ins> and <del> last.
+    assert rows == ["sh", "iy", "aa", "ae", "d", "hh", "ih", "k", "r", "y", "<ins>"]
+    assert cols == [*rows[:-1], "<del>"]
+    at = lambda r, h: counts[rows.index(r), cols.index(h)]  # noqa: E731
+    assert at("iy", "ih") == 1 and at("r", "<del>") == 1 and at("<ins>", "y") == 1
+    assert at("aa", "aa") == 2 and at("k", "k") == 2 and at("r", "r") == 1
+    assert counts.sum() == 11 + 1  # every reference symbol once, plus the insertion
+    assert np.trace(counts[:-1, :-1]) == 9  # correct
+
+
+def test_compare_reports_needs_the_same_references():
+    a = score(REFS, HYPS)
+    with pytest.raises(ValueError):
+        compare_reports(a, score({"spk1_u1": REFS["spk1_u1"]}, HYPS))
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line
+
+
+def test_score_details_and_json(capsys, tmp_path):
+    ref, hyp = write_text(tmp_path / "ref.txt", REFS), write_text(tmp_path / "hyp.txt", HYPS)
+    rc, out, err = run(capsys, "score", ref, hyp, "--details", "--speaker-label", "writer")
+    assert rc == 0 and err == ""
+    assert out.startswith("Error rate 27.27 % [ 3 / 11 ]")
+    assert "\nwriter " in out and "REF:  sh IY hh ae d ***" in out
+    rc, out, _ = run(capsys, "score", ref, hyp, "--format", "json", "--bootstrap", "50")
+    d = json.loads(out)
+    assert d["substitutions"] == 1 and len(d["ci95"]) == 2 and "utterances" not in d
+    assert d["bootstrap"]["replicates"] == 50
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["score", "--bootstrap", "0"], "--bootstrap"),
+        (["compare", "--bootstrap", "-3"], "--bootstrap"),
+        (["compare", "--alpha", "1.5"], "--alpha"),
+    ],
+)
+def test_bad_statistics_flags_are_one_line(capsys, tmp_path, args, flag):
+    ref = write_text(tmp_path / "ref.txt", REFS)
+    extra = [ref] if args[0] == "compare" else []
+    rc, out, err = run(capsys, args[0], ref, ref, *extra, *args[1:])
+    assert rc == 2 and out == "" and flag in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def systems(tmp_path):
+    """References of 30 utterances; system A with 4 errors in each, B with 1."""
+    rng = np.random.default_rng(0)
+    phones = ["aa", "b", "d", "iy", "k", "s", "t"]
+    refs = {f"s{i % 3}_u{i:02d}": list(rng.choice(phones, 12)) for i in range(30)}
+
+    def damage(n: int) -> dict[str, list[str]]:
+        return {u: ["sil"] * n + p[n:] for u, p in refs.items()}  # n substitutions
+
+    return {
+        "ref": write_text(tmp_path / "ref.txt", refs),
+        "a": write_text(tmp_path / "a.txt", damage(4)),
+        "b": write_text(tmp_path / "b.txt", damage(1)),
+    }
+
+
+def test_compare_text(capsys, systems):
+    rc, out, err = run(capsys, "compare", systems["ref"], systems["a"], systems["b"])
+    assert rc == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].endswith("Error rate 33.33 % [ 120 / 360 ]")
+    assert lines[1].endswith("Error rate 8.33 % [ 30 / 360 ]")
+    assert lines[2].startswith("B - A: -25.00 points, 95 % CI [-25.00, -25.00]")
+    assert lines[-1] == (
+        "verdict: B is significantly better than A at alpha = 0.05 (matched-pairs p = 0)"
+    )
+
+
+def test_compare_identical_json(capsys, systems):
+    a = systems["a"]
+    rc, out, _ = run(capsys, "compare", systems["ref"], a, a, "--format", "json", "--alpha", "0.01")
+    assert rc == 0
+    d = json.loads(out)
+    assert d["difference"] == 0.0 and d["difference_ci"] == [0.0, 0.0]
+    assert d["matched_pairs_p"] == 1.0 and d["wilcoxon_p"] == 1.0
+    assert d["significant"] is False and d["alpha"] == 0.01 and d["num_utterances"] == 30
+
+
+def test_compare_missing_hypotheses(capsys, systems, tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("".join(systems["b"].read_text().splitlines(keepends=True)[:-2]))
+    rc, out, err = run(capsys, "compare", systems["ref"], systems["a"], short)
+    assert rc == 2 and "verdict:" in out
+    assert f"{short}: no hypothesis for 2 reference utterance(s)" in err
