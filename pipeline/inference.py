@@ -8,7 +8,7 @@ import numpy as np
 
 from features.audio import apply_cmvn
 from models.decoding import Token, greedy_decode
-from pipeline.batching import bucket_batches, pad_features
+from pipeline.padding import bucket_batches, pad_features
 
 
 def predict_logits(
