@@ -107,16 +107,23 @@ def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, AnyFeatureConfig, S
     return summary, features, symbols
 
 
-def load_bundle(path: str | os.PathLike) -> Bundle:
-    """Load a bundle written by :func:`save_bundle`; :class:`DataError` if it is unusable."""
-    import keras
+ENGINES = ("numpy", "keras")
 
-    import models.layers  # noqa: F401  (registers the custom layer for deserialisation)
 
+def load_bundle(path: str | os.PathLike, *, engine: str = "keras") -> Bundle:
+    """Load a bundle written by :func:`save_bundle`; :class:`DataError` if it is unusable.
+
+    ``engine="keras"`` loads the Keras model (training, and anything that needs gradients).
+    ``engine="numpy"`` reads the same weights into :class:`models.numpy_blstm.NumpyBLSTM`, which
+    has the same ``predict_on_batch`` and computes the same logits without importing Keras or
+    its backend: a fresh process starts transcribing seconds sooner.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r} must be one of {', '.join(ENGINES)}")
     path = Path(path)
     summary, features, symbols = read_bundle_meta(path)
     try:
-        model = keras.saving.load_model(path / "model.keras", compile=False)
+        model = _load_model(path / "model.keras", engine)
         with np.load(path / "cmvn.npz") as z:
             mean, std = z["mean"].astype(np.float32), z["std"].astype(np.float32)
     except Exception as e:  # Keras raises many types for a damaged archive
@@ -124,3 +131,15 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     if mean.shape != (features.dim,) or model.output_shape[-1] != len(symbols):
         raise DataError("bundle parts disagree (feature dim or number of symbols)", path)
     return Bundle(model, features, symbols, mean, std, summary)
+
+
+def _load_model(path: Path, engine: str):
+    if engine == "numpy":
+        from models.numpy_blstm import load_numpy_model
+
+        return load_numpy_model(path)
+    import keras
+
+    import models.layers  # noqa: F401  (registers the custom layer for deserialisation)
+
+    return keras.saving.load_model(path, compile=False)

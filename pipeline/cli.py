@@ -41,9 +41,12 @@ class Failures:
         return EXIT_BAD_INPUT
 
 
-def _quiet_backend(command: str) -> None:
-    """Import Keras up front, without TensorFlow's start-up chatter, for commands that use it."""
-    if command in ("train", "evaluate", "transcribe", "recognize"):
+def _quiet_backend(args) -> None:
+    """Import Keras up front, without TensorFlow's start-up chatter, for commands that use it.
+
+    Inference commands on the NumPy engine never import Keras (nor TensorFlow, ~6 s here).
+    """
+    if args.command == "train" or getattr(args, "engine", None) == "keras":
         from pipeline.backend import import_keras
 
         import_keras()
@@ -129,6 +132,16 @@ def _report_options(args):
         details=getattr(args, "details", False),
         replicates=args.bootstrap,
         seed=args.seed,
+    )
+
+
+def _engine_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=["numpy", "keras"],
+        default="numpy",
+        help="forward pass in plain NumPy (same logits, starts without importing Keras) or "
+        "with the Keras model on its backend (default: numpy)",
     )
 
 
@@ -295,7 +308,7 @@ def cmd_evaluate(args) -> int:
         from pipeline.plots import require_matplotlib
 
         require_matplotlib()
-    bundle = load_bundle(args.model)
+    bundle = load_bundle(args.model, engine=args.engine)
     failures = Failures(args.strict)
     utts = load_split(
         args.data,
@@ -358,7 +371,7 @@ def cmd_transcribe(args) -> int:
     from pipeline.bundle import load_bundle
     from pipeline.transcribe import expand_inputs, transcribe_files
 
-    bundle = load_bundle(args.model)
+    bundle = load_bundle(args.model, engine=args.engine)
     files = expand_inputs(args.inputs)
     if not files:
         raise DataError("no audio files found", " ".join(args.inputs))
@@ -403,7 +416,7 @@ def cmd_recognize(args) -> int:
     from pipeline.bundle import load_bundle
     from pipeline.recognize import expand_ink_inputs, recognize_files
 
-    bundle = load_bundle(args.model)
+    bundle = load_bundle(args.model, engine=args.engine)
     files = expand_ink_inputs(args.inputs)
     if not files:
         raise DataError("no ink files found", " ".join(args.inputs))
@@ -609,6 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_decoding_args(p)
     _report_args(p)
     _plot_arg(p)
+    _engine_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("transcribe", help="phone sequence of each audio file")
@@ -630,6 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or a folder that gets <file stem>.png per file",
     )
     add_decoding_args(p)
+    _engine_arg(p)
     p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("recognize", help="text of each ink file (on-line handwriting)")
@@ -643,6 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
     _format_arg(p)
     p.add_argument("--strict", action="store_true", help="stop at the first bad file")
     add_decoding_args(p)
+    _engine_arg(p)
     p.set_defaults(func=cmd_recognize)
 
     p = sub.add_parser("lm", help="train an n-gram language model (ARPA) for the beam search")
@@ -698,7 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_backend(args.command)
+    _quiet_backend(args)
     try:
         return args.func(args)
     except DataError as e:

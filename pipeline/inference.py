@@ -18,8 +18,8 @@ from features.errors import DataError
 from models.align import ctc_log_likelihood
 from models.beam import Hypothesis, beam_decode, log_softmax
 from models.decoding import Token, greedy_decode
-from pipeline.batching import bucket_batches, pad_features
 from pipeline.config import DecodingConfig
+from pipeline.padding import bucket_batches, pad_features
 
 
 @dataclasses.dataclass(frozen=True)
