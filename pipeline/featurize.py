@@ -94,7 +94,7 @@ def compute_features(
             on_error(e)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.stem + ".tmp.npz")
+        tmp = cache.with_name(f"{cache.stem}.tmp{os.getpid()}.npz")  # one per writing process
         reports = json.dumps([[e.reason, e.path] for e in errors])
         np.savez(tmp, **out, **{_ERRORS_KEY: np.array(reports)})
         os.replace(tmp, cache)
