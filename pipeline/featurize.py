@@ -50,12 +50,18 @@ def check_ctc_fits(utt: Utterance, labels: Sequence, num_frames: int) -> None:
 
 
 def cache_key(utts: Sequence[Utterance], config: FeatureConfig) -> str:
-    """Hash of the feature settings and of every audio file's path, size and modification time."""
+    """Hash of the feature settings and of every audio file's path, size and change stamps.
+
+    The stamps are the modification time, the status-change time and the inode: a file
+    rewritten in place with its old size and modification time restored (``touch -r``, ``cp
+    -p``, ``rsync -t``) still changes its status-change time, which no user can set back.
+    """
     h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
     for utt in utts:
         try:
             st = os.stat(utt.audio)
-            h.update(f"{utt.id}\0{utt.audio}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            stamps = f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+            h.update(f"{utt.id}\0{utt.audio}\0{stamps}\n".encode())
         except OSError:
             h.update(f"{utt.id}\0{utt.audio}\0missing\n".encode())
     return h.hexdigest()[:20]
