@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from features.audio import FeatureConfig, extract_file
+from features.audio import FeatureConfig, extract, extract_file, resample
 from features.errors import DataError
 from pipeline.manifest import Utterance
 
@@ -29,6 +29,23 @@ def checked_features(path: str, config: FeatureConfig) -> np.ndarray:
         raise DataError(f"audio too short for one {config.win_ms:g} ms frame", path)
     if not np.isfinite(feats).all():
         raise DataError("features contain NaN or inf (corrupt or clipped audio?)", path)
+    return feats
+
+
+def utterance_features(utt: Utterance, config: FeatureConfig) -> np.ndarray:
+    """:func:`checked_features` of ``utt``'s audio file, or of its in-memory ``samples``
+    (an utterance read from a TFDS dataset, ``pipeline.datasets.source``)."""
+    samples = getattr(utt, "samples", None)
+    if samples is None:
+        return checked_features(utt.audio, config)
+    signal = resample(
+        np.asarray(samples, np.float32) / 32768.0,  # int16 PCM to [-1, 1), as load_audio does
+        orig_sr=utt.sample_rate,
+        target_sr=config.sample_rate,
+    )
+    feats = extract(signal, config)
+    if len(feats) == 0:
+        raise DataError(f"audio too short for one {config.win_ms:g} ms frame", utt.audio)
     return feats
 
 
@@ -58,6 +75,11 @@ def cache_key(utts: Sequence[Utterance], config: FeatureConfig) -> str:
     """
     h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
     for utt in utts:
+        samples = getattr(utt, "samples", None)
+        if samples is not None:  # in-memory audio: its content is the key
+            digest = hashlib.sha256(np.ascontiguousarray(samples).tobytes()).hexdigest()
+            h.update(f"{utt.id}\0{utt.audio}\0{utt.sample_rate}\0{digest}\n".encode())
+            continue
         try:
             st = os.stat(utt.audio)
             stamps = f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
@@ -92,7 +114,7 @@ def compute_features(
     quiet = True if len(utts) < 20 else None  # None: a progress bar only on a terminal
     for utt in tqdm(utts, desc=desc, unit="utt", leave=False, disable=quiet):
         try:
-            out[utt.id] = checked_features(utt.audio, config)
+            out[utt.id] = utterance_features(utt, config)
         except DataError as e:
             if on_error is None:
                 raise
