@@ -54,13 +54,46 @@ class CTCTrainer(keras.Model):
         self.acoustic_model = acoustic_model
         self.reduction = reduction
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras (TensorFlow backend, under a tf.distribute strategy) builds the model by pulling
+        # one batch and averaging it over replicas and workers, which needs equal shapes on
+        # every worker; padded CTC batches of different lengths never have them. Nothing here
+        # needs that build: the acoustic model is functional (built when made) and there are no
+        # compiled losses or metrics. Only the optimizer's variables remain, made in the scope.
+        strategy = getattr(self, "_distribute_strategy", None)
+        if strategy is None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        if self.optimizer is not None and not self.optimizer.built:
+            with strategy.scope():
+                self.optimizer.build(self.trainable_variables)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        logs = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        strategy = getattr(self, "_distribute_strategy", None)
+        if strategy is not None and strategy.num_replicas_in_sync > len(
+            strategy.extended.worker_devices
+        ):
+            # Across hosts Keras averages each logged value over replicas along axis 0, which a
+            # scalar lacks; one-element vectors average to the same scalar.
+            logs = {k: ops.reshape(v, (1,)) for k, v in logs.items()}
+        return logs
+
     def call(self, inputs, training=False):
         return self.acoustic_model(list(inputs), training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         labels, label_lengths = y
         losses = ctc_loss(labels, y_pred, label_lengths, x[1])  # (B,)
-        loss = ops.sum(losses) if self.reduction == "sum" else ops.mean(losses)
+        if sample_weight is not None:
+            # Under tf.distribute each replica gets an equal share of the global batch with
+            # weights that already hold the reduction (pipeline.batching.replica_share), and the
+            # optimizer sums the replicas' gradients: the shares add up to the single-device
+            # loss, even when the batch does not split evenly.
+            loss = ops.sum(losses * ops.cast(sample_weight, losses.dtype))
+        elif self.reduction == "sum":
+            loss = ops.sum(losses)
+        else:
+            loss = ops.mean(losses)
         if self.losses:
             loss = loss + ops.sum(self.losses)
         return loss

@@ -45,14 +45,35 @@ class CTCBatches(keras.utils.PyDataset):
         self.set_epoch(self.epoch + 1)
 
 
-def fit_input(batches: CTCBatches):
+def replica_share(batch: tuple, replica: int, replicas: int, *, reduction: str) -> tuple:
+    """The part of a global batch ``((x, x_len), (y, y_len))`` that ``replica`` trains on.
+
+    Returns ``((x, x_len), (y, y_len), weights)`` with ``ceil(B / replicas)`` rows: replica
+    ``r`` takes rows ``r, r + replicas, ...``; a replica with fewer rows repeats row 0 with
+    weight 0 (Keras needs equal shares to build the model under a strategy). Real rows weigh 1
+    for ``reduction="sum"`` and ``1 / B`` for ``"mean"``, so the replicas' weighted loss sums
+    add up to the single-device loss (see ``models.ctc.CTCTrainer``).
+    """
+    (x, x_len), (y, y_len) = batch
+    size = -(-len(x) // replicas)  # ceil
+    rows = np.arange(replica, len(x), replicas)
+    weights = np.full(size, 1.0 if reduction == "sum" else 1.0 / len(x), np.float32)
+    weights[len(rows) :] = 0.0
+    rows = np.concatenate([rows, np.zeros(size - len(rows), rows.dtype)])
+    return (x[rows], x_len[rows]), (y[rows], y_len[rows]), weights
+
+
+def fit_input(batches: CTCBatches, *, dist=None, reduction: str = "sum"):
     """What to hand ``Model.fit`` for ``batches`` on the active Keras backend.
 
     On TensorFlow, Keras turns a ``PyDataset`` into a ``tf.data`` pipeline whose shapes it fixes
     from the first two batches, so a later batch with another padded width, label width or batch
     size fails. There the batches go through ``tf.data`` with every such dimension left open;
-    the batch order still comes from :class:`CTCBatches` (one epoch per pass). Other backends
-    take the ``PyDataset`` as it is.
+    the batch order still comes from :class:`CTCBatches` (one epoch per pass). Under a
+    tf.distribute strategy (``dist``, a :class:`pipeline.distribute.Distribution`) each batch is
+    cut into one share per replica (:func:`replica_share`, weighted for the loss
+    ``reduction``). Other backends take the ``PyDataset`` as it is (``keras.distribution``
+    shards it itself).
     """
     if keras.backend.backend() != "tensorflow":
         return batches
@@ -64,10 +85,24 @@ def fit_input(batches: CTCBatches):
         (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32)),
     )
 
-    def one_epoch():
+    def one_epoch(first: int = 0, local: int = 1, replicas: int = 1):
         for i in range(len(batches)):
-            yield batches[i]
+            for r in range(first, first + local):
+                if replicas == 1:
+                    yield batches[i]
+                else:
+                    yield replica_share(batches[i], r, replicas, reduction=reduction)
         batches.on_epoch_end()
 
-    dataset = tf.data.Dataset.from_generator(one_epoch, output_signature=signature)
-    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
+    def dataset_of(first: int = 0, local: int = 1, replicas: int = 1):
+        spec = signature if replicas == 1 else (*signature, tf.TensorSpec((None,), tf.float32))
+        dataset = tf.data.Dataset.from_generator(
+            lambda: one_epoch(first, local, replicas), output_signature=spec
+        )
+        return dataset.apply(tf.data.experimental.assert_cardinality(len(batches) * local))
+
+    if dist is None or dist.strategy is None:
+        return dataset_of()
+    from pipeline.distribute import distributed_input
+
+    return distributed_input(dataset_of, dist)

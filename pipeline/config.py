@@ -28,6 +28,10 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 # models.cells.CELLS, repeated here so that reading a recipe does not import Keras
 # (tests/test_cells.py keeps the two equal).
 CELLS = ("lstm", "peephole", "cifg", "gru", "rnn")
+# How training is spread over devices (pipeline.distribute): one device; several GPUs of one host
+# (tf.distribute.MirroredStrategy); several hosts (MultiWorkerMirroredStrategy, from TF_CONFIG);
+# every local device on the JAX backend (keras.distribution.DataParallel).
+DISTRIBUTIONS = ("none", "mirrored", "multi_worker", "data_parallel")
 
 
 def _number(v) -> bool:
@@ -98,8 +102,10 @@ class TrainingConfig:
     clipvalue: float | None = None  # clip each gradient element to [-v, v]
     pad_multiple: int = 32  # pad batches to a multiple of this many frames (fewer traced shapes)
     seed: int = 1234
+    distribution: str = "none"  # one of DISTRIBUTIONS; batch_size stays the global batch
 
     def __post_init__(self):
+        _check(self, "distribution", lambda v: v in DISTRIBUTIONS, " or ".join(DISTRIBUTIONS))
         _check(self, "optimizer", lambda v: v in OPTIMIZERS, " or ".join(OPTIMIZERS))
         _check(self, "loss_reduction", lambda v: v in ("sum", "mean"), "'sum' or 'mean'")
         _check(self, "learning_rate", lambda v: _number(v) and v > 0, "a positive number")

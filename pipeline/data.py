@@ -27,13 +27,19 @@ def load_split(
 
     ``data`` is a TIMIT copy (any layout :func:`pipeline.corpus.find_timit` reads), a TIMIT-style
     corpus folder, a JSONL manifest (its ``"split"`` fields, or the speaker lists, choose the
-    split), or a folder written by ``lstmrec prepare`` (``<split>.jsonl`` files).
+    split), a folder written by ``lstmrec prepare`` (``<split>.jsonl`` files), or a prepared
+    TFDS dataset, ``tfds:NAME[/CONFIG][?data_dir=DIR]`` (its own splits; SA sentences and
+    speaker lists were applied when it was prepared).
     ``dev_speakers`` / ``test_speakers`` are speaker-list files that define dev and test.
     ``corpus`` ("auto", "timit", "iam-ondb") says how to read a corpus folder (see
     :func:`pipeline.corpus.load_corpus`). An IAM-OnDB tree splits by its task 1 files when it
     has them and no speaker (writer) lists are given: train = trainset, dev = testset_v and
     testset_t, core-test and full-test = testset_f (see :mod:`pipeline.iam_ondb`).
     """
+    if str(data).startswith("tfds:"):  # a prepared tensorflow-datasets dataset
+        from pipeline.datasets.source import load_tfds_split
+
+        return load_tfds_split(str(data), split)
     data = Path(data)
     prepared = data / f"{split}.jsonl"
     if data.is_dir() and prepared.is_file():

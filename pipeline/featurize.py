@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from features.audio import extract_file
+from features.audio import FeatureConfig, extract, extract_file, resample
 from features.errors import DataError
 from features.ink import InkFeatureConfig, ink_features_with_index
 from pipeline.config import AnyFeatureConfig
@@ -59,6 +59,23 @@ def checked_features(path: str, config: AnyFeatureConfig) -> np.ndarray:
     return feats
 
 
+def utterance_features(utt: Utterance, config: FeatureConfig) -> np.ndarray:
+    """:func:`checked_features` of ``utt``'s audio file, or of its in-memory ``samples``
+    (an utterance read from a TFDS dataset, ``pipeline.datasets.source``)."""
+    samples = getattr(utt, "samples", None)
+    if samples is None:
+        return checked_features(utt.audio, config)
+    signal = resample(
+        np.asarray(samples, np.float32) / 32768.0,  # int16 PCM to [-1, 1), as load_audio does
+        orig_sr=utt.sample_rate,
+        target_sr=config.sample_rate,
+    )
+    feats = extract(signal, config)
+    if len(feats) == 0:
+        raise DataError(f"audio too short for one {config.win_ms:g} ms frame", utt.audio)
+    return feats
+
+
 def ctc_min_frames(labels: Sequence) -> int:
     """Fewest frames CTC needs for ``labels``: one per label plus a blank between repeats."""
     repeats = sum(1 for a, b in zip(labels, labels[1:], strict=False) if a == b)
@@ -77,12 +94,23 @@ def check_ctc_fits(utt: Utterance, labels: Sequence, num_frames: int) -> None:
 
 
 def cache_key(utts: Sequence[Utterance], config: AnyFeatureConfig) -> str:
-    """Hash of the feature settings and of every audio file's path, size and modification time."""
+    """Hash of the feature settings and of every audio file's path, size and change stamps.
+
+    The stamps are the modification time, the status-change time and the inode: a file
+    rewritten in place with its old size and modification time restored (``touch -r``, ``cp
+    -p``, ``rsync -t``) still changes its status-change time, which no user can set back.
+    """
     h = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode())
     for utt in utts:
+        samples = getattr(utt, "samples", None)
+        if samples is not None:  # in-memory audio: its content is the key
+            digest = hashlib.sha256(np.ascontiguousarray(samples).tobytes()).hexdigest()
+            h.update(f"{utt.id}\0{utt.audio}\0{utt.sample_rate}\0{digest}\n".encode())
+            continue
         try:
             st = os.stat(utt.audio)
-            h.update(f"{utt.id}\0{utt.audio}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            stamps = f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+            h.update(f"{utt.id}\0{utt.audio}\0{stamps}\n".encode())
         except OSError:
             h.update(f"{utt.id}\0{utt.audio}\0missing\n".encode())
     return h.hexdigest()[:20]
@@ -113,7 +141,7 @@ def compute_features(
     quiet = True if len(utts) < 20 else None  # None: a progress bar only on a terminal
     for utt in tqdm(utts, desc=desc, unit="utt", leave=False, disable=quiet):
         try:
-            out[utt.id] = checked_features(utt.audio, config)
+            out[utt.id] = utterance_features(utt, config)
         except DataError as e:
             if on_error is None:
                 raise
@@ -121,7 +149,7 @@ def compute_features(
             on_error(e)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.stem + ".tmp.npz")
+        tmp = cache.with_name(f"{cache.stem}.tmp{os.getpid()}.npz")  # one per writing process
         reports = json.dumps([[e.reason, e.path] for e in errors])
         np.savez(tmp, **out, **{_ERRORS_KEY: np.array(reports)})
         os.replace(tmp, cache)

@@ -214,7 +214,7 @@ def _restore(out_dir: Path, trainer, log: Log) -> dict:
     return state
 
 
-def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path, log) -> None:
+def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path, log, dist=None):
     """Run the remaining epochs (none when the run already finished or stopped early)."""
     from pipeline.callbacks import EpochMonitor, WeightNoise
 
@@ -244,7 +244,7 @@ def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path,
     # shuffle=False: CTCBatches orders each epoch from (seed, epoch), so a resumed run sees the
     # same batches as an uninterrupted one; Keras' own shuffling would not be reproducible.
     trainer.fit(
-        fit_input(batches),
+        fit_input(batches, dist=dist, reduction=cfg.loss_reduction),
         epochs=cfg.max_epochs,
         initial_epoch=state["epoch"],
         callbacks=callbacks,
@@ -297,15 +297,29 @@ def train(
     Returns:
         The training summary stored in the bundle.
     """
+    from pipeline.distribute import make_distribution, write_dir
+
+    out_dir = Path(out_dir)
+    # First: a multi-worker strategy must exist before TensorFlow runs anything else.
+    dist = make_distribution(recipe.training.distribution)
+    resuming = _start_state(out_dir, resume) if dist.is_chief else resume
+    with write_dir(out_dir, dist, resume=resuming) as run_dir:
+        cache_dir = run_dir / "features" if cache_dir is None else Path(cache_dir)
+        return _train_in(
+            recipe, train_utts, dev_utts, run_dir, resuming, cache_dir, on_error, log, dist
+        )
+
+
+def _train_in(
+    recipe, train_utts, dev_utts, out_dir: Path, resuming, cache_dir, on_error, log, dist
+):
+    """:func:`train` in the folder this process writes to (see :func:`write_dir`)."""
     import keras
 
     from models.blstm import build_model
     from models.ctc import CTCTrainer, default_jit_compile
 
-    out_dir = Path(out_dir)
-    resuming = _start_state(out_dir, resume)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cache_dir = out_dir / "features" if cache_dir is None else Path(cache_dir)
     cfg = recipe.training
     keras.utils.set_random_seed(cfg.seed)
     data = prepare_data(
@@ -318,16 +332,17 @@ def train(
         + (f"; dev: {len(dev_set.utts)} utterances" if dev_set else "; no dev set")
     )
 
-    model = build_model(
-        input_dim=recipe.features.dim,
-        num_classes=len(symbols),
-        num_layers=recipe.model.num_layers,
-        units=recipe.model.units,
-        dropout=recipe.model.dropout,
-        cell=recipe.model.cell,
-    )
-    trainer = CTCTrainer(model, reduction=cfg.loss_reduction)
-    trainer.compile(optimizer=make_optimizer(cfg), jit_compile=default_jit_compile())
+    with dist.scope():  # variables and optimizer slots mirrored on every replica
+        model = build_model(
+            input_dim=recipe.features.dim,
+            num_classes=len(symbols),
+            num_layers=recipe.model.num_layers,
+            units=recipe.model.units,
+            dropout=recipe.model.dropout,
+            cell=recipe.model.cell,
+        )
+        trainer = CTCTrainer(model, reduction=cfg.loss_reduction)
+        trainer.compile(optimizer=make_optimizer(cfg), jit_compile=default_jit_compile())
     state = (
         _restore(out_dir, trainer, log)
         if resuming
@@ -340,7 +355,7 @@ def train(
             return dev_report(m, dev_set, symbols, data.mean, data.std, data.fold_to)
 
     t0 = time.perf_counter()
-    _fit(trainer, data, cfg, state, evaluate, out_dir, log)
+    _fit(trainer, data, cfg, state, evaluate, out_dir, log, dist)
     seconds = time.perf_counter() - t0
 
     model.load_weights(out_dir / "best.weights.h5")
@@ -356,6 +371,8 @@ def train(
         "score_phone_set": data.fold_to,
         "labels": label_kind(recipe.features),
         "train_seconds_this_run": round(seconds, 1),
+        "distribution": cfg.distribution,
+        "replicas": dist.num_replicas,
         "history": state["history"],
     }
     if evaluate is not None:
@@ -363,5 +380,6 @@ def train(
     save_bundle(
         out_dir / "model", Bundle(model, recipe.features, symbols, data.mean, data.std, summary)
     )
-    log(f"model bundle written to {out_dir / 'model'}")
+    if dist.is_chief:
+        log(f"model bundle written to {out_dir / 'model'}")
     return summary

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -41,3 +43,18 @@ def test_cache_is_reused_and_keeps_reporting_bad_files(tmp_path):
 
     compute_features(utts, FeatureConfig(kind="mfcc"), cache_dir=cache, on_error=lambda e: None)
     assert len(list(cache.glob("*.npz"))) == 2  # other settings, another entry
+
+
+def test_cache_notices_new_content_behind_an_unchanged_size_and_mtime(tmp_path):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "a.wav"
+    sf.write(path, 0.1 * rng.standard_normal(8000), 16000, subtype="PCM_16")
+    utts, config, cache = [Utterance("s_a", str(path), "s")], FeatureConfig(), tmp_path / "c"
+    first = compute_features(utts, config, cache_dir=cache)["s_a"]
+    stat = path.stat()
+    sf.write(path, 0.1 * rng.standard_normal(8000), 16000, subtype="PCM_16")  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # old mtime put back
+    assert path.stat().st_size == stat.st_size
+    second = compute_features(utts, config, cache_dir=cache)["s_a"]
+    assert not np.allclose(first, second)
+    np.testing.assert_array_equal(second, compute_features(utts, config)["s_a"])

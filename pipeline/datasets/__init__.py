@@ -1,7 +1,8 @@
-"""tensorflow-datasets builders for the corpora the project reads.
+"""tensorflow-datasets builders for the corpora lstmrec reads.
 
-Importing this package registers the builders with tfds (``tfds.load("iam_ondb", ...)``);
-``import pipeline`` alone does not, so the rest of the project never pays for importing tfds.
+Importing this package registers the builders with ``tfds`` (``tfds.load("timit", ...)``,
+``tfds.load("iam_ondb", ...)``); it is kept out of ``import pipeline`` so that transcription
+never pays for importing tensorflow-datasets.
 """
 
-from pipeline.datasets import iam_ondb  # noqa: F401  (registers the "iam_ondb" builder)
+from pipeline.datasets import iam_ondb, timit  # noqa: F401  (registers the builders)

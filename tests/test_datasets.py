@@ -1,0 +1,62 @@
+"""The TFDS TIMIT builder: prepared offline from a TIMIT copy, read back as training input."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from features.audio import FeatureConfig
+from pipeline.corpus import find_timit, select_split
+from pipeline.data import load_split
+from pipeline.featurize import compute_features
+
+tfds = pytest.importorskip("tensorflow_datasets", reason="tensorflow-datasets is not installed")
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "timit-demo" / "TIMIT"
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def test_timit_builder_prepares_and_reads_offline(tmp_path, no_network):
+    if not DEMO.is_dir():
+        pytest.skip(f"bundled TIMIT demo corpus not found at {DEMO}")
+    import pipeline.datasets  # noqa: F401  (registers "timit")
+
+    copy = tmp_path / "TIMIT" / "TRAIN"
+    for speaker in ("DR1/FVMH0", "DR2/MARC0"):
+        shutil.copytree(DEMO / "TRAIN" / speaker, copy / speaker)
+    data_dir = tmp_path / "tfds"
+    config = tfds.download.DownloadConfig(manual_dir=str(tmp_path / "TIMIT"))
+    ds = tfds.load(
+        "timit/phones61",
+        split="train",
+        data_dir=str(data_dir),
+        download_and_prepare_kwargs={"download_config": config},
+    )
+    examples = {ex["id"].decode(): ex for ex in tfds.as_numpy(ds)}
+    expected = select_split(find_timit(tmp_path), "train")  # SA sentences left out
+    assert sorted(examples) == [u.id for u in expected] and len(expected) == 16
+    for utt in expected[:3]:
+        ex = examples[utt.id]
+        np.testing.assert_array_equal(ex["audio"], sf.read(utt.audio, dtype="int16")[0])
+        assert tuple(p.decode() for p in ex["phones"]) == utt.phones
+
+    # As lstmrec's data source: same utterances and labels, features from memory.
+    utts = load_split(f"tfds:timit/phones61?data_dir={data_dir}", "train")
+    assert [u.id for u in utts] == [u.id for u in expected]
+    assert [u.phones for u in utts] == [u.phones for u in expected]
+    feats = compute_features(utts[:2], FeatureConfig(), cache_dir=tmp_path / "cache")
+    direct = compute_features(expected[:2], FeatureConfig())
+    for utt in expected[:2]:
+        np.testing.assert_allclose(feats[utt.id], direct[utt.id], rtol=1e-5, atol=1e-5)
