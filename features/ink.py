@@ -31,6 +31,7 @@ Pure NumPy; no file formats here (those are in ``pipeline.inkio``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,13 +63,17 @@ class InkFeatureConfig:
     # from the median of the ink: stray samples a tablet records while the pen is lifted away
 
     def __post_init__(self) -> None:
+        def positive(v: object) -> bool:
+            number = isinstance(v, int | float) and not isinstance(v, bool)
+            return number and math.isfinite(v) and v > 0  # type: ignore[arg-type]
+
         checks = [
             (self.kind == "ink", f"kind={self.kind!r} must be 'ink'"),
             (
-                np.isfinite(self.spacing) and self.spacing > 0,
-                f"spacing={self.spacing} must be a positive number of core heights",
+                positive(self.spacing),
+                f"spacing={self.spacing!r} must be a positive number of core heights",
             ),
-            (self.outlier > 0, f"outlier={self.outlier} must be positive"),
+            (positive(self.outlier), f"outlier={self.outlier!r} must be a positive number"),
         ]
         for name in ("deslant", "y_position", "time"):
             value = getattr(self, name)

@@ -88,6 +88,10 @@ def test_config_round_trip_defaults_and_validation():
         InkFeatureConfig.from_dict({"hop_ms": 10})
     with pytest.raises(ValueError, match="spacing=-1"):
         InkFeatureConfig(spacing=-1)
+    with pytest.raises(ValueError, match="spacing='0.2'"):
+        InkFeatureConfig.from_dict({"spacing": "0.2"})
+    with pytest.raises(ValueError, match="deslant='yes'"):
+        InkFeatureConfig(deslant="yes")
     with pytest.raises(ValueError, match="kind='fbank'"):
         InkFeatureConfig(kind="fbank")
 
