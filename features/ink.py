@@ -55,7 +55,9 @@ class InkFeatureConfig:
     """Everything that determines the feature matrix of an ink; saved beside every model."""
 
     kind: str = "ink"  # always "ink": tells a saved features.json which modality a model reads
-    spacing: float = 0.2  # resampling step along each stroke, in core heights
+    reference: str = "core"  # "core": scale by the core height between the baseline and the
+    # core line found in the writing (text lines); "box": by the bounding box (lone characters)
+    spacing: float = 0.2  # resampling step along each stroke, in core heights (or box heights)
     deslant: bool = True  # estimate the slant and shear the writing upright
     y_position: bool = True  # add the height above the baseline (core heights) as a column
     time: bool = False  # add dt (seconds since the previous frame; 0 when the ink has no time)
@@ -69,6 +71,10 @@ class InkFeatureConfig:
 
         checks = [
             (self.kind == "ink", f"kind={self.kind!r} must be 'ink'"),
+            (
+                self.reference in ("core", "box"),
+                f"reference={self.reference!r} must be 'core' or 'box'",
+            ),
             (
                 positive(self.spacing),
                 f"spacing={self.spacing!r} must be a positive number of core heights",
@@ -218,65 +224,108 @@ def _local_extrema(strokes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarra
     return as_array(bottoms), as_array(tops)
 
 
-def _robust_line(points: np.ndarray) -> tuple[float, float] | None:
-    """Intercept and slope of ``y = a + b x`` through ``(K, 2)`` points, ignoring outliers.
+def _robust_line(points: np.ndarray, *, envelope: float) -> tuple[float, float] | None:
+    """Intercept and slope of ``y = a + b x`` along ``(K, 2)`` points, ignoring outliers.
 
     Starts from the horizontal line through the median y, then four rounds of: keep the points
     within 2.5 median absolute residuals, least-squares fit to them. Ascenders and descenders
-    fall away in the first round. ``None`` with fewer than 3 points.
+    fall away in the first round. The line is then moved to the ``envelope`` quantile of the
+    kept points' residuals: letters reach the baseline or the core line only at their lowest or
+    highest, and many extrema (loops, joins, "e", "s") stop short of it. ``None`` with fewer
+    than 3 points.
     """
     if len(points) < 3:
         return None
     x, y = points[:, 0], points[:, 1]
     a, b = float(np.median(y)), 0.0
     tiny = 1e-9 * (np.ptp(x) + np.ptp(y))
+    keep = np.ones(len(x), dtype=bool)
     for _ in range(4):
         r = np.abs(y - (a + b * x))
         keep = r <= 2.5 * np.median(r) + tiny
         if keep.sum() < 3 or np.ptp(x[keep]) == 0:
             break
         b, a = (float(v) for v in np.polyfit(x[keep], y[keep], 1))
-    return a, b
+    residual = y - (a + b * x)
+    return a + float(np.quantile(residual[keep], envelope)), b
 
 
-def reference_lines(strokes: Sequence[np.ndarray]) -> tuple[float, float, float]:
-    """Estimate ``(x0, y_base, height)`` of cleaned ink, in the ink's units.
+# The quantile of the bottoms' (tops') distances from their fitted line where the baseline
+# (core line) is put: y grows downward, so the baseline sits low (0.75) and the core line high.
+BASELINE_QUANTILE = 0.75
+CORELINE_QUANTILE = 0.25
 
-    ``y_base`` is the baseline's height at the horizontal middle of the writing, ``height`` the
-    core height (baseline minus core line, measured there), ``x0`` the leftmost x. When the
-    extrema do not give a credible core (a single character, a straight line), the bounding box
-    stands in: baseline = lowest point, height = box height (or width for a flat line).
+
+# Baselines steeper than this (dy / dx) are not a tilted line of text but a fit gone wrong.
+MAX_BASELINE_SLOPE = 0.3
+# A core zone under this fraction of the ink's height (ascenders and descenders included) means
+# the fits latched onto something else; text lines have about 0.25-0.35.
+MIN_CORE_FRACTION = 0.15
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferenceLines:
+    """Where the writing sits, in the ink's own units (see :func:`reference_lines`)."""
+
+    x0: float  # leftmost x
+    x_mid: float  # median x: where y_base and height are measured
+    y_base: float  # y of the baseline at x_mid
+    height: float  # core height: baseline minus core line (> 0)
+    slope: float  # dy / dx of the baseline (a tilted line of text); 0 for the box fallback
+
+    def baseline(self, x: np.ndarray) -> np.ndarray:
+        """y of the baseline at each x (same shape as ``x``)."""
+        return self.y_base + self.slope * (x - self.x_mid)
+
+
+def reference_lines(strokes: Sequence[np.ndarray], *, box: bool = False) -> ReferenceLines:
+    """Estimate the baseline and the core height of cleaned ink ``(N_i, 3)``.
+
+    Robust lines through the bottoms and the tops (:func:`_local_extrema`); both share the
+    mean of their slopes (the line of text's tilt). When they do not give a credible core (a
+    single character, a straight line: too few extrema, a core under ``MIN_CORE_FRACTION`` of
+    the ink's height measured across the baseline, a slope over ``MAX_BASELINE_SLOPE``), or
+    with ``box=True``, the bounding box stands in: baseline = lowest point, height = box height
+    (or width for a flat line).
     """
     xy = np.concatenate([s[:, :2] for s in strokes])
     x0 = float(xy[:, 0].min())
-    xmid = float(np.median(xy[:, 0]))
-    yrange = float(np.ptp(xy[:, 1]))
-    box = yrange if yrange > 0 else float(np.ptp(xy[:, 0]))
-    bottoms, tops = _local_extrema(strokes)
-    base, core = _robust_line(bottoms), _robust_line(tops)
+    x_mid = float(np.median(xy[:, 0]))
+    bottoms, tops = _local_extrema(strokes) if not box else (np.zeros((0, 2)),) * 2
+    base = _robust_line(bottoms, envelope=BASELINE_QUANTILE)
+    core = _robust_line(tops, envelope=CORELINE_QUANTILE)
     if base is not None and core is not None:
-        y_base = base[0] + base[1] * xmid
-        height = y_base - (core[0] + core[1] * xmid)
-        # A core under a fifth of the ink's height means the fits latched onto noise.
-        if height > 0.2 * yrange:
-            return x0, float(y_base), float(height)
-    return x0, float(xy[:, 1].max()), box
+        slope = (base[1] + core[1]) / 2
+        y_base = base[0] + base[1] * x_mid
+        height = y_base - (core[0] + core[1] * x_mid)
+        across = float(np.ptp(xy[:, 1] - slope * xy[:, 0]))  # the ink's height over the tilt
+        if abs(slope) <= MAX_BASELINE_SLOPE and height > MIN_CORE_FRACTION * across:
+            return ReferenceLines(x0, x_mid, float(y_base), float(height), float(slope))
+    yrange = float(np.ptp(xy[:, 1]))
+    height = yrange if yrange > 0 else float(np.ptp(xy[:, 0]))
+    return ReferenceLines(x0, x_mid, float(xy[:, 1].max()), height, 0.0)
 
 
-def normalize_ink(strokes: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Translate and scale ink so that the baseline is at y = 0 and the core height is 1.
+def normalize_ink(strokes: Sequence[np.ndarray], *, box: bool = False) -> list[np.ndarray]:
+    """Map ink so that the baseline is y = 0 everywhere and the core height is 1.
 
     Args:
         strokes: cleaned strokes ``(N_i, 3)`` ``[x, y, t]`` (see :func:`clean_strokes`).
+        box: use the bounding box instead of the estimated lines (see :func:`reference_lines`).
 
     Returns:
-        New strokes ``(N_i, 3)`` in core heights: x from 0 (leftmost point), y relative to the
-        baseline (still growing downward, so the core line is near y = -1), t unchanged.
+        New strokes ``(N_i, 3)`` in core heights: x from 0 (leftmost point), y measured from the
+        (possibly tilted) baseline at the same x (still growing downward, so the core line is
+        near y = -1), t unchanged.
     """
-    x0, y_base, height = reference_lines(strokes)
-    shift = np.array([x0, y_base, 0.0])
-    scale = np.array([height, height, 1.0])
-    return [(s - shift) / scale for s in strokes]
+    ref = reference_lines(strokes, box=box)
+    out = []
+    for s in strokes:
+        s = s.copy()
+        s[:, 1] = (s[:, 1] - ref.baseline(s[:, 0])) / ref.height
+        s[:, 0] = (s[:, 0] - ref.x0) / ref.height
+        out.append(s)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -434,7 +483,7 @@ def ink_features_with_index(
         message has no path, callers add it.
     """
     cleaned, kept = clean_strokes(strokes, outlier=config.outlier)
-    ink = normalize_ink(cleaned)
+    ink = normalize_ink(cleaned, box=config.reference == "box")
     if config.deslant:
         # Measure on an evenly spaced copy so every stretch of writing weighs the same, then
         # shear the original points; resampling after the shear keeps the spacing exact.
