@@ -68,11 +68,13 @@ def main() -> None:
     ]:
         t = _seconds(lambda s, c=config: ink_features(s, c), strokes)
         print(f"  {name:10s} {1e3 * t / len(samples):7.3f} ms/digit")
-    frames = np.array([len(ink_features(s, InkFeatureConfig())) for s in strokes])
-    print(
-        f"frames per digit (spacing 0.2): mean {frames.mean():.1f}, median "
-        f"{np.median(frames):.0f}, min {frames.min()}, max {frames.max()}"
-    )
+    for reference in ("core", "box"):
+        config = InkFeatureConfig(reference=reference)
+        frames = np.array([len(ink_features(s, config)) for s in strokes])
+        print(
+            f"frames per digit (reference={reference}, spacing 0.2): mean {frames.mean():.1f}, "
+            f"median {np.median(frames):.0f}, min {frames.min()}, max {frames.max()}"
+        )
 
 
 if __name__ == "__main__":
