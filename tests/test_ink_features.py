@@ -281,7 +281,7 @@ def test_reference_lines_ignore_tablet_jitter():
 
 
 def test_turning_points_hand_computed():
-    from features.ink import _turning_points
+    from features.inklines import _turning_points
 
     y = np.array([0, 1, 5, 9, 8.5, 9.2, 3, 1, 1.4, 0.5, 4, 10])
     # Rises to 9.2 (the 8.5 dip is under the threshold), falls to 0.5, rises to the end.
