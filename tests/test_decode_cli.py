@@ -91,7 +91,34 @@ def test_lm_command_from_text_in_characters(capsys, tmp_path):
     assert model.log10_prob((model.ids["<space>"], model.ids["h"]), model.ids["a"]) > -0.5
 
 
+def test_lm_command_words_of_the_corpus_transcripts(capsys, tmp_path):
+    out = tmp_path / "w.arpa"
+    rc, _, err = run(
+        capsys,
+        "lm",
+        "--data",
+        DEMO,
+        "--test-speakers",
+        TEST_LIST,
+        "--unit",
+        "words",
+        "--order",
+        "3",
+        "--out",
+        out,
+    )
+    assert rc == 0, err
+    model = read_arpa(out)
+    # Held-out speakers' sentences stay out, and so does SA1 ("... dark suit ...") without
+    # --keep-sa; words are kept as written.
+    assert "straightforward" not in model.vocab and "dark" not in model.vocab
+    assert model.order == 3
+    assert {"And", "His"} <= set(model.vocab)
+
+
 def test_lm_command_errors_are_one_line(capsys, tmp_path):
+    rc, _, err = run(capsys, "lm", "--text", "x.txt", "--order", "0", "--out", tmp_path / "x")
+    assert rc == 2 and "--order 0 must be at least 1" in err
     rc, _, err = run(capsys, "lm", "--out", tmp_path / "x.arpa")
     assert rc == 2 and "either --data" in err
     rc, _, err = run(
