@@ -40,15 +40,18 @@ def decoder_from_args(args, bundle):
         raise DataError(f"--beam {args.beam} must be 0 or more")
     if args.nbest is not None and args.nbest < 1:
         raise DataError(f"--nbest {args.nbest} must be at least 1")
-    options = DecoderOptions.from_summary(
-        bundle.summary,
-        beam=args.beam,
-        nbest=args.nbest,
-        lm=args.lm,
-        lm_weight=args.lm_weight,
-        insertion_bonus=args.insertion_bonus,
-        lexicon=args.lexicon,
-    )
+    try:
+        options = DecoderOptions.from_summary(
+            bundle.summary,
+            beam=args.beam,
+            nbest=args.nbest,
+            lm=args.lm,
+            lm_weight=args.lm_weight,
+            insertion_bonus=args.insertion_bonus,
+            lexicon=args.lexicon,
+        )
+    except (TypeError, ValueError) as e:  # a hand-edited summary.json
+        raise DataError(f"bad [decoding] settings in the bundle ({e})", args.model) from None
     return Decoder(options, bundle.symbols.to_list())
 
 

@@ -226,6 +226,19 @@ def test_decoding_errors_are_one_line(capsys, bundle, extra, message):
     assert len(err.strip().splitlines()) == 1 and message in err
 
 
+def test_bad_decoding_settings_in_a_bundle_are_one_line(capsys, bundle, tmp_path):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(bundle, copy)
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["recipe"]["decoding"]["beam"] = "wide"
+    (copy / "summary.json").write_text(json.dumps(summary))
+    rc, _, err = run(capsys, "transcribe", copy, WAV)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert str(copy) in err and "beam='wide'" in err
+
+
 def test_lm_over_another_symbol_set_is_refused(capsys, bundle, tmp_path):
     (tmp_path / "t.txt").write_text("a b c\n")
     assert (
