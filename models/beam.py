@@ -115,10 +115,11 @@ class _Trie:
         LM)."""
         keys = (nodes * self.num_classes + syms).tolist()
         get = self.children.get
-        ids = np.array([get(k, -1) for k in keys], dtype=np.int64)
-        new = np.flatnonzero(ids < 0)
-        if len(new) == 0:
+        found = [get(k, -1) for k in keys]
+        ids = np.array(found, dtype=np.int64)
+        if -1 not in found:
             return ids
+        new = np.flatnonzero(ids < 0)
         first, end = self.size, self.size + len(new)
         while end > len(self.parent):  # grow every per-node array
             for name in ("parent", "symbol", "extra", "lm_log", "dist_row", "slot"):
@@ -161,22 +162,30 @@ class _Trie:
         return tuple(reversed(out))
 
 
-def _merge_into_beam(trie: _Trie, ids, last, cand_pos, ext, new_pnb) -> None:
-    """Add each extension that reproduces a prefix already in the beam to that prefix's
-    ``p_nb`` and drop it from the extensions (in place). A beam prefix ``j`` is the extension of
-    beam prefix ``i`` by ``c`` exactly when ``parent[j] == ids[i]`` and ``symbol[j] == c``."""
-    q = cand_pos[last]  # (K,) candidate column of each prefix's last symbol, or -1
-    maybe = np.flatnonzero(q >= 0)
-    if len(maybe) == 0:
-        return
+def _extensions(trie: _Trie, ids, last, pb, total, lp, cands, cand_pos, new_pnb) -> np.ndarray:
+    """The ``(K, C)`` log-probabilities of extending each beam prefix by each candidate symbol.
+
+    An extension by the prefix's own last symbol only follows its paths that end in blank
+    (``a - a`` is two a's). An extension that reproduces a prefix already in the beam is added
+    to that prefix's ``new_pnb`` (in place) and set to ``-inf``: beam prefix ``j`` is the
+    extension of beam prefix ``i`` by ``c`` exactly when ``parent[j] == ids[i]`` and
+    ``symbol[j] == c``. ``cand_pos`` maps each candidate symbol to its column (-1 elsewhere).
+    """
+    ext = total[:, None] + lp[cands]  # (K, C)
+    q = cand_pos[last]  # (K,) column of each prefix's last symbol among the candidates, or -1
+    rep = np.flatnonzero(q >= 0)
+    if len(rep) == 0:
+        return ext
+    ext[rep, q[rep]] = pb[rep] + lp[last[rep]]
     trie.slot[ids] = np.arange(len(ids))
-    i = trie.slot[trie.parent[ids[maybe]]]  # beam index of those prefixes' parents, or -1
+    i = trie.slot[trie.parent[ids[rep]]]  # beam index of those prefixes' parents, or -1
     trie.slot[ids] = -1
     found = i >= 0
-    j, i = maybe[found], i[found]
+    j, i = rep[found], i[found]
     if len(j):
         new_pnb[j] = np.logaddexp(new_pnb[j], ext[i, q[j]])
         ext[i, q[j]] = NEG_INF
+    return ext
 
 
 def _candidates(log_probs: np.ndarray, prune: float) -> list[np.ndarray]:
@@ -247,9 +256,7 @@ def beam_search(
             pb, pnb = new_pb, new_pnb
             continue
         cand_pos[cands] = np.arange(len(cands))
-        # (K, C) extensions; a repeat of the last symbol only follows paths ending in blank.
-        ext = np.where(last[:, None] == cands, pb[:, None], total[:, None]) + lp[cands]
-        _merge_into_beam(trie, ids, last, cand_pos, ext, new_pnb)
+        ext = _extensions(trie, ids, last, pb, total, lp, cands, cand_pos, new_pnb)  # (K, C)
         cand_pos[cands] = -1
         fused = trie.extra[ids]  # (K,)
         ext_scores = ext + (fused + insertion_bonus)[:, None]  # (K, C)

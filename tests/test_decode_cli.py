@@ -91,7 +91,34 @@ def test_lm_command_from_text_in_characters(capsys, tmp_path):
     assert model.log10_prob((model.ids["<space>"], model.ids["h"]), model.ids["a"]) > -0.5
 
 
+def test_lm_command_words_of_the_corpus_transcripts(capsys, tmp_path):
+    out = tmp_path / "w.arpa"
+    rc, _, err = run(
+        capsys,
+        "lm",
+        "--data",
+        DEMO,
+        "--test-speakers",
+        TEST_LIST,
+        "--unit",
+        "words",
+        "--order",
+        "3",
+        "--out",
+        out,
+    )
+    assert rc == 0, err
+    model = read_arpa(out)
+    # Held-out speakers' sentences stay out, and so does SA1 ("... dark suit ...") without
+    # --keep-sa; words are kept as written.
+    assert "straightforward" not in model.vocab and "dark" not in model.vocab
+    assert model.order == 3
+    assert {"And", "His"} <= set(model.vocab)
+
+
 def test_lm_command_errors_are_one_line(capsys, tmp_path):
+    rc, _, err = run(capsys, "lm", "--text", "x.txt", "--order", "0", "--out", tmp_path / "x")
+    assert rc == 2 and "--order 0 must be at least 1" in err
     rc, _, err = run(capsys, "lm", "--out", tmp_path / "x.arpa")
     assert rc == 2 and "either --data" in err
     rc, _, err = run(
@@ -197,6 +224,19 @@ def test_decoding_errors_are_one_line(capsys, bundle, extra, message):
     rc, out, err = run(capsys, "transcribe", bundle, WAV, *extra)
     assert rc == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_bad_decoding_settings_in_a_bundle_are_one_line(capsys, bundle, tmp_path):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(bundle, copy)
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["recipe"]["decoding"]["beam"] = "wide"
+    (copy / "summary.json").write_text(json.dumps(summary))
+    rc, _, err = run(capsys, "transcribe", copy, WAV)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert str(copy) in err and "beam='wide'" in err
 
 
 def test_lm_over_another_symbol_set_is_refused(capsys, bundle, tmp_path):
