@@ -144,6 +144,7 @@ def cmd_features(args) -> int:
     from pipeline.featurize import compute_features
 
     recipe = _recipe_with_data_flags(args)
+    options = _beam_options(args) if args.beam_runner else None  # a missing Beam fails first
     failures = Failures(args.strict)
     for split in args.splits:
         utts = load_split(
@@ -154,15 +155,59 @@ def cmd_features(args) -> int:
             test_speakers=recipe.data.test_speakers,
             on_error=failures,
         )
-        feats = compute_features(
-            utts, recipe.features, cache_dir=args.cache, on_error=failures, desc=f"{split} features"
-        )
+        if args.beam_runner:
+            from pipeline.beam import beam_features
+
+            feats = beam_features(
+                utts,
+                recipe.features,
+                cache_dir=args.cache,
+                options=options,
+                on_error=failures,
+            )
+        else:
+            feats = compute_features(
+                utts,
+                recipe.features,
+                cache_dir=args.cache,
+                on_error=failures,
+                desc=f"{split} features",
+            )
         frames = sum(len(f) for f in feats.values())
         print(
             f"{split}: {len(feats)} utterances, {frames} frames of {recipe.features.dim} "
             f"features cached in {args.cache}"
         )
     return failures.finish()
+
+
+def _beam_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--beam-runner",
+        help="run as an Apache Beam pipeline on this runner (DirectRunner here; DataflowRunner, "
+        "FlinkRunner, SparkRunner with their options); needs the 'beam' extra",
+    )
+    p.add_argument(
+        "--num-workers",
+        type=int,
+        default=1,
+        help="DirectRunner worker processes (default: 1, in this process)",
+    )
+    p.add_argument(
+        "--beam-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Beam pipeline option passed through, e.g. project=my-project (repeatable)",
+    )
+
+
+def _beam_options(args):
+    from pipeline.beam import pipeline_options
+
+    if args.num_workers < 1:
+        raise DataError(f"--num-workers={args.num_workers} must be at least 1")
+    return pipeline_options(args.beam_runner, num_workers=args.num_workers, extra=args.beam_option)
 
 
 def cmd_train(args) -> int:
@@ -238,11 +283,28 @@ def cmd_transcribe(args) -> int:
     if not files:
         raise DataError("no audio files found", " ".join(args.inputs))
     failures = Failures(args.strict)
+    if args.beam_runner or args.output:
+        return _transcribe_beam(args, files, failures)
     for tr in transcribe_files(bundle, files, fold_to=args.fold, on_error=failures):
         if args.format == "json":
             print(json.dumps(tr.to_dict()), flush=True)
         else:
             print(" ".join([tr.file, *(p.phone for p in tr.phones)]), flush=True)
+    return failures.finish()
+
+
+def _transcribe_beam(args, files: list[str], failures: Failures) -> int:
+    """``transcribe --output``: a Beam pipeline writing JSON Lines; bad files become records."""
+    from pipeline.beam import beam_transcribe
+
+    if not (args.beam_runner and args.output):
+        raise DataError("--beam-runner and --output go together")
+    errors = beam_transcribe(
+        args.model, files, output=args.output, options=_beam_options(args), fold_to=args.fold
+    )
+    for record in errors:
+        failures(DataError(record["error"], record["file"]))
+    print(f"{len(files) - len(errors)} of {len(files)} files transcribed -> {args.output}")
     return failures.finish()
 
 
@@ -317,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TABLE.FIELD=VALUE",
         help="override a recipe field (repeatable)",
     )
+    _beam_args(p)
     p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("train", help="train a BLSTM-CTC model and write its bundle")
@@ -354,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     _format_arg(p)
     _fold_arg(p, None)
     p.add_argument("--strict", action="store_true", help="stop at the first bad file")
+    _beam_args(p)
+    p.add_argument(
+        "--output",
+        help="with --beam-runner: JSON Lines file, one object per input file (unordered); "
+        'a bad file gives {"file", "error"}',
+    )
     p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("score", help="score a hypothesis file against a reference file")
