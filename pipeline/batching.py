@@ -63,6 +63,32 @@ def replica_share(batch: tuple, replica: int, replicas: int, *, reduction: str) 
     return (x[rows], x_len[rows]), (y[rows], y_len[rows]), weights
 
 
+class ShardableBatches(keras.utils.PyDataset):
+    """``batches`` with every batch padded to a multiple of ``devices`` rows, for
+    ``keras.distribution.DataParallel`` (JAX), which shards the batch axis evenly.
+
+    Items are ``((x, x_len), (y, y_len), weights)``: padding rows repeat row 0 with weight 0,
+    real rows weigh as in :func:`replica_share`, so the loss equals the unpadded batch's.
+    """
+
+    def __init__(self, batches: CTCBatches, *, devices: int, reduction: str, **kwargs):
+        super().__init__(**kwargs)
+        self.inner, self.devices, self.reduction = batches, devices, reduction
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __getitem__(self, index):
+        (x, x_len), (y, y_len), w = replica_share(self.inner[index], 0, 1, reduction=self.reduction)
+        rows = np.arange(-(-len(x) // self.devices) * self.devices)  # ceil to a multiple
+        rows[len(x) :] = 0
+        w = np.concatenate([w, np.zeros(len(rows) - len(x), np.float32)])
+        return (x[rows], x_len[rows]), (y[rows], y_len[rows]), w
+
+    def on_epoch_end(self) -> None:
+        self.inner.on_epoch_end()
+
+
 def fit_input(batches: CTCBatches, *, dist=None, reduction: str = "sum"):
     """What to hand ``Model.fit`` for ``batches`` on the active Keras backend.
 
@@ -72,10 +98,13 @@ def fit_input(batches: CTCBatches, *, dist=None, reduction: str = "sum"):
     the batch order still comes from :class:`CTCBatches` (one epoch per pass). Under a
     tf.distribute strategy (``dist``, a :class:`pipeline.distribute.Distribution`) each batch is
     cut into one share per replica (:func:`replica_share`, weighted for the loss
-    ``reduction``). Other backends take the ``PyDataset`` as it is (``keras.distribution``
-    shards it itself).
+    ``reduction``). Other backends take the ``PyDataset`` as it is; under
+    ``keras.distribution.DataParallel``, which shards each batch itself, padded to a multiple
+    of the device count (:class:`ShardableBatches`).
     """
     if keras.backend.backend() != "tensorflow":
+        if dist is not None and dist.num_replicas > 1:
+            return ShardableBatches(batches, devices=dist.num_replicas, reduction=reduction)
         return batches
     import tensorflow as tf
 

@@ -203,6 +203,7 @@ def cmd_features(args) -> int:
     from pipeline.featurize import compute_features
 
     recipe = _recipe_with_data_flags(args)
+    options = _beam_options(args) if args.beam_runner else None  # a missing Beam fails first
     failures = Failures(args.strict)
     for split in args.splits:
         utts = load_split(
@@ -213,15 +214,59 @@ def cmd_features(args) -> int:
             test_speakers=recipe.data.test_speakers,
             on_error=failures,
         )
-        feats = compute_features(
-            utts, recipe.features, cache_dir=args.cache, on_error=failures, desc=f"{split} features"
-        )
+        if args.beam_runner:
+            from pipeline.beam import beam_features
+
+            feats = beam_features(
+                utts,
+                recipe.features,
+                cache_dir=args.cache,
+                options=options,
+                on_error=failures,
+            )
+        else:
+            feats = compute_features(
+                utts,
+                recipe.features,
+                cache_dir=args.cache,
+                on_error=failures,
+                desc=f"{split} features",
+            )
         frames = sum(len(f) for f in feats.values())
         print(
             f"{split}: {len(feats)} utterances, {frames} frames of {recipe.features.dim} "
             f"features cached in {args.cache}"
         )
     return failures.finish()
+
+
+def _beam_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--beam-runner",
+        help="run as an Apache Beam pipeline on this runner (DirectRunner here; DataflowRunner, "
+        "FlinkRunner, SparkRunner with their options); needs the 'beam' extra",
+    )
+    p.add_argument(
+        "--num-workers",
+        type=int,
+        default=1,
+        help="DirectRunner worker processes (default: 1, in this process)",
+    )
+    p.add_argument(
+        "--beam-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Beam pipeline option passed through, e.g. project=my-project (repeatable)",
+    )
+
+
+def _beam_options(args):
+    from pipeline.beam import pipeline_options
+
+    if args.num_workers < 1:
+        raise DataError(f"--num-workers={args.num_workers} must be at least 1")
+    return pipeline_options(args.beam_runner, num_workers=args.num_workers, extra=args.beam_option)
 
 
 def cmd_train(args) -> int:
@@ -336,6 +381,8 @@ def cmd_transcribe(args) -> int:
         raise DataError("no audio files found", " ".join(args.inputs))
     decoder = decoder_from_args(args, bundle)
     failures = Failures(args.strict)
+    if args.beam_runner or args.output:
+        return _transcribe_beam(args, files, failures)
     if args.plot:
         return _transcribe_and_plot(bundle, files, args, decoder, failures)
     for tr in transcribe_files(
@@ -387,6 +434,21 @@ def cmd_recognize(args) -> int:
             print(json.dumps(rec.to_dict(), ensure_ascii=False), flush=True)
         else:
             print(f"{rec.file}\t{rec.id}\t{rec.text}", flush=True)
+    return failures.finish()
+
+
+def _transcribe_beam(args, files: list[str], failures: Failures) -> int:
+    """``transcribe --output``: a Beam pipeline writing JSON Lines; bad files become records."""
+    from pipeline.beam import beam_transcribe
+
+    if not (args.beam_runner and args.output):
+        raise DataError("--beam-runner and --output go together")
+    errors = beam_transcribe(
+        args.model, files, output=args.output, options=_beam_options(args), fold_to=args.fold
+    )
+    for record in errors:
+        failures(DataError(record["error"], record["file"]))
+    print(f"{len(files) - len(errors)} of {len(files)} files transcribed -> {args.output}")
     return failures.finish()
 
 
@@ -513,6 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TABLE.FIELD=VALUE",
         help="override a recipe field (repeatable)",
     )
+    _beam_args(p)
     p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("train", help="train a BLSTM-CTC model and write its bundle")
@@ -570,6 +633,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_decoding_args(p)
     _engine_arg(p)
+    _beam_args(p)
+    p.add_argument(
+        "--output",
+        help="with --beam-runner: JSON Lines file, one object per input file (unordered); "
+        'a bad file gives {"file", "error"}',
+    )
     p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("recognize", help="text of each ink file (on-line handwriting)")

@@ -37,10 +37,11 @@ class Distribution:
     name: str
     strategy: Any = None  # a tf.distribute.Strategy, or None
     is_chief: bool = True
+    devices: int = 1  # devices keras.distribution shards batches over (JAX data_parallel)
 
     @property
     def num_replicas(self) -> int:
-        return 1 if self.strategy is None else int(self.strategy.num_replicas_in_sync)
+        return self.devices if self.strategy is None else int(self.strategy.num_replicas_in_sync)
 
     def scope(self) -> contextlib.AbstractContextManager:
         """Where the model and optimizer must be created (variables mirrored on every replica)."""
@@ -69,8 +70,9 @@ def make_distribution(name: str) -> Distribution:
                 "training.distribution='data_parallel' needs the JAX backend; "
                 "use 'mirrored' or 'multi_worker' on TensorFlow"
             )
-        keras.distribution.set_distribution(keras.distribution.DataParallel())
-        return Distribution(name)
+        devices = keras.distribution.list_devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        return Distribution(name, devices=len(devices))
     import tensorflow as tf
 
     if name == "mirrored":

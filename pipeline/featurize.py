@@ -127,15 +127,22 @@ def compute_features(
     """Features of every utterance, by id: ``{id: (T, config.dim) float32}``.
 
     With ``cache_dir`` the result is stored once per (settings, audio files) and read back on
-    later calls; any change to either makes a new key. A bad file raises :class:`DataError`, or
-    is reported to ``on_error`` and left out when that is given; the cache keeps the reports, so
-    a bad file is reported again when the features come from the cache.
+    later calls (from ``<key>.npz``, or the ``<key>.shards/`` a Beam pipeline wrote); any change
+    to either makes a new key. A bad file raises :class:`DataError`, or is reported to
+    ``on_error`` and left out when that is given; the cache keeps the reports, so a bad file is
+    reported again when the features come from the cache.
     """
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / f"{cache_key(utts, config)}.npz"
         if cache.is_file():
             return _read_cache(cache, on_error)
+        shards = cache.with_suffix(".shards")  # written by pipeline.beam.beam_features
+        if shards.is_dir():
+            out: dict[str, np.ndarray] = {}
+            for shard in sorted(shards.glob("shard-*.npz")):
+                out.update(_read_cache(shard, on_error))
+            return out
     out: dict[str, np.ndarray] = {}
     errors: list[DataError] = []
     quiet = True if len(utts) < 20 else None  # None: a progress bar only on a terminal
@@ -151,19 +158,19 @@ def compute_features(
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f"{cache.stem}.tmp{os.getpid()}.npz")  # one per writing process
         reports = json.dumps([[e.reason, e.path] for e in errors])
-        np.savez(tmp, **out, **{_ERRORS_KEY: np.array(reports)})
+        np.savez(tmp, **out, **{ERRORS_KEY: np.array(reports)})
         os.replace(tmp, cache)
     return out
 
 
-_ERRORS_KEY = "__errors__"  # cache entry holding the bad files' reports (no utterance id has it)
+ERRORS_KEY = "__errors__"  # cache entry holding the bad files' reports (no utterance id has it)
 
 
 def _read_cache(cache: Path, on_error: OnError) -> dict[str, np.ndarray]:
     """Features from a cache file; its recorded bad files go to ``on_error`` (or raise)."""
     with np.load(cache) as z:
-        feats = {k: z[k] for k in z.files if k != _ERRORS_KEY}
-        reports = json.loads(str(z[_ERRORS_KEY])) if _ERRORS_KEY in z.files else []
+        feats = {k: z[k] for k in z.files if k != ERRORS_KEY}
+        reports = json.loads(str(z[ERRORS_KEY])) if ERRORS_KEY in z.files else []
     for reason, path in reports:
         err = DataError(reason, path)
         if on_error is None:

@@ -60,3 +60,27 @@ def test_timit_builder_prepares_and_reads_offline(tmp_path, no_network):
     direct = compute_features(expected[:2], FeatureConfig())
     for utt in expected[:2]:
         np.testing.assert_allclose(feats[utt.id], direct[utt.id], rtol=1e-5, atol=1e-5)
+
+
+def test_timit_style_builder_splits_by_speaker_lists(tmp_path, no_network):
+    if not DEMO.is_dir():
+        pytest.skip(f"bundled TIMIT demo corpus not found at {DEMO}")
+    from pipeline.datasets.timit import CorpusConfig
+
+    corpus = tmp_path / "corpus"  # <speaker>/<utt>.WAV with .PHN: no TIMIT parts or regions
+    for speaker in ("DR1/FVMH0", "DR2/MARC0", "DR2/FAEM0"):
+        shutil.copytree(DEMO / "TRAIN" / speaker, corpus / speaker.split("/")[1].lower())
+    (tmp_path / "test.list").write_text("faem0\n")
+    config = CorpusConfig(name="mini", test_speakers=str(tmp_path / "test.list"))
+    builder = tfds.builder("timit_style", config=config, data_dir=str(tmp_path / "tfds"))
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(corpus))
+    )
+    assert sorted(builder.info.splits) == ["core_test", "full_test", "train"]  # no dev list
+
+    spec = f"tfds:timit_style/mini?data_dir={tmp_path / 'tfds'}"
+    test = load_split(spec, "core-test")
+    train = load_split(spec, "train")
+    assert {u.speaker for u in test} == {"faem0"} and len(test) == 8  # SA sentences left out
+    assert {u.speaker for u in train} == {"fvmh0", "marc0"} and len(train) == 16
+    assert all(u.sample_rate == 16000 and u.phones for u in train)

@@ -6,6 +6,7 @@ two logical CPU devices stand in for two GPUs, and two processes on 127.0.0.1 fo
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -24,15 +25,17 @@ from pipeline.config import load_recipe
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "timit-demo"
 
-MIRRORED_SCRIPT = textwrap.dedent(
+TWO_CPU_DEVICES = """
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+COMPARE_SCRIPT = textwrap.dedent(
     """
     import json, sys
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np
     from models.blstm import build_model
-    from models.ctc import CTCTrainer
+    from models.ctc import CTCTrainer, default_jit_compile
     from pipeline.batching import CTCBatches, fit_input
     from pipeline.distribute import make_distribution
 
@@ -42,11 +45,12 @@ MIRRORED_SCRIPT = textwrap.dedent(
 
     def run(name, reduction, count):
         dist = make_distribution(name)
+        keras.distribution.set_distribution(None)
         keras.utils.set_random_seed(1)
         with dist.scope():
             model = build_model(input_dim=5, num_classes=4, num_layers=1, units=8)
             trainer = CTCTrainer(model, reduction=reduction)
-            trainer.compile(optimizer=keras.optimizers.SGD(0.01), jit_compile=False)
+            trainer.compile(optimizer=keras.optimizers.SGD(0.01), jit_compile=default_jit_compile())
         # One global batch per epoch: 4 utterances split 2 + 2, or 5 split 3 + 2.
         batches = CTCBatches(feats[:count], labels[:count], batch_size=count, seed=0)
         data = fit_input(batches, dist=dist, reduction=reduction)
@@ -56,16 +60,16 @@ MIRRORED_SCRIPT = textwrap.dedent(
 
     out = {
         f"{n}/{r}/{c}": run(n, r, c)
-        for n in ("none", "mirrored") for r in ("sum", "mean") for c in (4, 5)
+        for n in ("none", sys.argv[1]) for r in ("sum", "mean") for c in (4, 5)
     }
     print("RESULT " + json.dumps(out))
     """
 )
 
 
-def run_python(script: str, *, env: dict | None = None, timeout: float = 240) -> str:
+def run_python(script: str, *args, env: dict | None = None, timeout: float = 240) -> str:
     proc = subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", script, *args],
         cwd=ROOT,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
         capture_output=True,
@@ -107,23 +111,34 @@ def test_distribution_is_validated():
         load_recipe(None, ["training.distribution=gpus"])
 
 
-def test_mirrored_on_two_devices_matches_one_device():
-    out = run_python(MIRRORED_SCRIPT)
-    result = json.loads(out.split("RESULT ", 1)[1])
+def check_same_as_one_device(result: dict, name: str) -> None:
     for reduction in ("sum", "mean"):
-        one, two = result[f"none/{reduction}/4"], result[f"mirrored/{reduction}/4"]
+        one, two = result[f"none/{reduction}/4"], result[f"{name}/{reduction}/4"]
         assert (one["replicas"], two["replicas"]) == (1, 2)
         # Epoch 1 is the loss before any update; epochs 2 and 3 follow the updates, so they
         # also check that the replicas' gradients add up to the one-device gradient.
         assert two["loss"] == pytest.approx(one["loss"], rel=1e-4)
         assert two["weights"] == pytest.approx(one["weights"], rel=1e-5)
         # An uneven split (3 + 2, one padding row of weight 0): still the same.
-        one, two = result[f"none/{reduction}/5"], result[f"mirrored/{reduction}/5"]
+        one, two = result[f"none/{reduction}/5"], result[f"{name}/{reduction}/5"]
         assert two["loss"] == pytest.approx(one["loss"], rel=1e-4)
         assert two["weights"] == pytest.approx(one["weights"], rel=1e-5)
     # The two reductions really differ, so the checks have teeth.
     assert result["none/sum/4"]["loss"][0] == pytest.approx(4 * result["none/mean/4"]["loss"][0])
     assert result["none/sum/5"]["weights"] != pytest.approx(result["none/mean/5"]["weights"])
+
+
+def test_mirrored_on_two_devices_matches_one_device():
+    out = run_python(TWO_CPU_DEVICES + COMPARE_SCRIPT, "mirrored")
+    check_same_as_one_device(json.loads(out.split("RESULT ", 1)[1]), "mirrored")
+
+
+def test_jax_data_parallel_on_two_devices_matches_one_device():
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (not part of the 'test' extra): pip install jax")
+    env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    out = run_python(COMPARE_SCRIPT, "data_parallel", env=env)
+    check_same_as_one_device(json.loads(out.split("RESULT ", 1)[1]), "data_parallel")
 
 
 def free_ports(n: int) -> list[int]:

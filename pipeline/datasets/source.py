@@ -56,20 +56,19 @@ def load_tfds_split(spec: str, split: str) -> list[Utterance]:
         ds = builder.as_dataset(split=split.replace("-", "_"))
     except (tfds.core.registered.DatasetNotFoundError, AssertionError, ValueError) as e:
         raise DataError(f"cannot read TFDS dataset {name!r} split {split!r}: {e}", spec) from None
-    rate = int(builder.info.features["audio"].sample_rate)
-    utts = [_utterance(ex, f"{PREFIX}{name}/{split}", rate) for ex in tfds.as_numpy(ds)]
+    utts = [_utterance(ex, f"{PREFIX}{name}/{split}") for ex in tfds.as_numpy(ds)]
     return sorted(utts, key=lambda u: u.id)  # TFDS stores examples shuffled; readers sort by id
 
 
-def _utterance(ex: dict, where: str, rate: int) -> ArrayUtterance:
-    utt_id = ex["id"].decode()
+def _utterance(ex: dict, where: str) -> ArrayUtterance:
+    utt_id, rate = ex["id"].decode(), int(ex["sample_rate"])
     times = ex["phone_times"]  # (L, 2) float32 seconds
     return ArrayUtterance(
         id=utt_id,
         audio=f"{where}/{utt_id}",
         speaker=ex["speaker"].decode(),
-        phones=tuple(p.decode() for p in ex["phones"]),
-        phone_times=tuple((float(a), float(b)) for a, b in times),
+        phones=tuple(p.decode() for p in ex["phones"]) or None,
+        phone_times=tuple((float(a), float(b)) for a, b in times) or None,
         text=ex["text"].decode() or None,
         duration=len(ex["audio"]) / rate,
         samples=ex["audio"],

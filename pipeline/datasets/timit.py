@@ -1,21 +1,65 @@
-"""A tensorflow-datasets builder for TIMIT, read from the user's own LDC copy (no download).
+"""tensorflow-datasets builders for TIMIT and TIMIT-style corpora, read from the user's copy.
 
 ``tfds.load("timit", data_dir=DIR, download_and_prepare_kwargs={"download_config":
-tfds.download.DownloadConfig(manual_dir=TIMIT_COPY)})`` prepares it once, offline. Utterances,
-splits and labels come from :mod:`pipeline.corpus` (the same readers and Kaldi speaker lists as
-``lstmrec prepare``); audio is stored as 16-bit PCM arrays, so reading needs no audio decoder.
-TFDS split names use ``_`` where lstmrec's use ``-`` (``core_test``, ``full_test``).
+tfds.download.DownloadConfig(manual_dir=TIMIT_COPY)})`` prepares TIMIT once, offline. A
+TIMIT-style corpus (audio with ``.PHN``/``.TXT`` neighbours, one folder per speaker) is prepared
+with ``tfds.builder("timit_style", config=CorpusConfig(name=..., dev_speakers=...,
+test_speakers=...), data_dir=DIR)``. Utterances, splits and labels come from
+:mod:`pipeline.corpus` (the same readers and speaker lists as ``lstmrec prepare``); audio is
+stored as 16-bit PCM arrays with their sample rate, so reading needs no audio decoder. TFDS split
+names use ``_`` where lstmrec's use ``-`` (``core_test``, ``full_test``).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import soundfile as sf
 import tensorflow_datasets as tfds
 
-from pipeline.corpus import TIMIT_SAMPLE_RATE, find_timit, select_split
+from pipeline.corpus import find_corpus, find_timit, select_split
+from pipeline.phones import read_speaker_list
 
 SPLITS = {"train": "train", "dev": "dev", "core_test": "core-test", "full_test": "full-test"}
+
+
+def _features() -> tfds.features.FeaturesDict:
+    return tfds.features.FeaturesDict(
+        {
+            "id": tfds.features.Text(),
+            "speaker": tfds.features.Text(),
+            # (N,) int16 PCM; its rate is in "sample_rate" (a corpus may mix rates).
+            "audio": tfds.features.Audio(file_format=None, shape=(None,), dtype=np.int16),
+            "sample_rate": tfds.features.Scalar(dtype=np.int32),
+            "phones": tfds.features.Sequence(tfds.features.Text()),
+            "phone_times": tfds.features.Tensor(shape=(None, 2), dtype=np.float32),  # seconds
+            "text": tfds.features.Text(),
+        }
+    )
+
+
+def _examples(utts):
+    for utt in utts:
+        samples, rate = sf.read(utt.audio, dtype="int16", always_2d=True)  # (N, C) int16
+        yield (
+            utt.id,
+            {
+                "id": utt.id,
+                "speaker": utt.speaker,
+                "audio": samples[:, 0],  # first channel: TIMIT-style corpora are mono
+                "sample_rate": rate,
+                "phones": list(utt.phones or ()),
+                "phone_times": np.asarray(utt.phone_times or (), np.float32).reshape(-1, 2),
+                "text": utt.text or "",
+            },
+        )
+
+
+def _split_examples(builder, utts, **lists):
+    # A partial copy (a sample of TRAIN only) has empty splits, which TFDS cannot write.
+    chosen = {name: select_split(utts, split, **lists) for name, split in SPLITS.items()}
+    return {name: builder._generate_examples(u) for name, u in chosen.items() if u}
 
 
 class Timit(tfds.core.GeneratorBasedBuilder):
@@ -34,44 +78,48 @@ class Timit(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(
-                {
-                    "id": tfds.features.Text(),
-                    "speaker": tfds.features.Text(),
-                    "audio": tfds.features.Audio(
-                        file_format=None,
-                        shape=(None,),
-                        dtype=np.int16,
-                        sample_rate=TIMIT_SAMPLE_RATE,
-                    ),
-                    "phones": tfds.features.Sequence(tfds.features.Text()),
-                    "phone_times": tfds.features.Tensor(shape=(None, 2), dtype=np.float32),
-                    "text": tfds.features.Text(),
-                }
-            ),
+            features=_features(),
             supervised_keys=("audio", "phones"),
             homepage="https://catalog.ldc.upenn.edu/LDC93S1",
         )
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        utts = find_timit(dl_manager.manual_dir)
-        # A partial copy (a sample of TRAIN only) has empty splits, which TFDS cannot write.
-        chosen = {name: select_split(utts, split) for name, split in SPLITS.items()}
-        return {name: self._generate_examples(u) for name, u in chosen.items() if u}
+        return _split_examples(self, find_timit(dl_manager.manual_dir))
 
     def _generate_examples(self, utts):
-        for utt in utts:
-            samples, rate = sf.read(utt.audio, dtype="int16")  # (N,) int16
-            if rate != TIMIT_SAMPLE_RATE:
-                raise ValueError(f"{utt.audio}: {rate} Hz, expected {TIMIT_SAMPLE_RATE}")
-            yield (
-                utt.id,
-                {
-                    "id": utt.id,
-                    "speaker": utt.speaker,
-                    "audio": samples,
-                    "phones": list(utt.phones),
-                    "phone_times": np.asarray(utt.phone_times, np.float32).reshape(-1, 2),
-                    "text": utt.text or "",
-                },
-            )
+        return _examples(utts)
+
+
+@dataclasses.dataclass(eq=False)  # tfds.core.BuilderConfig is a plain (non-frozen) dataclass
+class CorpusConfig(tfds.core.BuilderConfig):
+    """A TIMIT-style corpus: its name, and the speaker-list files that define dev and test."""
+
+    dev_speakers: str | None = None  # speaker-list file; None: no dev split
+    test_speakers: str | None = None  # speaker-list file; None: no test splits
+
+
+class TimitStyle(tfds.core.GeneratorBasedBuilder):
+    """Any TIMIT-style corpus: ``<speaker>/<utt>.<audio>`` with ``.PHN`` and/or ``.TXT``."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Utterances of pipeline.corpus.find_corpus; splits by lists."}
+    BUILDER_CONFIGS = [CorpusConfig(name="default", description="set dev/test speaker lists")]
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+    Pass the corpus folder as manual_dir (tfds.download.DownloadConfig(manual_dir=...)) and the
+    speaker lists in the config: CorpusConfig(name=..., dev_speakers=..., test_speakers=...).
+    """
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self.dataset_info_from_configs(
+            features=_features(), supervised_keys=("audio", "phones")
+        )
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        cfg = self.builder_config
+        dev = read_speaker_list(cfg.dev_speakers) if cfg.dev_speakers else None
+        test = read_speaker_list(cfg.test_speakers) if cfg.test_speakers else None
+        utts = find_corpus(dl_manager.manual_dir)
+        return _split_examples(self, utts, dev_speakers=dev, test_speakers=test)
+
+    def _generate_examples(self, utts):
+        return _examples(utts)

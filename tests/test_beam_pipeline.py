@@ -1,0 +1,138 @@
+"""Apache Beam pipelines on the DirectRunner: sharded feature cache and batch transcription."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from features.audio import FeatureConfig
+from features.errors import DataError
+from pipeline import featurize
+from pipeline.cli import main
+from pipeline.corpus import find_timit
+from pipeline.featurize import compute_features
+from pipeline.manifest import Utterance, write_manifest
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "timit-demo"
+
+
+@pytest.fixture
+def beam():
+    return pytest.importorskip("apache_beam", reason="apache-beam (the 'beam' extra) is missing")
+
+
+@pytest.fixture
+def utts(tmp_path):
+    if not DEMO.is_dir():
+        pytest.skip(f"bundled TIMIT demo corpus not found at {DEMO}")
+    good = find_timit(DEMO)[:5]
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    return [*good, Utterance("x_bad", str(bad), "x", phones=("h#",))]
+
+
+def test_beam_features_write_shards_that_training_reads(beam, utts, tmp_path, monkeypatch):
+    from pipeline.beam import beam_features, pipeline_options
+
+    errors = []
+    cache = tmp_path / "cache"
+    feats = beam_features(
+        utts,
+        FeatureConfig(),
+        cache_dir=cache,
+        options=pipeline_options("DirectRunner"),
+        on_error=errors.append,
+    )
+    assert [p.suffix for p in cache.iterdir()] == [".shards"]  # no temporary folder left
+    assert len(errors) == 1 and errors[0].path.endswith("bad.wav")
+    direct = compute_features(utts[:5], FeatureConfig())
+    assert sorted(feats) == sorted(direct)
+    for k in direct:
+        np.testing.assert_array_equal(feats[k], direct[k])
+
+    # The trainer's reader takes the shards as they are: nothing is recomputed.
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("features recomputed instead of read from the shards")
+
+    monkeypatch.setattr(featurize, "utterance_features", no_recompute)
+    again = []
+    cached = compute_features(utts, FeatureConfig(), cache_dir=cache, on_error=again.append)
+    assert sorted(cached) == sorted(direct) and [str(e) for e in again] == [str(errors[0])]
+
+
+def test_features_command_with_two_worker_processes(beam, utts, tmp_path, capsys):
+    write_manifest(utts, tmp_path / "m.jsonl")
+    rc = main(
+        [
+            *("features", "--data", str(tmp_path / "m.jsonl"), "--splits", "all", "--keep-sa"),
+            *("--cache", str(tmp_path / "c"), "--beam-runner", "DirectRunner"),
+            *("--num-workers", "2"),
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert rc == 2 and "all: 5 utterances" in out
+    assert "bad.wav" in err and "Traceback" not in err
+    assert len(list((tmp_path / "c").glob("*.shards/shard-*.npz"))) == 1
+
+
+def tiny_bundle(path: Path) -> Path:
+    from models.blstm import build_model
+    from pipeline.bundle import Bundle, save_bundle
+    from pipeline.phones import SymbolTable
+
+    symbols = SymbolTable.timit61()
+    config = FeatureConfig()
+    model = build_model(input_dim=config.dim, num_classes=len(symbols), num_layers=1, units=4)
+    mean, std = np.zeros(config.dim, np.float32), np.ones(config.dim, np.float32)
+    save_bundle(path, Bundle(model, config, symbols, mean, std, {}))
+    return path
+
+
+def test_transcribe_with_beam_writes_one_record_per_file(beam, utts, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for utt in utts:
+        shutil.copy(utt.audio, folder / f"{utt.id}.wav")
+    bundle = tiny_bundle(tmp_path / "model")
+    out = tmp_path / "results.jsonl"
+    rc = main(
+        [
+            "transcribe",
+            str(bundle),
+            str(folder),
+            "--beam-runner",
+            "DirectRunner",
+            "--output",
+            str(out),
+        ]
+    )
+    _, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rc == 2 and "x_bad.wav" in err and "Traceback" not in err
+    assert sorted(Path(r["file"]).name for r in records) == sorted(p.name for p in folder.iterdir())
+    bad = [r for r in records if "error" in r]
+    assert len(bad) == 1 and bad[0]["file"].endswith("x_bad.wav")
+    good = [r for r in records if "error" not in r]
+    assert all(r["duration"] > 1 and isinstance(r["phones"], list) for r in good)
+    assert not list(tmp_path.glob("results.jsonl.tmp*"))
+
+
+def test_missing_beam_is_one_clear_line(monkeypatch, tmp_path, capsys):
+    from pipeline.beam import MISSING, require_beam
+
+    monkeypatch.setitem(sys.modules, "apache_beam", None)  # import fails as if not installed
+    with pytest.raises(DataError, match="pip install"):
+        require_beam()
+    rc = main(
+        [
+            *("features", "--data", str(tmp_path), "--cache", str(tmp_path / "c")),
+            *("--beam-runner", "DirectRunner"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip().splitlines() == [f"lstmrec: {MISSING}"]
