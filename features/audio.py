@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.fft
-import scipy.signal
 import soundfile as sf
 
 from features.errors import DataError
@@ -40,10 +38,12 @@ STD_FLOOR = 1e-5  # CMVN standard-deviation floor (a constant column is not blow
 KINDS = ("fbank", "mfcc")
 # Window name -> function of the window length returning a symmetric window (HTK/Kaldi use
 # symmetric windows, 0.54 - 0.46 cos(2 pi n / (N - 1)) for Hamming; "povey" is Kaldi's default).
+# NumPy's windows are these symmetric ones (equal to scipy.signal.get_window(..., fftbins=False)
+# to 1e-15): importing scipy.signal costs seconds, more than transcribing a short file.
 WINDOWS = {
-    "hamming": lambda n: scipy.signal.get_window("hamming", n, fftbins=False),
-    "hann": lambda n: scipy.signal.get_window("hann", n, fftbins=False),
-    "povey": lambda n: scipy.signal.get_window("hann", n, fftbins=False) ** 0.85,
+    "hamming": np.hamming,
+    "hann": np.hanning,
+    "povey": lambda n: np.hanning(n) ** 0.85,
     "rectangular": lambda n: np.ones(n),
 }
 
@@ -85,6 +85,8 @@ def resample(signal: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
     signal = np.asarray(signal, dtype=np.float32)
     if orig_sr == target_sr:
         return signal
+    import scipy.signal  # here, not at the top: seconds of imports that 16 kHz input never needs
+
     g = math.gcd(int(orig_sr), int(target_sr))
     out = scipy.signal.resample_poly(signal, int(target_sr) // g, int(orig_sr) // g)
     return out.astype(np.float32, copy=False)
@@ -293,7 +295,7 @@ def _power_and_energy(signal: np.ndarray, config: FeatureConfig) -> tuple[np.nda
     if a:
         x = np.concatenate([x[:, :1] * (1 - a), x[:, 1:] - a * x[:, :-1]], axis=1)  # (T, W)
     x = x * WINDOWS[config.window](config.win_length)[None, :]  # (T, W)
-    spectrum = scipy.fft.rfft(x, n=config.n_fft, axis=1)  # (T, n_fft // 2 + 1) complex
+    spectrum = np.fft.rfft(x, n=config.n_fft, axis=1)  # (T, n_fft // 2 + 1) complex
     return spectrum.real**2 + spectrum.imag**2, log_energy
 
 
@@ -328,6 +330,8 @@ def mfcc(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
     Orthonormal DCT-II of the natural-log mel energies, first ``n_mfcc`` kept, no liftering;
     with ``config.energy`` column 0 (c0) is replaced by the frame's log energy.
     """
+    import scipy.fft  # only MFCC needs it; fbank stays on NumPy, which starts faster
+
     power, log_energy = _power_and_energy(signal, config)
     ceps = scipy.fft.dct(_log_mel(power, config), type=2, norm="ortho", axis=1)  # (T, M)
     ceps = ceps[:, : config.n_mfcc]  # (T, n_mfcc)

@@ -15,8 +15,10 @@ rather than approximated. The arithmetic is float32 and time-major:
 - the backward direction runs on each sequence reversed by its own length (as
   ``models.layers.reverse_by_length``), and both directions advance together: one batched
   ``(2, B, U) @ (2, U, G·U)`` product per step;
-- the loop writes into buffers allocated once (``out=``), and the gate columns are reordered at
-  load time so that all sigmoid gates are one contiguous slice (one ``expit`` call per step).
+- the loop writes into buffers allocated once (``out=``); the gate columns are reordered at
+  load time so that all sigmoid gates are one contiguous slice, and their weights are halved so
+  that ``σ(x) = (1 + tanh(x / 2)) / 2`` needs no extra product (and no SciPy import, which
+  costs more start-up time than a short file's transcription).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import zipfile
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import expit
 
 # Gate blocks as stored by Keras / models.cells, and the order used here: sigmoid gates first.
 _STORED = {
@@ -108,80 +109,132 @@ class BiLayer:
     def _run(self, proj: np.ndarray) -> np.ndarray:
         """The recurrence of both directions over ``(T, 2, B, G·U)`` input projections."""
         steps, _, batch, width = proj.shape
-        u = self.units
-        out = np.empty((steps, 2, batch, u), dtype=np.float32)
-        h = np.zeros((2, batch, u), dtype=np.float32)
-        c = np.zeros((2, batch, u), dtype=np.float32)
+        out = np.empty((steps, 2, batch, self.units), dtype=np.float32)
         z = np.empty((2, batch, width), dtype=np.float32)
-        tmp = np.empty((2, batch, u), dtype=np.float32)
-        step = getattr(self, f"_step_{self.cell}")
+        step = _STEPS[self.cell](z, self.units, self.extra)
+        h = np.zeros((2, batch, self.units), dtype=np.float32)
         for t in range(steps):
             np.matmul(h, self.recurrent, out=z)
-            h = step(z, proj[t], h, c, tmp)
-            out[t] = h
+            h = out[t]
+            step(proj[t], h)
         return out
 
-    @staticmethod
-    def _step_lstm(z, zx, h, c, tmp):
-        u = h.shape[-1]
-        z += zx
-        expit(z[..., : 3 * u], out=z[..., : 3 * u])  # i, f, o
-        np.tanh(z[..., 3 * u :], out=z[..., 3 * u :])  # C̃
-        c *= z[..., u : 2 * u]
-        np.multiply(z[..., :u], z[..., 3 * u :], out=tmp)
-        c += tmp
-        np.tanh(c, out=tmp)
-        return np.multiply(z[..., 2 * u : 3 * u], tmp, out=h)
 
-    def _step_peephole(self, z, zx, h, c, tmp):
-        u = h.shape[-1]
-        peep = self.extra  # (2, 1, 3U): [i, f, o]
-        z += zx
-        z[..., :u] += peep[..., :u] * c
-        z[..., u : 2 * u] += peep[..., u : 2 * u] * c
-        expit(z[..., : 2 * u], out=z[..., : 2 * u])
-        np.tanh(z[..., 3 * u :], out=z[..., 3 * u :])
-        c *= z[..., u : 2 * u]
-        np.multiply(z[..., :u], z[..., 3 * u :], out=tmp)
-        c += tmp
-        z[..., 2 * u : 3 * u] += peep[..., 2 * u :] * c  # o looks at the new C_t
-        expit(z[..., 2 * u : 3 * u], out=z[..., 2 * u : 3 * u])
-        np.tanh(c, out=tmp)
-        return np.multiply(z[..., 2 * u : 3 * u], tmp, out=h)
+# One step of each cell, as a closure over the (2, B, G·U) buffer z = h_{t−1} @ W_h and the
+# slices of it that the step reads, made once per sequence: a step then allocates nothing.
+# Sigmoid gates come in pre-scaled by 1/2 (see _SIGMOID_BLOCKS): σ(x) = (1 + tanh(x/2)) / 2.
 
-    @staticmethod
-    def _step_cifg(z, zx, h, c, tmp):
-        u = h.shape[-1]
-        z += zx
-        expit(z[..., : 2 * u], out=z[..., : 2 * u])  # f, o
-        np.tanh(z[..., 2 * u :], out=z[..., 2 * u :])  # C̃
-        f, cand = z[..., :u], z[..., 2 * u :]
-        c -= cand  # C = f·C + (1 − f)·C̃ = f·(C − C̃) + C̃
-        c *= f
-        c += cand
-        np.tanh(c, out=tmp)
-        return np.multiply(z[..., u : 2 * u], tmp, out=h)
 
-    def _step_gru(self, z, zx, h, c, tmp):
-        u = h.shape[-1]
-        z += self.extra  # recurrent bias: the reset gate multiplies W_hh·h + b_hh as a whole
-        z[..., : 2 * u] += zx[..., : 2 * u]
-        expit(z[..., : 2 * u], out=z[..., : 2 * u])  # z, r
-        cand = z[..., 2 * u :]
-        cand *= z[..., u : 2 * u]
-        cand += zx[..., 2 * u :]
+def _sigmoid_half(v: np.ndarray) -> None:
+    """In place: ``v`` holds x/2; afterwards σ(x)."""
+    np.tanh(v, out=v)
+    v *= 0.5
+    v += 0.5
+
+
+def _lstm_step(z, u, extra):
+    c = np.zeros(z.shape[:-1] + (u,), dtype=np.float32)
+    tmp = np.empty_like(c)
+    gates, cand = z[..., : 3 * u], z[..., 3 * u :]
+    i, f, o = z[..., :u], z[..., u : 2 * u], z[..., 2 * u : 3 * u]
+
+    def step(zx, h):
+        np.add(z, zx, out=z)
+        _sigmoid_half(gates)
         np.tanh(cand, out=cand)
-        # h = z·h + (1 − z)·h̃ = z·(h − h̃) + h̃
-        np.subtract(h, cand, out=tmp)
-        tmp *= z[..., :u]
-        tmp += cand
-        h[...] = tmp
-        return h
+        np.multiply(c, f, out=c)
+        np.multiply(i, cand, out=tmp)
+        np.add(c, tmp, out=c)
+        np.tanh(c, out=tmp)
+        np.multiply(o, tmp, out=h)
 
-    @staticmethod
-    def _step_rnn(z, zx, h, c, tmp):
-        z += zx
-        return np.tanh(z, out=h)
+    return step
+
+
+def _peephole_step(z, u, extra):
+    c = np.zeros(z.shape[:-1] + (u,), dtype=np.float32)
+    tmp = np.empty_like(c)
+    i_f, cand = z[..., : 2 * u], z[..., 3 * u :]
+    i, f, o = z[..., :u], z[..., u : 2 * u], z[..., 2 * u : 3 * u]
+    w_if, w_o = extra[..., : 2 * u], extra[..., 2 * u :]  # peepholes, halved like the gates
+    cc = np.empty(z.shape[:-1] + (2 * u,), dtype=np.float32)
+
+    def step(zx, h):
+        np.add(z, zx, out=z)
+        cc[..., :u] = c
+        cc[..., u:] = c
+        np.multiply(cc, w_if, out=cc)
+        np.add(i_f, cc, out=i_f)
+        _sigmoid_half(i_f)
+        np.tanh(cand, out=cand)
+        np.multiply(c, f, out=c)
+        np.multiply(i, cand, out=tmp)
+        np.add(c, tmp, out=c)
+        np.multiply(w_o, c, out=tmp)  # o looks at the new C_t
+        np.add(o, tmp, out=o)
+        _sigmoid_half(o)
+        np.tanh(c, out=tmp)
+        np.multiply(o, tmp, out=h)
+
+    return step
+
+
+def _cifg_step(z, u, extra):
+    c = np.zeros(z.shape[:-1] + (u,), dtype=np.float32)
+    tmp = np.empty_like(c)
+    gates, f, o, cand = z[..., : 2 * u], z[..., :u], z[..., u : 2 * u], z[..., 2 * u :]
+
+    def step(zx, h):
+        np.add(z, zx, out=z)
+        _sigmoid_half(gates)
+        np.tanh(cand, out=cand)
+        np.subtract(c, cand, out=c)  # C = f·C + (1 − f)·C̃ = f·(C − C̃) + C̃
+        np.multiply(c, f, out=c)
+        np.add(c, cand, out=c)
+        np.tanh(c, out=tmp)
+        np.multiply(o, tmp, out=h)
+
+    return step
+
+
+def _gru_step(z, u, extra):
+    tmp = np.empty(z.shape[:-1] + (u,), dtype=np.float32)
+    h_prev = np.zeros_like(tmp)
+    gates, zg, r, cand = z[..., : 2 * u], z[..., :u], z[..., u : 2 * u], z[..., 2 * u :]
+
+    def step(zx, h):
+        # The recurrent bias: the reset gate multiplies W_hh·h + b_hh as a whole.
+        np.add(z, extra, out=z)
+        np.add(gates, zx[..., : 2 * u], out=gates)
+        _sigmoid_half(gates)
+        np.multiply(cand, r, out=cand)
+        np.add(cand, zx[..., 2 * u :], out=cand)
+        np.tanh(cand, out=cand)
+        np.subtract(h_prev, cand, out=tmp)  # h = z·h + (1 − z)·h̃ = z·(h − h̃) + h̃
+        np.multiply(tmp, zg, out=tmp)
+        np.add(tmp, cand, out=h)
+        h_prev[...] = h
+
+    return step
+
+
+def _rnn_step(z, u, extra):
+    def step(zx, h):
+        np.add(z, zx, out=z)
+        np.tanh(z, out=h)
+
+    return step
+
+
+_STEPS = {
+    "lstm": _lstm_step,
+    "peephole": _peephole_step,
+    "cifg": _cifg_step,
+    "gru": _gru_step,
+    "rnn": _rnn_step,
+}
+# Leading gate blocks (in _ORDER) that go through a sigmoid; their weights are halved at load.
+_SIGMOID_BLOCKS = {"lstm": 3, "peephole": 3, "cifg": 2, "gru": 2, "rnn": 0}
 
 
 class NumpyBLSTM:
@@ -317,9 +370,8 @@ def _direction_weights(cell: str, group, units: int):
         extra = None
         if cell == "peephole":  # input, forget, output peepholes
             extra = np.concatenate([cv[str(i)][()] for i in (1, 2, 3)]).astype(np.float32)
-    return (
-        _reorder(kernel, cell, units),
-        _reorder(bias, cell, units),
-        _reorder(recurrent, cell, units),
-        extra,
-    )
+    halve = _SIGMOID_BLOCKS[cell] * units
+    kernel, bias, recurrent = (_reorder(w, cell, units) for w in (kernel, bias, recurrent))
+    for w in (kernel, bias, recurrent) + (() if extra is None else (extra,)):
+        w[..., :halve] *= 0.5
+    return kernel, bias, recurrent, extra

@@ -42,6 +42,28 @@ def stock_bidirectional_model(*, input_dim, num_classes, num_layers, units):
     return keras.Model([features, lengths], keras.layers.Dense(num_classes)(x))
 
 
+def synthetic_batches(
+    lengths: np.ndarray, *, batch_size: int, input_dim: int, num_classes: int, seed: int = 0
+) -> list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], int]]:
+    """Training batches of random features with the given true lengths, as training pads them.
+
+    Returns a list of ``((x (B, T, F) float32, x_lengths (B,) int32), (labels (B, L) int32,
+    label_lengths (B,) int32), real frames)``: length-bucketed, widths padded to multiples of
+    32 frames, one label per 8 frames (a phone rate like TIMIT's).
+    """
+    from pipeline.padding import bucket_batches, pad_features, pad_labels
+
+    rng = np.random.default_rng(seed)
+    feats = [rng.standard_normal((n, input_dim)).astype(np.float32) for n in lengths]
+    labels = [rng.integers(1, num_classes, size=max(1, n // 8)).astype(np.int32) for n in lengths]
+    batches = []
+    for idx in bucket_batches(lengths, batch_size=batch_size, rng=rng):
+        x, xl = pad_features([feats[i] for i in idx], multiple=32)
+        y, yl = pad_labels([labels[i] for i in idx])
+        batches.append(((x, xl), (y, yl), int(xl.sum())))
+    return batches
+
+
 def time_training(
     model,
     lengths: np.ndarray,
@@ -60,16 +82,10 @@ def time_training(
     import keras
 
     from models.ctc import CTCTrainer, default_jit_compile
-    from pipeline.batching import bucket_batches, pad_features, pad_labels
 
-    rng = np.random.default_rng(0)
-    feats = [rng.standard_normal((n, input_dim)).astype(np.float32) for n in lengths]
-    labels = [rng.integers(1, num_classes, size=max(1, n // 8)).astype(np.int32) for n in lengths]
-    batches = []
-    for idx in bucket_batches(lengths, batch_size=batch_size, rng=rng):
-        x, xl = pad_features([feats[i] for i in idx], multiple=32)
-        y, yl = pad_labels([labels[i] for i in idx])
-        batches.append(((x, xl), (y, yl), int(xl.sum())))
+    batches = synthetic_batches(
+        lengths, batch_size=batch_size, input_dim=input_dim, num_classes=num_classes
+    )
     trainer = CTCTrainer(model, reduction="mean")
     if jit_compile is None:
         jit_compile = default_jit_compile()

@@ -531,6 +531,54 @@ def _plot_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def cmd_bench(args) -> int:
+    from pipeline.benchmark import BenchSettings, format_table, quick_settings, run_bench
+
+    chosen = {
+        k: v
+        for k, v in dict(
+            backends=tuple(args.backends) if args.backends else None,
+            steps=args.steps,
+            corpus=args.corpus,
+            model=args.model,
+            audio=args.audio,
+            layers=args.layers,
+            units=args.units,
+            torch=False if args.no_torch else None,
+        ).items()
+        if v is not None
+    }
+    settings = quick_settings(**chosen) if args.quick else BenchSettings(**chosen)
+    result = run_bench(settings, log=lambda msg: print(f"lstmrec bench: {msg}", file=sys.stderr))
+    if args.format == "json":
+        print(json.dumps(result))
+    else:
+        print(format_table(result))
+    return 0
+
+
+def _add_bench_parser(sub) -> None:
+    from pipeline.benchmark import BACKENDS
+
+    p = sub.add_parser("bench", help="training, inference, cold-start and feature speed")
+    p.add_argument("--quick", action="store_true", help="reduced set (under two minutes)")
+    p.add_argument("--steps", type=int, help="timed training steps per network (default: 10)")
+    p.add_argument(
+        "--backends",
+        nargs="+",
+        choices=BACKENDS,
+        help="Keras backends to train on, each in its own process (default: tensorflow)",
+    )
+    p.add_argument("--corpus", help="take utterance lengths from this corpus (default: 1.5-4.5 s)")
+    p.add_argument("--model", help="bundle to time inference with (default: random weights)")
+    p.add_argument("--audio", help="folder of speech files (default: the bundled TIMIT sample)")
+    p.add_argument("--layers", type=int, help="BLSTM layers (default: 3)")
+    p.add_argument("--units", type=int, help="units per direction (default: 250)")
+    p.add_argument("--no-torch", action="store_true", help="skip the plain PyTorch reference")
+    _format_arg(p)
+    p.set_defaults(func=cmd_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lstmrec", description="BLSTM-CTC phone recognition: train, evaluate, transcribe."
@@ -679,6 +727,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="significance level of the verdict (default: 0.05)",
     )
     p.set_defaults(func=cmd_compare)
+
+    _add_bench_parser(sub)
     return parser
 
 
