@@ -11,10 +11,10 @@ The chain (:func:`ink_features`):
 
 1. :func:`clean_strokes` drops empty strokes, consecutive duplicate points and stray points far
    outside the writing, and rejects ink that is unusable.
-2. :func:`normalize_ink` estimates the baseline and the core line (robust line fits through the
-   local y-maxima and y-minima of the pen-down trace, the approach of the NPen++ recognizer,
-   Jaeger et al. 2001) and maps the ink so the baseline is at y = 0 near the middle of the
-   writing, the leftmost point at x = 0 and the core height is 1.
+2. :func:`normalize_ink` maps the ink so that the baseline (possibly tilted) is y = 0, the
+   leftmost point x = 0 and the core height 1; :mod:`features.inklines` estimates them from the
+   local y-extrema of the trace (the approach of the NPen++ recognizer, Jaeger et al. 2001),
+   or takes the bounding box for lone characters.
 3. :func:`estimate_slant` / :func:`deslant` measure the slant from the writing direction of
    near-vertical pen-down segments and shear the ink upright.
 4. :func:`resample_strokes` puts points at equal arc-length spacing along each stroke, so the
@@ -31,12 +31,33 @@ Pure NumPy; no file formats here (those are in ``pipeline.inkio``).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from features.errors import DataError
+from features.inklines import ReferenceLines, reference_lines
+
+__all__ = [  # the public names, including those re-exported from features.inklines
+    "FEATURE_NAMES",
+    "InkFeatureConfig",
+    "ReferenceLines",
+    "clean_strokes",
+    "deslant",
+    "estimate_slant",
+    "frame_features",
+    "from_stroke3",
+    "ink_features",
+    "ink_features_with_index",
+    "ink_point_index",
+    "normalize_ink",
+    "reference_lines",
+    "resample_stroke",
+    "resample_strokes",
+    "to_stroke3",
+]
 
 Strokes = Sequence[np.ndarray]  # each (N_i, 3) float64 [x, y, t]
 
@@ -54,7 +75,9 @@ class InkFeatureConfig:
     """Everything that determines the feature matrix of an ink; saved beside every model."""
 
     kind: str = "ink"  # always "ink": tells a saved features.json which modality a model reads
-    spacing: float = 0.2  # resampling step along each stroke, in core heights
+    reference: str = "core"  # "core": scale by the core height between the baseline and the
+    # core line found in the writing (text lines); "box": by the bounding box (lone characters)
+    spacing: float = 0.2  # resampling step along each stroke, in core heights (or box heights)
     deslant: bool = True  # estimate the slant and shear the writing upright
     y_position: bool = True  # add the height above the baseline (core heights) as a column
     time: bool = False  # add dt (seconds since the previous frame; 0 when the ink has no time)
@@ -62,13 +85,21 @@ class InkFeatureConfig:
     # from the median of the ink: stray samples a tablet records while the pen is lifted away
 
     def __post_init__(self) -> None:
+        def positive(v: object) -> bool:
+            number = isinstance(v, int | float) and not isinstance(v, bool)
+            return number and math.isfinite(v) and v > 0  # type: ignore[arg-type]
+
         checks = [
             (self.kind == "ink", f"kind={self.kind!r} must be 'ink'"),
             (
-                np.isfinite(self.spacing) and self.spacing > 0,
-                f"spacing={self.spacing} must be a positive number of core heights",
+                self.reference in ("core", "box"),
+                f"reference={self.reference!r} must be 'core' or 'box'",
             ),
-            (self.outlier > 0, f"outlier={self.outlier} must be positive"),
+            (
+                positive(self.spacing),
+                f"spacing={self.spacing!r} must be a positive number of core heights",
+            ),
+            (positive(self.outlier), f"outlier={self.outlier!r} must be a positive number"),
         ]
         for name in ("deslant", "y_position", "time"):
             value = getattr(self, name)
@@ -171,107 +202,26 @@ def clean_strokes(
 # Normalisation
 
 
-# Extrema of y closer than this fraction of the ink's height to the previous one are tablet
-# jitter or a wavy ligature, not the bottom or top of a letter.
-EXTREMUM_MIN_SWING = 0.1
-
-
-def _turning_points(y: np.ndarray, threshold: float) -> list[tuple[int, bool]]:
-    """``(index, is_bottom)`` of the alternating extrema of ``y`` that swing >= ``threshold``.
-
-    A zigzag filter: a candidate extremum is confirmed once ``y`` has moved back from it by
-    ``threshold``. The stroke's first and last points count when they end a swing, since a
-    stroke often starts on the core line and ends on the baseline ("a", "n").
-    """
-    pivots: list[tuple[int, bool]] = []
-    trend, last = 0, 0  # trend +1: y growing (pen going down); last: the running extremum
-    for i in range(1, len(y)):
-        if trend == 0:
-            if abs(y[i] - y[0]) >= threshold:
-                trend = 1 if y[i] > y[0] else -1
-                pivots.append((0, trend < 0))
-                last = i
-        elif (y[i] - y[last]) * trend >= 0:
-            last = i
-        elif abs(y[i] - y[last]) >= threshold:
-            pivots.append((last, trend > 0))
-            trend, last = -trend, i
-    if trend != 0:
-        pivots.append((last, trend > 0))
-    return pivots
-
-
-def _local_extrema(strokes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``(bottoms, tops)``: ``(K, 2)`` x, y of the local y-maxima and y-minima of all strokes
-    (see :func:`_turning_points`; y grows downward, so bottoms are maxima)."""
-    height = np.ptp(np.concatenate([s[:, 1] for s in strokes]))
-    bottoms, tops = [], []
-    for s in strokes:
-        for i, is_bottom in _turning_points(s[:, 1], EXTREMUM_MIN_SWING * height):
-            (bottoms if is_bottom else tops).append(s[i, :2])
-    as_array = lambda pts: np.reshape(np.array(pts, dtype=np.float64), (-1, 2))  # noqa: E731
-    return as_array(bottoms), as_array(tops)
-
-
-def _robust_line(points: np.ndarray) -> tuple[float, float] | None:
-    """Intercept and slope of ``y = a + b x`` through ``(K, 2)`` points, ignoring outliers.
-
-    Starts from the horizontal line through the median y, then four rounds of: keep the points
-    within 2.5 median absolute residuals, least-squares fit to them. Ascenders and descenders
-    fall away in the first round. ``None`` with fewer than 3 points.
-    """
-    if len(points) < 3:
-        return None
-    x, y = points[:, 0], points[:, 1]
-    a, b = float(np.median(y)), 0.0
-    tiny = 1e-9 * (np.ptp(x) + np.ptp(y))
-    for _ in range(4):
-        r = np.abs(y - (a + b * x))
-        keep = r <= 2.5 * np.median(r) + tiny
-        if keep.sum() < 3 or np.ptp(x[keep]) == 0:
-            break
-        b, a = (float(v) for v in np.polyfit(x[keep], y[keep], 1))
-    return a, b
-
-
-def reference_lines(strokes: Sequence[np.ndarray]) -> tuple[float, float, float]:
-    """Estimate ``(x0, y_base, height)`` of cleaned ink, in the ink's units.
-
-    ``y_base`` is the baseline's height at the horizontal middle of the writing, ``height`` the
-    core height (baseline minus core line, measured there), ``x0`` the leftmost x. When the
-    extrema do not give a credible core (a single character, a straight line), the bounding box
-    stands in: baseline = lowest point, height = box height (or width for a flat line).
-    """
-    xy = np.concatenate([s[:, :2] for s in strokes])
-    x0 = float(xy[:, 0].min())
-    xmid = float(np.median(xy[:, 0]))
-    yrange = float(np.ptp(xy[:, 1]))
-    box = yrange if yrange > 0 else float(np.ptp(xy[:, 0]))
-    bottoms, tops = _local_extrema(strokes)
-    base, core = _robust_line(bottoms), _robust_line(tops)
-    if base is not None and core is not None:
-        y_base = base[0] + base[1] * xmid
-        height = y_base - (core[0] + core[1] * xmid)
-        # A core under a fifth of the ink's height means the fits latched onto noise.
-        if height > 0.2 * yrange:
-            return x0, float(y_base), float(height)
-    return x0, float(xy[:, 1].max()), box
-
-
-def normalize_ink(strokes: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Translate and scale ink so that the baseline is at y = 0 and the core height is 1.
+def normalize_ink(strokes: Sequence[np.ndarray], *, box: bool = False) -> list[np.ndarray]:
+    """Map ink so that the baseline is y = 0 everywhere and the core height is 1.
 
     Args:
         strokes: cleaned strokes ``(N_i, 3)`` ``[x, y, t]`` (see :func:`clean_strokes`).
+        box: use the bounding box instead of the estimated lines (see :func:`reference_lines`).
 
     Returns:
-        New strokes ``(N_i, 3)`` in core heights: x from 0 (leftmost point), y relative to the
-        baseline (still growing downward, so the core line is near y = -1), t unchanged.
+        New strokes ``(N_i, 3)`` in core heights: x from 0 (leftmost point), y measured from the
+        (possibly tilted) baseline at the same x (still growing downward, so the core line is
+        near y = -1), t unchanged.
     """
-    x0, y_base, height = reference_lines(strokes)
-    shift = np.array([x0, y_base, 0.0])
-    scale = np.array([height, height, 1.0])
-    return [(s - shift) / scale for s in strokes]
+    ref = reference_lines(strokes, box=box)
+    out = []
+    for s in strokes:
+        s = s.copy()
+        s[:, 1] = (s[:, 1] - ref.baseline(s[:, 0])) / ref.height
+        s[:, 0] = (s[:, 0] - ref.x0) / ref.height
+        out.append(s)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,7 +379,7 @@ def ink_features_with_index(
         message has no path, callers add it.
     """
     cleaned, kept = clean_strokes(strokes, outlier=config.outlier)
-    ink = normalize_ink(cleaned)
+    ink = normalize_ink(cleaned, box=config.reference == "box")
     if config.deslant:
         # Measure on an evenly spaced copy so every stretch of writing weighs the same, then
         # shear the original points; resampling after the shear keeps the spacing exact.

@@ -15,6 +15,7 @@ from features.ink import (
     ink_features,
     ink_features_with_index,
     ink_point_index,
+    normalize_ink,
     reference_lines,
     resample_stroke,
     to_stroke3,
@@ -88,6 +89,12 @@ def test_config_round_trip_defaults_and_validation():
         InkFeatureConfig.from_dict({"hop_ms": 10})
     with pytest.raises(ValueError, match="spacing=-1"):
         InkFeatureConfig(spacing=-1)
+    with pytest.raises(ValueError, match="spacing='0.2'"):
+        InkFeatureConfig.from_dict({"spacing": "0.2"})
+    with pytest.raises(ValueError, match="deslant='yes'"):
+        InkFeatureConfig(deslant="yes")
+    with pytest.raises(ValueError, match="reference='bbox'"):
+        InkFeatureConfig(reference="bbox")
     with pytest.raises(ValueError, match="kind='fbank'"):
         InkFeatureConfig(kind="fbank")
 
@@ -218,25 +225,63 @@ def test_deslanted_features_do_not_depend_on_the_shear():
 
 
 def test_reference_lines_find_baseline_and_core_height():
-    x0, y_base, height = reference_lines(arcade(height=80.0))
-    assert x0 == 0.0
-    assert abs(y_base) < 4.0
-    assert height == pytest.approx(80.0, rel=0.1)
+    ref = reference_lines(arcade(height=80.0))
+    assert ref.x0 == 0.0 and abs(ref.y_base) < 4.0 and abs(ref.slope) < 0.01
+    assert ref.height == pytest.approx(80.0, rel=0.1)
     # One digit-like shape has no credible core: the bounding box stands in.
     square = [np.array([[0, 0, 0], [10, 0, 0], [10, 30, 0], [0, 30, 0]], dtype=float)]
-    assert reference_lines(square) == (0.0, 30.0, 30.0)
+    ref = reference_lines(square)
+    assert (ref.x0, ref.y_base, ref.height, ref.slope) == (0.0, 30.0, 30.0, 0.0)
+
+
+def test_core_line_is_the_envelope_of_the_tops_not_their_middle():
+    # Letters reach from 0.45 to 1.0 of the core ("e", "s" and joins stop short): the core line
+    # belongs with the taller letters, above the tops' middle (0.725 of the core).
+    reach = np.random.default_rng(2).permutation(np.linspace(1.0, 0.45, 12))
+    u = np.linspace(0, 12, 12 * 40 + 1)
+    letter = np.minimum(np.floor(u + 0.5), 11).astype(int)
+    y = -50.0 * reach[letter] * (0.5 + 0.5 * np.cos(2 * np.pi * u))
+    ref = reference_lines([_with_time(np.column_stack([50.0 * u, y]))])
+    assert 0.82 * 50 < ref.height < 50.0
+    assert abs(ref.y_base) < 1.0
+
+
+def test_box_reference_scales_by_the_bounding_box():
+    ink = arcade(height=40.0)
+    y = InkFeatureConfig().columns.index("y")
+    core = ink_features(ink, InkFeatureConfig(deslant=False))
+    box = ink_features(ink, InkFeatureConfig(deslant=False, reference="box"))
+    # Heights above the baseline: the ascender reaches 2.5 core heights, or the box's top.
+    assert core[:, y].max() == pytest.approx(2.5, abs=0.1)
+    assert box[:, y].min() == pytest.approx(0.0, abs=1e-6)
+    assert box[:, y].max() == pytest.approx(1.0, abs=0.02)  # the peak may fall between steps
+    assert len(box) == pytest.approx(len(core) / 2.5, rel=0.1)  # steps of 0.2 box heights
+
+
+def test_reference_lines_follow_a_tilted_line():
+    # A long line written uphill (y falls 0.08 per unit of x): its y range is many core heights.
+    ink = [s.copy() for s in arcade(n_letters=30, height=50.0)]
+    for s in ink:
+        s[:, 1] -= 0.08 * s[:, 0]
+    ref = reference_lines(ink)
+    assert ref.slope == pytest.approx(-0.08, abs=0.005)
+    assert ref.height == pytest.approx(50.0, rel=0.1)
+    flat = normalize_ink(ink)
+    wave = flat[0][: 30 * 40]  # the letters' part: between the baseline and the core line
+    assert wave[:, 1].max() == pytest.approx(0.0, abs=0.1)
+    assert wave[:, 1].min() == pytest.approx(-1.0, abs=0.1)
 
 
 def test_reference_lines_ignore_tablet_jitter():
     ink = arcade(height=60.0, points=120)
     rng = np.random.default_rng(5)
     noisy = [np.column_stack([s[:, 0], s[:, 1] + rng.normal(0, 1.5, len(s)), s[:, 2]]) for s in ink]
-    _, y_base, height = reference_lines(noisy)
-    assert abs(y_base) < 6.0 and height == pytest.approx(60.0, rel=0.1)
+    ref = reference_lines(noisy)
+    assert abs(ref.y_base) < 6.0 and ref.height == pytest.approx(60.0, rel=0.1)
 
 
 def test_turning_points_hand_computed():
-    from features.ink import _turning_points
+    from features.inklines import _turning_points
 
     y = np.array([0, 1, 5, 9, 8.5, 9.2, 3, 1, 1.4, 0.5, 4, 10])
     # Rises to 9.2 (the 8.5 dip is under the threshold), falls to 0.5, rises to the end.
