@@ -88,7 +88,7 @@ def check_ctc_fits(utt: Utterance, labels: Sequence, num_frames: int) -> None:
     if need > num_frames:
         raise DataError(
             f"utterance {utt.id}: {len(labels)} labels need {need} frames for CTC "
-            f"(labels + repeats) but the audio gives only {num_frames}",
+            f"(labels + repeats) but its audio or ink gives only {num_frames}",
             utt.audio,
         )
 

@@ -12,7 +12,7 @@
     .venv/bin/python scripts/mnist_ink.py accuracy runs/mnist/data runs/mnist/test_hyp.txt
 
 The splits are consecutive index ranges of the file (train first, then dev, then test), so
-they never share a digit. The set has no writer ids: every digit is its own "writer".
+they never share a digit. The set has no writer ids, so all digits share the writer "mnist".
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pipeline.manifest import Utterance, read_manifest, write_manifest  # noqa: 
 from pipeline.scoring import read_kaldi_text  # noqa: E402
 
 SPLIT_FILES = ("train", "dev", "core-test")
+WRITER = "mnist"  # the set has no writer ids: one group for the per-writer table
 
 
 def prepare(npz: str, out: Path, sizes: dict[str, int]) -> None:
@@ -42,7 +43,8 @@ def prepare(npz: str, out: Path, sizes: dict[str, int]) -> None:
         for sample in load_mnist_strokes(npz, indices=indices):
             path = out / "ink" / f"{sample.id}.json"
             write_ink_json(path, [sample])
-            utts.append(Utterance(sample.id, str(path), sample.id, text=sample.text))
+            # Manifest paths are relative to the manifest's folder.
+            utts.append(Utterance(sample.id, f"ink/{path.name}", WRITER, text=sample.text))
         write_manifest(utts, out / f"{split}.jsonl")
         print(f"{split}: {len(utts)} digits (indices {indices[0]}..{indices[-1]})")
 
