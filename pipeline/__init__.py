@@ -1,3 +1,13 @@
 """Corpora, manifests, training, model bundles, transcription, scoring and the CLI."""
 
+import os
+
 __version__ = "0.1.0"
+
+# One BLAS thread unless the user sets another count. NumPy's BLAS serves the NumPy inference
+# engine, whose recurrence is one small matrix product per time step: there a second thread
+# costs more in wake-ups than it adds (lstmrec bench: 1 thread 62x real time against 23x on 2
+# threads for the demo model, 48x against 5x on a batch of 16 files, on the shared 2-core
+# machine). OpenBLAS reads this when NumPy is first imported; the Keras backends (TensorFlow,
+# XLA, PyTorch) have thread pools of their own and ignore it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -72,15 +72,18 @@ def quick_settings(**overrides) -> BenchSettings:
 # Child processes
 
 
-def _run_child(args: list[str], *, env: dict | None = None, timeout: float = 900) -> dict:
+def _run_child(args: list[str], *, env: dict | None = None, timeout: float = 1800) -> dict:
     """Run ``python -m pipeline.bench_worker args`` and return the JSON it prints last."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.bench_worker", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
-        timeout=timeout,
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipeline.bench_worker", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"no result within {timeout:.0f} s"}
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
         return {"error": f"exit {proc.returncode}: {tail[0]}"}
