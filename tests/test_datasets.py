@@ -96,3 +96,11 @@ def test_transcription_never_imports_tfds_or_beam():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_unknown_tfds_dataset_is_one_line(tmp_path, no_network):
+    from features.errors import DataError
+
+    with pytest.raises(DataError, match="cannot read TFDS dataset 'nosuch'") as err:
+        load_split(f"tfds:nosuch?data_dir={tmp_path}", "train")
+    assert "\n" not in str(err.value)
