@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -243,14 +244,19 @@ def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path,
         callbacks.insert(0, WeightNoise(cfg.weight_noise, seed=cfg.seed + state["epoch"]))
     # shuffle=False: CTCBatches orders each epoch from (seed, epoch), so a resumed run sees the
     # same batches as an uninterrupted one; Keras' own shuffling would not be reproducible.
-    trainer.fit(
-        fit_input(batches, dist=dist, reduction=cfg.loss_reduction),
-        epochs=cfg.max_epochs,
-        initial_epoch=state["epoch"],
-        callbacks=callbacks,
-        verbose=0,
-        shuffle=False,
-    )
+    with warnings.catch_warnings():
+        # A tf.distribute dataset made per worker has no known length, so Keras learns the
+        # epoch's length from the first epoch's end and says the input "ran out of data".
+        if dist is not None and dist.strategy is not None:
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+        trainer.fit(
+            fit_input(batches, dist=dist, reduction=cfg.loss_reduction),
+            epochs=cfg.max_epochs,
+            initial_epoch=state["epoch"],
+            callbacks=callbacks,
+            verbose=0,
+            shuffle=False,
+        )
 
 
 def _start_state(out_dir: Path, resume: bool) -> bool:

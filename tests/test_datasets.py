@@ -84,3 +84,23 @@ def test_timit_style_builder_splits_by_speaker_lists(tmp_path, no_network):
     assert {u.speaker for u in test} == {"faem0"} and len(test) == 8  # SA sentences left out
     assert {u.speaker for u in train} == {"fvmh0", "marc0"} and len(train) == 16
     assert all(u.sample_rate == 16000 and u.phones for u in train)
+
+
+def test_transcription_never_imports_tfds_or_beam():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pipeline, pipeline.cli, pipeline.transcribe, pipeline.data, pipeline.train;"
+        "print(sorted(m for m in ('tensorflow_datasets', 'apache_beam') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_unknown_tfds_dataset_is_one_line(tmp_path, no_network):
+    from features.errors import DataError
+
+    with pytest.raises(DataError, match="cannot read TFDS dataset 'nosuch'") as err:
+        load_split(f"tfds:nosuch?data_dir={tmp_path}", "train")
+    assert "\n" not in str(err.value)

@@ -55,7 +55,10 @@ def load_tfds_split(spec: str, split: str) -> list[Utterance]:
         builder = tfds.builder(name, data_dir=data_dir)
         ds = builder.as_dataset(split=split.replace("-", "_"))
     except (tfds.core.registered.DatasetNotFoundError, AssertionError, ValueError) as e:
-        raise DataError(f"cannot read TFDS dataset {name!r} split {split!r}: {e}", spec) from None
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]  # tfds adds pages of hints
+        raise DataError(
+            f"cannot read TFDS dataset {name!r} split {split!r}: {first}", spec
+        ) from None
     utts = [_utterance(ex, f"{PREFIX}{name}/{split}") for ex in tfds.as_numpy(ds)]
     return sorted(utts, key=lambda u: u.id)  # TFDS stores examples shuffled; readers sort by id
 
