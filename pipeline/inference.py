@@ -147,7 +147,9 @@ def decode_features(
     normed = [apply_cmvn(f, mean, std) for f in feats]
     logits = predict_logits(model, normed, **kwargs)
     show = progress and not decoder.options.greedy
-    return [decoder(lg) for lg in tqdm(logits, desc="beam search", disable=not show, leave=False)]
+    # A progress bar only on a terminal (disable=None), never in logs.
+    bar = tqdm(logits, desc="beam search", disable=None if show else True, leave=False)
+    return [decoder(lg) for lg in bar]
 
 
 def decode_in_chunks(
