@@ -200,10 +200,11 @@ def _recipe_with_data_flags(args, overrides: list[str] = ()):
 
 def cmd_features(args) -> int:
     from pipeline.data import load_split
-    from pipeline.featurize import compute_features
+    from pipeline.featurize import compute_features, default_cache_dir
 
     recipe = _recipe_with_data_flags(args)
     options = _beam_options(args) if args.beam_runner else None  # a missing Beam fails first
+    cache = args.cache or default_cache_dir()
     failures = Failures(args.strict)
     for split in args.splits:
         utts = load_split(
@@ -220,7 +221,7 @@ def cmd_features(args) -> int:
             feats = beam_features(
                 utts,
                 recipe.features,
-                cache_dir=args.cache,
+                cache_dir=cache,
                 options=options,
                 on_error=failures,
             )
@@ -228,14 +229,14 @@ def cmd_features(args) -> int:
             feats = compute_features(
                 utts,
                 recipe.features,
-                cache_dir=args.cache,
+                cache_dir=cache,
                 on_error=failures,
                 desc=f"{split} features",
             )
         frames = sum(len(f) for f in feats.values())
         print(
             f"{split}: {len(feats)} utterances, {frames} frames of {recipe.features.dim} "
-            f"features cached in {args.cache}"
+            f"features cached in {cache}"
         )
     return failures.finish()
 
@@ -608,7 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML recipe (its [features] and [data] tables are used)")
     _add_data_args(p, split_default=None)
     p.add_argument(
-        "--cache", required=True, help="feature cache folder (pass it to train's --feature-cache)"
+        "--cache",
+        help="feature cache folder (default: the cache train reads, $LSTMREC_CACHE_DIR or "
+        "~/.cache/lstmrec/features)",
     )
     p.add_argument(
         "--splits",
@@ -639,7 +642,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume", action="store_true", help="continue from the run folder's last checkpoint"
     )
-    p.add_argument("--feature-cache", help="feature cache folder (default: <out>/features)")
+    p.add_argument(
+        "--feature-cache",
+        help="feature cache folder (default: $LSTMREC_CACHE_DIR, else "
+        "~/.cache/lstmrec/features, shared by all runs)",
+    )
     p.add_argument(
         "--cell",
         help="recurrent cell of every layer: lstm, peephole, cifg, gru or rnn "

@@ -116,6 +116,23 @@ def cache_key(utts: Sequence[Utterance], config: AnyFeatureConfig) -> str:
     return h.hexdigest()[:20]
 
 
+CACHE_ENV = "LSTMREC_CACHE_DIR"  # overrides where the shared feature cache lives
+
+
+def default_cache_dir() -> Path:
+    """The feature cache shared by every run of this user: ``$LSTMREC_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/lstmrec/features``, else ``~/.cache/lstmrec/features``.
+
+    Shared, because entries are keyed by the feature settings and the files' stamps
+    (:func:`cache_key`): a second training run on the same data, in any run folder, reads its
+    features back instead of computing them again. Deleting the folder is always safe.
+    """
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lstmrec" / "features"
+
+
 def compute_features(
     utts: Sequence[Utterance],
     config: AnyFeatureConfig,

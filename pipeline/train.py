@@ -25,7 +25,7 @@ from pipeline import __version__
 from pipeline.batching import CTCBatches, fit_input
 from pipeline.bundle import Bundle, save_bundle
 from pipeline.config import Recipe
-from pipeline.featurize import check_ctc_fits, compute_features
+from pipeline.featurize import check_ctc_fits, compute_features, default_cache_dir
 from pipeline.inference import recognize_features
 from pipeline.labels import (
     apply_unknown_policy,
@@ -297,7 +297,8 @@ def train(
             epoch is kept and there is no early stopping.
         out_dir: run folder: ``checkpoint/`` (each epoch), ``best.weights.h5``, ``model/``.
         resume: continue from ``out_dir/checkpoint`` if present.
-        cache_dir: feature cache folder (default ``out_dir/features``).
+        cache_dir: feature cache folder (default: the shared
+            :func:`pipeline.featurize.default_cache_dir`).
         on_error: called with each bad utterance, which is then skipped; ``None`` raises.
 
     Returns:
@@ -310,7 +311,7 @@ def train(
     dist = make_distribution(recipe.training.distribution)
     resuming = _start_state(out_dir, resume) if dist.is_chief else resume
     with write_dir(out_dir, dist, resume=resuming) as run_dir:
-        cache_dir = run_dir / "features" if cache_dir is None else Path(cache_dir)
+        cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
         return _train_in(
             recipe, train_utts, dev_utts, run_dir, resuming, cache_dir, on_error, log, dist
         )

@@ -10,8 +10,8 @@ import soundfile as sf
 
 from features.audio import FeatureConfig
 from features.errors import DataError
-from pipeline.featurize import compute_features
-from pipeline.manifest import Utterance
+from pipeline.featurize import compute_features, default_cache_dir
+from pipeline.manifest import Utterance, write_manifest
 
 
 def corpus(tmp_path):
@@ -58,3 +58,32 @@ def test_cache_notices_new_content_behind_an_unchanged_size_and_mtime(tmp_path):
     second = compute_features(utts, config, cache_dir=cache)["s_a"]
     assert not np.allclose(first, second)
     np.testing.assert_array_equal(second, compute_features(utts, config)["s_a"])
+
+
+def test_default_cache_location_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSTMREC_CACHE_DIR", str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"
+    monkeypatch.delenv("LSTMREC_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "lstmrec" / "features"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "lstmrec" / "features"
+
+
+def test_runs_share_the_default_cache(tmp_path, monkeypatch, capsys):
+    """Two `lstmrec features` runs without --cache: the second reads the first one's entry."""
+    from pipeline.cli import main
+
+    cache = tmp_path / "shared"
+    monkeypatch.setenv("LSTMREC_CACHE_DIR", str(cache))
+    utts = corpus(tmp_path)[:1]
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(utts, manifest)
+    args = ["features", "--data", str(manifest), "--splits", "all"]
+    assert main(args) == 0
+    (entry,) = cache.glob("*.npz")
+    stamp = entry.stat().st_mtime_ns
+    assert main(args) == 0
+    assert list(cache.glob("*.npz")) == [entry] and entry.stat().st_mtime_ns == stamp
+    assert f"cached in {cache}" in capsys.readouterr().out
