@@ -1,4 +1,4 @@
-"""The ``lstmrec`` command line: prepare, train, evaluate, transcribe, lm, score.
+"""The ``lstmrec`` command line: one console script, a subcommand per task.
 
 Bad input ends in one line on stderr naming the file and the reason, and exit status 2. Commands
 over many files skip a bad file, say so, list the failures at the end and exit 2 (``--strict``
@@ -14,32 +14,18 @@ import sys
 from pathlib import Path
 
 from features.errors import DataError
+from pipeline.cli_common import EXIT_BAD_INPUT, Failures, fold_arg, format_arg
 from pipeline.cli_decoding import add_decoding_args, add_lm_parser, decoder_from_args
+from pipeline.cli_reports import (
+    add_report_parsers,
+    plot_arg,
+    print_report,
+    print_text_report,
+    report_args,
+    report_options,
+)
+from pipeline.cli_scale import add_bench_parser, beam_args, beam_options, transcribe_beam
 from pipeline.corpus import CORPUS_KINDS, SPLITS
-
-EXIT_BAD_INPUT = 2
-
-
-class Failures:
-    """Collects skipped inputs of a batch command; ``strict`` turns the first into an error."""
-
-    def __init__(self, strict: bool) -> None:
-        self.strict = strict
-        self.errors: list[DataError] = []
-
-    def __call__(self, err: DataError) -> None:
-        if self.strict:
-            raise err
-        self.errors.append(err)
-        print(f"lstmrec: skipping {err}", file=sys.stderr)
-
-    def finish(self) -> int:
-        if not self.errors:
-            return 0
-        print(f"lstmrec: {len(self.errors)} input(s) failed:", file=sys.stderr)
-        for err in self.errors:
-            print(f"  {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
 
 
 def _quiet_backend(args) -> None:
@@ -87,55 +73,6 @@ def _add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> 
     )
 
 
-def _format_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--format", choices=["text", "json"], default="text", help="output format (default: text)"
-    )
-
-
-def _report_args(p: argparse.ArgumentParser, *, details: bool = True) -> None:
-    """Flags of the sclite-style report (pipeline.report) and its bootstrap interval."""
-    if details:
-        p.add_argument(
-            "--details",
-            action="store_true",
-            help="also show every utterance aligned (REF/HYP lines, errors in upper case)",
-        )
-        p.add_argument(
-            "--speaker-label",
-            default="speaker",
-            help="header of the per-speaker column, e.g. writer (default: speaker)",
-        )
-        p.add_argument(
-            "--top",
-            type=int,
-            default=10,
-            help="confusion pairs, deleted and inserted symbols listed (default: 10)",
-        )
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=1000,
-        metavar="N",
-        help="bootstrap replicates for the 95 %% confidence intervals (default: 1000)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
-
-
-def _report_options(args):
-    from pipeline.report import ReportOptions
-
-    if args.bootstrap < 1:
-        raise DataError(f"--bootstrap must be at least 1, got {args.bootstrap}", "command line")
-    return ReportOptions(
-        speaker_label=getattr(args, "speaker_label", "speaker"),
-        top=getattr(args, "top", 10),
-        details=getattr(args, "details", False),
-        replicates=args.bootstrap,
-        seed=args.seed,
-    )
-
-
 def _engine_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--engine",
@@ -143,17 +80,6 @@ def _engine_arg(p: argparse.ArgumentParser) -> None:
         default="numpy",
         help="forward pass in plain NumPy (same logits, starts without importing Keras) or "
         "with the Keras model on its backend (default: numpy)",
-    )
-
-
-def _fold_arg(p: argparse.ArgumentParser, default: int | None) -> None:
-    p.add_argument(
-        "--fold",
-        type=int,
-        choices=[61, 48, 39],
-        default=default,
-        help=f"fold TIMIT phones to this set before output/scoring "
-        f"(default: {default or 'no folding'})",
     )
 
 
@@ -203,7 +129,7 @@ def cmd_features(args) -> int:
     from pipeline.featurize import compute_features, default_cache_dir
 
     recipe = _recipe_with_data_flags(args)
-    options = _beam_options(args) if args.beam_runner else None  # a missing Beam fails first
+    options = beam_options(args) if args.beam_runner else None  # a missing Beam fails first
     cache = args.cache or default_cache_dir()
     failures = Failures(args.strict)
     for split in args.splits:
@@ -239,35 +165,6 @@ def cmd_features(args) -> int:
             f"features cached in {cache}"
         )
     return failures.finish()
-
-
-def _beam_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--beam-runner",
-        help="run as an Apache Beam pipeline on this runner (DirectRunner here; DataflowRunner, "
-        "FlinkRunner, SparkRunner with their options); needs the 'beam' extra",
-    )
-    p.add_argument(
-        "--num-workers",
-        type=int,
-        default=1,
-        help="DirectRunner worker processes (default: 1, in this process)",
-    )
-    p.add_argument(
-        "--beam-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a Beam pipeline option passed through, e.g. project=my-project (repeatable)",
-    )
-
-
-def _beam_options(args):
-    from pipeline.beam import pipeline_options
-
-    if args.num_workers < 1:
-        raise DataError(f"--num-workers={args.num_workers} must be at least 1")
-    return pipeline_options(args.beam_runner, num_workers=args.num_workers, extra=args.beam_option)
 
 
 def cmd_train(args) -> int:
@@ -308,7 +205,7 @@ def cmd_evaluate(args) -> int:
     from pipeline.labels import label_kind
     from pipeline.scoring import write_kaldi_text
 
-    options = _report_options(args)  # bad flags fail before the decoding, not after it
+    options = report_options(args)  # bad flags fail before the decoding, not after it
     if args.plot:
         from pipeline.plots import require_matplotlib
 
@@ -331,13 +228,13 @@ def cmd_evaluate(args) -> int:
         text_report, hyps = evaluate_text_bundle(bundle, utts, decoder=decoder, on_error=failures)
         report = text_report.chars
         options = dataclasses.replace(options, speaker_label="writer")
-        _print_text_report(text_report, args.format, extra=extra, options=options)
+        print_text_report(text_report, args.format, extra=extra, options=options)
     else:
         fold_to = args.fold if args.fold is not None else bundle.summary.get("score_phone_set")
         report, hyps = evaluate_bundle(
             bundle, utts, fold_to=fold_to, decoder=decoder, on_error=failures
         )
-        _print_report(report, args.format, extra=extra, options=options)
+        print_report(report, args.format, extra=extra, options=options)
     if args.hyp_out:
         write_kaldi_text(hyps, args.hyp_out)
     if args.plot:
@@ -345,31 +242,6 @@ def cmd_evaluate(args) -> int:
 
         plot_confusions(report, args.plot)
     return failures.finish()
-
-
-def _print_report(report, fmt: str, *, extra: dict, options=None) -> None:
-    from pipeline.report import ReportOptions, report_dict, report_text
-
-    options = options or ReportOptions()
-    if fmt == "json":
-        print(json.dumps({**extra, **report_dict(report, options)}, indent=None))
-    else:
-        print(report_text(report, options, "PER" if report.fold_to else "Error rate"))
-
-
-def _print_text_report(report, fmt: str, *, extra: dict, options) -> None:
-    """A handwriting model's CER report (the speech keys, with ``cer`` and ``wer`` in percent)
-    and its WER report (under ``words`` in JSON)."""
-    from pipeline.report import report_dict, report_text
-
-    if fmt == "json":
-        chars = report_dict(report.chars, options)
-        words = report_dict(report.words, options)
-        out = {**extra, **chars, "cer": chars["error_rate"], "wer": words["error_rate"]}
-        print(json.dumps({**out, "words": words}, ensure_ascii=False))
-    else:
-        print(report_text(report.chars, options, "CER"))
-        print(report_text(report.words, options, "WER"))
 
 
 def cmd_transcribe(args) -> int:
@@ -383,7 +255,7 @@ def cmd_transcribe(args) -> int:
     decoder = decoder_from_args(args, bundle)
     failures = Failures(args.strict)
     if args.beam_runner or args.output:
-        return _transcribe_beam(args, files, failures)
+        return transcribe_beam(args, files, failures)
     if args.plot:
         return _transcribe_and_plot(bundle, files, args, decoder, failures)
     for tr in transcribe_files(
@@ -438,148 +310,6 @@ def cmd_recognize(args) -> int:
     return failures.finish()
 
 
-def _transcribe_beam(args, files: list[str], failures: Failures) -> int:
-    """``transcribe --output``: a Beam pipeline writing JSON Lines; bad files become records."""
-    from pipeline.beam import beam_transcribe
-
-    if not (args.beam_runner and args.output):
-        raise DataError("--beam-runner and --output go together")
-    errors = beam_transcribe(
-        args.model, files, output=args.output, options=_beam_options(args), fold_to=args.fold
-    )
-    for record in errors:
-        failures(DataError(record["error"], record["file"]))
-    print(f"{len(files) - len(errors)} of {len(files)} files transcribed -> {args.output}")
-    return failures.finish()
-
-
-def _read_transcripts(path: str, fold_to: int | None) -> dict[str, list[str]]:
-    """A Kaldi text file; with ``fold_to`` each label must fold (errors name the file)."""
-    from pipeline.phones import fold
-    from pipeline.scoring import read_kaldi_text
-
-    try:
-        texts = read_kaldi_text(path)
-    except UnicodeDecodeError:
-        raise DataError("not UTF-8 text", path) from None
-    for utt, phones in texts.items() if fold_to is not None else ():
-        try:
-            fold(phones, fold_to)
-        except DataError as e:
-            raise DataError(f"utterance {utt}: {e.reason}", path) from None
-    return texts
-
-
-def cmd_score(args) -> int:
-    from pipeline.scoring import score
-
-    if args.plot:
-        from pipeline.plots import require_matplotlib
-
-        require_matplotlib()
-    refs, hyps = _read_transcripts(args.ref, args.fold), _read_transcripts(args.hyp, args.fold)
-    report = score(refs, hyps, fold_to=args.fold)
-    options = _report_options(args)
-    _print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp}, options=options)
-    if args.plot:
-        from pipeline.plots import plot_confusions
-
-        plot_confusions(report, args.plot)
-    if report.missing:
-        shown = ", ".join(report.missing[:3]) + (", ..." if len(report.missing) > 3 else "")
-        print(
-            f"lstmrec: {args.hyp}: no hypothesis for {len(report.missing)} reference "
-            f"utterance(s) ({shown})",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
-    return 0
-
-
-def cmd_compare(args) -> int:
-    from pipeline.report import compare_reports, comparison_text
-    from pipeline.scoring import score
-
-    if not 0.0 < args.alpha < 1.0:
-        raise DataError(f"--alpha must be between 0 and 1, got {args.alpha}", "command line")
-    refs = _read_transcripts(args.ref, args.fold)
-    reports = [score(refs, _read_transcripts(h, args.fold), fold_to=args.fold) for h in args.hyps]
-    options = _report_options(args)
-    comparison = compare_reports(*reports, options, alpha=args.alpha)
-    if args.format == "json":
-        out = {"ref": args.ref, "hyp_a": args.hyps[0], "hyp_b": args.hyps[1]}
-        print(json.dumps({**out, **comparison.to_dict()}))
-    else:
-        rate = "PER" if args.fold else "Error rate"
-        print(comparison_text(comparison, *args.hyps, rate=rate), end="")
-    status = 0
-    for hyp, report in zip(args.hyps, reports, strict=True):
-        if report.missing:
-            print(
-                f"lstmrec: {hyp}: no hypothesis for {len(report.missing)} reference "
-                f"utterance(s) (scored as all deletions)",
-                file=sys.stderr,
-            )
-            status = EXIT_BAD_INPUT
-    return status
-
-
-def _plot_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--plot",
-        metavar="PNG",
-        help="also draw the confusion matrix (rows: reference, columns: hypothesis) to this PNG",
-    )
-
-
-def cmd_bench(args) -> int:
-    from pipeline.benchmark import BenchSettings, format_table, quick_settings, run_bench
-
-    chosen = {
-        k: v
-        for k, v in dict(
-            backends=tuple(args.backends) if args.backends else None,
-            steps=args.steps,
-            corpus=args.corpus,
-            model=args.model,
-            audio=args.audio,
-            layers=args.layers,
-            units=args.units,
-            torch=False if args.no_torch else None,
-        ).items()
-        if v is not None
-    }
-    settings = quick_settings(**chosen) if args.quick else BenchSettings(**chosen)
-    result = run_bench(settings, log=lambda msg: print(f"lstmrec bench: {msg}", file=sys.stderr))
-    if args.format == "json":
-        print(json.dumps(result))
-    else:
-        print(format_table(result))
-    return 0
-
-
-def _add_bench_parser(sub) -> None:
-    from pipeline.benchmark import BACKENDS
-
-    p = sub.add_parser("bench", help="training, inference, cold-start and feature speed")
-    p.add_argument("--quick", action="store_true", help="reduced set (under two minutes)")
-    p.add_argument("--steps", type=int, help="timed training steps per network (default: 10)")
-    p.add_argument(
-        "--backends",
-        nargs="+",
-        choices=BACKENDS,
-        help="Keras backends to train on, each in its own process (default: tensorflow)",
-    )
-    p.add_argument("--corpus", help="take utterance lengths from this corpus (default: 1.5-4.5 s)")
-    p.add_argument("--model", help="bundle to time inference with (default: random weights)")
-    p.add_argument("--audio", help="folder of speech files (default: the bundled TIMIT sample)")
-    p.add_argument("--layers", type=int, help="BLSTM layers (default: 3)")
-    p.add_argument("--units", type=int, help="units per direction (default: 250)")
-    p.add_argument("--no-torch", action="store_true", help="skip the plain PyTorch reference")
-    _format_arg(p)
-    p.set_defaults(func=cmd_bench)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lstmrec", description="BLSTM-CTC phone recognition: train, evaluate, transcribe."
@@ -626,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TABLE.FIELD=VALUE",
         help="override a recipe field (repeatable)",
     )
-    _beam_args(p)
+    beam_args(p)
     p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("train", help="train a BLSTM-CTC model and write its bundle")
@@ -659,12 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", help="model bundle folder (e.g. runs/x/model)")
     _add_data_args(p, split_default="core-test")
-    _format_arg(p)
-    _fold_arg(p, None)
+    format_arg(p)
+    fold_arg(p, None)
     p.add_argument("--hyp-out", help="also write the hypotheses in Kaldi text format")
     add_decoding_args(p)
-    _report_args(p)
-    _plot_arg(p)
+    report_args(p)
+    plot_arg(p)
     _engine_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -678,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format: text, JSON lines (with the N-best when --nbest > 1), or CTM "
         "(<file-id> 1 <start-s> <duration-s> <phone>, as sclite reads) (default: text)",
     )
-    _fold_arg(p, None)
+    fold_arg(p, None)
     p.add_argument("--strict", action="store_true", help="stop at the first bad file")
     p.add_argument(
         "--plot",
@@ -688,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_decoding_args(p)
     _engine_arg(p)
-    _beam_args(p)
+    beam_args(p)
     p.add_argument(
         "--output",
         help="with --beam-runner: JSON Lines file, one object per input file (unordered); "
@@ -704,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ink files (IAM-OnDB .xml, .inkml, .json, .ndjson/.jsonl, stroke-3 .npy/.npz) "
         "or folders (searched recursively)",
     )
-    _format_arg(p)
+    format_arg(p)
     p.add_argument("--strict", action="store_true", help="stop at the first bad file")
     add_decoding_args(p)
     _engine_arg(p)
@@ -712,30 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_lm_parser(sub)
 
-    p = sub.add_parser("score", help="score a hypothesis file against a reference file")
-    p.add_argument("ref", help="reference transcripts, Kaldi text format (<utt-id> p1 p2 ...)")
-    p.add_argument("hyp", help="hypothesis transcripts, Kaldi text format")
-    _format_arg(p)
-    _fold_arg(p, None)
-    _report_args(p)
-    _plot_arg(p)
-    p.set_defaults(func=cmd_score)
-
-    p = sub.add_parser("compare", help="is one system better than another? (paired tests)")
-    p.add_argument("ref", help="reference transcripts, Kaldi text format")
-    p.add_argument("hyps", nargs=2, metavar="hyp", help="hypotheses of system A, then system B")
-    _format_arg(p)
-    _fold_arg(p, None)
-    _report_args(p, details=False)
-    p.add_argument(
-        "--alpha",
-        type=float,
-        default=0.05,
-        help="significance level of the verdict (default: 0.05)",
-    )
-    p.set_defaults(func=cmd_compare)
-
-    _add_bench_parser(sub)
+    add_report_parsers(sub)
+    add_bench_parser(sub)
     return parser
 
 

@@ -73,13 +73,16 @@ def _form_writers(root: Path) -> dict[str, str]:
     for folder in sorted(root.glob("original*")):
         for path in sorted(folder.glob("*/*/*.xml")):
             try:
-                for _, el in ET.iterparse(path, events=("end",)):
-                    if el.tag == "Form":
-                        if el.get("id") and el.get("writerID"):
-                            writers[el.get("id")] = el.get("writerID")
-                        break
-                    if el.tag == "StrokeSet":
-                        break
+                # Our own file object: iterparse closes a file it opened only when it is read
+                # to the end, and this loop stops early.
+                with open(path, "rb") as f:
+                    for _, el in ET.iterparse(f, events=("end",)):
+                        if el.tag == "Form":
+                            if el.get("id") and el.get("writerID"):
+                                writers[el.get("id")] = el.get("writerID")
+                            break
+                        if el.tag == "StrokeSet":
+                            break
             except (ET.ParseError, OSError):
                 continue  # the writer falls back to the form id; the strokes are elsewhere
     return writers

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from pipeline.bundle import Bundle
 from pipeline.featurize import checked_ink_features
 from pipeline.inference import Decoder, DecoderOptions, decode_in_chunks
 from pipeline.labels import SPACE, label_kind, symbols_text
+from pipeline.transcribe import expand_inputs
 
 # Files taken from folders (pipeline.inkio.read_ink_file reads each of these).
 INK_EXTENSIONS = (".xml", ".inkml", ".json", ".ndjson", ".jsonl", ".npy", ".npz")
@@ -53,16 +53,7 @@ class Recognition:
 
 def expand_ink_inputs(paths: Iterable[str | os.PathLike]) -> list[str]:
     """Files as given, and every ink file (by extension, any case) under each directory."""
-    out: list[str] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in INK_EXTENSIONS
-            )
-            out.extend(str(f) for f in found)
-        else:
-            out.append(str(p))
-    return out
+    return expand_inputs(paths, extensions=INK_EXTENSIONS)
 
 
 def recognize_files(

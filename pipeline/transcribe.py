@@ -77,13 +77,16 @@ class Transcript:
         ]
 
 
-def expand_inputs(paths: Iterable[str | os.PathLike]) -> list[str]:
-    """Files as given, and every audio file (by extension, any case) under each directory."""
+def expand_inputs(
+    paths: Iterable[str | os.PathLike], *, extensions: Sequence[str] = AUDIO_EXTENSIONS
+) -> list[str]:
+    """Files as given, and every file with one of ``extensions`` (any case) under each
+    directory, sorted."""
     out: list[str] = []
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(
-                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
+                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in extensions
             )
             out.extend(str(f) for f in found)
         else:

@@ -10,10 +10,7 @@ import os
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
 
-import contextlib
-import gc
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -54,20 +51,9 @@ max_epochs = 2
 """
 
 
-@contextlib.contextmanager
-def iam_writer_scan_leak_ignored():
-    """pipeline.iam_ondb._form_writers stops ``ET.iterparse`` early without closing its file;
-    the ResourceWarning comes when the iterator is collected. Collect it here, ignored."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        yield
-        gc.collect()
-
-
 def run(capsys, *args) -> tuple[int, str, str]:
     capsys.readouterr()
-    with iam_writer_scan_leak_ignored():
-        rc = main([str(a) for a in args])
+    rc = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return rc, out, err
 
@@ -81,11 +67,10 @@ def ink_run(tmp_path_factory):
     )
     write_corpus(root / "corpus", spec)
     (root / "tiny.toml").write_text(TINY_RECIPE)
-    with iam_writer_scan_leak_ignored():
-        rc = main(
-            ["train", "--config", str(root / "tiny.toml"), "--data", str(root / "corpus"),
-             "--out", str(root / "run")]
-        )  # fmt: skip
+    rc = main(
+        ["train", "--config", str(root / "tiny.toml"), "--data", str(root / "corpus"),
+         "--out", str(root / "run")]
+    )  # fmt: skip
     assert rc == 0
     return root / "corpus", root / "run" / "model"
 
@@ -142,8 +127,7 @@ def test_evaluate_reports_cer_and_wer_per_writer(ink_run, capsys):
 def read_manifest_split(corpus, capsys):
     from pipeline.data import load_split
 
-    with iam_writer_scan_leak_ignored():
-        return load_split(corpus, "core-test")
+    return load_split(corpus, "core-test")
 
 
 def test_reference_character_outside_the_table_is_bad_input(ink_run, capsys, tmp_path):
