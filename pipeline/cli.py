@@ -142,7 +142,7 @@ def cmd_features(args) -> int:
             on_error=failures,
         )
         if args.beam_runner:
-            from pipeline.beam import beam_features
+            from pipeline.beam_pipelines import beam_features
 
             feats = beam_features(
                 utts,

@@ -33,7 +33,7 @@ def beam_args(p: argparse.ArgumentParser) -> None:
 
 
 def beam_options(args):
-    from pipeline.beam import pipeline_options
+    from pipeline.beam_pipelines import pipeline_options
 
     if args.num_workers < 1:
         raise DataError(f"--num-workers={args.num_workers} must be at least 1")
@@ -42,7 +42,7 @@ def beam_options(args):
 
 def transcribe_beam(args, files: list[str], failures: Failures) -> int:
     """``transcribe --output``: a Beam pipeline writing JSON Lines; bad files become records."""
-    from pipeline.beam import beam_transcribe
+    from pipeline.beam_pipelines import beam_transcribe
 
     if not (args.beam_runner and args.output):
         raise DataError("--beam-runner and --output go together")

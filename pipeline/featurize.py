@@ -154,7 +154,7 @@ def compute_features(
         cache = Path(cache_dir) / f"{cache_key(utts, config)}.npz"
         if cache.is_file():
             return _read_cache(cache, on_error)
-        shards = cache.with_suffix(".shards")  # written by pipeline.beam.beam_features
+        shards = cache.with_suffix(".shards")  # written by pipeline.beam_pipelines.beam_features
         if shards.is_dir():
             out: dict[str, np.ndarray] = {}
             for shard in sorted(shards.glob("shard-*.npz")):

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from features.audio import FeatureConfig
-from pipeline.beam import beam_features, pipeline_options
+from pipeline.beam_pipelines import beam_features, pipeline_options
 from pipeline.corpus import load_corpus
 from pipeline.featurize import compute_features
 

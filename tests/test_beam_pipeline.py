@@ -37,7 +37,7 @@ def utts(tmp_path):
 
 
 def test_beam_features_write_shards_that_training_reads(beam, utts, tmp_path, monkeypatch):
-    from pipeline.beam import beam_features, pipeline_options
+    from pipeline.beam_pipelines import beam_features, pipeline_options
 
     errors = []
     cache = tmp_path / "cache"
@@ -123,7 +123,7 @@ def test_transcribe_with_beam_writes_one_record_per_file(beam, utts, tmp_path, c
 
 
 def test_missing_beam_is_one_clear_line(monkeypatch, tmp_path, capsys):
-    from pipeline.beam import MISSING, require_beam
+    from pipeline.beam_pipelines import MISSING, require_beam
 
     monkeypatch.setitem(sys.modules, "apache_beam", None)  # import fails as if not installed
     with pytest.raises(DataError, match="pip install"):
