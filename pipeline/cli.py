@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from features.errors import DataError
-from pipeline.cli_common import EXIT_BAD_INPUT, Failures, fold_arg, format_arg
+from pipeline.cli_common import EXIT_BAD_INPUT, Failures, fold_arg, format_arg, split_from_args
 from pipeline.cli_decoding import add_decoding_args, add_lm_parser, decoder_from_args
 from pipeline.cli_reports import (
     add_report_parsers,
@@ -84,21 +84,12 @@ def _engine_arg(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_prepare(args) -> int:
-    from pipeline.data import load_split
     from pipeline.manifest import write_manifest
 
     failures = Failures(args.strict)
     out = Path(args.out)
     for split in args.splits:
-        utts = load_split(
-            args.data,
-            split,
-            keep_sa=args.keep_sa,
-            dev_speakers=args.dev_speakers,
-            test_speakers=args.test_speakers,
-            on_error=failures,
-            corpus=args.corpus,
-        )
+        utts = split_from_args(args, split, on_error=failures)
         write_manifest(utts, out / f"{split}.jsonl")
         print(
             f"{split}: {len(utts)} utterances, "
@@ -200,7 +191,6 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from pipeline.bundle import load_bundle
-    from pipeline.data import load_split
     from pipeline.evaluate import evaluate_bundle, evaluate_text_bundle
     from pipeline.labels import label_kind
     from pipeline.scoring import write_kaldi_text
@@ -212,14 +202,7 @@ def cmd_evaluate(args) -> int:
         require_matplotlib()
     bundle = load_bundle(args.model, engine=args.engine)
     failures = Failures(args.strict)
-    utts = load_split(
-        args.data,
-        args.split,
-        keep_sa=args.keep_sa,
-        dev_speakers=args.dev_speakers,
-        test_speakers=args.test_speakers,
-        on_error=failures,
-    )
+    utts = split_from_args(args, args.split, on_error=failures)
     if not utts:
         raise DataError(f"split {args.split!r} has no utterances", args.data)
     extra = {"model": str(args.model), "split": args.split}

@@ -48,3 +48,20 @@ def fold_arg(p: argparse.ArgumentParser, default: int | None) -> None:
         help=f"fold TIMIT phones to this set before output/scoring "
         f"(default: {default or 'no folding'})",
     )
+
+
+def split_from_args(args, split: str, *, on_error=None) -> list:
+    """The utterances of ``split`` in ``args.data``, chosen by the command's data flags
+    (``--keep-sa``, ``--dev-speakers``, ``--test-speakers``, and ``--corpus`` where it has one):
+    a list of :class:`pipeline.manifest.Utterance`."""
+    from pipeline.data import load_split
+
+    return load_split(
+        args.data,
+        split,
+        keep_sa=args.keep_sa,
+        dev_speakers=args.dev_speakers,
+        test_speakers=args.test_speakers,
+        on_error=on_error,
+        corpus=getattr(args, "corpus", "auto"),
+    )

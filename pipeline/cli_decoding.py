@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from features.errors import DataError
+from pipeline.cli_common import split_from_args
 from pipeline.corpus import SPLITS
 
 
@@ -56,7 +57,6 @@ def decoder_from_args(args, bundle):
 
 
 def cmd_lm(args) -> int:
-    from pipeline.data import load_split
     from pipeline.lm import corpus_sentences, text_tokens, train_ngram, write_arpa
 
     if args.order < 1:
@@ -73,13 +73,7 @@ def cmd_lm(args) -> int:
         sentences = [text_tokens(ln, args.unit) for ln in lines if ln.strip()]
         source = args.text
     else:
-        utts = load_split(
-            args.data,
-            args.split,
-            keep_sa=args.keep_sa,
-            dev_speakers=args.dev_speakers,
-            test_speakers=args.test_speakers,
-        )
+        utts = split_from_args(args, args.split)
         sentences = corpus_sentences(utts, args.unit, phone_set=args.phone_set)
         source = args.data
     if not sentences:

@@ -42,19 +42,13 @@ def main() -> int:
 
     import_keras()
     from pipeline.bundle import load_bundle
-    from pipeline.data import load_split
+    from pipeline.cli_common import split_from_args
     from pipeline.featurize import compute_features
     from pipeline.inference import Decoder, DecoderOptions, predict_logits
     from pipeline.scoring import score
 
     bundle = load_bundle(args.model)
-    utts = load_split(
-        args.data,
-        args.split,
-        keep_sa=args.keep_sa,
-        dev_speakers=args.dev_speakers,
-        test_speakers=args.test_speakers,
-    )
+    utts = split_from_args(args, args.split)
     utts = [u for u in utts if u.phones]
     feats = compute_features(utts, bundle.features, desc="features")
     from features.audio import apply_cmvn
