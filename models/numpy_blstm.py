@@ -82,6 +82,9 @@ class BiLayer:
         recurrent: ``(2, U, G·U)`` recurrent kernels.
         extra: ``(2, 1, k·U)``: the GRU's recurrent bias (k = 3) or the peepholes ``[i, f, o]``
             (k = 3); ``None`` for the other cells.
+
+    Gate blocks are in ``_ORDER[cell]``, and every weight of a sigmoid gate is halved (see
+    ``_SIGMOID_BLOCKS``): :func:`load_numpy_model` prepares both.
     """
 
     def __init__(self, cell, kernel, bias, recurrent, extra=None) -> None:

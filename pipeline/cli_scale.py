@@ -85,7 +85,11 @@ def add_bench_parser(sub) -> None:
     from pipeline.benchmark import BACKENDS
 
     p = sub.add_parser("bench", help="training, inference, cold-start and feature speed")
-    p.add_argument("--quick", action="store_true", help="reduced set (under two minutes)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="reduced set: one backend, 2 timed steps per network, one cold start",
+    )
     p.add_argument("--steps", type=int, help="timed training steps per network (default: 10)")
     p.add_argument(
         "--backends",
