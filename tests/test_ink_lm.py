@@ -152,3 +152,36 @@ def test_recognize_and_evaluate_with_a_lexicon_and_word_lm(capsys, corpus, bundl
         w for ln in hyp.read_text().splitlines() for w in "".join(ln.split()[1:]).split("<space>")
     ]
     assert hyp_words and set(hyp_words) <= set(lexicon)
+
+
+def test_tune_decoding_scores_cer_and_wer_like_evaluate(
+    capsys, corpus, bundle, tmp_path, monkeypatch
+):
+    import json
+    import runpy
+    import sys
+
+    text = tmp_path / "text.txt"
+    text.write_text("the cat\n")
+    arpa = tmp_path / "chars.arpa"
+    assert (
+        run(capsys, "lm", "--text", text, "--unit", "chars", "--order", "3", "--out", arpa)[0] == 0
+    )
+    script = Path(__file__).resolve().parents[1] / "scripts" / "tune_decoding.py"
+    tune = runpy.run_path(str(script))["main"]
+    argv = ["tune_decoding.py", bundle, "--data", corpus, "--split", "dev", "--beam", "20",
+            "--lm", arpa, "--lm-weights", 0, 2, "--bonuses", 3, "--format", "json"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", [str(a) for a in argv])
+    capsys.readouterr()
+    with iam_writer_scan_leak_ignored():
+        assert tune() == 0
+    grid = json.loads(capsys.readouterr().out)["grid"]
+    assert [(r["lm_weight"], r["insertion_bonus"]) for r in grid] == [(0, 3), (2, 3)]
+    for row in grid:
+        rc, out, err = run(capsys, "evaluate", bundle, "--data", corpus, "--split", "dev",
+                           "--beam", "20", "--lm", arpa, "--lm-weight", row["lm_weight"],
+                           "--insertion-bonus", 3, "--format", "json")  # fmt: skip
+        assert rc == 0, err
+        report = json.loads(out)
+        assert (row["error_rate"], row["wer"]) == (round(report["cer"], 2), round(report["wer"], 2))
+    assert grid[0]["error_rate"] != grid[1]["error_rate"]  # the LM weight took effect
