@@ -244,7 +244,16 @@ def decoder_lm(
                 f"{UNK} ({shown}); was it trained on another symbol set?",
                 lm_path,
             )
+        # With <unk> nothing is missing, but a model that writes spaces needs the LM's <space>:
+        # without one it is a word LM, which would score every character as <unk>.
+        if SPACE in tokens and SPACE not in ngram.ids:
+            raise DataError(
+                f"the model writes spaces but the LM has no {SPACE}: a word LM needs --lexicon",
+                lm_path,
+            )
         return lm
+    if SPACE in ngram.ids:
+        raise DataError(f"a lexicon needs a word LM, this one has {SPACE}: a character LM", lm_path)
     if SPACE not in tokens:
         raise DataError("a lexicon needs a space symbol in the model's symbol table", lexicon_path)
     ids = {t: i for i, t in enumerate(tokens) if i > 0}
@@ -255,6 +264,8 @@ def decoder_lm(
         return None if None in out else out
 
     words = read_lexicon(lexicon_path)
+    if not any(w in ngram.ids for w in words):
+        raise DataError("no lexicon word is in the LM; is it a word LM?", lm_path)
     lm = LexiconLM(ngram, words, spell=spell, space=ids[SPACE], num_classes=len(tokens))
     if len(lm.skipped) == len(words):
         raise DataError("no lexicon word can be spelled with the model's symbols", lexicon_path)

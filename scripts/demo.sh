@@ -53,6 +53,15 @@ ink=$(ls "$INK_DATA"/lineStrokes/w15/w15-000/*.xml | head -n 1)
 "$BIN/lstmrec" recognize "$OUT/ink-model" "$ink"
 "$BIN/lstmrec" recognize "$OUT/ink-model" "$ink" --format json | cut -c 1-300
 echo "reference: $(sed -n '/^CSR:/,$p' "$INK_DATA/ascii/w15/w15-000/w15-000.txt" | sed -n 3p)"
+echo "== handwriting: the same line with a character 5-gram of the training writers' text =="
+echo "(360 short lines: a word it never saw may be pulled to one it did; see RESULTS.md)"
+"$BIN/lstmrec" lm --data "$INK_DATA" --unit chars --order 5 --out "$OUT/ink-chars5.arpa"
+"$BIN/lstmrec" recognize "$OUT/ink-model" "$ink" --lm "$OUT/ink-chars5.arpa" --lm-weight 1 \
+    --insertion-bonus 2
+echo "== handwriting: the same line, words of the generator's word list, scored by a word bigram =="
+"$BIN/lstmrec" lm --data "$INK_DATA" --unit words --order 2 --out "$OUT/ink-words2.arpa"
+"$BIN/lstmrec" recognize "$OUT/ink-model" "$ink" --lm "$OUT/ink-words2.arpa" --lm-weight 0.25 \
+    --lexicon pipeline/resources/ink_words.txt
 
 echo "== handwriting part done in $(( $(date +%s) - ink_start )) s; model bundle: $OUT/ink-model =="
 echo "== demo done in $(( $(date +%s) - start )) s =="

@@ -1,12 +1,17 @@
 #!/usr/bin/env python
-"""PER of a model bundle on a split for a grid of LM weights and insertion bonuses.
+"""PER (speech) or CER and WER (handwriting) of a model bundle on a split for a grid of LM
+weights and insertion bonuses.
 
     .venv/bin/python scripts/tune_decoding.py runs/demo/model --data data/timit-demo \\
         --split train --test-speakers data/timit-demo/test_spk.list --keep-sa \\
         --lm runs/decode/phone-bigram.arpa --lm-weights 0 0.25 0.5 1 --bonuses 0 0.5 1 2
 
+    .venv/bin/python scripts/tune_decoding.py runs/demo/ink-model --data runs/demo/ink-corpus \
+        --split dev --lm chars5.arpa --lm-weights 0.5 1 --bonuses 0 2
+
 The acoustic model runs once; each grid point only re-runs the beam search. Tune on training
-or dev speakers, never on the test speakers you report.
+or dev speakers (writers), never on the test speakers you report. The best point has the lowest
+PER or CER.
 """
 
 from __future__ import annotations
@@ -45,18 +50,21 @@ def main() -> int:
     from pipeline.cli_common import split_from_args
     from pipeline.featurize import compute_features
     from pipeline.inference import Decoder, DecoderOptions, predict_logits
+    from pipeline.labels import label_kind, symbols_text, text_symbols, text_words
     from pipeline.scoring import score
 
     bundle = load_bundle(args.model)
     utts = split_from_args(args, args.split)
-    utts = [u for u in utts if u.phones]
+    ink = label_kind(bundle.features) == "chars"
+    utts = [u for u in utts if (u.text if ink else u.phones)]
     feats = compute_features(utts, bundle.features, desc="features")
     from features.audio import apply_cmvn
 
     logits = predict_logits(
         bundle.model, [apply_cmvn(feats[u.id], bundle.mean, bundle.std) for u in utts]
     )
-    refs = {u.id: list(u.phones) for u in utts}
+    refs = {u.id: text_symbols(u.text) if ink else list(u.phones) for u in utts}
+    name = "CER" if ink else "PER"
     fold_to = bundle.summary.get("score_phone_set")
     rows = []
     for weight, bonus in itertools.product(args.lm_weights, args.bonuses):
@@ -83,11 +91,15 @@ def main() -> int:
                 "I": total.insertions,
             }
         )
+        if ink:  # word error rate of the same hypotheses
+            words = [{u: text_words(symbols_text(t)) for u, t in d.items()} for d in (refs, hyps)]
+            rows[-1]["wer"] = round(score(*words).total.error_rate, 2)
         if args.format == "text":
             r = rows[-1]
             print(
-                f"lm_weight {weight:5.2f} bonus {bonus:5.2f}: PER {r['error_rate']:6.2f} % "
-                f"(S {r['S']}, D {r['D']}, I {r['I']})",
+                f"lm_weight {weight:5.2f} bonus {bonus:5.2f}: {name} {r['error_rate']:6.2f} % "
+                f"(S {r['S']}, D {r['D']}, I {r['I']})"
+                + (f"  WER {r['wer']:6.2f} %" if ink else ""),
                 flush=True,
             )
     best = min(rows, key=lambda r: r["error_rate"])

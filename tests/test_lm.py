@@ -207,3 +207,19 @@ def test_unfinished_word_cannot_end_a_sentence(tmp_path):
     assert np.isfinite(lm.final(state))
     assert lm.final(lm.advance(state, _spell(" ")[0])) == -math.inf  # no trailing space
     assert np.isfinite(lm.final(lm.initial_state()))  # the empty sentence
+
+
+def test_lm_of_other_units_is_refused(tmp_path):
+    """A word LM without a lexicon, or a character LM with one, would score every symbol or
+    word as <unk> and decode on, degraded: both are refused."""
+    write_arpa(train_ngram([["cat", "bat"], ["boat"]], 2), tmp_path / "w.arpa")
+    with pytest.raises(DataError, match="a word LM needs --lexicon"):
+        decoder_lm(CHARS, lm_path=tmp_path / "w.arpa", lexicon_path=None)
+    chars = [["c", "a", "t", "<space>", "b", "a", "t"], ["a"]]
+    write_arpa(train_ngram(chars, 3), tmp_path / "c.arpa")
+    (tmp_path / "lex").write_text("cat\nbat\na\n")
+    with pytest.raises(DataError, match="a character LM"):
+        decoder_lm(CHARS, lm_path=tmp_path / "c.arpa", lexicon_path=tmp_path / "lex")
+    (tmp_path / "lex").write_text("cab\ntab\n")
+    with pytest.raises(DataError, match="no lexicon word is in the LM"):
+        decoder_lm(CHARS, lm_path=tmp_path / "w.arpa", lexicon_path=tmp_path / "lex")
