@@ -45,7 +45,12 @@ def quick_json() -> dict:
 def test_quick_bench_reports_every_figure(quick_json):
     for key in REQUIRED:
         assert positive_finite(quick_json[key]), (key, quick_json[key])
-    for key in ("realtime_factor_batch", "matmul_fraction", "features_fbank_x_realtime"):
+    for key in (
+        "realtime_factor_batch",
+        "realtime_factor_recipe_beam",
+        "matmul_fraction",
+        "features_fbank_x_realtime",
+    ):
         assert positive_finite(quick_json[key]), (key, quick_json[key])
     assert quick_json["train_backends"] == {"tensorflow": quick_json["train_frames_per_s"]}
     assert quick_json["long_file_s"] == pytest.approx(30.0, abs=0.01)
