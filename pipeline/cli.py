@@ -295,7 +295,8 @@ def cmd_recognize(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="lstmrec", description="BLSTM-CTC phone recognition: train, evaluate, transcribe."
+        prog="lstmrec",
+        description="BLSTM-CTC recognition of speech (phones) and on-line handwriting (text).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
