@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from features.errors import DataError
 from pipeline.bundle import Bundle
 from pipeline.featurize import compute_features
-from pipeline.inference import Decoder, DecoderOptions, decode_features
+from pipeline.inference import Decoder, decode_features, recipe_decoder
 from pipeline.labels import symbols_text, text_symbols, text_words
 from pipeline.manifest import Utterance
 from pipeline.scoring import Report, score
@@ -50,8 +50,7 @@ def evaluate_bundle(
 
 def _decode(bundle: Bundle, utts, feats, decoder: Decoder | None) -> dict[str, list[str]]:
     """Best hypothesis ``{utterance id: symbols}`` of each utterance (features by id)."""
-    if decoder is None:
-        decoder = Decoder(DecoderOptions.from_summary(bundle.summary), bundle.symbols.to_list())
+    decoder = decoder or recipe_decoder(bundle)
     results = decode_features(
         bundle.model, [feats[u.id] for u in utts], bundle.mean, bundle.std, decoder, progress=True
     )

@@ -154,23 +154,28 @@ def decode_features(
     return [decoder(lg) for lg in bar]
 
 
+def recipe_decoder(bundle) -> Decoder:
+    """The decoder a bundle's recipe asks for (its ``[decoding]`` table, or the defaults)."""
+    return Decoder(DecoderOptions.from_summary(bundle.summary), bundle.symbols.to_list())
+
+
 def decode_in_chunks(
     items: Sequence,
     featurize: Callable[[object], list[tuple[object, np.ndarray]]],
-    model,
-    mean: np.ndarray,
-    std: np.ndarray,
-    decoder: Decoder,
+    bundle,
+    decoder: Decoder | None = None,
     *,
     on_error: Callable[[DataError], None] | None = None,
     chunk_size: int = 16,
 ) -> Iterator[tuple[object, Decoded]]:
-    """Decode many inputs a chunk at a time (only one chunk's features are held in memory).
+    """Decode many inputs with ``bundle`` (its model, CMVN statistics and, when ``decoder`` is
+    None, its recipe's decoder), a chunk at a time: only one chunk's features are in memory.
 
     ``featurize(item)`` returns ``[(key, (T, F) float32 raw features), ...]`` (several for a
     file of many samples) or raises :class:`DataError`, which goes to ``on_error`` (the item is
     skipped) or is raised when that is None. Yields ``(key, decoded)`` in input order.
     """
+    decoder = decoder or recipe_decoder(bundle)
     for start in range(0, len(items), chunk_size):
         keys, feats = [], []
         for item in items[start : start + chunk_size]:
@@ -184,7 +189,8 @@ def decode_in_chunks(
             for key, f in pieces:
                 keys.append(key)
                 feats.append(f)
-        yield from zip(keys, decode_features(model, feats, mean, std, decoder), strict=True)
+        decoded = decode_features(bundle.model, feats, bundle.mean, bundle.std, decoder)
+        yield from zip(keys, decoded, strict=True)
 
 
 def posteriors(logits: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 from features.errors import DataError
 from pipeline.bundle import Bundle
 from pipeline.featurize import checked_ink_features
-from pipeline.inference import Decoder, DecoderOptions, decode_in_chunks
+from pipeline.inference import Decoder, decode_in_chunks
 from pipeline.labels import SPACE, label_kind, symbols_text
 from pipeline.transcribe import expand_inputs
 
@@ -87,14 +87,10 @@ def recognize_files(
             pieces.append(((path, sample.id, index), feats))
         return pieces
 
-    if decoder is None:
-        decoder = Decoder(DecoderOptions.from_summary(bundle.summary), bundle.symbols.to_list())
     for (path, sid, index), decoded in decode_in_chunks(
         files,
         featurize,
-        bundle.model,
-        bundle.mean,
-        bundle.std,
+        bundle,
         decoder,
         on_error=on_error,
         chunk_size=BATCH_FILES,

@@ -14,7 +14,12 @@ from features.errors import DataError
 from pipeline.bundle import Bundle
 from pipeline.corpus import AUDIO_EXTENSIONS as CORPUS_AUDIO_EXTENSIONS
 from pipeline.featurize import checked_features
-from pipeline.inference import Decoder, DecoderOptions, decode_in_chunks, predict_logits
+from pipeline.inference import (
+    Decoder,
+    decode_in_chunks,
+    predict_logits,
+    recipe_decoder,
+)
 from pipeline.phones import fold
 
 # Audio files found in folders: the corpus readers' extensions, and Sony Wave64.
@@ -115,8 +120,6 @@ def transcribe_files(
     that fold to nothing, like ``q``, are dropped). ``decoder`` defaults to the bundle's recipe
     decoding settings. Bad files raise :class:`DataError`, or go to ``on_error`` and are skipped.
     """
-    if decoder is None:
-        decoder = Decoder(DecoderOptions.from_summary(bundle.summary), bundle.symbols.to_list())
 
     def featurize(path: str) -> list[tuple[tuple[str, float], np.ndarray]]:
         n, sr, _ = audio_info(path)
@@ -125,9 +128,7 @@ def transcribe_files(
     for (path, duration), r in decode_in_chunks(
         files,
         featurize,
-        bundle.model,
-        bundle.mean,
-        bundle.std,
+        bundle,
         decoder,
         on_error=on_error,
         chunk_size=BATCH_FILES,
@@ -149,8 +150,7 @@ def transcribe_detailed(
     """One file's :class:`Transcript` (as :func:`transcribe_files` gives it) and the model's
     ``(T, V + 1)`` float32 logits, for pictures of what the network saw. Bad files raise
     :class:`DataError`."""
-    if decoder is None:
-        decoder = Decoder(DecoderOptions.from_summary(bundle.summary), bundle.symbols.to_list())
+    decoder = decoder or recipe_decoder(bundle)
     n, sr, _ = audio_info(path)
     feats = apply_cmvn(checked_features(path, bundle.features), bundle.mean, bundle.std)
     (logits,) = predict_logits(bundle.model, [feats])
