@@ -247,6 +247,7 @@ _ROWS = (
     ("torch_train_frames_per_s", "training, plain PyTorch nn.LSTM + ctc_loss, frames/s"),
     ("train_vs_torch_ratio", "ratio (this project / PyTorch)"),
     ("realtime_factor", "transcribe, one long file, batch 1, 1 thread, greedy, x real time"),
+    ("realtime_factor_first", "the same, first long file of the process, x real time"),
     ("realtime_factor_batch", "transcribe, 16 short files, 1 thread, greedy, x real time"),
     ("realtime_factor_recipe_beam", "transcribe, one long file, recipe's beam, x real time"),
     ("forward_x_realtime", "BLSTM forward alone (NumPy engine), x real time"),

@@ -48,6 +48,7 @@ def test_quick_bench_reports_every_figure(quick_json):
     for key in (
         "realtime_factor_batch",
         "realtime_factor_recipe_beam",
+        "realtime_factor_first",
         "matmul_fraction",
         "features_fbank_x_realtime",
     ):
