@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import run
 
 from features.audio import FeatureConfig
 from pipeline.cli import main
@@ -23,13 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "timit-demo"
 WAV = DEMO / "TIMIT" / "TRAIN" / "DR2" / "FAEM0" / "SX312.WAV"
 TEST_LIST = DEMO / "test_spk.list"
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    capsys.readouterr()
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 @pytest.fixture(scope="module")

@@ -12,40 +12,19 @@ import os
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
 
-import contextlib
-import gc
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import run
 
 from features.ink import InkFeatureConfig
-from pipeline.cli import main
 from pipeline.config import Recipe
 from pipeline.labels import char_table
 from pipeline.lm import read_arpa
 from pipeline.synth_ink import CorpusSpec, write_corpus
 
 CHARSET = "abcdefghijklmnopqrstuvwxyz "
-
-
-@contextlib.contextmanager
-def iam_writer_scan_leak_ignored():
-    """pipeline.iam_ondb._form_writers stops ``ET.iterparse`` early without closing its file;
-    the ResourceWarning comes when the iterator is collected. Collect it here, ignored."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        yield
-        gc.collect()
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with iam_writer_scan_leak_ignored():
-        rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +64,7 @@ def bundle(tmp_path_factory) -> Path:
 def train_words(corpus: Path) -> list[str]:
     from pipeline.data import load_split
 
-    with iam_writer_scan_leak_ignored():
-        utts = load_split(corpus, "train")
+    utts = load_split(corpus, "train")
     return [w for u in utts for w in u.text.split()]
 
 
@@ -173,8 +151,7 @@ def test_tune_decoding_scores_cer_and_wer_like_evaluate(
             "--lm", arpa, "--lm-weights", 0, 2, "--bonuses", 3, "--format", "json"]  # fmt: skip
     monkeypatch.setattr(sys, "argv", [str(a) for a in argv])
     capsys.readouterr()
-    with iam_writer_scan_leak_ignored():
-        assert tune() == 0
+    assert tune() == 0
     grid = json.loads(capsys.readouterr().out)["grid"]
     assert [(r["lm_weight"], r["insertion_bonus"]) for r in grid] == [(0, 3), (2, 3)]
     for row in grid:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import run
 
 from features.audio import FeatureConfig
 from features.errors import DataError
@@ -49,13 +50,6 @@ batch_size = 4
 loss_reduction = "mean"
 max_epochs = 2
 """
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    capsys.readouterr()
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 @pytest.fixture(scope="module")

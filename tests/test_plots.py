@@ -15,7 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import TEST_FILE, TEST_SPEAKER, TRAIN_SPEAKERS, copy_speaker, train_args, write_list
+from test_cli import (
+    TEST_FILE,
+    TEST_SPEAKER,
+    TRAIN_SPEAKERS,
+    copy_speaker,
+    run,
+    train_args,
+    write_list,
+)
 
 from pipeline import plots
 from pipeline.cli import main
@@ -23,13 +31,6 @@ from pipeline.phones import PHONES39
 from pipeline.scoring import score
 
 pytest.importorskip("matplotlib", reason="pictures need matplotlib (the 'plot' extra)")
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    capsys.readouterr()
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def assert_picture(path: Path, *, min_side: int = 300) -> np.ndarray:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import run
 
-from pipeline.cli import main
 from pipeline.report import (
     ReportOptions,
     aligned_lines,
@@ -32,13 +32,6 @@ HYPS = {
     "spk2_u1": "aa k".split(),
     "spk2_u2": "k aa r".split(),
 }
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    capsys.readouterr()
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def write_text(path: Path, texts: dict[str, list[str]]) -> Path:
