@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from features.errors import DataError
+from lstmrec.features.errors import DataError
 
 SAMPLE_RATE = 16000  # Hz; TIMIT's rate, and the rate every file is resampled to by default
 WIN_MS = 25.0  # milliseconds per analysis window (400 samples at 16 kHz)

@@ -25,7 +25,7 @@ Pen-up convention (shared with the stroke-3 format, :func:`to_stroke3`): every p
 frame; ``pen_up = 1`` on the last point of each stroke, and the next frame's ``(dx, dy)`` is the
 move through the air to the first point of the next stroke.
 
-Pure NumPy; no file formats here (those are in ``pipeline.inkio``).
+Pure NumPy; no file formats here (those are in ``lstmrec.features.inkfiles``).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from features.errors import DataError
-from features.inklines import ReferenceLines, reference_lines
+from lstmrec.features.errors import DataError
+from lstmrec.features.inklines import ReferenceLines, reference_lines
 
 __all__ = [  # the public names, including those re-exported from features.inklines
     "FEATURE_NAMES",

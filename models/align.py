@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.decoding import BLANK, Token
+from lstmrec.models.decoding import BLANK, Token
 
 NEG_INF = -np.inf
 

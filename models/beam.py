@@ -27,8 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
-from models.align import forced_align
-from models.decoding import BLANK, Token
+from lstmrec.models.align import forced_align
+from lstmrec.models.decoding import BLANK, Token
 
 NEG_INF = -np.inf
 DEFAULT_PRUNE = 1e-3  # extend only with symbols at least this probable on the frame

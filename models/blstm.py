@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from models.layers import LengthAwareBidirectionalLSTM
+from lstmrec.models.layers import LengthAwareBidirectional
 
 
 def build_model(
@@ -45,7 +45,7 @@ def build_model(
     for i in range(1, num_layers + 1):
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-        blstm = LengthAwareBidirectionalLSTM(units, cell=cell, name=f"blstm_{i}")
+        blstm = LengthAwareBidirectional(units, cell=cell, name=f"blstm_{i}")
         x = blstm([x, lengths])  # (B, T, 2U)
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name=f"dropout_{num_layers + 1}")(x)

@@ -30,7 +30,7 @@ The two Keras layers compute (their weights: ``kernel`` ``(F, G·U)``, ``recurre
         h_t = z_t * h_{t−1} + (1 − z_t) * h̃_t
 
 cuDNN has no peephole, CIFG or plain-tanh kernel, so those three run as a loop of backend ops.
-``FusedRecurrent`` keeps that loop short: it multiplies the inputs of all time steps by the input
+``HoistedInputRNN`` keeps that loop short: it multiplies the inputs of all time steps by the input
 kernel in one matrix product before the loop (one ``(B·T, F) @ (F, G·U)`` product instead of T
 small ones), and the cell inside the loop does only ``h_{t−1} @ W_h`` and the gates.
 """
@@ -66,12 +66,12 @@ def make_recurrent(
         # its cuDNN path accepts.
         return keras.layers.GRU(units, return_sequences=True, **kwargs)
     if cell in FUSED_CELLS:
-        return FusedRecurrent(cell, units, unit_forget_bias=unit_forget_bias, **kwargs)
+        return HoistedInputRNN(cell, units, unit_forget_bias=unit_forget_bias, **kwargs)
     raise ValueError(f"cell={cell!r} must be one of {', '.join(CELLS)}")
 
 
 class _RecurrentOnlyCell(keras.layers.Layer):
-    """Base of the cells ``FusedRecurrent`` runs: they receive ``W_x x_t + b`` as their input.
+    """Base of the cells ``HoistedInputRNN`` runs: they receive ``W_x x_t + b`` as their input.
 
     The step input is ``(B, G·U)``, the input projection of step t; the cell owns the recurrent
     kernel ``W_h`` ``(U, G·U)`` (orthogonal, as in Keras' LSTM) with the same gate blocks.
@@ -206,7 +206,7 @@ _FORGET_BLOCK = {"peephole": 1, "cifg": 0}
 
 
 @keras.saving.register_keras_serializable(package="lstmrec")
-class FusedRecurrent(keras.layers.Layer):
+class HoistedInputRNN(keras.layers.Layer):
     """A recurrent layer whose input projection is one matrix product over all time steps.
 
     Call with ``x`` ``(B, T, F)``; returns ``(B, T, U)``, the output of every step. The layer
@@ -264,3 +264,10 @@ class FusedRecurrent(keras.layers.Layer):
         config = super().get_config()
         config.update(kind=self.kind, units=self.units, unit_forget_bias=self.unit_forget_bias)
         return config
+
+
+@keras.saving.register_keras_serializable(package="lstmrec", name="FusedRecurrent")
+class FusedRecurrent(HoistedInputRNN):
+    """The name this layer had in bundles written by lstmrec 0.1, which load unchanged (Keras
+    derives the weights' paths inside ``model.keras`` from the class name)."""
+

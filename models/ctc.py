@@ -86,8 +86,8 @@ class CTCTrainer(keras.Model):
         losses = ctc_loss(labels, y_pred, label_lengths, x[1])  # (B,)
         if sample_weight is not None:
             # Under tf.distribute each replica gets an equal share of the global batch with
-            # weights that already hold the reduction (pipeline.batching.replica_share), and the
-            # optimizer sums the replicas' gradients: the shares add up to the single-device
+            # weights that already hold the reduction (lstmrec.training.batching.replica_share),
+            # and the optimizer sums the replicas' gradients: the shares add up to the single-device
             # loss, even when the batch does not split evenly.
             loss = ops.sum(losses * ops.cast(sample_weight, losses.dtype))
         elif self.reduction == "sum":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from models.cells import CELLS, make_recurrent
+from lstmrec.models.cells import CELLS, make_recurrent
 
 
 def reverse_by_length(x, lengths):
@@ -41,8 +41,8 @@ def length_mask(lengths, max_length, dtype="float32"):
 
 
 @keras.saving.register_keras_serializable(package="lstmrec")
-class LengthAwareBidirectionalLSTM(keras.layers.Layer):
-    """A bidirectional LSTM that respects each sequence's true length without a mask.
+class LengthAwareBidirectional(keras.layers.Layer):
+    """A bidirectional recurrent layer that respects each sequence's true length without a mask.
 
     Call with ``[x, lengths]``: ``x`` is ``(B, T, F)``, ``lengths`` is ``(B,)`` int32. Returns
     ``(B, T, 2 * units)``: forward and backward outputs concatenated, zero on padded steps.
@@ -96,3 +96,10 @@ class LengthAwareBidirectionalLSTM(keras.layers.Layer):
         config = super().get_config()
         config.update(units=self.units, unit_forget_bias=self.unit_forget_bias, cell=self.cell)
         return config
+
+
+@keras.saving.register_keras_serializable(package="lstmrec", name="LengthAwareBidirectionalLSTM")
+class LengthAwareBidirectionalLSTM(LengthAwareBidirectional):
+    """The name this layer had in bundles written by lstmrec 0.1, which load unchanged (Keras
+    derives the weights' paths inside ``model.keras`` from the class name)."""
+

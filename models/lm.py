@@ -2,7 +2,7 @@
 
 :class:`NgramModel` holds an ARPA-style model: log10 probabilities of the listed n-grams and
 log10 back-off weights of their contexts (Katz 1987; the format of SRILM and KenLM). Reading
-and writing ARPA files and training are in ``pipeline.lm``.
+and writing ARPA files and training are in ``lstmrec.inference.lm_files``.
 
 Two adapters give the beam search (``models.beam.LanguageModel``) natural-log scores over the
 decoder's symbol ids:

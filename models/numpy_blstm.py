@@ -41,7 +41,8 @@ _STORED = {
     "rnn": "h",
 }
 _ORDER = {"lstm": "ifoc", "peephole": "ifoc", "cifg": "foc", "gru": "zrh", "rnn": "h"}
-_BIDI_CLASS = "LengthAwareBidirectionalLSTM"
+# The bidirectional layer by its class name in model.keras, under its earlier name too.
+_BIDI_CLASSES = ("LengthAwareBidirectional", "LengthAwareBidirectionalLSTM")
 
 
 class UnsupportedModel(ValueError):
@@ -321,7 +322,7 @@ def _build(layers_cfg: list[dict], h5) -> NumpyBLSTM:
                 input_dim = shape[-1]
         elif kind == "Dropout":
             continue
-        elif kind == _BIDI_CLASS:
+        elif kind in _BIDI_CLASSES:
             if dense is not None:
                 raise UnsupportedModel(f"layer {name!r} after the output layer")
             layers.append(_bidi_layer(cfg, h5[key]))
@@ -368,7 +369,7 @@ def _direction_weights(cell: str, group, units: int):
             if bias.shape != (2, 3 * units):
                 raise UnsupportedModel("GRU without reset_after=True is not supported")
             bias, extra = bias[0], _reorder(bias[1], cell, units)
-    else:  # models.cells.FusedRecurrent: kernel and bias outside, the cell owns the rest
+    else:  # models.cells.HoistedInputRNN: kernel and bias outside, the cell owns the rest
         v, cv = group["vars"], group["rnn"]["cell"]["vars"]
         kernel, bias, recurrent = v["0"][()], v["1"][()], cv["0"][()]
         extra = None

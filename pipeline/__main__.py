@@ -1,3 +1,3 @@
-from pipeline.cli import main
+from lstmrec.cli.main import main
 
 raise SystemExit(main())

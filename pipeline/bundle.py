@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from features.errors import DataError
-from pipeline.config import AnyFeatureConfig, feature_config_from_dict
-from pipeline.phones import SymbolTable
+from lstmrec.config import AnyFeatureConfig, feature_config_from_dict
+from lstmrec.features.errors import DataError
+from lstmrec.phones import SymbolTable
 
 BUNDLE_FORMAT = 1  # bumped whenever a reader of the old layout would misread the new one
 _FILES = ("model.keras", "features.json", "symbols.txt", "cmvn.npz", "summary.json")
@@ -135,11 +135,11 @@ def load_bundle(path: str | os.PathLike, *, engine: str = "keras") -> Bundle:
 
 def _load_model(path: Path, engine: str):
     if engine == "numpy":
-        from models.numpy_blstm import load_numpy_model
+        from lstmrec.models.numpy_blstm import load_numpy_model
 
         return load_numpy_model(path)
     import keras
 
-    import models.layers  # noqa: F401  (registers the custom layer for deserialisation)
+    import lstmrec.models.layers  # noqa: F401  (registers the custom layer for deserialisation)
 
     return keras.saving.load_model(path, compile=False)

@@ -18,9 +18,9 @@ import os
 import tomllib
 from typing import Any
 
-from features.audio import FeatureConfig
-from features.errors import DataError
-from features.ink import InkFeatureConfig
+from lstmrec.features.audio import FeatureConfig
+from lstmrec.features.errors import DataError
+from lstmrec.features.ink import InkFeatureConfig
 
 AnyFeatureConfig = FeatureConfig | InkFeatureConfig
 
@@ -28,9 +28,9 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 # models.cells.CELLS, repeated here so that reading a recipe does not import Keras
 # (tests/test_cells.py keeps the two equal).
 CELLS = ("lstm", "peephole", "cifg", "gru", "rnn")
-# How training is spread over devices (pipeline.distribute): one device; several GPUs of one host
-# (tf.distribute.MirroredStrategy); several hosts (MultiWorkerMirroredStrategy, from TF_CONFIG);
-# every local device on the JAX backend (keras.distribution.DataParallel).
+# How training is spread over devices (lstmrec.training.distribute): one device; several GPUs of
+# one host (tf.distribute.MirroredStrategy); several hosts (MultiWorkerMirroredStrategy, from
+# TF_CONFIG); every local device on the JAX backend (keras.distribution.DataParallel).
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker", "data_parallel")
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from features.audio import FeatureConfig, extract, extract_file, resample
-from features.errors import DataError
-from features.ink import InkFeatureConfig, ink_features_with_index
-from pipeline.config import AnyFeatureConfig
-from pipeline.manifest import Utterance
+from lstmrec.config import AnyFeatureConfig
+from lstmrec.features.audio import FeatureConfig, extract, extract_file, resample
+from lstmrec.features.errors import DataError
+from lstmrec.features.ink import InkFeatureConfig, ink_features_with_index
+from lstmrec.manifest import Utterance
 
 OnError = Callable[[DataError], None] | None
 
@@ -45,7 +45,7 @@ def checked_features(path: str, config: AnyFeatureConfig) -> np.ndarray:
     batch).
     """
     if isinstance(config, InkFeatureConfig):
-        from pipeline.inkio import read_ink_file
+        from lstmrec.features.inkfiles import read_ink_file
 
         samples = read_ink_file(path)
         if len(samples) != 1:
@@ -61,10 +61,10 @@ def checked_features(path: str, config: AnyFeatureConfig) -> np.ndarray:
 
 def utterance_features(utt: Utterance, config: FeatureConfig) -> np.ndarray:
     """:func:`checked_features` of ``utt``'s audio file, or of its in-memory ``samples``
-    (an utterance read from a TFDS dataset, ``pipeline.datasets.source``)."""
+    (an utterance read from a TFDS dataset, ``lstmrec.corpora.tfds.source``)."""
     samples = getattr(utt, "samples", None)
     if samples is None:
-        return checked_features(utt.audio, config)
+        return checked_features(utt.path, config)
     signal = resample(
         np.asarray(samples, np.float32) / 32768.0,  # int16 PCM to [-1, 1), as load_audio does
         orig_sr=utt.sample_rate,
@@ -72,7 +72,7 @@ def utterance_features(utt: Utterance, config: FeatureConfig) -> np.ndarray:
     )
     feats = extract(signal, config)
     if len(feats) == 0:
-        raise DataError(f"audio too short for one {config.win_ms:g} ms frame", utt.audio)
+        raise DataError(f"audio too short for one {config.win_ms:g} ms frame", utt.path)
     return feats
 
 
@@ -89,7 +89,7 @@ def check_ctc_fits(utt: Utterance, labels: Sequence, num_frames: int) -> None:
         raise DataError(
             f"utterance {utt.id}: {len(labels)} labels need {need} frames for CTC "
             f"(labels + repeats) but its audio or ink gives only {num_frames}",
-            utt.audio,
+            utt.path,
         )
 
 
@@ -105,14 +105,14 @@ def cache_key(utts: Sequence[Utterance], config: AnyFeatureConfig) -> str:
         samples = getattr(utt, "samples", None)
         if samples is not None:  # in-memory audio: its content is the key
             digest = hashlib.sha256(np.ascontiguousarray(samples).tobytes()).hexdigest()
-            h.update(f"{utt.id}\0{utt.audio}\0{utt.sample_rate}\0{digest}\n".encode())
+            h.update(f"{utt.id}\0{utt.path}\0{utt.sample_rate}\0{digest}\n".encode())
             continue
         try:
-            st = os.stat(utt.audio)
+            st = os.stat(utt.path)
             stamps = f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
-            h.update(f"{utt.id}\0{utt.audio}\0{stamps}\n".encode())
+            h.update(f"{utt.id}\0{utt.path}\0{stamps}\n".encode())
         except OSError:
-            h.update(f"{utt.id}\0{utt.audio}\0missing\n".encode())
+            h.update(f"{utt.id}\0{utt.path}\0missing\n".encode())
     return h.hexdigest()[:20]
 
 
@@ -154,7 +154,7 @@ def compute_features(
         cache = Path(cache_dir) / f"{cache_key(utts, config)}.npz"
         if cache.is_file():
             return _read_cache(cache, on_error)
-        shards = cache.with_suffix(".shards")  # written by pipeline.beam_pipelines.beam_features
+        shards = cache.with_suffix(".shards")  # written by lstmrec.jobs.pipelines.beam_features
         if shards.is_dir():
             out: dict[str, np.ndarray] = {}
             for shard in sorted(shards.glob("shard-*.npz")):

@@ -4,9 +4,10 @@ A manifest is a list of :class:`Utterance` records, stored as JSON Lines (one ob
 Readers of corpora produce manifests; training, evaluation and feature extraction consume them and
 never walk a corpus directory themselves.
 
-The same record serves both modalities: for speech, ``audio`` is the recording; for on-line
-handwriting it is the ink file (any format ``pipeline.inkio.read_ink_file`` reads) and ``speaker``
-is the writer. On reading, the JSON key ``"ink"`` is accepted in place of ``"audio"``.
+The same record serves both modalities: for speech, ``path`` is the recording; for on-line
+handwriting it is the ink file (any format ``lstmrec.features.inkfiles.read_ink_file`` reads)
+and ``speaker`` is the writer. In the JSON record the path is stored under ``"audio"``; on
+reading, the key ``"ink"`` is accepted in its place.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from features.errors import DataError
+from lstmrec.features.errors import DataError
 
 Seconds = float
 
@@ -28,8 +29,8 @@ class Utterance:
 
     Attributes:
         id: unique utterance id, e.g. ``"fvmh0_sx206"`` (lower case for TIMIT, Kaldi style).
-        audio: path of the signal file: audio (any format libsndfile reads, NIST SPHERE
-            included) or ink (``pipeline.inkio``).
+        path: path of the signal file: audio (any format libsndfile reads, NIST SPHERE
+            included) or ink (``lstmrec.features.inkfiles``).
         speaker: speaker id (lower case for TIMIT, e.g. ``"fvmh0"``), or the writer of ink.
         phones: phone labels in order (TIMIT 61-phone set for TIMIT), or ``None``.
         phone_times: ``(start, end)`` in seconds for each phone, or ``None``.
@@ -38,7 +39,7 @@ class Utterance:
     """
 
     id: str
-    audio: str
+    path: str
     speaker: str
     phones: tuple[str, ...] | None = None
     phone_times: tuple[tuple[Seconds, Seconds], ...] | None = None
@@ -46,8 +47,13 @@ class Utterance:
     duration: Seconds | None = None
 
     def to_dict(self) -> dict:
+        """The JSON record (the path under its manifest key, ``"audio"``)."""
         d = dataclasses.asdict(self)
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if v is not None}
+        return {
+            ("audio" if k == "path" else k): (list(v) if isinstance(v, tuple) else v)
+            for k, v in d.items()
+            if v is not None
+        }
 
     @classmethod
     def from_dict(cls, d: dict, *, source: str | os.PathLike | None = None) -> Utterance:
@@ -63,7 +69,7 @@ class Utterance:
         times = d.get("phone_times")
         return cls(
             id=str(d["id"]),
-            audio=str(d["audio"]),
+            path=str(d["audio"]),
             speaker=str(d.get("speaker", d["id"])),
             phones=None if phones is None else tuple(str(p) for p in phones),
             phone_times=None if times is None else tuple((float(a), float(b)) for a, b in times),
@@ -114,7 +120,7 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
     utts = []
     for lineno, d in read_jsonl(path):
         utt = Utterance.from_dict(d, source=f"{path}:{lineno}")
-        if not os.path.isabs(utt.audio):
-            utt = dataclasses.replace(utt, audio=str(path.parent / utt.audio))
+        if not os.path.isabs(utt.path):
+            utt = dataclasses.replace(utt, path=str(path.parent / utt.path))
         utts.append(utt)
     return utts

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features.errors import DataError
+from lstmrec.features.errors import DataError
 
 MAP_RESOURCE = "phones.60-48-39.map"
 BLANK = "<blank>"  # the CTC blank; always class 0 of a SymbolTable
@@ -30,7 +30,7 @@ SPEAKER_LISTS = {"dev": "dev_spk.list", "core-test": "test_spk.list"}
 
 
 def _resource_text(name: str) -> str:
-    return (importlib.resources.files("pipeline") / "resources" / name).read_text(encoding="utf-8")
+    return (importlib.resources.files("lstmrec") / "resources" / name).read_text(encoding="utf-8")
 
 
 def _parse_map(text: str) -> list[tuple[str, str | None, str | None]]:

@@ -17,11 +17,8 @@ import argparse
 import importlib.util
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline.benchmark import BACKENDS, BenchSettings, format_table, run_bench  # noqa: E402
+from lstmrec.bench.run import BACKENDS, BenchSettings, format_table, run_bench
 
 
 def main() -> int:

@@ -14,10 +14,10 @@ import dataclasses
 import tempfile
 import time
 
-from features.audio import FeatureConfig
-from pipeline.beam_pipelines import beam_features, pipeline_options
-from pipeline.corpus import load_corpus
-from pipeline.featurize import compute_features
+from lstmrec.corpora.timit import load_corpus
+from lstmrec.features.audio import FeatureConfig
+from lstmrec.featurize import compute_features
+from lstmrec.jobs.pipelines import beam_features, pipeline_options
 
 
 def main() -> None:

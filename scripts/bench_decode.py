@@ -23,14 +23,12 @@ import os
 import pstats
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from models.beam import beam_search, log_softmax  # noqa: E402
+from lstmrec.models.beam import beam_search, log_softmax
 
 
 def synthetic(n: int, frames: int, classes: int, *, seed: int = 0) -> list[np.ndarray]:
@@ -49,14 +47,14 @@ def synthetic(n: int, frames: int, classes: int, *, seed: int = 0) -> list[np.nd
 
 def real(args) -> tuple[list[np.ndarray], list[str]]:
     """Log-probs of a bundle on a split, and the bundle's class names."""
-    from pipeline.backend import import_keras
+    from lstmrec.backend import import_keras
 
     import_keras()
-    from features.audio import apply_cmvn
-    from pipeline.bundle import load_bundle
-    from pipeline.data import load_split
-    from pipeline.featurize import compute_features
-    from pipeline.inference import predict_logits
+    from lstmrec.bundle import load_bundle
+    from lstmrec.corpora.splits import load_split
+    from lstmrec.features.audio import apply_cmvn
+    from lstmrec.featurize import compute_features
+    from lstmrec.inference.decoder import predict_logits
 
     bundle = load_bundle(args.model)
     utts = load_split(args.data, args.split, keep_sa=args.keep_sa, test_speakers=args.test_speakers)
@@ -126,7 +124,7 @@ def main() -> int:
         source = "synthetic"
     lm = None
     if args.lm:
-        from pipeline.lm import decoder_lm
+        from lstmrec.inference.lm_files import decoder_lm
 
         if class_names is None:
             raise SystemExit("--lm needs --model (the LM must match the model's symbols)")

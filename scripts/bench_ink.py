@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from features.ink import InkFeatureConfig, ink_features
-from pipeline.iam_ondb import load_mnist_strokes
-from pipeline.inkio import (
+from lstmrec.corpora.mnist_strokes import load_mnist_strokes
+from lstmrec.features.ink import InkFeatureConfig, ink_features
+from lstmrec.features.inkfiles import (
     read_ink_file,
     write_iam_ondb_strokes,
     write_ink_json,

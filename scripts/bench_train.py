@@ -14,12 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline.config import CELLS  # noqa: E402 (after the path; no Keras import)
+from lstmrec.config import CELLS
 
 
 def main() -> int:
@@ -45,11 +41,11 @@ def main() -> int:
     p.add_argument("--format", choices=["text", "json"], default="text")
     args = p.parse_args()
 
-    from pipeline.backend import import_keras
+    from lstmrec.backend import import_keras
 
     keras = import_keras()
-    from models.blstm import build_model
-    from pipeline.bench import real_lengths, stock_bidirectional_model, time_training
+    from lstmrec.bench.training import real_lengths, stock_bidirectional_model, time_training
+    from lstmrec.models.blstm import build_model
 
     lengths = real_lengths(args.corpus, count=args.batch_size * 4)
     shape = dict(

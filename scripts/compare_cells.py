@@ -21,11 +21,10 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from lstmrec.bench.cells import CELLS, QUICK_PER_DIGIT
+from lstmrec.features.errors import DataError
 
-from features.errors import DataError  # noqa: E402
-from pipeline.compare import CELLS, QUICK_PER_DIGIT  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -84,12 +83,12 @@ def table(results: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from pipeline.backend import import_keras
+    from lstmrec.backend import import_keras
 
     import_keras()
     # TensorFlow's Python-side retracing warnings (one per new padded shape while decoding).
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    from pipeline.compare import (
+    from lstmrec.bench.cells import (
         compare_cells,
         comparison_data,
         comparison_recipe,

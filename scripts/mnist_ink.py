@@ -21,14 +21,12 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from features.errors import DataError  # noqa: E402
-from pipeline.iam_ondb import load_mnist_strokes  # noqa: E402
-from pipeline.inkio import write_ink_json  # noqa: E402
-from pipeline.labels import symbols_text  # noqa: E402
-from pipeline.manifest import Utterance, read_manifest, write_manifest  # noqa: E402
-from pipeline.scoring import read_kaldi_text  # noqa: E402
+from lstmrec.corpora.mnist_strokes import load_mnist_strokes
+from lstmrec.features.errors import DataError
+from lstmrec.features.inkfiles import write_ink_json
+from lstmrec.manifest import Utterance, read_manifest, write_manifest
+from lstmrec.scoring.align import read_kaldi_text
+from lstmrec.targets import symbols_text
 
 SPLIT_FILES = ("train", "dev", "core-test")
 WRITER = "mnist"  # the set has no writer ids: one group for the per-writer table

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/synth_ink.py OUT_DIR [--writers 12] [--lines-per-writer 20]
         [--dev-writers 2] [--test-writers 2] [--seed 0] [--min-words 2] [--max-words 5]
 
-The same arguments always give the same corpus (see pipeline.synth_ink). Read it back with
+The same arguments always give the same corpus (see lstmrec.corpora.synth_ink). Read it back with
 ``lstmrec prepare --corpus iam-ondb`` or pass the folder to ``lstmrec train --data``.
 """
 
@@ -12,11 +12,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline.synth_ink import CorpusSpec, write_corpus  # noqa: E402
+from lstmrec.corpora.synth_ink import CorpusSpec, write_corpus
 
 
 def main(argv: list[str] | None = None) -> int:

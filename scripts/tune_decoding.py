@@ -20,10 +20,7 @@ import argparse
 import itertools
 import json
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -43,22 +40,22 @@ def main() -> int:
     p.add_argument("--format", choices=["text", "json"], default="text")
     args = p.parse_args()
 
-    from pipeline.backend import import_keras
+    from lstmrec.backend import import_keras
 
     import_keras()
-    from pipeline.bundle import load_bundle
-    from pipeline.cli_common import split_from_args
-    from pipeline.featurize import compute_features
-    from pipeline.inference import Decoder, DecoderOptions, predict_logits
-    from pipeline.labels import label_kind, symbols_text, text_symbols, text_words
-    from pipeline.scoring import score
+    from lstmrec.bundle import load_bundle
+    from lstmrec.cli.common import split_from_args
+    from lstmrec.featurize import compute_features
+    from lstmrec.inference.decoder import Decoder, DecoderOptions, predict_logits
+    from lstmrec.scoring.align import score
+    from lstmrec.targets import label_kind, symbols_text, text_symbols, text_words
 
     bundle = load_bundle(args.model)
     utts = split_from_args(args, args.split)
     ink = label_kind(bundle.features) == "chars"
     utts = [u for u in utts if (u.text if ink else u.phones)]
     feats = compute_features(utts, bundle.features, desc="features")
-    from features.audio import apply_cmvn
+    from lstmrec.features.audio import apply_cmvn
 
     logits = predict_logits(
         bundle.model, [apply_cmvn(feats[u.id], bundle.mean, bundle.std) for u in utts]

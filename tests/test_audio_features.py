@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from features.audio import (
+from lstmrec.features.audio import (
     FeatureConfig,
     apply_cmvn,
     audio_info,
@@ -34,7 +34,7 @@ from features.audio import (
     num_frames,
     resample,
 )
-from features.errors import DataError
+from lstmrec.features.errors import DataError
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TIMIT_WAVS = sorted((DATA / "timit-sample" / "TIMIT" / "TRAIN").glob("DR*/*/*.WAV"))

@@ -8,9 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
-from models.align import ctc_log_likelihood, forced_align
-from models.beam import beam_decode, beam_search, log_softmax
-from models.decoding import Token, greedy_decode
+from lstmrec.models.align import ctc_log_likelihood, forced_align
+from lstmrec.models.beam import beam_decode, beam_search, log_softmax
+from lstmrec.models.decoding import Token, greedy_decode
 
 BLANK, A, B = 0, 1, 2
 

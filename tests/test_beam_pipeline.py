@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.audio import FeatureConfig
-from features.errors import DataError
-from pipeline import featurize
-from pipeline.cli import main
-from pipeline.corpus import find_timit
-from pipeline.featurize import compute_features
-from pipeline.manifest import Utterance, write_manifest
+from lstmrec import featurize
+from lstmrec.cli.main import main
+from lstmrec.corpora.timit import find_timit
+from lstmrec.features.audio import FeatureConfig
+from lstmrec.features.errors import DataError
+from lstmrec.featurize import compute_features
+from lstmrec.manifest import Utterance, write_manifest
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "timit-demo"
 
@@ -37,7 +37,7 @@ def utts(tmp_path):
 
 
 def test_beam_features_write_shards_that_training_reads(beam, utts, tmp_path, monkeypatch):
-    from pipeline.beam_pipelines import beam_features, pipeline_options
+    from lstmrec.jobs.pipelines import beam_features, pipeline_options
 
     errors = []
     cache = tmp_path / "cache"
@@ -81,9 +81,9 @@ def test_features_command_with_two_worker_processes(beam, utts, tmp_path, capsys
 
 
 def tiny_bundle(path: Path) -> Path:
-    from models.blstm import build_model
-    from pipeline.bundle import Bundle, save_bundle
-    from pipeline.phones import SymbolTable
+    from lstmrec.bundle import Bundle, save_bundle
+    from lstmrec.models.blstm import build_model
+    from lstmrec.phones import SymbolTable
 
     symbols = SymbolTable.timit61()
     config = FeatureConfig()
@@ -97,7 +97,7 @@ def test_transcribe_with_beam_writes_one_record_per_file(beam, utts, tmp_path, c
     folder = tmp_path / "in"
     folder.mkdir()
     for utt in utts:
-        shutil.copy(utt.audio, folder / f"{utt.id}.wav")
+        shutil.copy(utt.path, folder / f"{utt.id}.wav")
     bundle = tiny_bundle(tmp_path / "model")
     out = tmp_path / "results.jsonl"
     rc = main(
@@ -123,7 +123,7 @@ def test_transcribe_with_beam_writes_one_record_per_file(beam, utts, tmp_path, c
 
 
 def test_missing_beam_is_one_clear_line(monkeypatch, tmp_path, capsys):
-    from pipeline.beam_pipelines import MISSING, require_beam
+    from lstmrec.jobs.pipelines import MISSING, require_beam
 
     monkeypatch.setitem(sys.modules, "apache_beam", None)  # import fails as if not installed
     with pytest.raises(DataError, match="pip install"):

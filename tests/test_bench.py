@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import bench_torch, benchmark
+from lstmrec.bench import run as benchmark
+from lstmrec.bench import torch_reference as bench_torch
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIRED = ("train_frames_per_s", "realtime_factor", "cold_start_s")
@@ -29,7 +30,7 @@ def positive_finite(value) -> bool:
 @pytest.fixture(scope="module")
 def quick_json() -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "bench", "--quick", "--format", "json"]
+        [sys.executable, "-m", "lstmrec", "bench", "--quick", "--format", "json"]
         + ["--steps", "1", "--layers", "1", "--units", "16"],
         cwd=REPO,
         capture_output=True,

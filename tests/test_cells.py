@@ -20,20 +20,20 @@ import numpy as np
 import pytest
 from keras import ops
 
-from models.blstm import build_model
-from models.cells import (
+from lstmrec import config as recipe_config
+from lstmrec.backend import backend_has_gpu
+from lstmrec.cli.main import build_parser, main
+from lstmrec.models.blstm import build_model
+from lstmrec.models.cells import (
     CELLS,
     CIFGLSTMCell,
-    FusedRecurrent,
+    HoistedInputRNN,
     PeepholeLSTMCell,
     TanhRNNCell,
     gates_per_cell,
     make_recurrent,
 )
-from models.layers import LengthAwareBidirectionalLSTM
-from pipeline import config as recipe_config
-from pipeline.backend import backend_has_gpu
-from pipeline.cli import build_parser, main
+from lstmrec.models.layers import LengthAwareBidirectional
 
 B, T, F, U = 2, 5, 3, 4
 
@@ -135,7 +135,7 @@ def test_unidirectional_layer_matches_numpy_equations(cell):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_bidirectional_layer_matches_numpy_per_length(cell):
-    layer = LengthAwareBidirectionalLSTM(U, cell=cell)
+    layer = LengthAwareBidirectional(U, cell=cell)
     x, lengths = inputs(3), [T, 3]
     layer([x, np.array(lengths, np.int32)])
     randomize(layer, seed=4)
@@ -155,7 +155,7 @@ def test_bidirectional_layer_matches_numpy_per_length(cell):
 @pytest.mark.parametrize("cell", ["peephole", "cifg", "rnn"])
 def test_fused_layer_initial_weights(cell):
     layer = make_recurrent(cell, U)
-    assert isinstance(layer, FusedRecurrent)
+    assert isinstance(layer, HoistedInputRNN)
     layer(inputs())
     w = weights_of(layer)
     g = gates_per_cell[cell]
@@ -195,7 +195,7 @@ def test_parameter_counts(cell):
     layer = make_recurrent(cell, u)
     layer(inputs(shape=(1, 2, f)))
     assert layer.count_params() == expected_params(cell, f, u)
-    bi = LengthAwareBidirectionalLSTM(u, cell=cell)
+    bi = LengthAwareBidirectional(u, cell=cell)
     bi([inputs(shape=(1, 2, f)), np.array([2], np.int32)])
     assert bi.count_params() == 2 * expected_params(cell, f, u)
 
@@ -260,17 +260,17 @@ def test_padding_with_garbage_does_not_change_logits(cell):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_blstm_config_round_trip(cell):
-    layer = LengthAwareBidirectionalLSTM(6, unit_forget_bias=False, cell=cell, name="b")
+    layer = LengthAwareBidirectional(6, unit_forget_bias=False, cell=cell, name="b")
     config = layer.get_config()
     assert config["cell"] == cell
-    clone = LengthAwareBidirectionalLSTM.from_config(config)
+    clone = LengthAwareBidirectional.from_config(config)
     assert clone.get_config() == config
     assert clone.cell == cell and type(clone.forward_lstm) is type(layer.forward_lstm)
 
 
 def test_fused_layer_and_cells_config_round_trip():
-    layer = FusedRecurrent("cifg", 6, unit_forget_bias=False, name="f")
-    clone = FusedRecurrent.from_config(layer.get_config())
+    layer = HoistedInputRNN("cifg", 6, unit_forget_bias=False, name="f")
+    clone = HoistedInputRNN.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     assert (clone.kind, clone.units, clone.unit_forget_bias) == ("cifg", 6, False)
     for cls in (PeepholeLSTMCell, CIFGLSTMCell, TanhRNNCell):
@@ -296,7 +296,7 @@ def test_bundle_saved_before_cells_loads_as_lstm(tmp_path):
         files = {name: src.read(name) for name in src.namelist()}
     config = json.loads(files["config.json"])
     for layer in config["config"]["layers"]:
-        if layer["class_name"] == "LengthAwareBidirectionalLSTM":
+        if layer["class_name"] == "LengthAwareBidirectional":
             del layer["config"]["cell"]
     files["config.json"] = json.dumps(config).encode()
     with zipfile.ZipFile(tmp_path / "old.keras", "w") as dst:
@@ -317,9 +317,9 @@ def test_unknown_cells_are_rejected_by_name():
     with pytest.raises(ValueError, match="'foo'"):
         recipe_config.ModelConfig(cell="foo")
     with pytest.raises(ValueError, match="'LSTM'"):
-        LengthAwareBidirectionalLSTM(4, cell="LSTM")
+        LengthAwareBidirectional(4, cell="LSTM")
     with pytest.raises(ValueError, match="'gru'"):
-        FusedRecurrent("gru", 4)  # GRU is Keras' layer, not a fused one
+        HoistedInputRNN("gru", 4)  # GRU is Keras' layer, not a fused one
     assert recipe_config.CELLS == CELLS  # the Keras-free copy the recipe validates with
     assert recipe_config.ModelConfig().cell == "lstm"
 
@@ -332,8 +332,10 @@ def test_train_help_lists_cell(capsys):
 
 def test_train_cell_flag_sets_model_cell(monkeypatch, tmp_path, capsys):
     seen = []
-    monkeypatch.setattr("pipeline.data.load_split", lambda *a, **k: [])
-    monkeypatch.setattr("pipeline.train.train", lambda recipe, *a, **k: seen.append(recipe) or {})
+    monkeypatch.setattr("lstmrec.corpora.splits.load_split", lambda *a, **k: [])
+    monkeypatch.setattr(
+        "lstmrec.training.train.train", lambda recipe, *a, **k: seen.append(recipe) or {}
+    )
     common = ["train", "--data", tmp_path, "--out", tmp_path / "run"]
     assert main([str(a) for a in [*common, "--cell", "gru"]]) == 0
     assert main([str(a) for a in [*common, "--set", "model.cell=cifg"]]) == 0

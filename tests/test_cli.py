@@ -25,8 +25,8 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
-from pipeline.cli import build_parser, main
-from pipeline.phones import PHONES39, fold
+from lstmrec.cli.main import build_parser, main
+from lstmrec.phones import PHONES39, fold
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_TRAIN = REPO / "data" / "timit-demo" / "TIMIT" / "TRAIN"
@@ -51,9 +51,9 @@ def run(capsys, *args) -> tuple[int, str, str]:
 
 
 def run_subprocess(*args) -> subprocess.CompletedProcess:
-    """``python -m pipeline args`` in a fresh interpreter, as a user runs it."""
+    """``python -m lstmrec args`` in a fresh interpreter, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *map(str, args)],
+        [sys.executable, "-m", "lstmrec", *map(str, args)],
         cwd=REPO,
         capture_output=True,
         text=True,

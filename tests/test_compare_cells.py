@@ -1,4 +1,4 @@
-"""Tests for pipeline.compare and scripts/compare_cells.py: cells on one budget, gradient norms."""
+"""Tests for lstmrec.bench.cells and scripts/compare_cells.py: cells on one budget, gradients."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.compare import (
+from lstmrec.bench.cells import (
     comparison_data,
     comparison_recipe,
     count_params,
@@ -16,7 +16,7 @@ from pipeline.compare import (
     plot_gradient_norms,
     units_for_budget,
 )
-from pipeline.corpus import find_timit
+from lstmrec.corpora.timit import find_timit
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "timit-demo"
@@ -53,7 +53,7 @@ def test_units_for_budget_is_the_closest_width():
 
 def test_compare_cells_end_to_end(tmp_path):
     """Two cells, one epoch, 4 LSTM units, a handful of real TIMIT sentences."""
-    from pipeline.compare import compare_cells
+    from lstmrec.bench.cells import compare_cells
 
     utts = {u.id: u for u in find_timit(DEMO / "TIMIT")}
     train = [utts[i] for i in ("fvmh0_sa1", "fvmh0_sa2", "mcpm0_sa1", "mcpm0_sa2")]

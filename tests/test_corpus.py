@@ -1,4 +1,4 @@
-"""Tests for pipeline.corpus: .PHN/.TXT readers, TIMIT in its many shapes, splits, manifests."""
+"""Tests for lstmrec.corpora.timit: .PHN/.TXT readers, TIMIT in many shapes, splits, manifests."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from features.errors import DataError
-from pipeline.corpus import (
+from lstmrec.corpora.timit import (
     find_corpus,
     find_timit,
     load_corpus,
@@ -22,8 +21,9 @@ from pipeline.corpus import (
     select_split,
     timit_part,
 )
-from pipeline.manifest import Utterance
-from pipeline.phones import TIMIT61, read_speaker_list
+from lstmrec.features.errors import DataError
+from lstmrec.manifest import Utterance
+from lstmrec.phones import TIMIT61, read_speaker_list
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SAMPLE = SHARED / "timit-sample"
@@ -217,7 +217,7 @@ def test_timit_layouts_match_the_original(tmp_path, sample_utts, lower, riff, sp
     got = find_timit(tmp_path)
     assert len(got) == 20
     assert strip_audio(got) == strip_audio(expected)
-    assert all(u.audio.endswith(audio_suffix) and not u.audio.endswith(".WAV.wav") for u in got)
+    assert all(u.path.endswith(audio_suffix) and not u.path.endswith(".WAV.wav") for u in got)
     assert all(timit_part(u) == "train" for u in got)
 
 
@@ -228,7 +228,7 @@ def test_twin_only_is_used(tmp_path, sample_utts):
         wav.unlink()  # only SA1.WAV.wav etc. remain
     got = find_timit(tmp_path)
     assert len(got) == 20
-    assert all(u.audio.endswith(".WAV.wav") for u in got)
+    assert all(u.path.endswith(".WAV.wav") for u in got)
     expected = [u for u in sample_utts if u.speaker in ("fvmh0", "mcpm0")]
     assert strip_audio(got) == strip_audio(expected)
 

@@ -15,8 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
-from models.blstm import build_model
-from pipeline.backend import backend_has_gpu
+from lstmrec.backend import backend_has_gpu
+from lstmrec.models.blstm import build_model
 
 
 @pytest.mark.skipif(not backend_has_gpu(), reason="no GPU visible to the Keras backend")

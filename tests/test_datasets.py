@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from features.audio import FeatureConfig
-from pipeline.corpus import find_timit, select_split
-from pipeline.data import load_split
-from pipeline.featurize import compute_features
+from lstmrec.corpora.splits import load_split
+from lstmrec.corpora.timit import find_timit, select_split
+from lstmrec.features.audio import FeatureConfig
+from lstmrec.featurize import compute_features
 
 tfds = pytest.importorskip("tensorflow_datasets", reason="tensorflow-datasets is not installed")
 
@@ -31,7 +31,7 @@ def no_network(monkeypatch):
 def test_timit_builder_prepares_and_reads_offline(tmp_path, no_network):
     if not DEMO.is_dir():
         pytest.skip(f"bundled TIMIT demo corpus not found at {DEMO}")
-    import pipeline.datasets  # noqa: F401  (registers "timit")
+    import lstmrec.corpora.tfds  # noqa: F401  (registers "timit")
 
     copy = tmp_path / "TIMIT" / "TRAIN"
     for speaker in ("DR1/FVMH0", "DR2/MARC0"):
@@ -49,7 +49,7 @@ def test_timit_builder_prepares_and_reads_offline(tmp_path, no_network):
     assert sorted(examples) == [u.id for u in expected] and len(expected) == 16
     for utt in expected[:3]:
         ex = examples[utt.id]
-        np.testing.assert_array_equal(ex["audio"], sf.read(utt.audio, dtype="int16")[0])
+        np.testing.assert_array_equal(ex["audio"], sf.read(utt.path, dtype="int16")[0])
         assert tuple(p.decode() for p in ex["phones"]) == utt.phones
 
     # As lstmrec's data source: same utterances and labels, features from memory.
@@ -65,7 +65,7 @@ def test_timit_builder_prepares_and_reads_offline(tmp_path, no_network):
 def test_timit_style_builder_splits_by_speaker_lists(tmp_path, no_network):
     if not DEMO.is_dir():
         pytest.skip(f"bundled TIMIT demo corpus not found at {DEMO}")
-    from pipeline.datasets.timit import CorpusConfig
+    from lstmrec.corpora.tfds.timit import CorpusConfig
 
     corpus = tmp_path / "corpus"  # <speaker>/<utt>.WAV with .PHN: no TIMIT parts or regions
     for speaker in ("DR1/FVMH0", "DR2/MARC0", "DR2/FAEM0"):
@@ -91,7 +91,8 @@ def test_transcription_never_imports_tfds_or_beam():
     import sys
 
     code = (
-        "import sys, pipeline, pipeline.cli, pipeline.transcribe, pipeline.data, pipeline.train;"
+        "import sys, lstmrec, lstmrec.cli.main, lstmrec.inference.transcribe;"
+        "import lstmrec.corpora.splits, lstmrec.training.train;"
         "print(sorted(m for m in ('tensorflow_datasets', 'apache_beam') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -99,7 +100,7 @@ def test_transcription_never_imports_tfds_or_beam():
 
 
 def test_unknown_tfds_dataset_is_one_line(tmp_path, no_network):
-    from features.errors import DataError
+    from lstmrec.features.errors import DataError
 
     with pytest.raises(DataError, match="cannot read TFDS dataset 'nosuch'") as err:
         load_split(f"tfds:nosuch?data_dir={tmp_path}", "train")

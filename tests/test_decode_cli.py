@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from test_cli import run
 
-from features.audio import FeatureConfig
-from pipeline.cli import main
-from pipeline.config import DecodingConfig, Recipe, load_recipe
-from pipeline.inference import DecoderOptions
-from pipeline.lm import read_arpa
-from pipeline.phones import PHONES39, SymbolTable
+from lstmrec.cli.main import main
+from lstmrec.config import DecodingConfig, Recipe, load_recipe
+from lstmrec.features.audio import FeatureConfig
+from lstmrec.inference.decoder import DecoderOptions
+from lstmrec.inference.lm_files import read_arpa
+from lstmrec.phones import PHONES39, SymbolTable
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "timit-demo"
@@ -32,8 +32,8 @@ def bundle(tmp_path_factory):
     trained model's, so that decoding has something to find."""
     import keras
 
-    from models.blstm import build_model
-    from pipeline.bundle import Bundle, save_bundle
+    from lstmrec.bundle import Bundle, save_bundle
+    from lstmrec.models.blstm import build_model
 
     keras.utils.set_random_seed(0)
     features = FeatureConfig()

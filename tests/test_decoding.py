@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # pipeline.batching imports keras
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # lstmrec.training.batching imports keras
 
 import numpy as np
 import pytest
 
-from features.errors import DataError
-from models.decoding import Token, greedy_decode, greedy_decode_batch
-from pipeline.batching import CTCBatches, bucket_batches, pad_features, pad_labels
-from pipeline.featurize import check_ctc_fits, ctc_min_frames
-from pipeline.manifest import Utterance
+from lstmrec.features.errors import DataError
+from lstmrec.featurize import check_ctc_fits, ctc_min_frames
+from lstmrec.manifest import Utterance
+from lstmrec.models.decoding import Token, greedy_decode, greedy_decode_batch
+from lstmrec.training.batching import CTCBatches, bucket_batches, pad_features, pad_labels
 
 BLANK, A, B = 0, 1, 2
 
@@ -108,7 +108,7 @@ def test_ctc_min_frames(labels, frames):
 
 
 def test_check_ctc_fits_names_the_audio_file():
-    utt = Utterance(id="fdaw0_sx146", audio="/data/timit/fdaw0/sx146.wav", speaker="fdaw0")
+    utt = Utterance(id="fdaw0_sx146", path="/data/timit/fdaw0/sx146.wav", speaker="fdaw0")
     check_ctc_fits(utt, ["a", "a", "b"], 4)  # exactly enough: no error
     with pytest.raises(DataError) as err:
         check_ctc_fits(utt, ["a", "a", "b"], 3)
@@ -226,9 +226,9 @@ def test_fit_accepts_batches_whose_shapes_change_after_the_first_two():
     not fail when a later batch has another size, padded width or label width."""
     import keras
 
-    from models.blstm import build_model
-    from models.ctc import CTCTrainer, default_jit_compile
-    from pipeline.batching import CTCBatches, fit_input
+    from lstmrec.models.blstm import build_model
+    from lstmrec.models.ctc import CTCTrainer, default_jit_compile
+    from lstmrec.training.batching import CTCBatches, fit_input
 
     rng = np.random.default_rng(0)
     lengths, label_lengths = [10, 12, 20, 25, 40], [3, 3, 3, 3, 5]

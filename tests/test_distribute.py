@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.errors import DataError
-from pipeline.batching import replica_share
-from pipeline.config import load_recipe
+from lstmrec.config import load_recipe
+from lstmrec.features.errors import DataError
+from lstmrec.training.batching import replica_share
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "timit-demo"
@@ -34,10 +34,10 @@ COMPARE_SCRIPT = textwrap.dedent(
     """
     import json, sys
     import keras, numpy as np
-    from models.blstm import build_model
-    from models.ctc import CTCTrainer, default_jit_compile
-    from pipeline.batching import CTCBatches, fit_input
-    from pipeline.distribute import make_distribution
+    from lstmrec.models.blstm import build_model
+    from lstmrec.models.ctc import CTCTrainer, default_jit_compile
+    from lstmrec.training.batching import CTCBatches, fit_input
+    from lstmrec.training.distribute import make_distribution
 
     rng = np.random.default_rng(0)
     feats = [rng.standard_normal((n, 5)).astype("float32") for n in (30, 41, 25, 37, 33)]
@@ -154,8 +154,8 @@ def free_ports(n: int) -> list[int]:
 def test_two_workers_over_loopback_train_an_epoch_and_write_one_bundle(tmp_path):
     if not DEMO.is_dir():
         pytest.skip(f"bundled TIMIT demo corpus not found at {DEMO}")
-    from pipeline.corpus import find_timit
-    from pipeline.manifest import write_manifest
+    from lstmrec.corpora.timit import find_timit
+    from lstmrec.manifest import write_manifest
 
     write_manifest(find_timit(DEMO)[:6], tmp_path / "train.jsonl")
     workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
@@ -173,7 +173,7 @@ def test_two_workers_over_loopback_train_an_epoch_and_write_one_bundle(tmp_path)
         env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "TF_CPP_MIN_LOG_LEVEL": "2"}
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "pipeline", "train", *args],
+                [sys.executable, "-m", "lstmrec", "train", *args],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.PIPE,

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from features.audio import FeatureConfig
-from features.errors import DataError
-from pipeline.featurize import compute_features, default_cache_dir
-from pipeline.manifest import Utterance, write_manifest
+from lstmrec.features.audio import FeatureConfig
+from lstmrec.features.errors import DataError
+from lstmrec.featurize import compute_features, default_cache_dir
+from lstmrec.manifest import Utterance, write_manifest
 
 
 def corpus(tmp_path):
@@ -73,7 +73,7 @@ def test_default_cache_location_follows_the_environment(tmp_path, monkeypatch):
 
 def test_runs_share_the_default_cache(tmp_path, monkeypatch, capsys):
     """Two `lstmrec features` runs without --cache: the second reads the first one's entry."""
-    from pipeline.cli import main
+    from lstmrec.cli.main import main
 
     cache = tmp_path / "shared"
     monkeypatch.setenv("LSTMREC_CACHE_DIR", str(cache))

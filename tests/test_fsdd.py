@@ -1,4 +1,4 @@
-"""Tests for pipeline.fsdd: the digit lexicon, the FSDD reader and its speaker split."""
+"""Tests for lstmrec.corpora.fsdd: the digit lexicon, the FSDD reader and its speaker split."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from features.errors import DataError
-from pipeline.fsdd import (
+from lstmrec.corpora.fsdd import (
     DIGIT_WORDS,
     FSDD_SAMPLE_RATE,
     digit_lexicon,
@@ -18,8 +17,9 @@ from pipeline.fsdd import (
     read_lexicon,
     select_fsdd,
 )
-from pipeline.labels import utterance_labels
-from pipeline.phones import PHONES39, TIMIT61, fold
+from lstmrec.features.errors import DataError
+from lstmrec.phones import PHONES39, TIMIT61, fold
+from lstmrec.targets import utterance_labels
 
 FSDD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd"
 needs_fsdd = pytest.mark.skipif(
@@ -123,9 +123,9 @@ def test_shared_fsdd():
     assert len({u.id for u in utts}) == 2000
     by_id = {u.id: u for u in utts}
     seven = by_id["jackson_7_32"]
-    assert Path(seven.audio) == FSDD / "recordings" / "7_jackson_32.wav"
+    assert Path(seven.path) == FSDD / "recordings" / "7_jackson_32.wav"
     assert seven.phones == ("s", "eh", "v", "ah", "n") and seven.text == "seven"
-    info = sf.info(seven.audio)
+    info = sf.info(seven.path)
     assert info.samplerate == FSDD_SAMPLE_RATE
     assert seven.duration == pytest.approx(info.frames / info.samplerate)
     # Training with 39-phone targets uses the phones as they are.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features.errors import DataError
-from features.ink import (
+from lstmrec.features.errors import DataError
+from lstmrec.features.ink import (
     InkFeatureConfig,
     clean_strokes,
     deslant,
@@ -281,7 +281,7 @@ def test_reference_lines_ignore_tablet_jitter():
 
 
 def test_turning_points_hand_computed():
-    from features.inklines import _turning_points
+    from lstmrec.features.inklines import _turning_points
 
     y = np.array([0, 1, 5, 9, 8.5, 9.2, 3, 1, 1.4, 0.5, 4, 10])
     # Rises to 9.2 (the 8.5 dip is under the threshold), falls to 0.5, rises to the end.

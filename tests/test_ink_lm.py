@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 from test_cli import run
 
-from features.ink import InkFeatureConfig
-from pipeline.config import Recipe
-from pipeline.labels import char_table
-from pipeline.lm import read_arpa
-from pipeline.synth_ink import CorpusSpec, write_corpus
+from lstmrec.config import Recipe
+from lstmrec.corpora.synth_ink import CorpusSpec, write_corpus
+from lstmrec.features.ink import InkFeatureConfig
+from lstmrec.inference.lm_files import read_arpa
+from lstmrec.targets import char_table
 
 CHARSET = "abcdefghijklmnopqrstuvwxyz "
 
@@ -42,8 +42,8 @@ def bundle(tmp_path_factory) -> Path:
     """An ink bundle whose every frame is blank with probability ~0.8 and each character ~0.008."""
     import keras
 
-    from models.blstm import build_model
-    from pipeline.bundle import Bundle, save_bundle
+    from lstmrec.bundle import Bundle, save_bundle
+    from lstmrec.models.blstm import build_model
 
     keras.utils.set_random_seed(0)
     features = InkFeatureConfig()
@@ -62,7 +62,7 @@ def bundle(tmp_path_factory) -> Path:
 
 
 def train_words(corpus: Path) -> list[str]:
-    from pipeline.data import load_split
+    from lstmrec.corpora.splits import load_split
 
     utts = load_split(corpus, "train")
     return [w for u in utts for w in u.text.split()]

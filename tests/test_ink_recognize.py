@@ -17,22 +17,22 @@ import numpy as np
 import pytest
 from test_cli import run
 
-from features.audio import FeatureConfig
-from features.errors import DataError
-from features.ink import InkFeatureConfig
-from pipeline.cli import main
-from pipeline.config import feature_config_from_dict, load_recipe
-from pipeline.inkio import read_ink_file, write_ink_json
-from pipeline.labels import (
+from lstmrec.cli.main import main
+from lstmrec.config import feature_config_from_dict, load_recipe
+from lstmrec.corpora.synth_ink import CorpusSpec, write_corpus
+from lstmrec.features.audio import FeatureConfig
+from lstmrec.features.errors import DataError
+from lstmrec.features.ink import InkFeatureConfig
+from lstmrec.features.inkfiles import read_ink_file, write_ink_json
+from lstmrec.manifest import Utterance, write_manifest
+from lstmrec.phones import SymbolTable
+from lstmrec.targets import (
     SPACE,
     apply_unknown_policy,
     char_table,
     symbols_text,
     text_symbols,
 )
-from pipeline.manifest import Utterance, write_manifest
-from pipeline.phones import SymbolTable
-from pipeline.synth_ink import CorpusSpec, write_corpus
 
 TINY_RECIPE = """
 [features]
@@ -119,7 +119,7 @@ def test_evaluate_reports_cer_and_wer_per_writer(ink_run, capsys):
 
 
 def read_manifest_split(corpus, capsys):
-    from pipeline.data import load_split
+    from lstmrec.corpora.splits import load_split
 
     return load_split(corpus, "core-test")
 
@@ -127,7 +127,7 @@ def read_manifest_split(corpus, capsys):
 def test_reference_character_outside_the_table_is_bad_input(ink_run, capsys, tmp_path):
     corpus, bundle = ink_run
     good = read_manifest_split(corpus, capsys)[0]
-    bad = Utterance("bad-01", good.audio, "w02", text="a#b")
+    bad = Utterance("bad-01", good.path, "w02", text="a#b")
     write_manifest([good, bad], tmp_path / "core-test.jsonl")
     rc, out, err = run(capsys, "evaluate", bundle, "--data", tmp_path, "--split", "core-test",
                        "--format", "json")  # fmt: skip
@@ -163,8 +163,8 @@ def test_recognize_skips_a_bad_file_and_finishes(ink_run, capsys, tmp_path, name
 
 
 def test_speech_model_is_refused_by_recognize(tmp_path):
-    from pipeline.bundle import Bundle
-    from pipeline.recognize import recognize_files
+    from lstmrec.bundle import Bundle
+    from lstmrec.inference.recognize import recognize_files
 
     bundle = Bundle(None, FeatureConfig(), SymbolTable(["a"]), None, None, {})
     with pytest.raises(DataError, match="not a handwriting model"):
@@ -206,10 +206,10 @@ def test_feature_settings_dispatch_on_kind_and_old_speech_settings_load():
 
 
 def test_ink_json_training_file_with_two_samples_is_refused(tmp_path):
-    from pipeline.featurize import checked_features
+    from lstmrec.featurize import checked_features
 
     stroke = np.array([[0, 0, 0], [1, 1, 0.1], [2, 0, 0.2]], dtype=float)
-    from pipeline.inkio import InkSample
+    from lstmrec.features.inkfiles import InkSample
 
     write_ink_json(tmp_path / "two.json", [InkSample("a", (stroke,)), InkSample("b", (stroke,))])
     with pytest.raises(DataError, match="2 ink samples"):

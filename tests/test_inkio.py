@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.errors import DataError
-from features.ink import InkFeatureConfig, ink_features, to_stroke3
-from pipeline import inkio
-from pipeline.cli import main
-from pipeline.data import load_split
-from pipeline.iam_ondb import iam_ondb_splits, load_iam_ondb, read_csr_lines
-from pipeline.inkio import (
+from lstmrec.cli.main import main
+from lstmrec.corpora.iam_ondb import iam_ondb_splits, load_iam_ondb, read_csr_lines
+from lstmrec.corpora.mnist_strokes import load_mnist_strokes
+from lstmrec.corpora.splits import load_split
+from lstmrec.features import inkfiles as inkio
+from lstmrec.features.errors import DataError
+from lstmrec.features.ink import InkFeatureConfig, ink_features, to_stroke3
+from lstmrec.features.inkfiles import (
     InkSample,
     read_ink_file,
     write_iam_ondb_strokes,
@@ -23,7 +24,7 @@ from pipeline.inkio import (
     write_inkml,
     write_stroke3,
 )
-from pipeline.manifest import Utterance, read_manifest
+from lstmrec.manifest import Utterance, read_manifest
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-strokes" / "strokes.npz"
 
@@ -303,7 +304,7 @@ def test_missing_oversized_and_bad_arrays(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not MNIST.is_file(), reason=f"shared MNIST strokes not found at {MNIST}")
 def test_mnist_strokes_loader_and_features():
-    samples = inkio.load_mnist_strokes(MNIST, indices=range(200))
+    samples = load_mnist_strokes(MNIST, indices=range(200))
     assert samples[0].id == "mnist-0" and samples[0].text == "5" and samples[0].writer is None
     data = np.load(MNIST)
     first = data["strokes"][0]
@@ -320,7 +321,7 @@ def test_mnist_strokes_loader_and_features():
         feats = ink_features(sample.strokes, config)
         assert np.isfinite(feats).all() and 5 <= len(feats) <= 200
     with pytest.raises(DataError, match="index 50000 out of range"):
-        inkio.load_mnist_strokes(MNIST, indices=[50000])
+        load_mnist_strokes(MNIST, indices=[50000])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,7 +391,7 @@ def test_load_iam_ondb_tree(tmp_path):
     )
     assert utts[1].text == "from nominating any more"  # the blank line does not count
     assert {u.speaker for u in utts} == {"10001", "10002", "10003", "10004"}
-    assert read_ink_file(utts[3].audio)[0].strokes[0].shape == (25, 3)
+    assert read_ink_file(utts[3].path)[0].strokes[0].shape == (25, 3)
     splits = iam_ondb_splits(root, utts)
     assert splits == {
         "a01-000u-01": "train", "a01-000u-02": "train", "a01-001w-01": "train",
@@ -437,7 +438,7 @@ def test_manifest_accepts_ink_as_the_signal_key(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text('{"id": "l1", "ink": "lines/l1.inkml", "speaker": "w1", "text": "hi"}\n')
     (utt,) = read_manifest(path)
-    assert utt.audio == str(tmp_path / "lines/l1.inkml") and utt.text == "hi"
+    assert utt.path == str(tmp_path / "lines/l1.inkml") and utt.text == "hi"
 
 
 def test_prepare_writes_iam_ondb_manifests(tmp_path, capsys):

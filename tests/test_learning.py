@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bundle import load_bundle
-from pipeline.config import load_recipe
-from pipeline.corpus import find_timit, select_split
-from pipeline.evaluate import evaluate_bundle
-from pipeline.train import train
+from lstmrec.bundle import load_bundle
+from lstmrec.config import load_recipe
+from lstmrec.corpora.timit import find_timit, select_split
+from lstmrec.inference.evaluate import evaluate_bundle
+from lstmrec.training.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 TIMIT = REPO / "data" / "timit-demo" / "TIMIT"

@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from features.errors import DataError
-from models.align import ctc_log_likelihood
-from models.beam import beam_search, log_softmax
-from models.lm import BOS, EOS, LN10, UNK
-from pipeline.lm import decoder_lm, read_arpa, read_lexicon, train_ngram, write_arpa
+from lstmrec.features.errors import DataError
+from lstmrec.inference.lm_files import decoder_lm, read_arpa, read_lexicon, train_ngram, write_arpa
+from lstmrec.models.align import ctc_log_likelihood
+from lstmrec.models.beam import beam_search, log_softmax
+from lstmrec.models.lm import BOS, EOS, LN10, UNK
 
 
 def test_witten_bell_bigram_by_hand():

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from keras import ops
 
-from models.blstm import build_model
-from models.ctc import CTCTrainer, ctc_loss
-from models.decoding import greedy_decode_batch
-from models.layers import LengthAwareBidirectionalLSTM, length_mask, reverse_by_length
+from lstmrec.models.blstm import build_model
+from lstmrec.models.ctc import CTCTrainer, ctc_loss
+from lstmrec.models.decoding import greedy_decode_batch
+from lstmrec.models.layers import LengthAwareBidirectional, length_mask, reverse_by_length
 
 
 def logits_of(model: keras.Model, x: np.ndarray, lengths) -> np.ndarray:
@@ -86,7 +86,7 @@ def test_padding_does_not_change_logits(small_model):
 
 def test_blstm_outputs_zero_on_padding_and_uses_both_directions():
     keras.utils.set_random_seed(5)
-    layer = LengthAwareBidirectionalLSTM(4)
+    layer = LengthAwareBidirectional(4)
     x = np.random.default_rng(2).normal(size=(2, 6, 3)).astype(np.float32)
     y = ops.convert_to_numpy(layer([x, np.array([6, 4], dtype=np.int32)]))
     assert y.shape == (2, 6, 8)
@@ -99,10 +99,10 @@ def test_blstm_outputs_zero_on_padding_and_uses_both_directions():
 
 
 def test_blstm_config_round_trip():
-    layer = LengthAwareBidirectionalLSTM(12, unit_forget_bias=False, name="blstm_x")
+    layer = LengthAwareBidirectional(12, unit_forget_bias=False, name="blstm_x")
     config = layer.get_config()
     assert config["units"] == 12 and config["unit_forget_bias"] is False
-    clone = LengthAwareBidirectionalLSTM.from_config(config)
+    clone = LengthAwareBidirectional.from_config(config)
     assert clone.get_config() == config
     assert clone.units == 12 and clone.unit_forget_bias is False and clone.name == "blstm_x"
 
@@ -114,7 +114,7 @@ def test_model_save_and_load_give_identical_outputs(small_model, tmp_path):
     path = tmp_path / "m.keras"
     small_model.save(path)
     loaded = keras.saving.load_model(path)
-    assert isinstance(loaded.get_layer("blstm_1"), LengthAwareBidirectionalLSTM)
+    assert isinstance(loaded.get_layer("blstm_1"), LengthAwareBidirectional)
     assert [w.shape for w in loaded.weights] == [w.shape for w in small_model.weights]
     np.testing.assert_array_equal(logits_of(loaded, x, lengths), logits_of(small_model, x, lengths))
 

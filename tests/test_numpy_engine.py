@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.audio import FeatureConfig
-from features.errors import DataError
-from models.cells import CELLS
-from models.numpy_blstm import UnsupportedModel, load_numpy_model, reverse_by_length
-from pipeline.bundle import Bundle, load_bundle, save_bundle
-from pipeline.phones import SymbolTable
+from lstmrec.bundle import Bundle, load_bundle, save_bundle
+from lstmrec.features.audio import FeatureConfig
+from lstmrec.features.errors import DataError
+from lstmrec.models.cells import CELLS
+from lstmrec.models.numpy_blstm import UnsupportedModel, load_numpy_model, reverse_by_length
+from lstmrec.phones import SymbolTable
 
 REPO = Path(__file__).resolve().parents[1]
 WAV = REPO / "data" / "timit-demo" / "TIMIT" / "TRAIN" / "DR3" / "MADC0" / "SX197.WAV"
@@ -32,7 +32,7 @@ TOL = 1e-4
 
 def random_model(cell: str, *, input_dim=7, num_classes=5, layers=2, units=6, dropout=0.1):
     """A ``build_model`` network with every weight drawn at random (seeded)."""
-    from models.blstm import build_model
+    from lstmrec.models.blstm import build_model
 
     model = build_model(
         input_dim=input_dim,
@@ -127,7 +127,7 @@ def test_transcribe_never_imports_keras(bundle_dir):
     prints what the Keras engine prints."""
     code = (
         "import sys\n"
-        "from pipeline.cli import main\n"
+        "from lstmrec.cli.main import main\n"
         f"rc = main(['transcribe', {str(bundle_dir)!r}, {str(WAV)!r}, '--format', 'json'])\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules}"
         " & {'keras', 'tensorflow', 'jax', 'torch'})\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features.errors import DataError
-from pipeline.phones import (
+from lstmrec.features.errors import DataError
+from lstmrec.phones import (
     BLANK,
     PHONES39,
     PHONES48,

@@ -25,10 +25,10 @@ from test_cli import (
     write_list,
 )
 
-from pipeline import plots
-from pipeline.cli import main
-from pipeline.phones import PHONES39
-from pipeline.scoring import score
+from lstmrec.cli.main import main
+from lstmrec.phones import PHONES39
+from lstmrec.scoring import plots
+from lstmrec.scoring.align import score
 
 pytest.importorskip("matplotlib", reason="pictures need matplotlib (the 'plot' extra)")
 
@@ -136,9 +136,9 @@ def test_evaluate_plot_and_details(capsys, tiny, tmp_path):
 
 
 def test_transcribe_detailed_agrees_with_transcribe_files(tiny):
-    from pipeline.bundle import load_bundle
-    from pipeline.inference import posteriors
-    from pipeline.transcribe import transcribe_detailed, transcribe_files
+    from lstmrec.bundle import load_bundle
+    from lstmrec.inference.decoder import posteriors
+    from lstmrec.inference.transcribe import transcribe_detailed, transcribe_files
 
     bundle = load_bundle(tiny["bundle"])
     (plain,) = transcribe_files(bundle, [str(tiny["wav"])], fold_to=39)

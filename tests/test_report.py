@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from test_cli import run
 
-from pipeline.report import (
+from lstmrec.scoring.align import align, score
+from lstmrec.scoring.report import (
     ReportOptions,
     aligned_lines,
     compare_reports,
@@ -18,7 +19,6 @@ from pipeline.report import (
     report_text,
     sys_table,
 )
-from pipeline.scoring import align, score
 
 # spk1_u1: one substitution (iy -> ih) and one insertion (y); spk2_u1: one deletion (r);
 # spk2_u2: correct. 11 reference phones, 3 errors.

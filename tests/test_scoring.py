@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from features.errors import DataError
-from pipeline.scoring import (
+from lstmrec.features.errors import DataError
+from lstmrec.scoring.align import (
     ErrorCounts,
     align,
     read_kaldi_text,

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from pipeline import stats
-from pipeline.stats import bootstrap_ci, bootstrap_rates, compare_systems, matched_pairs_p
+from lstmrec.scoring import stats
+from lstmrec.scoring.stats import bootstrap_ci, bootstrap_rates, compare_systems, matched_pairs_p
 
 
 def test_bootstrap_two_utterances_by_hand():

@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from pipeline.data import load_split
-from pipeline.synth_ink import (
+from lstmrec.corpora.splits import load_split
+from lstmrec.corpora.synth_ink import (
     CorpusSpec,
     corpus_lines,
     render_line,

@@ -1,0 +1,519 @@
+"""Reading and writing ink files: IAM-OnDB XML, W3C InkML, JSON / NDJSON, stroke-3 NumPy.
+
+Every reader returns :class:`InkSample` records whose strokes follow the project's ink
+convention (``features.ink``): float64 ``(N_i, 3)`` arrays ``[x, y, t]``, x right, y down,
+t in seconds (NaN when the file has no time). Every bad input ends in one
+:class:`features.errors.DataError` naming the file and the reason.
+
+Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
+
+- ``.xml``: an IAM-OnDB ``lineStrokes`` file, ``<WhiteboardCaptureSession><StrokeSet>
+  <Stroke><Point x= y= time=/>`` (time in seconds; optional).
+- ``.inkml``: W3C InkML. The channel order comes from the document's first ``<traceFormat>``
+  (X, Y by default); channel ``T`` is time (``units="ms"`` is converted, anything else is read
+  as seconds), ``orientation="-ve"`` on Y flips it. Points may use the explicit (``!``), first
+  difference (``'``) and second difference (``"``) encodings. One sample per file, labelled by a
+  document-level ``<annotation type="truth">``; a document without one gives one sample per
+  leaf ``<traceGroup>`` (its traces or ``<traceView traceDataRef=>`` references, its own truth
+  annotation), or one unlabelled sample of all traces when it has no groups.
+- ``.json``: one object ``{"id"?, "strokes": [[[x, y, t?], ...], ...], "text"?, "writer"?}``
+  or a list of them; ``.ndjson`` / ``.jsonl``: one such object per line (what a web canvas
+  produces). ``t`` may be omitted or null.
+- ``.npy``: one stroke-3 array ``(N, 3)`` ``[dx, dy, pen_up]`` (first offset from the origin).
+- ``.npz``: key ``stroke3`` (such an array), optional keys ``text`` and ``writer`` (0-d strings).
+
+Sample ids are the file stem, with ``-<n>`` (1-based) appended when a file holds several.
+Files larger than ``MAX_INK_FILE_BYTES`` are refused before parsing, and XML with a DTD or
+entity declarations is refused (no entity expansion), so no input can hang a reader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lstmrec.features.errors import DataError
+from lstmrec.features.ink import from_stroke3, to_stroke3
+
+MAX_INK_FILE_BYTES = 8 * 2**20  # larger files are refused: one line of ink is a few hundred KB
+INK_EXTENSIONS = (".xml", ".inkml", ".json", ".ndjson", ".jsonl", ".npy", ".npz")
+INKML_NS = "http://www.w3.org/2003/InkML"
+
+
+@dataclasses.dataclass(frozen=True)
+class InkSample:
+    """One piece of ink: strokes ``(N_i, 3)`` float64 ``[x, y, t]``, and its labels if known."""
+
+    id: str
+    strokes: tuple[np.ndarray, ...]
+    text: str | None = None
+    writer: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Common checks
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise DataError("file not found", path)
+    size = path.stat().st_size
+    if size > MAX_INK_FILE_BYTES:
+        limit = MAX_INK_FILE_BYTES / 2**20
+        raise DataError(f"file is {size} bytes, over the {limit:g} MB limit for ink files", path)
+    data = path.read_bytes()
+    if not data.strip():
+        raise DataError("empty file", path)
+    return data
+
+
+def _checked_strokes(strokes: Iterable[Sequence], path: Path) -> tuple[np.ndarray, ...]:
+    """Strokes as float64 ``(N_i, 3)``; rejects empty strokes, NaN/inf and a single point."""
+    out = []
+    for i, s in enumerate(strokes):
+        try:
+            arr = np.asarray(s, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"stroke {i}: points are not lists of numbers", path) from None
+        if arr.size == 0:
+            raise DataError(f"stroke {i} has no points", path)
+        if arr.ndim != 2 or arr.shape[1] not in (2, 3):
+            raise DataError(f"stroke {i}: points must be [x, y] or [x, y, t]", path)
+        if arr.shape[1] == 2:
+            arr = np.concatenate([arr, np.full((len(arr), 1), np.nan)], axis=1)
+        if not np.isfinite(arr[:, :2]).all():
+            raise DataError(f"stroke {i}: coordinates are NaN or infinite", path)
+        if np.isinf(arr[:, 2]).any():
+            raise DataError(f"stroke {i}: infinite time", path)
+        out.append(arr)
+    if not out:
+        raise DataError("no strokes", path)
+    if sum(len(s) for s in out) < 2:
+        raise DataError("ink has a single point", path)
+    return tuple(out)
+
+
+def _ids(path: Path, n: int) -> list[str]:
+    return [path.stem] if n == 1 else [f"{path.stem}-{i}" for i in range(1, n + 1)]
+
+
+def _parse_xml(data: bytes, path: Path) -> ET.Element:
+    """Parse XML that has no DTD: entity declarations could expand without bound."""
+    if re.search(rb"<!(DOCTYPE|ENTITY)", data):
+        raise DataError("XML with a DTD or entity declarations is not accepted", path)
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as e:
+        raise DataError(f"malformed XML ({e})", path) from None
+    for el in root.iter():  # drop namespaces: InkML files come with and without them
+        if isinstance(el.tag, str) and el.tag.startswith("{"):
+            el.tag = el.tag.split("}", 1)[1]
+    return root
+
+
+def _float(value: str | None, what: str, path: Path) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DataError(f"{what}: {value!r} is not a number", path) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# IAM-OnDB lineStrokes XML
+
+
+def read_iam_ondb_strokes(path: str | os.PathLike) -> tuple[np.ndarray, ...]:
+    """Strokes ``(N_i, 3)`` ``[x, y, t]`` of one IAM-OnDB ``lineStrokes`` XML file."""
+    path = Path(path)
+    root = _parse_xml(_read_bytes(path), path)
+    if root.tag != "WhiteboardCaptureSession" or root.find("StrokeSet") is None:
+        raise DataError(
+            "not an IAM-OnDB strokes file (no WhiteboardCaptureSession/StrokeSet)", path
+        )
+    strokes = []
+    for i, stroke in enumerate(root.iter("Stroke")):
+        points = []
+        for p in stroke.iter("Point"):
+            t = p.get("time")
+            points.append(
+                [
+                    _float(p.get("x"), f"stroke {i} x", path),
+                    _float(p.get("y"), f"stroke {i} y", path),
+                    math.nan if t is None else _float(t, f"stroke {i} time", path),
+                ]
+            )
+        if not points:
+            raise DataError(f"stroke {i} has no points", path)
+        strokes.append(points)
+    return _checked_strokes(strokes, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# InkML
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_VALUE_RE = re.compile(rf"\s*([!'\"]?)\s*({_NUMBER})")
+
+
+def _trace_format(root: ET.Element, path: Path) -> tuple[list[str], list[float], list[float]]:
+    """``(channel names, defaults, scale)`` of the document's first ``<traceFormat>``."""
+    fmt = root.find(".//traceFormat")
+    channels = [] if fmt is None else fmt.findall("channel")
+    if not channels:
+        return ["X", "Y"], [0.0, 0.0], [1.0, 1.0]
+    names, defaults, scale = [], [], []
+    for ch in channels:
+        name = (ch.get("name") or "").upper()
+        names.append(name)
+        defaults.append(_float(ch.get("default", "0"), f"channel {name} default", path))
+        sign = -1.0 if name == "Y" and ch.get("orientation") == "-ve" else 1.0
+        unit = 1e-3 if name == "T" and (ch.get("units") or "").lower() == "ms" else 1.0
+        scale.append(sign * unit)
+    if "X" not in names or "Y" not in names:
+        raise DataError(f"traceFormat has channels {names}, needs X and Y", path)
+    return names, defaults, scale
+
+
+def _parse_trace(text: str, n_channels: int, defaults: list[float], path: Path) -> np.ndarray:
+    """Values ``(N, n_channels)`` of one ``<trace>``, difference encodings resolved."""
+    mode = ["!"] * n_channels
+    prev = [0.0] * n_channels
+    velocity = [0.0] * n_channels
+    rows: list[list[float]] = []
+    if not text.strip():
+        return np.zeros((0, n_channels))
+    for k, point in enumerate(text.split(",")):
+        if not point.strip():
+            raise DataError(f"trace point {k} is empty", path)
+        pos, row = 0, []
+        while pos < len(point.rstrip()):
+            m = _VALUE_RE.match(point, pos)
+            if m is None or len(row) == n_channels:
+                raise DataError(f"trace point {k}: cannot read {point.strip()!r:.60}", path)
+            c, value = len(row), float(m.group(2))
+            mode[c] = m.group(1) or mode[c]
+            if mode[c] == "'":
+                velocity[c] = value
+                value = prev[c] + value
+            elif mode[c] == '"':
+                velocity[c] += value
+                value = prev[c] + velocity[c]
+            else:
+                velocity[c] = value - prev[c]
+            prev[c] = value
+            row.append(value)
+            pos = m.end()
+        rows.append(row + defaults[len(row) :])
+    return np.array(rows, dtype=np.float64).reshape(-1, n_channels)
+
+
+def _inkml_groups(root: ET.Element) -> list[tuple[list[ET.Element], str | None]]:
+    """``(traces, truth)`` for each sample of an InkML document (see the module docstring)."""
+    xml_id = "{http://www.w3.org/XML/1998/namespace}id"
+    traces = {t.get(xml_id, t.get("id")): t for t in root.iter("trace")}
+
+    def truth(el: ET.Element) -> str | None:
+        for a in el.findall("annotation"):
+            if a.get("type") == "truth":
+                return (a.text or "").strip()
+        return None
+
+    doc_truth = truth(root)
+    leaves = [g for g in root.iter("traceGroup") if g.find("traceGroup") is None]
+    if doc_truth is not None or not leaves:
+        return [(list(root.iter("trace")), doc_truth)]
+    groups = []
+    for g in leaves:
+        members = list(g.findall("trace"))
+        for view in g.findall("traceView"):
+            ref = (view.get("traceDataRef") or "").lstrip("#")
+            if ref in traces:
+                members.append(traces[ref])
+        groups.append((members, truth(g)))
+    return groups
+
+
+def read_inkml(path: str | os.PathLike) -> list[InkSample]:
+    """Samples of one W3C InkML file (see the module docstring for the rules)."""
+    path = Path(path)
+    root = _parse_xml(_read_bytes(path), path)
+    if root.tag != "ink":
+        raise DataError(f"not an InkML document (root element <{root.tag}>)", path)
+    names, defaults, scale = _trace_format(root, path)
+    x, y = names.index("X"), names.index("Y")
+    t = names.index("T") if "T" in names else None
+    writer = next(
+        ((a.text or "").strip() for a in root.findall("annotation") if a.get("type") == "writer"),
+        None,
+    )
+    groups = _inkml_groups(root)
+    samples = []
+    for sid, (traces, text) in zip(_ids(path, len(groups)), groups, strict=True):
+        strokes = []
+        for tr in traces:
+            v = _parse_trace(tr.text or "", len(names), defaults, path) * scale
+            tt = v[:, t] if t is not None else np.full(len(v), np.nan)
+            strokes.append(np.stack([v[:, x], v[:, y], tt], axis=1))
+        samples.append(InkSample(sid, _checked_strokes(strokes, path), text, writer))
+    return samples
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON, NDJSON, NumPy
+
+
+def _sample_from_object(d: object, sid: str, path: Path) -> InkSample:
+    if not isinstance(d, dict) or "strokes" not in d:
+        raise DataError(f"{sid}: expected an object with 'strokes'", path)
+    strokes = d["strokes"]
+    if not isinstance(strokes, list):
+        raise DataError(f"{sid}: 'strokes' must be a list of strokes", path)
+    # JSON has no NaN: a missing time is null, which NumPy turns into NaN with dtype float.
+    rows = [[[math.nan if v is None else v for v in p] for p in s] for s in strokes]
+    text, writer = d.get("text"), d.get("writer")
+    return InkSample(
+        str(d.get("id", sid)),
+        _checked_strokes(rows, path),
+        None if text is None else str(text),
+        None if writer is None else str(writer),
+    )
+
+
+def read_ink_json(path: str | os.PathLike) -> list[InkSample]:
+    """Samples of a ``.json`` file (one object or a list) or ``.ndjson``/``.jsonl`` (one a line).
+
+    A sample's ``id`` is its ``"id"`` field, else the file stem (``-<n>`` for several).
+    """
+    path = Path(path)
+    try:
+        text = _read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+            objects = data if isinstance(data, list) else [data]
+        else:
+            objects = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as e:
+        raise DataError(f"not JSON (line {e.lineno}: {e.msg})", path) from None
+    if not objects:
+        raise DataError("no ink samples", path)
+    ids = _ids(path, len(objects))
+    try:
+        return [_sample_from_object(d, sid, path) for d, sid in zip(objects, ids, strict=True)]
+    except TypeError:
+        raise DataError("points must be lists of numbers", path) from None
+
+
+def _stroke3_sample(arr: object, sid: str, path: Path, **labels: str | None) -> InkSample:
+    arr = np.asarray(arr)
+    if arr.ndim != 2 or arr.shape[1] != 3 or arr.dtype.kind not in "iuf":
+        raise DataError(
+            f"expected a numeric stroke-3 array (N, 3), got {arr.dtype} {arr.shape}", path
+        )
+    if len(arr) == 0:
+        raise DataError("no points", path)
+    try:
+        strokes = from_stroke3(arr)
+    except DataError as e:
+        raise DataError(e.reason, path) from None
+    return InkSample(sid, _checked_strokes(strokes, path), **labels)
+
+
+def read_stroke3(path: str | os.PathLike) -> list[InkSample]:
+    """The sample of a stroke-3 ``.npy`` or ``.npz`` file (see the module docstring)."""
+    path = Path(path)
+    _read_bytes(path)  # existence, size and emptiness checks
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise DataError(f"not a NumPy file ({e})", path) from None
+    if isinstance(loaded, np.ndarray):
+        return [_stroke3_sample(loaded, path.stem, path)]
+    with loaded:
+        if "stroke3" not in loaded.files:
+            raise DataError(f"no 'stroke3' array (keys: {', '.join(loaded.files)})", path)
+        try:
+            labels = {k: str(loaded[k]) if k in loaded.files else None for k in ("text", "writer")}
+            return [_stroke3_sample(loaded["stroke3"], path.stem, path, **labels)]
+        except (ValueError, OSError, EOFError) as e:
+            if isinstance(e, DataError):
+                raise
+            raise DataError(f"unreadable array ({e})", path) from None
+
+
+_READERS = {
+    ".xml": lambda p: [InkSample(p.stem, read_iam_ondb_strokes(p))],
+    ".inkml": read_inkml,
+    ".json": read_ink_json,
+    ".ndjson": read_ink_json,
+    ".jsonl": read_ink_json,
+    ".npy": read_stroke3,
+    ".npz": read_stroke3,
+}
+
+
+def read_ink_file(path: str | os.PathLike) -> list[InkSample]:
+    """The ink samples of one file, its format chosen by extension (see the module docstring).
+
+    Raises:
+        DataError: naming the file and the reason, for an unknown extension, a missing, empty,
+            oversized or malformed file, an empty stroke, NaN/inf coordinates or a single point.
+    """
+    path = Path(path)
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise DataError(
+            f"unknown ink file extension {path.suffix!r} (expected one of "
+            f"{', '.join(INK_EXTENSIONS)})",
+            path,
+        )
+    return reader(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers (atomic: a temporary name in the same folder, then a rename)
+
+
+def _write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _num(v: float) -> str:
+    """Shortest text that reads back as exactly ``v`` ("12" rather than "12.0")."""
+    s = repr(float(v))
+    return s[:-2] if s.endswith(".0") else s
+
+
+def _has_time(strokes: Sequence[np.ndarray]) -> bool:
+    return all(np.isfinite(np.asarray(s)[:, 2]).all() for s in strokes if np.shape(s)[1] > 2)
+
+
+def write_iam_ondb_strokes(path: str | os.PathLike, strokes: Sequence[np.ndarray]) -> None:
+    """Write strokes ``(N_i, 3)`` ``[x, y, t]`` as an IAM-OnDB ``lineStrokes`` XML file.
+
+    Time attributes are written only for finite times. The ``WhiteboardDescription`` gives
+    the ink's bounding box corner like the corpus's files do.
+    """
+    root = ET.Element("WhiteboardCaptureSession")
+    desc = ET.SubElement(root, "WhiteboardDescription")
+    ET.SubElement(desc, "SensorLocation", corner="top_left")
+    xy = np.concatenate([np.asarray(s, dtype=np.float64)[:, :2] for s in strokes])
+    ET.SubElement(desc, "DiagonallyOppositeCoords", x=_num(xy[:, 0].max()), y=_num(xy[:, 1].max()))
+    stroke_set = ET.SubElement(root, "StrokeSet")
+    for s in strokes:
+        s = np.asarray(s, dtype=np.float64)
+        el = ET.SubElement(stroke_set, "Stroke", colour="black")
+        times = s[:, 2] if s.shape[1] > 2 else np.full(len(s), np.nan)
+        if np.isfinite(times).all():
+            el.set("start_time", _num(times[0]))
+            el.set("end_time", _num(times[-1]))
+        for x, y, t in zip(s[:, 0], s[:, 1], times, strict=True):
+            attrs = {"x": _num(x), "y": _num(y)}
+            if math.isfinite(t):
+                attrs["time"] = _num(t)
+            ET.SubElement(el, "Point", attrs)
+    ET.indent(root)
+    _write_text_atomic(
+        path, '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+    )
+
+
+def write_inkml(path: str | os.PathLike, samples: Sequence[InkSample]) -> None:
+    """Write samples as one W3C InkML document (channels X, Y and, when every point has a
+    time, T in seconds). One sample is written with a document-level truth annotation; several
+    go into one ``<traceGroup>`` each, with its own, so :func:`read_inkml` gives them back."""
+    if not samples:
+        raise ValueError("write_inkml: no samples")
+    ET.register_namespace("", INKML_NS)
+    ns = f"{{{INKML_NS}}}"
+    root = ET.Element(f"{ns}ink")
+    timed = all(_has_time(s.strokes) for s in samples)
+    fmt = ET.SubElement(
+        ET.SubElement(ET.SubElement(root, f"{ns}definitions"), f"{ns}context"), f"{ns}traceFormat"
+    )
+    for name in ("X", "Y", "T") if timed else ("X", "Y"):
+        channel = ET.SubElement(fmt, f"{ns}channel", name=name, type="decimal")
+        if name == "T":
+            channel.set("units", "s")
+    writers = {s.writer for s in samples}
+    if len(writers) == 1 and None not in writers:
+        ET.SubElement(root, f"{ns}annotation", type="writer").text = samples[0].writer
+    for sample in samples:
+        parent = root
+        if len(samples) > 1:
+            parent = ET.SubElement(root, f"{ns}traceGroup")
+        if sample.text is not None:
+            ET.SubElement(parent, f"{ns}annotation", type="truth").text = sample.text
+        for s in sample.strokes:
+            cols = np.asarray(s, dtype=np.float64)[:, : 3 if timed else 2]
+            trace = ET.SubElement(parent, f"{ns}trace")
+            trace.text = ", ".join(" ".join(_num(v) for v in row) for row in cols)
+    ET.indent(root)
+    _write_text_atomic(
+        path, '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+    )
+
+
+def _sample_object(sample: InkSample) -> dict:
+    timed = _has_time(sample.strokes)
+    strokes = [
+        [[float(v) for v in row[: 3 if timed else 2]] for row in np.asarray(s, dtype=np.float64)]
+        for s in sample.strokes
+    ]
+    d: dict = {"id": sample.id, "strokes": strokes}
+    if sample.text is not None:
+        d["text"] = sample.text
+    if sample.writer is not None:
+        d["writer"] = sample.writer
+    return d
+
+
+def write_ink_json(path: str | os.PathLike, samples: Sequence[InkSample]) -> None:
+    """Write samples as ``.json`` (a list of objects) or ``.ndjson``/``.jsonl`` (one a line).
+
+    Times are written when every point of a sample has one, else left out.
+    """
+    suffix = Path(path).suffix.lower()
+    objects = [_sample_object(s) for s in samples]
+    if suffix == ".json":
+        text = json.dumps(objects, ensure_ascii=False) + "\n"
+    elif suffix in (".ndjson", ".jsonl"):
+        text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in objects)
+    else:
+        raise ValueError(f"write_ink_json: {path} must end in .json, .ndjson or .jsonl")
+    _write_text_atomic(path, text)
+
+
+def write_stroke3(path: str | os.PathLike, sample: InkSample) -> None:
+    """Write one sample as stroke-3: ``.npy`` (offsets only) or ``.npz`` (with text, writer)."""
+    path = Path(path)
+    arr = to_stroke3(sample.strokes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        if path.suffix.lower() == ".npy":
+            np.save(tmp, arr)
+        else:
+            labels = {k: np.str_(v) for k in ("text", "writer") if (v := getattr(sample, k))}
+            np.savez(tmp, stroke3=arr, **labels)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+

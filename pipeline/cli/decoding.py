@@ -1,0 +1,115 @@
+"""Command-line pieces for decoding: the decoding flags shared by evaluate, transcribe and
+recognize, and the ``lm`` command that trains n-gram language models."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lstmrec.cli.common import split_from_args
+from lstmrec.corpora.timit import SPLITS
+from lstmrec.features.errors import DataError
+
+
+def add_decoding_args(p: argparse.ArgumentParser) -> None:
+    """The decoding flags of evaluate, transcribe and recognize (defaults: the bundle's recipe
+    ``[decoding]`` table; see :func:`decoder_from_args`)."""
+    g = p.add_argument_group("decoding (defaults: the model's recipe [decoding] table)")
+    g.add_argument(
+        "--beam", type=int, help="prefix beam width; 0 or 1: greedy best path (recipe: 100)"
+    )
+    g.add_argument("--nbest", type=int, help="hypotheses per utterance in JSON output (1)")
+    g.add_argument("--lm", help="ARPA n-gram language model fused into the beam search (none)")
+    g.add_argument(
+        "--lm-weight", type=float, help="weight of the LM's natural-log probability (0.5)"
+    )
+    g.add_argument(
+        "--insertion-bonus", type=float, help="score added per output symbol, natural log (0)"
+    )
+    g.add_argument(
+        "--lexicon",
+        help="word list (first field per line): output only these words, scored by a word --lm",
+    )
+
+
+def decoder_from_args(args, bundle):
+    """The :class:`lstmrec.inference.decoder.Decoder` for a bundle and the flags of
+    :func:`add_decoding_args`."""
+    from lstmrec.inference.decoder import Decoder, DecoderOptions
+
+    if args.beam is not None and args.beam < 0:
+        raise DataError(f"--beam {args.beam} must be 0 or more")
+    if args.nbest is not None and args.nbest < 1:
+        raise DataError(f"--nbest {args.nbest} must be at least 1")
+    try:
+        options = DecoderOptions.from_summary(
+            bundle.summary,
+            beam=args.beam,
+            nbest=args.nbest,
+            lm=args.lm,
+            lm_weight=args.lm_weight,
+            insertion_bonus=args.insertion_bonus,
+            lexicon=args.lexicon,
+        )
+    except (TypeError, ValueError) as e:  # a hand-edited summary.json
+        raise DataError(f"bad [decoding] settings in the bundle ({e})", args.model) from None
+    return Decoder(options, bundle.symbols.to_list())
+
+
+def cmd_lm(args) -> int:
+    from lstmrec.inference.lm_files import corpus_sentences, text_tokens, train_ngram, write_arpa
+
+    if args.order < 1:
+        raise DataError(f"--order {args.order} must be at least 1")
+    if (args.data is None) == (args.text is None):
+        raise DataError("give either --data (a corpus or manifest) or --text (a text file)")
+    if args.text is not None:
+        if args.unit == "phones":
+            raise DataError("--text gives characters or words: use --unit chars or words")
+        try:
+            lines = Path(args.text).read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise DataError("not UTF-8 text", args.text) from None
+        sentences = [text_tokens(ln, args.unit) for ln in lines if ln.strip()]
+        source = args.text
+    else:
+        utts = split_from_args(args, args.split)
+        sentences = corpus_sentences(utts, args.unit, phone_set=args.phone_set)
+        source = args.data
+    if not sentences:
+        raise DataError("no sentences to train a language model on", source)
+    model = train_ngram(sentences, args.order)
+    write_arpa(model, args.out)
+    sizes = ", ".join(f"{len(t)} {n}-grams" for n, t in enumerate(model.probs, start=1))
+    print(f"{len(sentences)} sentences, {len(model.vocab)} tokens: {sizes} -> {args.out}")
+    return 0
+
+
+def add_lm_parser(sub) -> None:
+    """The ``lm`` subcommand, on the subparsers of the main parser."""
+    p = sub.add_parser("lm", help="train an n-gram language model (ARPA) for the beam search")
+    p.add_argument("--data", help="corpus or manifest whose transcripts train the model")
+    p.add_argument(
+        "--split", default="train", choices=SPLITS, help="utterances of --data (default: train)"
+    )
+    p.add_argument("--keep-sa", action="store_true", help="keep TIMIT's SA sentences")
+    p.add_argument("--dev-speakers", help="speaker-list file defining the dev split")
+    p.add_argument("--test-speakers", help="speaker-list file defining the test splits")
+    p.add_argument("--text", help="instead of --data: a UTF-8 text file, one sentence a line")
+    p.add_argument("--order", type=int, default=2, help="n-gram order (default: 2)")
+    p.add_argument(
+        "--unit",
+        choices=["phones", "chars", "words"],
+        default="phones",
+        help="tokens: phones (of --data), characters (space as <space>) or words as written "
+        "(split at white space) (default: phones)",
+    )
+    p.add_argument(
+        "--phone-set",
+        type=int,
+        choices=[61, 48, 39],
+        default=61,
+        help="fold phones to this set; use the model's (default: 61)",
+    )
+    p.add_argument("--out", required=True, help="ARPA file to write")
+    p.set_defaults(func=cmd_lm)

@@ -1,0 +1,448 @@
+"""The ``lstmrec`` command line: one console script, a subcommand per task.
+
+Bad input ends in one line on stderr naming the file and the reason, and exit status 2. Commands
+over many files skip a bad file, say so, list the failures at the end and exit 2 (``--strict``
+stops at the first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from lstmrec.cli.common import EXIT_BAD_INPUT, Failures, fold_arg, format_arg, split_from_args
+from lstmrec.cli.decoding import add_decoding_args, add_lm_parser, decoder_from_args
+from lstmrec.cli.reports import (
+    add_report_parsers,
+    plot_arg,
+    print_report,
+    print_text_report,
+    report_args,
+    report_options,
+)
+from lstmrec.cli.scale import add_bench_parser, beam_args, beam_options, transcribe_beam
+from lstmrec.corpora.timit import CORPUS_KINDS, SPLITS
+from lstmrec.features.errors import DataError
+
+
+def _quiet_backend(args) -> None:
+    """Import Keras up front, without TensorFlow's start-up chatter, for commands that use it.
+
+    Inference commands on the NumPy engine never import Keras (nor TensorFlow, ~6 s here).
+    """
+    if args.command == "train" or getattr(args, "engine", None) == "keras":
+        from lstmrec.backend import import_keras
+
+        import_keras()
+
+
+def _add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> None:
+    p.add_argument(
+        "--data",
+        required=True,
+        help="TIMIT copy, IAM-OnDB copy, TIMIT-style corpus folder, JSONL manifest, or a "
+        "folder written by 'lstmrec prepare'",
+    )
+    if split_default is not None:
+        p.add_argument(
+            "--split",
+            default=split_default,
+            choices=SPLITS,
+            help=f"which utterances (default: {split_default})",
+        )
+    p.add_argument(
+        "--keep-sa", action="store_true", help="keep TIMIT's SA sentences (excluded by default)"
+    )
+    p.add_argument(
+        "--dev-speakers",
+        help="speaker-list file defining the dev split "
+        "(default: the standard 50-speaker TIMIT dev set)",
+    )
+    p.add_argument(
+        "--test-speakers",
+        help="speaker-list file defining the test splits "
+        "(default: the standard 24-speaker TIMIT core test set)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first bad utterance instead of skipping it",
+    )
+
+
+def _engine_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=["numpy", "keras"],
+        default="numpy",
+        help="forward pass in plain NumPy (same logits, starts without importing Keras) or "
+        "with the Keras model on its backend (default: numpy)",
+    )
+
+
+def cmd_prepare(args) -> int:
+    from lstmrec.manifest import write_manifest
+
+    failures = Failures(args.strict)
+    out = Path(args.out)
+    for split in args.splits:
+        utts = split_from_args(args, split, on_error=failures)
+        write_manifest(utts, out / f"{split}.jsonl")
+        print(
+            f"{split}: {len(utts)} utterances, "
+            f"{len({u.speaker for u in utts})} speakers -> {out / f'{split}.jsonl'}"
+        )
+    return failures.finish()
+
+
+def _recipe_with_data_flags(args, overrides: list[str] = ()):
+    """The recipe, with --keep-sa / --dev-speakers / --test-speakers written into its data table
+    (so the bundle records the splits actually used); ``overrides`` come after ``--set``."""
+    import dataclasses
+
+    from lstmrec.config import load_recipe
+
+    recipe = load_recipe(args.config, [*(args.set or []), *overrides])
+    data = dataclasses.replace(
+        recipe.data,
+        keep_sa=recipe.data.keep_sa or args.keep_sa,
+        dev_speakers=args.dev_speakers or recipe.data.dev_speakers,
+        test_speakers=args.test_speakers or recipe.data.test_speakers,
+    )
+    return dataclasses.replace(recipe, data=data)
+
+
+def cmd_features(args) -> int:
+    from lstmrec.corpora.splits import load_split
+    from lstmrec.featurize import compute_features, default_cache_dir
+
+    recipe = _recipe_with_data_flags(args)
+    options = beam_options(args) if args.beam_runner else None  # a missing Beam fails first
+    cache = args.cache or default_cache_dir()
+    failures = Failures(args.strict)
+    for split in args.splits:
+        utts = load_split(
+            args.data,
+            split,
+            keep_sa=recipe.data.keep_sa,
+            dev_speakers=recipe.data.dev_speakers,
+            test_speakers=recipe.data.test_speakers,
+            on_error=failures,
+        )
+        if args.beam_runner:
+            from lstmrec.jobs.pipelines import beam_features
+
+            feats = beam_features(
+                utts,
+                recipe.features,
+                cache_dir=cache,
+                options=options,
+                on_error=failures,
+            )
+        else:
+            feats = compute_features(
+                utts,
+                recipe.features,
+                cache_dir=cache,
+                on_error=failures,
+                desc=f"{split} features",
+            )
+        frames = sum(len(f) for f in feats.values())
+        print(
+            f"{split}: {len(feats)} utterances, {frames} frames of {recipe.features.dim} "
+            f"features cached in {cache}"
+        )
+    return failures.finish()
+
+
+def cmd_train(args) -> int:
+    from lstmrec.corpora.splits import load_split
+    from lstmrec.training.train import train
+
+    # --cell is model.cell: an override, so the recipe validates it and the bundle records it.
+    cell = [f"model.cell={json.dumps(args.cell)}"] if args.cell else []
+    recipe = _recipe_with_data_flags(args, cell)
+    failures = Failures(args.strict)
+    kw = dict(
+        keep_sa=recipe.data.keep_sa,
+        dev_speakers=recipe.data.dev_speakers,
+        test_speakers=recipe.data.test_speakers,
+        on_error=failures,
+    )
+    train_utts = load_split(args.data, recipe.data.train_split, **kw)
+    dev_utts = load_split(args.data, recipe.data.dev_split, **kw) if recipe.data.dev_split else []
+    summary = train(
+        recipe,
+        train_utts,
+        dev_utts,
+        out_dir=args.out,
+        resume=args.resume,
+        cache_dir=args.feature_cache,
+        on_error=failures,
+        log=print,
+    )
+    if "dev_error_rate" in summary:
+        print(f"dev error rate {summary['dev_error_rate']:.2f} % (epoch {summary['best_epoch']})")
+    return failures.finish()
+
+
+def cmd_evaluate(args) -> int:
+    from lstmrec.bundle import load_bundle
+    from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
+    from lstmrec.scoring.align import write_kaldi_text
+    from lstmrec.targets import label_kind
+
+    options = report_options(args)  # bad flags fail before the decoding, not after it
+    if args.plot:
+        from lstmrec.scoring.plots import require_matplotlib
+
+        require_matplotlib()
+    bundle = load_bundle(args.model, engine=args.engine)
+    failures = Failures(args.strict)
+    utts = split_from_args(args, args.split, on_error=failures)
+    if not utts:
+        raise DataError(f"split {args.split!r} has no utterances", args.data)
+    extra = {"model": str(args.model), "split": args.split}
+    decoder = decoder_from_args(args, bundle)
+    if label_kind(bundle.features) == "chars":
+        text_report, hyps = evaluate_text_bundle(bundle, utts, decoder=decoder, on_error=failures)
+        report = text_report.chars
+        options = dataclasses.replace(options, speaker_label="writer")
+        print_text_report(text_report, args.format, extra=extra, options=options)
+    else:
+        fold_to = args.fold if args.fold is not None else bundle.summary.get("score_phone_set")
+        report, hyps = evaluate_bundle(
+            bundle, utts, fold_to=fold_to, decoder=decoder, on_error=failures
+        )
+        print_report(report, args.format, extra=extra, options=options)
+    if args.hyp_out:
+        write_kaldi_text(hyps, args.hyp_out)
+    if args.plot:
+        from lstmrec.scoring.plots import plot_confusions
+
+        plot_confusions(report, args.plot)
+    return failures.finish()
+
+
+def cmd_transcribe(args) -> int:
+    from lstmrec.bundle import load_bundle
+    from lstmrec.inference.transcribe import expand_inputs, transcribe_files
+
+    bundle = load_bundle(args.model, engine=args.engine)
+    files = expand_inputs(args.inputs)
+    if not files:
+        raise DataError("no audio files found", " ".join(args.inputs))
+    decoder = decoder_from_args(args, bundle)
+    failures = Failures(args.strict)
+    if args.beam_runner or args.output:
+        return transcribe_beam(args, files, failures)
+    if args.plot:
+        return _transcribe_and_plot(bundle, files, args, decoder, failures)
+    for tr in transcribe_files(
+        bundle, files, fold_to=args.fold, decoder=decoder, on_error=failures
+    ):
+        _print_transcript(tr, args.format)
+    return failures.finish()
+
+
+def _print_transcript(tr, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(tr.to_dict()), flush=True)
+    elif fmt == "ctm":
+        print("\n".join(tr.ctm_lines()), flush=True)
+    else:
+        print(" ".join([tr.file, *(p.phone for p in tr.phones)]), flush=True)
+
+
+def _transcribe_and_plot(bundle, files: list[str], args, decoder, failures: Failures) -> int:
+    """transcribe --plot: one file at a time, each with its picture."""
+    from lstmrec.inference.transcribe import transcribe_detailed
+    from lstmrec.scoring.plots import picture_paths, plot_transcription, require_matplotlib
+
+    require_matplotlib()
+    for path, png in zip(files, picture_paths(files, args.plot), strict=True):
+        try:
+            tr, logits = transcribe_detailed(bundle, path, fold_to=args.fold, decoder=decoder)
+        except DataError as e:
+            failures(e)
+            continue
+        _print_transcript(tr, args.format)
+        plot_transcription(bundle, tr, logits, png)
+    return failures.finish()
+
+
+def cmd_recognize(args) -> int:
+    from lstmrec.bundle import load_bundle
+    from lstmrec.inference.recognize import expand_ink_inputs, recognize_files
+
+    bundle = load_bundle(args.model, engine=args.engine)
+    files = expand_ink_inputs(args.inputs)
+    if not files:
+        raise DataError("no ink files found", " ".join(args.inputs))
+    failures = Failures(args.strict)
+    for rec in recognize_files(
+        bundle, files, decoder=decoder_from_args(args, bundle), on_error=failures
+    ):
+        if args.format == "json":
+            print(json.dumps(rec.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(f"{rec.file}\t{rec.id}\t{rec.text}", flush=True)
+    return failures.finish()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstmrec",
+        description="BLSTM-CTC recognition of speech (phones) and on-line handwriting (text).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("prepare", help="write JSONL manifests of a corpus's splits")
+    _add_data_args(p, split_default=None)
+    p.add_argument("--out", required=True, help="folder for <split>.jsonl")
+    p.add_argument(
+        "--corpus",
+        choices=CORPUS_KINDS,
+        default="auto",
+        help="how to read a corpus folder: 'auto' (IAM-OnDB when it has lineStrokes/ and "
+        "ascii/, else TIMIT or TIMIT-style), 'timit', 'iam-ondb' (default: auto)",
+    )
+    p.add_argument(
+        "--splits",
+        nargs="+",
+        default=["train", "dev", "core-test"],
+        choices=SPLITS,
+        help="splits to write (default: train dev core-test)",
+    )
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("features", help="compute and cache a recipe's features for some splits")
+    p.add_argument("--config", help="TOML recipe (its [features] and [data] tables are used)")
+    _add_data_args(p, split_default=None)
+    p.add_argument(
+        "--cache",
+        help="feature cache folder (default: the cache train reads, $LSTMREC_CACHE_DIR or "
+        "~/.cache/lstmrec/features)",
+    )
+    p.add_argument(
+        "--splits",
+        nargs="+",
+        default=["train", "dev"],
+        choices=SPLITS,
+        help="splits to compute (default: train dev)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="TABLE.FIELD=VALUE",
+        help="override a recipe field (repeatable)",
+    )
+    beam_args(p)
+    p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("train", help="train a BLSTM-CTC model and write its bundle")
+    p.add_argument("--config", help="TOML recipe (default: built-in CTC-3l-250h defaults)")
+    _add_data_args(p, split_default=None)
+    p.add_argument("--out", required=True, help="run folder (checkpoint/, model/)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="TABLE.FIELD=VALUE",
+        help="override a recipe field, e.g. --set training.max_epochs=5 (repeatable)",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the run folder's last checkpoint"
+    )
+    p.add_argument(
+        "--feature-cache",
+        help="feature cache folder (default: $LSTMREC_CACHE_DIR, else "
+        "~/.cache/lstmrec/features, shared by all runs)",
+    )
+    p.add_argument(
+        "--cell",
+        help="recurrent cell of every layer: lstm, peephole, cifg, gru or rnn "
+        "(sets model.cell; default: the recipe's, lstm)",
+    )
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "evaluate", help="phone error rate (speech) or CER and WER (handwriting) on a split"
+    )
+    p.add_argument("model", help="model bundle folder (e.g. runs/x/model)")
+    _add_data_args(p, split_default="core-test")
+    format_arg(p)
+    fold_arg(p, None)
+    p.add_argument("--hyp-out", help="also write the hypotheses in Kaldi text format")
+    add_decoding_args(p)
+    report_args(p)
+    plot_arg(p)
+    _engine_arg(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("transcribe", help="phone sequence of each audio file")
+    p.add_argument("model", help="model bundle folder")
+    p.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "ctm"],
+        default="text",
+        help="output format: text, JSON lines (with the N-best when --nbest > 1), or CTM "
+        "(<file-id> 1 <start-s> <duration-s> <phone>, as sclite reads) (default: text)",
+    )
+    fold_arg(p, None)
+    p.add_argument("--strict", action="store_true", help="stop at the first bad file")
+    p.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="also draw spectrogram, CTC posteriors and phones: PATH.png for one file, "
+        "or a folder that gets <file stem>.png per file",
+    )
+    add_decoding_args(p)
+    _engine_arg(p)
+    beam_args(p)
+    p.add_argument(
+        "--output",
+        help="with --beam-runner: JSON Lines file, one object per input file (unordered); "
+        'a bad file gives {"file", "error"}',
+    )
+    p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("recognize", help="text of each ink file (on-line handwriting)")
+    p.add_argument("model", help="handwriting model bundle folder")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        help="ink files (IAM-OnDB .xml, .inkml, .json, .ndjson/.jsonl, stroke-3 .npy/.npz) "
+        "or folders (searched recursively)",
+    )
+    format_arg(p)
+    p.add_argument("--strict", action="store_true", help="stop at the first bad file")
+    add_decoding_args(p)
+    _engine_arg(p)
+    p.set_defaults(func=cmd_recognize)
+
+    add_lm_parser(sub)
+
+    add_report_parsers(sub)
+    add_bench_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_backend(args)
+    try:
+        return args.func(args)
+    except DataError as e:
+        print(f"lstmrec: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("lstmrec: interrupted (training continues with --resume)", file=sys.stderr)
+        return 130
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"lstmrec: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_BAD_INPUT

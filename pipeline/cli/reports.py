@@ -1,0 +1,184 @@
+"""Command-line pieces for scoring: the sclite-style report flags and printing shared by
+``evaluate`` and ``score``, and the ``score`` and ``compare`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from lstmrec.cli.common import EXIT_BAD_INPUT, fold_arg, format_arg
+from lstmrec.features.errors import DataError
+
+
+def report_args(p: argparse.ArgumentParser, *, details: bool = True) -> None:
+    """Flags of the sclite-style report (lstmrec.scoring.report) and its bootstrap interval."""
+    if details:
+        p.add_argument(
+            "--details",
+            action="store_true",
+            help="also show every utterance aligned (REF/HYP lines, errors in upper case)",
+        )
+        p.add_argument(
+            "--speaker-label",
+            default="speaker",
+            help="header of the per-speaker column, e.g. writer (default: speaker)",
+        )
+        p.add_argument(
+            "--top",
+            type=int,
+            default=10,
+            help="confusion pairs, deleted and inserted symbols listed (default: 10)",
+        )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap replicates for the 95 %% confidence intervals (default: 1000)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+
+
+def report_options(args):
+    from lstmrec.scoring.report import ReportOptions
+
+    if args.bootstrap < 1:
+        raise DataError(f"--bootstrap must be at least 1, got {args.bootstrap}", "command line")
+    return ReportOptions(
+        speaker_label=getattr(args, "speaker_label", "speaker"),
+        top=getattr(args, "top", 10),
+        details=getattr(args, "details", False),
+        replicates=args.bootstrap,
+        seed=args.seed,
+    )
+
+
+def plot_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also draw the confusion matrix (rows: reference, columns: hypothesis) to this PNG",
+    )
+
+
+def print_report(report, fmt: str, *, extra: dict, options=None) -> None:
+    from lstmrec.scoring.report import ReportOptions, report_dict, report_text
+
+    options = options or ReportOptions()
+    if fmt == "json":
+        print(json.dumps({**extra, **report_dict(report, options)}, indent=None))
+    else:
+        print(report_text(report, options, "PER" if report.fold_to else "Error rate"))
+
+
+def print_text_report(report, fmt: str, *, extra: dict, options) -> None:
+    """A handwriting model's CER report (the speech keys, with ``cer`` and ``wer`` in percent)
+    and its WER report (under ``words`` in JSON)."""
+    from lstmrec.scoring.report import report_dict, report_text
+
+    if fmt == "json":
+        chars = report_dict(report.chars, options)
+        words = report_dict(report.words, options)
+        out = {**extra, **chars, "cer": chars["error_rate"], "wer": words["error_rate"]}
+        print(json.dumps({**out, "words": words}, ensure_ascii=False))
+    else:
+        print(report_text(report.chars, options, "CER"))
+        print(report_text(report.words, options, "WER"))
+
+
+def read_transcripts(path: str, fold_to: int | None) -> dict[str, list[str]]:
+    """A Kaldi text file; with ``fold_to`` each label must fold (errors name the file)."""
+    from lstmrec.phones import fold
+    from lstmrec.scoring.align import read_kaldi_text
+
+    try:
+        texts = read_kaldi_text(path)
+    except UnicodeDecodeError:
+        raise DataError("not UTF-8 text", path) from None
+    for utt, phones in texts.items() if fold_to is not None else ():
+        try:
+            fold(phones, fold_to)
+        except DataError as e:
+            raise DataError(f"utterance {utt}: {e.reason}", path) from None
+    return texts
+
+
+def cmd_score(args) -> int:
+    from lstmrec.scoring.align import score
+
+    if args.plot:
+        from lstmrec.scoring.plots import require_matplotlib
+
+        require_matplotlib()
+    refs, hyps = read_transcripts(args.ref, args.fold), read_transcripts(args.hyp, args.fold)
+    report = score(refs, hyps, fold_to=args.fold)
+    options = report_options(args)
+    print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp}, options=options)
+    if args.plot:
+        from lstmrec.scoring.plots import plot_confusions
+
+        plot_confusions(report, args.plot)
+    if report.missing:
+        shown = ", ".join(report.missing[:3]) + (", ..." if len(report.missing) > 3 else "")
+        print(
+            f"lstmrec: {args.hyp}: no hypothesis for {len(report.missing)} reference "
+            f"utterance(s) ({shown})",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from lstmrec.scoring.align import score
+    from lstmrec.scoring.report import compare_reports, comparison_text
+
+    if not 0.0 < args.alpha < 1.0:
+        raise DataError(f"--alpha must be between 0 and 1, got {args.alpha}", "command line")
+    refs = read_transcripts(args.ref, args.fold)
+    reports = [score(refs, read_transcripts(h, args.fold), fold_to=args.fold) for h in args.hyps]
+    options = report_options(args)
+    comparison = compare_reports(*reports, options, alpha=args.alpha)
+    if args.format == "json":
+        out = {"ref": args.ref, "hyp_a": args.hyps[0], "hyp_b": args.hyps[1]}
+        print(json.dumps({**out, **comparison.to_dict()}))
+    else:
+        rate = "PER" if args.fold else "Error rate"
+        print(comparison_text(comparison, *args.hyps, rate=rate), end="")
+    status = 0
+    for hyp, report in zip(args.hyps, reports, strict=True):
+        if report.missing:
+            print(
+                f"lstmrec: {hyp}: no hypothesis for {len(report.missing)} reference "
+                f"utterance(s) (scored as all deletions)",
+                file=sys.stderr,
+            )
+            status = EXIT_BAD_INPUT
+    return status
+
+
+def add_report_parsers(sub) -> None:
+    """The ``score`` and ``compare`` subcommands."""
+    p = sub.add_parser("score", help="score a hypothesis file against a reference file")
+    p.add_argument("ref", help="reference transcripts, Kaldi text format (<utt-id> p1 p2 ...)")
+    p.add_argument("hyp", help="hypothesis transcripts, Kaldi text format")
+    format_arg(p)
+    fold_arg(p, None)
+    report_args(p)
+    plot_arg(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("compare", help="is one system better than another? (paired tests)")
+    p.add_argument("ref", help="reference transcripts, Kaldi text format")
+    p.add_argument("hyps", nargs=2, metavar="hyp", help="hypotheses of system A, then system B")
+    format_arg(p)
+    fold_arg(p, None)
+    report_args(p, details=False)
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="significance level of the verdict (default: 0.05)",
+    )
+    p.set_defaults(func=cmd_compare)

@@ -1,0 +1,461 @@
+"""Corpus readers: TIMIT (in every shape users hold it), TIMIT-style trees and JSONL manifests.
+
+TIMIT is found by walking the tree for ``<part>/DR<n>/<speaker>/<utt>.WAV`` with ``<part>`` in
+``TRAIN``/``TEST``, in upper or lower case, with NIST SPHERE or RIFF audio and with or without the
+``<utt>.WAV.wav`` RIFF twins some distributions ship beside the SPHERE files. Utterance ids are
+Kaldi style, ``<speaker>_<utt>`` in lower case (``fvmh0_sa1``).
+
+Splits follow Kaldi's ``egs/timit/s5``: train = the TRAIN part (462 speakers, 3,696 utterances
+without the SA sentences), dev = the 50-speaker development list, core-test = the 24-speaker core
+test list (192 utterances), full-test = the whole TEST part (168 speakers, 1,344 utterances).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import soundfile as sf
+
+from lstmrec.features.errors import DataError
+from lstmrec.manifest import Utterance, read_jsonl, read_manifest
+from lstmrec.phones import TIMIT61, read_speaker_list
+
+TIMIT_SAMPLE_RATE = 16000  # Hz; .PHN/.WRD boundaries are sample indices at this rate
+SPLITS = ("train", "dev", "core-test", "full-test", "all")
+TIMIT_PARTS = ("train", "test")
+# Split names a manifest's "split" field may hold; "test" is the one test set of a corpus that
+# does not distinguish a core test set, so it belongs to both core-test and full-test.
+MANIFEST_SPLITS = ("train", "dev", "test", "core-test", "full-test")
+_MANIFEST_MEMBERS = {
+    "train": {"train"},
+    "dev": {"dev"},
+    "core-test": {"core-test", "test"},
+    "full-test": {"core-test", "full-test", "test"},
+}
+# What libsndfile reads (``.sph``/``.nist`` are NIST SPHERE); matched case-insensitively.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".sph", ".nist", ".aif", ".aiff", ".au")
+TIMIT_AUDIO_EXTENSIONS = (".wav",)
+
+_DR_RE = re.compile(r"dr\d+", re.IGNORECASE)
+_SA_RE = re.compile(r"sa\d+")  # TIMIT's dialect sentences SA1, SA2, read by every speaker
+_NOT_FOUND = "no TIMIT utterances found (expected TRAIN/DR1/<speaker>/<utt>.WAV with .PHN)"
+
+OnError = Callable[[DataError], object]
+
+
+def _read_text_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError("file not found", path) from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
+
+
+def read_phn(
+    path: str | os.PathLike,
+    *,
+    num_samples: int | None = None,
+    sample_rate: int = TIMIT_SAMPLE_RATE,
+    labels: Collection[str] | None = None,
+    allow_overlap: bool = False,
+) -> list[tuple[int, int, str]]:
+    """Read a TIMIT ``.PHN`` or ``.WRD`` file (``<start-sample> <end-sample> <label>`` per line).
+
+    Returns ``[(start, end, label), ...]`` in file order, in samples, end exclusive. An end past
+    ``num_samples`` (TIMIT's last end is sometimes one sample past the audio) is clamped to it;
+    ``sample_rate`` only serves to state times in seconds in error messages. ``.WRD`` files need
+    ``allow_overlap=True``: neighbouring words may share a phone ("had your" shares the /jh/).
+
+    Raises :class:`DataError` naming the file and line for a malformed line, a negative start,
+    start >= end, a start before the previous end, a start at or past ``num_samples``, a label
+    not in ``labels`` (when given), and for an empty file.
+    """
+    path = Path(path)
+    segments: list[tuple[int, int, str]] = []
+    prev_end = 0
+    for lineno, line in enumerate(_read_text_file(path).splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        where = f"line {lineno}"
+        if len(fields) != 3 or not all(re.fullmatch(r"-?\d+", f) for f in fields[:2]):
+            raise DataError(
+                f"{where}: expected '<start> <end> <label>', got {line.strip()!r}", path
+            )
+        start, end, label = int(fields[0]), int(fields[1]), fields[2]
+        if start < 0:
+            raise DataError(f"{where}: negative start {start}", path)
+        if start >= end:
+            raise DataError(f"{where}: start {start} >= end {end}", path)
+        if start < prev_end and not allow_overlap:
+            raise DataError(f"{where}: start {start} overlaps the previous end {prev_end}", path)
+        if labels is not None and label not in labels:
+            raise DataError(f"{where}: unknown label {label!r}", path)
+        if num_samples is not None:
+            if start >= num_samples:
+                raise DataError(
+                    f"{where}: start {start} ({start / sample_rate:.3f} s) is at or past the end "
+                    f"of the audio ({num_samples} samples, {num_samples / sample_rate:.3f} s)",
+                    path,
+                )
+            end = min(end, num_samples)
+        segments.append((start, end, label))
+        prev_end = max(prev_end, end)
+    if not segments:
+        raise DataError("empty file (no segments)", path)
+    return segments
+
+
+def read_txt(path: str | os.PathLike) -> str:
+    """Read a transcript: TIMIT's ``<start> <end> <sentence>``, or just ``<sentence>``.
+
+    Returns the sentence with surrounding white space removed (lines joined by one space). The
+    sample numbers, when present, are dropped: TIMIT's end marker may lie past the audio.
+    Raises :class:`DataError` if the file is missing or holds no sentence.
+    """
+    path = Path(path)
+    text = " ".join(_read_text_file(path).split())
+    match = re.fullmatch(r"\d+ \d+ ?(.*)", text)
+    sentence = match.group(1) if match else text
+    if not sentence:
+        raise DataError("no sentence in transcript file", path)
+    return sentence
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, list[str]]]:
+    """Yield ``(directory, sorted file names)`` under ``root``, following symlinks once each."""
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a symlink loop or a second link to the same folder
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames.sort()
+        yield Path(dirpath), sorted(filenames)
+
+
+def _classify(name: str, audio_exts: Sequence[str]) -> tuple[str, str] | None:
+    """``(stem, kind)`` of a file name, kind one of audio/twin/phn/txt; ``None`` for others.
+
+    A twin is ``<stem>.WAV.wav``: the RIFF copy some distributions ship beside the SPHERE file.
+    """
+    if name.startswith("."):  # hidden files, macOS "._SA1.WAV" resource forks
+        return None
+    stem, ext = os.path.splitext(name)
+    ext = ext.lower()
+    if ext in audio_exts:
+        inner_stem, inner_ext = os.path.splitext(stem)
+        if inner_ext.lower() in audio_exts:
+            return inner_stem, "twin"
+        return stem, "audio"
+    if ext in (".phn", ".txt"):
+        return stem, ext[1:]
+    return None
+
+
+def _group_files(
+    directory: Path, filenames: Sequence[str], audio_exts: Sequence[str]
+) -> dict[str, dict[str, Path]]:
+    """Files of one folder by lower-cased stem: ``{stem: {"audio"|"phn"|"txt": path}}``.
+
+    The audio is the plain file (``SA1.WAV``, ``sa1.wav``) when there is one, else the
+    ``SA1.WAV.wav`` twin, so an utterance is never listed twice. Among equals (``SA1.WAV`` and
+    ``sa1.wav`` in one folder) the first name in sorted order wins.
+    """
+    groups: dict[str, dict[str, Path]] = {}
+    for name in filenames:  # sorted, so setdefault keeps the first
+        found = _classify(name, audio_exts)
+        if found is not None:
+            stem, kind = found
+            groups.setdefault(stem.lower(), {}).setdefault(kind, directory / name)
+    for files in groups.values():
+        twin = files.pop("twin", None)
+        if twin is not None:
+            files.setdefault("audio", twin)
+    return groups
+
+
+def _make_utterance(
+    utt_id: str, speaker: str, files: Mapping[str, Path], labels: Collection[str] | None
+) -> Utterance:
+    """Build one :class:`Utterance` from its audio and optional .PHN/.TXT files."""
+    audio = files["audio"]
+    try:
+        info = sf.info(str(audio))
+    except RuntimeError as e:  # soundfile.LibsndfileError: unreadable or unknown format
+        raise DataError(f"cannot read audio ({e})", audio) from None
+    phones = phone_times = None
+    if "phn" in files:
+        rate = info.samplerate
+        segments = read_phn(files["phn"], num_samples=info.frames, sample_rate=rate, labels=labels)
+        phones = tuple(label for _, _, label in segments)
+        phone_times = tuple((start / rate, end / rate) for start, end, _ in segments)
+    return Utterance(
+        id=utt_id,
+        path=str(audio),
+        speaker=speaker,
+        phones=phones,
+        phone_times=phone_times,
+        text=read_txt(files["txt"]) if "txt" in files else None,
+        duration=info.frames / info.samplerate,
+    )
+
+
+def _collect(
+    candidates: Iterator[tuple[str, str, dict[str, Path]]],
+    *,
+    labels: Collection[str] | None,
+    require_phn: bool,
+    on_error: OnError | None,
+) -> tuple[list[Utterance], int]:
+    """Build utterances from ``(id, speaker, files)``; returns them sorted by id and a count.
+
+    The count is the number of candidates, failed ones included. A :class:`DataError` of one
+    utterance (a .PHN without audio, audio without the required .PHN, a bad file) is raised, or
+    passed to ``on_error`` and the utterance skipped. Two utterances with one id always raise.
+    """
+    by_id: dict[str, Utterance] = {}
+    count = 0
+    for utt_id, speaker, files in candidates:
+        count += 1
+        try:
+            if "audio" not in files:
+                raise DataError("no audio file beside this .PHN", files["phn"])
+            if require_phn and "phn" not in files:
+                raise DataError("no .PHN file beside this audio", files["audio"])
+            utt = _make_utterance(utt_id, speaker, files, labels)
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+            continue
+        if utt_id in by_id:
+            raise DataError(
+                f"utterance id {utt_id!r} also found at {by_id[utt_id].path}", utt.path
+            )
+        by_id[utt_id] = utt
+    return [by_id[k] for k in sorted(by_id)], count
+
+
+def _is_timit_speaker_dir(path: Path) -> bool:
+    return (
+        bool(_DR_RE.fullmatch(path.parent.name)) and path.parent.parent.name.lower() in TIMIT_PARTS
+    )
+
+
+def _timit_candidates(root: Path) -> Iterator[tuple[str, str, dict[str, Path]]]:
+    for directory, filenames in _walk(root):
+        if not _is_timit_speaker_dir(directory):
+            continue
+        speaker = directory.name.lower()
+        for stem, files in _group_files(directory, filenames, TIMIT_AUDIO_EXTENSIONS).items():
+            if "audio" in files or "phn" in files:
+                yield f"{speaker}_{stem}", speaker, files
+
+
+def _existing_dir(root: str | os.PathLike) -> Path:
+    path = Path(root).absolute()  # absolute, so manifests written from the result stay valid
+    if not path.is_dir():
+        raise DataError("no such directory", path)
+    return path
+
+
+def find_timit(root: str | os.PathLike, *, on_error: OnError | None = None) -> list[Utterance]:
+    """Find every TIMIT utterance under ``root``; returns them sorted by id.
+
+    ``root`` may be the ``TIMIT`` folder, a folder containing it, or a part (``TRAIN``). Speaker
+    folders are those whose parent is ``DR<n>`` whose parent is ``TRAIN`` or ``TEST`` (any case).
+    Each utterance needs a ``.WAV`` (SPHERE or RIFF, or only a ``.WAV.wav`` twin) and a ``.PHN``
+    with TIMIT-61 labels; ``text`` comes from the ``.TXT`` when present. ``phone_times`` and
+    ``duration`` use the sample rate in the audio header.
+
+    Raises :class:`DataError` when ``root`` is missing or holds no utterance, and for the first
+    bad utterance unless ``on_error`` is given: then each error is passed to it and that
+    utterance skipped. Use :func:`timit_part` for the part an utterance belongs to.
+    """
+    path = _existing_dir(root)
+    utts, count = _collect(
+        _timit_candidates(path), labels=frozenset(TIMIT61), require_phn=True, on_error=on_error
+    )
+    if count == 0:
+        raise DataError(_NOT_FOUND, path)
+    return utts
+
+
+def timit_part(utt: Utterance) -> str | None:
+    """``"train"`` or ``"test"``: the TIMIT part the utterance's audio lives in.
+
+    Read from the path (``.../TEST/DR1/MDAB0/SI1039.WAV``, any case); ``None`` when the audio
+    does not sit in a TIMIT layout.
+    """
+    speaker_dir = Path(utt.path).parent
+    return speaker_dir.parent.parent.name.lower() if _is_timit_speaker_dir(speaker_dir) else None
+
+
+def _corpus_candidates(root: Path) -> Iterator[tuple[str, str, dict[str, Path]]]:
+    for directory, filenames in _walk(root):
+        speaker = directory.name.lower()
+        for stem, files in _group_files(directory, filenames, AUDIO_EXTENSIONS).items():
+            # A stray .txt (a README) is not an utterance; a .PHN without audio is a broken one.
+            if ("audio" in files and ("phn" in files or "txt" in files)) or (
+                "phn" in files and "audio" not in files
+            ):
+                yield f"{speaker}_{stem}".lower(), speaker, files
+
+
+def find_corpus(root: str | os.PathLike, *, on_error: OnError | None = None) -> list[Utterance]:
+    """Find every labelled recording of a TIMIT-style corpus; returns them sorted by id.
+
+    An utterance is an audio file (``AUDIO_EXTENSIONS``, any case) with a ``.PHN`` (any labels)
+    and/or ``.TXT`` beside it under the same stem. Its speaker is the folder name, its id
+    ``<speaker>_<stem>``, both lower-cased. Audio without labels is ignored. Errors are handled
+    as in :func:`find_timit`.
+    """
+    path = _existing_dir(root)
+    utts, count = _collect(
+        _corpus_candidates(path), labels=None, require_phn=False, on_error=on_error
+    )
+    if count == 0:
+        raise DataError(
+            "no labelled audio found (expected <speaker>/<utt>.wav with .PHN or .TXT)", path
+        )
+    return utts
+
+
+def looks_like_timit(root: str | os.PathLike) -> bool:
+    """True if ``root`` has a ``TRAIN|TEST/DR<n>/<speaker>`` folder anywhere below it."""
+    return any(_is_timit_speaker_dir(d) for d, _ in _walk(Path(root)))
+
+
+CORPUS_KINDS = ("auto", "timit", "iam-ondb")
+
+
+def load_corpus(
+    path: str | os.PathLike, *, on_error: OnError | None = None, corpus: str = "auto"
+) -> list[Utterance]:
+    """Utterances from a ``.jsonl`` manifest, a TIMIT tree, an IAM-OnDB tree or a TIMIT-style
+    corpus folder.
+
+    A manifest is read whole (``on_error`` is not used). A folder goes to
+    :func:`lstmrec.corpora.iam_ondb.load_iam_ondb` for ``corpus="iam-ondb"``, or with ``"auto"``
+    when it has IAM-OnDB's ``lineStrokes/`` and ``ascii/``; otherwise to :func:`find_timit` when
+    :func:`looks_like_timit` (or ``corpus="timit"``), else to :func:`find_corpus`. Raises
+    :class:`DataError` for a missing path or a file that is not ``.jsonl``.
+    """
+    from lstmrec.corpora.iam_ondb import load_iam_ondb, looks_like_iam_ondb
+
+    if corpus not in CORPUS_KINDS:
+        raise ValueError(f"corpus={corpus!r} must be one of {', '.join(CORPUS_KINDS)}")
+    path = Path(path)
+    if path.is_dir():
+        if corpus == "iam-ondb" or (corpus == "auto" and looks_like_iam_ondb(path)):
+            return load_iam_ondb(path, on_error=on_error)
+        timit = corpus == "timit" or looks_like_timit(path)
+        return (find_timit if timit else find_corpus)(path, on_error=on_error)
+    if not path.exists():
+        raise DataError("no such file or directory", path)
+    if path.suffix.lower() != ".jsonl":
+        raise DataError("expected a .jsonl manifest or a corpus folder", path)
+    return read_manifest(path)
+
+
+def manifest_splits(path: str | os.PathLike) -> dict[str, str]:
+    """``{utterance id: split}`` from the ``"split"`` fields of a JSONL manifest.
+
+    Entries without the field are left out. Raises :class:`DataError` naming the line for a
+    value not in ``MANIFEST_SPLITS`` or a line that is not a JSON object with an ``"id"``.
+    """
+    splits: dict[str, str] = {}
+    for lineno, d in read_jsonl(path):
+        if "id" not in d:
+            raise DataError(f"line {lineno}: expected a JSON object with an 'id'", path)
+        if "split" in d:
+            if d["split"] not in MANIFEST_SPLITS:
+                valid = ", ".join(MANIFEST_SPLITS)
+                raise DataError(
+                    f"line {lineno}: unknown split {d['split']!r} (valid: {valid})", path
+                )
+            splits[str(d["id"])] = d["split"]
+    return splits
+
+
+def _utt_name(utt: Utterance) -> str:
+    """The utterance part of a ``<speaker>_<utt>`` id (the whole id if it has no such prefix)."""
+    prefix = f"{utt.speaker}_"
+    return utt.id[len(prefix) :] if utt.id.startswith(prefix) else utt.id
+
+
+def _in_split(
+    utt: Utterance,
+    split: str,
+    part: str | None,
+    dev: frozenset[str],
+    test: frozenset[str],
+) -> bool:
+    """Whether one utterance belongs to ``split`` by TIMIT part (if any) and speaker lists."""
+    speaker = utt.speaker.lower()
+    if split == "dev":
+        return speaker in dev
+    if split == "core-test":
+        return speaker in test
+    if part is None:  # a corpus without parts: the lists are the whole story
+        return (speaker not in dev and speaker not in test) if split == "train" else speaker in test
+    if split == "train":
+        return part == "train" and speaker not in dev and speaker not in test
+    return part == "test"  # full-test: the whole TEST part (core test and dev speakers included)
+
+
+def select_split(
+    utts: Sequence[Utterance],
+    split: str,
+    *,
+    keep_sa: bool = False,
+    dev_speakers: Collection[str] | None = None,
+    test_speakers: Collection[str] | None = None,
+    split_of: Mapping[str, str] | None = None,
+) -> list[Utterance]:
+    """The utterances of one split, in input order.
+
+    ``split`` is one of ``SPLITS``. With ``split_of`` (see :func:`manifest_splits`) an utterance
+    belongs to the split its entry names ("test" counts as both core-test and full-test).
+    Otherwise TIMIT utterances (see :func:`timit_part`) split as Kaldi does: train = TRAIN part,
+    dev = ``dev_speakers``, core-test = ``test_speakers``, full-test = TEST part; the lists
+    default to the shipped ones. For a corpus without parts give one list or both: train =
+    speakers in neither list, dev = ``dev_speakers``, core-test and full-test = ``test_speakers``.
+    "all" is every utterance. SA sentences (``sa1``, ``sa2``) are dropped unless ``keep_sa``.
+
+    Raises ``ValueError`` for an unknown split, or for a corpus without parts and no lists.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    parts = {utt.id: timit_part(utt) for utt in utts}
+    is_timit = all(p is not None for p in parts.values())
+    if split != "all" and split_of is None and not is_timit:
+        if dev_speakers is None and test_speakers is None:
+            raise ValueError(
+                f"split {split!r}: the utterances are not all in a TIMIT TRAIN/TEST layout; "
+                "give dev_speakers and/or test_speakers, or split_of"
+            )
+    if is_timit:
+        dev_speakers = read_speaker_list("dev") if dev_speakers is None else dev_speakers
+        test_speakers = read_speaker_list("core-test") if test_speakers is None else test_speakers
+    dev = frozenset(s.lower() for s in dev_speakers or ())
+    test = frozenset(s.lower() for s in test_speakers or ())
+    out = []
+    for utt in utts:
+        if not keep_sa and _SA_RE.fullmatch(_utt_name(utt).lower()):
+            continue
+        if split == "all":
+            keep = True
+        elif split_of is not None:
+            keep = split_of.get(utt.id) in _MANIFEST_MEMBERS[split]
+        else:
+            keep = _in_split(utt, split, parts[utt.id] if is_timit else None, dev, test)
+        if keep:
+            out.append(utt)
+    return out

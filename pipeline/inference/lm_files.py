@@ -1,0 +1,284 @@
+"""Language model files: ARPA reading and writing, n-gram training, lexicons, and the LMs the
+beam search uses for a model's symbol table.
+
+ARPA is the text format of SRILM and KenLM (``\\data\\``, ``ngram N=count``, one ``\\N-grams:``
+section per order with ``log10-prob tokens [log10-backoff]`` lines, ``\\end\\``), so models
+trained with those tools load here and models trained here load there.
+
+Training uses interpolated Witten-Bell smoothing (Witten and Bell 1991; SRILM's ``-wbdiscount
+-interpolate``): ``p(w | h) = (c(h w) + T(h) p(w | h')) / (c(h) + T(h))`` with ``T(h)`` the number
+of distinct tokens seen after ``h`` and ``h'`` the context without its oldest token, down to a
+uniform distribution. In back-off form each seen n-gram is listed with its interpolated
+probability and each context gets the back-off weight ``T(h) / (c(h) + T(h))``, which makes the
+ARPA model exactly the interpolated one: every context's distribution sums to 1.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from lstmrec.features.errors import DataError
+from lstmrec.models.lm import BOS, EOS, LN10, NO_PROB, UNK, LexiconLM, NgramModel, SymbolLM
+
+SPACE = "<space>"  # the LM token of the space between words, in character models
+# Symbol-table names a recognizer may give the space character (symbols cannot be white space).
+SPACE_SYMBOLS = ("<space>", "<sp>", "|", "_", "\u2581")
+
+
+def train_ngram(sentences: Iterable[Sequence[str]], order: int) -> NgramModel:
+    """Interpolated Witten-Bell n-gram model of ``sentences`` (lists of tokens).
+
+    The vocabulary is every token seen plus ``<s>``, ``</s>`` and ``<unk>`` (which gets only the
+    uniform share). Each sentence is scored as ``<s> w1 ... wn </s>``.
+    """
+    if order < 1:
+        raise ValueError(f"order={order} must be at least 1")
+    counts: list[Counter] = [Counter() for _ in range(order)]
+    for sent in sentences:
+        toks = [BOS, *sent, EOS]
+        for i in range(1, len(toks)):
+            for n in range(1, min(order, i + 1) + 1):
+                counts[n - 1][tuple(toks[i - n + 1 : i + 1])] += 1
+    if not counts[0]:
+        raise ValueError("no sentences to train on")
+    words = sorted({g[0] for g in counts[0]} - {EOS, UNK})
+    vocab = (BOS, EOS, UNK, *words)
+    ids = {w: i for i, w in enumerate(vocab)}
+    predicted = len(vocab) - 1  # <s> is never predicted
+    probs: list[dict] = [dict() for _ in range(order)]
+    backoffs: dict = {}
+    # Context statistics: c(h) and T(h) for every context of every order.
+    ctx_count: Counter = Counter()
+    ctx_types: Counter = Counter()
+    for table in counts:
+        for gram, c in table.items():
+            ctx_count[gram[:-1]] += c
+            ctx_types[gram[:-1]] += 1
+    lower: dict = {}  # interpolated probabilities of the order below, by id tuple
+    for n, table in enumerate(counts, start=1):
+        current = {}
+        for gram, c in table.items():
+            gram_ids = tuple(ids[w] for w in gram)
+            # (h', w) was counted wherever (h, w) was, so the order below always lists it.
+            below = lower[gram_ids[1:]] if n > 1 else 1.0 / predicted
+            h = gram[:-1]
+            current[gram_ids] = (c + ctx_types[h] * below) / (ctx_count[h] + ctx_types[h])
+        if n == 1:  # tokens never seen get the uniform share
+            unseen = ctx_types[()] / (ctx_count[()] + ctx_types[()]) / predicted
+            for w in vocab[1:]:
+                current.setdefault((ids[w],), unseen)
+        probs[n - 1] = {g: math.log10(p) for g, p in current.items()}
+        lower = current
+    probs[0][(ids[BOS],)] = NO_PROB
+    for h, t in ctx_types.items():
+        if h and len(h) < order:
+            backoffs[tuple(ids[w] for w in h)] = math.log10(t / (ctx_count[h] + t))
+    return NgramModel(vocab, probs, backoffs)
+
+
+UNITS = ("phones", "chars", "words")
+
+
+def text_tokens(text: str, unit: str) -> list[str]:
+    """A transcript as LM tokens: its words, or its characters with :data:`SPACE` between
+    words (runs of white space count as one space)."""
+    words = text.split()
+    if unit == "words":
+        return words
+    if unit == "chars":
+        return [t for w in words for t in (SPACE, *w)][1:]
+    raise ValueError(f"unit {unit!r} must be 'chars' or 'words' for text")
+
+
+def corpus_sentences(utts, unit: str, *, phone_set: int = 61) -> list[list[str]]:
+    """LM training sentences of utterances: phones folded to ``phone_set`` (``unit="phones"``),
+    or the characters or words of their transcripts. Utterances without them raise
+    :class:`DataError`."""
+    from lstmrec.targets import utterance_labels
+
+    if unit == "phones":
+        return [utterance_labels(u, phone_set) for u in utts]
+    out = []
+    for u in utts:
+        if not u.text:
+            raise DataError(f"utterance {u.id} has no transcript text", u.path)
+        out.append(text_tokens(u.text, unit))
+    return out
+
+
+def write_arpa(model: NgramModel, path: str | os.PathLike) -> None:
+    """Write ``model`` as an ARPA file (to a temporary name, then renamed into place)."""
+    path = Path(path)
+    lines = ["", "\\data\\"]
+    lines += [f"ngram {n}={len(t)}" for n, t in enumerate(model.probs, start=1)]
+    for n, table in enumerate(model.probs, start=1):
+        lines += ["", f"\\{n}-grams:"]
+        for gram, logp in sorted(table.items()):
+            text = f"{logp:.7f}\t{' '.join(model.vocab[i] for i in gram)}"
+            if n < model.order and gram in model.backoffs:
+                text += f"\t{model.backoffs[gram]:.7f}"
+            lines.append(text)
+    lines += ["", "\\end\\", ""]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_arpa(path: str | os.PathLike) -> NgramModel:
+    """Read an ARPA back-off model (SRILM, KenLM, or :func:`write_arpa`).
+
+    Raises :class:`DataError` naming the file and line when it is malformed.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError("language model file not found", path) from None
+    except UnicodeDecodeError:
+        raise DataError("language model is not UTF-8 text", path) from None
+    lines = [(i, ln.strip()) for i, ln in enumerate(text.splitlines(), start=1)]
+    lines = [(i, ln) for i, ln in lines if ln]
+    if not lines or lines[0][1] != "\\data\\":
+        raise DataError("not an ARPA language model (no \\data\\ header)", path)
+    expected: dict[int, int] = {}
+    pos = 1
+    while pos < len(lines) and lines[pos][1].startswith("ngram "):
+        num, sep, count = lines[pos][1][6:].partition("=")
+        if not sep or not num.strip().isdigit() or not count.strip().isdigit():
+            raise DataError(f"line {lines[pos][0]}: bad count line {lines[pos][1]!r}", path)
+        expected[int(num)] = int(count)
+        pos += 1
+    order = max(expected, default=0)
+    if sorted(expected) != list(range(1, order + 1)):
+        raise DataError("ARPA header must list ngram 1=... up to the model order", path)
+    raw: list[list[tuple[float, tuple[str, ...], float | None]]] = [[] for _ in range(order)]
+    n = 0
+    for lineno, ln in lines[pos:]:
+        if ln == "\\end\\":
+            break
+        if ln.startswith("\\") and ln.endswith("-grams:"):
+            n = int(ln[1:-7]) if ln[1:-7].isdigit() else 0
+            if not 1 <= n <= order:
+                raise DataError(f"line {lineno}: unexpected section {ln!r}", path)
+            continue
+        fields = ln.split()
+        if n == 0 or len(fields) not in (n + 1, n + 2):
+            raise DataError(f"line {lineno}: expected a {n}-gram line, got {ln!r}", path)
+        try:
+            logp = float(fields[0])
+            bow = float(fields[n + 1]) if len(fields) == n + 2 else None
+        except ValueError:
+            raise DataError(f"line {lineno}: bad number in {ln!r}", path) from None
+        raw[n - 1].append((logp, tuple(fields[1 : n + 1]), bow))
+    else:
+        raise DataError("ARPA file ends without \\end\\", path)
+    for k in range(order):
+        if len(raw[k]) != expected[k + 1]:
+            raise DataError(
+                f"header says ngram {k + 1}={expected[k + 1]} but {len(raw[k])} are listed", path
+            )
+    return _model_from_entries(raw, path)
+
+
+def _model_from_entries(raw, path) -> NgramModel:
+    vocab = tuple(g[0] for _, g, _ in raw[0])
+    ids = {w: i for i, w in enumerate(vocab)}
+    probs: list[dict] = [dict() for _ in raw]
+    backoffs: dict = {}
+    for k, entries in enumerate(raw):
+        for logp, gram, bow in entries:
+            unknown = [w for w in gram if w not in ids]
+            if unknown:
+                raise DataError(f"{k + 1}-gram {' '.join(gram)!r} uses unlisted {unknown[0]}", path)
+            key = tuple(ids[w] for w in gram)
+            probs[k][key] = logp
+            if bow is not None:
+                backoffs[key] = bow
+    try:
+        return NgramModel(vocab, probs, backoffs)
+    except ValueError as e:
+        raise DataError(f"unusable language model: {e}", path) from None
+
+
+def read_lexicon(path: str | os.PathLike) -> list[str]:
+    """Words of a lexicon file: the first field of each non-empty line (so a plain word list
+    and a pronunciation lexicon both work); ``#`` starts a comment line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DataError("lexicon file not found", path) from None
+    except UnicodeDecodeError:
+        raise DataError("lexicon is not UTF-8 text", path) from None
+    words = [ln.split()[0] for ln in lines if ln.strip() and not ln.startswith("#")]
+    if not words:
+        raise DataError("lexicon has no words", path)
+    return list(dict.fromkeys(words))
+
+
+def symbol_tokens(symbols: Sequence[str]) -> list[str]:
+    """LM token of each decoder class (``[blank, s1, ..., sV]``): the symbol itself, and
+    :data:`SPACE` for a space symbol."""
+    return [SPACE if s in SPACE_SYMBOLS else s for s in symbols]
+
+
+def decoder_lm(
+    classes: Sequence[str], *, lm_path: str | os.PathLike, lexicon_path: str | os.PathLike | None
+) -> SymbolLM | LexiconLM:
+    """The language model the beam search uses for a model with classes ``[blank, s1..sV]``.
+
+    Without a lexicon the ARPA model is over the symbols themselves (phones or characters, with
+    :data:`SPACE` for the space). With a lexicon it is a word model, and the symbols spell
+    lexicon words separated by the space symbol.
+    """
+    ngram = read_arpa(lm_path)
+    tokens = symbol_tokens(classes)
+    if lexicon_path is None:
+        lm = SymbolLM(ngram, tokens)
+        if lm.missing:
+            shown = ", ".join(lm.missing[:5])
+            raise DataError(
+                f"{len(lm.missing)} of the model's symbols are not in the LM and it has no "
+                f"{UNK} ({shown}); was it trained on another symbol set?",
+                lm_path,
+            )
+        # With <unk> nothing is missing, but a model that writes spaces needs the LM's <space>:
+        # without one it is a word LM, which would score every character as <unk>.
+        if SPACE in tokens and SPACE not in ngram.ids:
+            raise DataError(
+                f"the model writes spaces but the LM has no {SPACE}: a word LM needs --lexicon",
+                lm_path,
+            )
+        return lm
+    if SPACE in ngram.ids:
+        raise DataError(f"a lexicon needs a word LM, this one has {SPACE}: a character LM", lm_path)
+    if SPACE not in tokens:
+        raise DataError("a lexicon needs a space symbol in the model's symbol table", lexicon_path)
+    ids = {t: i for i, t in enumerate(tokens) if i > 0}
+    by_char = {t: i for t, i in ids.items() if len(t) == 1}
+
+    def spell(word: str) -> list[int] | None:
+        out = [by_char.get(ch) for ch in word]
+        return None if None in out else out
+
+    words = read_lexicon(lexicon_path)
+    if not any(w in ngram.ids for w in words):
+        raise DataError("no lexicon word is in the LM; is it a word LM?", lm_path)
+    lm = LexiconLM(ngram, words, spell=spell, space=ids[SPACE], num_classes=len(tokens))
+    if len(lm.skipped) == len(words):
+        raise DataError("no lexicon word can be spelled with the model's symbols", lexicon_path)
+    return lm
+
+
+__all__ = [
+    "LN10",
+    "corpus_sentences",
+    "decoder_lm",
+    "read_arpa",
+    "read_lexicon",
+    "text_tokens",
+    "train_ngram",
+    "write_arpa",
+]

@@ -1,0 +1,174 @@
+"""Feature extraction and batch transcription of large corpora as Apache Beam pipelines.
+
+Beam is the engine tensorflow-datasets uses for big datasets. The DirectRunner runs here, in one
+process or in several (``num_workers > 1``: ``--direct_num_workers N
+--direct_running_mode multi_processing``); any other runner (Dataflow, Flink, Spark) takes its
+usual pipeline options, passed through as ``KEY=VALUE``. ``apache-beam`` is an optional extra
+(``pip install -e '.[beam]'``).
+
+Features go to a sharded feature cache that training reads like the single-file one
+(:func:`lstmrec.featurize.compute_features`): ``<key>.shards/shard-NNNNN-of-MMMMM.npz``, each
+shard in the single-file format (features by utterance id, plus the bad files' reports).
+Transcription writes one JSON object per input file, or ``{"file", "error"}`` for a bad one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lstmrec.features.audio import FeatureConfig
+from lstmrec.features.errors import DataError
+from lstmrec.manifest import Utterance
+
+UTTERANCES_PER_SHARD = 256  # features of one shard are held in memory by one worker
+MISSING = "apache-beam is not installed; install it with: pip install -e '.[beam]'"
+
+
+def require_beam():
+    """The ``apache_beam`` module, or :class:`DataError` with the one line saying how to get it."""
+    try:
+        import apache_beam
+    except ImportError:
+        raise DataError(MISSING) from None
+    return apache_beam
+
+
+def pipeline_options(runner: str, *, num_workers: int = 1, extra: Sequence[str] = ()):
+    """Beam ``PipelineOptions`` for ``runner``; ``extra`` holds ``KEY=VALUE`` Beam options."""
+    require_beam()
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    flags = [f"--runner={runner}"]
+    if runner == "DirectRunner" and num_workers > 1:
+        flags += [f"--direct_num_workers={num_workers}", "--direct_running_mode=multi_processing"]
+    for item in extra:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise DataError(f"Beam option {item!r} must look like KEY=VALUE")
+        flags.append(f"--{key.lstrip('-')}={value}")
+    return PipelineOptions(flags)
+
+
+def _featurize(utt: Utterance, config: FeatureConfig, num_shards: int):
+    """``(shard, (id, features or None, error or None))`` for one utterance."""
+    from lstmrec.featurize import utterance_features
+
+    shard = int.from_bytes(utt.id.encode()[-4:].rjust(4, b"\0"), "big") % num_shards
+    try:
+        return shard, (utt.id, utterance_features(utt, config), None)
+    except DataError as e:
+        return shard, (utt.id, None, [e.reason, e.path])
+
+
+def _write_shard(item, folder: str, num_shards: int) -> str:
+    """Write one shard's ``.npz`` (the single-file cache format) through Beam's file systems."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from lstmrec.featurize import ERRORS_KEY
+
+    shard, records = item
+    feats = {utt_id: f for utt_id, f, err in records if err is None}
+    errors = [err for _, _, err in records if err is not None]
+    buf = io.BytesIO()
+    np.savez(buf, **feats, **{ERRORS_KEY: np.array(json.dumps(errors))})
+    path = FileSystems.join(folder, f"shard-{shard:05d}-of-{num_shards:05d}.npz")
+    with FileSystems.create(path) as f:
+        f.write(buf.getvalue())
+    return path
+
+
+def beam_features(
+    utts: Sequence[Utterance],
+    config: FeatureConfig,
+    *,
+    cache_dir: str | os.PathLike,
+    options,
+    on_error: Callable[[DataError], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Compute the features of ``utts`` with Beam into the sharded cache; returns them by id.
+
+    Does nothing but read when the cache already holds this (settings, files) key. Bad files
+    are recorded in the shards and passed to ``on_error`` (or raised) as
+    :func:`lstmrec.featurize.compute_features` does. The shards are written to a temporary
+    folder that is renamed when the pipeline has finished.
+    """
+    beam = require_beam()
+    from lstmrec.featurize import cache_key, compute_features
+
+    final = Path(cache_dir) / f"{cache_key(utts, config)}.shards"
+    if not final.is_dir() and utts:
+        tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+        tmp.mkdir(parents=True)
+        shards = max(1, -(-len(utts) // UTTERANCES_PER_SHARD))
+        try:
+            with beam.Pipeline(options=options) as p:
+                _ = (
+                    p
+                    | "utterances" >> beam.Create(list(utts))
+                    | "spread" >> beam.Reshuffle()  # Create makes one bundle: one worker
+                    | "features" >> beam.Map(_featurize, config, shards)
+                    | "by shard" >> beam.GroupByKey()
+                    | "write" >> beam.Map(_write_shard, str(tmp), shards)
+                )
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return compute_features(utts, config, cache_dir=cache_dir, on_error=on_error)
+
+
+class _Transcribe:
+    """Beam ``DoFn`` body: loads the bundle once per worker, transcribes a batch of files."""
+
+    def __init__(self, model: str, fold_to: int | None) -> None:
+        self.model, self.fold_to, self.bundle = model, fold_to, None
+
+    def __call__(self, files: list[str]) -> list[str]:
+        from lstmrec.bundle import load_bundle
+        from lstmrec.inference.transcribe import transcribe_files
+
+        if self.bundle is None:
+            self.bundle = load_bundle(self.model)
+        errors: list[DataError] = []
+        lines = [
+            json.dumps(tr.to_dict())
+            for tr in transcribe_files(
+                self.bundle, files, fold_to=self.fold_to, on_error=errors.append
+            )
+        ]
+        return lines + [json.dumps({"file": e.path, "error": e.reason}) for e in errors]
+
+
+def beam_transcribe(
+    model: str, files: Sequence[str], *, output: str, options, fold_to: int | None = None
+) -> list[dict]:
+    """Transcribe ``files`` with Beam into the JSON Lines file ``output`` (unordered).
+
+    Returns the error records (``{"file", "error"}``) also written there. ``output`` is written
+    under a temporary name and renamed when complete.
+    """
+    beam = require_beam()
+    from apache_beam.io.filesystems import FileSystems
+
+    tmp = f"{output}.tmp-{uuid.uuid4().hex[:8]}"
+    with beam.Pipeline(options=options) as p:
+        _ = (
+            p
+            | "files" >> beam.Create(list(files))
+            | "spread" >> beam.Reshuffle()
+            | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=16)
+            | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to))
+            | "write" >> beam.io.WriteToText(tmp, num_shards=1, shard_name_template="")
+        )
+    FileSystems.rename([tmp], [output])
+    with FileSystems.open(output) as f:
+        text = f.read().decode("utf-8")
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [r for r in records if "error" in r]

@@ -1,0 +1,392 @@
+"""Training: manifest -> features -> BLSTM-CTC -> checkpoints -> model bundle.
+
+One training loop for every recipe; recipes differ only in their config. Each epoch ends with a
+checkpoint (weights, optimizer state, early-stopping state) written atomically, so ``resume=True``
+continues an interrupted run from its last completed epoch with the same batches it would have
+seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lstmrec import __version__
+from lstmrec.bundle import Bundle, save_bundle
+from lstmrec.config import Recipe
+from lstmrec.features.audio import apply_cmvn, cmvn_stats
+from lstmrec.features.errors import DataError
+from lstmrec.featurize import check_ctc_fits, compute_features, default_cache_dir
+from lstmrec.inference.decoder import recognize_features
+from lstmrec.manifest import Utterance
+from lstmrec.phones import SymbolTable
+from lstmrec.scoring.align import Report, score
+from lstmrec.targets import (
+    apply_unknown_policy,
+    char_table,
+    label_kind,
+    scoring_fold,
+    symbol_table_for,
+    utterance_chars,
+    utterance_labels,
+)
+from lstmrec.training.batching import CTCBatches, fit_input
+
+Log = Callable[[str], None]
+
+
+@dataclasses.dataclass
+class PreparedSplit:
+    """Utterances that passed every check, with their features and label ids."""
+
+    utts: list[Utterance]
+    feats: list[np.ndarray]  # (T_i, F) float32, not normalised
+    labels: list[np.ndarray]  # (L_i,) int32 ids 1..V
+
+
+def prepare_split(utts, labels, recipe, symbols, *, cache_dir, on_error, desc) -> PreparedSplit:
+    """Features and label ids for ``utts`` (``labels``: ``{id: symbols}``); bad utterances go
+    to ``on_error`` (or raise)."""
+    utts = [u for u in utts if u.id in labels]
+    feats = compute_features(
+        utts, recipe.features, cache_dir=cache_dir, on_error=on_error, desc=desc
+    )
+    out = PreparedSplit([], [], [])
+    for utt in utts:
+        if utt.id not in feats:
+            continue
+        try:
+            ids = symbols.encode(labels[utt.id], source=utt.path)
+            check_ctc_fits(utt, ids, len(feats[utt.id]))
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+            continue
+        out.utts.append(utt)
+        out.feats.append(feats[utt.id])
+        out.labels.append(ids)
+    return out
+
+
+def data_hash(utts: Sequence[Utterance]) -> str:
+    """Hash of the training manifest (ids, audio paths and labels)."""
+    h = hashlib.sha256()
+    for utt in utts:
+        h.update(json.dumps(utt.to_dict(), sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def make_optimizer(cfg):
+    import keras
+
+    clip = {k: v for k, v in (("clipnorm", cfg.clipnorm), ("clipvalue", cfg.clipvalue)) if v}
+    name = cfg.optimizer.lower()
+    if name == "sgd":
+        return keras.optimizers.SGD(cfg.learning_rate, momentum=cfg.momentum, **clip)
+    if name == "adam":
+        return keras.optimizers.Adam(cfg.learning_rate, **clip)
+    if name == "adamw":
+        return keras.optimizers.AdamW(cfg.learning_rate, **clip)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(cfg.learning_rate, momentum=cfg.momentum, **clip)
+    raise DataError(f"optimizer={cfg.optimizer!r} must be sgd, adam, adamw or rmsprop")
+
+
+def dev_report(model, split: PreparedSplit, symbols, mean, std, fold_to) -> Report:
+    """Greedy-decoded error rate of ``model`` on a prepared split."""
+    tokens = recognize_features(model, split.feats, mean, std)
+    refs = {u.id: symbols.decode(y) for u, y in zip(split.utts, split.labels, strict=True)}
+    hyps = {
+        u.id: symbols.decode([t.symbol for t in tk])
+        for u, tk in zip(split.utts, tokens, strict=True)
+    }
+    return score(refs, hyps, speakers={u.id: u.speaker for u in split.utts}, fold_to=fold_to)
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """Everything training needs besides the model: prepared splits, symbols, CMVN."""
+
+    train: PreparedSplit
+    dev: PreparedSplit | None  # None: no dev set (fixed number of epochs)
+    symbols: SymbolTable
+    mean: np.ndarray  # (F,) float32, from the training features
+    std: np.ndarray  # (F,) float32
+    fold_to: int | None  # phone set the dev error rate is scored on
+
+
+def _label_seqs(utts, recipe, on_error) -> dict[str, list[str]]:
+    """``{id: label symbols}`` of the utterances that have labels (phones, or characters for
+    an ink recipe); the others go to ``on_error`` (or raise)."""
+    out = {}
+    for utt in utts:
+        try:
+            if label_kind(recipe.features) == "chars":
+                out[utt.id] = utterance_chars(utt)
+            else:
+                out[utt.id] = utterance_labels(utt, recipe.data.phone_set)
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+    return out
+
+
+def _known_chars(utts, seqs, symbols, policy, on_error, log) -> dict[str, list[str]]:
+    """Apply ``[data] unknown_chars`` to characters outside ``symbols``; one line each."""
+    known, out = set(symbols.symbols), {}
+    for utt in utts:
+        if utt.id not in seqs:
+            continue
+        try:
+            out[utt.id], note = apply_unknown_policy(utt, seqs[utt.id], known, policy)
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+            continue
+        if note:
+            log(note)
+        if not out[utt.id]:
+            del out[utt.id]
+            err = DataError(f"utterance {utt.id}: no characters left", utt.path)
+            if on_error is None:
+                raise err
+            on_error(err)
+    return out
+
+
+def prepare_data(recipe, train_utts, dev_utts, *, cache_dir, on_error, log=print) -> TrainingData:
+    """Labels, symbol table, features and CMVN statistics; bad utterances are reported once."""
+    train_seqs = _label_seqs(train_utts, recipe, on_error)
+    dev_seqs = _label_seqs(dev_utts, recipe, on_error)
+    chars = label_kind(recipe.features) == "chars"
+    if chars:
+        symbols = char_table(list(train_seqs.values()), recipe.data.charset)
+        policy = recipe.data.unknown_chars
+        train_seqs = _known_chars(train_utts, train_seqs, symbols, policy, on_error, log)
+        dev_seqs = _known_chars(dev_utts, dev_seqs, symbols, policy, on_error, log)
+    else:
+        symbols = symbol_table_for(list(train_seqs.values()), recipe.data.phone_set)
+    kw = dict(cache_dir=cache_dir, on_error=on_error)
+    train_set = prepare_split(train_utts, train_seqs, recipe, symbols, desc="train features", **kw)
+    if not train_set.utts:
+        raise DataError("no usable training utterances")
+    dev_set = (
+        prepare_split(dev_utts, dev_seqs, recipe, symbols, desc="dev features", **kw)
+        if dev_utts
+        else None
+    )
+    mean, std = (a.astype(np.float32) for a in cmvn_stats(train_set.feats))
+    return TrainingData(
+        train_set,
+        dev_set if dev_set and dev_set.utts else None,
+        symbols,
+        mean,
+        std,
+        None if chars else scoring_fold(symbols, recipe.data.score_phone_set),
+    )
+
+
+def _restore(out_dir: Path, trainer, log: Log) -> dict:
+    """Load the run's checkpoint into ``trainer``; returns the loop state."""
+    from lstmrec.training.callbacks import load_checkpoint
+
+    try:
+        state = load_checkpoint(
+            out_dir, trainer.acoustic_model, trainer.optimizer, trainer.trainable_variables
+        )
+    except ValueError:  # Keras's shape-mismatch message is many lines of weight values
+        raise DataError(
+            "the checkpoint does not fit this recipe's model or optimizer; "
+            "resume with the run's original settings",
+            out_dir / "checkpoint",
+        ) from None
+    log(f"resuming after epoch {state['epoch']}")
+    return state
+
+
+def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path, log, dist=None):
+    """Run the remaining epochs (none when the run already finished or stopped early)."""
+    from lstmrec.training.callbacks import EpochMonitor, WeightNoise
+
+    patience = cfg.patience if evaluate is not None else 0
+    if state["epoch"] >= cfg.max_epochs or (patience and state["wait"] >= patience):
+        return
+    batches = CTCBatches(
+        [apply_cmvn(f, data.mean, data.std) for f in data.train.feats],
+        data.train.labels,
+        batch_size=cfg.batch_size,
+        pad_multiple=cfg.pad_multiple,
+        seed=cfg.seed,
+        epoch=state["epoch"],
+    )
+    callbacks = [
+        EpochMonitor(
+            acoustic_model=trainer.acoustic_model,
+            out_dir=out_dir,
+            evaluate=evaluate,
+            patience=patience,
+            state=state,
+            log=log,
+        )
+    ]
+    if cfg.weight_noise > 0:
+        callbacks.insert(0, WeightNoise(cfg.weight_noise, seed=cfg.seed + state["epoch"]))
+    # shuffle=False: CTCBatches orders each epoch from (seed, epoch), so a resumed run sees the
+    # same batches as an uninterrupted one; Keras' own shuffling would not be reproducible.
+    with warnings.catch_warnings():
+        # A tf.distribute dataset made per worker has no known length, so Keras learns the
+        # epoch's length from the first epoch's end and says the input "ran out of data".
+        if dist is not None and dist.strategy is not None:
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+        trainer.fit(
+            fit_input(batches, dist=dist, reduction=cfg.loss_reduction),
+            epochs=cfg.max_epochs,
+            initial_epoch=state["epoch"],
+            callbacks=callbacks,
+            verbose=0,
+            shuffle=False,
+        )
+
+
+def _start_state(out_dir: Path, resume: bool) -> bool:
+    """Decide whether to resume; refuse to overwrite a finished or running run silently."""
+    has_ckpt = (out_dir / "checkpoint" / "state.json").is_file()
+    if resume and has_ckpt:
+        return True
+    if resume and (out_dir / "model").exists():
+        raise DataError(
+            "no checkpoint to resume from, but a model bundle is there; choose another --out",
+            out_dir,
+        )
+    if has_ckpt or (out_dir / "model").exists():
+        raise DataError(
+            "output folder holds an earlier run; pass --resume to continue it, "
+            "or choose another --out",
+            out_dir,
+        )
+    return False
+
+
+def train(
+    recipe: Recipe,
+    train_utts: Sequence[Utterance],
+    dev_utts: Sequence[Utterance] = (),
+    *,
+    out_dir: str | os.PathLike,
+    resume: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    on_error: Callable[[DataError], None] | None = None,
+    log: Log = print,
+) -> dict:
+    """Train a BLSTM-CTC model and write its bundle to ``out_dir/model``.
+
+    Args:
+        recipe: features, labels, model and optimisation settings.
+        train_utts, dev_utts: labelled utterances; with no dev utterances the model of the last
+            epoch is kept and there is no early stopping.
+        out_dir: run folder: ``checkpoint/`` (each epoch), ``best.weights.h5``, ``model/``.
+        resume: continue from ``out_dir/checkpoint`` if present.
+        cache_dir: feature cache folder (default: the shared
+            :func:`lstmrec.featurize.default_cache_dir`).
+        on_error: called with each bad utterance, which is then skipped; ``None`` raises.
+
+    Returns:
+        The training summary stored in the bundle.
+    """
+    from lstmrec.training.distribute import make_distribution, write_dir
+
+    out_dir = Path(out_dir)
+    # First: a multi-worker strategy must exist before TensorFlow runs anything else.
+    dist = make_distribution(recipe.training.distribution)
+    resuming = _start_state(out_dir, resume) if dist.is_chief else resume
+    with write_dir(out_dir, dist, resume=resuming) as run_dir:
+        cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+        return _train_in(
+            recipe, train_utts, dev_utts, run_dir, resuming, cache_dir, on_error, log, dist
+        )
+
+
+def _train_in(
+    recipe, train_utts, dev_utts, out_dir: Path, resuming, cache_dir, on_error, log, dist
+):
+    """:func:`train` in the folder this process writes to (see :func:`write_dir`)."""
+    import keras
+
+    from lstmrec.models.blstm import build_model
+    from lstmrec.models.ctc import CTCTrainer, default_jit_compile
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = recipe.training
+    keras.utils.set_random_seed(cfg.seed)
+    data = prepare_data(
+        recipe, train_utts, dev_utts, cache_dir=cache_dir, on_error=on_error, log=log
+    )
+    train_set, dev_set, symbols = data.train, data.dev, data.symbols
+    frames = int(sum(len(f) for f in train_set.feats))
+    log(
+        f"train: {len(train_set.utts)} utterances, {frames} frames, {len(symbols) - 1} symbols"
+        + (f"; dev: {len(dev_set.utts)} utterances" if dev_set else "; no dev set")
+    )
+
+    with dist.scope():  # variables and optimizer slots mirrored on every replica
+        model = build_model(
+            input_dim=recipe.features.dim,
+            num_classes=len(symbols),
+            num_layers=recipe.model.num_layers,
+            units=recipe.model.units,
+            dropout=recipe.model.dropout,
+            cell=recipe.model.cell,
+        )
+        trainer = CTCTrainer(model, reduction=cfg.loss_reduction)
+        trainer.compile(optimizer=make_optimizer(cfg), jit_compile=default_jit_compile())
+    state = (
+        _restore(out_dir, trainer, log)
+        if resuming
+        else {"epoch": 0, "best_error": None, "best_epoch": 0, "wait": 0, "history": []}
+    )
+    evaluate = None
+    if dev_set is not None:
+
+        def evaluate(m):
+            return dev_report(m, dev_set, symbols, data.mean, data.std, data.fold_to)
+
+    t0 = time.perf_counter()
+    _fit(trainer, data, cfg, state, evaluate, out_dir, log, dist)
+    seconds = time.perf_counter() - t0
+
+    model.load_weights(out_dir / "best.weights.h5")
+    summary = {
+        "lstmrec_version": __version__,
+        "recipe": recipe.to_dict(),
+        "data_hash": data_hash(train_set.utts),
+        "train_utterances": len(train_set.utts),
+        "train_frames": frames,
+        "dev_utterances": len(dev_set.utts) if dev_set else 0,
+        "best_epoch": state["best_epoch"],
+        "epochs_run": state["epoch"],
+        "score_phone_set": data.fold_to,
+        "labels": label_kind(recipe.features),
+        "train_seconds_this_run": round(seconds, 1),
+        "distribution": cfg.distribution,
+        "replicas": dist.num_replicas,
+        "history": state["history"],
+    }
+    if evaluate is not None:
+        summary["dev_error_rate"] = evaluate(model).total.error_rate
+    save_bundle(
+        out_dir / "model", Bundle(model, recipe.features, symbols, data.mean, data.std, summary)
+    )
+    if dist.is_chief:
+        log(f"model bundle written to {out_dir / 'model'}")
+    return summary
