@@ -1,13 +1,24 @@
-"""Corpora, manifests, training, model bundles, transcription, scoring and the CLI."""
+"""lstmrec: deep bidirectional LSTM-CTC recognizers for speech (phones) and on-line handwriting.
 
-import os
+The Python API (see :mod:`lstmrec.api`)::
 
-__version__ = "0.1.0"
+    import lstmrec
 
-# One BLAS thread unless the user sets another count. NumPy's BLAS serves the NumPy inference
-# engine, whose recurrence is one small matrix product per time step: there a second thread
-# costs more in wake-ups than it adds (lstmrec bench: 1 thread 62x real time against 23x on 2
-# threads for the demo model, 48x against 5x on a batch of 16 files, on the shared 2-core
-# machine). OpenBLAS reads this when NumPy is first imported; the Keras backends (TensorFlow,
-# XLA, PyTorch) have thread pools of their own and ignore it.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    model = lstmrec.load("runs/demo/model")
+    print(model.transcribe("speech.wav").text)
+
+``import lstmrec`` itself imports nothing else: ``load`` and ``Model`` are fetched from
+:mod:`lstmrec.api` on first use, so the command line and a program that only needs a
+submodule start without them.
+"""
+
+__version__ = "0.2.0"
+__all__ = ["Model", "load", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    if name in ("Model", "load"):
+        from lstmrec import api  # NumPy and the inference modules, on first use only
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

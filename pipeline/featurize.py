@@ -59,21 +59,42 @@ def checked_features(path: str, config: AnyFeatureConfig) -> np.ndarray:
     return feats
 
 
+def signal_features(
+    signal: np.ndarray, sample_rate: int, config: FeatureConfig, source: str | None
+) -> np.ndarray:
+    """``(T, config.dim)`` float32 features of samples in memory, or :class:`DataError` naming
+    ``source``.
+
+    ``signal`` is ``(N,)`` or ``(N, C)`` (channels averaged, as :func:`load_audio` does), float
+    in [-1, 1] or integer PCM (scaled to [-1, 1) by its type's range: int16 / 32768), at
+    ``sample_rate`` Hz, resampled to ``config.sample_rate``.
+    """
+    x = np.asarray(signal)
+    if np.issubdtype(x.dtype, np.integer):
+        x = x.astype(np.float32) / float(2 ** (8 * x.dtype.itemsize - 1))
+    elif not np.issubdtype(x.dtype, np.floating):
+        raise DataError(f"samples of type {x.dtype} are not numbers", source)
+    if x.ndim == 2:
+        x = x.mean(axis=1, dtype=np.float32)
+    if x.ndim != 1 or len(x) == 0:
+        raise DataError(f"samples of shape {np.shape(signal)}: not (N,) or (N, channels)", source)
+    if not np.isfinite(x).all():
+        raise DataError("audio contains NaN or infinite samples", source)
+    if sample_rate <= 0:
+        raise DataError(f"sample rate {sample_rate} is not positive", source)
+    feats = extract(resample(x, orig_sr=int(sample_rate), target_sr=config.sample_rate), config)
+    if len(feats) == 0:
+        raise DataError(f"audio too short for one {config.win_ms:g} ms frame", source)
+    return feats
+
+
 def utterance_features(utt: Utterance, config: FeatureConfig) -> np.ndarray:
-    """:func:`checked_features` of ``utt``'s audio file, or of its in-memory ``samples``
+    """:func:`checked_features` of ``utt``'s audio file, or of its in-memory int16 ``samples``
     (an utterance read from a TFDS dataset, ``lstmrec.corpora.tfds.source``)."""
     samples = getattr(utt, "samples", None)
     if samples is None:
         return checked_features(utt.path, config)
-    signal = resample(
-        np.asarray(samples, np.float32) / 32768.0,  # int16 PCM to [-1, 1), as load_audio does
-        orig_sr=utt.sample_rate,
-        target_sr=config.sample_rate,
-    )
-    feats = extract(signal, config)
-    if len(feats) == 0:
-        raise DataError(f"audio too short for one {config.win_ms:g} ms frame", utt.path)
-    return feats
+    return signal_features(samples, utt.sample_rate, config, utt.path)
 
 
 def ctc_min_frames(labels: Sequence) -> int:

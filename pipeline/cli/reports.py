@@ -63,11 +63,11 @@ def plot_arg(p: argparse.ArgumentParser) -> None:
 
 
 def print_report(report, fmt: str, *, extra: dict, options=None) -> None:
-    from lstmrec.scoring.report import ReportOptions, report_dict, report_text
+    from lstmrec.scoring.report import ReportOptions, evaluation_dict, report_text
 
     options = options or ReportOptions()
     if fmt == "json":
-        print(json.dumps({**extra, **report_dict(report, options)}, indent=None))
+        print(json.dumps(evaluation_dict(report, options, extra=extra), indent=None))
     else:
         print(report_text(report, options, "PER" if report.fold_to else "Error rate"))
 
@@ -75,13 +75,10 @@ def print_report(report, fmt: str, *, extra: dict, options=None) -> None:
 def print_text_report(report, fmt: str, *, extra: dict, options) -> None:
     """A handwriting model's CER report (the speech keys, with ``cer`` and ``wer`` in percent)
     and its WER report (under ``words`` in JSON)."""
-    from lstmrec.scoring.report import report_dict, report_text
+    from lstmrec.scoring.report import evaluation_dict, report_text
 
     if fmt == "json":
-        chars = report_dict(report.chars, options)
-        words = report_dict(report.words, options)
-        out = {**extra, **chars, "cer": chars["error_rate"], "wer": words["error_rate"]}
-        print(json.dumps({**out, "words": words}, ensure_ascii=False))
+        print(json.dumps(evaluation_dict(report, options, extra=extra), ensure_ascii=False))
     else:
         print(report_text(report.chars, options, "CER"))
         print(report_text(report.words, options, "WER"))

@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from lstmrec.bundle import Bundle
+from lstmrec.features.audio import apply_cmvn
 from lstmrec.features.errors import DataError
 from lstmrec.featurize import checked_ink_features
-from lstmrec.inference.decoder import Decoder, decode_in_chunks
+from lstmrec.inference.decoder import Decoder, decode_in_chunks, predict_logits, recipe_decoder
 from lstmrec.inference.transcribe import expand_inputs
 from lstmrec.targets import SPACE, label_kind, symbols_text
 
@@ -95,14 +96,37 @@ def recognize_files(
         on_error=on_error,
         chunk_size=BATCH_FILES,
     ):
-        tokens = decoded.tokens
-        symbols = bundle.symbols.decode([t.symbol for t in tokens])
-        spans = [
-            CharSpan(
-                " " if s == SPACE else s,
-                tuple(int(v) for v in index[t.start]),
-                tuple(int(v) for v in index[max(t.end - 1, t.start)]),
-            )
-            for s, t in zip(symbols, tokens, strict=True)
-        ]
-        yield Recognition(path, sid, symbols_text(symbols), spans)
+        yield _recognition(bundle, path, sid, index, decoded.tokens)
+
+
+def recognize_strokes(
+    bundle: Bundle,
+    strokes: Sequence[np.ndarray],
+    *,
+    name: str,
+    sample_id: str = "0",
+    decoder: Decoder | None = None,
+) -> Recognition:
+    """The :class:`Recognition` of strokes in memory: ``(N_i, 3)`` float ``[x, y, t]`` arrays
+    (t NaN when unknown). ``name`` is the result's ``file``; unusable ink raises
+    :class:`DataError` naming it."""
+    if label_kind(bundle.features) != "chars":
+        raise DataError("not a handwriting model (its features are not ink); use transcribe", name)
+    feats, index = checked_ink_features(strokes, bundle.features, name)
+    decoder = decoder or recipe_decoder(bundle)
+    (logits,) = predict_logits(bundle.model, [apply_cmvn(feats, bundle.mean, bundle.std)])
+    return _recognition(bundle, name, sample_id, index, decoder(logits).tokens)
+
+
+def _recognition(bundle: Bundle, path: str, sample_id: str, index, tokens) -> Recognition:
+    """Text and character spans of decoded ``tokens``; ``index`` maps frames to pen points."""
+    symbols = bundle.symbols.decode([t.symbol for t in tokens])
+    spans = [
+        CharSpan(
+            " " if s == SPACE else s,
+            tuple(int(v) for v in index[t.start]),
+            tuple(int(v) for v in index[max(t.end - 1, t.start)]),
+        )
+        for s, t in zip(symbols, tokens, strict=True)
+    ]
+    return Recognition(path, sample_id, symbols_text(symbols), spans)

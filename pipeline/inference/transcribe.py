@@ -13,7 +13,7 @@ from lstmrec.bundle import Bundle
 from lstmrec.corpora.timit import AUDIO_EXTENSIONS as CORPUS_AUDIO_EXTENSIONS
 from lstmrec.features.audio import apply_cmvn, audio_info, frame_center_s
 from lstmrec.features.errors import DataError
-from lstmrec.featurize import checked_features
+from lstmrec.featurize import checked_features, signal_features
 from lstmrec.inference.decoder import (
     Decoder,
     decode_in_chunks,
@@ -50,6 +50,11 @@ class Transcript:
     duration: float  # seconds
     phones: list[TimedPhone]
     nbest: list[Alternative] = dataclasses.field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The phones, space-separated."""
+        return " ".join(p.phone for p in self.phones)
 
     def to_dict(self) -> dict:
         d = {
@@ -150,13 +155,36 @@ def transcribe_detailed(
     """One file's :class:`Transcript` (as :func:`transcribe_files` gives it) and the model's
     ``(T, V + 1)`` float32 logits, for pictures of what the network saw. Bad files raise
     :class:`DataError`."""
-    decoder = decoder or recipe_decoder(bundle)
     n, sr, _ = audio_info(path)
-    feats = apply_cmvn(checked_features(path, bundle.features), bundle.mean, bundle.std)
-    (logits,) = predict_logits(bundle.model, [feats])
+    feats = checked_features(path, bundle.features)
+    return _transcript_and_logits(bundle, path, n / sr, feats, fold_to, decoder)
+
+
+def transcribe_signal(
+    bundle: Bundle,
+    signal: np.ndarray,
+    sample_rate: int,
+    *,
+    name: str,
+    fold_to: int | None = None,
+    decoder: Decoder | None = None,
+) -> Transcript:
+    """The :class:`Transcript` of samples in memory: ``signal`` ``(N,)`` or ``(N, C)`` (channels
+    averaged), float in [-1, 1] or integer PCM, at ``sample_rate`` Hz (resampled to the model's
+    rate). ``name`` is the transcript's ``file``. Unusable signals raise :class:`DataError`."""
+    feats = signal_features(signal, sample_rate, bundle.features, name)
+    duration = len(signal) / sample_rate
+    return _transcript_and_logits(bundle, name, duration, feats, fold_to, decoder)[0]
+
+
+def _transcript_and_logits(
+    bundle: Bundle, name: str, duration: float, feats: np.ndarray, fold_to, decoder
+) -> tuple[Transcript, np.ndarray]:
+    decoder = decoder or recipe_decoder(bundle)
+    (logits,) = predict_logits(bundle.model, [apply_cmvn(feats, bundle.mean, bundle.std)])
     r = decoder(logits)
     nbest = [_alternative(bundle, h, fold_to) for h in r.nbest]
-    return Transcript(path, n / sr, _timed(bundle, r.tokens, n / sr, fold_to), nbest), logits
+    return Transcript(name, duration, _timed(bundle, r.tokens, duration, fold_to), nbest), logits
 
 
 def _timed(bundle: Bundle, tokens, duration: float, fold_to: int | None) -> list[TimedPhone]:

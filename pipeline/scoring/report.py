@@ -230,6 +230,19 @@ def report_dict(report: Report, options: ReportOptions = ReportOptions()) -> dic
     return out
 
 
+def evaluation_dict(report, options: ReportOptions, *, extra: dict) -> dict:
+    """What ``lstmrec evaluate --format json`` prints: ``extra`` and :func:`report_dict` of a
+    :class:`Report`; for a character and word report pair (``report.chars``, ``report.words``)
+    the character report's keys, ``cer`` and ``wer`` in percent, and the word report under
+    ``words``."""
+    if isinstance(report, Report):
+        return {**extra, **report_dict(report, options)}
+    chars = report_dict(report.chars, options)
+    words = report_dict(report.words, options)
+    rates = {"cer": chars["error_rate"], "wer": words["error_rate"]}
+    return {**extra, **chars, **rates, "words": words}
+
+
 def report_text(report: Report, options: ReportOptions = ReportOptions(), name: str = "PER") -> str:
     """The summary line (as :meth:`Report.to_text` starts), the 95 % interval, the sys table,
     the confusion lists and, with ``details``, every utterance aligned."""

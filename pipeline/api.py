@@ -1,0 +1,153 @@
+"""The Python API: load a model bundle, then transcribe speech, recognize ink or evaluate a corpus.
+
+::
+
+    import lstmrec
+
+    model = lstmrec.load("runs/demo/model")  # the NumPy engine: no TensorFlow import
+    result = model.transcribe("speech.wav")  # or model.transcribe(samples, sample_rate=16000)
+    print(result.text)  # phones, space-separated
+    print(result.to_dict())  # as `lstmrec transcribe --format json` prints it
+
+Results are the command line's own: :class:`~lstmrec.inference.transcribe.Transcript` and
+:class:`~lstmrec.inference.recognize.Recognition` (each with ``text`` and a JSON-ready
+``to_dict()``), and :meth:`Model.evaluate` returns the dict that ``lstmrec evaluate --format
+json`` prints. Decoding uses the bundle's recipe settings, as the command line does without
+decoding flags. Bad input raises :class:`~lstmrec.features.errors.DataError`, whose message
+names the file and the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from lstmrec.bundle import Bundle, load_bundle
+from lstmrec.corpora.splits import load_split
+from lstmrec.features.errors import DataError
+from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
+from lstmrec.inference.recognize import Recognition, recognize_files, recognize_strokes
+from lstmrec.inference.transcribe import Transcript, transcribe_files, transcribe_signal
+from lstmrec.scoring.report import ReportOptions, evaluation_dict
+from lstmrec.targets import label_kind
+
+ARRAY_NAME = "<array>"  # the ``file`` of a result computed from an array
+
+
+def load(path: str | os.PathLike, *, engine: str = "numpy") -> Model:
+    """The model bundle in the folder ``path`` (``lstmrec train`` writes ``<out>/model``).
+
+    ``engine="numpy"`` (the default) computes the network in NumPy and never imports
+    TensorFlow or Keras; ``engine="keras"`` loads the Keras model (same logits, slower start).
+    """
+    return Model(load_bundle(path, engine=engine), str(path))
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """A loaded bundle: a speech model (``kind == "speech"``) or a handwriting model
+    (``kind == "ink"``)."""
+
+    bundle: Bundle
+    path: str
+
+    @property
+    def kind(self) -> str:
+        return "ink" if label_kind(self.bundle.features) == "chars" else "speech"
+
+    @property
+    def symbols(self) -> list[str]:
+        """The symbols the model writes (phones or characters), without the CTC blank."""
+        return list(self.bundle.symbols.symbols)
+
+    def _need(self, kind: str, other: str) -> None:
+        if self.kind != kind:
+            raise DataError(f"not a {'handwriting' if kind == 'ink' else 'speech'} model; use "
+                            f"{other}", self.path)
+
+    def transcribe(
+        self,
+        audio: str | os.PathLike | np.ndarray,
+        sample_rate: int | None = None,
+        *,
+        fold: int | None = None,
+    ) -> Transcript:
+        """Phones with start and end times of one recording.
+
+        ``audio``: a file path (any format libsndfile reads, NIST SPHERE included), or the
+        samples as an array ``(N,)`` (or ``(N, C)``, averaged to mono), float in [-1, 1] or
+        integer PCM, with ``sample_rate`` (resampled to the model's rate). ``fold``: map
+        TIMIT phones to the 48 or 39 set.
+        """
+        self._need("speech", "recognize")
+        if isinstance(audio, (str, os.PathLike)):
+            return next(iter(transcribe_files(self.bundle, [os.fspath(audio)], fold_to=fold)))
+        if sample_rate is None:
+            raise DataError("an array needs its sample_rate", ARRAY_NAME)
+        return transcribe_signal(self.bundle, audio, sample_rate, name=ARRAY_NAME, fold_to=fold)
+
+    def recognize(self, ink: str | os.PathLike | Sequence) -> Recognition:
+        """Text of one piece of handwriting, with the pen points each character covers.
+
+        ``ink``: an ink file holding one sample (IAM-OnDB XML, InkML, JSON, NDJSON, ``.npy`` /
+        ``.npz`` stroke-3: see ``lstmrec.features.inkfiles``), or the strokes themselves: a list
+        of strokes, each a sequence of ``(x, y)`` or ``(x, y, t)`` points (x right, y down, any
+        units; t in seconds). For a file of many samples use :meth:`recognize_all`.
+        """
+        if isinstance(ink, (str, os.PathLike)):
+            found = self.recognize_all(ink)
+            if len(found) != 1:
+                raise DataError(f"holds {len(found)} samples; use recognize_all", ink)
+            return found[0]
+        self._need("ink", "transcribe")
+        return recognize_strokes(self.bundle, _strokes(ink), name=ARRAY_NAME)
+
+    def recognize_all(self, path: str | os.PathLike) -> list[Recognition]:
+        """One :class:`Recognition` per sample of an ink file, in the file's order."""
+        self._need("ink", "transcribe")
+        return list(recognize_files(self.bundle, [os.fspath(path)]))
+
+    def evaluate(
+        self,
+        data: str | os.PathLike,
+        split: str = "core-test",
+        *,
+        test_speakers: str | os.PathLike | None = None,
+        dev_speakers: str | os.PathLike | None = None,
+        fold: int | None = None,
+    ) -> dict:
+        """Error rates on the labelled utterances of ``split`` of ``data`` (a corpus folder, a
+        manifest or a prepared folder, as ``lstmrec evaluate --data``): the dict ``lstmrec
+        evaluate --format json`` prints. PER for a speech model (folded to ``fold``, default
+        the bundle's scoring set), CER and WER for a handwriting model."""
+        utts = load_split(data, split, dev_speakers=dev_speakers, test_speakers=test_speakers)
+        if not utts:
+            raise DataError(f"split {split!r} has no utterances", data)
+        extra = {"model": self.path, "split": split}
+        if self.kind == "ink":
+            report, _ = evaluate_text_bundle(self.bundle, utts)
+            return evaluation_dict(report, ReportOptions(speaker_label="writer"), extra=extra)
+        fold_to = fold if fold is not None else self.bundle.summary.get("score_phone_set")
+        report, _ = evaluate_bundle(self.bundle, utts, fold_to=fold_to)
+        return evaluation_dict(report, ReportOptions(), extra=extra)
+
+
+def _strokes(ink: Sequence) -> list[np.ndarray]:
+    """``(N_i, 3)`` float64 ``[x, y, t]`` arrays (t NaN when not given) from a list of strokes."""
+    strokes = []
+    for i, stroke in enumerate(ink):
+        try:
+            a = np.asarray(stroke, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"stroke {i} is not a list of numeric points", ARRAY_NAME) from None
+        if a.ndim != 2 or a.shape[1] not in (2, 3):
+            raise DataError(f"stroke {i} has shape {a.shape}, not (N, 2) or (N, 3)", ARRAY_NAME)
+        if a.shape[1] == 2:
+            a = np.column_stack([a, np.full(len(a), np.nan)])
+        strokes.append(a)
+    if not strokes:
+        raise DataError("no strokes", ARRAY_NAME)
+    return strokes

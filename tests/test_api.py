@@ -1,0 +1,139 @@
+"""The Python API (``import lstmrec``): the same results as the command line, from files, arrays
+and strokes in memory, without TensorFlow.
+
+The models are the small bundles kept in ``tests/data/bundles-0.1`` (a speech and an ink model):
+what they recognize is poor, but it is deterministic, which is all these tests compare.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import lstmrec
+from lstmrec.cli.main import main
+from lstmrec.features.errors import DataError
+from lstmrec.features.inkfiles import read_ink_file, write_ink_json
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLES = REPO / "tests" / "data" / "bundles-0.1"
+SPEECH, INK = BUNDLES / "speech", BUNDLES / "ink"
+DEMO = REPO / "data" / "timit-demo"
+WAV = DEMO / "TIMIT" / "TRAIN" / "DR2" / "FAEM0" / "SX312.WAV"
+LINE = BUNDLES / "line.xml"
+
+
+def cli_json(capsys, *args) -> dict:
+    capsys.readouterr()
+    assert main([str(a) for a in args]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return lstmrec.load(SPEECH)
+
+
+@pytest.fixture(scope="module")
+def ink():
+    return lstmrec.load(INK)
+
+
+def test_transcribe_a_file_as_the_command_line_does(speech, capsys):
+    result = speech.transcribe(WAV)
+    assert result.to_dict() == cli_json(capsys, "transcribe", SPEECH, WAV, "--format", "json")
+    assert result.text == " ".join(p["phone"] for p in result.to_dict()["phones"])
+    assert speech.kind == "speech" and len(speech.symbols) == 39
+
+
+def test_transcribe_an_array_as_its_file(speech, tmp_path):
+    from_file = speech.transcribe(WAV).to_dict()
+    pcm, rate = sf.read(WAV, dtype="int16")  # the TIMIT sample is 16 kHz int16 SPHERE
+    for samples in (pcm, pcm.astype(np.float32) / 32768, np.column_stack([pcm, pcm])):
+        got = speech.transcribe(samples, sample_rate=rate).to_dict()
+        assert got["file"] == "<array>"
+        assert {**got, "file": from_file["file"]} == from_file
+
+
+def test_transcribe_an_array_at_another_rate_resamples_it(speech, tmp_path):
+    pcm, rate = sf.read(WAV, dtype="float32")
+    path = tmp_path / "8k.wav"
+    sf.write(path, pcm[::2], rate // 2)  # 8 kHz: the loader resamples the file to 16 kHz
+    from_file = speech.transcribe(path).to_dict()
+    got = speech.transcribe(sf.read(path, dtype="float32")[0], sample_rate=rate // 2).to_dict()
+    assert {**got, "file": from_file["file"]} == from_file
+
+
+def test_recognize_a_file_and_its_strokes(ink, capsys):
+    result = ink.recognize(LINE)
+    (cli,) = [json.loads(line) for line in _lines(capsys, "recognize", INK, LINE)]
+    assert result.to_dict() == cli and ink.kind == "ink"
+    strokes = read_ink_file(LINE)[0].strokes
+    for given in (strokes, [s.tolist() for s in strokes], [s[:, :2] for s in strokes]):
+        got = ink.recognize(given).to_dict()
+        assert {**got, "file": cli["file"], "id": cli["id"]} == cli
+
+
+def _lines(capsys, *args) -> list[str]:
+    capsys.readouterr()
+    assert main([str(a) for a in args] + ["--format", "json"]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_recognize_all_gives_every_sample_of_a_file(ink, tmp_path):
+    sample = read_ink_file(LINE)[0]
+    many = tmp_path / "two.ndjson"
+    write_ink_json(many, [sample, sample])
+    found = ink.recognize_all(many)
+    assert len(found) == 2 and found[0].text == found[1].text == ink.recognize(LINE).text
+    with pytest.raises(DataError, match="holds 2 samples; use recognize_all"):
+        ink.recognize(many)
+
+
+def test_evaluate_gives_the_command_lines_report(speech, capsys):
+    args = ("--data", DEMO, "--split", "core-test", "--test-speakers", DEMO / "test_spk.list")
+    cli = cli_json(capsys, "evaluate", SPEECH, *args, "--format", "json")
+    got = speech.evaluate(DEMO, "core-test", test_speakers=DEMO / "test_spk.list")
+    assert got == {**cli, "model": str(SPEECH)}
+    assert got["error_rate"] == cli["error_rate"] and got["split"] == "core-test"
+
+
+@pytest.mark.parametrize(
+    "call, reason",
+    [
+        (lambda s, i: s.transcribe(np.zeros(16000)), "an array needs its sample_rate"),
+        (lambda s, i: s.transcribe(np.zeros((2, 2, 2)), 16000), "not \\(N,\\) or \\(N, channels"),
+        (lambda s, i: s.transcribe(np.full(16000, np.nan), 16000), "NaN or infinite"),
+        (lambda s, i: s.transcribe(np.zeros(10), 16000), "too short for one"),
+        (lambda s, i: s.recognize([[(0, 0), (1, 1)]]), "not a handwriting model"),
+        (lambda s, i: i.transcribe(WAV), "not a speech model; use recognize"),
+        (lambda s, i: i.recognize([[(0, 0, 0, 0)]]), "stroke 0 has shape"),
+        (lambda s, i: i.recognize([["a", "b"]]), "stroke 0 is not a list of numeric points"),
+        (lambda s, i: i.recognize([]), "no strokes"),
+        (lambda s, i: s.transcribe(REPO / "no-such.wav"), "no-such.wav"),
+    ],
+)
+def test_bad_input_raises_one_data_error(speech, ink, call, reason):
+    with pytest.raises(DataError, match=reason):
+        call(speech, ink)
+
+
+def test_the_api_never_imports_tensorflow():
+    code = (
+        "import sys, lstmrec\n"
+        f"m = lstmrec.load({str(SPEECH)!r})\n"
+        f"print(m.transcribe({str(WAV)!r}).text != '', file=sys.stderr)\n"
+        f"print(lstmrec.load({str(INK)!r}).recognize({str(LINE)!r}).text is not None)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'torch',"
+        " 'jax', 'tensorflow_datasets', 'apache_beam', 'matplotlib'}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert proc.stdout.splitlines() == ["True", "[]"]
