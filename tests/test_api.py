@@ -137,3 +137,16 @@ def test_the_api_never_imports_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
     )
     assert proc.stdout.splitlines() == ["True", "[]"]
+
+
+def test_the_readme_example_runs():
+    """The README's Python example, with the demo model swapped for the small test bundle."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (example,) = [b.split("```")[0] for b in readme.split("```python\n")[1:]]
+    assert 'lstmrec.load("runs/demo/model")' in example
+    code = example.replace("runs/demo/model", str(SPEECH))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == lstmrec.load(SPEECH).transcribe(WAV).text
