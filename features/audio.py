@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from lstmrec.features.configs import config_from_dict
 from lstmrec.features.errors import DataError
 
 SAMPLE_RATE = 16000  # Hz; TIMIT's rate, and the rate every file is resampled to by default
@@ -195,11 +196,7 @@ class FeatureConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureConfig:
         """Inverse of :meth:`to_dict`; missing keys take defaults, unknown keys raise ValueError."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"FeatureConfig: unknown keys {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return config_from_dict(cls, d)
 
 
 # ---------------------------------------------------------------------------------------------

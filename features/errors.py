@@ -3,12 +3,14 @@
 Every reader, feature function and command raises :class:`DataError` (or a subclass) when the
 user's data is at fault: a missing or corrupt file, an unknown label, a transcript too long for
 its frames. The message always names the file (when there is one) and the reason, so the command
-line can print it as one line and exit with status 2.
+line can print it as one line and exit with status 2. Functions over many inputs take an
+``on_error`` callback and hand each bad input to :func:`report_or_raise`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 
 class DataError(ValueError):
@@ -18,3 +20,14 @@ class DataError(ValueError):
         self.reason = reason
         self.path = None if path is None else os.fspath(path)
         super().__init__(f"{self.path}: {reason}" if self.path is not None else reason)
+
+
+OnError = Callable[[DataError], object]  # called with each bad input, which is then skipped
+
+
+def report_or_raise(err: DataError, on_error: OnError | None) -> None:
+    """Pass ``err`` to ``on_error`` (which reports it, and the caller skips the bad input), or
+    raise it when there is none: the rule of every reader and command over many inputs."""
+    if on_error is None:
+        raise err
+    on_error(err)

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from lstmrec.features.configs import config_from_dict
 from lstmrec.features.errors import DataError
 from lstmrec.features.inklines import ReferenceLines, reference_lines
 
@@ -128,11 +129,7 @@ class InkFeatureConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> InkFeatureConfig:
         """Inverse of :meth:`to_dict`; missing keys take defaults, unknown keys raise ValueError."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"InkFeatureConfig: unknown keys {unknown}")
-        return cls(**d)
+        return config_from_dict(cls, d)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,11 +25,12 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
 Sample ids are the file stem, with ``-<n>`` (1-based) appended when a file holds several.
 Files larger than ``MAX_INK_FILE_BYTES`` are refused before parsing, and XML with a DTD or
 entity declarations is refused (no entity expansion), so no input can hang a reader.
+
+The writers and :class:`InkSample` live in :mod:`features.inkwriters`; import them from here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -41,21 +42,18 @@ from pathlib import Path
 import numpy as np
 
 from lstmrec.features.errors import DataError
-from lstmrec.features.ink import from_stroke3, to_stroke3
+from lstmrec.features.ink import from_stroke3
+from lstmrec.features.inkwriters import (
+    INKML_NS,
+    InkSample,
+    write_iam_ondb_strokes,
+    write_ink_json,
+    write_inkml,
+    write_stroke3,
+)
 
 MAX_INK_FILE_BYTES = 8 * 2**20  # larger files are refused: one line of ink is a few hundred KB
 INK_EXTENSIONS = (".xml", ".inkml", ".json", ".ndjson", ".jsonl", ".npy", ".npz")
-INKML_NS = "http://www.w3.org/2003/InkML"
-
-
-@dataclasses.dataclass(frozen=True)
-class InkSample:
-    """One piece of ink: strokes ``(N_i, 3)`` float64 ``[x, y, t]``, and its labels if known."""
-
-    id: str
-    strokes: tuple[np.ndarray, ...]
-    text: str | None = None
-    writer: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,7 +73,7 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-def _checked_strokes(strokes: Iterable[Sequence], path: Path) -> tuple[np.ndarray, ...]:
+def checked_strokes(strokes: Iterable[Sequence], path: str | os.PathLike) -> tuple[np.ndarray, ...]:
     """Strokes as float64 ``(N_i, 3)``; rejects empty strokes, NaN/inf and a single point."""
     out = []
     for i, s in enumerate(strokes):
@@ -153,7 +151,7 @@ def read_iam_ondb_strokes(path: str | os.PathLike) -> tuple[np.ndarray, ...]:
         if not points:
             raise DataError(f"stroke {i} has no points", path)
         strokes.append(points)
-    return _checked_strokes(strokes, path)
+    return checked_strokes(strokes, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,7 +260,7 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
             v = _parse_trace(tr.text or "", len(names), defaults, path) * scale
             tt = v[:, t] if t is not None else np.full(len(v), np.nan)
             strokes.append(np.stack([v[:, x], v[:, y], tt], axis=1))
-        samples.append(InkSample(sid, _checked_strokes(strokes, path), text, writer))
+        samples.append(InkSample(sid, checked_strokes(strokes, path), text, writer))
     return samples
 
 
@@ -281,7 +279,7 @@ def _sample_from_object(d: object, sid: str, path: Path) -> InkSample:
     text, writer = d.get("text"), d.get("writer")
     return InkSample(
         str(d.get("id", sid)),
-        _checked_strokes(rows, path),
+        checked_strokes(rows, path),
         None if text is None else str(text),
         None if writer is None else str(writer),
     )
@@ -326,7 +324,7 @@ def _stroke3_sample(arr: object, sid: str, path: Path, **labels: str | None) -> 
         strokes = from_stroke3(arr)
     except DataError as e:
         raise DataError(e.reason, path) from None
-    return InkSample(sid, _checked_strokes(strokes, path), **labels)
+    return InkSample(sid, checked_strokes(strokes, path), **labels)
 
 
 def read_stroke3(path: str | os.PathLike) -> list[InkSample]:
@@ -380,140 +378,18 @@ def read_ink_file(path: str | os.PathLike) -> list[InkSample]:
     return reader(path)
 
 
-# ---------------------------------------------------------------------------------------------
-# Writers (atomic: a temporary name in the same folder, then a rename)
-
-
-def _write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _num(v: float) -> str:
-    """Shortest text that reads back as exactly ``v`` ("12" rather than "12.0")."""
-    s = repr(float(v))
-    return s[:-2] if s.endswith(".0") else s
-
-
-def _has_time(strokes: Sequence[np.ndarray]) -> bool:
-    return all(np.isfinite(np.asarray(s)[:, 2]).all() for s in strokes if np.shape(s)[1] > 2)
-
-
-def write_iam_ondb_strokes(path: str | os.PathLike, strokes: Sequence[np.ndarray]) -> None:
-    """Write strokes ``(N_i, 3)`` ``[x, y, t]`` as an IAM-OnDB ``lineStrokes`` XML file.
-
-    Time attributes are written only for finite times. The ``WhiteboardDescription`` gives
-    the ink's bounding box corner like the corpus's files do.
-    """
-    root = ET.Element("WhiteboardCaptureSession")
-    desc = ET.SubElement(root, "WhiteboardDescription")
-    ET.SubElement(desc, "SensorLocation", corner="top_left")
-    xy = np.concatenate([np.asarray(s, dtype=np.float64)[:, :2] for s in strokes])
-    ET.SubElement(desc, "DiagonallyOppositeCoords", x=_num(xy[:, 0].max()), y=_num(xy[:, 1].max()))
-    stroke_set = ET.SubElement(root, "StrokeSet")
-    for s in strokes:
-        s = np.asarray(s, dtype=np.float64)
-        el = ET.SubElement(stroke_set, "Stroke", colour="black")
-        times = s[:, 2] if s.shape[1] > 2 else np.full(len(s), np.nan)
-        if np.isfinite(times).all():
-            el.set("start_time", _num(times[0]))
-            el.set("end_time", _num(times[-1]))
-        for x, y, t in zip(s[:, 0], s[:, 1], times, strict=True):
-            attrs = {"x": _num(x), "y": _num(y)}
-            if math.isfinite(t):
-                attrs["time"] = _num(t)
-            ET.SubElement(el, "Point", attrs)
-    ET.indent(root)
-    _write_text_atomic(
-        path, '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
-    )
-
-
-def write_inkml(path: str | os.PathLike, samples: Sequence[InkSample]) -> None:
-    """Write samples as one W3C InkML document (channels X, Y and, when every point has a
-    time, T in seconds). One sample is written with a document-level truth annotation; several
-    go into one ``<traceGroup>`` each, with its own, so :func:`read_inkml` gives them back."""
-    if not samples:
-        raise ValueError("write_inkml: no samples")
-    ET.register_namespace("", INKML_NS)
-    ns = f"{{{INKML_NS}}}"
-    root = ET.Element(f"{ns}ink")
-    timed = all(_has_time(s.strokes) for s in samples)
-    fmt = ET.SubElement(
-        ET.SubElement(ET.SubElement(root, f"{ns}definitions"), f"{ns}context"), f"{ns}traceFormat"
-    )
-    for name in ("X", "Y", "T") if timed else ("X", "Y"):
-        channel = ET.SubElement(fmt, f"{ns}channel", name=name, type="decimal")
-        if name == "T":
-            channel.set("units", "s")
-    writers = {s.writer for s in samples}
-    if len(writers) == 1 and None not in writers:
-        ET.SubElement(root, f"{ns}annotation", type="writer").text = samples[0].writer
-    for sample in samples:
-        parent = root
-        if len(samples) > 1:
-            parent = ET.SubElement(root, f"{ns}traceGroup")
-        if sample.text is not None:
-            ET.SubElement(parent, f"{ns}annotation", type="truth").text = sample.text
-        for s in sample.strokes:
-            cols = np.asarray(s, dtype=np.float64)[:, : 3 if timed else 2]
-            trace = ET.SubElement(parent, f"{ns}trace")
-            trace.text = ", ".join(" ".join(_num(v) for v in row) for row in cols)
-    ET.indent(root)
-    _write_text_atomic(
-        path, '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
-    )
-
-
-def _sample_object(sample: InkSample) -> dict:
-    timed = _has_time(sample.strokes)
-    strokes = [
-        [[float(v) for v in row[: 3 if timed else 2]] for row in np.asarray(s, dtype=np.float64)]
-        for s in sample.strokes
-    ]
-    d: dict = {"id": sample.id, "strokes": strokes}
-    if sample.text is not None:
-        d["text"] = sample.text
-    if sample.writer is not None:
-        d["writer"] = sample.writer
-    return d
-
-
-def write_ink_json(path: str | os.PathLike, samples: Sequence[InkSample]) -> None:
-    """Write samples as ``.json`` (a list of objects) or ``.ndjson``/``.jsonl`` (one a line).
-
-    Times are written when every point of a sample has one, else left out.
-    """
-    suffix = Path(path).suffix.lower()
-    objects = [_sample_object(s) for s in samples]
-    if suffix == ".json":
-        text = json.dumps(objects, ensure_ascii=False) + "\n"
-    elif suffix in (".ndjson", ".jsonl"):
-        text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in objects)
-    else:
-        raise ValueError(f"write_ink_json: {path} must end in .json, .ndjson or .jsonl")
-    _write_text_atomic(path, text)
-
-
-def write_stroke3(path: str | os.PathLike, sample: InkSample) -> None:
-    """Write one sample as stroke-3: ``.npy`` (offsets only) or ``.npz`` (with text, writer)."""
-    path = Path(path)
-    arr = to_stroke3(sample.strokes)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        if path.suffix.lower() == ".npy":
-            np.save(tmp, arr)
-        else:
-            labels = {k: np.str_(v) for k in ("text", "writer") if (v := getattr(sample, k))}
-            np.savez(tmp, stroke3=arr, **labels)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
+__all__ = [
+    "INKML_NS",
+    "INK_EXTENSIONS",
+    "MAX_INK_FILE_BYTES",
+    "InkSample",
+    "read_iam_ondb_strokes",
+    "read_ink_file",
+    "read_ink_json",
+    "read_inkml",
+    "read_stroke3",
+    "write_iam_ondb_strokes",
+    "write_ink_json",
+    "write_inkml",
+    "write_stroke3",
+]

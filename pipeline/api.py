@@ -28,11 +28,12 @@ import numpy as np
 from lstmrec.bundle import Bundle, load_bundle
 from lstmrec.corpora.splits import load_split
 from lstmrec.features.errors import DataError
+from lstmrec.features.inkfiles import checked_strokes
 from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
 from lstmrec.inference.recognize import Recognition, recognize_files, recognize_strokes
 from lstmrec.inference.transcribe import Transcript, transcribe_files, transcribe_signal
 from lstmrec.scoring.report import ReportOptions, evaluation_dict
-from lstmrec.targets import label_kind
+from lstmrec.targets import Targets, label_kind
 
 ARRAY_NAME = "<array>"  # the ``file`` of a result computed from an array
 
@@ -103,7 +104,8 @@ class Model:
                 raise DataError(f"holds {len(found)} samples; use recognize_all", ink)
             return found[0]
         self._need("ink", "transcribe")
-        return recognize_strokes(self.bundle, _strokes(ink), name=ARRAY_NAME)
+        strokes = checked_strokes(ink, ARRAY_NAME)
+        return recognize_strokes(self.bundle, strokes, name=ARRAY_NAME)
 
     def recognize_all(self, path: str | os.PathLike) -> list[Recognition]:
         """One :class:`Recognition` per sample of an ink file, in the file's order."""
@@ -130,24 +132,7 @@ class Model:
         if self.kind == "ink":
             report, _ = evaluate_text_bundle(self.bundle, utts)
             return evaluation_dict(report, ReportOptions(speaker_label="writer"), extra=extra)
-        fold_to = fold if fold is not None else self.bundle.summary.get("score_phone_set")
+        fold_to = fold if fold is not None else Targets.of_bundle(self.bundle).fold
         report, _ = evaluate_bundle(self.bundle, utts, fold_to=fold_to)
         return evaluation_dict(report, ReportOptions(), extra=extra)
 
-
-def _strokes(ink: Sequence) -> list[np.ndarray]:
-    """``(N_i, 3)`` float64 ``[x, y, t]`` arrays (t NaN when not given) from a list of strokes."""
-    strokes = []
-    for i, stroke in enumerate(ink):
-        try:
-            a = np.asarray(stroke, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DataError(f"stroke {i} is not a list of numeric points", ARRAY_NAME) from None
-        if a.ndim != 2 or a.shape[1] not in (2, 3):
-            raise DataError(f"stroke {i} has shape {a.shape}, not (N, 2) or (N, 3)", ARRAY_NAME)
-        if a.shape[1] == 2:
-            a = np.column_stack([a, np.full(len(a), np.nan)])
-        strokes.append(a)
-    if not strokes:
-        raise DataError("no strokes", ARRAY_NAME)
-    return strokes

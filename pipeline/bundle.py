@@ -27,6 +27,7 @@ import numpy as np
 
 from lstmrec.config import AnyFeatureConfig, feature_config_from_dict
 from lstmrec.features.errors import DataError
+from lstmrec.models.numpy_blstm import load_numpy_model
 from lstmrec.phones import SymbolTable
 
 BUNDLE_FORMAT = 1  # bumped whenever a reader of the old layout would misread the new one
@@ -135,9 +136,8 @@ def load_bundle(path: str | os.PathLike, *, engine: str = "keras") -> Bundle:
 
 def _load_model(path: Path, engine: str):
     if engine == "numpy":
-        from lstmrec.models.numpy_blstm import load_numpy_model
-
         return load_numpy_model(path)
+    # Here, not at the top: the NumPy engine's commands never import Keras or its backend.
     import keras
 
     import lstmrec.models.layers  # noqa: F401  (registers the custom layer for deserialisation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +13,10 @@ from tqdm import tqdm
 
 from lstmrec.config import AnyFeatureConfig
 from lstmrec.features.audio import FeatureConfig, extract, extract_file, resample
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, OnError, report_or_raise
 from lstmrec.features.ink import InkFeatureConfig, ink_features_with_index
+from lstmrec.features.inkfiles import read_ink_file
 from lstmrec.manifest import Utterance
-
-OnError = Callable[[DataError], None] | None
 
 
 def checked_ink_features(
@@ -45,8 +44,6 @@ def checked_features(path: str, config: AnyFeatureConfig) -> np.ndarray:
     batch).
     """
     if isinstance(config, InkFeatureConfig):
-        from lstmrec.features.inkfiles import read_ink_file
-
         samples = read_ink_file(path)
         if len(samples) != 1:
             raise DataError(f"holds {len(samples)} ink samples; an utterance must be one", path)
@@ -159,7 +156,7 @@ def compute_features(
     config: AnyFeatureConfig,
     *,
     cache_dir: str | os.PathLike | None = None,
-    on_error: OnError = None,
+    on_error: OnError | None = None,
     desc: str = "features",
 ) -> dict[str, np.ndarray]:
     """Features of every utterance, by id: ``{id: (T, config.dim) float32}``.
@@ -188,10 +185,8 @@ def compute_features(
         try:
             out[utt.id] = utterance_features(utt, config)
         except DataError as e:
-            if on_error is None:
-                raise
+            report_or_raise(e, on_error)
             errors.append(e)
-            on_error(e)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f"{cache.stem}.tmp{os.getpid()}.npz")  # one per writing process
@@ -204,14 +199,11 @@ def compute_features(
 ERRORS_KEY = "__errors__"  # cache entry holding the bad files' reports (no utterance id has it)
 
 
-def _read_cache(cache: Path, on_error: OnError) -> dict[str, np.ndarray]:
+def _read_cache(cache: Path, on_error: OnError | None) -> dict[str, np.ndarray]:
     """Features from a cache file; its recorded bad files go to ``on_error`` (or raise)."""
     with np.load(cache) as z:
         feats = {k: z[k] for k in z.files if k != ERRORS_KEY}
         reports = json.loads(str(z[ERRORS_KEY])) if ERRORS_KEY in z.files else []
     for reason, path in reports:
-        err = DataError(reason, path)
-        if on_error is None:
-            raise err
-        on_error(err)
+        report_or_raise(DataError(reason, path), on_error)
     return feats

@@ -1,12 +1,166 @@
-"""Training targets: which label sequence an utterance gives, and the symbol table for a corpus."""
+"""The targets step: which symbol sequence an utterance gives a model, the symbol table that
+numbers those symbols, and the phone set scoring folds to.
+
+A :class:`Targets` holds all three for one model. Its unit says what the symbols are:
+
+- ``"phones"``: the utterance's phone labels as the corpus gives them, folded to the recipe's
+  ``phone_set`` (TIMIT labels get the standard table of their set, any other inventory its own);
+- ``"chars"``: the characters of the utterance's text (handwriting), a word gap being
+  :data:`SPACE`; characters outside the table follow the recipe's ``unknown_chars``.
+
+Training builds it from the recipe and the training utterances (:meth:`Targets.for_training`);
+evaluation and the commands that load a model read it back from the bundle
+(:meth:`Targets.of_bundle`). Another unit (words spelled with lexicon phones, say) is one more
+branch in :func:`label_kind`, :func:`utterance_symbols` and :meth:`Targets.for_training`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import functools
+from collections.abc import Callable, Iterable, Sequence
 
-from lstmrec.features.errors import DataError
+from lstmrec.bundle import Bundle
+from lstmrec.config import DataConfig, Recipe
+from lstmrec.features.errors import DataError, OnError, report_or_raise
 from lstmrec.manifest import Utterance
 from lstmrec.phones import PHONES39, PHONES48, TIMIT61, SymbolTable, fold
+
+UNITS = ("phones", "chars")  # what a model's symbols are (see the module docstring)
+SPACE = "<space>"  # the symbol of a word gap (symbols.txt holds one name a line, no white space)
+
+
+def label_kind(features) -> str:
+    """The unit of a model with these feature settings: ``"chars"`` for ink features (targets:
+    the text's characters), else ``"phones"``."""
+    return "chars" if getattr(features, "kind", None) == "ink" else "phones"
+
+
+def utterance_symbols(utt: Utterance, unit: str, *, phone_set: int = 61) -> list[str]:
+    """The utterance's symbols in ``unit``, before any symbol table: its phones folded to
+    ``phone_set`` (:func:`utterance_labels`) or its text's characters (:func:`utterance_chars`).
+    :class:`DataError` when it has none."""
+    if unit == "phones":
+        return utterance_labels(utt, phone_set)
+    if unit == "chars":
+        return utterance_chars(utt)
+    raise ValueError(f"unit {unit!r} must be one of {', '.join(UNITS)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Targets:
+    """How one model's utterances become symbol sequences, and how they are scored."""
+
+    unit: str  # one of UNITS
+    symbols: SymbolTable  # numbers the symbols; class 0 is the CTC blank
+    phone_set: int = 61  # "phones": the set the labels are folded to (61: as labelled)
+    fold: int | None = None  # phone set both sides are folded to for scoring; None: as they are
+    # "chars": a character outside the table is dropped ("drop"), its utterance skipped
+    # ("skip"), or it becomes this single replacement character
+    unknown_chars: str = DataConfig.unknown_chars
+
+    @classmethod
+    def for_training(cls, recipe: Recipe, utts: Iterable[Utterance]) -> Targets:
+        """The targets ``recipe`` trains on: the symbol table of the training utterances' labels
+        (or of ``[data] charset``) and the scoring fold. Utterances without labels are passed
+        over here; :meth:`sequences` reports them."""
+        unit, data = label_kind(recipe.features), recipe.data
+        seqs = []
+        for utt in utts:
+            try:
+                seqs.append(utterance_symbols(utt, unit, phone_set=data.phone_set))
+            except DataError:
+                continue
+        if unit == "chars":
+            symbols, fold_to = char_table(seqs, data.charset), None
+        else:
+            symbols = symbol_table_for(seqs, data.phone_set)
+            fold_to = scoring_fold(symbols, data.score_phone_set)
+        return cls(unit, symbols, data.phone_set, fold_to, data.unknown_chars)
+
+    @classmethod
+    def of_bundle(cls, bundle: Bundle) -> Targets:
+        """The targets ``bundle`` was trained with (settings a bundle predates: their defaults)."""
+        data = bundle.summary.get("recipe", {}).get("data", {})
+        return cls(
+            label_kind(bundle.features),
+            bundle.symbols,
+            data.get("phone_set", DataConfig.phone_set),
+            bundle.summary.get("score_phone_set"),
+            data.get("unknown_chars", DataConfig.unknown_chars),
+        )
+
+    @functools.cached_property
+    def _known(self) -> set[str]:
+        """The table's symbols, for membership tests."""
+        return set(self.symbols.symbols)
+
+    def sequence(self, utt: Utterance, *, log: Callable[[str], None] | None = None) -> list[str]:
+        """The symbols ``utt`` is trained on, every one in the table.
+
+        Raises :class:`DataError` naming the utterance when it has no labels, when ``"skip"``
+        meets a character outside the table, or when no character is left. A character dropped
+        or replaced is reported to ``log`` in one line, so none is ever lost silently.
+        """
+        symbols = utterance_symbols(utt, self.unit, phone_set=self.phone_set)
+        if self.unit == "chars":
+            symbols, note = apply_unknown_policy(utt, symbols, self._known, self.unknown_chars)
+            if note and log is not None:
+                log(note)
+            if not symbols:
+                raise DataError(f"utterance {utt.id}: no characters left", utt.path)
+        return symbols
+
+    def sequences(
+        self,
+        utts: Iterable[Utterance],
+        *,
+        on_error: OnError | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> dict[str, list[str]]:
+        """``{id: symbols}`` (:meth:`sequence`) of the utterances that have them; the others go
+        to ``on_error``, or raise when it is None."""
+        out = {}
+        for utt in utts:
+            try:
+                out[utt.id] = self.sequence(utt, log=log)
+            except DataError as e:
+                report_or_raise(e, on_error)
+        return out
+
+    def reference(self, utt: Utterance) -> list[str]:
+        """What a hypothesis of ``utt`` is scored against: its phones as labelled (scoring folds
+        both sides to :attr:`fold`), or its text's characters, every one of which must be in
+        the table (the model could never write another). :class:`DataError` otherwise."""
+        if self.unit == "phones":
+            return utterance_labels(utt, 61)
+        symbols = utterance_chars(utt)
+        unknown = sorted({symbols_text([s]) for s in symbols if s not in self._known})
+        if unknown:
+            shown = " ".join(map(repr, unknown))
+            raise DataError(
+                f"utterance {utt.id}: reference characters not in the model's symbol table: "
+                f"{shown}",
+                utt.path,
+            )
+        return symbols
+
+    def references(
+        self, utts: Iterable[Utterance], *, on_error: OnError | None = None
+    ) -> dict[str, list[str]]:
+        """``{id: symbols}`` (:meth:`reference`) of the utterances that have them; the others go
+        to ``on_error``, or raise when it is None."""
+        out = {}
+        for utt in utts:
+            try:
+                out[utt.id] = self.reference(utt)
+            except DataError as e:
+                report_or_raise(e, on_error)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Phones: the labels of a speech model are the utterance's phones.
 
 
 def utterance_labels(utt: Utterance, phone_set: int) -> list[str]:
@@ -40,14 +194,6 @@ def scoring_fold(symbols: SymbolTable, score_phone_set: int | None) -> int | Non
 
 # ---------------------------------------------------------------------------------------------
 # Characters (handwriting): the labels of an ink model are the characters of the text.
-
-SPACE = "<space>"  # the symbol of a word gap (symbols.txt holds one name a line, no white space)
-UNKNOWN_POLICIES = ("drop", "skip")  # or a single replacement character
-
-
-def label_kind(features) -> str:
-    """``"chars"`` for ink features (targets: the text's characters), else ``"phones"``."""
-    return "chars" if getattr(features, "kind", None) == "ink" else "phones"
 
 
 def text_symbols(text: str) -> list[str]:

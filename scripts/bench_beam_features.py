@@ -14,7 +14,7 @@ import dataclasses
 import tempfile
 import time
 
-from lstmrec.corpora.timit import load_corpus
+from lstmrec.corpora.splits import load_corpus
 from lstmrec.features.audio import FeatureConfig
 from lstmrec.featurize import compute_features
 from lstmrec.jobs.pipelines import beam_features, pipeline_options

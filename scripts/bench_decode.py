@@ -28,6 +28,13 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from lstmrec.backend import import_keras
+from lstmrec.bundle import load_bundle
+from lstmrec.corpora.splits import load_split
+from lstmrec.features.audio import apply_cmvn
+from lstmrec.featurize import compute_features
+from lstmrec.inference.decoder import predict_logits
+from lstmrec.inference.lm_files import decoder_lm
 from lstmrec.models.beam import beam_search, log_softmax
 
 
@@ -47,15 +54,7 @@ def synthetic(n: int, frames: int, classes: int, *, seed: int = 0) -> list[np.nd
 
 def real(args) -> tuple[list[np.ndarray], list[str]]:
     """Log-probs of a bundle on a split, and the bundle's class names."""
-    from lstmrec.backend import import_keras
-
-    import_keras()
-    from lstmrec.bundle import load_bundle
-    from lstmrec.corpora.splits import load_split
-    from lstmrec.features.audio import apply_cmvn
-    from lstmrec.featurize import compute_features
-    from lstmrec.inference.decoder import predict_logits
-
+    import_keras()  # before the bundle's Keras model loads, to keep TensorFlow's start quiet
     bundle = load_bundle(args.model)
     utts = load_split(args.data, args.split, keep_sa=args.keep_sa, test_speakers=args.test_speakers)
     feats = compute_features(utts, bundle.features, desc="features")
@@ -68,7 +67,7 @@ def real(args) -> tuple[list[np.ndarray], list[str]]:
 def tf_decode(log_probs: list[np.ndarray], beam: int) -> tuple[float, list[tuple[int, ...]]]:
     """Seconds for one batched call of TensorFlow's decoder, and its best labellings (in our
     class ids)."""
-    import tensorflow as tf
+    import tensorflow as tf  # not loaded for --help
 
     classes = log_probs[0].shape[1]
     lengths = [len(lp) for lp in log_probs]
@@ -124,8 +123,6 @@ def main() -> int:
         source = "synthetic"
     lm = None
     if args.lm:
-        from lstmrec.inference.lm_files import decoder_lm
-
         if class_names is None:
             raise SystemExit("--lm needs --model (the LM must match the model's symbols)")
         lm = decoder_lm(class_names, lm_path=args.lm, lexicon_path=None)

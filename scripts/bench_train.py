@@ -15,6 +15,8 @@ import argparse
 import json
 import os
 
+from lstmrec.backend import import_keras
+from lstmrec.bench.training import real_lengths, stock_bidirectional_model, time_training
 from lstmrec.config import CELLS
 
 
@@ -41,11 +43,8 @@ def main() -> int:
     p.add_argument("--format", choices=["text", "json"], default="text")
     args = p.parse_args()
 
-    from lstmrec.backend import import_keras
-
     keras = import_keras()
-    from lstmrec.bench.training import real_lengths, stock_bidirectional_model, time_training
-    from lstmrec.models.blstm import build_model
+    from lstmrec.models.blstm import build_model  # Keras: after import_keras keeps its start quiet
 
     lengths = real_lengths(args.corpus, count=args.batch_size * 4)
     shape = dict(

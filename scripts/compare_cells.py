@@ -21,7 +21,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from lstmrec.bench.cells import CELLS, QUICK_PER_DIGIT
+from lstmrec.backend import import_keras
+from lstmrec.bench.cells import (
+    CELLS,
+    QUICK_PER_DIGIT,
+    compare_cells,
+    comparison_data,
+    comparison_recipe,
+    gradient_norms,
+    plot_gradient_norms,
+)
 from lstmrec.features.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,19 +92,9 @@ def table(results: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from lstmrec.backend import import_keras
-
     import_keras()
     # TensorFlow's Python-side retracing warnings (one per new padded shape while decoding).
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    from lstmrec.bench.cells import (
-        compare_cells,
-        comparison_data,
-        comparison_recipe,
-        gradient_norms,
-        plot_gradient_norms,
-    )
-
     out = Path(args.out)
     if importlib.util.find_spec("matplotlib") is None:
         print("error: the plot needs matplotlib: pip install -e '.[compare]'", file=sys.stderr)

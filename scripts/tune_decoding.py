@@ -21,10 +21,21 @@ import itertools
 import json
 import os
 
+import numpy as np
+
+from lstmrec.backend import import_keras
+from lstmrec.bundle import load_bundle
+from lstmrec.cli.common import split_from_args
+from lstmrec.features.audio import apply_cmvn
+from lstmrec.featurize import compute_features
+from lstmrec.inference.decoder import Decoder, DecoderOptions, predict_logits
+from lstmrec.scoring.align import score
+from lstmrec.targets import label_kind, symbols_text, text_symbols, text_words
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("model", help="model bundle folder")
     p.add_argument("--data", required=True)
@@ -38,61 +49,65 @@ def main() -> int:
     p.add_argument("--lm-weights", type=float, nargs="+", default=[0.0])
     p.add_argument("--bonuses", type=float, nargs="+", default=[0.0])
     p.add_argument("--format", choices=["text", "json"], default="text")
-    args = p.parse_args()
+    return p.parse_args(argv)
 
-    from lstmrec.backend import import_keras
 
-    import_keras()
-    from lstmrec.bundle import load_bundle
-    from lstmrec.cli.common import split_from_args
-    from lstmrec.featurize import compute_features
-    from lstmrec.inference.decoder import Decoder, DecoderOptions, predict_logits
-    from lstmrec.scoring.align import score
-    from lstmrec.targets import label_kind, symbols_text, text_symbols, text_words
-
-    bundle = load_bundle(args.model)
+def split_logits(args, bundle) -> tuple[list, list[np.ndarray]]:
+    """The utterances of the split that have a transcript, and the model's logits of each:
+    ``(T_i, V + 1)`` arrays, computed once for the whole grid."""
     utts = split_from_args(args, args.split)
     ink = label_kind(bundle.features) == "chars"
     utts = [u for u in utts if (u.text if ink else u.phones)]
     feats = compute_features(utts, bundle.features, desc="features")
-    from lstmrec.features.audio import apply_cmvn
-
     logits = predict_logits(
         bundle.model, [apply_cmvn(feats[u.id], bundle.mean, bundle.std) for u in utts]
     )
+    return utts, logits
+
+
+def grid_point(args, bundle, utts, logits, refs, *, weight: float, bonus: float, ink: bool):
+    """Error counts of the beam search with this LM weight and insertion bonus (and the WER of
+    the same hypotheses for handwriting): one row of the grid."""
+    options = DecoderOptions(
+        beam=args.beam,
+        lm=args.lm,
+        lm_weight=weight,
+        insertion_bonus=bonus,
+        lexicon=args.lexicon,
+    )
+    decoder = Decoder(options, bundle.symbols.to_list())
+    hyps = {
+        u.id: bundle.symbols.decode([t.symbol for t in decoder(lg).tokens])
+        for u, lg in zip(utts, logits, strict=True)
+    }
+    total = score(refs, hyps, fold_to=bundle.summary.get("score_phone_set")).total
+    row = {
+        "lm_weight": weight,
+        "insertion_bonus": bonus,
+        "error_rate": round(total.error_rate, 2),
+        "S": total.substitutions,
+        "D": total.deletions,
+        "I": total.insertions,
+    }
+    if ink:  # word error rate of the same hypotheses
+        words = [{u: text_words(symbols_text(t)) for u, t in d.items()} for d in (refs, hyps)]
+        row["wer"] = round(score(*words).total.error_rate, 2)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import_keras()  # before the bundle's Keras model loads, to keep TensorFlow's start quiet
+    bundle = load_bundle(args.model)
+    utts, logits = split_logits(args, bundle)
+    ink = label_kind(bundle.features) == "chars"
     refs = {u.id: text_symbols(u.text) if ink else list(u.phones) for u in utts}
     name = "CER" if ink else "PER"
-    fold_to = bundle.summary.get("score_phone_set")
     rows = []
     for weight, bonus in itertools.product(args.lm_weights, args.bonuses):
-        options = DecoderOptions(
-            beam=args.beam,
-            lm=args.lm,
-            lm_weight=weight,
-            insertion_bonus=bonus,
-            lexicon=args.lexicon,
-        )
-        decoder = Decoder(options, bundle.symbols.to_list())
-        hyps = {
-            u.id: bundle.symbols.decode([t.symbol for t in decoder(lg).tokens])
-            for u, lg in zip(utts, logits, strict=True)
-        }
-        total = score(refs, hyps, fold_to=fold_to).total
-        rows.append(
-            {
-                "lm_weight": weight,
-                "insertion_bonus": bonus,
-                "error_rate": round(total.error_rate, 2),
-                "S": total.substitutions,
-                "D": total.deletions,
-                "I": total.insertions,
-            }
-        )
-        if ink:  # word error rate of the same hypotheses
-            words = [{u: text_words(symbols_text(t)) for u, t in d.items()} for d in (refs, hyps)]
-            rows[-1]["wer"] = round(score(*words).total.error_rate, 2)
+        r = grid_point(args, bundle, utts, logits, refs, weight=weight, bonus=bonus, ink=ink)
+        rows.append(r)
         if args.format == "text":
-            r = rows[-1]
             print(
                 f"lm_weight {weight:5.2f} bonus {bonus:5.2f}: {name} {r['error_rate']:6.2f} % "
                 f"(S {r['S']}, D {r['D']}, I {r['I']})"

@@ -39,12 +39,8 @@ from lstmrec.features.errors import DataError
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TIMIT_WAVS = sorted((DATA / "timit-sample" / "TIMIT" / "TRAIN").glob("DR*/*/*.WAV"))
 FSDD_WAVS = sorted((DATA / "fsdd" / "recordings").glob("*.wav"))
-needs_timit = pytest.mark.skipif(
-    not TIMIT_WAVS, reason=f"TIMIT sample not found under {DATA}/timit-sample (../shared/data)"
-)
-needs_fsdd = pytest.mark.skipif(
-    not FSDD_WAVS, reason=f"FSDD recordings not found under {DATA}/fsdd (../shared/data)"
-)
+needs_timit = pytest.mark.shared_data("timit-sample/TIMIT/TRAIN")  # skips, fails under CI=true
+needs_fsdd = pytest.mark.shared_data("fsdd/recordings")
 
 SR = 16000
 

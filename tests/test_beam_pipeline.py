@@ -70,7 +70,7 @@ def test_features_command_with_two_worker_processes(beam, utts, tmp_path, capsys
     rc = main(
         [
             *("features", "--data", str(tmp_path / "m.jsonl"), "--splits", "all", "--keep-sa"),
-            *("--cache", str(tmp_path / "c"), "--beam-runner", "DirectRunner"),
+            *("--cache", str(tmp_path / "c"), "--runner", "DirectRunner"),
             *("--num-workers", "2"),
         ]
     )
@@ -105,7 +105,7 @@ def test_transcribe_with_beam_writes_one_record_per_file(beam, utts, tmp_path, c
             "transcribe",
             str(bundle),
             str(folder),
-            "--beam-runner",
+            "--runner",
             "DirectRunner",
             "--output",
             str(out),
@@ -131,7 +131,7 @@ def test_missing_beam_is_one_clear_line(monkeypatch, tmp_path, capsys):
     rc = main(
         [
             *("features", "--data", str(tmp_path), "--cache", str(tmp_path / "c")),
-            *("--beam-runner", "DirectRunner"),
+            *("--runner", "DirectRunner"),
         ]
     )
     err = capsys.readouterr().err

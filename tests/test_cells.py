@@ -332,7 +332,7 @@ def test_train_help_lists_cell(capsys):
 
 def test_train_cell_flag_sets_model_cell(monkeypatch, tmp_path, capsys):
     seen = []
-    monkeypatch.setattr("lstmrec.corpora.splits.load_split", lambda *a, **k: [])
+    monkeypatch.setattr("lstmrec.cli.main.load_split", lambda *a, **k: [])
     monkeypatch.setattr(
         "lstmrec.training.train.train", lambda recipe, *a, **k: seen.append(recipe) or {}
     )

@@ -21,9 +21,7 @@ from lstmrec.corpora.timit import find_timit
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "timit-demo"
 FSDD = ROOT.parent / "shared" / "data" / "fsdd"
-needs_fsdd = pytest.mark.skipif(
-    not (FSDD / "recordings").is_dir(), reason=f"FSDD not found at {FSDD} (../shared/data)"
-)
+needs_fsdd = pytest.mark.shared_data("fsdd/recordings")  # skips, fails under CI=true
 
 
 def tensorflow_backend() -> bool:
@@ -51,6 +49,7 @@ def test_units_for_budget_is_the_closest_width():
         assert abs(count_params("rnn", other, **shape) - budget) >= abs(params - budget)
 
 
+@pytest.mark.slow
 def test_compare_cells_end_to_end(tmp_path):
     """Two cells, one epoch, 4 LSTM units, a handful of real TIMIT sentences."""
     from lstmrec.bench.cells import compare_cells

@@ -1,4 +1,4 @@
-"""Tests for lstmrec.corpora.timit: .PHN/.TXT readers, TIMIT in many shapes, splits, manifests."""
+"""Tests for lstmrec.corpora.timit (.PHN/.TXT readers, TIMIT in many shapes) and splits."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import shared_data
 
+from lstmrec.corpora.splits import load_corpus, manifest_splits, select_split
 from lstmrec.corpora.timit import (
     find_corpus,
     find_timit,
-    load_corpus,
     looks_like_timit,
-    manifest_splits,
     read_phn,
     read_txt,
-    select_split,
     timit_part,
 )
 from lstmrec.features.errors import DataError
@@ -27,9 +26,7 @@ from lstmrec.phones import TIMIT61, read_speaker_list
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SAMPLE = SHARED / "timit-sample"
-needs_sample = pytest.mark.skipif(
-    not (SAMPLE / "TIMIT").is_dir(), reason=f"shared TIMIT sample not found at {SAMPLE}"
-)
+needs_sample = pytest.mark.shared_data("timit-sample/TIMIT")  # skips, fails under CI=true
 
 
 def write(path: Path, text: str) -> Path:
@@ -118,8 +115,7 @@ def test_read_txt_timit_and_plain(tmp_path):
 
 @pytest.fixture(scope="module")
 def sample_utts() -> list[Utterance]:
-    if not (SAMPLE / "TIMIT").is_dir():
-        pytest.skip(f"shared TIMIT sample not found at {SAMPLE}")
+    shared_data("timit-sample/TIMIT")
     return find_timit(SAMPLE)
 
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lstmrec.corpora.splits import load_split
-from lstmrec.corpora.timit import find_timit, select_split
+from lstmrec.corpora.splits import load_split, select_split
+from lstmrec.corpora.timit import find_timit
 from lstmrec.features.audio import FeatureConfig
+from lstmrec.features.errors import DataError
 from lstmrec.featurize import compute_features
 
 tfds = pytest.importorskip("tensorflow_datasets", reason="tensorflow-datasets is not installed")
@@ -31,7 +32,7 @@ def no_network(monkeypatch):
 def test_timit_builder_prepares_and_reads_offline(tmp_path, no_network):
     if not DEMO.is_dir():
         pytest.skip(f"bundled TIMIT demo corpus not found at {DEMO}")
-    import lstmrec.corpora.tfds  # noqa: F401  (registers "timit")
+    import lstmrec.corpora.tfds  # noqa: F401  (registers "timit"; needs tensorflow_datasets)
 
     copy = tmp_path / "TIMIT" / "TRAIN"
     for speaker in ("DR1/FVMH0", "DR2/MARC0"):
@@ -65,7 +66,7 @@ def test_timit_builder_prepares_and_reads_offline(tmp_path, no_network):
 def test_timit_style_builder_splits_by_speaker_lists(tmp_path, no_network):
     if not DEMO.is_dir():
         pytest.skip(f"bundled TIMIT demo corpus not found at {DEMO}")
-    from lstmrec.corpora.tfds.timit import CorpusConfig
+    from lstmrec.corpora.tfds.timit import CorpusConfig  # needs tensorflow_datasets
 
     corpus = tmp_path / "corpus"  # <speaker>/<utt>.WAV with .PHN: no TIMIT parts or regions
     for speaker in ("DR1/FVMH0", "DR2/MARC0", "DR2/FAEM0"):
@@ -100,8 +101,6 @@ def test_transcription_never_imports_tfds_or_beam():
 
 
 def test_unknown_tfds_dataset_is_one_line(tmp_path, no_network):
-    from lstmrec.features.errors import DataError
-
     with pytest.raises(DataError, match="cannot read TFDS dataset 'nosuch'") as err:
         load_split(f"tfds:nosuch?data_dir={tmp_path}", "train")
     assert "\n" not in str(err.value)

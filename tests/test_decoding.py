@@ -6,14 +6,23 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # lstmrec.training.batching imports keras
 
+import keras
 import numpy as np
 import pytest
 
 from lstmrec.features.errors import DataError
 from lstmrec.featurize import check_ctc_fits, ctc_min_frames
 from lstmrec.manifest import Utterance
+from lstmrec.models.blstm import build_model
+from lstmrec.models.ctc import CTCTrainer, default_jit_compile
 from lstmrec.models.decoding import Token, greedy_decode, greedy_decode_batch
-from lstmrec.training.batching import CTCBatches, bucket_batches, pad_features, pad_labels
+from lstmrec.training.batching import (
+    CTCBatches,
+    bucket_batches,
+    fit_input,
+    pad_features,
+    pad_labels,
+)
 
 BLANK, A, B = 0, 1, 2
 
@@ -224,12 +233,6 @@ def test_ctc_batches_differ_between_epochs_and_seeds():
 def test_fit_accepts_batches_whose_shapes_change_after_the_first_two():
     """Keras fixes a PyDataset's shapes from its first two batches on TensorFlow; training must
     not fail when a later batch has another size, padded width or label width."""
-    import keras
-
-    from lstmrec.models.blstm import build_model
-    from lstmrec.models.ctc import CTCTrainer, default_jit_compile
-    from lstmrec.training.batching import CTCBatches, fit_input
-
     rng = np.random.default_rng(0)
     lengths, label_lengths = [10, 12, 20, 25, 40], [3, 3, 3, 3, 5]
     feats = [rng.standard_normal((n, 4)).astype(np.float32) for n in lengths]

@@ -19,7 +19,9 @@ import numpy as np
 import pytest
 
 from lstmrec.config import load_recipe
+from lstmrec.corpora.timit import find_timit
 from lstmrec.features.errors import DataError
+from lstmrec.manifest import write_manifest
 from lstmrec.training.batching import replica_share
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,11 +130,13 @@ def check_same_as_one_device(result: dict, name: str) -> None:
     assert result["none/sum/5"]["weights"] != pytest.approx(result["none/mean/5"]["weights"])
 
 
+@pytest.mark.slow  # trains 8 small models in a fresh TensorFlow process
 def test_mirrored_on_two_devices_matches_one_device():
     out = run_python(TWO_CPU_DEVICES + COMPARE_SCRIPT, "mirrored")
     check_same_as_one_device(json.loads(out.split("RESULT ", 1)[1]), "mirrored")
 
 
+@pytest.mark.slow  # trains 8 small models in a fresh JAX process
 def test_jax_data_parallel_on_two_devices_matches_one_device():
     if importlib.util.find_spec("jax") is None:
         pytest.skip("jax is not installed (not part of the 'test' extra): pip install jax")
@@ -151,12 +155,10 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow  # two fresh TensorFlow processes train together
 def test_two_workers_over_loopback_train_an_epoch_and_write_one_bundle(tmp_path):
     if not DEMO.is_dir():
         pytest.skip(f"bundled TIMIT demo corpus not found at {DEMO}")
-    from lstmrec.corpora.timit import find_timit
-    from lstmrec.manifest import write_manifest
-
     write_manifest(find_timit(DEMO)[:6], tmp_path / "train.jsonl")
     workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
     out = tmp_path / "run"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from lstmrec.cli.main import main
 from lstmrec.features.audio import FeatureConfig
 from lstmrec.features.errors import DataError
 from lstmrec.featurize import compute_features, default_cache_dir
@@ -73,8 +74,6 @@ def test_default_cache_location_follows_the_environment(tmp_path, monkeypatch):
 
 def test_runs_share_the_default_cache(tmp_path, monkeypatch, capsys):
     """Two `lstmrec features` runs without --cache: the second reads the first one's entry."""
-    from lstmrec.cli.main import main
-
     cache = tmp_path / "shared"
     monkeypatch.setenv("LSTMREC_CACHE_DIR", str(cache))
     utts = corpus(tmp_path)[:1]

@@ -22,9 +22,7 @@ from lstmrec.phones import PHONES39, TIMIT61, fold
 from lstmrec.targets import utterance_labels
 
 FSDD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fsdd"
-needs_fsdd = pytest.mark.skipif(
-    not (FSDD / "recordings").is_dir(), reason=f"FSDD not found at {FSDD} (../shared/data)"
-)
+needs_fsdd = pytest.mark.shared_data("fsdd/recordings")  # skips, fails under CI=true
 
 
 def write_wav(path: Path, num_samples: int = 800) -> Path:

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import run
+from helpers import run
 
+from lstmrec.bundle import Bundle, save_bundle
 from lstmrec.config import Recipe
+from lstmrec.corpora.splits import load_split
 from lstmrec.corpora.synth_ink import CorpusSpec, write_corpus
 from lstmrec.features.ink import InkFeatureConfig
 from lstmrec.inference.lm_files import read_arpa
@@ -40,10 +42,9 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> Path:
     """An ink bundle whose every frame is blank with probability ~0.8 and each character ~0.008."""
-    import keras
+    import keras  # here, not at the top: only this fixture needs Keras
 
-    from lstmrec.bundle import Bundle, save_bundle
-    from lstmrec.models.blstm import build_model
+    from lstmrec.models.blstm import build_model  # Keras
 
     keras.utils.set_random_seed(0)
     features = InkFeatureConfig()
@@ -62,8 +63,6 @@ def bundle(tmp_path_factory) -> Path:
 
 
 def train_words(corpus: Path) -> list[str]:
-    from lstmrec.corpora.splits import load_split
-
     utts = load_split(corpus, "train")
     return [w for u in utts for w in u.text.split()]
 

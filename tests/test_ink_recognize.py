@@ -1,9 +1,10 @@
 """Handwriting end to end: synthetic IAM-OnDB tree -> train -> recognize -> evaluate (CER, WER).
 
-One tiny ink model (1 layer of 16 units, 2 epochs) is trained once per module through the
-command line; the tests check the command-line contract on it: recognized text and JSON with
-character spans into the original strokes, CER/WER reports, and one line on stderr with exit
-status 2 for each bad input while the good files are still recognized.
+The tiny ink model (1 layer of 16 units, 2 epochs) is trained once per session through the
+command line (``ink_run`` in conftest.py); the tests check the command-line contract on it:
+recognized text and JSON with character spans into the original strokes, CER/WER reports, and
+one line on stderr with exit status 2 for each bad input while the good files are still
+recognized.
 """
 
 import os
@@ -15,15 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import run
+from helpers import run
 
-from lstmrec.cli.main import main
+from lstmrec.bundle import Bundle
 from lstmrec.config import feature_config_from_dict, load_recipe
-from lstmrec.corpora.synth_ink import CorpusSpec, write_corpus
+from lstmrec.corpora.splits import load_split
 from lstmrec.features.audio import FeatureConfig
 from lstmrec.features.errors import DataError
 from lstmrec.features.ink import InkFeatureConfig
-from lstmrec.features.inkfiles import read_ink_file, write_ink_json
+from lstmrec.features.inkfiles import InkSample, read_ink_file, write_ink_json
+from lstmrec.featurize import checked_features
+from lstmrec.inference.recognize import recognize_files
 from lstmrec.manifest import Utterance, write_manifest
 from lstmrec.phones import SymbolTable
 from lstmrec.targets import (
@@ -33,40 +36,6 @@ from lstmrec.targets import (
     symbols_text,
     text_symbols,
 )
-
-TINY_RECIPE = """
-[features]
-kind = "ink"
-[data]
-unknown_chars = "drop"
-charset = "abcdefghijklmnopqrstuvwxyz "  # the synthetic texts: lower-case words
-[model]
-num_layers = 1
-units = 16
-[training]
-optimizer = "adam"
-learning_rate = 3e-3
-batch_size = 4
-loss_reduction = "mean"
-max_epochs = 2
-"""
-
-
-@pytest.fixture(scope="module")
-def ink_run(tmp_path_factory):
-    """``(corpus root, bundle path)`` of a tiny model trained on 3 synthetic writers."""
-    root = tmp_path_factory.mktemp("ink")
-    spec = CorpusSpec(
-        writers=3, lines_per_writer=4, dev_writers=1, test_writers=1, seed=5, max_words=2
-    )
-    write_corpus(root / "corpus", spec)
-    (root / "tiny.toml").write_text(TINY_RECIPE)
-    rc = main(
-        ["train", "--config", str(root / "tiny.toml"), "--data", str(root / "corpus"),
-         "--out", str(root / "run")]
-    )  # fmt: skip
-    assert rc == 0
-    return root / "corpus", root / "run" / "model"
 
 
 def test_bundle_records_ink_features_and_characters(ink_run):
@@ -119,8 +88,6 @@ def test_evaluate_reports_cer_and_wer_per_writer(ink_run, capsys):
 
 
 def read_manifest_split(corpus, capsys):
-    from lstmrec.corpora.splits import load_split
-
     return load_split(corpus, "core-test")
 
 
@@ -163,9 +130,6 @@ def test_recognize_skips_a_bad_file_and_finishes(ink_run, capsys, tmp_path, name
 
 
 def test_speech_model_is_refused_by_recognize(tmp_path):
-    from lstmrec.bundle import Bundle
-    from lstmrec.inference.recognize import recognize_files
-
     bundle = Bundle(None, FeatureConfig(), SymbolTable(["a"]), None, None, {})
     with pytest.raises(DataError, match="not a handwriting model"):
         list(recognize_files(bundle, [str(tmp_path / "x.xml")]))
@@ -206,11 +170,7 @@ def test_feature_settings_dispatch_on_kind_and_old_speech_settings_load():
 
 
 def test_ink_json_training_file_with_two_samples_is_refused(tmp_path):
-    from lstmrec.featurize import checked_features
-
     stroke = np.array([[0, 0, 0], [1, 1, 0.1], [2, 0, 0.2]], dtype=float)
-    from lstmrec.features.inkfiles import InkSample
-
     write_ink_json(tmp_path / "two.json", [InkSample("a", (stroke,)), InkSample("b", (stroke,))])
     with pytest.raises(DataError, match="2 ink samples"):
         checked_features(str(tmp_path / "two.json"), InkFeatureConfig())

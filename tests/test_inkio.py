@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import FORMS, make_iam_ondb  # the tiny IAM-OnDB tree
 
 from lstmrec.cli.main import main
 from lstmrec.corpora.iam_ondb import iam_ondb_splits, load_iam_ondb, read_csr_lines
@@ -302,7 +303,7 @@ def test_missing_oversized_and_bad_arrays(tmp_path, monkeypatch):
 # MNIST strokes
 
 
-@pytest.mark.skipif(not MNIST.is_file(), reason=f"shared MNIST strokes not found at {MNIST}")
+@pytest.mark.shared_data("mnist-strokes/strokes.npz")  # skips, fails under CI=true
 def test_mnist_strokes_loader_and_features():
     samples = load_mnist_strokes(MNIST, indices=range(200))
     assert samples[0].id == "mnist-0" and samples[0].text == "5" and samples[0].writer is None
@@ -326,45 +327,6 @@ def test_mnist_strokes_loader_and_features():
 
 # ---------------------------------------------------------------------------------------------
 # The IAM-OnDB tree, its splits, and 'lstmrec prepare'
-
-FORMS = {  # form id: (writer id, transcription lines)
-    "a01-000u": ("10001", ["A MOVE to stop Mr. Gaitskell", "", "from nominating any more"]),
-    "a01-001w": ("10002", ["Labour life Peers is to be"]),
-    "b02-010": ("10003", ["made at a meeting", "of Labour MPs tomorrow."]),
-    "c03-100z": ("10004", ["Mr. Michael Foot has"]),
-}
-
-
-def make_iam_ondb(root: Path, *, split_files: bool = True, writers: bool = True) -> Path:
-    """A tiny IAM-OnDB tree: lineStrokes, ascii, original (writer ids) and task 1 split files."""
-    rng = np.random.default_rng(3)
-    for form, (writer, lines) in FORMS.items():
-        group, text = form[:3], form[:7]
-        ascii_dir = root / "ascii" / group / text
-        ascii_dir.mkdir(parents=True, exist_ok=True)
-        body = "OCR:\n\n" + "\n".join(lines) + "\n\nCSR:\n\n" + "\n".join(lines) + "\n"
-        (ascii_dir / f"{form}.txt").write_text(body, encoding="latin-1")
-        strokes_dir = root / "lineStrokes" / group / text
-        strokes_dir.mkdir(parents=True, exist_ok=True)
-        for n in range(1, len([x for x in lines if x]) + 1):
-            xy = np.cumsum(rng.integers(-20, 30, (40, 2)), axis=0) + 1000
-            t = 700 + np.arange(40) * 0.01
-            strokes = [np.column_stack([xy[:25], t[:25]]), np.column_stack([xy[25:], t[25:]])]
-            write_iam_ondb_strokes(strokes_dir / f"{form}-{n:02d}.xml", strokes)
-        if writers:
-            original = root / "original" / group / text
-            original.mkdir(parents=True, exist_ok=True)
-            (original / f"strokes{form[7:] or 'x'}.xml").write_text(
-                f'<WhiteboardCaptureSession><General><Form id="{form}" writerID="{writer}"/>'
-                "</General><StrokeSet/></WhiteboardCaptureSession>"
-            )
-    if split_files:
-        (root / "task1").mkdir(exist_ok=True)
-        (root / "task1" / "trainset.txt").write_text("a01-000u\na01-001w\n")
-        (root / "task1" / "testset_v.txt").write_text("b02-010-01\n")
-        (root / "task1" / "testset_t.txt").write_text("b02-010-02\n")
-        (root / "task1" / "testset_f.txt").write_text("c03-100z\n")
-    return root
 
 
 def test_csr_lines(tmp_path):

@@ -12,7 +12,8 @@ import pytest
 
 from lstmrec.bundle import load_bundle
 from lstmrec.config import load_recipe
-from lstmrec.corpora.timit import find_timit, select_split
+from lstmrec.corpora.splits import select_split
+from lstmrec.corpora.timit import find_timit
 from lstmrec.inference.evaluate import evaluate_bundle
 from lstmrec.training.train import train
 
@@ -20,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 TIMIT = REPO / "data" / "timit-demo" / "TIMIT"
 
 
+@pytest.mark.slow  # 120 epochs of a 1 x 64 BLSTM: minutes on a CPU
 def test_overfits_a_handful_of_real_utterances(tmp_path):
     if not TIMIT.is_dir():
         pytest.skip(f"bundled demo corpus missing at {TIMIT}")

@@ -32,7 +32,7 @@ TOL = 1e-4
 
 def random_model(cell: str, *, input_dim=7, num_classes=5, layers=2, units=6, dropout=0.1):
     """A ``build_model`` network with every weight drawn at random (seeded)."""
-    from lstmrec.models.blstm import build_model
+    from lstmrec.models.blstm import build_model  # here: Keras only for the tests that need it
 
     model = build_model(
         input_dim=input_dim,

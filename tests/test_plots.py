@@ -1,5 +1,5 @@
 """Pictures: the confusion matrix of a report, and spectrogram + CTC posteriors + phones of one
-transcription, drawn from a tiny model trained here (as in ``test_cli.py``) and synthetic data."""
+transcription, drawn from the session's tiny speech model (conftest.py) and synthetic data."""
 
 from __future__ import annotations
 
@@ -7,25 +7,14 @@ import os
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
 
-import contextlib
 import importlib.util
-import io
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import (
-    TEST_FILE,
-    TEST_SPEAKER,
-    TRAIN_SPEAKERS,
-    copy_speaker,
-    run,
-    train_args,
-    write_list,
-)
+from helpers import TEST_FILE, run
 
-from lstmrec.cli.main import main
 from lstmrec.phones import PHONES39
 from lstmrec.scoring import plots
 from lstmrec.scoring.align import score
@@ -48,17 +37,16 @@ def assert_picture(path: Path, *, min_side: int = 300) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A 1 x 8 BLSTM trained for 2 epochs on 2 speakers; FAEM0 held out."""
-    root = tmp_path_factory.mktemp("corpus")
-    for speaker in (*TRAIN_SPEAKERS, TEST_SPEAKER):
-        copy_speaker(speaker, root)
-    test_list = write_list(root / "test_spk.list", "faem0")
-    out = tmp_path_factory.mktemp("run") / "run"
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert main([str(a) for a in train_args(root, out, test_list=test_list)]) == 0
-    wav = root / "TIMIT" / "TRAIN" / TEST_SPEAKER / f"{TEST_FILE}.WAV"
-    return {"root": root, "test_list": test_list, "bundle": out / "model", "wav": wav}
+def tiny(speech_corpus, speech_model):
+    """The session's 1 x 8 BLSTM, trained for 2 epochs on 2 speakers; FAEM0 held out."""
+    assert speech_model["rc"] == 0, speech_model["stderr"]
+    wav = speech_corpus["test_dir"] / f"{TEST_FILE}.WAV"
+    return {
+        "root": speech_corpus["root"],
+        "test_list": speech_corpus["test_list"],
+        "bundle": speech_model["bundle"],
+        "wav": wav,
+    }
 
 
 def test_confusion_matrix_picture_39_phones(tmp_path):

@@ -41,6 +41,7 @@ def run_stages(tmp_path: Path, config: Path, *extra: str) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow
 def test_timit_script_stages(tmp_path):
     if not DEMO.is_dir():
         pytest.skip(f"bundled demo corpus missing at {DEMO}")

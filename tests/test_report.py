@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cli import run
+from helpers import run
 
 from lstmrec.scoring.align import align, score
 from lstmrec.scoring.report import (

@@ -6,9 +6,10 @@ import socket
 
 import numpy as np
 import pytest
-from test_inkio import FORMS, make_iam_ondb  # the tiny IAM-OnDB tree
+from helpers import FORMS, make_iam_ondb  # the tiny IAM-OnDB tree
 
 from lstmrec.features.errors import DataError
+from lstmrec.features.inkfiles import read_ink_file
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def offline(monkeypatch):
 def _load(root, data_dir, **kw):
     import tensorflow_datasets as tfds
 
-    import lstmrec.corpora.tfds  # noqa: F401  (registers "iam_ondb")
+    import lstmrec.corpora.tfds  # noqa: F401  (registers "iam_ondb"; tensorflow_datasets)
 
     return tfds.load(
         "iam_ondb",
@@ -39,8 +40,6 @@ def _load(root, data_dir, **kw):
 
 def test_builds_offline_and_reads_back(tmp_path, offline):
     import tensorflow_datasets as tfds
-
-    from lstmrec.features.inkfiles import read_ink_file
 
     root = make_iam_ondb(tmp_path / "IAM-OnDB")
     splits = _load(root, tmp_path / "tfds", split=["train", "validation", "test"])

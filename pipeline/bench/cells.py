@@ -22,13 +22,18 @@ from typing import Any
 
 import numpy as np
 
-from lstmrec.bench.training import lengths_from
+from lstmrec.bench.training import lengths_from, time_training
+from lstmrec.bundle import load_bundle
 from lstmrec.config import Recipe, load_recipe
 from lstmrec.corpora.fsdd import find_fsdd, select_fsdd
-from lstmrec.corpora.timit import find_timit, select_split
+from lstmrec.corpora.splits import select_split
+from lstmrec.corpora.timit import find_timit
 from lstmrec.features.errors import DataError
+from lstmrec.inference.evaluate import evaluate_bundle
 from lstmrec.manifest import Utterance
 from lstmrec.phones import read_speaker_list
+from lstmrec.scoring.align import ErrorCounts
+from lstmrec.scoring.plots import new_figure, save_png
 from lstmrec.targets import symbol_table_for, utterance_labels
 
 Log = Callable[[str], None]
@@ -102,7 +107,7 @@ def count_params(
     cell: str, units: int, *, input_dim: int, num_classes: int, num_layers: int
 ) -> int:
     """Trainable and non-trainable parameters of ``build_model`` with this cell and width."""
-    from lstmrec.models.blstm import build_model
+    from lstmrec.models.blstm import build_model  # Keras: loaded only to build a network
 
     model = build_model(
         input_dim=input_dim, num_classes=num_classes, num_layers=num_layers, units=units, cell=cell
@@ -151,11 +156,8 @@ def run_cell(
     log: Log,
 ) -> dict[str, Any]:
     """Train one cell, score it on every test set, time its training steps."""
-    from lstmrec.bench.training import time_training
-    from lstmrec.bundle import load_bundle
-    from lstmrec.inference.evaluate import evaluate_bundle
+    # Keras (and TensorFlow): loaded only once a cell is trained.
     from lstmrec.models.blstm import build_model
-    from lstmrec.scoring.align import ErrorCounts
     from lstmrec.training.train import train
 
     recipe = dataclasses.replace(
@@ -284,7 +286,7 @@ def gradient_norms(
     Returns:
         ``(steps,)`` float64: ``||dL/dx_t||_2`` for t = 0 .. steps-1.
     """
-    import keras
+    import keras  # Keras and TensorFlow: loaded only for the picture
 
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(
@@ -308,14 +310,8 @@ def plot_gradient_norms(
     norms: Mapping[str, np.ndarray], path: str | os.PathLike, *, title: str | None = None
 ) -> Path:
     """Write a PNG of each curve ``norms[cell]`` (shape ``(T,)``) against t, log y-axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = new_figure(7.0, 4.0)
+    ax = fig.add_subplot()
     for cell, curve in norms.items():
         ax.semilogy(np.arange(len(curve)), curve, label=cell.upper(), linewidth=1.5)
     steps = max(len(c) for c in norms.values())
@@ -324,7 +320,4 @@ def plot_gradient_norms(
     ax.set_title(title or "Gradient reaching each time step (backpropagation through time)")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_png(fig, path)

@@ -26,8 +26,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
+from lstmrec.bench.torch_reference import torch_version
+from lstmrec.features.audio import SAMPLE_RATE, FeatureConfig, extract, load_audio
 from lstmrec.features.errors import DataError
+from lstmrec.inference.transcribe import expand_inputs
 
 BACKENDS = ("tensorflow", "jax", "torch")
 DEMO_AUDIO = "data/timit-demo"  # the demo corpus of a repository clone, from its top folder
@@ -115,11 +119,6 @@ def threads_env(n: int) -> dict[str, str]:
 
 def bench_audio(s: BenchSettings, folder: Path) -> dict[str, object]:
     """Write the long file and the 3 s file; list the short files (TIMIT sentences as is)."""
-    import soundfile as sf
-
-    from lstmrec.features.audio import SAMPLE_RATE, load_audio
-    from lstmrec.inference.transcribe import expand_inputs
-
     files = expand_inputs([s.audio])
     if not files:
         raise DataError("no audio files for the inference benchmark (pass --audio)", s.audio)
@@ -142,8 +141,6 @@ def bench_audio(s: BenchSettings, folder: Path) -> dict[str, object]:
 
 def feature_speed(signal: np.ndarray, *, repeats: int = 3) -> dict[str, float]:
     """Audio seconds per wall second of fbank and MFCC extraction (best of ``repeats``)."""
-    from lstmrec.features.audio import SAMPLE_RATE, FeatureConfig, extract
-
     out = {}
     for kind in ("fbank", "mfcc"):
         config = FeatureConfig(kind=kind)
@@ -220,8 +217,6 @@ def run_bench(s: BenchSettings, *, log=lambda msg: None) -> dict:
 
 
 def _torch_part(s: BenchSettings, result: dict, log) -> None:
-    from lstmrec.bench.torch_reference import torch_version
-
     result["torch_train_frames_per_s"] = None
     if not s.torch:
         result["torch_skipped"] = "not asked for (--no-torch)"

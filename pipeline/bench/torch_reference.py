@@ -8,6 +8,7 @@ Keras network gets. PyTorch is an optional dependency (``pip install -e ".[bench
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 
@@ -18,11 +19,9 @@ from lstmrec.bench.training import synthetic_batches
 
 def torch_version() -> str | None:
     """The installed PyTorch version, or ``None`` (without importing it when absent)."""
-    import importlib.util
-
     if importlib.util.find_spec("torch") is None:
         return None
-    import torch
+    import torch  # only once its version is asked for
 
     return torch.__version__
 
@@ -44,7 +43,7 @@ def time_torch_training(
     (SGD, learning rate 1e-4, momentum 0.9) and untimed warm-up pass as
     :func:`lstmrec.bench.training.time_training`; ``threads`` intra-op threads (default: all cores).
     """
-    import torch
+    import torch  # an optional dependency, loaded only to run the reference
     from torch import nn
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 

@@ -12,6 +12,9 @@ import time
 
 import numpy as np
 
+from lstmrec.corpora.splits import load_corpus
+from lstmrec.padding import bucket_batches, pad_features, pad_labels
+
 
 def lengths_from(utts, *, hop_ms: float, count: int, seed: int = 0) -> np.ndarray:
     """``count`` frame counts drawn (with a fixed seed) from the utterances' durations."""
@@ -22,15 +25,13 @@ def lengths_from(utts, *, hop_ms: float, count: int, seed: int = 0) -> np.ndarra
 def real_lengths(corpus: str | None, *, count: int, seed: int = 0) -> np.ndarray:
     """Frame counts of ``count`` utterances: from a corpus when given, else TIMIT-like lengths."""
     if corpus:
-        from lstmrec.corpora.timit import load_corpus
-
         return lengths_from(load_corpus(corpus), hop_ms=10.0, count=count, seed=seed)
     return np.random.default_rng(seed).integers(150, 450, size=count)  # 1.5 to 4.5 s
 
 
 def stock_bidirectional_model(*, input_dim, num_classes, num_layers, units):
     """The same shape built with ``keras.layers.Bidirectional`` (no per-utterance lengths)."""
-    import keras
+    import keras  # loaded only to build a network: the module is imported without it
 
     features = keras.Input(shape=(None, input_dim), name="features")
     lengths = keras.Input(shape=(), dtype="int32", name="lengths")
@@ -51,8 +52,6 @@ def synthetic_batches(
     label_lengths (B,) int32), real frames)``: length-bucketed, widths padded to multiples of
     32 frames, one label per 8 frames (a phone rate like TIMIT's).
     """
-    from lstmrec.padding import bucket_batches, pad_features, pad_labels
-
     rng = np.random.default_rng(seed)
     feats = [rng.standard_normal((n, input_dim)).astype(np.float32) for n in lengths]
     labels = [rng.integers(1, num_classes, size=max(1, n // 8)).astype(np.int32) for n in lengths]
@@ -79,6 +78,8 @@ def time_training(
     One untimed pass over every batch comes first, so each padded shape is traced (and, on
     JAX, compiled) before the clock starts.
     """
+    # Keras: loaded only to train, so the PyTorch reference and the cell experiment's argument
+    # parsing import this module without it.
     import keras
 
     from lstmrec.models.ctc import CTCTrainer, default_jit_compile

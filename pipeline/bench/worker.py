@@ -17,6 +17,16 @@ import time
 
 import numpy as np
 
+from lstmrec.backend import import_keras
+from lstmrec.bench.torch_reference import time_torch_training
+from lstmrec.bench.training import real_lengths, time_training
+from lstmrec.bundle import Bundle, load_bundle, save_bundle
+from lstmrec.features.audio import FeatureConfig, apply_cmvn
+from lstmrec.featurize import checked_features
+from lstmrec.inference.decoder import Decoder, DecoderOptions
+from lstmrec.inference.transcribe import transcribe_files
+from lstmrec.phones import SymbolTable
+
 
 def _shape_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", type=int, default=3)
@@ -30,18 +40,13 @@ def _shape_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _lengths(args) -> np.ndarray:
-    from lstmrec.bench.training import real_lengths
-
     return real_lengths(args.corpus, count=args.batch_size * args.batches)
 
 
 def train(args) -> dict:
     """Keras training throughput on the backend of ``KERAS_BACKEND``."""
-    from lstmrec.backend import import_keras
-
     keras = import_keras()
-    from lstmrec.bench.training import time_training
-    from lstmrec.models.blstm import build_model
+    from lstmrec.models.blstm import build_model  # Keras: after import_keras quietens its start
 
     model = build_model(
         input_dim=args.input_dim,
@@ -65,10 +70,6 @@ def train(args) -> dict:
 
 def _save_random_bundle(model, path: str) -> None:
     """A bundle of the benchmarked shape (weights as trained a few steps on random data)."""
-    from lstmrec.bundle import Bundle, save_bundle
-    from lstmrec.features.audio import FeatureConfig
-    from lstmrec.phones import SymbolTable
-
     features, symbols = FeatureConfig(), SymbolTable.timit61()
     if model.input_shape[0][-1] != features.dim or model.output_shape[-1] != len(symbols):
         raise SystemExit("--save-bundle needs 123 inputs and 62 outputs (fbank, TIMIT-61)")
@@ -79,8 +80,6 @@ def _save_random_bundle(model, path: str) -> None:
 
 def torch_train(args) -> dict:
     """Training throughput of the plain PyTorch network (``lstmrec.bench.torch_reference``)."""
-    from lstmrec.bench.torch_reference import time_torch_training
-
     fps = time_torch_training(
         _lengths(args),
         batch_size=args.batch_size,
@@ -116,12 +115,6 @@ def matmul_rate(*, repeats: int = 5) -> float:
 
 def infer(args) -> dict:
     """Real-time factors of transcription end to end, and the forward pass's FLOP/s."""
-    from lstmrec.bundle import load_bundle
-    from lstmrec.features.audio import apply_cmvn
-    from lstmrec.featurize import checked_features
-    from lstmrec.inference.decoder import Decoder, DecoderOptions
-    from lstmrec.inference.transcribe import transcribe_files
-
     bundle = load_bundle(args.bundle, engine="numpy")
     # Best-path decoding for the main figures: the recipe's beam search (below, separately)
     # costs what the posteriors make it cost, from little on a trained model's peaky output to
@@ -169,11 +162,7 @@ def infer(args) -> dict:
 
 def _keras_forward(bundle_dir: str, inputs, duration: float, numpy_s: float) -> dict:
     """The same forward pass on the Keras model (after one untimed call), for the ratio."""
-    from lstmrec.backend import import_keras
-
     import_keras()
-    from lstmrec.bundle import load_bundle
-
     model = load_bundle(bundle_dir, engine="keras").model
     model.predict_on_batch(inputs)
     t0 = time.perf_counter()

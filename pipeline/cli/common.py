@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lstmrec.corpora.splits import load_split
 from lstmrec.features.errors import DataError
 
 EXIT_BAD_INPUT = 2
@@ -39,14 +40,13 @@ def format_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def fold_arg(p: argparse.ArgumentParser, default: int | None) -> None:
+def fold_arg(p: argparse.ArgumentParser, *, default_help: str = "no folding") -> None:
+    """``--fold`` (default None); ``default_help`` says what the command does without it."""
     p.add_argument(
         "--fold",
         type=int,
         choices=[61, 48, 39],
-        default=default,
-        help=f"fold TIMIT phones to this set before output/scoring "
-        f"(default: {default or 'no folding'})",
+        help=f"fold TIMIT phones to this set before output/scoring (default: {default_help})",
     )
 
 
@@ -54,8 +54,6 @@ def split_from_args(args, split: str, *, on_error=None) -> list:
     """The utterances of ``split`` in ``args.data``, chosen by the command's data flags
     (``--keep-sa``, ``--dev-speakers``, ``--test-speakers``, and ``--corpus`` where it has one):
     a list of :class:`lstmrec.manifest.Utterance`."""
-    from lstmrec.corpora.splits import load_split
-
     return load_split(
         args.data,
         split,

@@ -7,8 +7,10 @@ import argparse
 from pathlib import Path
 
 from lstmrec.cli.common import split_from_args
-from lstmrec.corpora.timit import SPLITS
+from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
+from lstmrec.inference.decoder import Decoder, DecoderOptions
+from lstmrec.inference.lm_files import corpus_sentences, text_tokens, train_ngram, write_arpa
 
 
 def add_decoding_args(p: argparse.ArgumentParser) -> None:
@@ -35,8 +37,6 @@ def add_decoding_args(p: argparse.ArgumentParser) -> None:
 def decoder_from_args(args, bundle):
     """The :class:`lstmrec.inference.decoder.Decoder` for a bundle and the flags of
     :func:`add_decoding_args`."""
-    from lstmrec.inference.decoder import Decoder, DecoderOptions
-
     if args.beam is not None and args.beam < 0:
         raise DataError(f"--beam {args.beam} must be 0 or more")
     if args.nbest is not None and args.nbest < 1:
@@ -57,8 +57,6 @@ def decoder_from_args(args, bundle):
 
 
 def cmd_lm(args) -> int:
-    from lstmrec.inference.lm_files import corpus_sentences, text_tokens, train_ngram, write_arpa
-
     if args.order < 1:
         raise DataError(f"--order {args.order} must be at least 1")
     if (args.data is None) == (args.text is None):

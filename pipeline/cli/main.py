@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from lstmrec.backend import import_keras
+from lstmrec.bundle import load_bundle
 from lstmrec.cli.common import EXIT_BAD_INPUT, Failures, fold_arg, format_arg, split_from_args
 from lstmrec.cli.decoding import add_decoding_args, add_lm_parser, decoder_from_args
 from lstmrec.cli.reports import (
@@ -24,8 +26,24 @@ from lstmrec.cli.reports import (
     report_options,
 )
 from lstmrec.cli.scale import add_bench_parser, beam_args, beam_options, transcribe_beam
-from lstmrec.corpora.timit import CORPUS_KINDS, SPLITS
+from lstmrec.config import load_recipe
+from lstmrec.corpora.splits import CORPUS_KINDS, SPLITS, load_split
 from lstmrec.features.errors import DataError
+from lstmrec.featurize import compute_features, default_cache_dir
+from lstmrec.inference.decoder import posteriors
+from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
+from lstmrec.inference.recognize import expand_ink_inputs, recognize_files
+from lstmrec.inference.transcribe import expand_inputs, transcribe_detailed, transcribe_files
+from lstmrec.jobs.pipelines import beam_features
+from lstmrec.manifest import write_manifest
+from lstmrec.scoring.align import write_kaldi_text
+from lstmrec.scoring.plots import (
+    picture_paths,
+    plot_confusions,
+    plot_transcription,
+    require_matplotlib,
+)
+from lstmrec.targets import Targets
 
 
 def _quiet_backend(args) -> None:
@@ -34,8 +52,6 @@ def _quiet_backend(args) -> None:
     Inference commands on the NumPy engine never import Keras (nor TensorFlow, ~6 s here).
     """
     if args.command == "train" or getattr(args, "engine", None) == "keras":
-        from lstmrec.backend import import_keras
-
         import_keras()
 
 
@@ -84,8 +100,6 @@ def _engine_arg(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_prepare(args) -> int:
-    from lstmrec.manifest import write_manifest
-
     failures = Failures(args.strict)
     out = Path(args.out)
     for split in args.splits:
@@ -101,10 +115,6 @@ def cmd_prepare(args) -> int:
 def _recipe_with_data_flags(args, overrides: list[str] = ()):
     """The recipe, with --keep-sa / --dev-speakers / --test-speakers written into its data table
     (so the bundle records the splits actually used); ``overrides`` come after ``--set``."""
-    import dataclasses
-
-    from lstmrec.config import load_recipe
-
     recipe = load_recipe(args.config, [*(args.set or []), *overrides])
     data = dataclasses.replace(
         recipe.data,
@@ -116,11 +126,8 @@ def _recipe_with_data_flags(args, overrides: list[str] = ()):
 
 
 def cmd_features(args) -> int:
-    from lstmrec.corpora.splits import load_split
-    from lstmrec.featurize import compute_features, default_cache_dir
-
     recipe = _recipe_with_data_flags(args)
-    options = beam_options(args) if args.beam_runner else None  # a missing Beam fails first
+    options = beam_options(args) if args.runner else None  # a missing Beam fails first
     cache = args.cache or default_cache_dir()
     failures = Failures(args.strict)
     for split in args.splits:
@@ -132,9 +139,7 @@ def cmd_features(args) -> int:
             test_speakers=recipe.data.test_speakers,
             on_error=failures,
         )
-        if args.beam_runner:
-            from lstmrec.jobs.pipelines import beam_features
-
+        if args.runner:
             feats = beam_features(
                 utts,
                 recipe.features,
@@ -159,8 +164,7 @@ def cmd_features(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from lstmrec.corpora.splits import load_split
-    from lstmrec.training.train import train
+    from lstmrec.training.train import train  # Keras and TensorFlow: only train loads them
 
     # --cell is model.cell: an override, so the recipe validates it and the bundle records it.
     cell = [f"model.cell={json.dumps(args.cell)}"] if args.cell else []
@@ -190,15 +194,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from lstmrec.bundle import load_bundle
-    from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
-    from lstmrec.scoring.align import write_kaldi_text
-    from lstmrec.targets import label_kind
-
     options = report_options(args)  # bad flags fail before the decoding, not after it
     if args.plot:
-        from lstmrec.scoring.plots import require_matplotlib
-
         require_matplotlib()
     bundle = load_bundle(args.model, engine=args.engine)
     failures = Failures(args.strict)
@@ -207,13 +204,14 @@ def cmd_evaluate(args) -> int:
         raise DataError(f"split {args.split!r} has no utterances", args.data)
     extra = {"model": str(args.model), "split": args.split}
     decoder = decoder_from_args(args, bundle)
-    if label_kind(bundle.features) == "chars":
+    targets = Targets.of_bundle(bundle)
+    if targets.unit == "chars":
         text_report, hyps = evaluate_text_bundle(bundle, utts, decoder=decoder, on_error=failures)
         report = text_report.chars
         options = dataclasses.replace(options, speaker_label="writer")
         print_text_report(text_report, args.format, extra=extra, options=options)
     else:
-        fold_to = args.fold if args.fold is not None else bundle.summary.get("score_phone_set")
+        fold_to = args.fold if args.fold is not None else targets.fold
         report, hyps = evaluate_bundle(
             bundle, utts, fold_to=fold_to, decoder=decoder, on_error=failures
         )
@@ -221,31 +219,59 @@ def cmd_evaluate(args) -> int:
     if args.hyp_out:
         write_kaldi_text(hyps, args.hyp_out)
     if args.plot:
-        from lstmrec.scoring.plots import plot_confusions
-
         plot_confusions(report, args.plot)
     return failures.finish()
 
 
-def cmd_transcribe(args) -> int:
-    from lstmrec.bundle import load_bundle
-    from lstmrec.inference.transcribe import expand_inputs, transcribe_files
+# ---------------------------------------------------------------------------------------------
+# transcribe and recognize: a model bundle decodes each input file
 
+
+def cmd_transcribe(args) -> int:
+    return _decode_files(args, "audio", expand_inputs, _transcripts, _print_transcript)
+
+
+def cmd_recognize(args) -> int:
+    return _decode_files(args, "ink", expand_ink_inputs, _recognitions, _print_recognition)
+
+
+def _decode_files(args, kind: str, expand, results, show) -> int:
+    """What transcribe and recognize share: load the bundle, find the input files (``expand``;
+    none is an error that names the ``kind`` of file), make the decoder, then print each of
+    ``results(args, bundle, files, decoder, failures)`` with ``show(result, args.format)``."""
     bundle = load_bundle(args.model, engine=args.engine)
-    files = expand_inputs(args.inputs)
+    files = expand(args.inputs)
     if not files:
-        raise DataError("no audio files found", " ".join(args.inputs))
+        raise DataError(f"no {kind} files found", " ".join(args.inputs))
     decoder = decoder_from_args(args, bundle)
     failures = Failures(args.strict)
-    if args.beam_runner or args.output:
-        return transcribe_beam(args, files, failures)
+    for result in results(args, bundle, files, decoder, failures):
+        show(result, args.format)
+    return failures.finish()
+
+
+def _transcripts(args, bundle, files: list[str], decoder, failures: Failures):
+    """transcribe's transcripts in input order; with --runner none to print (the Beam pipeline
+    writes them to --output); with --plot each one is drawn too."""
+    if args.runner or args.output:
+        transcribe_beam(args, files, failures)
+        return []
     if args.plot:
         return _transcribe_and_plot(bundle, files, args, decoder, failures)
-    for tr in transcribe_files(
-        bundle, files, fold_to=args.fold, decoder=decoder, on_error=failures
-    ):
-        _print_transcript(tr, args.format)
-    return failures.finish()
+    return transcribe_files(bundle, files, fold_to=args.fold, decoder=decoder, on_error=failures)
+
+
+def _transcribe_and_plot(bundle, files: list[str], args, decoder, failures: Failures):
+    """transcribe --plot: one file at a time, each drawn once its transcript is printed."""
+    require_matplotlib()
+    for path, png in zip(files, picture_paths(files, args.plot), strict=True):
+        try:
+            tr, logits = transcribe_detailed(bundle, path, fold_to=args.fold, decoder=decoder)
+        except DataError as e:
+            failures(e)
+            continue
+        yield tr  # printed by the caller before the picture is drawn
+        plot_transcription(bundle, tr, posteriors(logits), png)
 
 
 def _print_transcript(tr, fmt: str) -> None:
@@ -257,49 +283,22 @@ def _print_transcript(tr, fmt: str) -> None:
         print(" ".join([tr.file, *(p.phone for p in tr.phones)]), flush=True)
 
 
-def _transcribe_and_plot(bundle, files: list[str], args, decoder, failures: Failures) -> int:
-    """transcribe --plot: one file at a time, each with its picture."""
-    from lstmrec.inference.transcribe import transcribe_detailed
-    from lstmrec.scoring.plots import picture_paths, plot_transcription, require_matplotlib
-
-    require_matplotlib()
-    for path, png in zip(files, picture_paths(files, args.plot), strict=True):
-        try:
-            tr, logits = transcribe_detailed(bundle, path, fold_to=args.fold, decoder=decoder)
-        except DataError as e:
-            failures(e)
-            continue
-        _print_transcript(tr, args.format)
-        plot_transcription(bundle, tr, logits, png)
-    return failures.finish()
+def _recognitions(args, bundle, files: list[str], decoder, failures: Failures):
+    return recognize_files(bundle, files, decoder=decoder, on_error=failures)
 
 
-def cmd_recognize(args) -> int:
-    from lstmrec.bundle import load_bundle
-    from lstmrec.inference.recognize import expand_ink_inputs, recognize_files
-
-    bundle = load_bundle(args.model, engine=args.engine)
-    files = expand_ink_inputs(args.inputs)
-    if not files:
-        raise DataError("no ink files found", " ".join(args.inputs))
-    failures = Failures(args.strict)
-    for rec in recognize_files(
-        bundle, files, decoder=decoder_from_args(args, bundle), on_error=failures
-    ):
-        if args.format == "json":
-            print(json.dumps(rec.to_dict(), ensure_ascii=False), flush=True)
-        else:
-            print(f"{rec.file}\t{rec.id}\t{rec.text}", flush=True)
-    return failures.finish()
+def _print_recognition(rec, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(rec.to_dict(), ensure_ascii=False), flush=True)
+    else:
+        print(f"{rec.file}\t{rec.id}\t{rec.text}", flush=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lstmrec",
-        description="BLSTM-CTC recognition of speech (phones) and on-line handwriting (text).",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+# ---------------------------------------------------------------------------------------------
+# The parser: one add_<command>_parser per subcommand
 
+
+def add_prepare_parser(sub) -> None:
     p = sub.add_parser("prepare", help="write JSONL manifests of a corpus's splits")
     _add_data_args(p, split_default=None)
     p.add_argument("--out", required=True, help="folder for <split>.jsonl")
@@ -319,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_prepare)
 
+
+def add_features_parser(sub) -> None:
     p = sub.add_parser("features", help="compute and cache a recipe's features for some splits")
     p.add_argument("--config", help="TOML recipe (its [features] and [data] tables are used)")
     _add_data_args(p, split_default=None)
@@ -343,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     beam_args(p)
     p.set_defaults(func=cmd_features)
 
+
+def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a BLSTM-CTC model and write its bundle")
     p.add_argument("--config", help="TOML recipe (default: built-in CTC-3l-250h defaults)")
     _add_data_args(p, split_default=None)
@@ -368,13 +371,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_train)
 
+
+def add_evaluate_parser(sub) -> None:
     p = sub.add_parser(
         "evaluate", help="phone error rate (speech) or CER and WER (handwriting) on a split"
     )
     p.add_argument("model", help="model bundle folder (e.g. runs/x/model)")
     _add_data_args(p, split_default="core-test")
     format_arg(p)
-    fold_arg(p, None)
+    fold_arg(
+        p,
+        default_help="the model's scoring set, data.score_phone_set of its recipe, 39 unless "
+        "set otherwise; no folding for a model whose symbols are not TIMIT phones",
+    )
     p.add_argument("--hyp-out", help="also write the hypotheses in Kaldi text format")
     add_decoding_args(p)
     report_args(p)
@@ -382,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
+
+def add_transcribe_parser(sub) -> None:
     p = sub.add_parser("transcribe", help="phone sequence of each audio file")
     p.add_argument("model", help="model bundle folder")
     p.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
@@ -392,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format: text, JSON lines (with the N-best when --nbest > 1), or CTM "
         "(<file-id> 1 <start-s> <duration-s> <phone>, as sclite reads) (default: text)",
     )
-    fold_arg(p, None)
+    fold_arg(p)
     p.add_argument("--strict", action="store_true", help="stop at the first bad file")
     p.add_argument(
         "--plot",
@@ -405,11 +416,13 @@ def build_parser() -> argparse.ArgumentParser:
     beam_args(p)
     p.add_argument(
         "--output",
-        help="with --beam-runner: JSON Lines file, one object per input file (unordered); "
+        help="with --runner: JSON Lines file, one object per input file (unordered); "
         'a bad file gives {"file", "error"}',
     )
     p.set_defaults(func=cmd_transcribe)
 
+
+def add_recognize_parser(sub) -> None:
     p = sub.add_parser("recognize", help="text of each ink file (on-line handwriting)")
     p.add_argument("model", help="handwriting model bundle folder")
     p.add_argument(
@@ -424,10 +437,25 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_arg(p)
     p.set_defaults(func=cmd_recognize)
 
-    add_lm_parser(sub)
 
-    add_report_parsers(sub)
-    add_bench_parser(sub)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lstmrec",
+        description="BLSTM-CTC recognition of speech (phones) and on-line handwriting (text).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (
+        add_prepare_parser,
+        add_features_parser,
+        add_train_parser,
+        add_evaluate_parser,
+        add_transcribe_parser,
+        add_recognize_parser,
+        add_lm_parser,
+        add_report_parsers,
+        add_bench_parser,
+    ):
+        add(sub)
     return parser
 
 

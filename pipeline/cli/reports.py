@@ -9,6 +9,16 @@ import sys
 
 from lstmrec.cli.common import EXIT_BAD_INPUT, fold_arg, format_arg
 from lstmrec.features.errors import DataError
+from lstmrec.phones import fold
+from lstmrec.scoring.align import read_kaldi_text, score
+from lstmrec.scoring.plots import plot_confusions, require_matplotlib
+from lstmrec.scoring.report import (
+    ReportOptions,
+    compare_reports,
+    comparison_text,
+    evaluation_dict,
+    report_text,
+)
 
 
 def report_args(p: argparse.ArgumentParser, *, details: bool = True) -> None:
@@ -41,8 +51,6 @@ def report_args(p: argparse.ArgumentParser, *, details: bool = True) -> None:
 
 
 def report_options(args):
-    from lstmrec.scoring.report import ReportOptions
-
     if args.bootstrap < 1:
         raise DataError(f"--bootstrap must be at least 1, got {args.bootstrap}", "command line")
     return ReportOptions(
@@ -63,8 +71,6 @@ def plot_arg(p: argparse.ArgumentParser) -> None:
 
 
 def print_report(report, fmt: str, *, extra: dict, options=None) -> None:
-    from lstmrec.scoring.report import ReportOptions, evaluation_dict, report_text
-
     options = options or ReportOptions()
     if fmt == "json":
         print(json.dumps(evaluation_dict(report, options, extra=extra), indent=None))
@@ -75,8 +81,6 @@ def print_report(report, fmt: str, *, extra: dict, options=None) -> None:
 def print_text_report(report, fmt: str, *, extra: dict, options) -> None:
     """A handwriting model's CER report (the speech keys, with ``cer`` and ``wer`` in percent)
     and its WER report (under ``words`` in JSON)."""
-    from lstmrec.scoring.report import evaluation_dict, report_text
-
     if fmt == "json":
         print(json.dumps(evaluation_dict(report, options, extra=extra), ensure_ascii=False))
     else:
@@ -86,9 +90,6 @@ def print_text_report(report, fmt: str, *, extra: dict, options) -> None:
 
 def read_transcripts(path: str, fold_to: int | None) -> dict[str, list[str]]:
     """A Kaldi text file; with ``fold_to`` each label must fold (errors name the file)."""
-    from lstmrec.phones import fold
-    from lstmrec.scoring.align import read_kaldi_text
-
     try:
         texts = read_kaldi_text(path)
     except UnicodeDecodeError:
@@ -102,19 +103,13 @@ def read_transcripts(path: str, fold_to: int | None) -> dict[str, list[str]]:
 
 
 def cmd_score(args) -> int:
-    from lstmrec.scoring.align import score
-
     if args.plot:
-        from lstmrec.scoring.plots import require_matplotlib
-
         require_matplotlib()
     refs, hyps = read_transcripts(args.ref, args.fold), read_transcripts(args.hyp, args.fold)
     report = score(refs, hyps, fold_to=args.fold)
     options = report_options(args)
     print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp}, options=options)
     if args.plot:
-        from lstmrec.scoring.plots import plot_confusions
-
         plot_confusions(report, args.plot)
     if report.missing:
         shown = ", ".join(report.missing[:3]) + (", ..." if len(report.missing) > 3 else "")
@@ -128,9 +123,6 @@ def cmd_score(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from lstmrec.scoring.align import score
-    from lstmrec.scoring.report import compare_reports, comparison_text
-
     if not 0.0 < args.alpha < 1.0:
         raise DataError(f"--alpha must be between 0 and 1, got {args.alpha}", "command line")
     refs = read_transcripts(args.ref, args.fold)
@@ -161,7 +153,7 @@ def add_report_parsers(sub) -> None:
     p.add_argument("ref", help="reference transcripts, Kaldi text format (<utt-id> p1 p2 ...)")
     p.add_argument("hyp", help="hypothesis transcripts, Kaldi text format")
     format_arg(p)
-    fold_arg(p, None)
+    fold_arg(p)
     report_args(p)
     plot_arg(p)
     p.set_defaults(func=cmd_score)
@@ -170,7 +162,7 @@ def add_report_parsers(sub) -> None:
     p.add_argument("ref", help="reference transcripts, Kaldi text format")
     p.add_argument("hyps", nargs=2, metavar="hyp", help="hypotheses of system A, then system B")
     format_arg(p)
-    fold_arg(p, None)
+    fold_arg(p)
     report_args(p, details=False)
     p.add_argument(
         "--alpha",

@@ -7,13 +7,15 @@ import argparse
 import json
 import sys
 
+from lstmrec.bench.run import BACKENDS, BenchSettings, format_table, quick_settings, run_bench
 from lstmrec.cli.common import Failures, format_arg
 from lstmrec.features.errors import DataError
+from lstmrec.jobs.pipelines import beam_transcribe, pipeline_options
 
 
 def beam_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--beam-runner",
+        "--runner",
         help="run as an Apache Beam pipeline on this runner (DirectRunner here; DataflowRunner, "
         "FlinkRunner, SparkRunner with their options); needs the 'beam' extra",
     )
@@ -24,7 +26,7 @@ def beam_args(p: argparse.ArgumentParser) -> None:
         help="DirectRunner worker processes (default: 1, in this process)",
     )
     p.add_argument(
-        "--beam-option",
+        "--runner-option",
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -33,31 +35,25 @@ def beam_args(p: argparse.ArgumentParser) -> None:
 
 
 def beam_options(args):
-    from lstmrec.jobs.pipelines import pipeline_options
-
     if args.num_workers < 1:
         raise DataError(f"--num-workers={args.num_workers} must be at least 1")
-    return pipeline_options(args.beam_runner, num_workers=args.num_workers, extra=args.beam_option)
+    return pipeline_options(args.runner, num_workers=args.num_workers, extra=args.runner_option)
 
 
-def transcribe_beam(args, files: list[str], failures: Failures) -> int:
-    """``transcribe --output``: a Beam pipeline writing JSON Lines; bad files become records."""
-    from lstmrec.jobs.pipelines import beam_transcribe
-
-    if not (args.beam_runner and args.output):
-        raise DataError("--beam-runner and --output go together")
+def transcribe_beam(args, files: list[str], failures: Failures) -> None:
+    """``transcribe --output``: a Beam pipeline writing JSON Lines; bad files become records,
+    each also passed to ``failures``."""
+    if not (args.runner and args.output):
+        raise DataError("--runner and --output go together")
     errors = beam_transcribe(
         args.model, files, output=args.output, options=beam_options(args), fold_to=args.fold
     )
     for record in errors:
         failures(DataError(record["error"], record["file"]))
     print(f"{len(files) - len(errors)} of {len(files)} files transcribed -> {args.output}")
-    return failures.finish()
 
 
 def cmd_bench(args) -> int:
-    from lstmrec.bench.run import BenchSettings, format_table, quick_settings, run_bench
-
     chosen = {
         k: v
         for k, v in dict(
@@ -82,8 +78,6 @@ def cmd_bench(args) -> int:
 
 
 def add_bench_parser(sub) -> None:
-    from lstmrec.bench.run import BACKENDS
-
     p = sub.add_parser("bench", help="training, inference, cold-start and feature speed")
     p.add_argument(
         "--quick",
@@ -99,7 +93,11 @@ def add_bench_parser(sub) -> None:
     )
     p.add_argument("--corpus", help="take utterance lengths from this corpus (default: 1.5-4.5 s)")
     p.add_argument("--model", help="bundle to time inference with (default: random weights)")
-    p.add_argument("--audio", help="folder of speech files (default: the bundled TIMIT sample)")
+    p.add_argument(
+        "--audio",
+        help="folder of speech files (default: data/timit-demo in the working directory, the "
+        "demo corpus when run from the top folder of a repository clone)",
+    )
     p.add_argument("--layers", type=int, help="BLSTM layers (default: 3)")
     p.add_argument("--units", type=int, help="units per direction (default: 250)")
     p.add_argument("--no-torch", action="store_true", help="skip the plain PyTorch reference")

@@ -16,11 +16,11 @@ from __future__ import annotations
 import importlib.resources
 import os
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from lstmrec.features.audio import audio_info
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, OnError, report_or_raise
 from lstmrec.manifest import Utterance
 from lstmrec.phones import fold
 
@@ -31,8 +31,6 @@ TARGET_PHONE_SET = 39  # the phone set FSDD utterances are labelled in
 
 _NAME_RE = re.compile(r"(\d)_([a-z]+)_(\d+)\.wav")  # 7_jackson_32.wav
 _ID_RE = re.compile(r"([a-z]+)_(\d)_(\d+)")  # jackson_7_32
-
-OnError = Callable[[DataError], object]
 
 
 def read_lexicon(text: str, *, source: str | None = None) -> dict[str, list[tuple[str, ...]]]:
@@ -105,9 +103,7 @@ def find_fsdd(root: str | os.PathLike, *, on_error: OnError | None = None) -> li
             digit, speaker, index = int(match[1]), match[2], int(match[3])
             frames, rate, _ = audio_info(path)
         except DataError as e:
-            if on_error is None:
-                raise
-            on_error(e)
+            report_or_raise(e, on_error)
             continue
         utt = Utterance(
             id=f"{speaker}_{digit}_{index}",

@@ -22,13 +22,11 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, OnError, report_or_raise
 from lstmrec.manifest import Utterance
-
-OnError = Callable[[DataError], object]
 
 # Task 1 split files and the split each one feeds.
 IAM_ONDB_SPLIT_FILES = {
@@ -119,9 +117,9 @@ def iam_ondb_splits(root: str | os.PathLike, utts: Sequence[Utterance]) -> dict[
 
 
 def _form_utterances(
-    ascii_path: Path, strokes_root: Path, writers: dict[str, str], report: OnError
+    ascii_path: Path, strokes_root: Path, writers: dict[str, str], on_error: OnError | None
 ) -> list[Utterance]:
-    """The lines of one form; a line without a strokes file goes to ``report``."""
+    """The lines of one form; a line without a strokes file goes to ``on_error`` (or raises)."""
     form = ascii_path.stem
     m = _FORM_RE.match(form)
     if m is None:
@@ -131,7 +129,9 @@ def _form_utterances(
     for n, text in enumerate(read_csr_lines(ascii_path), 1):
         ink = folder / f"{form}-{n:02d}.xml"
         if not ink.is_file():
-            report(DataError(f"CSR line {n} has no strokes file {ink}", ascii_path))
+            report_or_raise(
+                DataError(f"CSR line {n} has no strokes file {ink}", ascii_path), on_error
+            )
             continue
         utts.append(Utterance(f"{form}-{n:02d}", str(ink), writers.get(form, form), text=text))
     return utts
@@ -140,7 +140,7 @@ def _form_utterances(
 def load_iam_ondb(root: str | os.PathLike, *, on_error: OnError | None = None) -> list[Utterance]:
     """Utterances of an IAM-OnDB tree, one per transcribed text line, sorted by id.
 
-    Each is ``Utterance(id=<line id>, audio=<path of the lineStrokes XML>, speaker=<writer id,
+    Each is ``Utterance(id=<line id>, path=<path of the lineStrokes XML>, speaker=<writer id,
     or the form id when the corpus gives none>, text=<transcription>)``. The stroke files are
     not parsed here (that happens when features are computed). A transcription file that cannot
     be read, and a transcribed line with no strokes file, go to ``on_error`` and are skipped
@@ -152,19 +152,13 @@ def load_iam_ondb(root: str | os.PathLike, *, on_error: OnError | None = None) -
     if not looks_like_iam_ondb(root):
         raise DataError("not an IAM-OnDB tree (expected lineStrokes/ and ascii/ folders)", root)
 
-    def report(err: DataError) -> None:
-        if on_error is None:
-            raise err
-        on_error(err)
-
     writers = _form_writers(root)
     utts: list[Utterance] = []
     for ascii_path in sorted((root / "ascii").glob("*/*/*.txt")):
         try:
-            utts.extend(_form_utterances(ascii_path, root / "lineStrokes", writers, report))
+            utts.extend(_form_utterances(ascii_path, root / "lineStrokes", writers, on_error))
         except DataError as err:
-            report(err)
+            report_or_raise(err, on_error)
     if not utts:
         raise DataError("no transcribed lines found (ascii/<a01>/<a01-000>/<form>.txt)", root)
     return sorted(utts, key=lambda u: u.id)
-

@@ -1,16 +1,37 @@
-"""Choosing the utterances of one split from whatever the user points ``--data`` at."""
+"""Split rules, in one place: which utterances of whatever ``--data`` points at form a split.
+
+TIMIT splits follow Kaldi's ``egs/timit/s5``: train = the TRAIN part (462 speakers, 3,696
+utterances without the SA sentences), dev = the 50-speaker development list, core-test = the
+24-speaker core test list (192 utterances), full-test = the whole TEST part (168 speakers, 1,344
+utterances). A corpus without TRAIN/TEST parts splits by speaker lists, a JSONL manifest by its
+``"split"`` fields, an IAM-OnDB tree by its task 1 files (:mod:`lstmrec.corpora.iam_ondb`).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from lstmrec.corpora.iam_ondb import iam_ondb_splits, looks_like_iam_ondb
-from lstmrec.corpora.timit import load_corpus, manifest_splits, select_split
-from lstmrec.features.errors import DataError
-from lstmrec.manifest import Utterance, read_manifest
+from lstmrec.corpora.iam_ondb import iam_ondb_splits, load_iam_ondb, looks_like_iam_ondb
+from lstmrec.corpora.timit import find_corpus, find_timit, looks_like_timit, timit_part
+from lstmrec.features.errors import DataError, OnError
+from lstmrec.manifest import Utterance, read_jsonl, read_manifest
 from lstmrec.phones import read_speaker_list
+
+SPLITS = ("train", "dev", "core-test", "full-test", "all")
+CORPUS_KINDS = ("auto", "timit", "iam-ondb")  # how --corpus says to read a corpus folder
+# Split names a manifest's "split" field may hold; "test" is the one test set of a corpus that
+# does not distinguish a core test set, so it belongs to both core-test and full-test.
+MANIFEST_SPLITS = ("train", "dev", "test", "core-test", "full-test")
+_MANIFEST_MEMBERS = {
+    "train": {"train"},
+    "dev": {"dev"},
+    "core-test": {"core-test", "test"},
+    "full-test": {"core-test", "full-test", "test"},
+}
+_SA_RE = re.compile(r"sa\d+")  # TIMIT's dialect sentences SA1, SA2, read by every speaker
 
 
 def load_split(
@@ -20,7 +41,7 @@ def load_split(
     keep_sa: bool = False,
     dev_speakers: str | os.PathLike | None = None,
     test_speakers: str | os.PathLike | None = None,
-    on_error: Callable[[DataError], object] | None = None,
+    on_error: OnError | None = None,
     corpus: str = "auto",
 ) -> list[Utterance]:
     """Utterances of ``split`` from ``data``.
@@ -32,11 +53,12 @@ def load_split(
     speaker lists were applied when it was prepared).
     ``dev_speakers`` / ``test_speakers`` are speaker-list files that define dev and test.
     ``corpus`` ("auto", "timit", "iam-ondb") says how to read a corpus folder (see
-    :func:`lstmrec.corpora.timit.load_corpus`). An IAM-OnDB tree splits by its task 1 files when it
-    has them and no speaker (writer) lists are given: train = trainset, dev = testset_v and
-    testset_t, core-test and full-test = testset_f (see :mod:`lstmrec.corpora.iam_ondb`).
+    :func:`load_corpus`). An IAM-OnDB tree splits by its task 1 files when it has them and no
+    speaker (writer) lists are given: train = trainset, dev = testset_v and testset_t, core-test
+    and full-test = testset_f (see :mod:`lstmrec.corpora.iam_ondb`).
     """
     if str(data).startswith("tfds:"):  # a prepared tensorflow-datasets dataset
+        # Here, not at the top: the tfds package imports tensorflow_datasets (and TensorFlow).
         from lstmrec.corpora.tfds.source import load_tfds_split
 
         return load_tfds_split(str(data), split)
@@ -46,15 +68,155 @@ def load_split(
         return read_manifest(prepared)
     dev = None if dev_speakers is None else read_speaker_list(dev_speakers)
     test = None if test_speakers is None else read_speaker_list(test_speakers)
-    utts = load_corpus(data, on_error=on_error, corpus=corpus)
+    kind = _corpus_kind(data, corpus)
+    utts = _read(data, kind, on_error)
     split_of = None
-    if data.is_file() and dev is None and test is None:
-        split_of = manifest_splits(data) or None
-    elif data.is_dir() and dev is None and test is None and looks_like_iam_ondb(data):
-        split_of = iam_ondb_splits(data, utts) or None
+    if dev is None and test is None:
+        if kind == "manifest":
+            split_of = manifest_splits(data) or None
+        elif kind == "iam-ondb":
+            split_of = iam_ondb_splits(data, utts) or None
     try:
         return select_split(
             utts, split, keep_sa=keep_sa, dev_speakers=dev, test_speakers=test, split_of=split_of
         )
     except ValueError as e:
         raise DataError(str(e), data) from None
+
+
+def load_corpus(
+    path: str | os.PathLike, *, on_error: OnError | None = None, corpus: str = "auto"
+) -> list[Utterance]:
+    """Utterances from a ``.jsonl`` manifest, a TIMIT tree, an IAM-OnDB tree or a TIMIT-style
+    corpus folder.
+
+    A manifest is read whole (``on_error`` is not used). A folder goes to
+    :func:`lstmrec.corpora.iam_ondb.load_iam_ondb` for ``corpus="iam-ondb"``, or with ``"auto"``
+    when it has IAM-OnDB's ``lineStrokes/`` and ``ascii/``; otherwise to
+    :func:`lstmrec.corpora.timit.find_timit` when it looks like TIMIT (or ``corpus="timit"``),
+    else to :func:`lstmrec.corpora.timit.find_corpus`. Raises :class:`DataError` for a missing
+    path or a file that is not ``.jsonl``.
+    """
+    path = Path(path)
+    return _read(path, _corpus_kind(path, corpus), on_error)
+
+
+def _corpus_kind(path: Path, corpus: str) -> str:
+    """How to read ``path``: ``"iam-ondb"``, ``"timit"``, ``"folder"`` or ``"manifest"``."""
+    if corpus not in CORPUS_KINDS:
+        raise ValueError(f"corpus={corpus!r} must be one of {', '.join(CORPUS_KINDS)}")
+    if path.is_dir():
+        if corpus == "iam-ondb" or (corpus == "auto" and looks_like_iam_ondb(path)):
+            return "iam-ondb"
+        return "timit" if corpus == "timit" or looks_like_timit(path) else "folder"
+    if not path.exists():
+        raise DataError("no such file or directory", path)
+    if path.suffix.lower() != ".jsonl":
+        raise DataError("expected a .jsonl manifest or a corpus folder", path)
+    return "manifest"
+
+
+def _read(path: Path, kind: str, on_error: OnError | None) -> list[Utterance]:
+    """The utterances of ``path``, read as ``kind`` (see :func:`_corpus_kind`)."""
+    if kind == "manifest":
+        return read_manifest(path)
+    reader = {"iam-ondb": load_iam_ondb, "timit": find_timit, "folder": find_corpus}[kind]
+    return reader(path, on_error=on_error)
+
+
+def manifest_splits(path: str | os.PathLike) -> dict[str, str]:
+    """``{utterance id: split}`` from the ``"split"`` fields of a JSONL manifest.
+
+    Entries without the field are left out. Raises :class:`DataError` naming the line for a
+    value not in ``MANIFEST_SPLITS`` or a line that is not a JSON object with an ``"id"``.
+    """
+    splits: dict[str, str] = {}
+    for lineno, d in read_jsonl(path):
+        if "id" not in d:
+            raise DataError(f"line {lineno}: expected a JSON object with an 'id'", path)
+        if "split" in d:
+            if d["split"] not in MANIFEST_SPLITS:
+                valid = ", ".join(MANIFEST_SPLITS)
+                raise DataError(
+                    f"line {lineno}: unknown split {d['split']!r} (valid: {valid})", path
+                )
+            splits[str(d["id"])] = d["split"]
+    return splits
+
+
+def _utt_name(utt: Utterance) -> str:
+    """The utterance part of a ``<speaker>_<utt>`` id (the whole id if it has no such prefix)."""
+    prefix = f"{utt.speaker}_"
+    return utt.id[len(prefix) :] if utt.id.startswith(prefix) else utt.id
+
+
+def _in_split(
+    utt: Utterance,
+    split: str,
+    part: str | None,
+    dev: frozenset[str],
+    test: frozenset[str],
+) -> bool:
+    """Whether one utterance belongs to ``split`` by TIMIT part (if any) and speaker lists."""
+    speaker = utt.speaker.lower()
+    if split == "dev":
+        return speaker in dev
+    if split == "core-test":
+        return speaker in test
+    if part is None:  # a corpus without parts: the lists are the whole story
+        return (speaker not in dev and speaker not in test) if split == "train" else speaker in test
+    if split == "train":
+        return part == "train" and speaker not in dev and speaker not in test
+    return part == "test"  # full-test: the whole TEST part (core test and dev speakers included)
+
+
+def select_split(
+    utts: Sequence[Utterance],
+    split: str,
+    *,
+    keep_sa: bool = False,
+    dev_speakers: Collection[str] | None = None,
+    test_speakers: Collection[str] | None = None,
+    split_of: Mapping[str, str] | None = None,
+) -> list[Utterance]:
+    """The utterances of one split, in input order.
+
+    ``split`` is one of ``SPLITS``. With ``split_of`` (see :func:`manifest_splits`) an utterance
+    belongs to the split its entry names ("test" counts as both core-test and full-test).
+    Otherwise TIMIT utterances (see :func:`lstmrec.corpora.timit.timit_part`) split as Kaldi
+    does: train = TRAIN part, dev = ``dev_speakers``, core-test = ``test_speakers``, full-test =
+    TEST part; the lists default to the shipped ones. For a corpus without parts give one list or
+    both: train = speakers in neither list, dev = ``dev_speakers``, core-test and full-test =
+    ``test_speakers``. "all" is every utterance. SA sentences (``sa1``, ``sa2``) are dropped
+    unless ``keep_sa``.
+
+    Raises ``ValueError`` for an unknown split, or for a corpus without parts and no lists.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    parts = {utt.id: timit_part(utt) for utt in utts}
+    is_timit = all(p is not None for p in parts.values())
+    if split != "all" and split_of is None and not is_timit:
+        if dev_speakers is None and test_speakers is None:
+            raise ValueError(
+                f"split {split!r}: the utterances are not all in a TIMIT TRAIN/TEST layout; "
+                "give dev_speakers and/or test_speakers, or split_of"
+            )
+    if is_timit:
+        dev_speakers = read_speaker_list("dev") if dev_speakers is None else dev_speakers
+        test_speakers = read_speaker_list("core-test") if test_speakers is None else test_speakers
+    dev = frozenset(s.lower() for s in dev_speakers or ())
+    test = frozenset(s.lower() for s in test_speakers or ())
+    out = []
+    for utt in utts:
+        if not keep_sa and _SA_RE.fullmatch(_utt_name(utt).lower()):
+            continue
+        if split == "all":
+            keep = True
+        elif split_of is not None:
+            keep = split_of.get(utt.id) in _MANIFEST_MEMBERS[split]
+        else:
+            keep = _in_split(utt, split, parts[utt.id] if is_timit else None, dev, test)
+        if keep:
+            out.append(utt)
+    return out

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lstmrec.features.inkfiles import write_iam_ondb_strokes
+
 HANDS = ("futural", "scripts", "scriptc")  # Hershey font names, one per kind of hand
 FONT_BASELINE = 9.0  # y of the baseline in Hershey glyph units (y down)
 FONT_X_HEIGHT = 9.0  # height of a lower-case "x" in glyph units (from y = 0 to the baseline)
@@ -81,11 +83,6 @@ def _glyphs(hand: str) -> dict:
     font = HersheyFonts()
     font.load_default_font(hand)
     return font.all_glyphs
-
-
-def supported_characters(hand: str = HANDS[0]) -> frozenset[str]:
-    """The characters the font ``hand`` can write (printable ASCII for the shipped hands)."""
-    return frozenset(_glyphs(hand))
 
 
 def _letter_strokes(text: str, style: WriterStyle, rng: np.random.Generator) -> list[list]:
@@ -291,8 +288,6 @@ def write_corpus(root: str | os.PathLike, spec: CorpusSpec = CorpusSpec()) -> di
     The tree is built under a temporary name and renamed at the end. Returns the number of
     lines per split.
     """
-    from lstmrec.features.inkfiles import write_iam_ondb_strokes
-
     root = Path(root)
     if root.exists():
         raise FileExistsError(f"{root} exists; choose a new folder")

@@ -1,49 +1,33 @@
-"""Corpus readers: TIMIT (in every shape users hold it), TIMIT-style trees and JSONL manifests.
+"""Corpus readers: TIMIT (in every shape users hold it) and TIMIT-style folder corpora.
 
 TIMIT is found by walking the tree for ``<part>/DR<n>/<speaker>/<utt>.WAV`` with ``<part>`` in
 ``TRAIN``/``TEST``, in upper or lower case, with NIST SPHERE or RIFF audio and with or without the
 ``<utt>.WAV.wav`` RIFF twins some distributions ship beside the SPHERE files. Utterance ids are
-Kaldi style, ``<speaker>_<utt>`` in lower case (``fvmh0_sa1``).
-
-Splits follow Kaldi's ``egs/timit/s5``: train = the TRAIN part (462 speakers, 3,696 utterances
-without the SA sentences), dev = the 50-speaker development list, core-test = the 24-speaker core
-test list (192 utterances), full-test = the whole TEST part (168 speakers, 1,344 utterances).
+Kaldi style, ``<speaker>_<utt>`` in lower case (``fvmh0_sa1``). Which utterances form a split is
+decided in :mod:`lstmrec.corpora.splits`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import soundfile as sf
 
-from lstmrec.features.errors import DataError
-from lstmrec.manifest import Utterance, read_jsonl, read_manifest
-from lstmrec.phones import TIMIT61, read_speaker_list
+from lstmrec.features.errors import DataError, OnError, report_or_raise
+from lstmrec.manifest import Utterance
+from lstmrec.phones import TIMIT61
 
 TIMIT_SAMPLE_RATE = 16000  # Hz; .PHN/.WRD boundaries are sample indices at this rate
-SPLITS = ("train", "dev", "core-test", "full-test", "all")
 TIMIT_PARTS = ("train", "test")
-# Split names a manifest's "split" field may hold; "test" is the one test set of a corpus that
-# does not distinguish a core test set, so it belongs to both core-test and full-test.
-MANIFEST_SPLITS = ("train", "dev", "test", "core-test", "full-test")
-_MANIFEST_MEMBERS = {
-    "train": {"train"},
-    "dev": {"dev"},
-    "core-test": {"core-test", "test"},
-    "full-test": {"core-test", "full-test", "test"},
-}
 # What libsndfile reads (``.sph``/``.nist`` are NIST SPHERE); matched case-insensitively.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".sph", ".nist", ".aif", ".aiff", ".au")
 TIMIT_AUDIO_EXTENSIONS = (".wav",)
 
 _DR_RE = re.compile(r"dr\d+", re.IGNORECASE)
-_SA_RE = re.compile(r"sa\d+")  # TIMIT's dialect sentences SA1, SA2, read by every speaker
 _NOT_FOUND = "no TIMIT utterances found (expected TRAIN/DR1/<speaker>/<utt>.WAV with .PHN)"
-
-OnError = Callable[[DataError], object]
 
 
 def _read_text_file(path: Path) -> str:
@@ -230,14 +214,10 @@ def _collect(
                 raise DataError("no .PHN file beside this audio", files["audio"])
             utt = _make_utterance(utt_id, speaker, files, labels)
         except DataError as e:
-            if on_error is None:
-                raise
-            on_error(e)
+            report_or_raise(e, on_error)
             continue
         if utt_id in by_id:
-            raise DataError(
-                f"utterance id {utt_id!r} also found at {by_id[utt_id].path}", utt.path
-            )
+            raise DataError(f"utterance id {utt_id!r} also found at {by_id[utt_id].path}", utt.path)
         by_id[utt_id] = utt
     return [by_id[k] for k in sorted(by_id)], count
 
@@ -330,132 +310,3 @@ def find_corpus(root: str | os.PathLike, *, on_error: OnError | None = None) -> 
 def looks_like_timit(root: str | os.PathLike) -> bool:
     """True if ``root`` has a ``TRAIN|TEST/DR<n>/<speaker>`` folder anywhere below it."""
     return any(_is_timit_speaker_dir(d) for d, _ in _walk(Path(root)))
-
-
-CORPUS_KINDS = ("auto", "timit", "iam-ondb")
-
-
-def load_corpus(
-    path: str | os.PathLike, *, on_error: OnError | None = None, corpus: str = "auto"
-) -> list[Utterance]:
-    """Utterances from a ``.jsonl`` manifest, a TIMIT tree, an IAM-OnDB tree or a TIMIT-style
-    corpus folder.
-
-    A manifest is read whole (``on_error`` is not used). A folder goes to
-    :func:`lstmrec.corpora.iam_ondb.load_iam_ondb` for ``corpus="iam-ondb"``, or with ``"auto"``
-    when it has IAM-OnDB's ``lineStrokes/`` and ``ascii/``; otherwise to :func:`find_timit` when
-    :func:`looks_like_timit` (or ``corpus="timit"``), else to :func:`find_corpus`. Raises
-    :class:`DataError` for a missing path or a file that is not ``.jsonl``.
-    """
-    from lstmrec.corpora.iam_ondb import load_iam_ondb, looks_like_iam_ondb
-
-    if corpus not in CORPUS_KINDS:
-        raise ValueError(f"corpus={corpus!r} must be one of {', '.join(CORPUS_KINDS)}")
-    path = Path(path)
-    if path.is_dir():
-        if corpus == "iam-ondb" or (corpus == "auto" and looks_like_iam_ondb(path)):
-            return load_iam_ondb(path, on_error=on_error)
-        timit = corpus == "timit" or looks_like_timit(path)
-        return (find_timit if timit else find_corpus)(path, on_error=on_error)
-    if not path.exists():
-        raise DataError("no such file or directory", path)
-    if path.suffix.lower() != ".jsonl":
-        raise DataError("expected a .jsonl manifest or a corpus folder", path)
-    return read_manifest(path)
-
-
-def manifest_splits(path: str | os.PathLike) -> dict[str, str]:
-    """``{utterance id: split}`` from the ``"split"`` fields of a JSONL manifest.
-
-    Entries without the field are left out. Raises :class:`DataError` naming the line for a
-    value not in ``MANIFEST_SPLITS`` or a line that is not a JSON object with an ``"id"``.
-    """
-    splits: dict[str, str] = {}
-    for lineno, d in read_jsonl(path):
-        if "id" not in d:
-            raise DataError(f"line {lineno}: expected a JSON object with an 'id'", path)
-        if "split" in d:
-            if d["split"] not in MANIFEST_SPLITS:
-                valid = ", ".join(MANIFEST_SPLITS)
-                raise DataError(
-                    f"line {lineno}: unknown split {d['split']!r} (valid: {valid})", path
-                )
-            splits[str(d["id"])] = d["split"]
-    return splits
-
-
-def _utt_name(utt: Utterance) -> str:
-    """The utterance part of a ``<speaker>_<utt>`` id (the whole id if it has no such prefix)."""
-    prefix = f"{utt.speaker}_"
-    return utt.id[len(prefix) :] if utt.id.startswith(prefix) else utt.id
-
-
-def _in_split(
-    utt: Utterance,
-    split: str,
-    part: str | None,
-    dev: frozenset[str],
-    test: frozenset[str],
-) -> bool:
-    """Whether one utterance belongs to ``split`` by TIMIT part (if any) and speaker lists."""
-    speaker = utt.speaker.lower()
-    if split == "dev":
-        return speaker in dev
-    if split == "core-test":
-        return speaker in test
-    if part is None:  # a corpus without parts: the lists are the whole story
-        return (speaker not in dev and speaker not in test) if split == "train" else speaker in test
-    if split == "train":
-        return part == "train" and speaker not in dev and speaker not in test
-    return part == "test"  # full-test: the whole TEST part (core test and dev speakers included)
-
-
-def select_split(
-    utts: Sequence[Utterance],
-    split: str,
-    *,
-    keep_sa: bool = False,
-    dev_speakers: Collection[str] | None = None,
-    test_speakers: Collection[str] | None = None,
-    split_of: Mapping[str, str] | None = None,
-) -> list[Utterance]:
-    """The utterances of one split, in input order.
-
-    ``split`` is one of ``SPLITS``. With ``split_of`` (see :func:`manifest_splits`) an utterance
-    belongs to the split its entry names ("test" counts as both core-test and full-test).
-    Otherwise TIMIT utterances (see :func:`timit_part`) split as Kaldi does: train = TRAIN part,
-    dev = ``dev_speakers``, core-test = ``test_speakers``, full-test = TEST part; the lists
-    default to the shipped ones. For a corpus without parts give one list or both: train =
-    speakers in neither list, dev = ``dev_speakers``, core-test and full-test = ``test_speakers``.
-    "all" is every utterance. SA sentences (``sa1``, ``sa2``) are dropped unless ``keep_sa``.
-
-    Raises ``ValueError`` for an unknown split, or for a corpus without parts and no lists.
-    """
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
-    parts = {utt.id: timit_part(utt) for utt in utts}
-    is_timit = all(p is not None for p in parts.values())
-    if split != "all" and split_of is None and not is_timit:
-        if dev_speakers is None and test_speakers is None:
-            raise ValueError(
-                f"split {split!r}: the utterances are not all in a TIMIT TRAIN/TEST layout; "
-                "give dev_speakers and/or test_speakers, or split_of"
-            )
-    if is_timit:
-        dev_speakers = read_speaker_list("dev") if dev_speakers is None else dev_speakers
-        test_speakers = read_speaker_list("core-test") if test_speakers is None else test_speakers
-    dev = frozenset(s.lower() for s in dev_speakers or ())
-    test = frozenset(s.lower() for s in test_speakers or ())
-    out = []
-    for utt in utts:
-        if not keep_sa and _SA_RE.fullmatch(_utt_name(utt).lower()):
-            continue
-        if split == "all":
-            keep = True
-        elif split_of is not None:
-            keep = split_of.get(utt.id) in _MANIFEST_MEMBERS[split]
-        else:
-            keep = _in_split(utt, split, parts[utt.id] if is_timit else None, dev, test)
-        if keep:
-            out.append(utt)
-    return out

@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from lstmrec.config import DecodingConfig
 from lstmrec.features.audio import apply_cmvn
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, report_or_raise
+from lstmrec.inference.lm_files import decoder_lm
 from lstmrec.models.align import ctc_log_likelihood
 from lstmrec.models.beam import Hypothesis, beam_decode, log_softmax
 from lstmrec.models.decoding import Token, greedy_decode
@@ -72,8 +73,6 @@ class Decoder:
     """
 
     def __init__(self, options: DecoderOptions, classes: Sequence[str]) -> None:
-        from lstmrec.inference.lm_files import decoder_lm
-
         if options.lexicon and not options.lm:
             raise DataError("a lexicon needs a word language model (--lm)", options.lexicon)
         self.options = options
@@ -182,9 +181,7 @@ def decode_in_chunks(
             try:
                 pieces = featurize(item)
             except DataError as e:
-                if on_error is None:
-                    raise
-                on_error(e)
+                report_or_raise(e, on_error)
                 continue
             for key, f in pieces:
                 keys.append(key)

@@ -15,7 +15,7 @@ from lstmrec.featurize import compute_features
 from lstmrec.inference.decoder import Decoder, decode_features, recipe_decoder
 from lstmrec.manifest import Utterance
 from lstmrec.scoring.align import Report, score
-from lstmrec.targets import symbols_text, text_symbols, text_words
+from lstmrec.targets import Targets, symbols_text, text_words
 
 
 def evaluate_bundle(
@@ -32,32 +32,30 @@ def evaluate_bundle(
     hypotheses ``{utterance id: symbols}`` (before folding).
     Utterances without labels or with unreadable audio raise, or go to ``on_error``.
     """
-    labelled = []
-    for utt in utts:
-        if utt.phones:
-            labelled.append(utt)
-        elif on_error is None:
-            raise DataError(f"utterance {utt.id} has no phone labels", utt.path)
-        else:
-            on_error(DataError(f"utterance {utt.id} has no phone labels", utt.path))
-    feats = compute_features(labelled, bundle.features, on_error=on_error, desc="decoding")
+    refs, hyps, speakers = _decode(bundle, utts, decoder, on_error, "decoding")
+    return score(refs, hyps, speakers=speakers, fold_to=fold_to), hyps
+
+
+def _decode(bundle: Bundle, utts, decoder: Decoder | None, on_error, desc: str):
+    """References and best hypotheses ``{utterance id: symbols}``, and speakers by id, of the
+    utterances that have references and usable features (the others go to ``on_error``)."""
+    refs = Targets.of_bundle(bundle).references(utts, on_error=on_error)
+    labelled = [u for u in utts if u.id in refs]
+    feats = compute_features(labelled, bundle.features, on_error=on_error, desc=desc)
     done = [u for u in labelled if u.id in feats]
-    hyps = _decode(bundle, done, feats, decoder)
-    refs = {u.id: list(u.phones) for u in done}
-    report = score(refs, hyps, speakers={u.id: u.speaker for u in done}, fold_to=fold_to)
-    return report, hyps
-
-
-def _decode(bundle: Bundle, utts, feats, decoder: Decoder | None) -> dict[str, list[str]]:
-    """Best hypothesis ``{utterance id: symbols}`` of each utterance (features by id)."""
-    decoder = decoder or recipe_decoder(bundle)
     results = decode_features(
-        bundle.model, [feats[u.id] for u in utts], bundle.mean, bundle.std, decoder, progress=True
+        bundle.model,
+        [feats[u.id] for u in done],
+        bundle.mean,
+        bundle.std,
+        decoder or recipe_decoder(bundle),
+        progress=True,
     )
-    return {
+    hyps = {
         u.id: bundle.symbols.decode([t.symbol for t in r.tokens])
-        for u, r in zip(utts, results, strict=True)
+        for u, r in zip(done, results, strict=True)
     }
+    return {u.id: refs[u.id] for u in done}, hyps, {u.id: u.speaker for u in done}
 
 
 @dataclasses.dataclass
@@ -81,32 +79,6 @@ class TextReport:
         return self.chars.to_text("CER") + "\n" + self.words.to_text("WER")
 
 
-def _char_refs(bundle, utts, on_error) -> dict[str, list[str]]:
-    """Reference symbols by id; an utterance with no text or with a character the model's
-    table lacks (it could never be recognised) is bad input."""
-    known, refs = set(bundle.symbols.symbols), {}
-    for utt in utts:
-        symbols = text_symbols(utt.text or "")
-        unknown = sorted({symbols_text([s]) for s in symbols if s not in known})
-        err = None
-        if not symbols:
-            err = DataError(f"utterance {utt.id} has no text", utt.path)
-        elif unknown:
-            shown = " ".join(map(repr, unknown))
-            err = DataError(
-                f"utterance {utt.id}: reference characters not in the model's symbol table: "
-                f"{shown}",
-                utt.path,
-            )
-        if err is None:
-            refs[utt.id] = symbols
-        elif on_error is None:
-            raise err
-        else:
-            on_error(err)
-    return refs
-
-
 def evaluate_text_bundle(
     bundle: Bundle,
     utts: Sequence[Utterance],
@@ -119,13 +91,7 @@ def evaluate_text_bundle(
     ``decoder`` defaults to the bundle's recipe decoding settings. Returns the report and the
     hypotheses ``{utterance id: symbols}``.
     """
-    refs = _char_refs(bundle, utts, on_error)
-    labelled = [u for u in utts if u.id in refs]
-    feats = compute_features(labelled, bundle.features, on_error=on_error, desc="recognizing")
-    done = [u for u in labelled if u.id in feats]
-    hyps = _decode(bundle, done, feats, decoder)
-    refs = {u.id: refs[u.id] for u in done}
-    writers = {u.id: u.speaker for u in done}
+    refs, hyps, writers = _decode(bundle, utts, decoder, on_error, "recognizing")
     chars = score(refs, hyps, speakers=writers)
     words = score(
         {u: text_words(symbols_text(r)) for u, r in refs.items()},

@@ -23,8 +23,10 @@ from pathlib import Path
 
 from lstmrec.features.errors import DataError
 from lstmrec.models.lm import BOS, EOS, LN10, NO_PROB, UNK, LexiconLM, NgramModel, SymbolLM
+from lstmrec.targets import SPACE, text_symbols, utterance_symbols
 
-SPACE = "<space>"  # the LM token of the space between words, in character models
+# SPACE, the symbol of a word gap, is also the LM token of the space between words in character
+# models, so an LM trained on text fits a model's symbol table.
 # Symbol-table names a recognizer may give the space character (symbols cannot be white space).
 SPACE_SYMBOLS = ("<space>", "<sp>", "|", "_", "\u2581")
 
@@ -80,17 +82,13 @@ def train_ngram(sentences: Iterable[Sequence[str]], order: int) -> NgramModel:
     return NgramModel(vocab, probs, backoffs)
 
 
-UNITS = ("phones", "chars", "words")
-
-
 def text_tokens(text: str, unit: str) -> list[str]:
     """A transcript as LM tokens: its words, or its characters with :data:`SPACE` between
-    words (runs of white space count as one space)."""
-    words = text.split()
+    words (runs of white space count as one space), as a character model's targets have them."""
     if unit == "words":
-        return words
+        return text.split()
     if unit == "chars":
-        return [t for w in words for t in (SPACE, *w)][1:]
+        return text_symbols(text)
     raise ValueError(f"unit {unit!r} must be 'chars' or 'words' for text")
 
 
@@ -98,10 +96,8 @@ def corpus_sentences(utts, unit: str, *, phone_set: int = 61) -> list[list[str]]
     """LM training sentences of utterances: phones folded to ``phone_set`` (``unit="phones"``),
     or the characters or words of their transcripts. Utterances without them raise
     :class:`DataError`."""
-    from lstmrec.targets import utterance_labels
-
     if unit == "phones":
-        return [utterance_labels(u, phone_set) for u in utts]
+        return [utterance_symbols(u, "phones", phone_set=phone_set) for u in utts]
     out = []
     for u in utts:
         if not u.text:

@@ -17,13 +17,12 @@ import numpy as np
 from lstmrec.bundle import Bundle
 from lstmrec.features.audio import apply_cmvn
 from lstmrec.features.errors import DataError
+from lstmrec.features.inkfiles import INK_EXTENSIONS, read_ink_file
 from lstmrec.featurize import checked_ink_features
 from lstmrec.inference.decoder import Decoder, decode_in_chunks, predict_logits, recipe_decoder
 from lstmrec.inference.transcribe import expand_inputs
 from lstmrec.targets import SPACE, label_kind, symbols_text
 
-# Files taken from folders (lstmrec.features.inkfiles.read_ink_file reads each of these).
-INK_EXTENSIONS = (".xml", ".inkml", ".json", ".ndjson", ".jsonl", ".npy", ".npz")
 BATCH_FILES = 16  # files whose features are held in memory and decoded together
 
 
@@ -53,7 +52,8 @@ class Recognition:
 
 
 def expand_ink_inputs(paths: Iterable[str | os.PathLike]) -> list[str]:
-    """Files as given, and every ink file (by extension, any case) under each directory."""
+    """Files as given, and every ink file (an extension :func:`read_ink_file` reads, any case)
+    under each directory."""
     return expand_inputs(paths, extensions=INK_EXTENSIONS)
 
 
@@ -72,7 +72,6 @@ def recognize_files(
     """
     if label_kind(bundle.features) != "chars":
         raise DataError("not a handwriting model (its features are not ink); use transcribe")
-    from lstmrec.features.inkfiles import read_ink_file
 
     def featurize(path: str) -> list[tuple[tuple, np.ndarray]]:
         samples = read_ink_file(path)

@@ -24,8 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from lstmrec.bundle import load_bundle
 from lstmrec.features.audio import FeatureConfig
 from lstmrec.features.errors import DataError
+from lstmrec.featurize import ERRORS_KEY, cache_key, compute_features, utterance_features
+from lstmrec.inference.transcribe import transcribe_files
 from lstmrec.manifest import Utterance
 
 UTTERANCES_PER_SHARD = 256  # features of one shard are held in memory by one worker
@@ -35,7 +38,7 @@ MISSING = "apache-beam is not installed; install it with: pip install -e '.[beam
 def require_beam():
     """The ``apache_beam`` module, or :class:`DataError` with the one line saying how to get it."""
     try:
-        import apache_beam
+        import apache_beam  # an optional extra: loaded only when a pipeline runs
     except ImportError:
         raise DataError(MISSING) from None
     return apache_beam
@@ -44,7 +47,7 @@ def require_beam():
 def pipeline_options(runner: str, *, num_workers: int = 1, extra: Sequence[str] = ()):
     """Beam ``PipelineOptions`` for ``runner``; ``extra`` holds ``KEY=VALUE`` Beam options."""
     require_beam()
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.options.pipeline_options import PipelineOptions  # Beam: only when it runs
 
     flags = [f"--runner={runner}"]
     if runner == "DirectRunner" and num_workers > 1:
@@ -59,8 +62,6 @@ def pipeline_options(runner: str, *, num_workers: int = 1, extra: Sequence[str] 
 
 def _featurize(utt: Utterance, config: FeatureConfig, num_shards: int):
     """``(shard, (id, features or None, error or None))`` for one utterance."""
-    from lstmrec.featurize import utterance_features
-
     shard = int.from_bytes(utt.id.encode()[-4:].rjust(4, b"\0"), "big") % num_shards
     try:
         return shard, (utt.id, utterance_features(utt, config), None)
@@ -70,9 +71,7 @@ def _featurize(utt: Utterance, config: FeatureConfig, num_shards: int):
 
 def _write_shard(item, folder: str, num_shards: int) -> str:
     """Write one shard's ``.npz`` (the single-file cache format) through Beam's file systems."""
-    from apache_beam.io.filesystems import FileSystems
-
-    from lstmrec.featurize import ERRORS_KEY
+    from apache_beam.io.filesystems import FileSystems  # Beam: only when it runs
 
     shard, records = item
     feats = {utt_id: f for utt_id, f, err in records if err is None}
@@ -101,8 +100,6 @@ def beam_features(
     folder that is renamed when the pipeline has finished.
     """
     beam = require_beam()
-    from lstmrec.featurize import cache_key, compute_features
-
     final = Path(cache_dir) / f"{cache_key(utts, config)}.shards"
     if not final.is_dir() and utts:
         tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:8]}")
@@ -131,9 +128,6 @@ class _Transcribe:
         self.model, self.fold_to, self.bundle = model, fold_to, None
 
     def __call__(self, files: list[str]) -> list[str]:
-        from lstmrec.bundle import load_bundle
-        from lstmrec.inference.transcribe import transcribe_files
-
         if self.bundle is None:
             self.bundle = load_bundle(self.model)
         errors: list[DataError] = []
@@ -155,7 +149,7 @@ def beam_transcribe(
     under a temporary name and renamed when complete.
     """
     beam = require_beam()
-    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.io.filesystems import FileSystems  # Beam: only when it runs
 
     tmp = f"{output}.tmp-{uuid.uuid4().hex[:8]}"
     with beam.Pipeline(options=options) as p:

@@ -7,32 +7,48 @@
   decoded phones at their times.
 
 matplotlib is an optional dependency (``pip install 'lstmrec[plot]'``): it is imported only
-here, only when a picture is asked for, and drawn on its Agg canvas through the object API
+when a picture is asked for, and drawn on its Agg canvas through the object API
 (``matplotlib.figure.Figure``), so no display and no global pyplot state is involved.
+:func:`new_figure` and :func:`save_png` serve every picture of the project.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
+from lstmrec.bundle import Bundle
 from lstmrec.features.audio import fbank, frame_center_s, load_audio
 from lstmrec.features.errors import DataError
 from lstmrec.phones import PHONES39, PHONES48
 from lstmrec.scoring.align import Report
 from lstmrec.scoring.report import confusion_matrix
 
-if TYPE_CHECKING:  # the transcription modules load Keras: not needed to draw a report
-    from lstmrec.bundle import Bundle
-    from lstmrec.inference.transcribe import Transcript
-
 DPI = 100  # pixels per inch of every PNG
 PHONE_SETS = {39: PHONES39, 48: PHONES48}  # axis order of a folded confusion matrix
 SPIKE_LABEL_MIN = 0.2  # posteriors below this are not labelled in the transcription picture
+
+
+class TimedSymbol(Protocol):
+    """A decoded phone at its time, as a transcript holds it."""
+
+    phone: str
+    start: float  # seconds
+    end: float  # seconds
+
+
+class TimedTranscript(Protocol):
+    """What the transcription picture reads of a transcript
+    (:class:`lstmrec.inference.transcribe.Transcript` is one)."""
+
+    file: str
+    duration: float  # seconds
+    phones: Sequence[TimedSymbol]
 
 
 def require_matplotlib() -> None:
@@ -41,14 +57,15 @@ def require_matplotlib() -> None:
         raise DataError("--plot needs matplotlib: pip install 'lstmrec[plot]'")
 
 
-def _figure(width_in: float, height_in: float):
+def new_figure(width_in: float, height_in: float):
+    """A ``matplotlib.figure.Figure`` of this size in inches, constrained layout, no pyplot."""
     require_matplotlib()
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # matplotlib is loaded only to draw
 
     return Figure(figsize=(width_in, height_in), dpi=DPI, layout="constrained")
 
 
-def _save(fig, path: str | os.PathLike) -> Path:
+def save_png(fig, path: str | os.PathLike) -> Path:
     """Write ``fig`` as PNG to a temporary name, then rename: never half a picture."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,11 +82,11 @@ def plot_confusions(report: Report, path: str | os.PathLike) -> Path:
     every symbol that occurs; the last row counts insertions, the last column deletions. Empty
     cells are white; counts use a logarithmic colour scale, since the diagonal dwarfs the rest.
     """
-    from matplotlib.colors import LogNorm
+    from matplotlib.colors import LogNorm  # matplotlib is loaded only to draw
 
     rows, cols, counts = confusion_matrix(report, list(PHONE_SETS.get(report.fold_to, ())))
     size = min(max(4.0, 0.2 * len(rows) + 2.5), 16.0)
-    fig = _figure(size + 1.2, size)
+    fig = new_figure(size + 1.2, size)
     ax = fig.add_subplot()
     shown = np.ma.masked_equal(counts, 0)  # zeros drawn as the background, not the colour map
     image = ax.imshow(shown, norm=LogNorm(vmin=1, vmax=max(int(counts.max()), 2)), cmap="viridis")
@@ -87,7 +104,7 @@ def plot_confusions(report: Report, path: str | os.PathLike) -> Path:
         fontsize=9,
     )
     fig.colorbar(image, ax=ax, shrink=0.8, label="count (log scale)")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def log_mel(path: str | os.PathLike, bundle: Bundle) -> np.ndarray:
@@ -98,21 +115,19 @@ def log_mel(path: str | os.PathLike, bundle: Bundle) -> np.ndarray:
 
 
 def plot_transcription(
-    bundle: Bundle, transcript: Transcript, logits: np.ndarray, path: str | os.PathLike
+    bundle: Bundle, transcript: TimedTranscript, probs: np.ndarray, path: str | os.PathLike
 ) -> Path:
     """Draw spectrogram, CTC posteriors and decoded phones of one file to ``path`` (PNG).
 
     Args:
         transcript: from :func:`lstmrec.inference.transcribe.transcribe_detailed`.
-        logits: ``(T, V + 1)`` logits of the same file, blank at index 0.
+        probs: ``(T, V + 1)`` CTC posteriors of the same file (the softmax of its logits),
+            blank at index 0.
     """
-    from lstmrec.inference.decoder import posteriors
-
     spec = log_mel(transcript.file, bundle)  # (T, n_mels)
-    probs = posteriors(logits)  # (T, V + 1)
     times = frame_center_s(np.arange(len(probs)) * len(spec) / max(len(probs), 1), bundle.features)
     times = np.atleast_1d(times)
-    fig = _figure(12.0, 7.0)
+    fig = new_figure(12.0, 7.0)
     ax_spec, ax_post, ax_phones = fig.subplots(
         3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 3, 1]}
     )
@@ -131,12 +146,12 @@ def plot_transcription(
     _draw_phones(ax_phones, transcript)
     ax_phones.set_xlim(0.0, max(transcript.duration, float(times[-1])))
     ax_phones.set_xlabel("time (s)")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _draw_posteriors(ax, times: np.ndarray, probs: np.ndarray, names: list[str]) -> None:
     """Blank as a grey area, each symbol as a coloured line, its spikes labelled."""
-    import matplotlib
+    import matplotlib  # loaded only to draw
 
     ax.fill_between(times, probs[:, 0], color="0.85", lw=0)
     colours = matplotlib.colormaps["tab20"]
@@ -154,7 +169,7 @@ def _draw_posteriors(ax, times: np.ndarray, probs: np.ndarray, names: list[str])
     ax.set_ylabel("CTC posterior\n(blank: grey area)")
 
 
-def _draw_phones(ax, transcript: Transcript) -> None:
+def _draw_phones(ax, transcript: TimedTranscript) -> None:
     for i, p in enumerate(transcript.phones):
         ax.broken_barh(
             [(p.start, max(p.end - p.start, 1e-3))], (0, 1), color=f"C{i % 2}", alpha=0.5

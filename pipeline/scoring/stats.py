@@ -23,7 +23,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 REPLICATES = 1000  # bootstrap replicates; Bisani & Ney found ~1,000 enough for 95 % intervals
 SEED = 0  # fixed, so a report is reproducible
@@ -160,6 +159,8 @@ def matched_pairs_p(diffs: np.ndarray) -> float:
     if sd == 0.0:
         return 1.0 if mean == 0.0 else 0.0
     z = mean / (sd / math.sqrt(len(d)))
+    from scipy import stats  # ~1 s to import: loaded by the paired tests only, not every command
+
     return float(2.0 * stats.norm.sf(abs(z)))
 
 
@@ -169,6 +170,8 @@ def wilcoxon_p(diffs: np.ndarray) -> float:
     d = np.asarray(diffs, dtype=np.float64)
     if not np.any(d != 0):
         return 1.0
+    from scipy import stats  # ~1 s to import: loaded by the paired tests only, not every command
+
     return float(stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
 
 

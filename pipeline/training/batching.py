@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from lstmrec.padding import bucket_batches, pad_features, pad_labels
+from lstmrec.training.distribute import distributed_input
 
 
 class CTCBatches(keras.utils.PyDataset):
@@ -132,6 +133,4 @@ def fit_input(batches: CTCBatches, *, dist=None, reduction: str = "sum"):
 
     if dist is None or dist.strategy is None:
         return dataset_of()
-    from lstmrec.training.distribute import distributed_input
-
     return distributed_input(dataset_of, dist)

@@ -17,28 +17,24 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from lstmrec import __version__
 from lstmrec.bundle import Bundle, save_bundle
 from lstmrec.config import Recipe
 from lstmrec.features.audio import apply_cmvn, cmvn_stats
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, report_or_raise
 from lstmrec.featurize import check_ctc_fits, compute_features, default_cache_dir
 from lstmrec.inference.decoder import recognize_features
 from lstmrec.manifest import Utterance
-from lstmrec.phones import SymbolTable
+from lstmrec.models.blstm import build_model
+from lstmrec.models.ctc import CTCTrainer, default_jit_compile
 from lstmrec.scoring.align import Report, score
-from lstmrec.targets import (
-    apply_unknown_policy,
-    char_table,
-    label_kind,
-    scoring_fold,
-    symbol_table_for,
-    utterance_chars,
-    utterance_labels,
-)
+from lstmrec.targets import Targets
 from lstmrec.training.batching import CTCBatches, fit_input
+from lstmrec.training.callbacks import EpochMonitor, WeightNoise, load_checkpoint
+from lstmrec.training.distribute import make_distribution, write_dir
 
 Log = Callable[[str], None]
 
@@ -67,9 +63,7 @@ def prepare_split(utts, labels, recipe, symbols, *, cache_dir, on_error, desc) -
             ids = symbols.encode(labels[utt.id], source=utt.path)
             check_ctc_fits(utt, ids, len(feats[utt.id]))
         except DataError as e:
-            if on_error is None:
-                raise
-            on_error(e)
+            report_or_raise(e, on_error)
             continue
         out.utts.append(utt)
         out.feats.append(feats[utt.id])
@@ -86,8 +80,6 @@ def data_hash(utts: Sequence[Utterance]) -> str:
 
 
 def make_optimizer(cfg):
-    import keras
-
     clip = {k: v for k, v in (("clipnorm", cfg.clipnorm), ("clipvalue", cfg.clipvalue)) if v}
     name = cfg.optimizer.lower()
     if name == "sgd":
@@ -114,93 +106,33 @@ def dev_report(model, split: PreparedSplit, symbols, mean, std, fold_to) -> Repo
 
 @dataclasses.dataclass
 class TrainingData:
-    """Everything training needs besides the model: prepared splits, symbols, CMVN."""
+    """Everything training needs besides the model: prepared splits, targets, CMVN."""
 
     train: PreparedSplit
     dev: PreparedSplit | None  # None: no dev set (fixed number of epochs)
-    symbols: SymbolTable
+    targets: Targets  # symbol table and the phone set the dev error rate is scored on
     mean: np.ndarray  # (F,) float32, from the training features
     std: np.ndarray  # (F,) float32
-    fold_to: int | None  # phone set the dev error rate is scored on
-
-
-def _label_seqs(utts, recipe, on_error) -> dict[str, list[str]]:
-    """``{id: label symbols}`` of the utterances that have labels (phones, or characters for
-    an ink recipe); the others go to ``on_error`` (or raise)."""
-    out = {}
-    for utt in utts:
-        try:
-            if label_kind(recipe.features) == "chars":
-                out[utt.id] = utterance_chars(utt)
-            else:
-                out[utt.id] = utterance_labels(utt, recipe.data.phone_set)
-        except DataError as e:
-            if on_error is None:
-                raise
-            on_error(e)
-    return out
-
-
-def _known_chars(utts, seqs, symbols, policy, on_error, log) -> dict[str, list[str]]:
-    """Apply ``[data] unknown_chars`` to characters outside ``symbols``; one line each."""
-    known, out = set(symbols.symbols), {}
-    for utt in utts:
-        if utt.id not in seqs:
-            continue
-        try:
-            out[utt.id], note = apply_unknown_policy(utt, seqs[utt.id], known, policy)
-        except DataError as e:
-            if on_error is None:
-                raise
-            on_error(e)
-            continue
-        if note:
-            log(note)
-        if not out[utt.id]:
-            del out[utt.id]
-            err = DataError(f"utterance {utt.id}: no characters left", utt.path)
-            if on_error is None:
-                raise err
-            on_error(err)
-    return out
 
 
 def prepare_data(recipe, train_utts, dev_utts, *, cache_dir, on_error, log=print) -> TrainingData:
-    """Labels, symbol table, features and CMVN statistics; bad utterances are reported once."""
-    train_seqs = _label_seqs(train_utts, recipe, on_error)
-    dev_seqs = _label_seqs(dev_utts, recipe, on_error)
-    chars = label_kind(recipe.features) == "chars"
-    if chars:
-        symbols = char_table(list(train_seqs.values()), recipe.data.charset)
-        policy = recipe.data.unknown_chars
-        train_seqs = _known_chars(train_utts, train_seqs, symbols, policy, on_error, log)
-        dev_seqs = _known_chars(dev_utts, dev_seqs, symbols, policy, on_error, log)
-    else:
-        symbols = symbol_table_for(list(train_seqs.values()), recipe.data.phone_set)
-    kw = dict(cache_dir=cache_dir, on_error=on_error)
-    train_set = prepare_split(train_utts, train_seqs, recipe, symbols, desc="train features", **kw)
+    """Targets, features and CMVN statistics; bad utterances are reported once."""
+    targets = Targets.for_training(recipe, train_utts)
+    train_seqs = targets.sequences(train_utts, on_error=on_error, log=log)
+    dev_seqs = targets.sequences(dev_utts, on_error=on_error, log=log)
+    kw = dict(recipe=recipe, symbols=targets.symbols, cache_dir=cache_dir, on_error=on_error)
+    train_set = prepare_split(train_utts, train_seqs, desc="train features", **kw)
     if not train_set.utts:
         raise DataError("no usable training utterances")
-    dev_set = (
-        prepare_split(dev_utts, dev_seqs, recipe, symbols, desc="dev features", **kw)
-        if dev_utts
-        else None
-    )
+    dev_set = prepare_split(dev_utts, dev_seqs, desc="dev features", **kw) if dev_utts else None
+    if dev_set is not None and not dev_set.utts:
+        dev_set = None
     mean, std = (a.astype(np.float32) for a in cmvn_stats(train_set.feats))
-    return TrainingData(
-        train_set,
-        dev_set if dev_set and dev_set.utts else None,
-        symbols,
-        mean,
-        std,
-        None if chars else scoring_fold(symbols, recipe.data.score_phone_set),
-    )
+    return TrainingData(train_set, dev_set, targets, mean, std)
 
 
 def _restore(out_dir: Path, trainer, log: Log) -> dict:
     """Load the run's checkpoint into ``trainer``; returns the loop state."""
-    from lstmrec.training.callbacks import load_checkpoint
-
     try:
         state = load_checkpoint(
             out_dir, trainer.acoustic_model, trainer.optimizer, trainer.trainable_variables
@@ -217,8 +149,6 @@ def _restore(out_dir: Path, trainer, log: Log) -> dict:
 
 def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path, log, dist=None):
     """Run the remaining epochs (none when the run already finished or stopped early)."""
-    from lstmrec.training.callbacks import EpochMonitor, WeightNoise
-
     patience = cfg.patience if evaluate is not None else 0
     if state["epoch"] >= cfg.max_epochs or (patience and state["wait"] >= patience):
         return
@@ -304,8 +234,6 @@ def train(
     Returns:
         The training summary stored in the bundle.
     """
-    from lstmrec.training.distribute import make_distribution, write_dir
-
     out_dir = Path(out_dir)
     # First: a multi-worker strategy must exist before TensorFlow runs anything else.
     dist = make_distribution(recipe.training.distribution)
@@ -321,18 +249,13 @@ def _train_in(
     recipe, train_utts, dev_utts, out_dir: Path, resuming, cache_dir, on_error, log, dist
 ):
     """:func:`train` in the folder this process writes to (see :func:`write_dir`)."""
-    import keras
-
-    from lstmrec.models.blstm import build_model
-    from lstmrec.models.ctc import CTCTrainer, default_jit_compile
-
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = recipe.training
     keras.utils.set_random_seed(cfg.seed)
     data = prepare_data(
         recipe, train_utts, dev_utts, cache_dir=cache_dir, on_error=on_error, log=log
     )
-    train_set, dev_set, symbols = data.train, data.dev, data.symbols
+    train_set, dev_set, symbols = data.train, data.dev, data.targets.symbols
     frames = int(sum(len(f) for f in train_set.feats))
     log(
         f"train: {len(train_set.utts)} utterances, {frames} frames, {len(symbols) - 1} symbols"
@@ -359,7 +282,7 @@ def _train_in(
     if dev_set is not None:
 
         def evaluate(m):
-            return dev_report(m, dev_set, symbols, data.mean, data.std, data.fold_to)
+            return dev_report(m, dev_set, symbols, data.mean, data.std, data.targets.fold)
 
     t0 = time.perf_counter()
     _fit(trainer, data, cfg, state, evaluate, out_dir, log, dist)
@@ -375,8 +298,8 @@ def _train_in(
         "dev_utterances": len(dev_set.utts) if dev_set else 0,
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
-        "score_phone_set": data.fold_to,
-        "labels": label_kind(recipe.features),
+        "score_phone_set": data.targets.fold,
+        "labels": data.targets.unit,
         "train_seconds_this_run": round(seconds, 1),
         "distribution": cfg.distribution,
         "replicas": dist.num_replicas,

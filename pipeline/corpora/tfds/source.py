@@ -11,6 +11,7 @@ import dataclasses
 import urllib.parse
 
 import numpy as np
+import tensorflow_datasets as tfds
 
 from lstmrec.features.errors import DataError
 from lstmrec.manifest import Utterance
@@ -34,20 +35,13 @@ class ArrayUtterance(Utterance):
         return d
 
 
-def is_tfds_spec(data: str) -> bool:
-    return str(data).startswith(PREFIX)
-
-
 def load_tfds_split(spec: str, split: str) -> list[Utterance]:
     """Utterances of ``split`` (lstmrec's name, e.g. ``core-test``) from a prepared dataset.
 
     Reads only what ``tfds`` prepared under ``data_dir`` (never the network). Raises
     :class:`DataError` for an unknown dataset, a dataset not prepared there, or a missing split.
+    The builders are registered: this module's package, imported first, imports them.
     """
-    import tensorflow_datasets as tfds
-
-    import lstmrec.corpora.tfds  # noqa: F401  (registers the builders)
-
     url = urllib.parse.urlsplit(spec[len(PREFIX) :])
     name = url.path.strip("/")
     data_dir = urllib.parse.parse_qs(url.query).get("data_dir", [None])[0]

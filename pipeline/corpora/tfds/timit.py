@@ -4,10 +4,10 @@
 tfds.download.DownloadConfig(manual_dir=TIMIT_COPY)})`` prepares TIMIT once, offline. A
 TIMIT-style corpus (audio with ``.PHN``/``.TXT`` neighbours, one folder per speaker) is prepared
 with ``tfds.builder("timit_style", config=CorpusConfig(name=..., dev_speakers=...,
-test_speakers=...), data_dir=DIR)``. Utterances, splits and labels come from
-:mod:`lstmrec.corpora.timit` (the same readers and speaker lists as ``lstmrec prepare``); audio is
-stored as 16-bit PCM arrays with their sample rate, so reading needs no audio decoder. TFDS split
-names use ``_`` where lstmrec's use ``-`` (``core_test``, ``full_test``).
+test_speakers=...), data_dir=DIR)``. Utterances and labels come from :mod:`lstmrec.corpora.timit`,
+splits from :mod:`lstmrec.corpora.splits` (the same readers and speaker lists as ``lstmrec
+prepare``); audio is stored as 16-bit PCM arrays with their sample rate, so reading needs no audio
+decoder. TFDS split names use ``_`` where lstmrec's use ``-`` (``core_test``, ``full_test``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import numpy as np
 import soundfile as sf
 import tensorflow_datasets as tfds
 
-from lstmrec.corpora.timit import find_corpus, find_timit, select_split
+from lstmrec.corpora.splits import select_split
+from lstmrec.corpora.timit import find_corpus, find_timit
 from lstmrec.phones import read_speaker_list
 
 SPLITS = {"train": "train", "dev": "dev", "core_test": "core-test", "full_test": "full-test"}

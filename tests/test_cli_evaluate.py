@@ -1,0 +1,227 @@
+"""``lstmrec evaluate`` and ``lstmrec score`` end to end.
+
+``evaluate`` runs the session's tiny speech model (``speech_model`` in conftest.py) on the
+held-out speaker of its 3-speaker corpus; ``score`` compares hand-made reference and hypothesis
+files with known substitutions, deletions and insertions. Bad input gives one line on stderr
+naming the file and the reason, exit status 2 and never a traceback.
+"""
+
+import os
+
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import one_line, run, run_subprocess, write_list
+
+from lstmrec.phones import fold
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def evaluate_args(bundle: Path, data: Path, test_list: Path, *extra) -> list:
+    """``lstmrec evaluate`` on the core-test split defined by ``test_list``."""
+    return [
+        "evaluate",
+        bundle,
+        "--data",
+        data,
+        "--split",
+        "core-test",
+        "--test-speakers",
+        test_list,
+        *extra,
+    ]
+
+
+def read_labels(phn: Path) -> list[str]:
+    """The labels of a .PHN file, read here without the reader under test."""
+    return [line.split()[2] for line in phn.read_text().splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate
+
+
+def test_evaluate_text_report(capsys, speech_model, speech_corpus):
+    rc, out, err = run(
+        capsys,
+        *evaluate_args(speech_model["bundle"], speech_corpus["root"], speech_corpus["test_list"]),
+    )
+    assert rc == 0 and "Traceback" not in err
+    assert out.startswith("PER ") and "39 phones" in out and "faem0" in out
+
+
+def test_evaluate_json_counts_and_score_agree(capsys, speech_model, speech_corpus, tmp_path):
+    hyp = tmp_path / "hyp.txt"
+    rc, out, err = run(
+        capsys,
+        *evaluate_args(
+            speech_model["bundle"],
+            speech_corpus["root"],
+            speech_corpus["test_list"],
+            "--format",
+            "json",
+            "--hyp-out",
+            hyp,
+        ),
+    )
+    assert rc == 0, err
+    report = json.loads(out)
+    # The held-out speaker's sentences, SA1/SA2 excluded (evaluate's default), folded to 39.
+    phns = sorted(p for p in speech_corpus["test_dir"].glob("*.PHN") if not p.stem.startswith("SA"))
+    refs = {f"faem0_{p.stem.lower()}": read_labels(p) for p in phns}
+    assert report["num_utterances"] == len(refs) == 8
+    assert report["phone_set"] == 39
+    assert report["reference_length"] == sum(len(fold(r, 39)) for r in refs.values())
+    s, d, i = report["substitutions"], report["deletions"], report["insertions"]
+    assert report["error_rate"] == pytest.approx(100 * (s + d + i) / report["reference_length"])
+    assert set(report["per_speaker"]) == {"faem0"}
+    assert report["per_speaker"]["faem0"]["reference_length"] == report["reference_length"]
+
+    # The hypotheses it wrote, scored by 'lstmrec score', give the same counts.
+    ref = tmp_path / "ref.txt"
+    ref.write_text("".join(f"{u} {' '.join(p)}\n" for u, p in refs.items()))
+    rc, out, err = run(capsys, "score", ref, hyp, "--fold", "39", "--format", "json")
+    assert rc == 0, err
+    scored = json.loads(out)
+    for key in ("substitutions", "deletions", "insertions", "reference_length"):
+        assert scored[key] == report[key]
+
+
+def test_evaluate_skips_bad_utterances(capsys, speech_model, bad_speaker):
+    rc, out, err = run(
+        capsys,
+        *evaluate_args(
+            speech_model["bundle"], bad_speaker["root"], bad_speaker["fvmh0"], "--format", "json"
+        ),
+    )
+    assert rc == 2 and "Traceback" not in err
+    for key in ("unknown", "overlap"):
+        assert str(bad_speaker[key]) in err
+    assert "2 input(s) failed" in err
+    # 8 sentences without SA1/SA2, less the 2 unreadable ones; a transcript too long for CTC
+    # can still be scored.
+    assert json.loads(out)["num_utterances"] == 6
+
+
+def test_evaluate_strict(capsys, speech_model, bad_speaker):
+    rc, out, err = run(
+        capsys,
+        *evaluate_args(
+            speech_model["bundle"], bad_speaker["root"], bad_speaker["fvmh0"], "--strict"
+        ),
+    )
+    assert rc == 2 and out == ""
+    assert str(bad_speaker["unknown"]) in one_line(err)
+
+
+def test_evaluate_empty_split(capsys, speech_model, speech_corpus, tmp_path):
+    rc, out, err = run(
+        capsys,
+        *evaluate_args(
+            speech_model["bundle"], speech_corpus["root"], write_list(tmp_path / "x.list", "nobody")
+        ),
+    )
+    assert rc == 2 and out == "" and "no utterances" in one_line(err)
+
+
+# ---------------------------------------------------------------------------------------------
+# score
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def ref_hyp(tmp_path):
+    """Two speakers: spk1 has one substitution (iy -> ih) and one insertion (y); spk2 one
+    deletion (r)."""
+    ref = write_text(tmp_path / "ref.txt", "spk1_u1 sh iy hh ae d\nspk2_u1 aa r k\n")
+    hyp = write_text(tmp_path / "hyp.txt", "spk2_u1 aa k\nspk1_u1 sh ih hh ae d y\n")
+    return ref, hyp
+
+
+def test_score_known_counts(capsys, ref_hyp):
+    rc, out, err = run(capsys, "score", *ref_hyp, "--format", "json")
+    assert rc == 0 and err == ""
+    r = json.loads(out)
+    assert (r["substitutions"], r["deletions"], r["insertions"]) == (1, 1, 1)
+    assert r["reference_length"] == 8 and r["error_rate"] == pytest.approx(37.5)
+    assert r["per_speaker"]["spk1"] == {
+        "error_rate": pytest.approx(40.0),
+        "substitutions": 1,
+        "deletions": 0,
+        "insertions": 1,
+        "reference_length": 5,
+    }
+    assert r["per_speaker"]["spk2"] == {
+        "error_rate": pytest.approx(100 / 3),
+        "substitutions": 0,
+        "deletions": 1,
+        "insertions": 0,
+        "reference_length": 3,
+    }
+
+
+def test_score_text_report(capsys, ref_hyp):
+    rc, out, _ = run(capsys, "score", *ref_hyp)
+    assert rc == 0
+    assert out.startswith("Error rate 37.50 % [ 3 / 8 ] (S 1, D 1, I 1)")
+
+
+def test_score_fold_39(capsys, tmp_path):
+    # ao and aa are one phone in the 39 set, ix -> ih, and q is deleted.
+    ref = write_text(tmp_path / "ref.txt", "spk_u1 ao q ix\n")
+    hyp = write_text(tmp_path / "hyp.txt", "spk_u1 aa ih\n")
+    rc, out, _ = run(capsys, "score", ref, hyp, "--format", "json")
+    assert rc == 0
+    r = json.loads(out)
+    assert (r["substitutions"], r["deletions"], r["insertions"], r["reference_length"]) == (
+        2,
+        1,
+        0,
+        3,
+    )
+    rc, out, _ = run(capsys, "score", ref, hyp, "--format", "json", "--fold", "39")
+    assert rc == 0
+    r = json.loads(out)
+    assert r["errors"] == 0 and r["reference_length"] == 2 and r["phone_set"] == 39
+
+
+def test_score_missing_ref_end_to_end(ref_hyp, tmp_path):
+    missing = tmp_path / "no-such-ref.txt"
+    proc = run_subprocess("score", missing, ref_hyp[1])
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert str(missing) in one_line(proc.stderr)
+
+
+def test_score_missing_hypothesis(capsys, ref_hyp, tmp_path):
+    hyp = write_text(tmp_path / "partial.txt", "spk1_u1 sh iy hh ae d\n")
+    rc, out, err = run(capsys, "score", ref_hyp[0], hyp, "--format", "json")
+    assert rc == 2
+    assert json.loads(out)["missing"] == ["spk2_u1"]
+    line = one_line(err)
+    assert str(hyp) in line and "spk2_u1" in line
+
+
+@pytest.mark.parametrize(
+    "content, word",
+    [
+        (b"spk1_u1 sh zz\n", "unknown phone 'zz'"),  # only an error when folding
+        (b"\xff\xfe sh\n", "UTF-8"),
+        (b"spk1_u1 sh\nspk1_u1 iy\n", "duplicate"),
+    ],
+)
+def test_score_bad_ref(capsys, ref_hyp, tmp_path, content, word):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    rc, out, err = run(capsys, "score", bad, ref_hyp[1], "--fold", "39")
+    assert rc == 2 and out == ""
+    line = one_line(err)
+    assert str(bad) in line and word in line
