@@ -136,3 +136,23 @@ def test_missing_beam_is_one_clear_line(monkeypatch, tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert rc == 2 and err.strip().splitlines() == [f"lstmrec: {MISSING}"]
+
+
+def test_beam_transcription_runs_on_the_numpy_engine(beam, tmp_path):
+    """``transcribe --runner`` loads the bundle as plain transcription does: with the NumPy
+    engine, so neither Keras nor TensorFlow (and its CUDA probe messages) is loaded."""
+    import subprocess
+
+    bundle = tiny_bundle(tmp_path / "model")
+    wav = Path(__file__).resolve().parents[1] / "data/timit-demo/TIMIT/TRAIN/DR2/FAEM0/SX312.WAV"
+    code = (
+        "import sys; from lstmrec.cli.main import main; "
+        f"rc = main(['transcribe', {str(bundle)!r}, {str(wav)!r}, '--runner', 'DirectRunner', "
+        f"'--output', {str(tmp_path / 'out.jsonl')!r}]); "
+        "print(rc, sorted({'keras', 'tensorflow'} & {m.split('.')[0] for m in sys.modules}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert proc.stdout.splitlines()[-1] == "0 []", proc.stderr[-2000:]
+    assert "cuInit" not in proc.stderr

@@ -46,7 +46,12 @@ def transcribe_beam(args, files: list[str], failures: Failures) -> None:
     if not (args.runner and args.output):
         raise DataError("--runner and --output go together")
     errors = beam_transcribe(
-        args.model, files, output=args.output, options=beam_options(args), fold_to=args.fold
+        args.model,
+        files,
+        output=args.output,
+        options=beam_options(args),
+        fold_to=args.fold,
+        engine=args.engine,
     )
     for record in errors:
         failures(DataError(record["error"], record["file"]))

@@ -122,14 +122,15 @@ def beam_features(
 
 
 class _Transcribe:
-    """Beam ``DoFn`` body: loads the bundle once per worker, transcribes a batch of files."""
+    """Beam ``DoFn`` body: loads the bundle once per worker (with ``engine``: the NumPy engine
+    unless Keras is asked for), transcribes a batch of files."""
 
-    def __init__(self, model: str, fold_to: int | None) -> None:
-        self.model, self.fold_to, self.bundle = model, fold_to, None
+    def __init__(self, model: str, fold_to: int | None, engine: str) -> None:
+        self.model, self.fold_to, self.engine, self.bundle = model, fold_to, engine, None
 
     def __call__(self, files: list[str]) -> list[str]:
         if self.bundle is None:
-            self.bundle = load_bundle(self.model)
+            self.bundle = load_bundle(self.model, engine=self.engine)
         errors: list[DataError] = []
         lines = [
             json.dumps(tr.to_dict())
@@ -141,7 +142,13 @@ class _Transcribe:
 
 
 def beam_transcribe(
-    model: str, files: Sequence[str], *, output: str, options, fold_to: int | None = None
+    model: str,
+    files: Sequence[str],
+    *,
+    output: str,
+    options,
+    fold_to: int | None = None,
+    engine: str = "numpy",
 ) -> list[dict]:
     """Transcribe ``files`` with Beam into the JSON Lines file ``output`` (unordered).
 
@@ -158,7 +165,7 @@ def beam_transcribe(
             | "files" >> beam.Create(list(files))
             | "spread" >> beam.Reshuffle()
             | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=16)
-            | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to))
+            | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to, engine))
             | "write" >> beam.io.WriteToText(tmp, num_shards=1, shard_name_template="")
         )
     FileSystems.rename([tmp], [output])
