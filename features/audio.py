@@ -35,8 +35,17 @@ N_MFCC = 13  # cepstral coefficients kept after the DCT
 PREEMPHASIS = 0.97  # y[n] = x[n] - 0.97 x[n-1], applied per frame
 LOG_FLOOR = 1e-10  # power floor before log: log(1e-10) = -23.03 is the feature value of silence
 STD_FLOOR = 1e-5  # CMVN standard-deviation floor (a constant column is not blown up)
+SPHERE_HEADER_MAX = 16384  # bytes of a NIST SPHERE header read for its sample count
+FRAME_BLOCK = 4096  # frames whose spectra are computed at once (a long file goes block by block)
 
 KINDS = ("fbank", "mfcc")
+# The range of each numeric setting: wider than any sensible recipe, narrow enough that no
+# setting (a recipe's, or a bundle's features.json) asks for gigabytes. Sample rate in Hz.
+SETTING_LIMITS = {"sample_rate": (1, 384_000), "win_ms": (0, 1000.0), "hop_ms": (0, 1000.0)}
+SETTING_LIMITS |= {"n_fft": (1, 2**16), "n_mels": (1, 512), "n_mfcc": (1, 512)}
+SETTING_LIMITS |= {"fmin": (0, 192_000.0), "fmax": (0, 192_000.0), "preemphasis": (0, 1.0)}
+SETTING_LIMITS |= {"delta_order": (0, 4), "delta_width": (1, 50)}
+INT_SETTINGS = ("sample_rate", "n_fft", "n_mels", "n_mfcc", "delta_order", "delta_width")
 # Window name -> function of the window length returning a symmetric window (HTK/Kaldi use
 # symmetric windows, 0.54 - 0.46 cos(2 pi n / (N - 1)) for Hamming; "povey" is Kaldi's default).
 # NumPy's windows are these symmetric ones (equal to scipy.signal.get_window(..., fftbins=False)
@@ -56,6 +65,8 @@ WINDOWS = {
 def _soundfile_call(fn, path: str | os.PathLike, **kwargs: Any) -> Any:
     """Call ``fn(path, **kwargs)`` and turn every reader failure into a DataError."""
     if not Path(path).is_file():
+        if Path(path).exists():  # never opened: a FIFO would block the read
+            raise DataError("not a regular file (a folder, FIFO or device)", path)
         raise DataError("no such file", path)
     try:
         return fn(os.fspath(path), **kwargs)
@@ -93,6 +104,23 @@ def resample(signal: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
+def sphere_sample_count(path: str | os.PathLike) -> int | None:
+    """The ``sample_count`` a NIST SPHERE header declares (samples per channel), or None for a
+    file that is not SPHERE or does not say. libsndfile reads what the file holds, so a cut
+    file would otherwise pass as a shorter recording."""
+    with open(path, "rb") as f:
+        head = f.read(SPHERE_HEADER_MAX)
+    if not head.startswith(b"NIST_1A"):
+        return None
+    for line in head.split(b"\n")[2:]:
+        if line.strip() == b"end_head":
+            break
+        fields = line.split()
+        if len(fields) == 3 and fields[:2] == [b"sample_count", b"-i"]:
+            return int(fields[2]) if fields[2].isdigit() else None
+    return None
+
+
 def load_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Read any file libsndfile reads (RIFF WAV, NIST SPHERE, FLAC, ...) as mono float32.
 
@@ -104,6 +132,13 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) -> np
     data, file_sr = _soundfile_call(sf.read, path, dtype="float32", always_2d=True)
     if data.shape[0] == 0:
         raise DataError("empty audio (0 samples)", path)
+    promised = sphere_sample_count(path)
+    if promised is not None and promised > data.shape[0]:
+        raise DataError(
+            f"truncated: the SPHERE header promises {promised} samples, the file holds "
+            f"{data.shape[0]}",
+            path,
+        )
     if not np.all(np.isfinite(data)):
         raise DataError("audio contains NaN or infinite samples", path)
     mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)  # (N,)
@@ -135,6 +170,7 @@ class FeatureConfig:
     remove_dc: bool = True  # subtract each frame's mean before everything else (Kaldi default)
 
     def __post_init__(self) -> None:
+        self._check_ranges()
         nyquist = self.sample_rate / 2
         checks = [
             (self.kind in KINDS, f"kind={self.kind!r} must be 'fbank' or 'mfcc'"),
@@ -167,6 +203,21 @@ class FeatureConfig:
             raise ValueError(
                 f"FeatureConfig: n_fft={self.n_fft} < window of {self.win_length} samples"
             )
+
+    def _check_ranges(self) -> None:
+        """Types, finiteness and the upper limits of ``SETTING_LIMITS``: a bundle's
+        ``features.json`` may not ask for a 2**30-point FFT."""
+        for name, (lo, hi) in SETTING_LIMITS.items():
+            value = getattr(self, name)
+            if name == "fmax" and value is None:
+                continue
+            integral = name in INT_SETTINGS
+            kinds = int if integral else (int, float)
+            if not isinstance(value, kinds) or isinstance(value, bool):
+                kind = "an integer" if integral else "a number"
+                raise ValueError(f"FeatureConfig: {name}={value!r} must be {kind}")
+            if not (lo <= value <= hi and math.isfinite(value)):  # no float() of a huge int
+                raise ValueError(f"FeatureConfig: {name}={value!r} must be in [{lo}, {hi}]")
 
     @property
     def win_length(self) -> int:
@@ -308,12 +359,32 @@ def _log_mel(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
     return np.log(np.maximum(power @ weights.T.astype(np.float64), LOG_FLOOR))  # (T, M)
 
 
+def _by_blocks(block_fn, signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """``block_fn`` over the signal :data:`FRAME_BLOCK` frames at a time, concatenated: every
+    step is per frame, so the result is the same as in one go, and the float64 spectra of a
+    long file never exist all at once."""
+    signal = np.asarray(signal)
+    n = num_frames(len(signal), win_length=config.win_length, hop_length=config.hop_length)
+    if n <= FRAME_BLOCK:
+        return block_fn(signal, config)
+    hop, win = config.hop_length, config.win_length
+    blocks = [
+        block_fn(signal[t * hop : (min(t + FRAME_BLOCK, n) - 1) * hop + win], config)
+        for t in range(0, n, FRAME_BLOCK)
+    ]
+    return np.concatenate(blocks)  # (T, F)
+
+
 def fbank(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """Log-mel filterbank of a 1-D signal at ``config.sample_rate``, float32 ``(T, n_mels[+1])``.
 
     Natural-log mel power (floored at :data:`LOG_FLOOR`); with ``config.energy`` the frame's log
     energy is appended as the last column. T = :func:`num_frames` (0 for a too-short signal).
     """
+    return _by_blocks(_fbank_block, signal, config)
+
+
+def _fbank_block(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
     power, log_energy = _power_and_energy(signal, config)
     feats = _log_mel(power, config)  # (T, M)
     if config.energy:
@@ -327,6 +398,10 @@ def mfcc(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
     Orthonormal DCT-II of the natural-log mel energies, first ``n_mfcc`` kept, no liftering;
     with ``config.energy`` column 0 (c0) is replaced by the frame's log energy.
     """
+    return _by_blocks(_mfcc_block, signal, config)
+
+
+def _mfcc_block(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
     import scipy.fft  # only MFCC needs it; fbank stays on NumPy, which starts faster
 
     power, log_energy = _power_and_energy(signal, config)

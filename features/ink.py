@@ -44,6 +44,8 @@ from lstmrec.features.inklines import ReferenceLines, reference_lines
 __all__ = [  # the public names, including those re-exported from features.inklines
     "FEATURE_NAMES",
     "InkFeatureConfig",
+    "MAX_INK_COORD",
+    "MAX_INK_FRAMES",
     "ReferenceLines",
     "clean_strokes",
     "deslant",
@@ -69,6 +71,13 @@ FEATURE_NAMES = ("dx", "dy", "y", "pen_up", "sin_dir", "cos_dir", "sin_curv", "c
 # Segments within this angle of the vertical are used to measure slant (degrees). Handwriting
 # slants rarely exceed 45 degrees; horizontal ligatures beyond it would bias the estimate.
 SLANT_WINDOW_DEG = 45.0
+
+# Limits that keep a small hostile file from asking for gigabytes: coordinates beyond
+# MAX_INK_COORD (in the file's units) are refused, and so is ink whose resampled trace would be
+# over MAX_INK_FRAMES frames (a line of handwriting is a few thousand at the default spacing, a
+# page of 30 lines under 100,000), checked before any resampled array is allocated.
+MAX_INK_COORD = 1e9
+MAX_INK_FRAMES = 200_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +156,8 @@ def _as_points(stroke: Any, i: int) -> np.ndarray:
         raise DataError(f"stroke {i}: coordinates are NaN or infinite")
     if np.isinf(arr[:, 2]).any():
         raise DataError(f"stroke {i}: infinite time")
+    if arr.size and np.abs(arr[:, :2]).max() > MAX_INK_COORD:
+        raise DataError(f"stroke {i}: coordinates beyond +-{MAX_INK_COORD:g}")
     return arr
 
 
@@ -217,6 +228,8 @@ def normalize_ink(strokes: Sequence[np.ndarray], *, box: bool = False) -> list[n
         s = s.copy()
         s[:, 1] = (s[:, 1] - ref.baseline(s[:, 0])) / ref.height
         s[:, 0] = (s[:, 0] - ref.x0) / ref.height
+        if not np.isfinite(s[:, :2]).all():
+            raise DataError("the ink spans too much for its own size (coordinates overflow)")
         out.append(s)
     return out
 
@@ -303,9 +316,24 @@ def resample_stroke(stroke: np.ndarray, spacing: float) -> tuple[np.ndarray, np.
 
 
 def resample_strokes(
-    strokes: Sequence[np.ndarray], spacing: float
+    strokes: Sequence[np.ndarray], spacing: float, *, max_frames: int = MAX_INK_FRAMES
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """:func:`resample_stroke` on every stroke: ``(points list, nearest-index list)``."""
+    """:func:`resample_stroke` on every stroke: ``(points list, nearest-index list)``.
+
+    Raises:
+        DataError: the result would have more than ``max_frames`` points (checked from the
+        strokes' lengths before anything is allocated).
+    """
+    lengths = np.array([np.hypot(*np.diff(s[:, :2], axis=0).T).sum() for s in strokes])
+    with np.errstate(over="ignore", invalid="ignore"):
+        steps = lengths / spacing
+    total = float(np.sum(steps)) + 2 * len(strokes)  # an upper bound of the points made
+    if not np.isfinite(total) or total > max_frames:
+        raise DataError(
+            f"the ink's trace is {lengths.sum():.3g} core heights long: about {total:.3g} "
+            f"frames at spacing {spacing:g}, over the limit of {max_frames} (coordinates span "
+            "far more than the writing's size)"
+        )
     pairs = [resample_stroke(s, spacing) for s in strokes]
     return [p for p, _ in pairs], [n for _, n in pairs]
 

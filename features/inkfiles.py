@@ -31,18 +31,21 @@ The writers and :class:`InkSample` live in :mod:`features.inkwriters`; import th
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import re
 import xml.etree.ElementTree as ET
+import xml.parsers.expat
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from lstmrec.features.errors import DataError
-from lstmrec.features.ink import from_stroke3
+from lstmrec.features.ink import MAX_INK_COORD, from_stroke3
 from lstmrec.features.inkwriters import (
     INKML_NS,
     InkSample,
@@ -62,6 +65,8 @@ INK_EXTENSIONS = (".xml", ".inkml", ".json", ".ndjson", ".jsonl", ".npy", ".npz"
 
 def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
+        if path.exists():  # never opened: a FIFO would block the read
+            raise DataError("not a regular file (a folder, FIFO or device)", path)
         raise DataError("file not found", path)
     size = path.stat().st_size
     if size > MAX_INK_FILE_BYTES:
@@ -79,7 +84,7 @@ def checked_strokes(strokes: Iterable[Sequence], path: str | os.PathLike) -> tup
     for i, s in enumerate(strokes):
         try:
             arr = np.asarray(s, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError, RecursionError):
             raise DataError(f"stroke {i}: points are not lists of numbers", path) from None
         if arr.size == 0:
             raise DataError(f"stroke {i} has no points", path)
@@ -91,6 +96,8 @@ def checked_strokes(strokes: Iterable[Sequence], path: str | os.PathLike) -> tup
             raise DataError(f"stroke {i}: coordinates are NaN or infinite", path)
         if np.isinf(arr[:, 2]).any():
             raise DataError(f"stroke {i}: infinite time", path)
+        if np.abs(arr[:, :2]).max() > MAX_INK_COORD:
+            raise DataError(f"stroke {i}: coordinates beyond +-{MAX_INK_COORD:g}", path)
         out.append(arr)
     if not out:
         raise DataError("no strokes", path)
@@ -103,13 +110,30 @@ def _ids(path: Path, n: int) -> list[str]:
     return [path.stem] if n == 1 else [f"{path.stem}-{i}" for i in range(1, n + 1)]
 
 
+def _refuse_dtd(data: bytes, path: Path) -> None:
+    """Refuse a document type declaration, in whatever encoding the document is (UTF-16
+    included): the XML parser itself reports it, not a byte pattern."""
+
+    def refuse(*_args) -> None:
+        raise DataError("XML with a DTD or entity declarations is not accepted", path)
+
+    scanner = xml.parsers.expat.ParserCreate()
+    scanner.StartDoctypeDeclHandler = refuse
+    scanner.EntityDeclHandler = refuse
+    try:
+        scanner.Parse(data, True)
+    except DataError:
+        raise
+    except (xml.parsers.expat.ExpatError, LookupError, ValueError):
+        pass  # malformed or an unknown encoding: the parse below says how
+
+
 def _parse_xml(data: bytes, path: Path) -> ET.Element:
     """Parse XML that has no DTD: entity declarations could expand without bound."""
-    if re.search(rb"<!(DOCTYPE|ENTITY)", data):
-        raise DataError("XML with a DTD or entity declarations is not accepted", path)
+    _refuse_dtd(data, path)
     try:
         root = ET.fromstring(data)
-    except ET.ParseError as e:
+    except (ET.ParseError, LookupError, ValueError) as e:  # LookupError: unknown encoding
         raise DataError(f"malformed XML ({e})", path) from None
     for el in root.iter():  # drop namespaces: InkML files come with and without them
         if isinstance(el.tag, str) and el.tag.startswith("{"):
@@ -303,12 +327,16 @@ def read_ink_json(path: str | os.PathLike) -> list[InkSample]:
             objects = [json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as e:
         raise DataError(f"not JSON (line {e.lineno}: {e.msg})", path) from None
+    except RecursionError:
+        raise DataError("JSON nested too deeply", path) from None
+    except ValueError as e:  # an integer of thousands of digits
+        raise DataError(f"not usable JSON ({e})", path) from None
     if not objects:
         raise DataError("no ink samples", path)
     ids = _ids(path, len(objects))
     try:
         return [_sample_from_object(d, sid, path) for d, sid in zip(objects, ids, strict=True)]
-    except TypeError:
+    except (TypeError, RecursionError):
         raise DataError("points must be lists of numbers", path) from None
 
 
@@ -327,26 +355,62 @@ def _stroke3_sample(arr: object, sid: str, path: Path, **labels: str | None) -> 
     return InkSample(sid, checked_strokes(strokes, path), **labels)
 
 
+# A damaged .npy / .npz: NumPy's header parser (tokenize, ast) and zipfile and zlib raise many
+# types, none of them a sign of a bug here; MemoryError from a header's absurd shape included.
+_NUMPY_FILE_ERRORS = Exception
+
+
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _npy_array(data: bytes, path: Path) -> np.ndarray:
+    """The array of ``.npy`` bytes, its header's shape checked against the bytes there are
+    before NumPy allocates it (a 100-byte file may claim a shape of terabytes)."""
+    buf = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(buf)
+        if version not in _NPY_HEADER_READERS:
+            raise DataError(f".npy format version {version} is not read here", path)
+        shape, _, dtype = _NPY_HEADER_READERS[version](buf)
+        need = math.prod(shape) * dtype.itemsize
+        if need > len(data) - buf.tell():
+            raise DataError(f"array header claims {shape} {dtype}, more than the file holds", path)
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except DataError:
+        raise
+    except _NUMPY_FILE_ERRORS as e:
+        raise DataError(f"not a NumPy file ({type(e).__name__}: {e})", path) from None
+
+
 def read_stroke3(path: str | os.PathLike) -> list[InkSample]:
     """The sample of a stroke-3 ``.npy`` or ``.npz`` file (see the module docstring)."""
     path = Path(path)
-    _read_bytes(path)  # existence, size and emptiness checks
+    data = _read_bytes(path)  # existence, size and emptiness checks
+    if path.suffix.lower() == ".npy":
+        return [_stroke3_sample(_npy_array(data, path), path.stem, path)]
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise DataError(f"not a NumPy file ({e})", path) from None
-    if isinstance(loaded, np.ndarray):
-        return [_stroke3_sample(loaded, path.stem, path)]
-    with loaded:
-        if "stroke3" not in loaded.files:
-            raise DataError(f"no 'stroke3' array (keys: {', '.join(loaded.files)})", path)
-        try:
-            labels = {k: str(loaded[k]) if k in loaded.files else None for k in ("text", "writer")}
-            return [_stroke3_sample(loaded["stroke3"], path.stem, path, **labels)]
-        except (ValueError, OSError, EOFError) as e:
-            if isinstance(e, DataError):
-                raise
-            raise DataError(f"unreadable array ({e})", path) from None
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = {i.filename: i for i in zf.infolist()}
+            if "stroke3.npy" not in infos:
+                keys = ", ".join(n.removesuffix(".npy") for n in infos)
+                raise DataError(f"no 'stroke3' array (keys: {keys})", path)
+            arrays = {}
+            for key in ("stroke3", "text", "writer"):
+                info = infos.get(f"{key}.npy")
+                if info is None:
+                    continue
+                if info.file_size > MAX_INK_FILE_BYTES:  # a zip bomb stops here
+                    raise DataError(f"{key} array is over {MAX_INK_FILE_BYTES} bytes", path)
+                arrays[key] = _npy_array(zf.read(info), path)
+    except DataError:
+        raise
+    except _NUMPY_FILE_ERRORS as e:
+        raise DataError(f"not a NumPy .npz file ({type(e).__name__}: {e})", path) from None
+    labels = {k: str(arrays[k]) if k in arrays else None for k in ("text", "writer")}
+    return [_stroke3_sample(arrays["stroke3"], path.stem, path, **labels)]
 
 
 _READERS = {

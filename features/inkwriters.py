@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lstmrec.features.files import atomic_path, write_text
 from lstmrec.features.ink import to_stroke3
 
 INKML_NS = "http://www.w3.org/2003/InkML"
@@ -36,14 +37,7 @@ class InkSample:
 
 
 def _write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text(path, text)
 
 
 def _num(v: float) -> str:
@@ -156,14 +150,9 @@ def write_stroke3(path: str | os.PathLike, sample: InkSample) -> None:
     """Write one sample as stroke-3: ``.npy`` (offsets only) or ``.npz`` (with text, writer)."""
     path = Path(path)
     arr = to_stroke3(sample.strokes)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
+    with atomic_path(path) as tmp:
         if path.suffix.lower() == ".npy":
             np.save(tmp, arr)
         else:
             labels = {k: np.str_(v) for k in ("text", "writer") if (v := getattr(sample, k))}
             np.savez(tmp, stroke3=arr, **labels)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

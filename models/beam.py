@@ -77,8 +77,9 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 class _Trie:
     """Prefixes as integer ids, node 0 the empty prefix. Per id: parent, last symbol, LM
-    log-probability, fused extra score (``lm_weight * log p_lm + insertion_bonus * length``) and
-    the row of its LM state in ``table``, which holds each distinct state's scores once."""
+    log-probability, fused extra score (``lm_weight * log p_lm + insertion_bonus * length``),
+    the frame it entered the beam first (``born``) and the row of its LM state in ``table``,
+    which holds each distinct state's scores once."""
 
     def __init__(self, num_classes: int, lm: LanguageModel | None, lm_weight: float, bonus: float):
         self.num_classes, self.lm, self.lm_weight, self.bonus = num_classes, lm, lm_weight, bonus
@@ -88,6 +89,8 @@ class _Trie:
         self.extra = np.zeros(64)
         self.lm_log = np.zeros(64)
         self.dist_row = np.zeros(64, dtype=np.int64)
+        self.born = np.zeros(64, dtype=np.int64)
+        self.frame = 0  # the frame being searched: the birth frame of new prefixes
         self.slot = np.full(64, -1, dtype=np.int64)  # position in the current beam, or -1
         self.size = 1
         self.rows: dict[Hashable, int] = {}  # LM state -> row of ``table``
@@ -122,7 +125,7 @@ class _Trie:
         new = np.flatnonzero(ids < 0)
         first, end = self.size, self.size + len(new)
         while end > len(self.parent):  # grow every per-node array
-            for name in ("parent", "symbol", "extra", "lm_log", "dist_row", "slot"):
+            for name in ("parent", "symbol", "extra", "lm_log", "dist_row", "born", "slot"):
                 arr = getattr(self, name)
                 fill = -1 if name == "slot" else 0
                 setattr(self, name, np.concatenate([arr, np.full_like(arr, fill)]))
@@ -131,6 +134,7 @@ class _Trie:
         self.children.update(zip([keys[i] for i in new], range(first, end), strict=True))
         parents, new_syms = nodes[new], syms[new]
         self.parent[first:end], self.symbol[first:end] = parents, new_syms
+        self.born[first:end] = self.frame
         if lm_scores is None:  # no language model
             self.extra[first:end] = self.extra[parents] + self.bonus
         else:
@@ -160,6 +164,14 @@ class _Trie:
             out.append(int(self.symbol[node]))
             node = int(self.parent[node])
         return tuple(reversed(out))
+
+    def births(self, node: int) -> np.ndarray:
+        """``(L,)`` the frame each prefix ending a label of ``node`` entered the beam first."""
+        out = []
+        while node > 0:
+            out.append(int(self.born[node]))
+            node = int(self.parent[node])
+        return np.array(out[::-1], dtype=np.int64)
 
 
 def _extensions(trie: _Trie, ids, last, pb, total, lp, cands, cand_pos, new_pnb) -> np.ndarray:
@@ -215,7 +227,7 @@ def beam_search(
     insertion_bonus: float = 0.0,
     prune: float = DEFAULT_PRUNE,
 ) -> list[Hypothesis]:
-    """CTC prefix beam search of one utterance.
+    """CTC prefix beam search of one utterance (:func:`beam_search_timed` without the times).
 
     Args:
         log_probs: ``(T, V + 1)`` natural-log class probabilities (see :func:`log_softmax`),
@@ -232,6 +244,31 @@ def beam_search(
     Returns:
         Up to ``nbest`` distinct hypotheses, best first by ``score``.
     """
+    return beam_search_timed(
+        log_probs,
+        beam=beam,
+        nbest=nbest,
+        lm=lm,
+        lm_weight=lm_weight,
+        insertion_bonus=insertion_bonus,
+        prune=prune,
+    )[0]
+
+
+def beam_search_timed(
+    log_probs: np.ndarray,
+    *,
+    beam: int = 100,
+    nbest: int = 1,
+    lm: LanguageModel | None = None,
+    lm_weight: float = 0.0,
+    insertion_bonus: float = 0.0,
+    prune: float = DEFAULT_PRUNE,
+) -> tuple[list[Hypothesis], np.ndarray]:
+    """:func:`beam_search` (same arguments), plus ``(L,)`` int64, for each label of the best
+    hypothesis, the frame at which the search first extended a prefix by it: a guide to where
+    the label's spike is, which :func:`models.align.forced_align` aligns around.
+    """
     log_probs = np.asarray(log_probs, dtype=np.float64)
     if log_probs.ndim != 2:
         raise ValueError(f"log_probs must be (T, V+1), got shape {log_probs.shape}")
@@ -247,7 +284,8 @@ def beam_search(
     ids = np.zeros(1, dtype=np.int64)  # (K,) prefix ids in the beam
     pb, pnb = np.zeros(1), np.full(1, NEG_INF)  # (K,) log p_b, log p_nb
     cand_pos = np.full(num_classes + 1, -1, dtype=np.int64)  # column of each candidate symbol
-    for lp, cands in zip(log_probs, cands_per_frame, strict=True):
+    for frame, (lp, cands) in enumerate(zip(log_probs, cands_per_frame, strict=True)):
+        trie.frame = frame
         last = trie.symbol[ids]  # (K,)
         total = np.logaddexp(pb, pnb)
         new_pb = total + lp[BLANK]
@@ -274,14 +312,15 @@ def beam_search(
     return _finish(trie, ids, np.logaddexp(pb, pnb), lm, lm_weight, nbest)
 
 
-def _finish(trie: _Trie, ids, acoustic, lm, lm_weight: float, nbest: int) -> list[Hypothesis]:
-    """Add the LM's end-of-sentence score and return the ``nbest`` best hypotheses."""
+def _finish(trie: _Trie, ids, acoustic, lm, lm_weight: float, nbest: int):
+    """Add the LM's end-of-sentence score; ``(the nbest best hypotheses, births of the best)``."""
     end = np.zeros(len(ids))
     if lm is not None:
         end = np.array([lm.final(trie.row_states[r]) for r in trie.dist_row[ids].tolist()])
     scores = acoustic + trie.extra[ids] + lm_weight * end
     order = [i for i in np.argsort(-scores, kind="stable") if scores[i] > NEG_INF][:nbest]
-    return [
+    births = trie.births(int(ids[order[0]])) if order else np.zeros(0, dtype=np.int64)
+    hyps = [
         Hypothesis(
             labels=trie.labels(int(ids[i])),
             acoustic=float(acoustic[i]),
@@ -290,15 +329,17 @@ def _finish(trie: _Trie, ids, acoustic, lm, lm_weight: float, nbest: int) -> lis
         )
         for i in order
     ]
+    return hyps, births
 
 
 def beam_decode(log_probs: np.ndarray, **options) -> tuple[list[Token], list[Hypothesis]]:
     """:func:`beam_search` plus the frames of the best hypothesis's symbols.
 
-    Returns the best hypothesis as :class:`Token` spans (by :func:`models.align.forced_align`,
-    the same tiling as :func:`models.decoding.greedy_decode`) and the N-best list.
+    Returns the best hypothesis as :class:`Token` spans (by :func:`models.align.forced_align`
+    around the frames where the search found each label, the same tiling as
+    :func:`models.decoding.greedy_decode`) and the N-best list.
     """
-    hyps = beam_search(log_probs, **options)
+    hyps, births = beam_search_timed(log_probs, **options)
     if not hyps:
         return [], []
-    return forced_align(log_probs, hyps[0].labels), hyps
+    return forced_align(log_probs, hyps[0].labels, guide=births), hyps

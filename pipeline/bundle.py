@@ -10,16 +10,17 @@
       cmvn.npz         mean and std of the training features
       summary.json     format version, recipe, metrics, data hash, training history
 
-A bundle is written under a temporary name and renamed into place, so a reader never sees half a
-bundle, and an existing bundle is only replaced once the new one is complete.
+A bundle is written to a temporary folder and swapped into place
+(:func:`lstmrec.features.files.atomic_dir`), so a reader never sees half a bundle, and at every
+moment the old or the new complete bundle is there.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from lstmrec.config import AnyFeatureConfig, feature_config_from_dict
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import atomic_dir, complete_dir
 from lstmrec.models.numpy_blstm import load_numpy_model
 from lstmrec.phones import SymbolTable
 
@@ -44,43 +46,27 @@ class Bundle:
     summary: dict
 
 
-def replace_dir(tmp: Path, final: Path) -> None:
-    """Move the finished directory ``tmp`` to ``final``, replacing an old one only at the end."""
-    old = final.with_name(final.name + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
-
-
-def write_json(obj: Any, path: Path) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def save_bundle(path: str | os.PathLike, bundle: Bundle) -> None:
     """Write ``bundle`` to the directory ``path`` atomically."""
-    final = Path(path)
-    tmp = final.with_name(final.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    bundle.model.save(tmp / "model.keras")
-    write_json(bundle.features.to_dict(), tmp / "features.json")
-    bundle.symbols.save(tmp / "symbols.txt")
-    np.savez(tmp / "cmvn.npz", mean=bundle.mean, std=bundle.std)
-    write_json({**bundle.summary, "format": BUNDLE_FORMAT}, tmp / "summary.json")
-    replace_dir(tmp, final)
+    with atomic_dir(path) as tmp:
+        bundle.model.save(tmp / "model.keras")
+        features = bundle.features.to_dict()
+        (tmp / "features.json").write_text(_json(features), encoding="utf-8")
+        bundle.symbols.save(tmp / "symbols.txt")
+        np.savez(tmp / "cmvn.npz", mean=bundle.mean, std=bundle.std)
+        summary = {**bundle.summary, "format": BUNDLE_FORMAT}
+        (tmp / "summary.json").write_text(_json(summary), encoding="utf-8")
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
 
 
 def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, AnyFeatureConfig, SymbolTable]:
     """Summary, feature settings and symbols of a bundle, without loading Keras."""
     path = Path(path)
+    # A writer that died in the middle of replacing a bundle left the complete one beside it.
+    path = complete_dir(path) or path
     if not path.is_dir():
         raise DataError("model bundle not found (expected a directory)", path)
     missing = [name for name in _FILES if not (path / name).is_file()]
@@ -103,7 +89,7 @@ def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, AnyFeatureConfig, S
         symbols = SymbolTable.load(path / "symbols.txt")
     except DataError:
         raise
-    except (ValueError, TypeError) as e:  # JSONDecodeError and UnicodeDecodeError included
+    except (ValueError, TypeError, AttributeError, RecursionError) as e:  # JSON, UTF-8 included
         raise DataError(f"bundle metadata unreadable ({e})", path) from None
     return summary, features, symbols
 
@@ -121,14 +107,17 @@ def load_bundle(path: str | os.PathLike, *, engine: str = "keras") -> Bundle:
     """
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r} must be one of {', '.join(ENGINES)}")
-    path = Path(path)
+    path = complete_dir(path) or Path(path)
     summary, features, symbols = read_bundle_meta(path)
     try:
         model = _load_model(path / "model.keras", engine)
-        with np.load(path / "cmvn.npz") as z:
+        # From bytes, so a damaged archive leaves no open file behind.
+        with np.load(io.BytesIO((path / "cmvn.npz").read_bytes())) as z:
             mean, std = z["mean"].astype(np.float32), z["std"].astype(np.float32)
     except Exception as e:  # Keras raises many types for a damaged archive
         raise DataError(f"cannot load model ({type(e).__name__}: {e})", path) from None
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+        raise DataError("cmvn.npz holds NaN, infinite or non-positive statistics", path)
     if mean.shape != (features.dim,) or model.output_shape[-1] != len(symbols):
         raise DataError("bundle parts disagree (feature dim or number of symbols)", path)
     return Bundle(model, features, symbols, mean, std, summary)

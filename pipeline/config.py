@@ -13,7 +13,9 @@ A recipe file has five tables, each mapping one to one onto a dataclass here (an
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 import os
 import tomllib
 from typing import Any
@@ -32,14 +34,30 @@ CELLS = ("lstm", "peephole", "cifg", "gru", "rnn")
 # one host (tf.distribute.MirroredStrategy); several hosts (MultiWorkerMirroredStrategy, from
 # TF_CONFIG); every local device on the JAX backend (keras.distribution.DataParallel).
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker", "data_parallel")
+# Upper limits of the sizes a recipe may ask for: far beyond any sensible recipe, low enough
+# that a typo (units = 2500000) ends in one line instead of an allocation failure.
+MAX_LAYERS = 64
+MAX_UNITS = 8192
+MAX_BATCH = 65536
+MAX_EPOCHS = 100_000
+MAX_PAD_MULTIPLE = 4096
+MAX_BEAM = 10_000
 
 
 def _number(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+    """A finite int or float (NaN and infinity are refused: a NaN learning rate trains to NaN)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return False
+    return abs(v) < 1e300 and math.isfinite(v)  # the comparison first: no float() of a huge int
 
 
 def _positive_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _int_upto(limit: int):
+    """``ok`` for a positive integer of at most ``limit``."""
+    return lambda v: _positive_int(v) and v <= limit
 
 
 def _check(obj, name: str, ok, expected: str) -> None:
@@ -82,8 +100,8 @@ class ModelConfig:
     cell: str = "lstm"  # recurrent cell: "lstm", "peephole", "cifg", "gru" or "rnn" (models.cells)
 
     def __post_init__(self):
-        _check(self, "num_layers", _positive_int, "a positive integer")
-        _check(self, "units", _positive_int, "a positive integer")
+        _check(self, "num_layers", _int_upto(MAX_LAYERS), f"an integer in 1..{MAX_LAYERS}")
+        _check(self, "units", _int_upto(MAX_UNITS), f"an integer in 1..{MAX_UNITS}")
         _check(self, "dropout", lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
         _check(self, "cell", lambda v: v in CELLS, "one of " + ", ".join(CELLS))
 
@@ -108,10 +126,12 @@ class TrainingConfig:
         _check(self, "distribution", lambda v: v in DISTRIBUTIONS, " or ".join(DISTRIBUTIONS))
         _check(self, "optimizer", lambda v: v in OPTIMIZERS, " or ".join(OPTIMIZERS))
         _check(self, "loss_reduction", lambda v: v in ("sum", "mean"), "'sum' or 'mean'")
-        _check(self, "learning_rate", lambda v: _number(v) and v > 0, "a positive number")
+        _check(self, "learning_rate", lambda v: _number(v) and v > 0, "a finite positive number")
         _check(self, "momentum", lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
-        for name in ("batch_size", "max_epochs", "pad_multiple"):
-            _check(self, name, _positive_int, "a positive integer")
+        limits = {"batch_size": MAX_BATCH, "max_epochs": MAX_EPOCHS}
+        limits["pad_multiple"] = MAX_PAD_MULTIPLE
+        for name, limit in limits.items():
+            _check(self, name, _int_upto(limit), f"an integer in 1..{limit}")
         _check(self, "patience", lambda v: _positive_int(v) or v == 0, "an integer >= 0")
         _check(self, "weight_noise", lambda v: _number(v) and v >= 0, "a number >= 0")
         for name in ("clipnorm", "clipvalue"):
@@ -121,7 +141,12 @@ class TrainingConfig:
                 lambda v: v is None or (_number(v) and v > 0),
                 "a positive number (or empty for none)",
             )
-        _check(self, "seed", lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+        _check(
+            self,
+            "seed",
+            lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32,
+            "an integer in [0, 2**32)",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,8 +159,13 @@ class DecodingConfig:
     lexicon: str = ""  # word list constraining the output to lexicon words ("": none)
 
     def __post_init__(self):
-        _check(self, "beam", lambda v: isinstance(v, int) and v >= 0, "an integer >= 0")
-        _check(self, "nbest", _positive_int, "a positive integer")
+        _check(
+            self,
+            "beam",
+            lambda v: _int_upto(MAX_BEAM)(v) or v == 0,
+            f"an integer in 0..{MAX_BEAM}",
+        )
+        _check(self, "nbest", _int_upto(MAX_BEAM), f"an integer in 1..{MAX_BEAM}")
         _check(self, "lm_weight", _number, "a number")
         _check(self, "insertion_bonus", _number, "a number")
         for name in ("lm", "lexicon"):
@@ -164,6 +194,9 @@ class Recipe:
         unknown = set(d) - {"features", "data", "model", "training", "decoding"}
         if unknown:
             raise DataError(f"unknown config table(s): {', '.join(sorted(unknown))}", source)
+        for name, table in d.items():
+            if not isinstance(table, dict):
+                raise DataError(f"bad config: [{name}] must be a table, not {table!r:.40}", source)
         try:
             return cls(
                 features=feature_config_from_dict(d.get("features", {})),
@@ -211,13 +244,23 @@ def load_recipe(path: str | os.PathLike | None, overrides: list[str] = ()) -> Re
             raise DataError("config file not found", path) from None
         except tomllib.TOMLDecodeError as e:
             raise DataError(f"not valid TOML ({e})", path) from None
+        except UnicodeDecodeError as e:
+            raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
+        except RecursionError:
+            raise DataError("not valid TOML (nested too deeply)", path) from None
+        except OSError as e:
+            raise DataError(f"cannot read config ({e.strerror or e})", path) from None
+    source = None if path is None else os.fspath(path)
+    if not overrides:
+        return Recipe.from_dict(d, source=source)
+    Recipe.from_dict(copy.deepcopy(d), source=source)  # the file's own faults name the file
     for item in overrides:
         key, sep, raw = item.partition("=")
         table, dot, field = key.strip().partition(".")
         if not sep or not dot:
             raise DataError(f"override {item!r} must look like table.field=value")
         d.setdefault(table, {})[field] = _parse_value(raw.strip())
-    return Recipe.from_dict(d, source=None if path is None else os.fspath(path))
+    return Recipe.from_dict(d, source="--set " + " ".join(overrides))  # the faults of --set
 
 
 def _parse_value(raw: str) -> Any:

@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from lstmrec.config import AnyFeatureConfig
 from lstmrec.features.audio import FeatureConfig, extract, extract_file, resample
 from lstmrec.features.errors import DataError, OnError, report_or_raise
+from lstmrec.features.files import atomic_path
 from lstmrec.features.ink import InkFeatureConfig, ink_features_with_index
 from lstmrec.features.inkfiles import read_ink_file
 from lstmrec.manifest import Utterance
+from lstmrec.progress import progress
 
 
 def checked_ink_features(
@@ -180,19 +181,16 @@ def compute_features(
             return out
     out: dict[str, np.ndarray] = {}
     errors: list[DataError] = []
-    quiet = True if len(utts) < 20 else None  # None: a progress bar only on a terminal
-    for utt in tqdm(utts, desc=desc, unit="utt", leave=False, disable=quiet):
+    for utt in progress(utts, show=len(utts) >= 20, desc=desc, unit="utt"):
         try:
             out[utt.id] = utterance_features(utt, config)
         except DataError as e:
             report_or_raise(e, on_error)
             errors.append(e)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.stem}.tmp{os.getpid()}.npz")  # one per writing process
         reports = json.dumps([[e.reason, e.path] for e in errors])
-        np.savez(tmp, **out, **{ERRORS_KEY: np.array(reports)})
-        os.replace(tmp, cache)
+        with atomic_path(cache) as tmp:  # a unique name: processes may fill one cache at once
+            np.savez(tmp, **out, **{ERRORS_KEY: np.array(reports)})
     return out
 
 

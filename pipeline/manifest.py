@@ -13,12 +13,15 @@ reading, the key ``"ink"`` is accepted in its place.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import atomic_open
 
 Seconds = float
 
@@ -67,26 +70,58 @@ class Utterance:
         if isinstance(phones, str):
             phones = phones.split()
         times = d.get("phone_times")
-        return cls(
-            id=str(d["id"]),
-            path=str(d["audio"]),
-            speaker=str(d.get("speaker", d["id"])),
-            phones=None if phones is None else tuple(str(p) for p in phones),
-            phone_times=None if times is None else tuple((float(a), float(b)) for a, b in times),
-            text=d.get("text"),
-            duration=None if d.get("duration") is None else float(d["duration"]),
-        )
+        try:
+            return cls(
+                id=str(d["id"]),
+                path=str(d["audio"]),
+                speaker=str(d.get("speaker", d["id"])),
+                phones=None if phones is None else tuple(str(p) for p in _listed(phones)),
+                phone_times=None if times is None else _times(times),
+                text=None if d.get("text") is None else str(d["text"]),
+                duration=None if d.get("duration") is None else _seconds(d["duration"]),
+            )
+        except (TypeError, ValueError, OverflowError) as e:
+            raise DataError(f"manifest entry {d['id']!r:.60}: {e}", source) from None
+
+
+def _listed(value) -> list:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {value!r:.40}")
+    return value
+
+
+def _seconds(value) -> float:
+    """A finite number of seconds (a JSON number, or a string of one; not a boolean)."""
+    seconds = float(value) if isinstance(value, int | float | str) else math.nan
+    if isinstance(value, bool) or not math.isfinite(seconds):
+        raise ValueError(f"{value!r:.40} is not a finite number of seconds")
+    return seconds
+
+
+def _times(value) -> tuple[tuple[Seconds, Seconds], ...]:
+    """``phone_times``: a list of ``[start, end]`` pairs of seconds."""
+    pairs = []
+    for pair in _listed(value):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ValueError(f"phone_times must be [start, end] pairs, got {pair!r:.40}")
+        pairs.append((_seconds(pair[0]), _seconds(pair[1])))
+    return tuple(pairs)
 
 
 def write_manifest(utterances: Iterable[Utterance], path: str | os.PathLike) -> None:
     """Write a JSONL manifest atomically (temporary name, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_open(path, "w") as f:
         for utt in utterances:
             f.write(json.dumps(utt.to_dict(), ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+
+
+def manifest_hash(utterances: Iterable[Utterance]) -> str:
+    """Hash of a list of utterances (ids, paths, speakers and labels), as a bundle's
+    ``summary.json`` records its training set's (``data_hash``)."""
+    h = hashlib.sha256()
+    for utt in utterances:
+        h.update(json.dumps(utt.to_dict(), sort_keys=True).encode())
+    return h.hexdigest()[:16]
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
@@ -109,6 +144,8 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
             d = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(f"line {lineno}: not JSON ({e.msg})", path) from None
+        except (ValueError, RecursionError) as e:  # a huge integer, deep nesting
+            raise DataError(f"line {lineno}: unusable JSON ({type(e).__name__})", path) from None
         if not isinstance(d, dict):
             raise DataError(f"line {lineno}: expected a JSON object", path)
         yield lineno, d

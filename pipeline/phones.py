@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import write_text
 
 MAP_RESOURCE = "phones.60-48-39.map"
 BLANK = "<blank>"  # the CTC blank; always class 0 of a SymbolTable
@@ -172,11 +173,7 @@ class SymbolTable:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write one class name per line, blank first (so line n holds id n - 1), atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(s + "\n" for s in self.to_list()), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text(path, "".join(s + "\n" for s in self.to_list()))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SymbolTable:

@@ -24,8 +24,9 @@ echo "== transcribe a held-out file =="
 wav="$DATA/TIMIT/TRAIN/DR2/FAEM0/SX312.WAV"
 "$BIN/lstmrec" transcribe "$OUT/model" "$wav" --fold 39
 echo "reference (39 phones):"
-"$BIN/python" -c "import sys; from lstmrec.corpora.timit import read_phn; from lstmrec.phones import fold; \
-print(' '.join(fold([p for _, _, p in read_phn(sys.argv[1])], 39)))" "${wav%.WAV}.PHN"
+"$BIN/lstmrec" refs --data "$DATA" --split core-test --test-speakers "$DATA/test_spk.list" \
+    --fold 39 --silence keep --text-out "$OUT/test_ref39.txt" --force --quiet
+grep '^faem0_sx312 ' "$OUT/test_ref39.txt"
 
 echo "== speech part done in $(( $(date +%s) - start )) s; model bundle: $OUT/model =="
 

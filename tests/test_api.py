@@ -58,7 +58,7 @@ def test_transcribe_an_array_as_its_file(speech, tmp_path):
     for samples in (pcm, pcm.astype(np.float32) / 32768, np.column_stack([pcm, pcm])):
         got = speech.transcribe(samples, sample_rate=rate).to_dict()
         assert got["file"] == "<array>"
-        assert {**got, "file": from_file["file"]} == from_file
+        assert {**got, "file": from_file["file"], "id": from_file["id"]} == from_file
 
 
 def test_transcribe_an_array_at_another_rate_resamples_it(speech, tmp_path):
@@ -67,7 +67,7 @@ def test_transcribe_an_array_at_another_rate_resamples_it(speech, tmp_path):
     sf.write(path, pcm[::2], rate // 2)  # 8 kHz: the loader resamples the file to 16 kHz
     from_file = speech.transcribe(path).to_dict()
     got = speech.transcribe(sf.read(path, dtype="float32")[0], sample_rate=rate // 2).to_dict()
-    assert {**got, "file": from_file["file"]} == from_file
+    assert {**got, "file": from_file["file"], "id": from_file["id"]} == from_file
 
 
 def test_recognize_a_file_and_its_strokes(ink, capsys):
@@ -100,6 +100,7 @@ def test_evaluate_gives_the_command_lines_report(speech, capsys):
     args = ("--data", DEMO, "--split", "core-test", "--test-speakers", DEMO / "test_spk.list")
     cli = cli_json(capsys, "evaluate", SPEECH, *args, "--format", "json")
     got = speech.evaluate(DEMO, "core-test", test_speakers=DEMO / "test_spk.list")
+    assert cli.pop("split_speakers") == ["faem0", "madc0"] and cli.pop("speaker_lists_from")
     assert got == {**cli, "model": str(SPEECH)}
     assert got["error_rate"] == cli["error_rate"] and got["split"] == "core-test"
 

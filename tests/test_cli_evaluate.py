@@ -144,11 +144,13 @@ def ref_hyp(tmp_path):
     deletion (r)."""
     ref = write_text(tmp_path / "ref.txt", "spk1_u1 sh iy hh ae d\nspk2_u1 aa r k\n")
     hyp = write_text(tmp_path / "hyp.txt", "spk2_u1 aa k\nspk1_u1 sh ih hh ae d y\n")
+    write_text(tmp_path / "utt2spk", "spk1_u1 spk1\nspk2_u1 spk2\n")
     return ref, hyp
 
 
 def test_score_known_counts(capsys, ref_hyp):
-    rc, out, err = run(capsys, "score", *ref_hyp, "--format", "json")
+    utt2spk = ref_hyp[0].parent / "utt2spk"
+    rc, out, err = run(capsys, "score", *ref_hyp, "--format", "json", "--utt2spk", utt2spk)
     assert rc == 0 and err == ""
     r = json.loads(out)
     assert (r["substitutions"], r["deletions"], r["insertions"]) == (1, 1, 1)

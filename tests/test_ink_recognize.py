@@ -29,6 +29,7 @@ from lstmrec.featurize import checked_features
 from lstmrec.inference.recognize import recognize_files
 from lstmrec.manifest import Utterance, write_manifest
 from lstmrec.phones import SymbolTable
+from lstmrec.scoring.ids import file_ids
 from lstmrec.targets import (
     SPACE,
     apply_unknown_policy,
@@ -53,7 +54,8 @@ def test_recognize_text_and_json_spans(ink_run, capsys):
     assert rc == 0, err
     lines = out.splitlines()
     assert len(lines) == 1 + len(files)
-    assert lines[0].split("\t")[:2] == [str(files[0]), files[0].stem]
+    ids = file_ids([str(files[0]), *map(str, files)])
+    assert lines[0].split()[0] == ids[str(files[0])] == files[0].name
 
     rc, out, err = run(capsys, "recognize", bundle, files[0], "--format", "json")
     assert rc == 0, err
@@ -123,7 +125,7 @@ def test_recognize_skips_a_bad_file_and_finishes(ink_run, capsys, tmp_path, name
         bad.write_text(BAD_INK[name])
     rc, out, err = run(capsys, "recognize", bundle, bad, good)
     assert rc == 2
-    assert out.startswith(str(good))
+    assert out.split()[0].endswith(f"/{good.name}")  # the file's id
     assert str(bad) in err and "Traceback" not in err
     rc, out, err = run(capsys, "recognize", bundle, bad, good, "--strict")
     assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1

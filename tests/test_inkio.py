@@ -224,7 +224,7 @@ def test_writers_leave_the_old_file_whole_when_the_rename_fails(tmp_path, monkey
     ]:
         path = tmp_path / name
         path.write_text("old")
-        with pytest.raises(OSError):
+        with pytest.raises(DataError, match=f"{name}: cannot write \\(No space left"):
             write(path)
         assert path.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == [

@@ -32,6 +32,7 @@ HYPS = {
     "spk2_u1": "aa k".split(),
     "spk2_u2": "k aa r".split(),
 }
+SPEAKERS = {u: u.split("_")[0] for u in REFS}  # as the corpus would name them
 
 
 def write_text(path: Path, texts: dict[str, list[str]]) -> Path:
@@ -48,7 +49,7 @@ def test_aligned_lines_sclite_style():
 
 
 def test_sys_table_by_hand():
-    report = score(REFS, HYPS)
+    report = score(REFS, HYPS, speakers=SPEAKERS)
     lines = sys_table(report, "writer")
     assert lines[0].split()[:3] == ["writer", "#utt", "#ref"]
     rows = {line.split()[0]: line.split() for line in lines[2:]}
@@ -61,7 +62,7 @@ def test_sys_table_by_hand():
 
 
 def test_report_text_sections():
-    report = score(REFS, HYPS)
+    report = score(REFS, HYPS, speakers=SPEAKERS)
     text = report_text(report, ReportOptions(details=True), "Error rate")
     assert text.startswith("Error rate 27.27 % [ 3 / 11 ] (S 1, D 1, I 1) over 3 utterances\n")
     assert "95 % confidence interval [" in text and "1000 replicates, seed 0" in text
@@ -80,7 +81,7 @@ def test_report_text_sections():
 
 
 def test_report_dict_keeps_old_keys_and_adds_new_ones():
-    report = score(REFS, HYPS)
+    report = score(REFS, HYPS, speakers=SPEAKERS)
     d = report_dict(report, ReportOptions(top=5, details=True, replicates=200, seed=2))
     assert {k: d[k] for k in report.to_dict()} == report.to_dict()
     lo, hi = d["ci95"]

@@ -14,7 +14,6 @@ from lstmrec.scoring.align import (
     align,
     read_kaldi_text,
     score,
-    speaker_of,
     write_kaldi_text,
 )
 
@@ -122,10 +121,11 @@ HYPS = {
     "mdab0_sx139": "s".split(),
     "mzzz0_sa1": "aa".split(),  # no reference: ignored
 }
+SPEAKERS = {u: u.split("_")[0] for u in REFS}  # as the corpus would name them
 
 
 def test_score_two_speakers():
-    report = score(REFS, HYPS)
+    report = score(REFS, HYPS, speakers=SPEAKERS)
     assert report.total == ErrorCounts(
         correct=8, substitutions=1, deletions=4, insertions=1, reference_length=13
     )
@@ -144,12 +144,20 @@ def test_score_two_speakers():
 
 
 def test_score_explicit_speakers():
-    speakers = {"fcjf0_si1027": "A", "fcjf0_sx127": "B"}  # others fall back to the id prefix
+    speakers = {"fcjf0_si1027": "A", "fcjf0_sx127": "B"}  # others: unknown, never the id prefix
     report = score(REFS, HYPS, speakers=speakers)
-    assert sorted(report.per_speaker) == ["A", "B", "mdab0"]
+    assert sorted(report.per_speaker) == ["A", "B", "unknown"]
     assert report.per_speaker["A"].substitutions == 1
     assert report.per_speaker["B"].insertions == 1
-    assert speaker_of("fcjf0_si1027") == "fcjf0"
+    assert report.per_speaker["unknown"].deletions == 4
+
+
+def test_score_never_guesses_speakers_from_ids():
+    # LibriSpeech-style ids: one speaker row per utterance if the id's shape were read.
+    refs = {"1089-134686-0000": ["a"], "1089-134686-0001": ["b"], "w14-000-01": ["c"]}
+    report = score(refs, refs)
+    assert list(report.per_speaker) == ["unknown"]
+    assert report.utterance_speakers == dict.fromkeys(refs, "unknown")
 
 
 def test_score_folds_both_sides():
@@ -178,7 +186,7 @@ REPORT_KEYS = {
 
 
 def test_report_to_dict_is_json_ready():
-    d = score(REFS, HYPS, fold_to=39).to_dict()
+    d = score(REFS, HYPS, speakers=SPEAKERS, fold_to=39).to_dict()
     assert REPORT_KEYS <= d.keys()
     assert d["error_rate"] == pytest.approx(600 / 13)  # not rounded
     assert d["phone_set"] == 39
@@ -194,7 +202,7 @@ def test_report_to_dict_is_json_ready():
 
 
 def test_report_to_text():
-    text = score(REFS, HYPS, fold_to=39).to_text()
+    text = score(REFS, HYPS, speakers=SPEAKERS, fold_to=39).to_text()
     lines = text.splitlines()
     assert lines[0] == "PER 46.15 % [ 6 / 13 ] (S 1, D 4, I 1) over 4 utterances, 39 phones"
     rows = [line.split() for line in lines if line.startswith(("fcjf0", "mdab0"))]

@@ -1,13 +1,18 @@
 """Command-line pieces every ``lstmrec`` command module shares: the failure collector of batch
-commands, the exit status of bad input, and the output-format and phone-folding flags."""
+commands, the exit status of bad input, the output-format and phone-folding flags, and the
+check that an output file is neither an input nor, without ``--force``, an existing file."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from lstmrec.corpora.splits import load_split
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import check_output
+from lstmrec.manifest import manifest_hash
 
 EXIT_BAD_INPUT = 2
 
@@ -62,4 +67,117 @@ def split_from_args(args, split: str, *, on_error=None) -> list:
         test_speakers=args.test_speakers,
         on_error=on_error,
         corpus=getattr(args, "corpus", "auto"),
+    )
+
+
+# The files each command writes beside its printed output: (attribute, flag). prepare's --out is
+# a folder of <split>.jsonl; a transcribe --plot folder is checked picture by picture.
+OUTPUTS = {
+    "prepare": (("out", "--out"),),
+    "evaluate": (("hyp_out", "--hyp-out"), ("plot", "--plot")),
+    "score": (("plot", "--plot"),),
+    "transcribe": (("plot", "--plot"),),
+    "lm": (("out", "--out"),),
+}
+
+
+def add_force_args(sub) -> None:
+    """``--force`` on each command of ``OUTPUTS`` (``sub``: the main parser's subparsers)."""
+    for name in OUTPUTS:
+        sub.choices[name].add_argument(
+            "--force",
+            action="store_true",
+            help="overwrite output files that exist (an input of the command never is)",
+        )
+
+
+def stdout_closed() -> int:
+    """After a ``BrokenPipeError``: send nothing more to the closed pipe (Python flushes stdout
+    at exit) and return the status a shell gives a writer whose pipe closed (128 + SIGPIPE)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
+
+
+def check_pictures(args, pictures: list[Path], files: list[str]) -> list[Path]:
+    """``pictures`` (of ``transcribe --plot``), once none is an input or, without ``--force``,
+    an existing file."""
+    for png in pictures:
+        check_output(png, inputs=[*files, args.model], force=args.force, flag="--plot")
+    return pictures
+
+
+def input_paths(args) -> list[str]:
+    """Every path on the command line that exists and is not one of the command's outputs."""
+    outputs = {dest for dest, _ in OUTPUTS.get(args.command, ())}
+    found = []
+    for dest, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        if dest in outputs:
+            continue
+        found += [v for v in values if isinstance(v, str) and v and os.path.exists(v)]
+    return found
+
+
+def check_outputs(args) -> None:
+    """Refuse (:class:`DataError`) an output file that is also an input, or that exists when
+    ``--force`` is not given: nothing a user made is overwritten by mistake."""
+    inputs = input_paths(args)
+    force = getattr(args, "force", False)
+    for dest, flag in OUTPUTS.get(args.command, ()):
+        value = getattr(args, dest, None)
+        if not value:
+            continue
+        if args.command == "prepare":
+            targets = [Path(value) / f"{split}.jsonl" for split in args.splits]
+        elif args.command == "transcribe" and Path(value).suffix.lower() != ".png":
+            continue  # a folder of pictures: checked per picture
+        else:
+            targets = [Path(value)]
+        for target in targets:
+            check_output(target, inputs=inputs, force=force, flag=flag)
+
+
+def bundle_held_out(args, bundle) -> str:
+    """Make the bundle's held-out speakers the default split of ``args``, and say whose they are.
+
+    Without ``--dev-speakers`` / ``--test-speakers``, when the bundle's recipe names speaker-list
+    files that still exist and ``args.data`` gives exactly the training set the bundle records
+    (same ``data_hash``), those lists go into ``args``. Returns where the lists come from: "the
+    command line", "the model's recipe" or "the corpus" (its own split rules)."""
+    if args.dev_speakers or args.test_speakers:
+        return "the command line"
+    data = bundle.summary.get("recipe", {}).get("data", {})
+    lists = {k: data.get(k) for k in ("dev_speakers", "test_speakers")}
+    if not any(lists.values()) or not all(Path(p).is_file() for p in lists.values() if p):
+        return "the corpus"
+    try:
+        train = load_split(
+            args.data,
+            data.get("train_split") or "train",
+            keep_sa=bool(data.get("keep_sa")),
+            on_error=lambda e: None,  # a bad file changes the hash: the lists are then not used
+            **lists,
+        )
+    except DataError:
+        return "the corpus"
+    if manifest_hash(train) != bundle.summary.get("data_hash"):
+        return "the corpus"
+    args.dev_speakers = args.dev_speakers or lists["dev_speakers"]
+    args.test_speakers = args.test_speakers or lists["test_speakers"]
+    return "the model's recipe"
+
+
+def quiet_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bars (they show on a terminal only)"
+    )
+
+
+def engine_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=["numpy", "keras"],
+        default="numpy",
+        help="forward pass in plain NumPy (same logits, starts without importing Keras) or "
+        "with the Keras model on its backend (default: numpy)",
     )

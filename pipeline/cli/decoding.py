@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lstmrec.cli.common import split_from_args
+from lstmrec.bundle import load_bundle
+from lstmrec.cli.common import bundle_held_out, split_from_args
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
 from lstmrec.inference.decoder import Decoder, DecoderOptions
@@ -71,9 +72,14 @@ def cmd_lm(args) -> int:
         sentences = [text_tokens(ln, args.unit) for ln in lines if ln.strip()]
         source = args.text
     else:
+        lists_from = "the command line" if args.dev_speakers or args.test_speakers else "the corpus"
+        if args.model:  # the model's held-out speakers stay out of its language model
+            lists_from = bundle_held_out(args, load_bundle(args.model, engine="numpy"))
         utts = split_from_args(args, args.split)
         sentences = corpus_sentences(utts, args.unit, phone_set=args.phone_set)
         source = args.data
+        speakers = sorted({u.speaker for u in utts})
+        print(f"{args.split} speakers (split by {lists_from}): {' '.join(speakers)}")
     if not sentences:
         raise DataError("no sentences to train a language model on", source)
     model = train_ngram(sentences, args.order)
@@ -93,6 +99,11 @@ def add_lm_parser(sub) -> None:
     p.add_argument("--keep-sa", action="store_true", help="keep TIMIT's SA sentences")
     p.add_argument("--dev-speakers", help="speaker-list file defining the dev split")
     p.add_argument("--test-speakers", help="speaker-list file defining the test splits")
+    p.add_argument(
+        "--model",
+        help="with --data: the model bundle the LM is for; its recipe's held-out (dev and test) "
+        "speaker lists split --data unless --dev-speakers/--test-speakers are given",
+    )
     p.add_argument("--text", help="instead of --data: a UTF-8 text file, one sentence a line")
     p.add_argument("--order", type=int, default=2, help="n-gram order (default: 2)")
     p.add_argument(

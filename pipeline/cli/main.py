@@ -15,8 +15,19 @@ from pathlib import Path
 
 from lstmrec.backend import import_keras
 from lstmrec.bundle import load_bundle
-from lstmrec.cli.common import EXIT_BAD_INPUT, Failures, fold_arg, format_arg, split_from_args
+from lstmrec.cli import common
+from lstmrec.cli.common import (
+    EXIT_BAD_INPUT,
+    Failures,
+    bundle_held_out,
+    engine_arg,
+    fold_arg,
+    format_arg,
+    quiet_arg,
+    split_from_args,
+)
 from lstmrec.cli.decoding import add_decoding_args, add_lm_parser, decoder_from_args
+from lstmrec.cli.refs import add_refs_parser
 from lstmrec.cli.reports import (
     add_report_parsers,
     plot_arg,
@@ -25,24 +36,18 @@ from lstmrec.cli.reports import (
     report_args,
     report_options,
 )
-from lstmrec.cli.scale import add_bench_parser, beam_args, beam_options, transcribe_beam
+from lstmrec.cli.scale import add_bench_parser, beam_args, beam_options
+from lstmrec.cli.transcribe import add_recognize_parser, add_transcribe_parser
 from lstmrec.config import load_recipe
 from lstmrec.corpora.splits import CORPUS_KINDS, SPLITS, load_split
 from lstmrec.features.errors import DataError
 from lstmrec.featurize import compute_features, default_cache_dir
-from lstmrec.inference.decoder import posteriors
 from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
-from lstmrec.inference.recognize import expand_ink_inputs, recognize_files
-from lstmrec.inference.transcribe import expand_inputs, transcribe_detailed, transcribe_files
 from lstmrec.jobs.pipelines import beam_features
 from lstmrec.manifest import write_manifest
+from lstmrec.progress import set_quiet
 from lstmrec.scoring.align import write_kaldi_text
-from lstmrec.scoring.plots import (
-    picture_paths,
-    plot_confusions,
-    plot_transcription,
-    require_matplotlib,
-)
+from lstmrec.scoring.plots import plot_confusions, require_matplotlib
 from lstmrec.targets import Targets
 
 
@@ -86,16 +91,6 @@ def _add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> 
         "--strict",
         action="store_true",
         help="stop at the first bad utterance instead of skipping it",
-    )
-
-
-def _engine_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--engine",
-        choices=["numpy", "keras"],
-        default="numpy",
-        help="forward pass in plain NumPy (same logits, starts without importing Keras) or "
-        "with the Keras model on its backend (default: numpy)",
     )
 
 
@@ -199,10 +194,13 @@ def cmd_evaluate(args) -> int:
         require_matplotlib()
     bundle = load_bundle(args.model, engine=args.engine)
     failures = Failures(args.strict)
+    lists_from = bundle_held_out(args, bundle)  # the model's held-out speakers by default
     utts = split_from_args(args, args.split, on_error=failures)
     if not utts:
         raise DataError(f"split {args.split!r} has no utterances", args.data)
-    extra = {"model": str(args.model), "split": args.split}
+    speakers = sorted({u.speaker for u in utts})
+    extra = {"model": str(args.model), "split": args.split, "split_speakers": speakers,
+             "speaker_lists_from": lists_from}  # fmt: skip
     decoder = decoder_from_args(args, bundle)
     targets = Targets.of_bundle(bundle)
     if targets.unit == "chars":
@@ -216,82 +214,13 @@ def cmd_evaluate(args) -> int:
             bundle, utts, fold_to=fold_to, decoder=decoder, on_error=failures
         )
         print_report(report, args.format, extra=extra, options=options)
+    if args.format == "text":
+        print(f"{args.split} speakers (split by {lists_from}): {' '.join(speakers)}")
     if args.hyp_out:
         write_kaldi_text(hyps, args.hyp_out)
     if args.plot:
         plot_confusions(report, args.plot)
     return failures.finish()
-
-
-# ---------------------------------------------------------------------------------------------
-# transcribe and recognize: a model bundle decodes each input file
-
-
-def cmd_transcribe(args) -> int:
-    return _decode_files(args, "audio", expand_inputs, _transcripts, _print_transcript)
-
-
-def cmd_recognize(args) -> int:
-    return _decode_files(args, "ink", expand_ink_inputs, _recognitions, _print_recognition)
-
-
-def _decode_files(args, kind: str, expand, results, show) -> int:
-    """What transcribe and recognize share: load the bundle, find the input files (``expand``;
-    none is an error that names the ``kind`` of file), make the decoder, then print each of
-    ``results(args, bundle, files, decoder, failures)`` with ``show(result, args.format)``."""
-    bundle = load_bundle(args.model, engine=args.engine)
-    files = expand(args.inputs)
-    if not files:
-        raise DataError(f"no {kind} files found", " ".join(args.inputs))
-    decoder = decoder_from_args(args, bundle)
-    failures = Failures(args.strict)
-    for result in results(args, bundle, files, decoder, failures):
-        show(result, args.format)
-    return failures.finish()
-
-
-def _transcripts(args, bundle, files: list[str], decoder, failures: Failures):
-    """transcribe's transcripts in input order; with --runner none to print (the Beam pipeline
-    writes them to --output); with --plot each one is drawn too."""
-    if args.runner or args.output:
-        transcribe_beam(args, files, failures)
-        return []
-    if args.plot:
-        return _transcribe_and_plot(bundle, files, args, decoder, failures)
-    return transcribe_files(bundle, files, fold_to=args.fold, decoder=decoder, on_error=failures)
-
-
-def _transcribe_and_plot(bundle, files: list[str], args, decoder, failures: Failures):
-    """transcribe --plot: one file at a time, each drawn once its transcript is printed."""
-    require_matplotlib()
-    for path, png in zip(files, picture_paths(files, args.plot), strict=True):
-        try:
-            tr, logits = transcribe_detailed(bundle, path, fold_to=args.fold, decoder=decoder)
-        except DataError as e:
-            failures(e)
-            continue
-        yield tr  # printed by the caller before the picture is drawn
-        plot_transcription(bundle, tr, posteriors(logits), png)
-
-
-def _print_transcript(tr, fmt: str) -> None:
-    if fmt == "json":
-        print(json.dumps(tr.to_dict()), flush=True)
-    elif fmt == "ctm":
-        print("\n".join(tr.ctm_lines()), flush=True)
-    else:
-        print(" ".join([tr.file, *(p.phone for p in tr.phones)]), flush=True)
-
-
-def _recognitions(args, bundle, files: list[str], decoder, failures: Failures):
-    return recognize_files(bundle, files, decoder=decoder, on_error=failures)
-
-
-def _print_recognition(rec, fmt: str) -> None:
-    if fmt == "json":
-        print(json.dumps(rec.to_dict(), ensure_ascii=False), flush=True)
-    else:
-        print(f"{rec.file}\t{rec.id}\t{rec.text}", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,54 +317,8 @@ def add_evaluate_parser(sub) -> None:
     add_decoding_args(p)
     report_args(p)
     plot_arg(p)
-    _engine_arg(p)
+    engine_arg(p)
     p.set_defaults(func=cmd_evaluate)
-
-
-def add_transcribe_parser(sub) -> None:
-    p = sub.add_parser("transcribe", help="phone sequence of each audio file")
-    p.add_argument("model", help="model bundle folder")
-    p.add_argument("inputs", nargs="+", help="audio files or folders (searched recursively)")
-    p.add_argument(
-        "--format",
-        choices=["text", "json", "ctm"],
-        default="text",
-        help="output format: text, JSON lines (with the N-best when --nbest > 1), or CTM "
-        "(<file-id> 1 <start-s> <duration-s> <phone>, as sclite reads) (default: text)",
-    )
-    fold_arg(p)
-    p.add_argument("--strict", action="store_true", help="stop at the first bad file")
-    p.add_argument(
-        "--plot",
-        metavar="PATH",
-        help="also draw spectrogram, CTC posteriors and phones: PATH.png for one file, "
-        "or a folder that gets <file stem>.png per file",
-    )
-    add_decoding_args(p)
-    _engine_arg(p)
-    beam_args(p)
-    p.add_argument(
-        "--output",
-        help="with --runner: JSON Lines file, one object per input file (unordered); "
-        'a bad file gives {"file", "error"}',
-    )
-    p.set_defaults(func=cmd_transcribe)
-
-
-def add_recognize_parser(sub) -> None:
-    p = sub.add_parser("recognize", help="text of each ink file (on-line handwriting)")
-    p.add_argument("model", help="handwriting model bundle folder")
-    p.add_argument(
-        "inputs",
-        nargs="+",
-        help="ink files (IAM-OnDB .xml, .inkml, .json, .ndjson/.jsonl, stroke-3 .npy/.npz) "
-        "or folders (searched recursively)",
-    )
-    format_arg(p)
-    p.add_argument("--strict", action="store_true", help="stop at the first bad file")
-    add_decoding_args(p)
-    _engine_arg(p)
-    p.set_defaults(func=cmd_recognize)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -453,17 +336,26 @@ def build_parser() -> argparse.ArgumentParser:
         add_recognize_parser,
         add_lm_parser,
         add_report_parsers,
+        add_refs_parser,
         add_bench_parser,
     ):
         add(sub)
+    common.add_force_args(sub)
+    for p in sub.choices.values():
+        quiet_arg(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.quiet:
+        set_quiet()
     _quiet_backend(args)
     try:
+        common.check_outputs(args)
         return args.func(args)
+    except BrokenPipeError:  # the reader went away (`lstmrec ... | head`): stop quietly
+        return common.stdout_closed()
     except DataError as e:
         print(f"lstmrec: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -11,6 +11,7 @@ from lstmrec.cli.common import EXIT_BAD_INPUT, fold_arg, format_arg
 from lstmrec.features.errors import DataError
 from lstmrec.phones import fold
 from lstmrec.scoring.align import read_kaldi_text, score
+from lstmrec.scoring.ids import read_utt2spk, speakers_of
 from lstmrec.scoring.plots import plot_confusions, require_matplotlib
 from lstmrec.scoring.report import (
     ReportOptions,
@@ -102,11 +103,25 @@ def read_transcripts(path: str, fold_to: int | None) -> dict[str, list[str]]:
     return texts
 
 
+def _speakers(args, refs) -> dict[str, str]:
+    """The speaker of each reference id: from ``--utt2spk``, else ``unknown`` (never guessed
+    from an id's shape)."""
+    return speakers_of(refs, read_utt2spk(args.utt2spk) if args.utt2spk else None)
+
+
+def utt2spk_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--utt2spk",
+        help="Kaldi utt2spk file (<utt-id> <speaker>) for the per-speaker rows "
+        "(default: every utterance under 'unknown')",
+    )
+
+
 def cmd_score(args) -> int:
     if args.plot:
         require_matplotlib()
     refs, hyps = read_transcripts(args.ref, args.fold), read_transcripts(args.hyp, args.fold)
-    report = score(refs, hyps, fold_to=args.fold)
+    report = score(refs, hyps, speakers=_speakers(args, refs), fold_to=args.fold)
     options = report_options(args)
     print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp}, options=options)
     if args.plot:
@@ -126,7 +141,11 @@ def cmd_compare(args) -> int:
     if not 0.0 < args.alpha < 1.0:
         raise DataError(f"--alpha must be between 0 and 1, got {args.alpha}", "command line")
     refs = read_transcripts(args.ref, args.fold)
-    reports = [score(refs, read_transcripts(h, args.fold), fold_to=args.fold) for h in args.hyps]
+    spk = _speakers(args, refs)
+    reports = [
+        score(refs, read_transcripts(h, args.fold), speakers=spk, fold_to=args.fold)
+        for h in args.hyps
+    ]
     options = report_options(args)
     comparison = compare_reports(*reports, options, alpha=args.alpha)
     if args.format == "json":
@@ -154,6 +173,7 @@ def add_report_parsers(sub) -> None:
     p.add_argument("hyp", help="hypothesis transcripts, Kaldi text format")
     format_arg(p)
     fold_arg(p)
+    utt2spk_arg(p)
     report_args(p)
     plot_arg(p)
     p.set_defaults(func=cmd_score)
@@ -163,6 +183,7 @@ def add_report_parsers(sub) -> None:
     p.add_argument("hyps", nargs=2, metavar="hyp", help="hypotheses of system A, then system B")
     format_arg(p)
     fold_arg(p)
+    utt2spk_arg(p)
     report_args(p, details=False)
     p.add_argument(
         "--alpha",

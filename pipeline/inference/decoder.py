@@ -11,7 +11,6 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from lstmrec.config import DecodingConfig
 from lstmrec.features.audio import apply_cmvn
@@ -21,6 +20,7 @@ from lstmrec.models.align import ctc_log_likelihood
 from lstmrec.models.beam import Hypothesis, beam_decode, log_softmax
 from lstmrec.models.decoding import Token, greedy_decode
 from lstmrec.padding import bucket_batches, pad_features
+from lstmrec.progress import progress as progress_bar
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,8 +148,7 @@ def decode_features(
     normed = [apply_cmvn(f, mean, std) for f in feats]
     logits = predict_logits(model, normed, **kwargs)
     show = progress and not decoder.options.greedy
-    # A progress bar only on a terminal (disable=None), never in logs.
-    bar = tqdm(logits, desc="beam search", disable=None if show else True, leave=False)
+    bar = progress_bar(logits, show=show, desc="beam search")  # on a terminal only
     return [decoder(lg) for lg in bar]
 
 

@@ -10,10 +10,11 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from lstmrec.bundle import Bundle
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, report_or_raise
 from lstmrec.featurize import compute_features
 from lstmrec.inference.decoder import Decoder, decode_features, recipe_decoder
 from lstmrec.manifest import Utterance
+from lstmrec.phones import fold
 from lstmrec.scoring.align import Report, score
 from lstmrec.targets import Targets, symbols_text, text_words
 
@@ -33,6 +34,12 @@ def evaluate_bundle(
     Utterances without labels or with unreadable audio raise, or go to ``on_error``.
     """
     refs, hyps, speakers = _decode(bundle, utts, decoder, on_error, "decoding")
+    for uid in list(refs) if fold_to is not None else ():
+        try:  # a reference phone the folding does not know (a manifest's typo): skip and list
+            fold(refs[uid], fold_to, source=f"reference {uid}")
+        except DataError as e:
+            report_or_raise(e, on_error)
+            del refs[uid], hyps[uid], speakers[uid]
     return score(refs, hyps, speakers=speakers, fold_to=fold_to), hyps
 
 

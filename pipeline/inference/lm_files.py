@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import write_text
 from lstmrec.models.lm import BOS, EOS, LN10, NO_PROB, UNK, LexiconLM, NgramModel, SymbolLM
 from lstmrec.targets import SPACE, text_symbols, utterance_symbols
 
@@ -119,9 +120,10 @@ def write_arpa(model: NgramModel, path: str | os.PathLike) -> None:
                 text += f"\t{model.backoffs[gram]:.7f}"
             lines.append(text)
     lines += ["", "\\end\\", ""]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, "\n".join(lines))
+
+
+MAX_NGRAM_ORDER = 20  # higher orders in an ARPA header are refused (5 is already large)
 
 
 def read_arpa(path: str | os.PathLike) -> NgramModel:
@@ -135,6 +137,8 @@ def read_arpa(path: str | os.PathLike) -> NgramModel:
         raise DataError("language model file not found", path) from None
     except UnicodeDecodeError:
         raise DataError("language model is not UTF-8 text", path) from None
+    except OSError as e:
+        raise DataError(f"cannot read language model ({e.strerror or e})", path) from None
     lines = [(i, ln.strip()) for i, ln in enumerate(text.splitlines(), start=1)]
     lines = [(i, ln) for i, ln in lines if ln]
     if not lines or lines[0][1] != "\\data\\":
@@ -145,9 +149,15 @@ def read_arpa(path: str | os.PathLike) -> NgramModel:
         num, sep, count = lines[pos][1][6:].partition("=")
         if not sep or not num.strip().isdigit() or not count.strip().isdigit():
             raise DataError(f"line {lines[pos][0]}: bad count line {lines[pos][1]!r}", path)
+        if int(num) > MAX_NGRAM_ORDER or int(count) > len(lines):
+            raise DataError(
+                f"line {lines[pos][0]}: implausible count line {lines[pos][1]!r:.60}", path
+            )
         expected[int(num)] = int(count)
         pos += 1
     order = max(expected, default=0)
+    if order == 0:
+        raise DataError("ARPA header lists no n-grams (ngram 1=...)", path)
     if sorted(expected) != list(range(1, order + 1)):
         raise DataError("ARPA header must list ngram 1=... up to the model order", path)
     raw: list[list[tuple[float, tuple[str, ...], float | None]]] = [[] for _ in range(order)]
@@ -168,6 +178,9 @@ def read_arpa(path: str | os.PathLike) -> NgramModel:
             bow = float(fields[n + 1]) if len(fields) == n + 2 else None
         except ValueError:
             raise DataError(f"line {lineno}: bad number in {ln!r}", path) from None
+        # -inf is a zero probability; NaN or +inf would poison every score it touches.
+        if math.isnan(logp) or logp == math.inf or (bow is not None and not math.isfinite(bow)):
+            raise DataError(f"line {lineno}: NaN or infinite number in {ln!r:.80}", path)
         raw[n - 1].append((logp, tuple(fields[1 : n + 1]), bow))
     else:
         raise DataError("ARPA file ends without \\end\\", path)

@@ -3,14 +3,19 @@
 Every sample of every file is decoded (an IAM-OnDB line file holds one, an InkML or JSON file
 may hold many). Each recognised character comes with the span of pen points its CTC spike
 covers, as (stroke, point) indices into the file's own strokes, from the frame-to-point index
-of :func:`features.ink.ink_features_with_index`.
+of :func:`features.ink.ink_features_with_index`; the last character of a sample runs to its last
+pen point. Results are named by the ids of :mod:`lstmrec.scoring.ids`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +25,9 @@ from lstmrec.features.errors import DataError
 from lstmrec.features.inkfiles import INK_EXTENSIONS, read_ink_file
 from lstmrec.featurize import checked_ink_features
 from lstmrec.inference.decoder import Decoder, decode_in_chunks, predict_logits, recipe_decoder
-from lstmrec.inference.transcribe import expand_inputs
+from lstmrec.inference.transcribe import PROGRESS_FILES, alternative_dict, expand_inputs
+from lstmrec.progress import progress
+from lstmrec.scoring.ids import STDIN, file_ids, safe_id, sample_id
 from lstmrec.targets import SPACE, label_kind, symbols_text
 
 BATCH_FILES = 16  # files whose features are held in memory and decoded together
@@ -34,21 +41,35 @@ class CharSpan:
 
 
 @dataclasses.dataclass(frozen=True)
+class TextAlternative:
+    """One N-best hypothesis: its text and scores (natural logs)."""
+
+    text: str
+    score: float  # acoustic + lm_weight * lm + insertion_bonus * len
+    acoustic: float  # log p_ctc
+    lm: float  # log p_lm (0 without a language model)
+
+
+@dataclasses.dataclass(frozen=True)
 class Recognition:
     file: str
-    id: str  # the sample's id within the file
+    id: str  # lstmrec.scoring.ids: the file's id, or <file id>#<sample id> in a file of many
     text: str
     chars: list[CharSpan]
+    nbest: list[TextAlternative] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {
-            "file": self.file,
+        d = {
             "id": self.id,
+            "file": self.file,
             "text": self.text,
             "chars": [
                 {"char": c.char, "start": list(c.start), "end": list(c.end)} for c in self.chars
             ],
         }
+        if len(self.nbest) > 1:
+            d["nbest"] = [alternative_dict(a) for a in self.nbest]
+        return d
 
 
 def expand_ink_inputs(paths: Iterable[str | os.PathLike]) -> list[str]:
@@ -72,9 +93,10 @@ def recognize_files(
     """
     if label_kind(bundle.features) != "chars":
         raise DataError("not a handwriting model (its features are not ink); use transcribe")
+    ids = file_ids(files)
 
     def featurize(path: str) -> list[tuple[tuple, np.ndarray]]:
-        samples = read_ink_file(path)
+        samples = read_stdin_ink() if path == STDIN else read_ink_file(path)
         pieces = []
         for sample in samples:
             try:
@@ -84,10 +106,13 @@ def recognize_files(
                     raise
                 on_error(DataError(f"sample {sample.id}: {e.reason}", path))
                 continue
-            pieces.append(((path, sample.id, index), feats))
+            rid = sample_id(ids[path], sample.id, len(samples))
+            pieces.append(((path, rid, index, _last_point(sample.strokes)), feats))
         return pieces
 
-    for (path, sid, index), decoded in decode_in_chunks(
+    bar = progress(total=len(files), show=len(files) >= PROGRESS_FILES, desc="files", unit="file")
+    done = None
+    for (path, rid, index, last), decoded in decode_in_chunks(
         files,
         featurize,
         bundle,
@@ -95,7 +120,35 @@ def recognize_files(
         on_error=on_error,
         chunk_size=BATCH_FILES,
     ):
-        yield _recognition(bundle, path, sid, index, decoded.tokens)
+        if path != done:
+            bar.update(1)
+            done = path
+        yield _recognition(bundle, path, rid, index, decoded, last)
+    bar.close()
+
+
+def read_stdin_ink(stream=None) -> list:
+    """The ink samples of JSON or NDJSON on standard input (or ``stream``, a text file): what
+    :func:`lstmrec.features.inkfiles.read_ink_file` reads from a ``.json`` or ``.ndjson`` file.
+    Raises :class:`DataError` naming ``-``."""
+    text = (stream or sys.stdin).read()
+    try:
+        json.loads(text)
+        suffix = ".json"
+    except ValueError:  # not one JSON document: one object a line
+        suffix = ".ndjson"
+    with tempfile.TemporaryDirectory(prefix="lstmrec-stdin-") as tmp:
+        path = Path(tmp) / f"stdin{suffix}"
+        path.write_text(text, encoding="utf-8")
+        try:
+            return read_ink_file(path)
+        except DataError as e:
+            raise DataError(e.reason, STDIN) from None
+
+
+def _last_point(strokes: Sequence[np.ndarray]) -> tuple[int, int]:
+    """(stroke, point) of the last pen point of non-empty ``strokes``."""
+    return len(strokes) - 1, len(strokes[-1]) - 1
 
 
 def recognize_strokes(
@@ -103,29 +156,35 @@ def recognize_strokes(
     strokes: Sequence[np.ndarray],
     *,
     name: str,
-    sample_id: str = "0",
     decoder: Decoder | None = None,
 ) -> Recognition:
     """The :class:`Recognition` of strokes in memory: ``(N_i, 3)`` float ``[x, y, t]`` arrays
-    (t NaN when unknown). ``name`` is the result's ``file``; unusable ink raises
-    :class:`DataError` naming it."""
+    (t NaN when unknown). ``name`` is the result's ``file`` (its id: ``safe_id(name)``);
+    unusable ink raises :class:`DataError` naming it."""
     if label_kind(bundle.features) != "chars":
         raise DataError("not a handwriting model (its features are not ink); use transcribe", name)
     feats, index = checked_ink_features(strokes, bundle.features, name)
     decoder = decoder or recipe_decoder(bundle)
     (logits,) = predict_logits(bundle.model, [apply_cmvn(feats, bundle.mean, bundle.std)])
-    return _recognition(bundle, name, sample_id, index, decoder(logits).tokens)
+    decoded = decoder(logits)
+    return _recognition(bundle, name, safe_id(name), index, decoded, _last_point(strokes))
 
 
-def _recognition(bundle: Bundle, path: str, sample_id: str, index, tokens) -> Recognition:
-    """Text and character spans of decoded ``tokens``; ``index`` maps frames to pen points."""
+def _recognition(bundle: Bundle, path: str, rid: str, index, decoded, last) -> Recognition:
+    """Text, character spans and N-best of ``decoded``; ``index`` maps frames to pen points and
+    ``last`` is the sample's last pen point, where its last character ends."""
+    tokens = decoded.tokens
     symbols = bundle.symbols.decode([t.symbol for t in tokens])
     spans = [
         CharSpan(
             " " if s == SPACE else s,
             tuple(int(v) for v in index[t.start]),
-            tuple(int(v) for v in index[max(t.end - 1, t.start)]),
+            last if i == len(tokens) - 1 else tuple(int(v) for v in index[max(t.end - 1, t.start)]),
         )
-        for s, t in zip(symbols, tokens, strict=True)
+        for i, (s, t) in enumerate(zip(symbols, tokens, strict=True))
     ]
-    return Recognition(path, sample_id, symbols_text(symbols), spans)
+    nbest = [
+        TextAlternative(symbols_text(bundle.symbols.decode(h.labels)), h.score, h.acoustic, h.lm)
+        for h in decoded.nbest
+    ]
+    return Recognition(path, rid, symbols_text(symbols), spans, nbest)

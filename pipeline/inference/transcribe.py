@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -21,10 +23,15 @@ from lstmrec.inference.decoder import (
     recipe_decoder,
 )
 from lstmrec.phones import fold
+from lstmrec.progress import progress
+from lstmrec.scoring.ids import STDIN, file_ids, safe_id
+from lstmrec.scoring.refs import SILENCE, STM_CHANNEL
+from lstmrec.targets import label_kind
 
 # Audio files found in folders: the corpus readers' extensions, and Sony Wave64.
 AUDIO_EXTENSIONS = (*CORPUS_AUDIO_EXTENSIONS, ".w64")
 BATCH_FILES = 16  # files whose features are held in memory and decoded together
+PROGRESS_FILES = 20  # a progress bar over the files from this many on (on a terminal)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,12 +51,26 @@ class Alternative:
     lm: float  # log p_lm (0 without a language model)
 
 
+def alternative_dict(alternative) -> dict:
+    """An N-best entry as JSON: its symbols (``phones`` or ``text``) and its scores, rounded."""
+    return {
+        k: round(v, 4) if isinstance(v, float) else v
+        for k, v in dataclasses.asdict(alternative).items()
+    }
+
+
 @dataclasses.dataclass(frozen=True)
 class Transcript:
     file: str
     duration: float  # seconds
     phones: list[TimedPhone]
     nbest: list[Alternative] = dataclasses.field(default_factory=list)
+    id: str = ""  # the id of lstmrec.scoring.ids; "" means safe_id of the file name
+
+    @property
+    def utt_id(self) -> str:
+        """The transcript's id (see :mod:`lstmrec.scoring.ids`)."""
+        return self.id or safe_id(Path(self.file).name)
 
     @property
     def text(self) -> str:
@@ -58,33 +79,43 @@ class Transcript:
 
     def to_dict(self) -> dict:
         d = {
+            "id": self.utt_id,
             "file": self.file,
             "duration": round(self.duration, 4),
             "phones": [
-                {"phone": p.phone, "start": round(p.start, 3), "end": round(p.end, 3)}
+                {"phone": p.phone, "start": _ms(p.start), "end": _ms(p.end)}
                 for p in self.phones
             ],
         }
         if len(self.nbest) > 1:
-            d["nbest"] = [
-                {
-                    "phones": a.phones,
-                    "score": round(a.score, 4),
-                    "acoustic": round(a.acoustic, 4),
-                    "lm": round(a.lm, 4),
-                }
-                for a in self.nbest
-            ]
+            d["nbest"] = [alternative_dict(a) for a in self.nbest]
         return d
 
-    def ctm_lines(self) -> list[str]:
-        """CTM lines as sclite reads them: ``<file-id> <channel> <start> <duration> <phone>``
-        (file id: the file name without extension; channel 1; seconds)."""
-        file_id = Path(self.file).stem
-        return [
-            f"{file_id} 1 {p.start:.3f} {max(p.end - p.start, 0.0):.3f} {p.phone}"
-            for p in self.phones
-        ]
+    def ctm_lines(self, *, silence: str = "drop") -> list[str]:
+        """CTM lines as sclite's ``-h ctm`` reads them:
+        ``<file id> 1 <start s> <duration s> <phone>``.
+
+        Times are whole milliseconds: start and end are rounded, the duration is their
+        difference, so a phone ends exactly where the next one starts, never after it.
+        ``silence="drop"`` leaves out the phones of :data:`SILENCE`; ``"keep"`` writes them.
+        """
+        if silence not in ("drop", "keep"):
+            raise ValueError(f"silence={silence!r} must be 'drop' or 'keep'")
+        lines = []
+        for p in self.phones:
+            if silence == "drop" and p.phone in SILENCE:
+                continue
+            start_ms, end_ms = round(p.start * 1000), round(p.end * 1000)
+            dur_ms = max(end_ms - start_ms, 0)
+            lines.append(
+                f"{self.utt_id} {STM_CHANNEL} {start_ms / 1000:.3f} {dur_ms / 1000:.3f} {p.phone}"
+            )
+        return lines
+
+
+def _ms(seconds: float) -> float:
+    """Seconds rounded to the millisecond as the CTM lines round them (``round(s * 1000)``)."""
+    return round(seconds * 1000) / 1000
 
 
 def expand_inputs(
@@ -110,6 +141,35 @@ def boundary_s(frame: int, bundle: Bundle) -> float:
     return float(frame_center_s(frame, bundle.features)) - hop_s / 2
 
 
+def require_speech_model(bundle: Bundle, source: str | None = None) -> None:
+    """Raise :class:`DataError` unless ``bundle`` is a speech model (audio features)."""
+    if label_kind(bundle.features) == "chars":
+        raise DataError("not a speech model (its features are ink); use recognize", source)
+
+
+def read_stdin_audio(stream=None, *, rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Samples and sample rate of audio on standard input (or ``stream``, a binary file).
+
+    Without ``rate`` the bytes must be a file libsndfile reads (WAV, FLAC, ...); with ``rate``
+    they are raw 16-bit little-endian mono PCM at ``rate`` Hz. Raises :class:`DataError`
+    naming ``-``.
+    """
+    import soundfile as sf
+
+    data = (stream or sys.stdin.buffer).read()
+    if not data:
+        raise DataError("standard input is empty", STDIN)
+    if rate is not None:
+        if rate <= 0:
+            raise DataError(f"--rate {rate} must be a positive number of Hz", STDIN)
+        return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2"), rate
+    try:
+        signal, sr = sf.read(io.BytesIO(data), dtype="float32")
+    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+        raise DataError(f"not an audio file ({e}); give --rate for raw 16-bit PCM", STDIN) from None
+    return signal, int(sr)
+
+
 def transcribe_files(
     bundle: Bundle,
     files: Sequence[str],
@@ -117,19 +177,38 @@ def transcribe_files(
     fold_to: int | None = None,
     decoder: Decoder | None = None,
     on_error: Callable[[DataError], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+    rate: int | None = None,
+    ids: dict[str, str] | None = None,
 ) -> Iterable[Transcript]:
-    """Yield one :class:`Transcript` per readable file, in order.
+    """Yield one :class:`Transcript` per readable file, in order, named by the ids of
+    :func:`lstmrec.scoring.ids.file_ids`.
 
     Each phone spans from the first frame of its CTC spike to the start of the next phone's
     spike (times clipped to the file). ``fold_to`` maps TIMIT phones to the 48 or 39 set (phones
     that fold to nothing, like ``q``, are dropped). ``decoder`` defaults to the bundle's recipe
-    decoding settings. Bad files raise :class:`DataError`, or go to ``on_error`` and are skipped.
+    decoding settings. ``-`` reads standard input (:func:`read_stdin_audio`, raw PCM at ``rate``
+    when given). ``warn`` gets a one-line message for each file whose sample rate is below the
+    model's. ``ids`` (``{path: id}``, e.g. the utterance ids of a corpus) replaces the file ids.
+    Bad files raise :class:`DataError`, or go to ``on_error`` and are skipped.
     """
+    require_speech_model(bundle)
+    ids = ids or file_ids(files)
+    model_sr = bundle.features.sample_rate
 
     def featurize(path: str) -> list[tuple[tuple[str, float], np.ndarray]]:
-        n, sr, _ = audio_info(path)
-        return [((path, n / sr), checked_features(path, bundle.features))]
+        if path == STDIN:
+            signal, sr = read_stdin_audio(rate=rate)
+            feats = signal_features(signal, sr, bundle.features, STDIN)
+            n = len(signal)
+        else:
+            n, sr, _ = audio_info(path)
+            feats = checked_features(path, bundle.features)
+        if sr < model_sr and warn is not None:
+            warn(f"{path}: sample rate {sr} Hz is below the model's {model_sr} Hz (upsampled)")
+        return [((path, n / sr), feats)]
 
+    bar = progress(total=len(files), show=len(files) >= PROGRESS_FILES, desc="files", unit="file")
     for (path, duration), r in decode_in_chunks(
         files,
         featurize,
@@ -138,8 +217,11 @@ def transcribe_files(
         on_error=on_error,
         chunk_size=BATCH_FILES,
     ):
+        bar.update(1)
         nbest = [_alternative(bundle, h, fold_to) for h in r.nbest]
-        yield Transcript(path, duration, _timed(bundle, r.tokens, duration, fold_to), nbest)
+        timed = _timed(bundle, r.tokens, duration, fold_to)
+        yield Transcript(path, duration, timed, nbest, id=ids[path])
+    bar.close()
 
 
 def _alternative(bundle: Bundle, hyp, fold_to: int | None) -> Alternative:
@@ -155,6 +237,7 @@ def transcribe_detailed(
     """One file's :class:`Transcript` (as :func:`transcribe_files` gives it) and the model's
     ``(T, V + 1)`` float32 logits, for pictures of what the network saw. Bad files raise
     :class:`DataError`."""
+    require_speech_model(bundle, path)
     n, sr, _ = audio_info(path)
     feats = checked_features(path, bundle.features)
     return _transcript_and_logits(bundle, path, n / sr, feats, fold_to, decoder)
@@ -172,6 +255,7 @@ def transcribe_signal(
     """The :class:`Transcript` of samples in memory: ``signal`` ``(N,)`` or ``(N, C)`` (channels
     averaged), float in [-1, 1] or integer PCM, at ``sample_rate`` Hz (resampled to the model's
     rate). ``name`` is the transcript's ``file``. Unusable signals raise :class:`DataError`."""
+    require_speech_model(bundle, name)
     feats = signal_features(signal, sample_rate, bundle.features, name)
     duration = len(signal) / sample_rate
     return _transcript_and_logits(bundle, name, duration, feats, fold_to, decoder)[0]

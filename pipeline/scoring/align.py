@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import write_text
 from lstmrec.phones import fold
+from lstmrec.scoring.ids import UNKNOWN_SPEAKER
 
 CORRECT, SUBSTITUTION, DELETION, INSERTION = "C", "S", "D", "I"
 
@@ -98,11 +100,6 @@ class ErrorCounts:
         return {**dataclasses.asdict(self), "errors": self.errors, "error_rate": self.error_rate}
 
 
-def speaker_of(utt_id: str) -> str:
-    """The speaker of a Kaldi TIMIT id ``<spk>_<utt>``: the part before the first ``_``."""
-    return utt_id.split("_", 1)[0]
-
-
 @dataclasses.dataclass
 class Report:
     """The result of :func:`score`.
@@ -184,9 +181,10 @@ def score(
 
     A reference with no hypothesis is scored against an empty one (all deletions) and listed in
     ``missing``; a hypothesis with no reference is listed in ``extra`` and ignored. ``speakers``
-    maps utterance id to speaker; ids not in it (or all, when it is ``None``) use
-    :func:`speaker_of`. With ``fold_to``, both sides go through :func:`lstmrec.phones.fold`
-    first (raising :class:`DataError` on a label outside the TIMIT sets).
+    maps utterance id to speaker; ids not in it (or all, when it is ``None``) count under
+    :data:`lstmrec.scoring.ids.UNKNOWN_SPEAKER` (a speaker is never guessed from an id). With
+    ``fold_to``, both sides go through :func:`lstmrec.phones.fold` first (raising
+    :class:`DataError` on a label outside the TIMIT sets).
     """
     total = ErrorCounts()
     per_speaker: dict[str, ErrorCounts] = {}
@@ -200,7 +198,7 @@ def score(
             hyp = fold(hyp, fold_to, source=f"hypothesis {utt}")
         alignments[utt] = align(ref, hyp)
         counts = ErrorCounts.from_alignment(alignments[utt])
-        spk = speakers[utt] if speakers is not None and utt in speakers else speaker_of(utt)
+        spk = (speakers or {}).get(utt, UNKNOWN_SPEAKER)
         utterance_speakers[utt] = spk
         per_speaker[spk] = per_speaker.get(spk, ErrorCounts()) + counts
         total = total + counts
@@ -257,8 +255,4 @@ def write_kaldi_text(mapping: Mapping[str, Sequence[str]], path: str | os.PathLi
             if not token or any(c.isspace() for c in token):
                 raise ValueError(f"utterance {utt!r}: token {token!r} is empty or has white space")
         lines.append(" ".join([utt, *symbols]) + "\n")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(lines), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, "".join(lines))

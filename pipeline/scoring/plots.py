@@ -25,6 +25,7 @@ import numpy as np
 from lstmrec.bundle import Bundle
 from lstmrec.features.audio import fbank, frame_center_s, load_audio
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import atomic_path
 from lstmrec.phones import PHONES39, PHONES48
 from lstmrec.scoring.align import Report
 from lstmrec.scoring.report import confusion_matrix
@@ -68,10 +69,8 @@ def new_figure(width_in: float, height_in: float):
 def save_png(fig, path: str | os.PathLike) -> Path:
     """Write ``fig`` as PNG to a temporary name, then rename: never half a picture."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=DPI)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI)
     return path
 
 
@@ -179,30 +178,33 @@ def _draw_phones(ax, transcript: TimedTranscript) -> None:
     ax.set_ylabel("phones", rotation=0, ha="right", va="center")
 
 
-def picture_paths(files: list[str], target: str | os.PathLike) -> list[Path]:
-    """Where ``transcribe --plot target`` draws each file.
+def picture_paths(ids: list[str], target: str | os.PathLike) -> list[Path]:
+    """Where ``transcribe --plot target`` draws each input, given the inputs' ids
+    (:mod:`lstmrec.scoring.ids`).
 
-    ``target`` ending in ``.png`` is the picture of a single input file (more files raise
-    :class:`DataError`); anything else is a folder that gets ``<file stem>.png`` per file, the
-    parent folder's name prefixed when two inputs share a stem (TIMIT's ``SX312.WAV`` of two
-    speakers), and a counter after that.
+    ``target`` ending in ``.png`` is the picture of a single input (more raise
+    :class:`DataError`); so is any other name for a single input, unless it is an existing folder
+    or ends in ``/`` (``.png`` is added: ``--plot x`` draws ``x.png``). Otherwise ``target`` is a
+    folder that gets ``<id>.png`` per input, the id's ``/`` written as ``_`` and its extension
+    dropped (``DR1/FAKS0/SA1.WAV`` -> ``DR1_FAKS0_SA1.png``), a counter added where two would
+    share a name.
     """
+    folder = os.fspath(target).endswith(("/", os.sep)) or Path(target).is_dir()
     target = Path(target)
-    if target.suffix.lower() == ".png":
-        if len(files) != 1:
+    if target.suffix.lower() == ".png" or (len(ids) == 1 and not folder):
+        if len(ids) != 1:
             raise DataError(
-                f"--plot names one PNG but {len(files)} files are transcribed; give a folder",
+                f"--plot names one PNG but {len(ids)} files are transcribed; give a folder",
                 target,
             )
-        return [target]
+        png = target.suffix.lower() == ".png"
+        return [target if png else target.with_name(target.name + ".png")]
     out, used = [], set()
-    for f in map(Path, files):
-        name = f.stem
-        if name in used:
-            name = f"{f.parent.name}_{f.stem}"
-        n = 2
+    for fid in ids:
+        stem = fid.rsplit(".", 1)[0] if "." in fid.rsplit("/", 1)[-1] else fid
+        name, n = stem.replace("/", "_"), 2
         while name in used:
-            name, n = f"{f.parent.name}_{f.stem}-{n}", n + 1
+            name, n = f"{stem.replace('/', '_')}-{n}", n + 1
         used.add(name)
         out.append(target / f"{name}.png")
     return out

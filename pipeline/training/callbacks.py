@@ -3,41 +3,47 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
-from tqdm import tqdm
+
+from lstmrec.features.files import atomic_dir
+from lstmrec.progress import progress
 
 CHECKPOINT = "checkpoint"  # directory under the run's output folder
+BEST = "best.weights.h5"  # in the checkpoint: the weights of the best epoch so far
+_SEED_STATE = "seed_generator_state"  # Keras' dropout streams: not in model.save_weights()
 
 
-def save_weights_atomic(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(path.stem.replace(".weights", "") + ".tmp.weights.h5")
-    model.save_weights(tmp)
-    os.replace(tmp, path)
+def rng_state(model: keras.Model) -> list[np.ndarray]:
+    """The state of each random stream of ``model`` (dropout), in a stable order."""
+    return [keras.ops.convert_to_numpy(v) for v in model.variables if _SEED_STATE in v.path]
 
 
-def save_checkpoint(out_dir: Path, model, optimizer, state: dict) -> None:
-    """Write weights, optimizer variables and loop state to ``out_dir/checkpoint`` atomically."""
+def save_checkpoint(out_dir: Path, model, optimizer, state: dict, *, improved: bool) -> None:
+    """Write weights, the best epoch's weights (``improved``: the current ones), optimizer
+    variables, random streams and loop state to ``out_dir/checkpoint`` as one folder, swapped
+    into place whole (:func:`lstmrec.features.files.atomic_dir`)."""
     final = out_dir / CHECKPOINT
-    tmp = out_dir / (CHECKPOINT + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    model.save_weights(tmp / "model.weights.h5")
-    np.savez(tmp / "optimizer.npz", *[keras.ops.convert_to_numpy(v) for v in optimizer.variables])
-    (tmp / "state.json").write_text(json.dumps(state, indent=2) + "\n")
-    old = out_dir / (CHECKPOINT + ".old")
-    if old.exists():
-        shutil.rmtree(old)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
+    with atomic_dir(final) as tmp:
+        model.save_weights(tmp / "model.weights.h5")
+        if improved:
+            model.save_weights(tmp / BEST)
+        else:
+            shutil.copyfile(best_weights(out_dir), tmp / BEST)
+        variables = [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
+        np.savez(tmp / "optimizer.npz", *variables)
+        np.savez(tmp / "rng.npz", *rng_state(model))
+        (tmp / "state.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def best_weights(out_dir: Path) -> Path:
+    """The best epoch's weights of a run (beside the checkpoint in runs of version 0.2)."""
+    inside = out_dir / CHECKPOINT / BEST
+    return inside if inside.is_file() else out_dir / BEST
 
 
 def load_checkpoint(out_dir: Path, model, optimizer, trainable) -> dict:
@@ -51,6 +57,14 @@ def load_checkpoint(out_dir: Path, model, optimizer, trainable) -> dict:
         raise ValueError("checkpoint optimizer state does not match the optimizer")
     for var, value in zip(optimizer.variables, values, strict=True):
         var.assign(value)
+    if (ckpt / "rng.npz").is_file():  # absent in checkpoints of version 0.2
+        streams = [v for v in model.variables if _SEED_STATE in v.path]
+        with np.load(ckpt / "rng.npz") as z:
+            values = [z[f"arr_{i}"] for i in range(len(z.files))]
+        if len(values) != len(streams):
+            raise ValueError("checkpoint random streams do not match the model")
+        for var, value in zip(streams, values, strict=True):
+            var.assign(value)
     return json.loads((ckpt / "state.json").read_text())
 
 
@@ -69,14 +83,8 @@ class EpochMonitor(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.t0 = time.perf_counter()
-        # A progress bar over the epoch's batches on a terminal (none in logs: disable=None).
-        self.bar = tqdm(
-            total=self.params.get("steps"),
-            desc=f"epoch {epoch + 1}",
-            unit="batch",
-            leave=False,
-            disable=None,
-        )
+        # A progress bar over the epoch's batches, on a terminal only and not with --quiet.
+        self.bar = progress(total=self.params.get("steps"), desc=f"epoch {epoch + 1}", unit="batch")
 
     def on_train_batch_end(self, batch, logs=None):
         self.bar.update(1)
@@ -95,14 +103,15 @@ class EpochMonitor(keras.callbacks.Callback):
             entry["dev_error_rate"] = self.evaluate(self.acoustic_model).total.error_rate
         st = self.state
         error = entry.get("dev_error_rate", -entry["epoch"])  # no dev set: the last epoch wins
-        if st["best_error"] is None or error < st["best_error"]:
+        improved = st["best_error"] is None or error < st["best_error"]
+        if improved:
             st.update(best_error=error, best_epoch=epoch + 1, wait=0)
-            save_weights_atomic(self.acoustic_model, self.out_dir / "best.weights.h5")
         else:
             st["wait"] += 1
         st["epoch"] = epoch + 1
         st["history"].append(entry)
-        save_checkpoint(self.out_dir, self.acoustic_model, self.model.optimizer, st)
+        opt = self.model.optimizer
+        save_checkpoint(self.out_dir, self.acoustic_model, opt, st, improved=improved)
         dev = f"  dev {entry['dev_error_rate']:.2f} %" if "dev_error_rate" in entry else ""
         self.log(f"epoch {epoch + 1}: loss {entry['loss']:.3f}{dev}  ({entry['seconds']:.1f} s)")
         if self.patience and st["wait"] >= self.patience:
@@ -115,14 +124,18 @@ class WeightNoise(keras.callbacks.Callback):
 
     Before each batch, noise ``n ~ N(0, sigma^2)`` is added to every trainable weight; after the
     update the same ``n`` is subtracted again, so the clean weights receive exactly the update
-    computed at the noisy ones.
+    computed at the noisy ones. The noise of epoch ``e`` depends only on ``(seed, e)``, so a
+    resumed run draws the same noise as an uninterrupted one.
     """
 
     def __init__(self, sigma: float, *, seed: int = 0):
         super().__init__()
-        self.sigma = sigma
-        self.rng = np.random.default_rng(seed)
+        self.sigma, self.seed = sigma, seed
+        self.rng = np.random.default_rng([seed, 0])
         self.noise: list[np.ndarray] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.rng = np.random.default_rng([self.seed, epoch])
 
     def on_train_batch_begin(self, batch, logs=None):
         weights = self.model.trainable_weights

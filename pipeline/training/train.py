@@ -8,9 +8,8 @@ seen.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import hashlib
-import json
 import os
 import time
 import warnings
@@ -25,15 +24,22 @@ from lstmrec.bundle import Bundle, save_bundle
 from lstmrec.config import Recipe
 from lstmrec.features.audio import apply_cmvn, cmvn_stats
 from lstmrec.features.errors import DataError, report_or_raise
+from lstmrec.features.files import complete_dir, recover_dir, run_lock
 from lstmrec.featurize import check_ctc_fits, compute_features, default_cache_dir
 from lstmrec.inference.decoder import recognize_features
-from lstmrec.manifest import Utterance
+from lstmrec.manifest import Utterance, manifest_hash
 from lstmrec.models.blstm import build_model
 from lstmrec.models.ctc import CTCTrainer, default_jit_compile
 from lstmrec.scoring.align import Report, score
 from lstmrec.targets import Targets
 from lstmrec.training.batching import CTCBatches, fit_input
-from lstmrec.training.callbacks import EpochMonitor, WeightNoise, load_checkpoint
+from lstmrec.training.callbacks import (
+    CHECKPOINT,
+    EpochMonitor,
+    WeightNoise,
+    best_weights,
+    load_checkpoint,
+)
 from lstmrec.training.distribute import make_distribution, write_dir
 
 Log = Callable[[str], None]
@@ -73,10 +79,7 @@ def prepare_split(utts, labels, recipe, symbols, *, cache_dir, on_error, desc) -
 
 def data_hash(utts: Sequence[Utterance]) -> str:
     """Hash of the training manifest (ids, audio paths and labels)."""
-    h = hashlib.sha256()
-    for utt in utts:
-        h.update(json.dumps(utt.to_dict(), sort_keys=True).encode())
-    return h.hexdigest()[:16]
+    return manifest_hash(utts)
 
 
 def make_optimizer(cfg):
@@ -143,7 +146,7 @@ def _restore(out_dir: Path, trainer, log: Log) -> dict:
             "resume with the run's original settings",
             out_dir / "checkpoint",
         ) from None
-    log(f"resuming after epoch {state['epoch']}")
+    log(f"resuming after epoch {state['epoch']} (checkpoint {out_dir / CHECKPOINT})")
     return state
 
 
@@ -171,7 +174,7 @@ def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path,
         )
     ]
     if cfg.weight_noise > 0:
-        callbacks.insert(0, WeightNoise(cfg.weight_noise, seed=cfg.seed + state["epoch"]))
+        callbacks.insert(0, WeightNoise(cfg.weight_noise, seed=cfg.seed))
     # shuffle=False: CTCBatches orders each epoch from (seed, epoch), so a resumed run sees the
     # same batches as an uninterrupted one; Keras' own shuffling would not be reproducible.
     with warnings.catch_warnings():
@@ -189,9 +192,26 @@ def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path,
         )
 
 
-def _start_state(out_dir: Path, resume: bool) -> bool:
+def _recover(out_dir: Path, log: Log) -> None:
+    """Put back the complete checkpoint and bundle a run killed while replacing them left
+    beside their final names, and remove its temporaries (the caller holds the run lock)."""
+    for name in ("model", CHECKPOINT):
+        found = complete_dir(out_dir / name)
+        if found is not None and found != out_dir / name:
+            log(f"note: {out_dir / name} restored from {found.name}, left by an interrupted run")
+        recover_dir(out_dir / name)
+    # Runs of version 0.2 wrote checkpoint.tmp (complete once state.json is in it), then
+    # renamed checkpoint to checkpoint.old before renaming checkpoint.tmp into place.
+    for legacy in (CHECKPOINT + ".tmp", CHECKPOINT + ".old"):
+        ckpt = out_dir / CHECKPOINT
+        if not ckpt.exists() and (out_dir / legacy / "state.json").is_file():
+            os.replace(out_dir / legacy, ckpt)
+            log(f"note: {ckpt} restored from {legacy}, left by an interrupted run")
+
+
+def _start_state(out_dir: Path, resume: bool, log: Log) -> bool:
     """Decide whether to resume; refuse to overwrite a finished or running run silently."""
-    has_ckpt = (out_dir / "checkpoint" / "state.json").is_file()
+    has_ckpt = (out_dir / CHECKPOINT / "state.json").is_file()
     if resume and has_ckpt:
         return True
     if resume and (out_dir / "model").exists():
@@ -205,6 +225,8 @@ def _start_state(out_dir: Path, resume: bool) -> bool:
             "or choose another --out",
             out_dir,
         )
+    if resume:
+        log(f"no checkpoint in {out_dir}: starting from epoch 1")
     return False
 
 
@@ -225,7 +247,8 @@ def train(
         recipe: features, labels, model and optimisation settings.
         train_utts, dev_utts: labelled utterances; with no dev utterances the model of the last
             epoch is kept and there is no early stopping.
-        out_dir: run folder: ``checkpoint/`` (each epoch), ``best.weights.h5``, ``model/``.
+        out_dir: run folder: ``checkpoint/`` (each epoch, with the best epoch's weights),
+            ``model/``; locked against a second run while this one writes to it.
         resume: continue from ``out_dir/checkpoint`` if present.
         cache_dir: feature cache folder (default: the shared
             :func:`lstmrec.featurize.default_cache_dir`).
@@ -237,12 +260,17 @@ def train(
     out_dir = Path(out_dir)
     # First: a multi-worker strategy must exist before TensorFlow runs anything else.
     dist = make_distribution(recipe.training.distribution)
-    resuming = _start_state(out_dir, resume) if dist.is_chief else resume
-    with write_dir(out_dir, dist, resume=resuming) as run_dir:
-        cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
-        return _train_in(
-            recipe, train_utts, dev_utts, run_dir, resuming, cache_dir, on_error, log, dist
-        )
+    # One run per folder: the chief holds its lock until the bundle is written.
+    lock = run_lock(out_dir, log=log) if dist.is_chief else contextlib.nullcontext()
+    with lock:
+        if dist.is_chief:
+            _recover(out_dir, log)
+        resuming = _start_state(out_dir, resume, log) if dist.is_chief else resume
+        with write_dir(out_dir, dist, resume=resuming) as run_dir:
+            cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+            return _train_in(
+                recipe, train_utts, dev_utts, run_dir, resuming, cache_dir, on_error, log, dist
+            )
 
 
 def _train_in(
@@ -288,7 +316,7 @@ def _train_in(
     _fit(trainer, data, cfg, state, evaluate, out_dir, log, dist)
     seconds = time.perf_counter() - t0
 
-    model.load_weights(out_dir / "best.weights.h5")
+    model.load_weights(best_weights(out_dir))
     summary = {
         "lstmrec_version": __version__,
         "recipe": recipe.to_dict(),

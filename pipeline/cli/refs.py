@@ -1,0 +1,102 @@
+"""The ``refs`` command: a corpus split's reference transcripts as NIST STM, Kaldi ``text`` and
+``utt2spk``, named by utterance id (the ids of ``evaluate --hyp-out`` and ``transcribe --data``)."""
+
+from __future__ import annotations
+
+from lstmrec.cli.common import Failures, split_from_args
+from lstmrec.corpora.splits import SPLITS
+from lstmrec.features.audio import audio_info
+from lstmrec.features.errors import DataError
+from lstmrec.features.files import check_output, write_text
+from lstmrec.phones import fold
+from lstmrec.scoring.refs import drop_silence, kaldi_text_lines, stm_lines, utt2spk_lines
+from lstmrec.targets import text_words
+
+
+def _symbols(utt, unit: str, fold_to: int | None, silence: str) -> list[str]:
+    """The reference of one utterance: its phones (folded, silence dropped unless kept) or the
+    words of its text. Raises :class:`DataError` naming it when it has none."""
+    if unit == "words":
+        if not utt.text:
+            raise DataError(f"utterance {utt.id} has no text", utt.path)
+        return text_words(utt.text)
+    if utt.phones is None:
+        raise DataError(f"utterance {utt.id} has no phone labels", utt.path)
+    phones = list(utt.phones) if fold_to is None else fold(utt.phones, fold_to)
+    return phones if silence == "keep" else drop_silence(phones)
+
+
+def cmd_refs(args) -> int:
+    outs = [(f, p) for f, p in (("--stm-out", args.stm_out), ("--text-out", args.text_out),
+            ("--utt2spk-out", args.utt2spk_out)) if p]  # fmt: skip
+    if not outs:
+        raise DataError("give --stm-out, --text-out and/or --utt2spk-out", "command line")
+    for flag, path in outs:
+        check_output(path, inputs=[args.data], force=args.force, flag=flag)
+    failures = Failures(args.strict)
+    utts = split_from_args(args, args.split, on_error=failures)
+    refs, durations, speakers = {}, {}, {}
+    for utt in utts:
+        try:
+            refs[utt.id] = _symbols(utt, args.unit, args.fold, args.silence)
+            if args.stm_out:
+                n, sr, _ = audio_info(utt.path)
+                durations[utt.id] = n / sr
+        except DataError as e:
+            failures(e)
+            refs.pop(utt.id, None)
+            continue
+        speakers[utt.id] = utt.speaker
+    if not refs:
+        raise DataError(f"split {args.split!r} has no usable utterances", args.data)
+    files = {
+        args.stm_out: lambda: stm_lines(refs, durations, speakers),
+        args.text_out: lambda: kaldi_text_lines(refs),
+        args.utt2spk_out: lambda: utt2spk_lines(speakers),
+    }
+    for _, path in outs:
+        write_text(path, "".join(line + "\n" for line in files[path]()))
+    names = ", ".join(str(p) for _, p in outs)
+    n_spk = len(set(speakers.values()))
+    print(f"{args.split}: {len(refs)} utterances, {n_spk} speakers -> {names}")
+    return failures.finish()
+
+
+def add_refs_parser(sub) -> None:
+    """The ``refs`` subcommand, on the subparsers of the main parser."""
+    p = sub.add_parser(
+        "refs", help="write a split's references as STM (sclite), Kaldi text and utt2spk"
+    )
+    p.add_argument("--data", required=True, help="corpus folder, JSONL manifest or prepared folder")
+    p.add_argument(
+        "--split", default="core-test", choices=SPLITS, help="utterances (default: core-test)"
+    )
+    p.add_argument("--keep-sa", action="store_true", help="keep TIMIT's SA sentences")
+    p.add_argument("--dev-speakers", help="speaker-list file defining the dev split")
+    p.add_argument("--test-speakers", help="speaker-list file defining the test splits")
+    p.add_argument(
+        "--unit",
+        choices=["phones", "words"],
+        default="phones",
+        help="reference symbols: phone labels or the words of the text (default: phones)",
+    )
+    p.add_argument(
+        "--fold",
+        type=int,
+        choices=[61, 48, 39],
+        help="fold TIMIT phones to this set (default: as labelled)",
+    )
+    p.add_argument(
+        "--silence",
+        choices=["drop", "keep"],
+        default="drop",
+        help="leave out the silence phones sil, h#, pau, epi (as transcribe --format ctm does "
+        "by default) or keep them (default: drop)",
+    )
+    p.add_argument("--stm-out", help="NIST STM file for sclite -r FILE stm")
+    p.add_argument("--text-out", help="Kaldi text file (<utt-id> sym sym ...)")
+    p.add_argument("--utt2spk-out", help="Kaldi utt2spk file (<utt-id> <speaker>)")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad utterance")
+    p.set_defaults(func=cmd_refs)
+

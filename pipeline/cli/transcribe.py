@@ -1,0 +1,186 @@
+"""The ``transcribe`` (speech) and ``recognize`` (ink) commands: a model bundle decodes each
+input file, standard input (``-``) or, with ``--data``, a corpus split; results are named by the
+ids of :mod:`lstmrec.scoring.ids`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+from lstmrec.bundle import load_bundle
+from lstmrec.cli import common
+from lstmrec.cli.common import Failures, engine_arg, fold_arg, format_arg, split_from_args
+from lstmrec.cli.decoding import add_decoding_args, decoder_from_args
+from lstmrec.cli.scale import beam_args, transcribe_beam
+from lstmrec.corpora.splits import SPLITS
+from lstmrec.features.errors import DataError
+from lstmrec.inference.decoder import posteriors
+from lstmrec.inference.recognize import expand_ink_inputs, recognize_files
+from lstmrec.inference.transcribe import expand_inputs, transcribe_detailed, transcribe_files
+from lstmrec.scoring.ids import STDIN, file_ids
+from lstmrec.scoring.plots import picture_paths, plot_transcription, require_matplotlib
+
+
+def cmd_transcribe(args) -> int:
+    return _decode_files(args, "audio", expand_inputs, _transcripts, _print_transcript)
+
+
+def cmd_recognize(args) -> int:
+    return _decode_files(args, "ink", expand_ink_inputs, _recognitions, _print_recognition)
+
+
+def _decode_files(args, kind: str, expand, results, show) -> int:
+    """What transcribe and recognize share: load the bundle, find the input files (``expand``;
+    none is an error that names the ``kind`` of file), make the decoder, then print each of
+    ``results(args, bundle, files, decoder, failures)`` with ``show(result, args)``. With
+    ``--data`` the utterances of ``--split`` are decoded too, named by their ids (``args.ids``)."""
+    bundle = load_bundle(args.model, engine=args.engine)
+    failures = Failures(args.strict)
+    files, args.ids = expand(args.inputs), None
+    if getattr(args, "data", None):
+        utts = split_from_args(args, args.split, on_error=failures)
+        files += [u.path for u in utts]
+        args.ids = {**file_ids(files), **{u.path: u.id for u in utts}}
+    if files.count(STDIN) > 1:
+        raise DataError("standard input can be read once only", STDIN)
+    if not files:
+        raise DataError(f"no {kind} files found", " ".join(args.inputs) or str(args.data))
+    decoder = decoder_from_args(args, bundle)
+    for result in results(args, bundle, files, decoder, failures):
+        show(result, args)
+    return failures.finish()
+
+
+def _transcripts(args, bundle, files: list[str], decoder, failures: Failures):
+    """transcribe's transcripts in input order; with --runner none to print (the Beam pipeline
+    writes them to --output); with --plot each one is drawn too."""
+    if args.runner or args.output:
+        transcribe_beam(args, files, failures)
+        return []
+    if args.plot:
+        return _transcribe_and_plot(bundle, files, args, decoder, failures)
+    return transcribe_files(
+        bundle,
+        files,
+        fold_to=args.fold,
+        decoder=decoder,
+        on_error=failures,
+        warn=lambda msg: print(f"lstmrec: warning: {msg}", file=sys.stderr),
+        rate=args.rate,
+        ids=args.ids,
+    )
+
+
+def _transcribe_and_plot(bundle, files: list[str], args, decoder, failures: Failures):
+    """transcribe --plot: one file at a time, each drawn once its transcript is printed."""
+    require_matplotlib()
+    ids = args.ids or file_ids(files)
+    pictures = picture_paths([ids[f] for f in files], args.plot)
+    pictures = common.check_pictures(args, pictures, files)
+    for path, png in zip(files, pictures, strict=True):
+        try:
+            tr, logits = transcribe_detailed(bundle, path, fold_to=args.fold, decoder=decoder)
+        except DataError as e:
+            failures(e)
+            continue
+        tr = dataclasses.replace(tr, id=ids[path])
+        yield tr  # printed by the caller before the picture is drawn
+        plot_transcription(bundle, tr, posteriors(logits), png)
+
+
+def _print_transcript(tr, args) -> None:
+    if args.format == "json":
+        print(json.dumps(tr.to_dict(), ensure_ascii=False), flush=True)
+    elif args.format == "ctm":
+        for line in tr.ctm_lines(silence=args.ctm_silence):
+            print(line, flush=True)
+    else:  # Kaldi text: <id> phone phone ...
+        print(" ".join([tr.utt_id, *(p.phone for p in tr.phones)]), flush=True)
+
+
+def _recognitions(args, bundle, files: list[str], decoder, failures: Failures):
+    return recognize_files(bundle, files, decoder=decoder, on_error=failures)
+
+
+def _print_recognition(rec, args) -> None:
+    if args.format == "json":
+        print(json.dumps(rec.to_dict(), ensure_ascii=False), flush=True)
+    else:  # Kaldi text: <id> word word ...
+        print(f"{rec.id} {rec.text}".rstrip(), flush=True)
+
+
+
+
+# ---------------------------------------------------------------------------------------------
+# The parsers
+
+
+def add_transcribe_parser(sub) -> None:
+    p = sub.add_parser("transcribe", help="phone sequence of each audio file")
+    p.add_argument("model", help="model bundle folder")
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        help="audio files or folders (searched recursively); - reads standard input",
+    )
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "ctm"],
+        default="text",
+        help="output format: Kaldi text (<id> phone ...), JSON lines (with the N-best when "
+        "--nbest > 1), or CTM (<id> 1 <start-s> <duration-s> <phone>, as sclite's -h ctm "
+        "reads) (default: text)",
+    )
+    p.add_argument(
+        "--ctm-silence",
+        choices=["drop", "keep"],
+        default="drop",
+        help="CTM: leave out the silence phones sil, h#, pau, epi, or keep them (default: drop)",
+    )
+    p.add_argument(
+        "--rate", type=int, help="standard input is raw 16-bit mono PCM at this many Hz"
+    )
+    p.add_argument(
+        "--data", help="also transcribe a corpus split, named by utterance id (see --split)"
+    )
+    p.add_argument("--split", default="core-test", choices=SPLITS, help="with --data (core-test)")
+    p.add_argument("--keep-sa", action="store_true", help="with --data: keep TIMIT's SA sentences")
+    p.add_argument("--dev-speakers", help="with --data: speaker-list file of the dev split")
+    p.add_argument("--test-speakers", help="with --data: speaker-list file of the test splits")
+    fold_arg(p)
+    p.add_argument("--strict", action="store_true", help="stop at the first bad file")
+    p.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="also draw spectrogram, CTC posteriors and phones: PATH (.png added when "
+        "missing) for one file, or a folder (an existing one, or for several files) that "
+        "gets <id>.png per file (the id's / as _, extension dropped)",
+    )
+    add_decoding_args(p)
+    engine_arg(p)
+    beam_args(p)
+    p.add_argument(
+        "--output",
+        help="with --runner: JSON Lines file, one object per input file (unordered); "
+        'a bad file gives {"file", "error"}',
+    )
+    p.set_defaults(func=cmd_transcribe)
+
+
+def add_recognize_parser(sub) -> None:
+    p = sub.add_parser("recognize", help="text of each ink file (on-line handwriting)")
+    p.add_argument("model", help="handwriting model bundle folder")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        help="ink files (IAM-OnDB .xml, .inkml, .json, .ndjson/.jsonl, stroke-3 .npy/.npz) "
+        "or folders (searched recursively)",
+    )
+    format_arg(p)
+    p.add_argument("--strict", action="store_true", help="stop at the first bad file")
+    add_decoding_args(p)
+    engine_arg(p)
+    p.set_defaults(func=cmd_recognize)
+
+
