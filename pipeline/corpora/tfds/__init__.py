@@ -1,7 +1,7 @@
 """tensorflow-datasets builders for the corpora lstmrec reads.
 
 Importing this package registers the builders with ``tfds`` (``tfds.load("timit", ...)``,
-``tfds.load("iam_ondb", ...)``); it is kept out of ``import pipeline`` so that transcription
+``tfds.load("iam_ondb", ...)``); it is kept out of ``import lstmrec`` so that transcription
 never pays for importing tensorflow-datasets.
 """
 
