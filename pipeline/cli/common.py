@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from lstmrec.corpora.splits import load_split
+from lstmrec.corpora.splits import SPLITS, load_split
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import check_output
 from lstmrec.manifest import manifest_hash
@@ -180,4 +180,40 @@ def engine_arg(p: argparse.ArgumentParser) -> None:
         default="numpy",
         help="forward pass in plain NumPy (same logits, starts without importing Keras) or "
         "with the Keras model on its backend (default: numpy)",
+    )
+
+
+def add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> None:
+    """The flags that choose utterances of a corpus: --data, --split (unless ``split_default`` is
+    None), --keep-sa, the speaker lists and --strict."""
+    p.add_argument(
+        "--data",
+        required=True,
+        help="TIMIT copy, IAM-OnDB copy, TIMIT-style corpus folder, JSONL manifest, or a "
+        "folder written by 'lstmrec prepare'",
+    )
+    if split_default is not None:
+        p.add_argument(
+            "--split",
+            default=split_default,
+            choices=SPLITS,
+            help=f"which utterances (default: {split_default})",
+        )
+    p.add_argument(
+        "--keep-sa", action="store_true", help="keep TIMIT's SA sentences (excluded by default)"
+    )
+    p.add_argument(
+        "--dev-speakers",
+        help="speaker-list file defining the dev split "
+        "(default: the standard 50-speaker TIMIT dev set)",
+    )
+    p.add_argument(
+        "--test-speakers",
+        help="speaker-list file defining the test splits "
+        "(default: the standard 24-speaker TIMIT core test set)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first bad utterance instead of skipping it",
     )

@@ -19,6 +19,7 @@ from lstmrec.cli import common
 from lstmrec.cli.common import (
     EXIT_BAD_INPUT,
     Failures,
+    add_data_args,
     bundle_held_out,
     engine_arg,
     fold_arg,
@@ -58,40 +59,6 @@ def _quiet_backend(args) -> None:
     """
     if args.command == "train" or getattr(args, "engine", None) == "keras":
         import_keras()
-
-
-def _add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> None:
-    p.add_argument(
-        "--data",
-        required=True,
-        help="TIMIT copy, IAM-OnDB copy, TIMIT-style corpus folder, JSONL manifest, or a "
-        "folder written by 'lstmrec prepare'",
-    )
-    if split_default is not None:
-        p.add_argument(
-            "--split",
-            default=split_default,
-            choices=SPLITS,
-            help=f"which utterances (default: {split_default})",
-        )
-    p.add_argument(
-        "--keep-sa", action="store_true", help="keep TIMIT's SA sentences (excluded by default)"
-    )
-    p.add_argument(
-        "--dev-speakers",
-        help="speaker-list file defining the dev split "
-        "(default: the standard 50-speaker TIMIT dev set)",
-    )
-    p.add_argument(
-        "--test-speakers",
-        help="speaker-list file defining the test splits "
-        "(default: the standard 24-speaker TIMIT core test set)",
-    )
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        help="stop at the first bad utterance instead of skipping it",
-    )
 
 
 def cmd_prepare(args) -> int:
@@ -229,7 +196,7 @@ def cmd_evaluate(args) -> int:
 
 def add_prepare_parser(sub) -> None:
     p = sub.add_parser("prepare", help="write JSONL manifests of a corpus's splits")
-    _add_data_args(p, split_default=None)
+    add_data_args(p, split_default=None)
     p.add_argument("--out", required=True, help="folder for <split>.jsonl")
     p.add_argument(
         "--corpus",
@@ -251,7 +218,7 @@ def add_prepare_parser(sub) -> None:
 def add_features_parser(sub) -> None:
     p = sub.add_parser("features", help="compute and cache a recipe's features for some splits")
     p.add_argument("--config", help="TOML recipe (its [features] and [data] tables are used)")
-    _add_data_args(p, split_default=None)
+    add_data_args(p, split_default=None)
     p.add_argument(
         "--cache",
         help="feature cache folder (default: the cache train reads, $LSTMREC_CACHE_DIR or "
@@ -277,7 +244,7 @@ def add_features_parser(sub) -> None:
 def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a BLSTM-CTC model and write its bundle")
     p.add_argument("--config", help="TOML recipe (default: built-in CTC-3l-250h defaults)")
-    _add_data_args(p, split_default=None)
+    add_data_args(p, split_default=None)
     p.add_argument("--out", required=True, help="run folder (checkpoint/, model/)")
     p.add_argument(
         "--set",
@@ -306,7 +273,7 @@ def add_evaluate_parser(sub) -> None:
         "evaluate", help="phone error rate (speech) or CER and WER (handwriting) on a split"
     )
     p.add_argument("model", help="model bundle folder (e.g. runs/x/model)")
-    _add_data_args(p, split_default="core-test")
+    add_data_args(p, split_default="core-test")
     format_arg(p)
     fold_arg(
         p,

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from lstmrec.cli.common import Failures, split_from_args
-from lstmrec.corpora.splits import SPLITS
+from lstmrec.cli.common import Failures, add_data_args, split_from_args
 from lstmrec.features.audio import audio_info
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import check_output, write_text
@@ -67,13 +66,7 @@ def add_refs_parser(sub) -> None:
     p = sub.add_parser(
         "refs", help="write a split's references as STM (sclite), Kaldi text and utt2spk"
     )
-    p.add_argument("--data", required=True, help="corpus folder, JSONL manifest or prepared folder")
-    p.add_argument(
-        "--split", default="core-test", choices=SPLITS, help="utterances (default: core-test)"
-    )
-    p.add_argument("--keep-sa", action="store_true", help="keep TIMIT's SA sentences")
-    p.add_argument("--dev-speakers", help="speaker-list file defining the dev split")
-    p.add_argument("--test-speakers", help="speaker-list file defining the test splits")
+    add_data_args(p, split_default="core-test")
     p.add_argument(
         "--unit",
         choices=["phones", "words"],
@@ -97,6 +90,5 @@ def add_refs_parser(sub) -> None:
     p.add_argument("--text-out", help="Kaldi text file (<utt-id> sym sym ...)")
     p.add_argument("--utt2spk-out", help="Kaldi utt2spk file (<utt-id> <speaker>)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
-    p.add_argument("--strict", action="store_true", help="stop at the first bad utterance")
     p.set_defaults(func=cmd_refs)
 
