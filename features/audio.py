@@ -17,16 +17,20 @@ import functools
 import math
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
+from lstmrec.features.audiofiles import (  # noqa: F401  (re-exported: the reading half)
+    SAMPLE_RATE,
+    SPHERE_HEADER_MAX,
+    audio_info,
+    load_audio,
+    resample,
+    sphere_sample_count,
+)
 from lstmrec.features.configs import config_from_dict
-from lstmrec.features.errors import DataError
 
-SAMPLE_RATE = 16000  # Hz; TIMIT's rate, and the rate every file is resampled to by default
 WIN_MS = 25.0  # milliseconds per analysis window (400 samples at 16 kHz)
 HOP_MS = 10.0  # milliseconds between window starts (160 samples at 16 kHz)
 N_FFT = 512  # FFT points; the window is zero-padded to this length (31.25 Hz bins at 16 kHz)
@@ -35,7 +39,6 @@ N_MFCC = 13  # cepstral coefficients kept after the DCT
 PREEMPHASIS = 0.97  # y[n] = x[n] - 0.97 x[n-1], applied per frame
 LOG_FLOOR = 1e-10  # power floor before log: log(1e-10) = -23.03 is the feature value of silence
 STD_FLOOR = 1e-5  # CMVN standard-deviation floor (a constant column is not blown up)
-SPHERE_HEADER_MAX = 16384  # bytes of a NIST SPHERE header read for its sample count
 FRAME_BLOCK = 4096  # frames whose spectra are computed at once (a long file goes block by block)
 
 KINDS = ("fbank", "mfcc")
@@ -44,8 +47,8 @@ KINDS = ("fbank", "mfcc")
 SETTING_LIMITS = {"sample_rate": (1, 384_000), "win_ms": (0, 1000.0), "hop_ms": (0, 1000.0)}
 SETTING_LIMITS |= {"n_fft": (1, 2**16), "n_mels": (1, 512), "n_mfcc": (1, 512)}
 SETTING_LIMITS |= {"fmin": (0, 192_000.0), "fmax": (0, 192_000.0), "preemphasis": (0, 1.0)}
-SETTING_LIMITS |= {"delta_order": (0, 4), "delta_width": (1, 50)}
-INT_SETTINGS = ("sample_rate", "n_fft", "n_mels", "n_mfcc", "delta_order", "delta_width")
+SETTING_LIMITS |= {"delta_order": (0, 4), "delta_width": (1, 50), "stack": (1, 16)}
+INT_SETTINGS = ("sample_rate", "n_fft", "n_mels", "n_mfcc", "delta_order", "delta_width", "stack")
 # Window name -> function of the window length returning a symmetric window (HTK/Kaldi use
 # symmetric windows, 0.54 - 0.46 cos(2 pi n / (N - 1)) for Hamming; "povey" is Kaldi's default).
 # NumPy's windows are these symmetric ones (equal to scipy.signal.get_window(..., fftbins=False)
@@ -56,93 +59,6 @@ WINDOWS = {
     "povey": lambda n: np.hanning(n) ** 0.85,
     "rectangular": lambda n: np.ones(n),
 }
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading and resampling
-
-
-def _soundfile_call(fn, path: str | os.PathLike, **kwargs: Any) -> Any:
-    """Call ``fn(path, **kwargs)`` and turn every reader failure into a DataError."""
-    if not Path(path).is_file():
-        if Path(path).exists():  # never opened: a FIFO would block the read
-            raise DataError("not a regular file (a folder, FIFO or device)", path)
-        raise DataError("no such file", path)
-    try:
-        return fn(os.fspath(path), **kwargs)
-    except (sf.SoundFileError, RuntimeError, OSError, TypeError, ValueError) as err:
-        raise DataError(f"cannot read audio ({err})", path) from err
-
-
-def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
-    """Return ``(num_frames, sample_rate, channels)`` from a file's header without decoding it.
-
-    ``num_frames`` counts samples per channel; ``sample_rate`` is in Hz. Raises DataError (naming
-    the path) for a missing or unreadable file.
-    """
-    info = _soundfile_call(sf.info, path)
-    return int(info.frames), int(info.samplerate), int(info.channels)
-
-
-def resample(signal: np.ndarray, *, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Resample a 1-D signal from ``orig_sr`` to ``target_sr`` Hz with a polyphase filter.
-
-    The ratio is exact: up = target/g, down = orig/g with g = gcd(orig, target), so 8 kHz ->
-    16 kHz is up=2, down=1 and 44.1 kHz -> 16 kHz is up=160, down=441. Output length is
-    ``ceil(N * up / down)``. Returns float32 ``(N',)``; the input is returned as float32 when the
-    rates are equal.
-    """
-    if orig_sr <= 0 or target_sr <= 0:
-        raise ValueError(f"resample: orig_sr={orig_sr} and target_sr={target_sr} must be > 0")
-    signal = np.asarray(signal, dtype=np.float32)
-    if orig_sr == target_sr:
-        return signal
-    import scipy.signal  # here, not at the top: seconds of imports that 16 kHz input never needs
-
-    g = math.gcd(int(orig_sr), int(target_sr))
-    out = scipy.signal.resample_poly(signal, int(target_sr) // g, int(orig_sr) // g)
-    return out.astype(np.float32, copy=False)
-
-
-def sphere_sample_count(path: str | os.PathLike) -> int | None:
-    """The ``sample_count`` a NIST SPHERE header declares (samples per channel), or None for a
-    file that is not SPHERE or does not say. libsndfile reads what the file holds, so a cut
-    file would otherwise pass as a shorter recording."""
-    with open(path, "rb") as f:
-        head = f.read(SPHERE_HEADER_MAX)
-    if not head.startswith(b"NIST_1A"):
-        return None
-    for line in head.split(b"\n")[2:]:
-        if line.strip() == b"end_head":
-            break
-        fields = line.split()
-        if len(fields) == 3 and fields[:2] == [b"sample_count", b"-i"]:
-            return int(fields[2]) if fields[2].isdigit() else None
-    return None
-
-
-def load_audio(path: str | os.PathLike, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Read any file libsndfile reads (RIFF WAV, NIST SPHERE, FLAC, ...) as mono float32.
-
-    Returns ``(N,)`` float32 at ``sample_rate`` Hz. Integer PCM maps to [-1, 1) (int16 / 32768);
-    channels are averaged; a file at another rate goes through :func:`resample` (whose overshoot
-    and float files' samples are not clipped). Raises DataError naming the path for a missing,
-    unreadable or corrupt file, zero samples ("empty audio") or non-finite samples.
-    """
-    data, file_sr = _soundfile_call(sf.read, path, dtype="float32", always_2d=True)
-    if data.shape[0] == 0:
-        raise DataError("empty audio (0 samples)", path)
-    promised = sphere_sample_count(path)
-    if promised is not None and promised > data.shape[0]:
-        raise DataError(
-            f"truncated: the SPHERE header promises {promised} samples, the file holds "
-            f"{data.shape[0]}",
-            path,
-        )
-    if not np.all(np.isfinite(data)):
-        raise DataError("audio contains NaN or infinite samples", path)
-    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)  # (N,)
-    return resample(mono, orig_sr=int(file_sr), target_sr=sample_rate)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,6 +84,10 @@ class FeatureConfig:
     delta_width: int = 2  # regression window +-N frames (HTK DELTAWINDOW, Kaldi --delta-window)
     window: str = "hamming"  # one of WINDOWS: "hamming", "hann", "povey", "rectangular"
     remove_dc: bool = True  # subtract each frame's mean before everything else (Kaldi default)
+    # Frame stacking: each output frame is this many consecutive frames side by side, and the
+    # frame rate drops by as much (3: 30 ms steps), so the recurrent layers take 1/stack of the
+    # steps. 1: no stacking.
+    stack: int = 1
 
     def __post_init__(self) -> None:
         self._check_ranges()
@@ -238,7 +158,12 @@ class FeatureConfig:
     def dim(self) -> int:
         """Columns of :func:`extract`'s output: 123 for the default fbank, 39 for mfcc."""
         static = self.n_mels + int(self.energy) if self.kind == "fbank" else self.n_mfcc
-        return static * (1 + self.delta_order)
+        return static * (1 + self.delta_order) * self.stack
+
+    @property
+    def output_hop_length(self) -> int:
+        """Samples between two output frames (of :func:`extract`): ``hop_length * stack``."""
+        return self.hop_length * self.stack
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of every field (JSON-serialisable; ``fmax`` may be None)."""
@@ -272,9 +197,28 @@ def frame_times(n_frames: int, config: FeatureConfig) -> tuple[np.ndarray, np.nd
 
 
 def frame_center_s(t: int | np.ndarray, config: FeatureConfig) -> float | np.ndarray:
-    """Centre of frame ``t``'s window in seconds: ``(t * hop + win / 2) / sample_rate``."""
+    """Centre of analysis frame ``t``'s window in seconds: ``(t * hop + win / 2) / sample_rate``
+    (before any stacking: see :func:`output_frame_center_s` for the frames of :func:`extract`)."""
     centre = (np.asarray(t) * config.hop_length + config.win_length / 2) / config.sample_rate
     return float(centre) if centre.ndim == 0 else centre  # float for an int t, else (T,) array
+
+
+def output_frame_center_s(t: int | np.ndarray, config: FeatureConfig) -> float | np.ndarray:
+    """Centre in seconds of output frame ``t`` of :func:`extract`: the middle of the
+    ``config.stack`` analysis frames stacked into it (:func:`frame_center_s` without stacking)."""
+    return frame_center_s(np.asarray(t) * config.stack + (config.stack - 1) / 2, config)
+
+
+def stack_frames(feats: np.ndarray, stack: int) -> np.ndarray:
+    """``(T, F)`` frames as ``(ceil(T / stack), stack * F)``: each row is ``stack`` consecutive
+    frames side by side; the last row is completed by repeating the last frame."""
+    if stack == 1:
+        return feats
+    t, f = feats.shape
+    rows = -(-t // stack)
+    if rows * stack != t:
+        feats = np.concatenate([feats, np.repeat(feats[-1:], rows * stack - t, axis=0)])
+    return feats.reshape(rows, stack * f)
 
 
 def frames(signal: np.ndarray, *, win_length: int, hop_length: int) -> np.ndarray:
@@ -447,7 +391,8 @@ def extract(signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
     error (CTC needs at least as many frames as labels).
     """
     statics = fbank(signal, config) if config.kind == "fbank" else mfcc(signal, config)
-    return deltas(statics, order=config.delta_order, width=config.delta_width)
+    feats = deltas(statics, order=config.delta_order, width=config.delta_width)
+    return stack_frames(feats, config.stack)
 
 
 def extract_file(path: str | os.PathLike, config: FeatureConfig) -> np.ndarray:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmrec.config import AnyFeatureConfig
-from lstmrec.features.audio import FeatureConfig, extract, extract_file, resample
+from lstmrec.features.audio import FeatureConfig, extract, load_audio, resample
 from lstmrec.features.errors import DataError, OnError, report_or_raise
 from lstmrec.features.files import atomic_path
 from lstmrec.features.ink import InkFeatureConfig, ink_features_with_index
@@ -36,20 +36,28 @@ def checked_ink_features(
     return feats, index
 
 
-def checked_features(path: str, config: AnyFeatureConfig) -> np.ndarray:
+def checked_features(
+    path: str,
+    config: AnyFeatureConfig,
+    *,
+    offset: float | None = None,
+    duration: float | None = None,
+) -> np.ndarray:
     """``(T, config.dim)`` float32 features of one audio or ink file, or :class:`DataError`.
 
     The file is read as ink when ``config`` is an ink config (it must then hold exactly one
-    sample, as an IAM-OnDB line file does), else as audio. Rejects audio too short for one
-    frame, and NaN or inf in the features (which would turn the CTC loss into NaN for the whole
-    batch).
+    sample, as an IAM-OnDB line file does), else as audio; ``offset`` / ``duration`` (seconds)
+    take only that slice of the audio (a slice past the end is a :class:`DataError`). Rejects
+    audio too short for one frame, and NaN or inf in the features (which would turn the CTC loss
+    into NaN for the whole batch).
     """
     if isinstance(config, InkFeatureConfig):
         samples = read_ink_file(path)
         if len(samples) != 1:
             raise DataError(f"holds {len(samples)} ink samples; an utterance must be one", path)
         return checked_ink_features(samples[0].strokes, config, path)[0]
-    feats = extract_file(path, config)
+    signal = load_audio(path, sample_rate=config.sample_rate, offset=offset, duration=duration)
+    feats = extract(signal, config)
     if len(feats) == 0:
         raise DataError(f"audio too short for one {config.win_ms:g} ms frame", path)
     if not np.isfinite(feats).all():
@@ -87,9 +95,13 @@ def signal_features(
 
 
 def utterance_features(utt: Utterance, config: FeatureConfig) -> np.ndarray:
-    """:func:`checked_features` of ``utt``'s audio file, or of its in-memory int16 ``samples``
-    (an utterance read from a TFDS dataset, ``lstmrec.corpora.tfds.source``)."""
+    """:func:`checked_features` of ``utt``'s audio file (only its slice ``[offset, offset +
+    duration)`` when ``utt.offset`` is set, as a Kaldi ``segments`` entry gives), or of its
+    in-memory int16 ``samples`` (an utterance read from a TFDS dataset,
+    ``lstmrec.corpora.tfds.source``)."""
     samples = getattr(utt, "samples", None)
+    if samples is None and utt.offset is not None:
+        return checked_features(utt.path, config, offset=utt.offset, duration=utt.duration)
     if samples is None:
         return checked_features(utt.path, config)
     return signal_features(samples, utt.sample_rate, config, utt.path)
@@ -113,7 +125,8 @@ def check_ctc_fits(utt: Utterance, labels: Sequence, num_frames: int) -> None:
 
 
 def cache_key(utts: Sequence[Utterance], config: AnyFeatureConfig) -> str:
-    """Hash of the feature settings and of every audio file's path, size and change stamps.
+    """Hash of the feature settings and of every audio file's path, size and change stamps (and
+    the slice, for an utterance with an ``offset``).
 
     The stamps are the modification time, the status-change time and the inode: a file
     rewritten in place with its old size and modification time restored (``touch -r``, ``cp
@@ -129,6 +142,8 @@ def cache_key(utts: Sequence[Utterance], config: AnyFeatureConfig) -> str:
         try:
             st = os.stat(utt.path)
             stamps = f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+            if utt.offset is not None:  # a slice of a recording: the slice is part of the key
+                stamps += f"\0{utt.offset!r}\0{utt.duration!r}"
             h.update(f"{utt.id}\0{utt.path}\0{stamps}\n".encode())
         except OSError:
             h.update(f"{utt.id}\0{utt.path}\0missing\n".encode())

@@ -38,7 +38,11 @@ class Utterance:
         phones: phone labels in order (TIMIT 61-phone set for TIMIT), or ``None``.
         phone_times: ``(start, end)`` in seconds for each phone, or ``None``.
         text: orthographic transcript, or ``None``.
-        duration: length of the audio in seconds, or ``None`` when unknown.
+        duration: length of the audio in seconds, or ``None`` when unknown; with ``offset``, the
+            length of the slice.
+        offset: where the utterance starts inside its recording, in seconds (a Kaldi
+            ``segments`` entry), or ``None`` for the whole file; the utterance is then the
+            slice ``[offset, offset + duration)``.
     """
 
     id: str
@@ -48,6 +52,7 @@ class Utterance:
     phone_times: tuple[tuple[Seconds, Seconds], ...] | None = None
     text: str | None = None
     duration: Seconds | None = None
+    offset: Seconds | None = None
 
     def to_dict(self) -> dict:
         """The JSON record (the path under its manifest key, ``"audio"``)."""
@@ -79,6 +84,7 @@ class Utterance:
                 phone_times=None if times is None else _times(times),
                 text=None if d.get("text") is None else str(d["text"]),
                 duration=None if d.get("duration") is None else _seconds(d["duration"]),
+                offset=None if d.get("offset") is None else _offset(d["offset"]),
             )
         except (TypeError, ValueError, OverflowError) as e:
             raise DataError(f"manifest entry {d['id']!r:.60}: {e}", source) from None
@@ -95,6 +101,14 @@ def _seconds(value) -> float:
     seconds = float(value) if isinstance(value, int | float | str) else math.nan
     if isinstance(value, bool) or not math.isfinite(seconds):
         raise ValueError(f"{value!r:.40} is not a finite number of seconds")
+    return seconds
+
+
+def _offset(value) -> float:
+    """A start inside a recording: a finite number of seconds, not negative."""
+    seconds = _seconds(value)
+    if seconds < 0:
+        raise ValueError(f"offset {value!r:.40} is negative")
     return seconds
 
 

@@ -4,7 +4,10 @@ TIMIT splits follow Kaldi's ``egs/timit/s5``: train = the TRAIN part (462 speake
 utterances without the SA sentences), dev = the 50-speaker development list, core-test = the
 24-speaker core test list (192 utterances), full-test = the whole TEST part (168 speakers, 1,344
 utterances). A corpus without TRAIN/TEST parts splits by speaker lists, a JSONL manifest by its
-``"split"`` fields, an IAM-OnDB tree by its task 1 files (:mod:`lstmrec.corpora.iam_ondb`).
+``"split"`` fields, an IAM-OnDB tree by its task 1 files (:mod:`lstmrec.corpora.iam_ondb`), Kaldi
+data directories and LibriSpeech parts by their folder names (:mod:`lstmrec.corpora.kaldi`,
+:mod:`lstmrec.corpora.librispeech`), a Common Voice folder by its ``train``/``dev``/``test.tsv``
+(:mod:`lstmrec.corpora.common_voice`); given speaker lists always decide instead.
 """
 
 from __future__ import annotations
@@ -14,14 +17,22 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
+from lstmrec.corpora.common_voice import (
+    common_voice_splits,
+    find_common_voice,
+    looks_like_common_voice,
+)
 from lstmrec.corpora.iam_ondb import iam_ondb_splits, load_iam_ondb, looks_like_iam_ondb
+from lstmrec.corpora.kaldi import find_kaldi, kaldi_splits, looks_like_kaldi
+from lstmrec.corpora.librispeech import find_librispeech, librispeech_splits, looks_like_librispeech
 from lstmrec.corpora.timit import find_corpus, find_timit, looks_like_timit, timit_part
 from lstmrec.features.errors import DataError, OnError
 from lstmrec.manifest import Utterance, read_jsonl, read_manifest
 from lstmrec.phones import read_speaker_list
 
 SPLITS = ("train", "dev", "core-test", "full-test", "all")
-CORPUS_KINDS = ("auto", "timit", "iam-ondb")  # how --corpus says to read a corpus folder
+# How --corpus says to read a corpus folder ("auto": by what the folder holds).
+CORPUS_KINDS = ("auto", "timit", "iam-ondb", "kaldi", "librispeech", "common-voice")
 # Split names a manifest's "split" field may hold; "test" is the one test set of a corpus that
 # does not distinguish a core test set, so it belongs to both core-test and full-test.
 MANIFEST_SPLITS = ("train", "dev", "test", "core-test", "full-test")
@@ -52,10 +63,13 @@ def load_split(
     prepared TFDS dataset, ``tfds:NAME[/CONFIG][?data_dir=DIR]`` (its own splits; SA sentences and
     speaker lists were applied when it was prepared).
     ``dev_speakers`` / ``test_speakers`` are speaker-list files that define dev and test.
-    ``corpus`` ("auto", "timit", "iam-ondb") says how to read a corpus folder (see
-    :func:`load_corpus`). An IAM-OnDB tree splits by its task 1 files when it has them and no
-    speaker (writer) lists are given: train = trainset, dev = testset_v and testset_t, core-test
-    and full-test = testset_f (see :mod:`lstmrec.corpora.iam_ondb`).
+    ``corpus`` (one of ``CORPUS_KINDS``) says how to read a corpus folder (see
+    :func:`load_corpus`). A corpus with a split of its own uses it when no speaker (writer) lists
+    are given: an IAM-OnDB tree its task 1 files (train = trainset, dev = testset_v and
+    testset_t, core-test and full-test = testset_f; see :mod:`lstmrec.corpora.iam_ondb`), Kaldi
+    data directories and LibriSpeech parts their folder names (train*, dev*, test*), a Common
+    Voice folder its ``train.tsv``, ``dev.tsv`` and ``test.tsv`` ("test" is both core-test and
+    full-test).
     """
     if str(data).startswith("tfds:"):  # a prepared tensorflow-datasets dataset
         # Here, not at the top: the tfds package imports tensorflow_datasets (and TensorFlow).
@@ -74,8 +88,8 @@ def load_split(
     if dev is None and test is None:
         if kind == "manifest":
             split_of = manifest_splits(data) or None
-        elif kind == "iam-ondb":
-            split_of = iam_ondb_splits(data, utts) or None
+        elif kind in _OWN_SPLITS:
+            split_of = _OWN_SPLITS[kind](data, utts) or None
     try:
         return select_split(
             utts, split, keep_sa=keep_sa, dev_speakers=dev, test_speakers=test, split_of=split_of
@@ -87,28 +101,57 @@ def load_split(
 def load_corpus(
     path: str | os.PathLike, *, on_error: OnError | None = None, corpus: str = "auto"
 ) -> list[Utterance]:
-    """Utterances from a ``.jsonl`` manifest, a TIMIT tree, an IAM-OnDB tree or a TIMIT-style
+    """Utterances from a ``.jsonl`` manifest, a TIMIT tree, an IAM-OnDB tree, a Kaldi data
+    directory (or a folder of them), a LibriSpeech tree, a Common Voice folder or a TIMIT-style
     corpus folder.
 
-    A manifest is read whole (``on_error`` is not used). A folder goes to
-    :func:`lstmrec.corpora.iam_ondb.load_iam_ondb` for ``corpus="iam-ondb"``, or with ``"auto"``
-    when it has IAM-OnDB's ``lineStrokes/`` and ``ascii/``; otherwise to
-    :func:`lstmrec.corpora.timit.find_timit` when it looks like TIMIT (or ``corpus="timit"``),
-    else to :func:`lstmrec.corpora.timit.find_corpus`. Raises :class:`DataError` for a missing
-    path or a file that is not ``.jsonl``.
+    A manifest is read whole (``on_error`` is not used). A folder goes to the reader ``corpus``
+    names, or with ``"auto"`` to the first whose layout it has: IAM-OnDB (``lineStrokes/`` and
+    ``ascii/``, :func:`lstmrec.corpora.iam_ondb.load_iam_ondb`), Kaldi (``wav.scp`` and
+    ``text``, :func:`lstmrec.corpora.kaldi.find_kaldi`), Common Voice (``clips/`` and its TSV
+    files, :func:`lstmrec.corpora.common_voice.find_common_voice`), LibriSpeech
+    (``*.trans.txt``, :func:`lstmrec.corpora.librispeech.find_librispeech`); otherwise to
+    :func:`lstmrec.corpora.timit.find_timit` when it looks like TIMIT, else to
+    :func:`lstmrec.corpora.timit.find_corpus`. Raises :class:`DataError` for a missing path or a
+    file that is not ``.jsonl``.
     """
     path = Path(path)
     return _read(path, _corpus_kind(path, corpus), on_error)
 
 
+# Folder kinds recognised by what they hold, in the order they are tried with corpus="auto".
+_LOOKS_LIKE = {
+    "iam-ondb": looks_like_iam_ondb,
+    "kaldi": looks_like_kaldi,
+    "common-voice": looks_like_common_voice,
+    "librispeech": looks_like_librispeech,
+}
+_READERS = {
+    "iam-ondb": load_iam_ondb,
+    "kaldi": find_kaldi,
+    "common-voice": find_common_voice,
+    "librispeech": find_librispeech,
+    "timit": find_timit,
+}
+# The corpus's own split, {utterance id: split}, of the kinds that may carry one: (path, utts).
+_OWN_SPLITS = {
+    "iam-ondb": iam_ondb_splits,
+    "kaldi": lambda path, utts: kaldi_splits(path),
+    "common-voice": lambda path, utts: common_voice_splits(path),
+    "librispeech": lambda path, utts: librispeech_splits(utts),
+}
+
+
 def _corpus_kind(path: Path, corpus: str) -> str:
-    """How to read ``path``: ``"iam-ondb"``, ``"timit"``, ``"folder"`` or ``"manifest"``."""
+    """How to read ``path``: one of ``CORPUS_KINDS`` but "auto", ``"folder"`` (TIMIT-style) or
+    ``"manifest"``."""
     if corpus not in CORPUS_KINDS:
         raise ValueError(f"corpus={corpus!r} must be one of {', '.join(CORPUS_KINDS)}")
     if path.is_dir():
-        if corpus == "iam-ondb" or (corpus == "auto" and looks_like_iam_ondb(path)):
-            return "iam-ondb"
-        return "timit" if corpus == "timit" or looks_like_timit(path) else "folder"
+        if corpus != "auto":
+            return corpus
+        kind = next((k for k, looks in _LOOKS_LIKE.items() if looks(path)), None)
+        return kind or ("timit" if looks_like_timit(path) else "folder")
     if not path.exists():
         raise DataError("no such file or directory", path)
     if path.suffix.lower() != ".jsonl":
@@ -120,8 +163,7 @@ def _read(path: Path, kind: str, on_error: OnError | None) -> list[Utterance]:
     """The utterances of ``path``, read as ``kind`` (see :func:`_corpus_kind`)."""
     if kind == "manifest":
         return read_manifest(path)
-    reader = {"iam-ondb": load_iam_ondb, "timit": find_timit, "folder": find_corpus}[kind]
-    return reader(path, on_error=on_error)
+    return _READERS.get(kind, find_corpus)(path, on_error=on_error)
 
 
 def manifest_splits(path: str | os.PathLike) -> dict[str, str]:
