@@ -42,6 +42,7 @@ MAX_BATCH = 65536
 MAX_EPOCHS = 100_000
 MAX_PAD_MULTIPLE = 4096
 MAX_BEAM = 10_000
+MAX_MASKS = 1000  # masks per utterance, and the widest mask (columns or frames)
 
 
 def _number(v) -> bool:
@@ -79,6 +80,11 @@ class DataConfig:
     charset: str | None = None  # characters the model writes; None: those of the training texts
     unknown_chars: str = "drop"  # characters outside the table: "drop", "skip" the utterance,
     # or one replacement character; each affected utterance is reported either way
+    unit: str | None = None  # "phones" or "chars"; None: chars for ink, phones for speech
+    # Pronunciation lexicon sources for utterances with only words, looked up in order: lexicon
+    # files (Kaldi lexicon.txt, TIMIT's timitdic.txt) and/or "cmudict" (lstmrec.lexicon)
+    lexicon: tuple[str, ...] = ()
+    lexicon_style: str = "plain"  # "plain": dictionary phones; "timit": TIMIT's conventions
 
     def __post_init__(self):
         for name in ("phone_set", "score_phone_set"):
@@ -90,6 +96,16 @@ class DataConfig:
             "'drop', 'skip' or a single replacement character",
         )
         _check(self, "charset", lambda v: v is None or (isinstance(v, str) and v.strip()), "text")
+        _check(self, "unit", lambda v: v in (None, "phones", "chars"), "'phones' or 'chars'")
+        _check(self, "lexicon_style", lambda v: v in ("plain", "timit"), "'plain' or 'timit'")
+        lexicon = self.lexicon
+        if isinstance(lexicon, str):  # one source, or "" for none
+            lexicon = (lexicon,) if lexicon else ()
+        if not isinstance(lexicon, list | tuple) or not all(
+            isinstance(s, str) and s for s in lexicon
+        ):
+            raise ValueError(f"DataConfig: lexicon={self.lexicon!r} must be a list of sources")
+        object.__setattr__(self, "lexicon", tuple(lexicon))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +137,13 @@ class TrainingConfig:
     pad_multiple: int = 32  # pad batches to a multiple of this many frames (fewer traced shapes)
     seed: int = 1234
     distribution: str = "none"  # one of DISTRIBUTIONS; batch_size stays the global batch
+    # SpecAugment-style augmentation of the training batches (training.augment; 0: off)
+    freq_masks: int = 0  # frequency masks per utterance
+    freq_mask_width: int = 0  # widest frequency mask, columns of the static block
+    time_masks: int = 0  # time masks per utterance
+    time_mask_width: int = 0  # longest time mask, frames
+    time_mask_max: float = 0.2  # ... and never more than this fraction of the utterance
+    feature_noise: float = 0.0  # std of Gaussian noise added to the normalised features
 
     def __post_init__(self):
         _check(self, "distribution", lambda v: v in DISTRIBUTIONS, " or ".join(DISTRIBUTIONS))
@@ -134,6 +157,7 @@ class TrainingConfig:
             _check(self, name, _int_upto(limit), f"an integer in 1..{limit}")
         _check(self, "patience", lambda v: _positive_int(v) or v == 0, "an integer >= 0")
         _check(self, "weight_noise", lambda v: _number(v) and v >= 0, "a number >= 0")
+        self._check_augment()
         for name in ("clipnorm", "clipvalue"):
             _check(
                 self,
@@ -147,6 +171,17 @@ class TrainingConfig:
             lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32,
             "an integer in [0, 2**32)",
         )
+
+    def _check_augment(self) -> None:
+        for name in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width"):
+            _check(self, name, lambda v: _int_upto(MAX_MASKS)(v) or v == 0, f"in 0..{MAX_MASKS}")
+        _check(self, "time_mask_max", lambda v: _number(v) and 0 < v <= 1, "in (0, 1]")
+        _check(self, "feature_noise", lambda v: _number(v) and v >= 0, "a number >= 0")
+        for masks, width in (("freq_masks", "freq_mask_width"), ("time_masks", "time_mask_width")):
+            if getattr(self, masks) and not getattr(self, width):
+                raise ValueError(
+                    f"TrainingConfig: {masks}={getattr(self, masks)} needs {width} > 0"
+                )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -48,10 +48,13 @@ def pad_features(feats: list[np.ndarray], *, multiple: int = 1) -> tuple[np.ndar
     return out, lengths
 
 
-def pad_labels(labels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Stack label id arrays into ``(B, L)`` int32 padded with 0, with ``(B,)`` lengths."""
+def pad_labels(labels: list[np.ndarray], *, multiple: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Stack label id arrays into ``(B, L)`` int32 padded with 0, with ``(B,)`` lengths; ``L`` is
+    the longest rounded up to a multiple of ``multiple`` (fewer shapes for JAX to compile; the
+    loss reads only the first ``length`` labels of each row)."""
     lengths = np.array([len(y) for y in labels], dtype=np.int32)
-    out = np.zeros((len(labels), max(1, lengths.max(initial=1))), dtype=np.int32)
+    width = max(1, lengths.max(initial=1))
+    out = np.zeros((len(labels), -(-width // multiple) * multiple), dtype=np.int32)
     for i, y in enumerate(labels):
         out[i, : len(y)] = y
     return out, lengths

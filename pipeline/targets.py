@@ -10,8 +10,15 @@ A :class:`Targets` holds all three for one model. Its unit says what the symbols
 
 Training builds it from the recipe and the training utterances (:meth:`Targets.for_training`);
 evaluation and the commands that load a model read it back from the bundle
-(:meth:`Targets.of_bundle`). Another unit (words spelled with lexicon phones, say) is one more
-branch in :func:`label_kind`, :func:`utterance_symbols` and :meth:`Targets.for_training`.
+(:meth:`Targets.of_bundle`).
+
+Speech utterances with only a word transcript get their phones from a pronunciation lexicon
+(``[data] lexicon`` and ``lexicon_style``, :mod:`lstmrec.lexicon`): an utterance with a word no
+source knows is skipped and the words are named. Their references for scoring are the same
+lexicon phones without the silence labels the style adds (``h#``, closures), and silences are
+removed from the hypotheses of those utterances too: a dictionary cannot say where a speaker
+paused. Speech models can also write characters (``[data] unit = "chars"``): the transcript's
+words in lower case (:func:`lstmrec.lexicon.words`).
 """
 
 from __future__ import annotations
@@ -23,28 +30,63 @@ from collections.abc import Callable, Iterable, Sequence
 from lstmrec.bundle import Bundle
 from lstmrec.config import DataConfig, Recipe
 from lstmrec.features.errors import DataError, OnError, report_or_raise
+from lstmrec.lexicon import Lexicon, is_timit_inventory, words
 from lstmrec.manifest import Utterance
 from lstmrec.phones import PHONES39, PHONES48, TIMIT61, SymbolTable, fold
 
 UNITS = ("phones", "chars")  # what a model's symbols are (see the module docstring)
+ENGLISH_CHARS = "abcdefghijklmnopqrstuvwxyz' "  # the characters of speech models by default
 SPACE = "<space>"  # the symbol of a word gap (symbols.txt holds one name a line, no white space)
+# TIMIT labels that fold to "sil" at 39 phones: edge silence, pauses and stop closures
+SILENCES = frozenset(p for p in TIMIT61 if fold([p], 39) == ["sil"]) | {"sil"}
+
+
+def modality(features) -> str:
+    """``"ink"`` for ink feature settings, else ``"speech"``."""
+    return "ink" if getattr(features, "kind", None) == "ink" else "speech"
 
 
 def label_kind(features) -> str:
-    """The unit of a model with these feature settings: ``"chars"`` for ink features (targets:
-    the text's characters), else ``"phones"``."""
-    return "chars" if getattr(features, "kind", None) == "ink" else "phones"
+    """The default unit of a model with these feature settings: ``"chars"`` for ink features
+    (targets: the text's characters), else ``"phones"`` (``[data] unit`` may say otherwise)."""
+    return "chars" if modality(features) == "ink" else "phones"
 
 
-def utterance_symbols(utt: Utterance, unit: str, *, phone_set: int = 61) -> list[str]:
+def utterance_symbols(
+    utt: Utterance,
+    unit: str,
+    *,
+    phone_set: int = 61,
+    lexicon: Lexicon | None = None,
+    speech: bool = False,
+) -> list[str]:
     """The utterance's symbols in ``unit``, before any symbol table: its phones folded to
-    ``phone_set`` (:func:`utterance_labels`) or its text's characters (:func:`utterance_chars`).
+    ``phone_set`` (:func:`utterance_labels`; from ``lexicon`` when it has only words) or its
+    text's characters (:func:`utterance_chars`; a ``speech`` transcript's words in lower case).
     :class:`DataError` when it has none."""
     if unit == "phones":
+        if not utt.phones and lexicon is not None:
+            return lexicon_labels(utt, lexicon, phone_set)
         return utterance_labels(utt, phone_set)
     if unit == "chars":
+        if speech:
+            return utterance_chars(dataclasses.replace(utt, text=" ".join(words(utt.text or ""))))
         return utterance_chars(utt)
     raise ValueError(f"unit {unit!r} must be one of {', '.join(UNITS)}")
+
+
+def lexicon_labels(utt: Utterance, lexicon: Lexicon, phone_set: int) -> list[str]:
+    """The lexicon phones of the utterance's transcript, folded to ``phone_set`` when they are
+    TIMIT labels. :class:`DataError` naming the utterance and the words no source knows."""
+    if not (utt.text or "").strip():
+        raise DataError(f"utterance {utt.id} has no phone labels and no transcript", utt.path)
+    try:
+        phones = lexicon.phones(utt.text, source=utt.path)
+    except DataError as e:
+        raise DataError(f"utterance {utt.id}: {e.reason}", utt.path) from None
+    if phone_set == 61 or not is_timit_inventory(phones):
+        return phones
+    return fold(phones, phone_set, source=utt.path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,42 +100,78 @@ class Targets:
     # "chars": a character outside the table is dropped ("drop"), its utterance skipped
     # ("skip"), or it becomes this single replacement character
     unknown_chars: str = DataConfig.unknown_chars
+    # "phones" of utterances with only words: the lexicon sources and style (lstmrec.lexicon)
+    lexicon: tuple[str, ...] = ()
+    lexicon_style: str = DataConfig.lexicon_style
+    speech: bool = True  # the model hears audio (characters are then a transcript's words)
 
     @classmethod
     def for_training(cls, recipe: Recipe, utts: Iterable[Utterance]) -> Targets:
         """The targets ``recipe`` trains on: the symbol table of the training utterances' labels
         (or of ``[data] charset``) and the scoring fold. Utterances without labels are passed
         over here; :meth:`sequences` reports them."""
-        unit, data = label_kind(recipe.features), recipe.data
+        data = recipe.data
+        speech = modality(recipe.features) == "speech"
+        unit = data.unit or label_kind(recipe.features)
+        proto = cls(unit, SymbolTable(()), data.phone_set, None, data.unknown_chars,
+                    data.lexicon, data.lexicon_style, speech)  # fmt: skip
         seqs = []
         for utt in utts:
             try:
-                seqs.append(utterance_symbols(utt, unit, phone_set=data.phone_set))
+                seqs.append(proto.symbols_of(utt))
             except DataError:
                 continue
         if unit == "chars":
-            symbols, fold_to = char_table(seqs, data.charset), None
+            charset = data.charset if data.charset or not speech else ENGLISH_CHARS
+            symbols, fold_to = char_table(seqs, charset), None
         else:
             symbols = symbol_table_for(seqs, data.phone_set)
             fold_to = scoring_fold(symbols, data.score_phone_set)
-        return cls(unit, symbols, data.phone_set, fold_to, data.unknown_chars)
+        return dataclasses.replace(proto, symbols=symbols, fold=fold_to)
 
     @classmethod
-    def of_bundle(cls, bundle: Bundle) -> Targets:
-        """The targets ``bundle`` was trained with (settings a bundle predates: their defaults)."""
+    def of_bundle(cls, bundle: Bundle, *, lexicon: Sequence[str] | None = None) -> Targets:
+        """The targets ``bundle`` was trained with (settings a bundle predates: their defaults);
+        ``lexicon`` replaces the lexicon sources of its recipe."""
         data = bundle.summary.get("recipe", {}).get("data", {})
         return cls(
-            label_kind(bundle.features),
+            data.get("unit") or label_kind(bundle.features),
             bundle.symbols,
             data.get("phone_set", DataConfig.phone_set),
             bundle.summary.get("score_phone_set"),
             data.get("unknown_chars", DataConfig.unknown_chars),
+            tuple(lexicon if lexicon is not None else data.get("lexicon") or ()),
+            data.get("lexicon_style", DataConfig.lexicon_style),
+            modality(bundle.features) == "speech",
         )
 
     @functools.cached_property
     def _known(self) -> set[str]:
         """The table's symbols, for membership tests."""
         return set(self.symbols.symbols)
+
+    @functools.cached_property
+    def lexicon_object(self) -> Lexicon | None:
+        """The :class:`Lexicon` of :attr:`lexicon` (read on first use), or None without one."""
+        return Lexicon(self.lexicon, style=self.lexicon_style) if self.lexicon else None
+
+    def symbols_of(self, utt: Utterance) -> list[str]:
+        """:func:`utterance_symbols` of ``utt`` with these settings (before the table)."""
+        lexicon = self.lexicon_object if self.unit == "phones" and not utt.phones else None
+        return utterance_symbols(
+            utt, self.unit, phone_set=self.phone_set, lexicon=lexicon, speech=self.speech
+        )
+
+    def from_lexicon(self, utt: Utterance) -> bool:
+        """Whether ``utt``'s phones come from the lexicon (it has words but no phone labels)."""
+        return self.unit == "phones" and not utt.phones and bool(self.lexicon)
+
+    def scored(self, utt: Utterance, hypothesis: Sequence[str]) -> list[str]:
+        """A hypothesis as scored against ``utt``'s reference: without silences when the
+        reference came from the lexicon (see the module docstring), else as it is."""
+        if self.from_lexicon(utt):
+            return [s for s in hypothesis if s not in SILENCES]
+        return list(hypothesis)
 
     def sequence(self, utt: Utterance, *, log: Callable[[str], None] | None = None) -> list[str]:
         """The symbols ``utt`` is trained on, every one in the table.
@@ -102,7 +180,7 @@ class Targets:
         meets a character outside the table, or when no character is left. A character dropped
         or replaced is reported to ``log`` in one line, so none is ever lost silently.
         """
-        symbols = utterance_symbols(utt, self.unit, phone_set=self.phone_set)
+        symbols = self.symbols_of(utt)
         if self.unit == "chars":
             symbols, note = apply_unknown_policy(utt, symbols, self._known, self.unknown_chars)
             if note and log is not None:
@@ -132,9 +210,12 @@ class Targets:
         """What a hypothesis of ``utt`` is scored against: its phones as labelled (scoring folds
         both sides to :attr:`fold`), or its text's characters, every one of which must be in
         the table (the model could never write another). :class:`DataError` otherwise."""
+        if self.from_lexicon(utt):
+            phones = lexicon_labels(utt, self.lexicon_object, 61)
+            return [p for p in phones if p not in SILENCES]
         if self.unit == "phones":
             return utterance_labels(utt, 61)
-        symbols = utterance_chars(utt)
+        symbols = self.symbols_of(utt)
         unknown = sorted({symbols_text([s]) for s in symbols if s not in self._known})
         if unknown:
             shown = " ".join(map(repr, unknown))

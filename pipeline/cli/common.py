@@ -183,6 +183,18 @@ def engine_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def lexicon_arg(p: argparse.ArgumentParser, *, default_help: str) -> None:
+    """``--pron-lexicon SOURCE``, repeatable: pronunciation lexicons for word-only transcripts
+    (``--lexicon`` is the decoder's word list)."""
+    p.add_argument(
+        "--pron-lexicon",
+        action="append",
+        metavar="SOURCE",
+        help="pronunciation lexicon for utterances with only words: a lexicon.txt file or "
+        f"'cmudict'; repeat to look words up in several, in order ({default_help})",
+    )
+
+
 def add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> None:
     """The flags that choose utterances of a corpus: --data, --split (unless ``split_default`` is
     None), --keep-sa, the speaker lists and --strict."""

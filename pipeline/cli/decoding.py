@@ -7,11 +7,13 @@ import argparse
 from pathlib import Path
 
 from lstmrec.bundle import load_bundle
-from lstmrec.cli.common import bundle_held_out, split_from_args
+from lstmrec.cli.common import Failures, bundle_held_out, lexicon_arg, split_from_args
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
 from lstmrec.inference.decoder import Decoder, DecoderOptions
 from lstmrec.inference.lm_files import corpus_sentences, text_tokens, train_ngram, write_arpa
+from lstmrec.lexicon import STYLES, Lexicon
+from lstmrec.targets import Targets
 
 
 def add_decoding_args(p: argparse.ArgumentParser) -> None:
@@ -73,10 +75,26 @@ def cmd_lm(args) -> int:
         source = args.text
     else:
         lists_from = "the command line" if args.dev_speakers or args.test_speakers else "the corpus"
+        targets = None
         if args.model:  # the model's held-out speakers stay out of its language model
-            lists_from = bundle_held_out(args, load_bundle(args.model, engine="numpy"))
-        utts = split_from_args(args, args.split)
-        sentences = corpus_sentences(utts, args.unit, phone_set=args.phone_set)
+            bundle = load_bundle(args.model, engine="numpy")
+            lists_from = bundle_held_out(args, bundle)
+            targets = Targets.of_bundle(bundle, lexicon=args.pron_lexicon)
+        failures = Failures(strict=False)
+        utts = split_from_args(args, args.split, on_error=failures)
+        lexicon = None
+        if targets is not None and targets.lexicon:  # the model's lexicon, in its style
+            lexicon = targets.lexicon_object
+        elif args.pron_lexicon:
+            lexicon = Lexicon(args.pron_lexicon, style=args.pron_lexicon_style)
+        sentences = corpus_sentences(
+            utts,
+            args.unit,
+            phone_set=args.phone_set,
+            lexicon=lexicon,
+            on_error=failures,
+            speech=targets is not None and targets.speech,  # the words a speech model writes
+        )
         source = args.data
         speakers = sorted({u.speaker for u in utts})
         print(f"{args.split} speakers (split by {lists_from}): {' '.join(speakers)}")
@@ -86,7 +104,7 @@ def cmd_lm(args) -> int:
     write_arpa(model, args.out)
     sizes = ", ".join(f"{len(t)} {n}-grams" for n, t in enumerate(model.probs, start=1))
     print(f"{len(sentences)} sentences, {len(model.vocab)} tokens: {sizes} -> {args.out}")
-    return 0
+    return failures.finish() if args.text is None else 0
 
 
 def add_lm_parser(sub) -> None:
@@ -101,8 +119,9 @@ def add_lm_parser(sub) -> None:
     p.add_argument("--test-speakers", help="speaker-list file defining the test splits")
     p.add_argument(
         "--model",
-        help="with --data: the model bundle the LM is for; its recipe's held-out (dev and test) "
-        "speaker lists split --data unless --dev-speakers/--test-speakers are given",
+        help="with --data: the model the LM is for (bundle folder or shipped name); its "
+        "recipe's held-out (dev and test) speaker lists split --data unless "
+        "--dev-speakers/--test-speakers are given",
     )
     p.add_argument("--text", help="instead of --data: a UTF-8 text file, one sentence a line")
     p.add_argument("--order", type=int, default=2, help="n-gram order (default: 2)")
@@ -111,7 +130,8 @@ def add_lm_parser(sub) -> None:
         choices=["phones", "chars", "words"],
         default="phones",
         help="tokens: phones (of --data), characters (space as <space>) or words as written "
-        "(split at white space) (default: phones)",
+        "(split at white space; with --model of a speech model: in lower case without "
+        "punctuation, as a speech model of characters writes them) (default: phones)",
     )
     p.add_argument(
         "--phone-set",
@@ -119,6 +139,14 @@ def add_lm_parser(sub) -> None:
         choices=[61, 48, 39],
         default=61,
         help="fold phones to this set; use the model's (default: 61)",
+    )
+    lexicon_arg(p, default_help="with --model: the model's")
+    p.add_argument(
+        "--pron-lexicon-style",
+        choices=STYLES,
+        default="plain",
+        help="phones of the lexicon as they are, or in TIMIT's conventions (default: plain; "
+        "with --model: the model's)",
     )
     p.add_argument("--out", required=True, help="ARPA file to write")
     p.set_defaults(func=cmd_lm)

@@ -26,14 +26,18 @@ def evaluate_bundle(
     fold_to: int | None,
     decoder: Decoder | None = None,
     on_error: Callable[[DataError], None] | None = None,
+    lexicon: Sequence[str] | None = None,
 ) -> tuple[Report, dict[str, list[str]]]:
-    """Decode every utterance and score it against its phone labels.
+    """Decode every utterance and score it against its phone labels (or, for utterances with
+    only words, the phones of the bundle's lexicon, or of ``lexicon`` sources when given).
 
     ``decoder`` defaults to the bundle's recipe decoding settings. Returns the report and the
-    hypotheses ``{utterance id: symbols}`` (before folding).
+    hypotheses ``{utterance id: symbols}`` as scored (before folding; without silences where
+    the reference came from a lexicon, see :meth:`lstmrec.targets.Targets.scored`).
     Utterances without labels or with unreadable audio raise, or go to ``on_error``.
     """
-    refs, hyps, speakers = _decode(bundle, utts, decoder, on_error, "decoding")
+    targets = Targets.of_bundle(bundle, lexicon=lexicon)
+    refs, hyps, speakers = _decode(bundle, utts, decoder, on_error, "decoding", targets)
     for uid in list(refs) if fold_to is not None else ():
         try:  # a reference phone the folding does not know (a manifest's typo): skip and list
             fold(refs[uid], fold_to, source=f"reference {uid}")
@@ -43,10 +47,11 @@ def evaluate_bundle(
     return score(refs, hyps, speakers=speakers, fold_to=fold_to), hyps
 
 
-def _decode(bundle: Bundle, utts, decoder: Decoder | None, on_error, desc: str):
+def _decode(bundle: Bundle, utts, decoder: Decoder | None, on_error, desc: str, targets=None):
     """References and best hypotheses ``{utterance id: symbols}``, and speakers by id, of the
     utterances that have references and usable features (the others go to ``on_error``)."""
-    refs = Targets.of_bundle(bundle).references(utts, on_error=on_error)
+    targets = targets or Targets.of_bundle(bundle)
+    refs = targets.references(utts, on_error=on_error)
     labelled = [u for u in utts if u.id in refs]
     feats = compute_features(labelled, bundle.features, on_error=on_error, desc=desc)
     done = [u for u in labelled if u.id in feats]
@@ -59,7 +64,7 @@ def _decode(bundle: Bundle, utts, decoder: Decoder | None, on_error, desc: str):
         progress=True,
     )
     hyps = {
-        u.id: bundle.symbols.decode([t.symbol for t in r.tokens])
+        u.id: targets.scored(u, bundle.symbols.decode([t.symbol for t in r.tokens]))
         for u, r in zip(done, results, strict=True)
     }
     return {u.id: refs[u.id] for u in done}, hyps, {u.id: u.speaker for u in done}

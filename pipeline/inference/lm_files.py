@@ -21,10 +21,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, report_or_raise
 from lstmrec.features.files import write_text
 from lstmrec.models.lm import BOS, EOS, LN10, NO_PROB, UNK, LexiconLM, NgramModel, SymbolLM
-from lstmrec.targets import SPACE, text_symbols, utterance_symbols
+from lstmrec.targets import SPACE, symbols_text, text_symbols, utterance_symbols
 
 # SPACE, the symbol of a word gap, is also the LM token of the space between words in character
 # models, so an LM trained on text fits a model's symbol table.
@@ -93,17 +93,28 @@ def text_tokens(text: str, unit: str) -> list[str]:
     raise ValueError(f"unit {unit!r} must be 'chars' or 'words' for text")
 
 
-def corpus_sentences(utts, unit: str, *, phone_set: int = 61) -> list[list[str]]:
-    """LM training sentences of utterances: phones folded to ``phone_set`` (``unit="phones"``),
-    or the characters or words of their transcripts. Utterances without them raise
-    :class:`DataError`."""
-    if unit == "phones":
-        return [utterance_symbols(u, "phones", phone_set=phone_set) for u in utts]
+def corpus_sentences(
+    utts, unit: str, *, phone_set: int = 61, lexicon=None, on_error=None, speech: bool = False
+) -> list[list[str]]:
+    """LM training sentences of utterances: phones folded to ``phone_set`` (``unit="phones"``;
+    from ``lexicon``, a :class:`lstmrec.lexicon.Lexicon`, for utterances with only words), or the
+    characters or words of their transcripts (``speech``: as a speech model of characters
+    writes them, the words in lower case without punctuation; else as written). Utterances
+    without them raise :class:`DataError`, or go to ``on_error`` and are left out."""
     out = []
     for u in utts:
-        if not u.text:
-            raise DataError(f"utterance {u.id} has no transcript text", u.path)
-        out.append(text_tokens(u.text, unit))
+        try:
+            if unit == "phones":
+                out.append(utterance_symbols(u, "phones", phone_set=phone_set, lexicon=lexicon))
+            elif speech:
+                chars = utterance_symbols(u, "chars", speech=True)
+                out.append(chars if unit == "chars" else symbols_text(chars).split())
+            elif not u.text:
+                raise DataError(f"utterance {u.id} has no transcript text", u.path)
+            else:
+                out.append(text_tokens(u.text, unit))
+        except DataError as e:
+            report_or_raise(e, on_error)
     return out
 
 

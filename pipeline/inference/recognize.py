@@ -28,7 +28,7 @@ from lstmrec.inference.decoder import Decoder, decode_in_chunks, predict_logits,
 from lstmrec.inference.transcribe import PROGRESS_FILES, alternative_dict, expand_inputs
 from lstmrec.progress import progress
 from lstmrec.scoring.ids import STDIN, file_ids, safe_id, sample_id
-from lstmrec.targets import SPACE, label_kind, symbols_text
+from lstmrec.targets import SPACE, modality, symbols_text
 
 BATCH_FILES = 16  # files whose features are held in memory and decoded together
 
@@ -91,7 +91,7 @@ def recognize_files(
     A file that cannot be read raises :class:`DataError`, or goes to ``on_error`` and is
     skipped; so does each unusable sample of a file whose other samples are decoded.
     """
-    if label_kind(bundle.features) != "chars":
+    if modality(bundle.features) != "ink":
         raise DataError("not a handwriting model (its features are not ink); use transcribe")
     ids = file_ids(files)
 
@@ -161,7 +161,7 @@ def recognize_strokes(
     """The :class:`Recognition` of strokes in memory: ``(N_i, 3)`` float ``[x, y, t]`` arrays
     (t NaN when unknown). ``name`` is the result's ``file`` (its id: ``safe_id(name)``);
     unusable ink raises :class:`DataError` naming it."""
-    if label_kind(bundle.features) != "chars":
+    if modality(bundle.features) != "ink":
         raise DataError("not a handwriting model (its features are not ink); use transcribe", name)
     feats, index = checked_ink_features(strokes, bundle.features, name)
     decoder = decoder or recipe_decoder(bundle)

@@ -1,4 +1,10 @@
-"""Transcription of audio files with a model bundle: phones with start and end times."""
+"""Transcription of audio files with a model bundle: phones with start and end times, or, for a
+model that writes characters (``[data] unit = "chars"``), words and characters with theirs.
+
+A character model's words are the runs of characters between :data:`lstmrec.targets.SPACE`
+symbols: each runs from the start of its first character to the end of its last one, which is
+where the spike of the following space begins.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ import numpy as np
 
 from lstmrec.bundle import Bundle
 from lstmrec.corpora.timit import AUDIO_EXTENSIONS as CORPUS_AUDIO_EXTENSIONS
-from lstmrec.features.audio import apply_cmvn, audio_info, frame_center_s
+from lstmrec.features.audio import apply_cmvn, audio_info, output_frame_center_s
 from lstmrec.features.errors import DataError
 from lstmrec.featurize import checked_features, signal_features
 from lstmrec.inference.decoder import (
@@ -26,7 +32,7 @@ from lstmrec.phones import fold
 from lstmrec.progress import progress
 from lstmrec.scoring.ids import STDIN, file_ids, safe_id
 from lstmrec.scoring.refs import SILENCE, STM_CHANNEL
-from lstmrec.targets import label_kind
+from lstmrec.targets import SPACE, Targets, modality, symbols_text
 
 # Audio files found in folders: the corpus readers' extensions, and Sony Wave64.
 AUDIO_EXTENSIONS = (*CORPUS_AUDIO_EXTENSIONS, ".w64")
@@ -42,8 +48,18 @@ class TimedPhone:
 
 
 @dataclasses.dataclass(frozen=True)
+class TimedWord:
+    """A word of a character model's transcript."""
+
+    word: str
+    start: float  # seconds: the start of its first character
+    end: float  # seconds: the end of its last character
+
+
+@dataclasses.dataclass(frozen=True)
 class Alternative:
-    """One N-best hypothesis: its phones and scores (natural logs)."""
+    """One N-best hypothesis: its phones (a character model's symbols) and scores (natural
+    logs)."""
 
     phones: list[str]
     score: float  # acoustic + lm_weight * lm + insertion_bonus * len
@@ -63,9 +79,10 @@ def alternative_dict(alternative) -> dict:
 class Transcript:
     file: str
     duration: float  # seconds
-    phones: list[TimedPhone]
+    phones: list[TimedPhone]  # the model's symbols: phones, or characters with SPACE
     nbest: list[Alternative] = dataclasses.field(default_factory=list)
     id: str = ""  # the id of lstmrec.scoring.ids; "" means safe_id of the file name
+    unit: str = "phones"  # what the model writes: "phones" or "chars" (lstmrec.targets)
 
     @property
     def utt_id(self) -> str:
@@ -74,41 +91,93 @@ class Transcript:
 
     @property
     def text(self) -> str:
-        """The phones, space-separated."""
+        """The phones, space-separated; a character model's words, separated by one space."""
+        if self.unit == "chars":
+            return " ".join(w.word for w in self.words)
         return " ".join(p.phone for p in self.phones)
 
+    @property
+    def words(self) -> list[TimedWord]:
+        """A character model's words with their times (see the module docstring); ``[]`` for a
+        phone model."""
+        if self.unit != "chars":
+            return []
+        out: list[TimedWord] = []
+        run: list[TimedPhone] = []
+        for p in [*self.phones, None]:
+            if p is not None and p.phone != SPACE:
+                run.append(p)
+            elif run:
+                out.append(TimedWord("".join(c.phone for c in run), run[0].start, run[-1].end))
+                run = []
+        return out
+
     def to_dict(self) -> dict:
+        """The JSON object of ``transcribe --format json``: ``phones`` with times, or for a
+        character model ``text``, ``words`` and ``chars`` (a word gap is the character
+        ``" "``) with times; with an N-best list of more than one, ``nbest``."""
+        if self.unit == "chars":
+            return self._chars_dict()
         d = {
             "id": self.utt_id,
             "file": self.file,
             "duration": round(self.duration, 4),
             "phones": [
-                {"phone": p.phone, "start": _ms(p.start), "end": _ms(p.end)}
-                for p in self.phones
+                {"phone": p.phone, "start": _ms(p.start), "end": _ms(p.end)} for p in self.phones
             ],
         }
         if len(self.nbest) > 1:
             d["nbest"] = [alternative_dict(a) for a in self.nbest]
         return d
 
+    def _chars_dict(self) -> dict:
+        d = {
+            "id": self.utt_id,
+            "file": self.file,
+            "duration": round(self.duration, 4),
+            "text": self.text,
+            "words": [
+                {"word": w.word, "start": _ms(w.start), "end": _ms(w.end)} for w in self.words
+            ],
+            "chars": [
+                {"char": symbols_text([p.phone]), "start": _ms(p.start), "end": _ms(p.end)}
+                for p in self.phones
+            ],
+        }
+        if len(self.nbest) > 1:  # each with its text in place of its symbols
+            d["nbest"] = [
+                {"text": " ".join(symbols_text(a.phones).split())}
+                | {k: v for k, v in alternative_dict(a).items() if k != "phones"}
+                for a in self.nbest
+            ]
+        return d
+
     def ctm_lines(self, *, silence: str = "drop") -> list[str]:
         """CTM lines as sclite's ``-h ctm`` reads them:
-        ``<file id> 1 <start s> <duration s> <phone>``.
+        ``<file id> 1 <start s> <duration s> <phone>``, or for a character model one line per
+        word, ``<file id> 1 <start s> <duration s> <word>``.
 
         Times are whole milliseconds: start and end are rounded, the duration is their
         difference, so a phone ends exactly where the next one starts, never after it.
-        ``silence="drop"`` leaves out the phones of :data:`SILENCE`; ``"keep"`` writes them.
+        ``silence="drop"`` leaves out the phones of :data:`SILENCE`; ``"keep"`` writes them
+        (a character model has none: the gaps between its words are not written).
         """
         if silence not in ("drop", "keep"):
             raise ValueError(f"silence={silence!r} must be 'drop' or 'keep'")
+        if self.unit == "chars":
+            spans = [(w.word, w.start, w.end) for w in self.words]
+        else:
+            spans = [
+                (p.phone, p.start, p.end)
+                for p in self.phones
+                if silence == "keep" or p.phone not in SILENCE
+            ]
         lines = []
-        for p in self.phones:
-            if silence == "drop" and p.phone in SILENCE:
-                continue
-            start_ms, end_ms = round(p.start * 1000), round(p.end * 1000)
+        for token, start, end in spans:
+            start_ms, end_ms = round(start * 1000), round(end * 1000)
             dur_ms = max(end_ms - start_ms, 0)
             lines.append(
-                f"{self.utt_id} {STM_CHANNEL} {start_ms / 1000:.3f} {dur_ms / 1000:.3f} {p.phone}"
+                f"{self.utt_id} {STM_CHANNEL} {start_ms / 1000:.3f} {dur_ms / 1000:.3f} {token}"
             )
         return lines
 
@@ -137,14 +206,27 @@ def expand_inputs(
 
 def boundary_s(frame: int, bundle: Bundle) -> float:
     """Time between frame ``frame - 1`` and frame ``frame``: halfway between their centres."""
-    hop_s = bundle.features.hop_length / bundle.features.sample_rate
-    return float(frame_center_s(frame, bundle.features)) - hop_s / 2
+    hop_s = bundle.features.output_hop_length / bundle.features.sample_rate
+    return float(output_frame_center_s(frame, bundle.features)) - hop_s / 2
 
 
 def require_speech_model(bundle: Bundle, source: str | None = None) -> None:
     """Raise :class:`DataError` unless ``bundle`` is a speech model (audio features)."""
-    if label_kind(bundle.features) == "chars":
+    if modality(bundle.features) == "ink":
         raise DataError("not a speech model (its features are ink); use recognize", source)
+
+
+def speech_unit(bundle: Bundle, fold_to: int | None, source: str | None = None) -> str:
+    """What the speech model ``bundle`` writes, ``"phones"`` or ``"chars"``. Raises
+    :class:`DataError` for an ink model, or for ``fold_to`` with a character model (folding maps
+    TIMIT phones)."""
+    require_speech_model(bundle, source)
+    unit = Targets.of_bundle(bundle).unit
+    if unit == "chars" and fold_to is not None:
+        raise DataError(
+            f"the model writes characters: folding to {fold_to} phones needs a phone model", source
+        )
+    return unit
 
 
 def read_stdin_audio(stream=None, *, rate: int | None = None) -> tuple[np.ndarray, int]:
@@ -192,7 +274,7 @@ def transcribe_files(
     model's. ``ids`` (``{path: id}``, e.g. the utterance ids of a corpus) replaces the file ids.
     Bad files raise :class:`DataError`, or go to ``on_error`` and are skipped.
     """
-    require_speech_model(bundle)
+    unit = speech_unit(bundle, fold_to)
     ids = ids or file_ids(files)
     model_sr = bundle.features.sample_rate
 
@@ -220,7 +302,7 @@ def transcribe_files(
         bar.update(1)
         nbest = [_alternative(bundle, h, fold_to) for h in r.nbest]
         timed = _timed(bundle, r.tokens, duration, fold_to)
-        yield Transcript(path, duration, timed, nbest, id=ids[path])
+        yield Transcript(path, duration, timed, nbest, id=ids[path], unit=unit)
     bar.close()
 
 
@@ -237,7 +319,7 @@ def transcribe_detailed(
     """One file's :class:`Transcript` (as :func:`transcribe_files` gives it) and the model's
     ``(T, V + 1)`` float32 logits, for pictures of what the network saw. Bad files raise
     :class:`DataError`."""
-    require_speech_model(bundle, path)
+    speech_unit(bundle, fold_to, path)
     n, sr, _ = audio_info(path)
     feats = checked_features(path, bundle.features)
     return _transcript_and_logits(bundle, path, n / sr, feats, fold_to, decoder)
@@ -255,7 +337,7 @@ def transcribe_signal(
     """The :class:`Transcript` of samples in memory: ``signal`` ``(N,)`` or ``(N, C)`` (channels
     averaged), float in [-1, 1] or integer PCM, at ``sample_rate`` Hz (resampled to the model's
     rate). ``name`` is the transcript's ``file``. Unusable signals raise :class:`DataError`."""
-    require_speech_model(bundle, name)
+    speech_unit(bundle, fold_to, name)
     feats = signal_features(signal, sample_rate, bundle.features, name)
     duration = len(signal) / sample_rate
     return _transcript_and_logits(bundle, name, duration, feats, fold_to, decoder)[0]
@@ -268,7 +350,9 @@ def _transcript_and_logits(
     (logits,) = predict_logits(bundle.model, [apply_cmvn(feats, bundle.mean, bundle.std)])
     r = decoder(logits)
     nbest = [_alternative(bundle, h, fold_to) for h in r.nbest]
-    return Transcript(name, duration, _timed(bundle, r.tokens, duration, fold_to), nbest), logits
+    timed = _timed(bundle, r.tokens, duration, fold_to)
+    unit = Targets.of_bundle(bundle).unit
+    return Transcript(name, duration, timed, nbest, unit=unit), logits
 
 
 def _timed(bundle: Bundle, tokens, duration: float, fold_to: int | None) -> list[TimedPhone]:
