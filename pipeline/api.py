@@ -5,6 +5,7 @@
     import lstmrec
 
     model = lstmrec.load("runs/demo/model")  # the NumPy engine: no TensorFlow import
+    model = lstmrec.load("en-phones")  # or a shipped model, by name (lstmrec models)
     result = model.transcribe("speech.wav")  # or model.transcribe(samples, sample_rate=16000)
     print(result.text)  # phones, space-separated
     print(result.to_dict())  # as `lstmrec transcribe --format json` prints it
@@ -33,18 +34,22 @@ from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
 from lstmrec.inference.recognize import Recognition, recognize_files, recognize_strokes
 from lstmrec.inference.transcribe import Transcript, transcribe_files, transcribe_signal
 from lstmrec.scoring.report import ReportOptions, evaluation_dict
-from lstmrec.targets import Targets, label_kind
+from lstmrec.shipped import resolve_model
+from lstmrec.targets import Targets, modality
 
 ARRAY_NAME = "<array>"  # the ``file`` of a result computed from an array
 
 
 def load(path: str | os.PathLike, *, engine: str = "numpy") -> Model:
-    """The model bundle in the folder ``path`` (``lstmrec train`` writes ``<out>/model``).
+    """The model bundle in the folder ``path`` (``lstmrec train`` writes ``<out>/model``), or
+    the shipped model of that name (``"en-phones"``; see :mod:`lstmrec.shipped`): an existing
+    folder wins over a name.
 
     ``engine="numpy"`` (the default) computes the network in NumPy and never imports
     TensorFlow or Keras; ``engine="keras"`` loads the Keras model (same logits, slower start).
     """
-    return Model(load_bundle(path, engine=engine), str(path))
+    folder = resolve_model(path)
+    return Model(load_bundle(folder, engine=engine), str(folder))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +62,7 @@ class Model:
 
     @property
     def kind(self) -> str:
-        return "ink" if label_kind(self.bundle.features) == "chars" else "speech"
+        return modality(self.bundle.features)
 
     @property
     def symbols(self) -> list[str]:
@@ -66,8 +71,10 @@ class Model:
 
     def _need(self, kind: str, other: str) -> None:
         if self.kind != kind:
-            raise DataError(f"not a {'handwriting' if kind == 'ink' else 'speech'} model; use "
-                            f"{other}", self.path)
+            raise DataError(
+                f"not a {'handwriting' if kind == 'ink' else 'speech'} model; use {other}",
+                self.path,
+            )
 
     def transcribe(
         self,
@@ -76,7 +83,8 @@ class Model:
         *,
         fold: int | None = None,
     ) -> Transcript:
-        """Phones with start and end times of one recording.
+        """Phones with start and end times of one recording (a model of characters: its words
+        and characters, see :class:`~lstmrec.inference.transcribe.Transcript`).
 
         ``audio``: a file path (any format libsndfile reads, NIST SPHERE included), or the
         samples as an array ``(N,)`` (or ``(N, C)``, averaged to mono), float in [-1, 1] or
@@ -123,16 +131,18 @@ class Model:
     ) -> dict:
         """Error rates on the labelled utterances of ``split`` of ``data`` (a corpus folder, a
         manifest or a prepared folder, as ``lstmrec evaluate --data``): the dict ``lstmrec
-        evaluate --format json`` prints. PER for a speech model (folded to ``fold``, default
-        the bundle's scoring set), CER and WER for a handwriting model."""
+        evaluate --format json`` prints. PER for a speech model of phones (folded to ``fold``,
+        default the bundle's scoring set), CER and WER for a handwriting model or a speech model
+        of characters."""
         utts = load_split(data, split, dev_speakers=dev_speakers, test_speakers=test_speakers)
         if not utts:
             raise DataError(f"split {split!r} has no utterances", data)
         extra = {"model": self.path, "split": split}
-        if self.kind == "ink":
+        targets = Targets.of_bundle(self.bundle)
+        if targets.unit == "chars":  # CER and WER: handwriting, or speech written as characters
             report, _ = evaluate_text_bundle(self.bundle, utts)
-            return evaluation_dict(report, ReportOptions(speaker_label="writer"), extra=extra)
-        fold_to = fold if fold is not None else Targets.of_bundle(self.bundle).fold
+            label = "speaker" if targets.speech else "writer"
+            return evaluation_dict(report, ReportOptions(speaker_label=label), extra=extra)
+        fold_to = fold if fold is not None else targets.fold
         report, _ = evaluate_bundle(self.bundle, utts, fold_to=fold_to)
         return evaluation_dict(report, ReportOptions(), extra=extra)
-

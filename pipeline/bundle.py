@@ -33,7 +33,7 @@ from lstmrec.models.numpy_blstm import load_numpy_model
 from lstmrec.phones import SymbolTable
 
 BUNDLE_FORMAT = 1  # bumped whenever a reader of the old layout would misread the new one
-_FILES = ("model.keras", "features.json", "symbols.txt", "cmvn.npz", "summary.json")
+BUNDLE_FILES = ("model.keras", "features.json", "symbols.txt", "cmvn.npz", "summary.json")
 
 
 @dataclasses.dataclass
@@ -69,7 +69,7 @@ def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, AnyFeatureConfig, S
     path = complete_dir(path) or path
     if not path.is_dir():
         raise DataError("model bundle not found (expected a directory)", path)
-    missing = [name for name in _FILES if not (path / name).is_file()]
+    missing = [name for name in BUNDLE_FILES if not (path / name).is_file()]
     if missing:
         raise DataError(f"not a model bundle: missing {', '.join(missing)}", path)
     try:

@@ -136,6 +136,10 @@ def test_every_module_is_in_a_room_of_the_wheel(tmp_path):
         path = name.replace(".", "/")
         assert f"{path}.py" in names or f"{path}/__init__.py" in names, name
     assert "lstmrec/resources/phones.60-48-39.map" in names
+    resources = REPO / "pipeline" / "resources"  # the shipped models (resources/models) too
+    for path in resources.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            assert f"lstmrec/resources/{path.relative_to(resources).as_posix()}" in names, path
     entry_points = zipfile.ZipFile(wheel).read(f"{dist_info.pop()}/entry_points.txt").decode()
     assert "lstmrec = lstmrec.cli.main:main" in entry_points
 

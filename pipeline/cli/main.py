@@ -24,10 +24,12 @@ from lstmrec.cli.common import (
     engine_arg,
     fold_arg,
     format_arg,
+    lexicon_arg,
     quiet_arg,
     split_from_args,
 )
 from lstmrec.cli.decoding import add_decoding_args, add_lm_parser, decoder_from_args
+from lstmrec.cli.models import add_models_parser, resolve_model_arg
 from lstmrec.cli.refs import add_refs_parser
 from lstmrec.cli.reports import (
     add_report_parsers,
@@ -173,12 +175,18 @@ def cmd_evaluate(args) -> int:
     if targets.unit == "chars":
         text_report, hyps = evaluate_text_bundle(bundle, utts, decoder=decoder, on_error=failures)
         report = text_report.chars
-        options = dataclasses.replace(options, speaker_label="writer")
+        if not targets.speech:  # handwriting: per writer
+            options = dataclasses.replace(options, speaker_label="writer")
         print_text_report(text_report, args.format, extra=extra, options=options)
     else:
         fold_to = args.fold if args.fold is not None else targets.fold
         report, hyps = evaluate_bundle(
-            bundle, utts, fold_to=fold_to, decoder=decoder, on_error=failures
+            bundle,
+            utts,
+            fold_to=fold_to,
+            decoder=decoder,
+            on_error=failures,
+            lexicon=args.pron_lexicon,
         )
         print_report(report, args.format, extra=extra, options=options)
     if args.format == "text":
@@ -272,7 +280,10 @@ def add_evaluate_parser(sub) -> None:
     p = sub.add_parser(
         "evaluate", help="phone error rate (speech) or CER and WER (handwriting) on a split"
     )
-    p.add_argument("model", help="model bundle folder (e.g. runs/x/model)")
+    p.add_argument(
+        "model",
+        help="model bundle folder (e.g. runs/x/model) or shipped model name (lstmrec models)",
+    )
     add_data_args(p, split_default="core-test")
     format_arg(p)
     fold_arg(
@@ -281,6 +292,7 @@ def add_evaluate_parser(sub) -> None:
         "set otherwise; no folding for a model whose symbols are not TIMIT phones",
     )
     p.add_argument("--hyp-out", help="also write the hypotheses in Kaldi text format")
+    lexicon_arg(p, default_help="default: the lexicon the model was trained with")
     add_decoding_args(p)
     report_args(p)
     plot_arg(p)
@@ -305,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_report_parsers,
         add_refs_parser,
         add_bench_parser,
+        add_models_parser,
     ):
         add(sub)
     common.add_force_args(sub)
@@ -319,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         set_quiet()
     _quiet_backend(args)
     try:
+        resolve_model_arg(args)  # a shipped model's name becomes its folder
         common.check_outputs(args)
         return args.func(args)
     except BrokenPipeError:  # the reader went away (`lstmrec ... | head`): stop quietly

@@ -15,11 +15,18 @@ from lstmrec.cli.decoding import add_decoding_args, decoder_from_args
 from lstmrec.cli.scale import beam_args, transcribe_beam
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
+from lstmrec.features.inkfiles import INK_EXTENSIONS
 from lstmrec.inference.decoder import posteriors
 from lstmrec.inference.recognize import expand_ink_inputs, recognize_files
-from lstmrec.inference.transcribe import expand_inputs, transcribe_detailed, transcribe_files
+from lstmrec.inference.transcribe import (
+    AUDIO_EXTENSIONS,
+    expand_inputs,
+    transcribe_detailed,
+    transcribe_files,
+)
 from lstmrec.scoring.ids import STDIN, file_ids
 from lstmrec.scoring.plots import picture_paths, plot_transcription, require_matplotlib
+from lstmrec.shipped import DEFAULT_INK, DEFAULT_SPEECH
 
 
 def cmd_transcribe(args) -> int:
@@ -95,8 +102,8 @@ def _print_transcript(tr, args) -> None:
     elif args.format == "ctm":
         for line in tr.ctm_lines(silence=args.ctm_silence):
             print(line, flush=True)
-    else:  # Kaldi text: <id> phone phone ...
-        print(" ".join([tr.utt_id, *(p.phone for p in tr.phones)]), flush=True)
+    else:  # Kaldi text: <id> phone phone ... (a character model: <id> word word ...)
+        print(f"{tr.utt_id} {tr.text}".rstrip(), flush=True)
 
 
 def _recognitions(args, bundle, files: list[str], decoder, failures: Failures):
@@ -110,19 +117,29 @@ def _print_recognition(rec, args) -> None:
         print(f"{rec.id} {rec.text}".rstrip(), flush=True)
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # The parsers
 
 
+def model_arg(p, default: str, input_suffixes) -> None:
+    """``--model`` of transcribe and recognize; ``default`` (a shipped name) and the suffixes of
+    input files are what :func:`lstmrec.cli.models.resolve_model_arg` needs without it."""
+    p.add_argument(
+        "--model",
+        metavar="NAME|DIR",
+        help=f"model bundle folder or shipped model name (lstmrec models) (default: {default})",
+    )
+    p.set_defaults(default_model=default, input_suffixes=tuple(input_suffixes))
+
+
 def add_transcribe_parser(sub) -> None:
     p = sub.add_parser("transcribe", help="phone sequence of each audio file")
-    p.add_argument("model", help="model bundle folder")
+    model_arg(p, DEFAULT_SPEECH, AUDIO_EXTENSIONS)
     p.add_argument(
         "inputs",
         nargs="*",
-        help="audio files or folders (searched recursively); - reads standard input",
+        help="audio files or folders (searched recursively); - reads standard input "
+        "(the old form MODEL INPUT ... still works: a bundle folder first is the model)",
     )
     p.add_argument(
         "--format",
@@ -130,7 +147,8 @@ def add_transcribe_parser(sub) -> None:
         default="text",
         help="output format: Kaldi text (<id> phone ...), JSON lines (with the N-best when "
         "--nbest > 1), or CTM (<id> 1 <start-s> <duration-s> <phone>, as sclite's -h ctm "
-        "reads) (default: text)",
+        "reads); a model that writes characters gives words: <id> word ..., JSON with text, "
+        "words and chars, one CTM line per word (default: text)",
     )
     p.add_argument(
         "--ctm-silence",
@@ -138,9 +156,7 @@ def add_transcribe_parser(sub) -> None:
         default="drop",
         help="CTM: leave out the silence phones sil, h#, pau, epi, or keep them (default: drop)",
     )
-    p.add_argument(
-        "--rate", type=int, help="standard input is raw 16-bit mono PCM at this many Hz"
-    )
+    p.add_argument("--rate", type=int, help="standard input is raw 16-bit mono PCM at this many Hz")
     p.add_argument(
         "--data", help="also transcribe a corpus split, named by utterance id (see --split)"
     )
@@ -170,17 +186,16 @@ def add_transcribe_parser(sub) -> None:
 
 def add_recognize_parser(sub) -> None:
     p = sub.add_parser("recognize", help="text of each ink file (on-line handwriting)")
-    p.add_argument("model", help="handwriting model bundle folder")
+    model_arg(p, DEFAULT_INK, INK_EXTENSIONS)
     p.add_argument(
         "inputs",
         nargs="+",
         help="ink files (IAM-OnDB .xml, .inkml, .json, .ndjson/.jsonl, stroke-3 .npy/.npz) "
-        "or folders (searched recursively)",
+        "or folders (searched recursively) (the old form MODEL INPUT ... still works: a "
+        "bundle folder first is the model)",
     )
     format_arg(p)
     p.add_argument("--strict", action="store_true", help="stop at the first bad file")
     add_decoding_args(p)
     engine_arg(p)
     p.set_defaults(func=cmd_recognize)
-
-
