@@ -1,6 +1,6 @@
 """Training survives being killed anywhere: ``--resume`` continues from the newest finished epoch,
 the bundle is always the old or the new complete one, and a resumed run ends with exactly the
-weights of an uninterrupted one, dropout and weight noise included."""
+weights of an uninterrupted one, dropout, weight noise and augmentation included."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from helpers import REPO, run, train_args
 from lstmrec.bundle import read_bundle_meta
 from lstmrec.features.files import FAULT_EXIT, complete_dir
 
-# Dropout and weight noise on: both random streams must survive a resume.
-NOISY = ("--set", "model.dropout=0.3", "--set", "training.weight_noise=0.01")
+# Dropout, weight noise and augmentation on: every random stream must survive a resume.
+NOISY = ("--set", "model.dropout=0.3", "--set", "training.weight_noise=0.01",
+         "--set", "training.time_masks=2", "--set", "training.time_mask_width=5",
+         "--set", "training.feature_noise=0.05")  # fmt: skip
 
 
 def weights(h5_path) -> dict[str, np.ndarray]:
@@ -122,4 +124,6 @@ def test_training_killed_at_every_write_and_rename_resumes_from_the_newest_epoch
         assert said in resumed.stdout, f"{where}: {resumed.stdout}"
         assert_same_weights(ref / "checkpoint" / "model.weights.h5",
                             out / "checkpoint" / "model.weights.h5")  # fmt: skip
-        assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "model"], where
+        kept = sorted(p.name for p in out.iterdir() if p.name != "tensorboard")
+        assert kept == ["checkpoint", "history.csv", "model"], where
+        assert (out / "history.csv").read_text().count("\n") == 3, where  # header, 2 epochs

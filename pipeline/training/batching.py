@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from lstmrec.padding import bucket_batches, pad_features, pad_labels
+from lstmrec.training.augment import Augment, batch_rng
 from lstmrec.training.distribute import distributed_input
 
 
@@ -19,12 +20,26 @@ class CTCBatches(keras.utils.PyDataset):
         pad_multiple: padded widths are multiples of this many frames.
         seed: shuffling seed; the order of epoch ``e`` depends only on ``(seed, e)``, so a resumed
             run sees the same batches as an uninterrupted one.
+        augment: masks and noise for the features of each batch (training only); batch ``i`` of
+            epoch ``e`` is augmented from ``(seed, e, i)`` alone, however often it is made.
     """
 
-    def __init__(self, feats, labels, *, batch_size, pad_multiple=1, seed=0, epoch=0, **kwargs):
+    def __init__(
+        self,
+        feats,
+        labels,
+        *,
+        batch_size,
+        pad_multiple=1,
+        seed=0,
+        epoch=0,
+        augment: Augment | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.feats, self.labels = feats, labels
         self.batch_size, self.pad_multiple, self.seed = batch_size, pad_multiple, seed
+        self.augment = augment if augment is not None and augment.enabled else None
         self.lengths = np.array([len(f) for f in feats])
         self.set_epoch(epoch)
 
@@ -39,7 +54,9 @@ class CTCBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         idx = self.batches[index]
         x, x_len = pad_features([self.feats[i] for i in idx], multiple=self.pad_multiple)
-        y, y_len = pad_labels([self.labels[i] for i in idx])
+        if self.augment is not None:
+            x = self.augment.apply(x, x_len, batch_rng(self.seed, self.epoch, index))
+        y, y_len = pad_labels([self.labels[i] for i in idx], multiple=self.pad_multiple)
         return (x, x_len), (y, y_len)
 
     def on_epoch_end(self) -> None:

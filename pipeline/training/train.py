@@ -32,13 +32,17 @@ from lstmrec.models.blstm import build_model
 from lstmrec.models.ctc import CTCTrainer, default_jit_compile
 from lstmrec.scoring.align import Report, score
 from lstmrec.targets import Targets
+from lstmrec.training.augment import Augment
 from lstmrec.training.batching import CTCBatches, fit_input
 from lstmrec.training.callbacks import (
     CHECKPOINT,
+    HISTORY,
     EpochMonitor,
     WeightNoise,
     best_weights,
     load_checkpoint,
+    tensorboard_log,
+    write_history,
 )
 from lstmrec.training.distribute import make_distribution, write_dir
 
@@ -150,11 +154,15 @@ def _restore(out_dir: Path, trainer, log: Log) -> dict:
     return state
 
 
-def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path, log, dist=None):
+def _fit(trainer, data: TrainingData, recipe, state: dict, evaluate, out_dir: Path, log, dist=None):
     """Run the remaining epochs (none when the run already finished or stopped early)."""
+    cfg = recipe.training
     patience = cfg.patience if evaluate is not None else 0
     if state["epoch"] >= cfg.max_epochs or (patience and state["wait"] >= patience):
         return
+    augment = Augment.of_recipe(recipe)
+    if augment.enabled:
+        log(augment.describe())
     batches = CTCBatches(
         [apply_cmvn(f, data.mean, data.std) for f in data.train.feats],
         data.train.labels,
@@ -162,7 +170,9 @@ def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path,
         pad_multiple=cfg.pad_multiple,
         seed=cfg.seed,
         epoch=state["epoch"],
+        augment=augment,
     )
+    scalars = tensorboard_log(out_dir, log if dist is None or dist.is_chief else _silent)
     callbacks = [
         EpochMonitor(
             acoustic_model=trainer.acoustic_model,
@@ -171,6 +181,9 @@ def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path,
             patience=patience,
             state=state,
             log=log,
+            error_name="CER" if data.targets.unit == "chars" else "PER",
+            frames=int(sum(len(f) for f in data.train.feats)),
+            scalars=scalars,
         )
     ]
     if cfg.weight_noise > 0:
@@ -182,14 +195,22 @@ def _fit(trainer, data: TrainingData, cfg, state: dict, evaluate, out_dir: Path,
         # epoch's length from the first epoch's end and says the input "ran out of data".
         if dist is not None and dist.strategy is not None:
             warnings.filterwarnings("ignore", message="Your input ran out of data")
-        trainer.fit(
-            fit_input(batches, dist=dist, reduction=cfg.loss_reduction),
-            epochs=cfg.max_epochs,
-            initial_epoch=state["epoch"],
-            callbacks=callbacks,
-            verbose=0,
-            shuffle=False,
-        )
+        try:
+            trainer.fit(
+                fit_input(batches, dist=dist, reduction=cfg.loss_reduction),
+                epochs=cfg.max_epochs,
+                initial_epoch=state["epoch"],
+                callbacks=callbacks,
+                verbose=0,
+                shuffle=False,
+            )
+        finally:
+            if scalars is not None:
+                scalars.close()
+
+
+def _silent(_line: str) -> None:
+    """A log that drops its lines (workers other than the chief)."""
 
 
 def _recover(out_dir: Path, log: Log) -> None:
@@ -200,6 +221,9 @@ def _recover(out_dir: Path, log: Log) -> None:
         if found is not None and found != out_dir / name:
             log(f"note: {out_dir / name} restored from {found.name}, left by an interrupted run")
         recover_dir(out_dir / name)
+    for leftover in out_dir.glob(f".{HISTORY}.tmp-*"):  # history.csv is rewritten from the state
+        if leftover.is_file() and not leftover.is_symlink():
+            leftover.unlink(missing_ok=True)
     # Runs of version 0.2 wrote checkpoint.tmp (complete once state.json is in it), then
     # renamed checkpoint to checkpoint.old before renaming checkpoint.tmp into place.
     for legacy in (CHECKPOINT + ".tmp", CHECKPOINT + ".old"):
@@ -313,8 +337,10 @@ def _train_in(
             return dev_report(m, dev_set, symbols, data.mean, data.std, data.targets.fold)
 
     t0 = time.perf_counter()
-    _fit(trainer, data, cfg, state, evaluate, out_dir, log, dist)
+    _fit(trainer, data, recipe, state, evaluate, out_dir, log, dist)
     seconds = time.perf_counter() - t0
+    # A run killed between its last checkpoint and history.csv gets the missing rows here.
+    write_history(out_dir, state["history"])
 
     model.load_weights(best_weights(out_dir))
     summary = {
