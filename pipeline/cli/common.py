@@ -201,8 +201,9 @@ def add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> N
     p.add_argument(
         "--data",
         required=True,
-        help="TIMIT copy, IAM-OnDB copy, TIMIT-style corpus folder, JSONL manifest, or a "
-        "folder written by 'lstmrec prepare'",
+        help="TIMIT copy, Kaldi data dir, LibriSpeech tree, Common Voice folder, IAM-OnDB "
+        "copy, TIMIT-style corpus folder, JSONL manifest, or a folder written by "
+        "'lstmrec prepare'",
     )
     if split_default is not None:
         p.add_argument(

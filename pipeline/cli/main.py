@@ -210,8 +210,10 @@ def add_prepare_parser(sub) -> None:
         "--corpus",
         choices=CORPUS_KINDS,
         default="auto",
-        help="how to read a corpus folder: 'auto' (IAM-OnDB when it has lineStrokes/ and "
-        "ascii/, else TIMIT or TIMIT-style), 'timit', 'iam-ondb' (default: auto)",
+        help="how to read a corpus folder: 'auto' (recognised by its files: IAM-OnDB's "
+        "lineStrokes/ and ascii/, a Kaldi dir's wav.scp and text, LibriSpeech's *.trans.txt, "
+        "Common Voice's TSVs and clips/, else TIMIT or TIMIT-style), or one of "
+        f"{', '.join(k for k in CORPUS_KINDS if k != 'auto')} (default: auto)",
     )
     p.add_argument(
         "--splits",

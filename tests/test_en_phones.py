@@ -1,0 +1,65 @@
+"""The shipped English phone model, en-phones: it is listed, small enough, and recognizes real
+speech it never heard (held-out speechocean762 speakers, native TIMIT speakers)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import REPO, SHARED_DATA, run
+
+import lstmrec
+from lstmrec.shipped import MODELS_DIR, resolve_model
+
+MODEL = MODELS_DIR / "en-phones"
+LIMIT = 20 * 1024 * 1024  # bytes: the most a shipped model may weigh
+
+
+def test_shipped_and_listed(capsys):
+    assert resolve_model("en-phones") == MODEL
+    size = sum(f.stat().st_size for f in MODEL.iterdir() if f.is_file())
+    assert size <= LIMIT
+    rc, out, _ = run(capsys, "models", "--format", "json")
+    assert rc == 0
+    (card,) = [c for c in json.loads(out) if c["name"] == "en-phones"]
+    assert card["modality"] == "speech" and card["unit"] == "phones"
+    assert "CC BY 4.0" in card["licence"]
+    sets = {e["set"].split(" (")[0]: e for e in card["error_rates"]}
+    assert {"speechocean762 held-out speakers", "TIMIT sample"} <= set(sets)
+    for e in card["error_rates"]:
+        lo, hi = e["interval95"]
+        assert lo <= e["value"] <= hi and e["command"].startswith("lstmrec evaluate")
+
+
+@pytest.mark.shared_data("speechocean762")
+def test_held_out_speaker(tmp_path):
+    """One of the 16 held-out speakers (20 utterances): PER against the lexicon phones at the
+    level the card states for all of them, within a margin for one speaker's spread."""
+    card = json.loads((MODEL / "card.json").read_text(encoding="utf-8"))
+    held_out = (REPO / "configs/speechocean762/test_spk.list").read_text().split()
+    assert "0575" in held_out  # an adult woman's voice
+    speakers = tmp_path / "one.list"
+    speakers.write_text("0575\n")
+    model = lstmrec.load("en-phones")
+    result = model.evaluate(
+        SHARED_DATA / "speechocean762/train", "core-test", test_speakers=speakers
+    )
+    assert result["num_utterances"] == 20
+    stated = card["error_rates"][0]["value"]
+    assert result["error_rate"] < stated + 15
+
+
+@pytest.mark.shared_data("timit-sample")
+def test_transcribes_native_speech_without_a_model_argument(capsys):
+    """`lstmrec transcribe FILE` uses en-phones; on a TIMIT sentence (hand labels) its phones
+    are far closer to the truth than chance."""
+    from lstmrec.corpora.timit import find_timit
+    from lstmrec.scoring.align import score
+
+    wav = SHARED_DATA / "timit-sample/TIMIT/TRAIN/DR1/FVMH0/SI1466.WAV"
+    rc, out, err = run(capsys, "transcribe", str(wav))
+    assert rc == 0, err
+    hyp = out.split()[1:]
+    (utt,) = [u for u in find_timit(SHARED_DATA / "timit-sample") if u.id == "fvmh0_si1466"]
+    report = score({utt.id: list(utt.phones)}, {utt.id: hyp}, fold_to=39)
+    assert report.total.error_rate < 60
