@@ -21,7 +21,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ("tensorflow", "jax", "torch")
-MODEL_TESTS = ("tests/test_models.py", "tests/test_cells.py", "tests/test_numpy_engine.py")
+MODEL_TESTS = (
+    "tests/test_models.py",
+    "tests/test_cells.py",
+    "tests/test_numpy_engine.py",
+    "tests/test_transducer_loss.py",
+)
 
 
 def main(argv: list[str]) -> int:
