@@ -4,7 +4,8 @@
     .venv/bin/python scripts/bench_stacking.py --corpus ../shared/data/speechocean762/train \
         --backends tensorflow jax --stacks 1 2 3 --layers 3 --units 250 --batch-size 16
 
-For every (backend, stack) pair, times full training steps (forward, CTC loss, backward,
+For every (backend, stack) pair (and, with ``--batch-sizes``, other batch sizes of the last
+pair), times full training steps (forward, CTC loss, backward,
 update; :func:`lstmrec.bench.training.time_training`) of the BLSTM on the corpus's real
 utterance lengths, each pair in its own process (a backend is chosen at import). Stacking
 ``k`` frames gives ``ceil(T / k)`` recurrent steps of ``k`` times the inputs. Speeds are in
@@ -61,6 +62,12 @@ def main() -> int:
     p.add_argument("--input-dim", type=int, default=123, help="inputs of one unstacked frame")
     p.add_argument("--classes", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--batch-sizes",
+        nargs="+",
+        type=int,
+        help="also time these batch sizes (last backend, last stack)",
+    )
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--stack", type=int, help=argparse.SUPPRESS)  # one pair, in a child process
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -80,6 +87,15 @@ def main() -> int:
             rows.append(
                 {"backend": backend, "stack": stack, **json.loads(out.stdout.split("\n")[-2])}
             )
+    for batch in args.batch_sizes or ():
+        cmd = [sys.executable, __file__, "--stack", str(args.stacks[-1])] + _passed(args)
+        cmd[cmd.index("--batch-size") + 1] = str(batch)
+        env = dict(os.environ, KERAS_BACKEND=args.backends[-1], TF_CPP_MIN_LOG_LEVEL="3")
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if out.returncode == 0:
+            row = json.loads(out.stdout.split("\n")[-2])
+            rows.append({"backend": args.backends[-1], "stack": args.stacks[-1], **row,
+                         "batch_size": batch})  # fmt: skip
     if not rows:
         return 1
     ref = rows[0]["input_frames_per_s"]
