@@ -38,21 +38,9 @@ def default_jit_compile() -> bool | str:
     return False if keras.backend.backend() == "tensorflow" else "auto"
 
 
-class CTCTrainer(keras.Model):
-    """Wraps an acoustic model so that ``fit`` trains it with CTC.
-
-    ``x`` is ``(features (B, T, F), lengths (B,))`` and ``y`` is ``(labels (B, L),
-    label_lengths (B,))``. The loss is the sum (``reduction="sum"``: each utterance weighs as
-    one on-line SGD step, as in Graves et al.) or the mean of the per-utterance CTC losses.
-    This class only exists during training; bundles store the inner acoustic model.
-    """
-
-    def __init__(self, acoustic_model: keras.Model, *, reduction: str = "mean", **kwargs):
-        super().__init__(**kwargs)
-        if reduction not in ("sum", "mean"):
-            raise ValueError(f"reduction={reduction!r} must be 'sum' or 'mean'")
-        self.acoustic_model = acoustic_model
-        self.reduction = reduction
+class SequenceTrainer(keras.Model):
+    """What every training model of padded, variable-length batches needs under a
+    ``tf.distribute`` strategy (the CTC and transducer trainers derive from it)."""
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras (TensorFlow backend, under a tf.distribute strategy) builds the model by pulling
@@ -77,6 +65,23 @@ class CTCTrainer(keras.Model):
             # scalar lacks; one-element vectors average to the same scalar.
             logs = {k: ops.reshape(v, (1,)) for k, v in logs.items()}
         return logs
+
+
+class CTCTrainer(SequenceTrainer):
+    """Wraps an acoustic model so that ``fit`` trains it with CTC.
+
+    ``x`` is ``(features (B, T, F), lengths (B,))`` and ``y`` is ``(labels (B, L),
+    label_lengths (B,))``. The loss is the sum (``reduction="sum"``: each utterance weighs as
+    one on-line SGD step, as in Graves et al.) or the mean of the per-utterance CTC losses.
+    This class only exists during training; bundles store the inner acoustic model.
+    """
+
+    def __init__(self, acoustic_model: keras.Model, *, reduction: str = "mean", **kwargs):
+        super().__init__(**kwargs)
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"reduction={reduction!r} must be 'sum' or 'mean'")
+        self.acoustic_model = acoustic_model
+        self.reduction = reduction
 
     def call(self, inputs, training=False):
         return self.acoustic_model(list(inputs), training=training)

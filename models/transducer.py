@@ -24,6 +24,7 @@ import keras
 from keras import ops
 
 from lstmrec.models.blstm import build_model
+from lstmrec.models.ctc import SequenceTrainer
 from lstmrec.models.layers import LengthAwareBidirectional
 from lstmrec.models.transducer_decoding import DenseJoint, LSTMPrediction, TransducerStep
 from lstmrec.models.transducer_loss import rnnt_loss
@@ -162,7 +163,7 @@ def numpy_step(transducer: Transducer) -> TransducerStep:
     )
 
 
-class TransducerTrainer(keras.Model):
+class TransducerTrainer(SequenceTrainer):
     """Trains the three networks of a :class:`Transducer` with the transducer loss.
 
     ``x`` is ``(features (B, T, F), lengths (B,))`` and ``y`` is ``(labels (B, U) int32 padded
@@ -190,25 +191,6 @@ class TransducerTrainer(keras.Model):
         the encoder. Raises ValueError, before copying anything, unless the two have the same
         recurrent layers (names, cells) with weights of the same shapes."""
         copy_encoder_weights(ctc_model, self.encoder)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # As in CTCTrainer: under a tf.distribute strategy, build only the optimizer (padded
-        # batches of different shapes cannot be averaged over workers to build the model).
-        strategy = getattr(self, "_distribute_strategy", None)
-        if strategy is None:
-            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
-        if self.optimizer is not None and not self.optimizer.built:
-            with strategy.scope():
-                self.optimizer.build(self.trainable_variables)
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        logs = super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-        strategy = getattr(self, "_distribute_strategy", None)
-        if strategy is not None and strategy.num_replicas_in_sync > len(
-            strategy.extended.worker_devices
-        ):
-            logs = {k: ops.reshape(v, (1,)) for k, v in logs.items()}  # as in CTCTrainer
-        return logs
 
     def call(self, inputs, training=False):
         return self.encoder(list(inputs), training=training)

@@ -105,10 +105,12 @@ def main() -> int:
         print(json.dumps(rows, indent=1))
         return 0
     print(f"{args.layers} x {args.units} BLSTM, batch {args.batch_size}, {args.steps} timed steps")
-    print(f"{'backend':<12}{'stack':>6}{'input frames/s':>16}{'ratio':>8}")
+    print(f"{'backend':<12}{'stack':>6}{'batch':>6}{'input frames/s':>16}{'ratio':>8}")
     for r in rows:
+        batch = r.get("batch_size", args.batch_size)
         print(
-            f"{r['backend']:<12}{r['stack']:>6}{r['input_frames_per_s']:>16.0f}{r['ratio']:>8.2f}"
+            f"{r['backend']:<12}{r['stack']:>6}{batch:>6}{r['input_frames_per_s']:>16.0f}"
+            f"{r['ratio']:>8.2f}"
         )
     return 0
 

@@ -36,7 +36,7 @@ def error_rates(run: Path, measured: list[dict]) -> list[dict]:
         out.append(
             {
                 "set": m["set"],
-                "metric": "PER" if d.get("fold_to") else "CER",
+                "metric": "CER" if "cer" in d else "PER",
                 "value": round(d["error_rate"], 2),
                 "interval95": [round(x, 2) for x in d["ci95"]],
                 "errors": d["errors"],
