@@ -27,6 +27,8 @@ echo "reference (39 phones):"
 "$BIN/lstmrec" refs --data "$DATA" --split core-test --test-speakers "$DATA/test_spk.list" \
     --fold 39 --silence keep --text-out "$OUT/test_ref39.txt" --force --quiet
 grep '^faem0_sx312 ' "$OUT/test_ref39.txt"
+echo "the shipped English model (en-phones, no training needed) on the same file:"
+"$BIN/lstmrec" transcribe "$wav"
 
 echo "== speech part done in $(( $(date +%s) - start )) s; model bundle: $OUT/model =="
 
