@@ -39,8 +39,26 @@ def default_jit_compile() -> bool | str:
 
 
 class SequenceTrainer(keras.Model):
-    """What every training model of padded, variable-length batches needs under a
-    ``tf.distribute`` strategy (the CTC and transducer trainers derive from it)."""
+    """What the CTC and transducer trainers share: the reduction of per-utterance losses, and
+    what a training model of padded, variable-length batches needs under ``tf.distribute``.
+    Subclasses set ``self.reduction`` ("sum" or "mean")."""
+
+    def reduce_losses(self, losses, sample_weight=None):
+        """The batch loss of ``(B,)`` per-utterance losses: their sum or mean, plus any layer
+        losses."""
+        if sample_weight is not None:
+            # Under tf.distribute each replica gets an equal share of the global batch with
+            # weights that already hold the reduction (lstmrec.training.batching.replica_share),
+            # and the optimizer sums the replicas' gradients: the shares add up to the single-device
+            # loss, even when the batch does not split evenly.
+            loss = ops.sum(losses * ops.cast(sample_weight, losses.dtype))
+        elif self.reduction == "sum":
+            loss = ops.sum(losses)
+        else:
+            loss = ops.mean(losses)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras (TensorFlow backend, under a tf.distribute strategy) builds the model by pulling
@@ -88,17 +106,4 @@ class CTCTrainer(SequenceTrainer):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         labels, label_lengths = y
-        losses = ctc_loss(labels, y_pred, label_lengths, x[1])  # (B,)
-        if sample_weight is not None:
-            # Under tf.distribute each replica gets an equal share of the global batch with
-            # weights that already hold the reduction (lstmrec.training.batching.replica_share),
-            # and the optimizer sums the replicas' gradients: the shares add up to the single-device
-            # loss, even when the batch does not split evenly.
-            loss = ops.sum(losses * ops.cast(sample_weight, losses.dtype))
-        elif self.reduction == "sum":
-            loss = ops.sum(losses)
-        else:
-            loss = ops.mean(losses)
-        if self.losses:
-            loss = loss + ops.sum(self.losses)
-        return loss
+        return self.reduce_losses(ctc_loss(labels, y_pred, label_lengths, x[1]), sample_weight)

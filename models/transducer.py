@@ -198,16 +198,7 @@ class TransducerTrainer(SequenceTrainer):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         labels, label_lengths = y
         logits = joint_logits(self.predictor, self.joint, y_pred, labels, training=training)
-        losses = rnnt_loss(labels, logits, label_lengths, x[1])  # (B,)
-        if sample_weight is not None:  # the replica shares of CTCTrainer.compute_loss
-            loss = ops.sum(losses * ops.cast(sample_weight, losses.dtype))
-        elif self.reduction == "sum":
-            loss = ops.sum(losses)
-        else:
-            loss = ops.mean(losses)
-        if self.losses:
-            loss = loss + ops.sum(self.losses)
-        return loss
+        return self.reduce_losses(rnnt_loss(labels, logits, label_lengths, x[1]), sample_weight)
 
 
 def _recurrent_layers(model: keras.Model) -> dict[str, LengthAwareBidirectional]:
