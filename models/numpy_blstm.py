@@ -246,11 +246,19 @@ class NumpyBLSTM:
     """``[features (B, T, F), lengths (B,)] -> logits (B, T, V + 1)``, like the Keras model.
 
     Has the two members callers use on a Keras model: ``predict_on_batch`` and
-    ``output_shape``. Dropout layers are the identity at inference and are skipped.
+    ``output_shape``. Dropout layers are the identity at inference and are skipped. Without an
+    output layer (``dense_kernel`` None: a transducer's encoder) the outputs are the last
+    BLSTM layer's, ``(B, T, 2U)``, zero on padded frames.
     """
 
     def __init__(self, layers: Sequence[BiLayer], dense_kernel, dense_bias, *, input_dim: int):
         self.layers = list(layers)
+        if dense_kernel is None:  # the identity: the last layer's outputs
+            width = 2 * self.layers[-1].units
+            dense_kernel, dense_bias = np.eye(width), np.zeros(width)
+            self.identity = True
+        else:
+            self.identity = False
         self.dense_kernel = np.ascontiguousarray(dense_kernel, dtype=np.float32)
         self.dense_bias = np.asarray(dense_bias, dtype=np.float32)
         self.input_dim = input_dim
@@ -272,14 +280,18 @@ class NumpyBLSTM:
             h = layer(h, lengths)
         logits = np.empty((batch, width, self.dense_kernel.shape[1]), dtype=np.float32)
         logits[:] = self.dense_bias
-        if steps:
+        if steps and self.identity:
+            logits[:, :steps] = h.transpose(1, 0, 2)
+        elif steps:
             lg = h.reshape(steps * batch, -1) @ self.dense_kernel + self.dense_bias
             logits[:, :steps] = lg.reshape(steps, batch, -1).transpose(1, 0, 2)
         return logits
 
 
-def load_numpy_model(path: str | os.PathLike) -> NumpyBLSTM:
-    """Read a ``model.keras`` written by Keras for a :func:`models.blstm.build_model` network.
+def load_numpy_model(path: str | os.PathLike):
+    """Read a ``model.keras`` written by Keras for a :func:`models.blstm.build_model` network
+    (a :class:`NumpyBLSTM`), or for a ``models.transducer.transducer_model`` (a
+    ``models.numpy_transducer.TransducerNetwork``).
 
     Raises:
         UnsupportedModel: a layer or setting the NumPy engine does not compute.
@@ -292,6 +304,13 @@ def load_numpy_model(path: str | os.PathLike) -> NumpyBLSTM:
         weights = io.BytesIO(archive.read("model.weights.h5"))
     layers_cfg = config["config"]["layers"]
     with h5py.File(weights, "r") as h5:
+        if any(layer["class_name"].endswith("Functional") for layer in layers_cfg):
+            from lstmrec.models.numpy_transducer import read_numpy_transducer
+
+            def encoder(cfg, group):
+                return _build(cfg, group, output_layer=False)
+
+            return read_numpy_transducer(layers_cfg, h5["layers"], _weight_keys, encoder)
         return _build(layers_cfg, h5["layers"])
 
 
@@ -311,7 +330,7 @@ def _weight_keys(layers_cfg: list[dict]) -> list[str]:
     return keys
 
 
-def _build(layers_cfg: list[dict], h5) -> NumpyBLSTM:
+def _build(layers_cfg: list[dict], h5, *, output_layer: bool = True) -> NumpyBLSTM:
     layers, dense, input_dim = [], None, None
     for layer, key in zip(layers_cfg, _weight_keys(layers_cfg), strict=True):
         kind, cfg = layer["class_name"].split(">")[-1], layer["config"]
@@ -333,9 +352,12 @@ def _build(layers_cfg: list[dict], h5) -> NumpyBLSTM:
             dense = (vars_["0"][()], vars_["1"][()])
         else:
             raise UnsupportedModel(f"layer {name!r} of type {kind} is not supported")
-    if dense is None or input_dim is None:
-        raise UnsupportedModel("no features input or no output Dense layer")
-    return NumpyBLSTM(layers, *dense, input_dim=input_dim)
+    if input_dim is None or (dense is None) == output_layer or not layers:
+        raise UnsupportedModel(
+            "no features input, no BLSTM layer, or "
+            + ("no output Dense layer" if output_layer else "an output layer in an encoder")
+        )
+    return NumpyBLSTM(layers, *(dense or (None, None)), input_dim=input_dim)
 
 
 def _bidi_layer(cfg: dict, group) -> BiLayer:

@@ -7,6 +7,10 @@ Three networks, each its own Keras model::
     joint      enc (B, T, 1, H_e), pred (B, 1, U + 1, H_p)
                    ─▶ tanh(enc W_e + b + pred W_p) ─▶ Dense(V + 1) logits (B, T, U + 1, V + 1)
 
+:func:`transducer_model` joins the three into one Keras model, ``[features, lengths, labels]
+-> joint logits``: what training checkpoints and what a bundle's ``model.keras`` holds;
+:func:`split_transducer` gives back the three networks of such a model.
+
 The encoder is the BLSTM stack of ``models.blstm.build_model`` without its output layer, with
 the same layer names, so a trained CTC acoustic model can initialise it
 (:meth:`TransducerTrainer.init_encoder_from`), as the paper's PreTrans networks were. The
@@ -26,6 +30,7 @@ from keras import ops
 from lstmrec.models.blstm import build_model
 from lstmrec.models.ctc import SequenceTrainer
 from lstmrec.models.layers import LengthAwareBidirectional
+from lstmrec.models.numpy_transducer import ENCODER, JOINT, PREDICTOR, TransducerNetwork
 from lstmrec.models.transducer_decoding import DenseJoint, LSTMPrediction, TransducerStep
 from lstmrec.models.transducer_loss import rnnt_loss
 
@@ -70,6 +75,51 @@ class LabelOneHot(keras.layers.Layer):
         return {**super().get_config(), "num_classes": self.num_classes}
 
 
+@keras.saving.register_keras_serializable(package="lstmrec")
+class ExpandDims(keras.layers.Layer):
+    """Insert a length-1 axis at ``axis`` (the joint network's broadcast of frames and labels)."""
+
+    def __init__(self, axis: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def call(self, x):
+        return ops.expand_dims(x, self.axis)
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        shape.insert(self.axis if self.axis >= 0 else len(shape) + 1 + self.axis, 1)
+        return tuple(shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+def transducer_model(transducer: Transducer) -> keras.Model:
+    """One Keras model of the three networks (their layers, not copies):
+    ``[features (B, T, F), lengths (B,), labels (B, U)] -> logits (B, T, U + 1, V + 1)``."""
+    features, lengths = transducer.encoder.inputs
+    feats = keras.Input(shape=features.shape[1:], name="features")
+    lens = keras.Input(shape=(), dtype=lengths.dtype, name="lengths")
+    labels = keras.Input(shape=(None,), dtype="int32", name="labels")
+    enc = transducer.encoder([feats, lens])
+    pred = transducer.predictor(labels)
+    logits = transducer.joint(
+        [ExpandDims(2, name="enc_frames")(enc), ExpandDims(1, name="pred_steps")(pred)]
+    )
+    return keras.Model([feats, lens, labels], logits, name="transducer")
+
+
+def split_transducer(model: keras.Model) -> Transducer:
+    """The three networks of a :func:`transducer_model` (shared with it, not copies)."""
+    return Transducer(model.get_layer(ENCODER), model.get_layer(PREDICTOR), model.get_layer(JOINT))
+
+
+def is_transducer(model) -> bool:
+    """Whether a Keras model is a :func:`transducer_model`."""
+    return any(layer.name == ENCODER for layer in getattr(model, "layers", ()))
+
+
 def _predictor(num_classes: int, pred_units: int, embed_dim: int | None) -> keras.Model:
     labels = keras.Input(shape=(None,), dtype="int32", name="labels")
     ids = PrependStart(name="prepend_start")(labels)  # (B, U + 1)
@@ -78,7 +128,7 @@ def _predictor(num_classes: int, pred_units: int, embed_dim: int | None) -> kera
     else:
         x = keras.layers.Embedding(num_classes, embed_dim, name="embedding")(ids)
     g = keras.layers.LSTM(pred_units, return_sequences=True, name="prediction_lstm")(x)
-    return keras.Model(labels, g, name="transducer_predictor")
+    return keras.Model(labels, g, name=PREDICTOR)
 
 
 def _joint(num_classes: int, enc_dim: int, pred_units: int, joint_units: int) -> keras.Model:
@@ -89,7 +139,7 @@ def _joint(num_classes: int, enc_dim: int, pred_units: int, joint_units: int) ->
     hidden = keras.layers.Add(name="joint_sum")([a, b])  # broadcast: (B, T, U + 1, J)
     hidden = keras.layers.Activation("tanh", name="joint_tanh")(hidden)
     logits = keras.layers.Dense(num_classes, name="joint_logits")(hidden)
-    return keras.Model([enc, pred], logits, name="transducer_joint")
+    return keras.Model([enc, pred], logits, name=JOINT)
 
 
 def build_transducer(
@@ -130,7 +180,7 @@ def build_transducer(
         cell=cell,
     )
     # The CTC model's stack up to its output layer: the same layers, under the same names.
-    encoder = keras.Model(ctc.inputs, ctc.get_layer("logits").input, name="transducer_encoder")
+    encoder = keras.Model(ctc.inputs, ctc.get_layer("logits").input, name=ENCODER)
     return Transducer(
         encoder=encoder,
         predictor=_predictor(num_classes, pred_units, embed_dim),
@@ -163,6 +213,23 @@ def numpy_step(transducer: Transducer) -> TransducerStep:
     )
 
 
+def decoding_network(model: keras.Model) -> TransducerNetwork:
+    """A :func:`transducer_model` ready for the NumPy decoders: its Keras encoder, and the
+    prediction and joint networks' current weights as NumPy step functions."""
+    t = split_transducer(model)
+    embedding = None
+    if any(layer.name == "embedding" for layer in t.predictor.layers):
+        embedding = t.predictor.get_layer("embedding").get_weights()[0]
+    enc_kernel, bias = t.joint.get_layer("joint_enc").get_weights()
+    (pred_kernel,) = t.joint.get_layer("joint_pred").get_weights()
+    return TransducerNetwork(
+        t.encoder,
+        t.predictor.get_layer("prediction_lstm").get_weights(),
+        embedding,
+        (enc_kernel, bias, pred_kernel, *t.joint.get_layer("joint_logits").get_weights()),
+    )
+
+
 class TransducerTrainer(SequenceTrainer):
     """Trains the three networks of a :class:`Transducer` with the transducer loss.
 
@@ -170,21 +237,34 @@ class TransducerTrainer(SequenceTrainer):
     with 0, label_lengths (B,))``. ``call`` runs the encoder (its outputs ``(B, T, 2 * units)``
     are ``y_pred``); the prediction and joint networks run in ``compute_loss``, where the labels
     are. The loss is the sum (``reduction="sum"``) or mean of the per-utterance losses, as in
-    ``models.ctc.CTCTrainer``. This class only exists during training.
+    ``models.ctc.CTCTrainer``. ``acoustic_model`` is the :func:`transducer_model` of the three
+    networks (what checkpoints and bundles store). This class only exists during training.
     """
 
-    def __init__(self, transducer: Transducer, *, reduction: str = "mean", **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, transducer: Transducer | keras.Model, *, reduction: str = "mean", **kw):
+        super().__init__(**kw)
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction={reduction!r} must be 'sum' or 'mean'")
-        self.encoder = transducer.encoder
-        self.predictor = transducer.predictor
-        self.joint = transducer.joint
+        if isinstance(transducer, Transducer):
+            transducer = transducer_model(transducer)
+        self.acoustic_model = transducer
         self.reduction = reduction
 
     @property
     def transducer(self) -> Transducer:
-        return Transducer(self.encoder, self.predictor, self.joint)
+        return split_transducer(self.acoustic_model)
+
+    @property
+    def encoder(self) -> keras.Model:
+        return self.acoustic_model.get_layer(ENCODER)
+
+    @property
+    def predictor(self) -> keras.Model:
+        return self.acoustic_model.get_layer(PREDICTOR)
+
+    @property
+    def joint(self) -> keras.Model:
+        return self.acoustic_model.get_layer(JOINT)
 
     def init_encoder_from(self, ctc_model: keras.Model) -> None:
         """Copy the BLSTM layers of a CTC acoustic model (``models.blstm.build_model``) into

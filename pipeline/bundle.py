@@ -3,7 +3,8 @@
 ::
 
     model/
-      model.keras      the Keras acoustic model (features, lengths -> logits)
+      model.keras      the Keras acoustic model: (features, lengths -> logits) for CTC, or the
+                       three networks of an RNN transducer (models.transducer.transducer_model)
       features.json    the feature settings the model was trained with: audio FeatureConfig, or
                        InkFeatureConfig ("kind": "ink") for a handwriting model
       symbols.txt      the symbol table (line 1 is the CTC blank; "<space>" is a word gap)
@@ -44,6 +45,12 @@ class Bundle:
     mean: np.ndarray  # (F,) float32
     std: np.ndarray  # (F,) float32
     summary: dict
+
+    @property
+    def kind(self) -> str:
+        """``"ctc"`` or ``"transducer"`` (then ``model`` is a
+        ``models.numpy_transducer.TransducerNetwork`` once loaded)."""
+        return self.summary.get("recipe", {}).get("model", {}).get("kind", "ctc")
 
 
 def save_bundle(path: str | os.PathLike, bundle: Bundle) -> None:
@@ -104,6 +111,10 @@ def load_bundle(path: str | os.PathLike, *, engine: str = "keras") -> Bundle:
     ``engine="numpy"`` reads the same weights into :class:`models.numpy_blstm.NumpyBLSTM`, which
     has the same ``predict_on_batch`` and computes the same logits without importing Keras or
     its backend: a fresh process starts transcribing seconds sooner.
+
+    A transducer bundle's ``model`` is a ``models.numpy_transducer.TransducerNetwork`` with
+    either engine (its encoder in Keras or NumPy; ``keras_model`` holds the whole Keras model
+    with the Keras engine).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r} must be one of {', '.join(ENGINES)}")
@@ -120,7 +131,10 @@ def load_bundle(path: str | os.PathLike, *, engine: str = "keras") -> Bundle:
         raise DataError("cmvn.npz holds NaN, infinite or non-positive statistics", path)
     if mean.shape != (features.dim,) or model.output_shape[-1] != len(symbols):
         raise DataError("bundle parts disagree (feature dim or number of symbols)", path)
-    return Bundle(model, features, symbols, mean, std, summary)
+    bundle = Bundle(model, features, symbols, mean, std, summary)
+    if getattr(model, "kind", "ctc") != bundle.kind:
+        raise DataError(f"bundle parts disagree (summary.json names a {bundle.kind} model)", path)
+    return bundle
 
 
 def _load_model(path: Path, engine: str):
@@ -130,5 +144,11 @@ def _load_model(path: Path, engine: str):
     import keras
 
     import lstmrec.models.layers  # noqa: F401  (registers the custom layer for deserialisation)
+    from lstmrec.models.transducer import decoding_network, is_transducer
 
-    return keras.saving.load_model(path, compile=False)
+    model = keras.saving.load_model(path, compile=False)
+    if not is_transducer(model):
+        return model
+    network = decoding_network(model)
+    network.keras_model = model
+    return network

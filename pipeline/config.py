@@ -30,6 +30,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 # models.cells.CELLS, repeated here so that reading a recipe does not import Keras
 # (tests/test_cells.py keeps the two equal).
 CELLS = ("lstm", "peephole", "cifg", "gru", "rnn")
+MODEL_KINDS = ("ctc", "transducer")
 # How training is spread over devices (lstmrec.training.distribute): one device; several GPUs of
 # one host (tf.distribute.MirroredStrategy); several hosts (MultiWorkerMirroredStrategy, from
 # TF_CONFIG); every local device on the JAX backend (keras.distribution.DataParallel).
@@ -114,10 +115,19 @@ class ModelConfig:
     units: int = 250  # LSTM units per direction
     dropout: float = 0.0  # dropout on each layer's input (outside the LSTM: cuDNN stays usable)
     cell: str = "lstm"  # recurrent cell: "lstm", "peephole", "cifg", "gru" or "rnn" (models.cells)
+    # "ctc": the BLSTM with a softmax output layer, trained with CTC; "transducer": the same
+    # BLSTM as the encoder of an RNN transducer (models.transducer), with these three sizes:
+    kind: str = "ctc"
+    pred_units: int = 250  # the prediction network's LSTM units
+    joint_units: int = 250  # the joint network's tanh units
+    embed_dim: int = 0  # a learnt label embedding of this size; 0: one-hot labels (Graves 2012)
 
     def __post_init__(self):
         _check(self, "num_layers", _int_upto(MAX_LAYERS), f"an integer in 1..{MAX_LAYERS}")
-        _check(self, "units", _int_upto(MAX_UNITS), f"an integer in 1..{MAX_UNITS}")
+        _check(self, "kind", lambda v: v in MODEL_KINDS, " or ".join(map(repr, MODEL_KINDS)))
+        for name in ("units", "pred_units", "joint_units"):
+            _check(self, name, _int_upto(MAX_UNITS), f"an integer in 1..{MAX_UNITS}")
+        _check(self, "embed_dim", lambda v: _int_upto(MAX_UNITS)(v) or v == 0, "an integer >= 0")
         _check(self, "dropout", lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
         _check(self, "cell", lambda v: v in CELLS, "one of " + ", ".join(CELLS))
 
@@ -135,6 +145,10 @@ class TrainingConfig:
     clipnorm: float | None = None  # clip each gradient to this L2 norm
     clipvalue: float | None = None  # clip each gradient element to [-v, v]
     pad_multiple: int = 32  # pad batches to a multiple of this many frames (fewer traced shapes)
+    label_pad_multiple: int = 0  # ... and labels to a multiple of this many (0: pad_multiple)
+    # Transducers: epochs of training the prediction network alone as a label language model
+    # on the training transcripts, before the whole transducer is trained (0: none)
+    prediction_pretrain_epochs: int = 0
     seed: int = 1234
     distribution: str = "none"  # one of DISTRIBUTIONS; batch_size stays the global batch
     # SpecAugment-style augmentation of the training batches (training.augment; 0: off)
@@ -155,7 +169,14 @@ class TrainingConfig:
         limits["pad_multiple"] = MAX_PAD_MULTIPLE
         for name, limit in limits.items():
             _check(self, name, _int_upto(limit), f"an integer in 1..{limit}")
-        _check(self, "patience", lambda v: _positive_int(v) or v == 0, "an integer >= 0")
+        for name in ("patience", "prediction_pretrain_epochs"):
+            _check(self, name, lambda v: _positive_int(v) or v == 0, "an integer >= 0")
+        _check(
+            self,
+            "label_pad_multiple",
+            lambda v: _int_upto(MAX_PAD_MULTIPLE)(v) or v == 0,
+            f"an integer in 0..{MAX_PAD_MULTIPLE}",
+        )
         _check(self, "weight_noise", lambda v: _number(v) and v >= 0, "a number >= 0")
         self._check_augment()
         for name in ("clipnorm", "clipvalue"):

@@ -9,23 +9,27 @@
 #
 # usage: scripts/english_phones.sh [--so762 ../shared/data/speechocean762]
 #            [--timit ../shared/data/timit-sample] [--out runs/english_phones]
-#            [--config configs/english_phones.toml] [--stage N] [--stop-stage N]
+#            [--config configs/english_phones.toml] [--init-from BUNDLE]
+#            [--stage N] [--stop-stage N]
+# --init-from starts training from a bundle's weights (configs/english_transducer.toml: the
+# transducer's encoder from en-phones).
 # A stopped training stage resumes from its last checkpoint when run again; the whole recipe
 # takes about an hour on 2 CPU cores (docs/models.md has the measured times).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 so762=../shared/data/speechocean762 timit=../shared/data/timit-sample
-out=runs/english_phones config=configs/english_phones.toml stage=0 stop_stage=4
+out=runs/english_phones config=configs/english_phones.toml stage=0 stop_stage=4 init=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --so762) so762=$2; shift 2 ;;
     --timit) timit=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --config) config=$2; shift 2 ;;
+    --init-from) init=(--init-from "$2"); shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "english_phones.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -59,7 +63,7 @@ if run 2; then
   resume=()
   [ -f "$out/checkpoint/state.json" ] && resume=(--resume)
   "$lstmrec" train --config "$config" --set "$lexicon" --data "$out/data" --out "$out" \
-      --feature-cache "$out/features" "${resume[@]}"
+      --feature-cache "$out/features" "${resume[@]}" "${init[@]}"
 fi
 if run 3; then
   echo "== stage 3: evaluate =="

@@ -28,7 +28,7 @@ from lstmrec.bundle import load_bundle
 from lstmrec.cli.common import split_from_args
 from lstmrec.features.audio import apply_cmvn
 from lstmrec.featurize import compute_features
-from lstmrec.inference.decoder import Decoder, DecoderOptions, predict_logits
+from lstmrec.inference.decoder import DecoderOptions, bundle_decoder, predict_logits
 from lstmrec.scoring.align import score
 from lstmrec.targets import label_kind, symbols_text, text_symbols, text_words
 
@@ -75,7 +75,7 @@ def grid_point(args, bundle, utts, logits, refs, *, weight: float, bonus: float,
         insertion_bonus=bonus,
         lexicon=args.lexicon,
     )
-    decoder = Decoder(options, bundle.symbols.to_list())
+    decoder = bundle_decoder(bundle, options)
     hyps = {
         u.id: bundle.symbols.decode([t.symbol for t in decoder(lg).tokens])
         for u, lg in zip(utts, logits, strict=True)

@@ -23,7 +23,7 @@ from lstmrec.bench.training import real_lengths, time_training
 from lstmrec.bundle import Bundle, load_bundle, save_bundle
 from lstmrec.features.audio import FeatureConfig, apply_cmvn
 from lstmrec.featurize import checked_features
-from lstmrec.inference.decoder import Decoder, DecoderOptions
+from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
 from lstmrec.inference.transcribe import transcribe_files
 from lstmrec.phones import SymbolTable
 
@@ -119,7 +119,7 @@ def infer(args) -> dict:
     # Best-path decoding for the main figures: the recipe's beam search (below, separately)
     # costs what the posteriors make it cost, from little on a trained model's peaky output to
     # its worst case on the near-uniform output of the untrained bundle timed by default.
-    greedy = Decoder(DecoderOptions(beam=0), bundle.symbols.to_list())
+    greedy = bundle_decoder(bundle, DecoderOptions(beam=0))
     list(transcribe_files(bundle, args.short[:1], decoder=greedy))  # warm caches (mel filters)
     # The first long file also pays for first-touching its large buffers (about a tenth of the
     # time here); later files of a batch job do not. Both are reported.

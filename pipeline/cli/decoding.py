@@ -10,7 +10,7 @@ from lstmrec.bundle import load_bundle
 from lstmrec.cli.common import Failures, bundle_held_out, lexicon_arg, split_from_args
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
-from lstmrec.inference.decoder import Decoder, DecoderOptions
+from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
 from lstmrec.inference.lm_files import corpus_sentences, text_tokens, train_ngram, write_arpa
 from lstmrec.lexicon import STYLES, Lexicon
 from lstmrec.targets import Targets
@@ -56,7 +56,7 @@ def decoder_from_args(args, bundle):
         )
     except (TypeError, ValueError) as e:  # a hand-edited summary.json
         raise DataError(f"bad [decoding] settings in the bundle ({e})", args.model) from None
-    return Decoder(options, bundle.symbols.to_list())
+    return bundle_decoder(bundle, options)
 
 
 def cmd_lm(args) -> int:

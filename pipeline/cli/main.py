@@ -151,6 +151,7 @@ def cmd_train(args) -> int:
         cache_dir=args.feature_cache,
         on_error=failures,
         log=print,
+        init_from=args.init_from,
     )
     if "dev_error_rate" in summary:
         print(f"dev error rate {summary['dev_error_rate']:.2f} % (epoch {summary['best_epoch']})")
@@ -252,7 +253,9 @@ def add_features_parser(sub) -> None:
 
 
 def add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a BLSTM-CTC model and write its bundle")
+    p = sub.add_parser(
+        "train", help="train a BLSTM-CTC model or RNN transducer and write its bundle"
+    )
     p.add_argument("--config", help="TOML recipe (default: built-in CTC-3l-250h defaults)")
     add_data_args(p, split_default=None)
     p.add_argument("--out", required=True, help="run folder (checkpoint/, model/)")
@@ -264,6 +267,12 @@ def add_train_parser(sub) -> None:
     )
     p.add_argument(
         "--resume", action="store_true", help="continue from the run folder's last checkpoint"
+    )
+    p.add_argument(
+        "--init-from",
+        metavar="BUNDLE",
+        help="start from this bundle's weights: a transducer's encoder from a CTC model of the "
+        "same features and layers (ignored with --resume)",
     )
     p.add_argument(
         "--feature-cache",

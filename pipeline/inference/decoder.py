@@ -3,6 +3,10 @@
 The decoding choice lives here, in one place: :class:`DecoderOptions` (filled from a bundle's
 recipe and the command line) gives a :class:`Decoder`, greedy best path or prefix beam search
 with an optional language model. Training's dev evaluation always decodes greedily (fast).
+
+A transducer bundle's model gives projected encoder outputs instead of logits
+(``models.numpy_transducer``); its decoder (:func:`bundle_decoder`) runs the transducer's
+greedy or beam search (Graves 2012) over them, with the same results and outputs.
 """
 
 from __future__ import annotations
@@ -19,6 +23,13 @@ from lstmrec.inference.lm_files import decoder_lm
 from lstmrec.models.align import ctc_log_likelihood
 from lstmrec.models.beam import Hypothesis, beam_decode, log_softmax
 from lstmrec.models.decoding import Token, greedy_decode
+from lstmrec.models.numpy_transducer import path_log_probs
+from lstmrec.models.transducer_decoding import (
+    TransducerStep,
+    beam_transducer,
+    greedy_transducer,
+    transducer_tokens,
+)
 from lstmrec.padding import bucket_batches, pad_features
 from lstmrec.progress import progress as progress_bar
 
@@ -62,6 +73,14 @@ class Decoded:
 
     tokens: list[Token]
     nbest: list[Hypothesis]
+    # A transducer's (T, V + 1) log-probabilities at each frame on the best path (before the
+    # frame's blank), the counterpart of CTC's frame posteriors; None for CTC
+    frame_log_probs: np.ndarray | None = None
+
+
+# Labels one transducer hypothesis may add on one frame: phones and characters come at most a
+# few per frame, and the cap bounds the beam search where the blank is improbable.
+TRANSDUCER_SYMBOLS_PER_FRAME = 8
 
 
 class Decoder:
@@ -70,18 +89,33 @@ class Decoder:
     Args:
         options: the decoding options.
         classes: the model's class names ``[blank, s1, ..., sV]`` (the LM is matched to them).
+        transducer: a transducer's step functions; then the decoder reads its projected encoder
+            outputs, not logits, and takes no language model.
     """
 
-    def __init__(self, options: DecoderOptions, classes: Sequence[str]) -> None:
+    def __init__(
+        self,
+        options: DecoderOptions,
+        classes: Sequence[str],
+        *,
+        transducer: TransducerStep | None = None,
+    ) -> None:
         if options.lexicon and not options.lm:
             raise DataError("a lexicon needs a word language model (--lm)", options.lexicon)
+        if transducer is not None and options.lm and not options.greedy:
+            raise DataError(
+                "a transducer decodes without an external language model; drop --lm", options.lm
+            )
         self.options = options
+        self.transducer = transducer
         self.lm = None
-        if options.lm and not options.greedy:
+        if options.lm and not options.greedy and transducer is None:
             self.lm = decoder_lm(classes, lm_path=options.lm, lexicon_path=options.lexicon)
 
     def __call__(self, logits: np.ndarray) -> Decoded:
         o = self.options
+        if self.transducer is not None:
+            return self._transducer(logits)
         log_probs = log_softmax(logits)  # (T, V + 1)
         if o.greedy:
             tokens = greedy_decode(log_probs)
@@ -97,6 +131,27 @@ class Decoder:
             insertion_bonus=o.insertion_bonus,
         )
         return Decoded(tokens, hyps)
+
+    def _transducer(self, enc: np.ndarray) -> Decoded:
+        o, step, cap = self.options, self.transducer, TRANSDUCER_SYMBOLS_PER_FRAME
+        if o.greedy:
+            found = [greedy_transducer(enc, step, max_symbols_per_frame=cap)]
+        else:
+            found = beam_transducer(
+                enc, step, beam=o.beam, nbest=o.nbest, max_symbols_per_frame=cap
+            )
+        best = found[0]
+        hyps = [Hypothesis(h.labels, h.acoustic, h.lm, h.score) for h in found]
+        frames = path_log_probs(enc, step, best.labels, best.frames)
+        return Decoded(transducer_tokens(best), hyps, frames)
+
+
+def bundle_decoder(bundle, options: DecoderOptions | None = None) -> Decoder:
+    """A :class:`Decoder` for ``bundle``'s model (CTC or transducer) with ``options`` (None:
+    its recipe's ``[decoding]`` settings)."""
+    options = options or DecoderOptions.from_summary(bundle.summary)
+    step = getattr(bundle.model, "step", None) if bundle.kind == "transducer" else None
+    return Decoder(options, bundle.symbols.to_list(), transducer=step)
 
 
 def predict_logits(
@@ -127,9 +182,17 @@ def predict_logits(
 def recognize_features(
     model, feats: Sequence[np.ndarray], mean: np.ndarray, std: np.ndarray, **kwargs
 ) -> list[list[Token]]:
-    """CMVN, acoustic model and best-path decoding for raw ``(T_i, F)`` feature arrays."""
+    """CMVN, acoustic model and best-path decoding for raw ``(T_i, F)`` feature arrays (a
+    transducer's ``model`` is a ``TransducerNetwork``)."""
     normed = [apply_cmvn(f, mean, std) for f in feats]
-    return [greedy_decode(lg) for lg in predict_logits(model, normed, **kwargs)]
+    outputs = predict_logits(model, normed, **kwargs)
+    if getattr(model, "kind", "ctc") == "transducer":
+        cap = TRANSDUCER_SYMBOLS_PER_FRAME
+        return [
+            transducer_tokens(greedy_transducer(a, model.step, max_symbols_per_frame=cap))
+            for a in outputs
+        ]
+    return [greedy_decode(lg) for lg in outputs]
 
 
 def decode_features(
@@ -154,7 +217,7 @@ def decode_features(
 
 def recipe_decoder(bundle) -> Decoder:
     """The decoder a bundle's recipe asks for (its ``[decoding]`` table, or the defaults)."""
-    return Decoder(DecoderOptions.from_summary(bundle.summary), bundle.symbols.to_list())
+    return bundle_decoder(bundle)
 
 
 def decode_in_chunks(

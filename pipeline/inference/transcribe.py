@@ -352,6 +352,8 @@ def _transcript_and_logits(
     nbest = [_alternative(bundle, h, fold_to) for h in r.nbest]
     timed = _timed(bundle, r.tokens, duration, fold_to)
     unit = Targets.of_bundle(bundle).unit
+    if r.frame_log_probs is not None:  # a transducer: the joint's outputs on the best path
+        logits = r.frame_log_probs
     return Transcript(name, duration, timed, nbest, unit=unit), logits
 
 

@@ -18,6 +18,7 @@ class CTCBatches(keras.utils.PyDataset):
         labels: list of ``(L_i,)`` int32 symbol ids (1..V).
         batch_size: utterances per batch.
         pad_multiple: padded widths are multiples of this many frames.
+        label_pad_multiple: padded label widths are multiples of this many (None: pad_multiple).
         seed: shuffling seed; the order of epoch ``e`` depends only on ``(seed, e)``, so a resumed
             run sees the same batches as an uninterrupted one.
         augment: masks and noise for the features of each batch (training only); batch ``i`` of
@@ -31,6 +32,7 @@ class CTCBatches(keras.utils.PyDataset):
         *,
         batch_size,
         pad_multiple=1,
+        label_pad_multiple=None,
         seed=0,
         epoch=0,
         augment: Augment | None = None,
@@ -39,6 +41,7 @@ class CTCBatches(keras.utils.PyDataset):
         super().__init__(**kwargs)
         self.feats, self.labels = feats, labels
         self.batch_size, self.pad_multiple, self.seed = batch_size, pad_multiple, seed
+        self.label_pad_multiple = label_pad_multiple or pad_multiple
         self.augment = augment if augment is not None and augment.enabled else None
         self.lengths = np.array([len(f) for f in feats])
         self.set_epoch(epoch)
@@ -56,7 +59,7 @@ class CTCBatches(keras.utils.PyDataset):
         x, x_len = pad_features([self.feats[i] for i in idx], multiple=self.pad_multiple)
         if self.augment is not None:
             x = self.augment.apply(x, x_len, batch_rng(self.seed, self.epoch, index))
-        y, y_len = pad_labels([self.labels[i] for i in idx], multiple=self.pad_multiple)
+        y, y_len = pad_labels([self.labels[i] for i in idx], multiple=self.label_pad_multiple)
         return (x, x_len), (y, y_len)
 
     def on_epoch_end(self) -> None:

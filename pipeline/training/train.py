@@ -28,8 +28,7 @@ from lstmrec.features.files import complete_dir, recover_dir, run_lock
 from lstmrec.featurize import check_ctc_fits, compute_features, default_cache_dir
 from lstmrec.inference.decoder import recognize_features
 from lstmrec.manifest import Utterance, manifest_hash
-from lstmrec.models.blstm import build_model
-from lstmrec.models.ctc import CTCTrainer, default_jit_compile
+from lstmrec.models.ctc import default_jit_compile
 from lstmrec.scoring.align import Report, score
 from lstmrec.targets import Targets
 from lstmrec.training.augment import Augment
@@ -45,6 +44,8 @@ from lstmrec.training.callbacks import (
     write_history,
 )
 from lstmrec.training.distribute import make_distribution, write_dir
+from lstmrec.training.transducer import build_trainer, decodable, pretrain_prediction
+from lstmrec.training.transducer import init_from as _init_from
 
 Log = Callable[[str], None]
 
@@ -168,6 +169,7 @@ def _fit(trainer, data: TrainingData, recipe, state: dict, evaluate, out_dir: Pa
         data.train.labels,
         batch_size=cfg.batch_size,
         pad_multiple=cfg.pad_multiple,
+        label_pad_multiple=cfg.label_pad_multiple or None,
         seed=cfg.seed,
         epoch=state["epoch"],
         augment=augment,
@@ -211,6 +213,21 @@ def _fit(trainer, data: TrainingData, recipe, state: dict, evaluate, out_dir: Pa
 
 def _silent(_line: str) -> None:
     """A log that drops its lines (workers other than the chief)."""
+
+
+def _initial_state(out_dir: Path, trainer, resuming, init_from, recipe, data, log) -> dict:
+    """The loop state and weights a run starts from: its checkpoint's when resuming; else
+    fresh, or ``init_from``'s weights, then (transducers) the prediction network pretrained."""
+    if resuming:
+        return _restore(out_dir, trainer, log)
+    state = {"epoch": 0, "best_error": None, "best_epoch": 0, "wait": 0, "history": []}
+    symbols = data.targets.symbols
+    if init_from is not None:
+        _init_from(trainer, init_from, recipe, symbols, log)
+        state["init_from"] = str(init_from)
+    if recipe.model.kind == "transducer":
+        pretrain_prediction(trainer, data.train.labels, len(symbols), recipe.training, log)
+    return state
 
 
 def _recover(out_dir: Path, log: Log) -> None:
@@ -264,8 +281,10 @@ def train(
     cache_dir: str | os.PathLike | None = None,
     on_error: Callable[[DataError], None] | None = None,
     log: Log = print,
+    init_from: str | os.PathLike | None = None,
 ) -> dict:
-    """Train a BLSTM-CTC model and write its bundle to ``out_dir/model``.
+    """Train a BLSTM-CTC model (or, with ``[model] kind = "transducer"``, an RNN transducer)
+    and write its bundle to ``out_dir/model``.
 
     Args:
         recipe: features, labels, model and optimisation settings.
@@ -277,6 +296,9 @@ def train(
         cache_dir: feature cache folder (default: the shared
             :func:`lstmrec.featurize.default_cache_dir`).
         on_error: called with each bad utterance, which is then skipped; ``None`` raises.
+        init_from: a bundle whose weights a new run starts from (a transducer's encoder from a
+            CTC bundle's BLSTM layers: :func:`lstmrec.training.transducer.init_from`); ignored
+            when resuming, since the checkpoint holds the run's own weights.
 
     Returns:
         The training summary stored in the bundle.
@@ -293,12 +315,30 @@ def train(
         with write_dir(out_dir, dist, resume=resuming) as run_dir:
             cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
             return _train_in(
-                recipe, train_utts, dev_utts, run_dir, resuming, cache_dir, on_error, log, dist
+                recipe,
+                train_utts,
+                dev_utts,
+                run_dir,
+                resuming,
+                cache_dir,
+                on_error,
+                log,
+                dist,
+                init_from,
             )
 
 
 def _train_in(
-    recipe, train_utts, dev_utts, out_dir: Path, resuming, cache_dir, on_error, log, dist
+    recipe,
+    train_utts,
+    dev_utts,
+    out_dir: Path,
+    resuming,
+    cache_dir,
+    on_error,
+    log,
+    dist,
+    init_from=None,
 ):
     """:func:`train` in the folder this process writes to (see :func:`write_dir`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -315,26 +355,17 @@ def _train_in(
     )
 
     with dist.scope():  # variables and optimizer slots mirrored on every replica
-        model = build_model(
-            input_dim=recipe.features.dim,
-            num_classes=len(symbols),
-            num_layers=recipe.model.num_layers,
-            units=recipe.model.units,
-            dropout=recipe.model.dropout,
-            cell=recipe.model.cell,
-        )
-        trainer = CTCTrainer(model, reduction=cfg.loss_reduction)
+        trainer = build_trainer(recipe, len(symbols), cfg.loss_reduction)
+        model = trainer.acoustic_model
         trainer.compile(optimizer=make_optimizer(cfg), jit_compile=default_jit_compile())
-    state = (
-        _restore(out_dir, trainer, log)
-        if resuming
-        else {"epoch": 0, "best_error": None, "best_epoch": 0, "wait": 0, "history": []}
-    )
+    state = _initial_state(out_dir, trainer, resuming, init_from, recipe, data, log)
     evaluate = None
     if dev_set is not None:
 
         def evaluate(m):
-            return dev_report(m, dev_set, symbols, data.mean, data.std, data.targets.fold)
+            return dev_report(
+                decodable(m), dev_set, symbols, data.mean, data.std, data.targets.fold
+            )
 
     t0 = time.perf_counter()
     _fit(trainer, data, recipe, state, evaluate, out_dir, log, dist)
@@ -354,6 +385,8 @@ def _train_in(
         "epochs_run": state["epoch"],
         "score_phone_set": data.targets.fold,
         "labels": data.targets.unit,
+        "model_kind": recipe.model.kind,
+        "init_from": state.get("init_from"),
         "train_seconds_this_run": round(seconds, 1),
         "distribution": cfg.distribution,
         "replicas": dist.num_replicas,
@@ -361,6 +394,7 @@ def _train_in(
     }
     if evaluate is not None:
         summary["dev_error_rate"] = evaluate(model).total.error_rate
+
     save_bundle(
         out_dir / "model", Bundle(model, recipe.features, symbols, data.mean, data.std, summary)
     )
