@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -195,3 +196,33 @@ def test_resume_after_an_interruption_equals_one_run(capsys, rnnt, speech_corpus
         [h["loss"] for h in a["history"]], [h["loss"] for h in b["history"]], rtol=1e-4
     )
     assert a["init_from"] == b["init_from"] == init
+
+
+def test_the_python_api_transcribes_with_a_transducer(rnnt, speech_corpus):
+    import lstmrec
+
+    model = lstmrec.load(rnnt["bundle"])
+    got = model.transcribe(wav(speech_corpus))
+    b = load_bundle(rnnt["bundle"], engine="numpy")
+    from lstmrec.inference.transcribe import transcribe_detailed
+
+    want, _ = transcribe_detailed(b, str(wav(speech_corpus)))
+    assert [p.phone for p in got.phones] == [p.phone for p in want.phones]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ('model.kind="rnnt"', "kind='rnnt' must be 'ctc' or 'transducer'"),
+        ("model.pred_units=0", "pred_units=0 must be an integer in 1.."),
+        ("model.embed_dim=-1", "embed_dim=-1 must be an integer >= 0"),
+        ("training.label_pad_multiple=-8", "label_pad_multiple=-8 must be an integer in 0.."),
+        ("training.prediction_pretrain_epochs=1.5", "prediction_pretrain_epochs=1.5 must be"),
+    ],
+)
+def test_bad_transducer_settings_are_one_line(override, message):
+    from lstmrec.config import load_recipe
+    from lstmrec.features.errors import DataError
+
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_recipe(None, [override])

@@ -44,21 +44,33 @@ def stock_bidirectional_model(*, input_dim, num_classes, num_layers, units):
 
 
 def synthetic_batches(
-    lengths: np.ndarray, *, batch_size: int, input_dim: int, num_classes: int, seed: int = 0
+    lengths: np.ndarray,
+    *,
+    batch_size: int,
+    input_dim: int,
+    num_classes: int,
+    seed: int = 0,
+    label_lengths: np.ndarray | None = None,
+    pad_multiple: int = 32,
+    label_pad_multiple: int = 1,
 ) -> list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], int]]:
     """Training batches of random features with the given true lengths, as training pads them.
 
     Returns a list of ``((x (B, T, F) float32, x_lengths (B,) int32), (labels (B, L) int32,
     label_lengths (B,) int32), real frames)``: length-bucketed, widths padded to multiples of
-    32 frames, one label per 8 frames (a phone rate like TIMIT's).
+    ``pad_multiple`` frames and ``label_pad_multiple`` labels, with ``label_lengths`` labels
+    (default: one per 8 frames, a phone rate like TIMIT's).
     """
     rng = np.random.default_rng(seed)
+    if label_lengths is None:
+        label_lengths = np.maximum(1, np.asarray(lengths) // 8)
     feats = [rng.standard_normal((n, input_dim)).astype(np.float32) for n in lengths]
-    labels = [rng.integers(1, num_classes, size=max(1, n // 8)).astype(np.int32) for n in lengths]
+    labels = [rng.integers(1, num_classes, size=max(1, int(n))).astype(np.int32)
+              for n in label_lengths]  # fmt: skip
     batches = []
     for idx in bucket_batches(lengths, batch_size=batch_size, rng=rng):
-        x, xl = pad_features([feats[i] for i in idx], multiple=32)
-        y, yl = pad_labels([labels[i] for i in idx])
+        x, xl = pad_features([feats[i] for i in idx], multiple=pad_multiple)
+        y, yl = pad_labels([labels[i] for i in idx], multiple=label_pad_multiple)
         batches.append(((x, xl), (y, yl), int(xl.sum())))
     return batches
 
@@ -72,22 +84,25 @@ def time_training(
     num_classes: int,
     steps: int,
     jit_compile: bool | str | None = None,
+    **batching,
 ) -> float:
     """Frames per second of ``steps`` SGD steps on batches with the given true lengths.
 
-    One untimed pass over every batch comes first, so each padded shape is traced (and, on
-    JAX, compiled) before the clock starts.
+    ``model`` is a CTC acoustic model, or a trainer (a ``keras.Model`` with its own loss, such
+    as ``models.transducer.TransducerTrainer``); ``batching`` goes to
+    :func:`synthetic_batches`. One untimed pass over every batch comes first, so each padded
+    shape is traced (and, on JAX, compiled) before the clock starts.
     """
     # Keras: loaded only to train, so the PyTorch reference and the cell experiment's argument
     # parsing import this module without it.
     import keras
 
-    from lstmrec.models.ctc import CTCTrainer, default_jit_compile
+    from lstmrec.models.ctc import CTCTrainer, SequenceTrainer, default_jit_compile
 
     batches = synthetic_batches(
-        lengths, batch_size=batch_size, input_dim=input_dim, num_classes=num_classes
+        lengths, batch_size=batch_size, input_dim=input_dim, num_classes=num_classes, **batching
     )
-    trainer = CTCTrainer(model, reduction="mean")
+    trainer = model if isinstance(model, SequenceTrainer) else CTCTrainer(model, reduction="mean")
     if jit_compile is None:
         jit_compile = default_jit_compile()
     trainer.compile(optimizer=keras.optimizers.SGD(1e-4, momentum=0.9), jit_compile=jit_compile)
