@@ -40,6 +40,7 @@ PREEMPHASIS = 0.97  # y[n] = x[n] - 0.97 x[n-1], applied per frame
 LOG_FLOOR = 1e-10  # power floor before log: log(1e-10) = -23.03 is the feature value of silence
 STD_FLOOR = 1e-5  # CMVN standard-deviation floor (a constant column is not blown up)
 FRAME_BLOCK = 4096  # frames whose spectra are computed at once (a long file goes block by block)
+FEW_FRAMES = 32  # below this many frames, the mel filters' terms are gathered in one go
 
 KINDS = ("fbank", "mfcc")
 # The range of each numeric setting: wider than any sensible recipe, narrow enough that no
@@ -292,15 +293,52 @@ def _power_and_energy(signal: np.ndarray, config: FeatureConfig) -> tuple[np.nda
 
 
 def _log_mel(power: np.ndarray, config: FeatureConfig) -> np.ndarray:
-    """Log mel energies float64 ``(T, n_mels)`` from power spectra ``(T, n_fft // 2 + 1)``."""
-    weights = mel_filterbank(
+    """Log mel energies float64 ``(T, n_mels)`` from power spectra ``(T, n_fft // 2 + 1)``.
+
+    Each filter's weighted sum runs over its bins in one fixed order, frame by frame, rather
+    than through a BLAS matrix product, whose rounding depends on how many frames it is given:
+    a frame's features are then the same bits however the signal is cut into blocks, which is
+    what lets :class:`lstmrec.features.stream.FeatureStream` reproduce them exactly.
+    """
+    bins, weights = _mel_taps(
         sample_rate=config.sample_rate,
         n_fft=config.n_fft,
         n_mels=config.n_mels,
         fmin=float(config.fmin),
         fmax=config.upper_hz,
-    )  # (M, K)
-    return np.log(np.maximum(power @ weights.T.astype(np.float64), LOG_FLOOR))  # (T, M)
+    )  # (M, K) each
+    # The same products added in the same order either way: one gather for a few frames (a
+    # stream's), one column of taps at a time for many (less memory, faster).
+    if len(power) < FEW_FRAMES:
+        terms = power[:, bins] * weights  # (T, M, K)
+        mel = terms[:, :, 0].copy()  # (T, M)
+        for k in range(1, bins.shape[1]):
+            mel += terms[:, :, k]
+    else:
+        mel = power[:, bins[:, 0]] * weights[:, 0]  # (T, M)
+        for k in range(1, bins.shape[1]):
+            mel += power[:, bins[:, k]] * weights[:, k]
+    return np.log(np.maximum(mel, LOG_FLOOR))  # (T, M)
+
+
+@functools.lru_cache(maxsize=16)
+def _mel_taps(
+    *, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`mel_filterbank` as taps: the FFT bins ``(M, K)`` int64 where each filter is
+    non-zero and their float64 weights ``(M, K)``, K the widest filter's bins (a narrower
+    filter's spare taps have weight 0 on bin 0). Read-only and cached."""
+    fb = mel_filterbank(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    nonzero = [np.flatnonzero(row) for row in fb]
+    width = max(1, *(len(b) for b in nonzero))
+    bins = np.zeros((n_mels, width), dtype=np.int64)
+    weights = np.zeros((n_mels, width), dtype=np.float64)
+    for m, b in enumerate(nonzero):
+        bins[m, : len(b)] = b
+        weights[m, : len(b)] = fb[m, b]
+    bins.setflags(write=False)
+    weights.setflags(write=False)
+    return bins, weights
 
 
 def _by_blocks(block_fn, signal: np.ndarray, config: FeatureConfig) -> np.ndarray:
@@ -373,8 +411,8 @@ def deltas(feats: np.ndarray, *, order: int = 2, width: int = 2) -> np.ndarray:
         if len(c) == 0:
             blocks.append(c.copy())
             continue
-        padded = np.pad(c, ((width, width), (0, 0)), mode="edge")  # (T + 2N, F)
         t = len(c)
+        padded = c[np.clip(np.arange(-width, t + width), 0, t - 1)]  # (T + 2N, F), edges repeated
         d = sum(
             n * (padded[width + n : width + n + t] - padded[width - n : width - n + t])
             for n in range(1, width + 1)

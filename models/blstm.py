@@ -3,14 +3,18 @@
 features (B, T, F) ─▶ [Dropout] ─▶ N × length-aware BLSTM (U per direction) ─▶ Dense(V + 1) logits
 
 The LSTM can be swapped for a variant cell (peephole, CIFG, GRU, tanh RNN: ``models.cells``) in
-the same length-aware bidirectional stack.
+the same length-aware bidirectional stack. With ``direction="forward"`` the layers are forward-only
+(``LengthAwareForward``, U units each): the logits of frame t then depend on frames ``0..t`` only,
+which is what streaming transcription needs (docs/streaming.md).
 """
 
 from __future__ import annotations
 
 import keras
 
-from lstmrec.models.layers import LengthAwareBidirectional
+from lstmrec.models.layers import LengthAwareBidirectional, LengthAwareForward
+
+DIRECTIONS = ("bidirectional", "forward")
 
 
 def build_model(
@@ -21,33 +25,44 @@ def build_model(
     units: int = 250,
     dropout: float = 0.0,
     cell: str = "lstm",
-    name: str = "blstm_ctc",
+    direction: str = "bidirectional",
+    name: str | None = None,
 ) -> keras.Model:
     """Build the inference model.
 
     Args:
         input_dim: feature dimension F (123 for fbank + energy with Δ, ΔΔ).
         num_classes: output classes including the CTC blank at index 0 (62 for TIMIT-61).
-        num_layers: number of bidirectional LSTM layers.
+        num_layers: number of recurrent layers.
         units: LSTM (or other cell) units per direction.
         dropout: dropout rate between layers (applied to layer inputs, never inside the LSTM,
             so the cuDNN kernel stays eligible).
         cell: recurrent cell of every layer, one of ``models.cells.CELLS`` (``"lstm"``,
             ``"peephole"``, ``"cifg"``, ``"gru"``, ``"rnn"``).
+        direction: ``"bidirectional"`` (layers ``blstm_1``, ...: ``2U`` outputs each) or
+            ``"forward"`` (layers ``forward_1``, ...: ``U`` outputs each, causal).
+        name: the model's name; default ``"blstm_ctc"`` or ``"forward_ctc"``.
 
     Returns:
         A functional model ``[features (B, T, F) float32, lengths (B,) int32] -> logits
         (B, T, num_classes)``. Logits on padded frames are meaningless and must be ignored.
     """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction={direction!r} must be one of {', '.join(DIRECTIONS)}")
+    forward = direction == "forward"
     features = keras.Input(shape=(None, input_dim), dtype="float32", name="features")
     lengths = keras.Input(shape=(), dtype="int32", name="lengths")
     x = features
     for i in range(1, num_layers + 1):
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-        blstm = LengthAwareBidirectional(units, cell=cell, name=f"blstm_{i}")
-        x = blstm([x, lengths])  # (B, T, 2U)
+        if forward:
+            layer = LengthAwareForward(units, cell=cell, name=f"forward_{i}")
+        else:
+            layer = LengthAwareBidirectional(units, cell=cell, name=f"blstm_{i}")
+        x = layer([x, lengths])  # (B, T, U) forward, (B, T, 2U) bidirectional
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name=f"dropout_{num_layers + 1}")(x)
     logits = keras.layers.Dense(num_classes, name="logits")(x)  # (B, T, V + 1)
+    name = name or ("forward_ctc" if forward else "blstm_ctc")
     return keras.Model([features, lengths], logits, name=name)

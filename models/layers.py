@@ -1,4 +1,5 @@
-"""Length-aware bidirectional LSTM (or another recurrent cell: see ``models.cells``).
+"""Length-aware bidirectional LSTM (or another recurrent cell: see ``models.cells``), and its
+forward-only counterpart for streaming.
 
 Keras' ``Bidirectional`` reverses the whole padded tensor, so the backward LSTM of a short
 utterance in a padded batch starts on padding, unless a mask is passed; and with a mask the JAX
@@ -91,6 +92,54 @@ class LengthAwareBidirectional(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         batch, steps, _ = input_shape[0]
         return (batch, steps, 2 * self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, unit_forget_bias=self.unit_forget_bias, cell=self.cell)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="lstmrec")
+class LengthAwareForward(keras.layers.Layer):
+    """A forward-only (unidirectional) recurrent layer: its output at step t depends on steps
+    ``0..t`` only, so a stack of them can emit outputs while the input is still arriving.
+
+    Call with ``[x, lengths]``: ``x`` is ``(B, T, F)``, ``lengths`` is ``(B,)`` int32. Returns
+    ``(B, T, units)``, zero on padded steps. Padding only ever follows the real frames, so it
+    never reaches them and no mask is needed (the LSTM and GRU stay cuDNN-eligible), as in
+    :class:`LengthAwareBidirectional`, whose forward half this is (the same weights, under the
+    same attribute name ``forward_lstm``).
+
+    Args:
+        units: output and state size U.
+        unit_forget_bias: start the forget-gate bias at 1 (Jozefowicz et al. 2015).
+        cell: recurrent cell, one of ``models.cells.CELLS``.
+    """
+
+    def __init__(
+        self, units: int, *, unit_forget_bias: bool = True, cell: str = "lstm", **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        if cell not in CELLS:
+            raise ValueError(f"cell={cell!r} must be one of {', '.join(CELLS)}")
+        self.units = units
+        self.unit_forget_bias = unit_forget_bias
+        self.cell = cell
+        self.forward_lstm = make_recurrent(
+            cell, units, unit_forget_bias=unit_forget_bias, name="forward"
+        )
+
+    def build(self, input_shape):
+        self.forward_lstm.build(input_shape[0])
+
+    def call(self, inputs):
+        x, lengths = inputs
+        y = self.forward_lstm(x)  # (B, T, U)
+        return y * length_mask(lengths, ops.shape(x)[1], y.dtype)[:, :, None]
+
+    def compute_output_shape(self, input_shape):
+        batch, steps, _ = input_shape[0]
+        return (batch, steps, self.units)
 
     def get_config(self):
         config = super().get_config()

@@ -15,6 +15,8 @@ rather than approximated. The arithmetic is float32 and time-major:
 - the backward direction runs on each sequence reversed by its own length (as
   ``models.layers.reverse_by_length``), and both directions advance together: one batched
   ``(2, B, U) @ (2, U, G·U)`` product per step;
+- a forward-only model (``models.blstm.build_model(direction="forward")``) has one direction
+  per layer; :mod:`models.numpy_stream` runs it chunk by chunk with its state carried over;
 - the loop writes into buffers allocated once (``out=``); the gate columns are reordered at
   load time so that all sigmoid gates are one contiguous slice, and their weights are halved so
   that ``σ(x) = (1 + tanh(x / 2)) / 2`` needs no extra product (and no SciPy import, which
@@ -41,8 +43,13 @@ _STORED = {
     "rnn": "h",
 }
 _ORDER = {"lstm": "ifoc", "peephole": "ifoc", "cifg": "foc", "gru": "zrh", "rnn": "h"}
-# The bidirectional layer by its class name in model.keras, under its earlier name too.
-_BIDI_CLASSES = ("LengthAwareBidirectional", "LengthAwareBidirectionalLSTM")
+# The recurrent layers by their class names in model.keras (the bidirectional one under its
+# earlier name too), and the weight groups of their directions.
+_DIRECTION_GROUPS = {
+    "LengthAwareBidirectional": ("forward_lstm", "backward_lstm"),
+    "LengthAwareBidirectionalLSTM": ("forward_lstm", "backward_lstm"),
+    "LengthAwareForward": ("forward_lstm",),
+}
 
 
 class UnsupportedModel(ValueError):
@@ -74,14 +81,15 @@ def _reorder(w: np.ndarray, cell: str, units: int) -> np.ndarray:
 
 
 class BiLayer:
-    """One length-aware bidirectional recurrent layer with NumPy weights (both directions).
+    """One length-aware recurrent layer with NumPy weights: bidirectional (D = 2 directions) or
+    forward-only (D = 1, ``models.layers.LengthAwareForward``).
 
     Args:
         cell: one of ``lstm``, ``peephole``, ``cifg``, ``gru``, ``rnn``.
-        kernel: ``(F, 2·G·U)`` input kernels of the forward then backward direction.
-        bias: ``(2·G·U,)`` input-side biases, same layout.
-        recurrent: ``(2, U, G·U)`` recurrent kernels.
-        extra: ``(2, 1, k·U)``: the GRU's recurrent bias (k = 3) or the peepholes ``[i, f, o]``
+        kernel: ``(F, D·G·U)`` input kernels of the forward (then backward) direction.
+        bias: ``(D·G·U,)`` input-side biases, same layout.
+        recurrent: ``(D, U, G·U)`` recurrent kernels.
+        extra: ``(D, 1, k·U)``: the GRU's recurrent bias (k = 3) or the peepholes ``[i, f, o]``
             (k = 3); ``None`` for the other cells.
 
     Gate blocks are in ``_ORDER[cell]``, and every weight of a sigmoid gate is halved (see
@@ -91,40 +99,68 @@ class BiLayer:
     def __init__(self, cell, kernel, bias, recurrent, extra=None) -> None:
         self.cell, self.kernel, self.bias = cell, kernel, bias
         self.recurrent, self.extra = recurrent, extra
-        self.units = recurrent.shape[1]
+        self.directions, self.units = recurrent.shape[0], recurrent.shape[1]
+
+    @property
+    def output_dim(self) -> int:
+        """Output width: ``D·U``."""
+        return self.directions * self.units
 
     def __call__(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """``(T, B, F)`` float32 time-major inputs -> ``(T, B, 2U)`` outputs, zero on padding."""
+        """``(T, B, F)`` float32 time-major inputs -> ``(T, B, D·U)`` outputs, zero on padding."""
         steps, batch, _ = x.shape
-        width = self.recurrent.shape[2]
-        proj = x.reshape(steps * batch, -1) @ self.kernel  # (T·B, 2·G·U)
-        proj += self.bias
-        proj = proj.reshape(steps, batch, 2, width)
-        both = np.empty((steps, 2, batch, width), dtype=np.float32)
+        d, u, width = self.recurrent.shape
+        proj = self.project(x).reshape(steps, batch, d, width)
+        both = np.empty((steps, d, batch, width), dtype=np.float32)
         both[:, 0] = proj[:, :, 0]
-        both[:, 1] = reverse_by_length(proj[:, :, 1], lengths)
-        out = self._run(both)  # (T, 2, B, U)
-        y = np.empty((steps, batch, 2 * self.units), dtype=np.float32)
-        y[:, :, : self.units] = out[:, 0]
-        y[:, :, self.units :] = reverse_by_length(out[:, 1], lengths)
+        if d == 2:
+            both[:, 1] = reverse_by_length(proj[:, :, 1], lengths)
+        out = self.run(both, self.start(batch))  # (T, D, B, U)
+        y = np.empty((steps, batch, d * u), dtype=np.float32)
+        y[:, :, :u] = out[:, 0]
+        if d == 2:
+            y[:, :, u:] = reverse_by_length(out[:, 1], lengths)
         y[np.arange(steps)[:, None] >= np.asarray(lengths)[None, :]] = 0.0
         return y
 
-    def _run(self, proj: np.ndarray) -> np.ndarray:
-        """The recurrence of both directions over ``(T, 2, B, G·U)`` input projections."""
-        steps, _, batch, width = proj.shape
-        out = np.empty((steps, 2, batch, self.units), dtype=np.float32)
-        z = np.empty((2, batch, width), dtype=np.float32)
-        step = _STEPS[self.cell](z, self.units, self.extra)
-        h = np.zeros((2, batch, self.units), dtype=np.float32)
-        for t in range(steps):
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """Input projections of every step and direction: ``(T, B, F) -> (T·B, D·G·U)``."""
+        proj = x.reshape(-1, x.shape[-1]) @ self.kernel  # (T·B, D·G·U)
+        proj += self.bias
+        return proj
+
+    def start(self, batch: int) -> RecurrentState:
+        """The state before the first step: zero outputs and cell states."""
+        return RecurrentState(self, batch)
+
+    def run(self, proj: np.ndarray, state: RecurrentState) -> np.ndarray:
+        """The recurrence over ``(T, D, B, G·U)`` input projections from ``state``, which it
+        advances: ``(T, D, B, U)`` outputs. Running a sequence in pieces, one ``state`` carried
+        from piece to piece, gives the outputs of running it whole."""
+        out = np.empty((proj.shape[0], *state.h.shape), dtype=np.float32)
+        z, step, h = state.z, state.step, state.h
+        for t in range(proj.shape[0]):
             np.matmul(h, self.recurrent, out=z)
             h = out[t]
             step(proj[t], h)
+        if len(out):
+            state.h = h.copy()
         return out
 
 
-# One step of each cell, as a closure over the (2, B, G·U) buffer z = h_{t−1} @ W_h and the
+class RecurrentState:
+    """What a :class:`BiLayer`'s recurrence carries from one step to the next, for ``batch``
+    sequences: the last outputs ``h`` ``(D, B, U)`` and, inside the cell's step closure, the
+    cell state (LSTMs) or previous output (GRU)."""
+
+    def __init__(self, layer: BiLayer, batch: int) -> None:
+        d, u, width = layer.recurrent.shape
+        self.z = np.empty((d, batch, width), dtype=np.float32)  # h_{t−1} @ W_h, then the gates
+        self.step = _STEPS[layer.cell](self.z, u, layer.extra)
+        self.h = np.zeros((d, batch, u), dtype=np.float32)
+
+
+# One step of each cell, as a closure over the (D, B, G·U) buffer z = h_{t−1} @ W_h and the
 # slices of it that the step reads, made once per sequence: a step then allocates nothing.
 # Sigmoid gates come in pre-scaled by 1/2 (see _SIGMOID_BLOCKS): σ(x) = (1 + tanh(x/2)) / 2.
 
@@ -248,13 +284,14 @@ class NumpyBLSTM:
     Has the two members callers use on a Keras model: ``predict_on_batch`` and
     ``output_shape``. Dropout layers are the identity at inference and are skipped. Without an
     output layer (``dense_kernel`` None: a transducer's encoder) the outputs are the last
-    BLSTM layer's, ``(B, T, 2U)``, zero on padded frames.
+    recurrent layer's, ``(B, T, D·U)``, zero on padded frames. The same class computes
+    forward-only models (``layers`` of one direction each).
     """
 
     def __init__(self, layers: Sequence[BiLayer], dense_kernel, dense_bias, *, input_dim: int):
         self.layers = list(layers)
         if dense_kernel is None:  # the identity: the last layer's outputs
-            width = 2 * self.layers[-1].units
+            width = self.layers[-1].output_dim
             dense_kernel, dense_bias = np.eye(width), np.zeros(width)
             self.identity = True
         else:
@@ -341,10 +378,10 @@ def _build(layers_cfg: list[dict], h5, *, output_layer: bool = True) -> NumpyBLS
                 input_dim = shape[-1]
         elif kind == "Dropout":
             continue
-        elif kind in _BIDI_CLASSES:
+        elif kind in _DIRECTION_GROUPS:
             if dense is not None:
                 raise UnsupportedModel(f"layer {name!r} after the output layer")
-            layers.append(_bidi_layer(cfg, h5[key]))
+            layers.append(_recurrent_layer(cfg, h5[key], _DIRECTION_GROUPS[kind]))
         elif kind == "Dense":
             if cfg.get("activation", "linear") != "linear" or not cfg.get("use_bias", True):
                 raise UnsupportedModel(f"Dense layer {name!r}: only linear with bias is supported")
@@ -360,12 +397,12 @@ def _build(layers_cfg: list[dict], h5, *, output_layer: bool = True) -> NumpyBLS
     return NumpyBLSTM(layers, *(dense or (None, None)), input_dim=input_dim)
 
 
-def _bidi_layer(cfg: dict, group) -> BiLayer:
+def _recurrent_layer(cfg: dict, group, directions: Sequence[str]) -> BiLayer:
     cell, units = cfg.get("cell", "lstm"), cfg["units"]
     if cell not in _ORDER:
         raise UnsupportedModel(f"cell {cell!r} of layer {cfg['name']!r} is not supported")
     kernels, biases, recurrents, extras = [], [], [], []
-    for direction in ("forward_lstm", "backward_lstm"):
+    for direction in directions:
         k, b, r, e = _direction_weights(cell, group[direction], units)
         kernels.append(k)
         biases.append(b)

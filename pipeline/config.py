@@ -31,6 +31,8 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 # (tests/test_cells.py keeps the two equal).
 CELLS = ("lstm", "peephole", "cifg", "gru", "rnn")
 MODEL_KINDS = ("ctc", "transducer")
+# models.blstm.DIRECTIONS, repeated for the same reason as CELLS.
+DIRECTIONS = ("bidirectional", "forward")
 # How training is spread over devices (lstmrec.training.distribute): one device; several GPUs of
 # one host (tf.distribute.MirroredStrategy); several hosts (MultiWorkerMirroredStrategy, from
 # TF_CONFIG); every local device on the JAX backend (keras.distribution.DataParallel).
@@ -111,7 +113,7 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    num_layers: int = 3  # bidirectional LSTM layers
+    num_layers: int = 3  # recurrent (bidirectional LSTM) layers
     units: int = 250  # LSTM units per direction
     dropout: float = 0.0  # dropout on each layer's input (outside the LSTM: cuDNN stays usable)
     cell: str = "lstm"  # recurrent cell: "lstm", "peephole", "cifg", "gru" or "rnn" (models.cells)
@@ -121,6 +123,9 @@ class ModelConfig:
     pred_units: int = 250  # the prediction network's LSTM units
     joint_units: int = 250  # the joint network's tanh units
     embed_dim: int = 0  # a learnt label embedding of this size; 0: one-hot labels (Graves 2012)
+    # "bidirectional": BLSTM layers (each output sees the whole utterance); "forward": forward-only
+    # layers of `units` each, the output at frame t sees frames <= t (streaming: docs/streaming.md)
+    direction: str = "bidirectional"
 
     def __post_init__(self):
         _check(self, "num_layers", _int_upto(MAX_LAYERS), f"an integer in 1..{MAX_LAYERS}")
@@ -130,6 +135,12 @@ class ModelConfig:
         _check(self, "embed_dim", lambda v: _int_upto(MAX_UNITS)(v) or v == 0, "an integer >= 0")
         _check(self, "dropout", lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
         _check(self, "cell", lambda v: v in CELLS, "one of " + ", ".join(CELLS))
+        _check(self, "direction", lambda v: v in DIRECTIONS, " or ".join(map(repr, DIRECTIONS)))
+        if self.direction == "forward" and self.kind != "ctc":
+            raise ValueError(
+                f"ModelConfig: direction='forward' needs kind='ctc' (kind={self.kind!r} has a "
+                "bidirectional encoder)"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

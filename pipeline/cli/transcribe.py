@@ -13,6 +13,7 @@ from lstmrec.cli import common
 from lstmrec.cli.common import Failures, engine_arg, fold_arg, format_arg, split_from_args
 from lstmrec.cli.decoding import add_decoding_args, decoder_from_args
 from lstmrec.cli.scale import beam_args, transcribe_beam
+from lstmrec.cli.stream import CHUNK_MS, cmd_stream
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
 from lstmrec.features.inkfiles import INK_EXTENSIONS
@@ -30,6 +31,8 @@ from lstmrec.shipped import DEFAULT_INK, DEFAULT_SPEECH
 
 
 def cmd_transcribe(args) -> int:
+    if args.stream:
+        return cmd_stream(args)
     return _decode_files(args, "audio", expand_inputs, _transcripts, _print_transcript)
 
 
@@ -157,6 +160,25 @@ def add_transcribe_parser(sub) -> None:
         help="CTM: leave out the silence phones sil, h#, pau, epi, or keep them (default: drop)",
     )
     p.add_argument("--rate", type=int, help="standard input is raw 16-bit mono PCM at this many Hz")
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="print each phone (start s, end s, phone) as soon as it is final, while the audio "
+        "arrives: one input, a file read at real-time pace or - (a WAV stream, or raw PCM with "
+        "--rate); needs a forward-only model, decodes greedily (docs/streaming.md)",
+    )
+    p.add_argument(
+        "--no-realtime",
+        action="store_true",
+        help="with --stream and a file: read it as fast as possible, not at real-time pace",
+    )
+    p.add_argument(
+        "--chunk-ms",
+        type=float,
+        default=CHUNK_MS,
+        help="with --stream and a file: milliseconds of audio read at a time (default: "
+        f"{CHUNK_MS:g})",
+    )
     p.add_argument(
         "--data", help="also transcribe a corpus split, named by utterance id (see --split)"
     )

@@ -38,7 +38,7 @@ def build_trainer(recipe, num_classes: int, reduction: str):
         cell=m.cell,
     )
     if m.kind == "ctc":
-        return CTCTrainer(build_model(**shape), reduction=reduction)
+        return CTCTrainer(build_model(**shape, direction=m.direction), reduction=reduction)
     transducer = build_transducer(
         **shape,
         pred_units=m.pred_units,
