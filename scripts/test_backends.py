@@ -26,6 +26,7 @@ MODEL_TESTS = (
     "tests/test_cells.py",
     "tests/test_numpy_engine.py",
     "tests/test_transducer_loss.py",
+    "tests/test_transducer_model.py",
 )
 
 

@@ -67,6 +67,8 @@ def test_evaluate_json_counts_and_score_agree(capsys, speech_model, speech_corpu
             "json",
             "--hyp-out",
             hyp,
+            "--ref-out",
+            tmp_path / "scored_ref.txt",
         ),
     )
     assert rc == 0, err
@@ -90,6 +92,12 @@ def test_evaluate_json_counts_and_score_agree(capsys, speech_model, speech_corpu
     scored = json.loads(out)
     for key in ("substitutions", "deletions", "insertions", "reference_length"):
         assert scored[key] == report[key]
+    # --ref-out wrote those references as scored: folded to 39, in Kaldi text format.
+    written = dict(
+        (line.split(" ", 1)[0], line.split()[1:])
+        for line in (tmp_path / "scored_ref.txt").read_text().splitlines()
+    )
+    assert written == {u: fold(p, 39) for u, p in refs.items()}
 
 
 def test_evaluate_skips_bad_utterances(capsys, speech_model, bad_speaker):

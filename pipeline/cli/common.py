@@ -74,7 +74,7 @@ def split_from_args(args, split: str, *, on_error=None) -> list:
 # a folder of <split>.jsonl; a transcribe --plot folder is checked picture by picture.
 OUTPUTS = {
     "prepare": (("out", "--out"),),
-    "evaluate": (("hyp_out", "--hyp-out"), ("plot", "--plot")),
+    "evaluate": (("hyp_out", "--hyp-out"), ("ref_out", "--ref-out"), ("plot", "--plot")),
     "score": (("plot", "--plot"),),
     "transcribe": (("plot", "--plot"),),
     "lm": (("out", "--out"),),

@@ -124,6 +124,10 @@ class Report:
     alignments: dict[str, list[AlignedPair]] = dataclasses.field(default_factory=dict)
     utterance_speakers: dict[str, str] = dataclasses.field(default_factory=dict)
 
+    def references(self) -> dict[str, list[str]]:
+        """The reference symbols of each utterance as scored (after folding), by id."""
+        return {u: [r for _, r, _ in a if r is not None] for u, a in self.alignments.items()}
+
     def utterance_counts(self) -> dict[str, ErrorCounts]:
         """Counts of each reference utterance, by id (in the order they were scored)."""
         return {utt: ErrorCounts.from_alignment(a) for utt, a in self.alignments.items()}
