@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test fuzz lint clean-demo sclite
+.PHONY: install demo test fuzz lint clean-demo sclite chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP) sclite
+test: $(STAMP) sclite chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # NIST sclite (Debian's sctk), which a test runs on our CTM and STM output: installed when
@@ -29,6 +29,16 @@ sclite:
 	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sctk >/dev/null 2>&1 || \
 	      { apt-get update -qq >/dev/null 2>&1 && \
 	        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sctk >/dev/null 2>&1; }; }; } || true
+
+# Headless Chromium and its WebDriver (Debian's chromium and chromium-driver), in which a test
+# drives the page of `lstmrec serve`: installed the same way (that test skips without them, or
+# fails under CI=true).
+chromium:
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	      { apt-get update -qq >/dev/null 2>&1 && \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1; }; }; } || true
 
 # The long runs (docs/robustness.md): the fuzzing of every file reader (tests/test_fuzz.py, about
 # 6 minutes) and training killed at every one of its file writes and renames (about 15 minutes).

@@ -33,6 +33,7 @@ LAYERS = {
     "lstmrec.api": 6,
     "lstmrec.jobs": 7,
     "lstmrec.bench": 7,
+    "lstmrec.serve": 7,  # the HTTP server; Starlette and uvicorn are imported here only
     "lstmrec.cli": 8,  # dispatches every command, `lstmrec bench` and the Beam jobs included
 }
 # The package's own entry points stand above everything: ``import lstmrec`` fetches the API on

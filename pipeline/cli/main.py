@@ -29,6 +29,7 @@ from lstmrec.cli.common import (
     split_from_args,
 )
 from lstmrec.cli.decoding import add_decoding_args, add_lm_parser, decoder_from_args
+from lstmrec.cli.export import add_export_parser
 from lstmrec.cli.models import add_models_parser, resolve_model_arg
 from lstmrec.cli.refs import add_refs_parser
 from lstmrec.cli.reports import (
@@ -40,6 +41,7 @@ from lstmrec.cli.reports import (
     report_options,
 )
 from lstmrec.cli.scale import add_bench_parser, beam_args, beam_options
+from lstmrec.cli.serve import add_serve_parser
 from lstmrec.cli.transcribe import add_recognize_parser, add_transcribe_parser
 from lstmrec.config import load_recipe
 from lstmrec.corpora.splits import CORPUS_KINDS, SPLITS, load_split
@@ -194,6 +196,8 @@ def cmd_evaluate(args) -> int:
         print(f"{args.split} speakers (split by {lists_from}): {' '.join(speakers)}")
     if args.hyp_out:
         write_kaldi_text(hyps, args.hyp_out)
+    if args.ref_out:  # what the hypotheses were scored against, for `lstmrec compare`
+        write_kaldi_text(report.references(), args.ref_out)
     if args.plot:
         plot_confusions(report, args.plot)
     return failures.finish()
@@ -303,6 +307,11 @@ def add_evaluate_parser(sub) -> None:
         "set otherwise; no folding for a model whose symbols are not TIMIT phones",
     )
     p.add_argument("--hyp-out", help="also write the hypotheses in Kaldi text format")
+    p.add_argument(
+        "--ref-out",
+        help="also write the references as scored (folded; lexicon phones without silences) in "
+        "Kaldi text format, e.g. for lstmrec compare",
+    )
     lexicon_arg(p, default_help="default: the lexicon the model was trained with")
     add_decoding_args(p)
     report_args(p)
@@ -329,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_refs_parser,
         add_bench_parser,
         add_models_parser,
+        add_export_parser,
+        add_serve_parser,
     ):
         add(sub)
     common.add_force_args(sub)

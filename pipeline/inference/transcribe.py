@@ -337,10 +337,26 @@ def transcribe_signal(
     """The :class:`Transcript` of samples in memory: ``signal`` ``(N,)`` or ``(N, C)`` (channels
     averaged), float in [-1, 1] or integer PCM, at ``sample_rate`` Hz (resampled to the model's
     rate). ``name`` is the transcript's ``file``. Unusable signals raise :class:`DataError`."""
+    return transcribe_signal_detailed(
+        bundle, signal, sample_rate, name=name, fold_to=fold_to, decoder=decoder
+    )[0]
+
+
+def transcribe_signal_detailed(
+    bundle: Bundle,
+    signal: np.ndarray,
+    sample_rate: int,
+    *,
+    name: str,
+    fold_to: int | None = None,
+    decoder: Decoder | None = None,
+) -> tuple[Transcript, np.ndarray]:
+    """:func:`transcribe_signal`'s :class:`Transcript` and the model's ``(T, V + 1)`` float32
+    logits, as :func:`transcribe_detailed` gives them for a file."""
     speech_unit(bundle, fold_to, name)
     feats = signal_features(signal, sample_rate, bundle.features, name)
     duration = len(signal) / sample_rate
-    return _transcript_and_logits(bundle, name, duration, feats, fold_to, decoder)[0]
+    return _transcript_and_logits(bundle, name, duration, feats, fold_to, decoder)
 
 
 def _transcript_and_logits(
