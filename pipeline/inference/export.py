@@ -38,20 +38,18 @@ the prediction network, joint network), written and checked the same way
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
 import shutil
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from lstmrec import __version__
-from lstmrec.backend import import_keras
+from lstmrec.backend import held_stderr, import_keras
 from lstmrec.bundle import load_bundle, read_bundle_meta
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import atomic_dir, complete_dir, write_json
@@ -149,7 +147,7 @@ def export_bundle(
         for name in SIDE_FILES:
             shutil.copyfile(path / name, tmp / name)
         write_json(tmp / EXPORT_FILE, record)
-        with _held_stderr():  # the LiteRT interpreter's start-up line
+        with held_stderr():  # the LiteRT interpreter's start-up line
             record["check"] = _checks(bundle, tmp)
         write_json(tmp / EXPORT_FILE, record)
         # Nothing a user made is overwritten: refuse a folder that filled up meanwhile.
@@ -196,7 +194,7 @@ def _write_artifact(
     if fmt == "litert":  # built-in ops only: no Flex delegate in the standalone interpreter
         options["target_spec"] = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}
     try:
-        with _held_stderr():
+        with held_stderr():
             if fmt == "savedmodel":
                 _save_savedmodel(model, target, inputs)
             else:
@@ -239,26 +237,6 @@ def _save_savedmodel(model, target: Path, inputs: list[dict]) -> None:
     module.weights = [v.value for v in model.weights]  # the TensorFlow variables
     module.serve = serve
     tf.saved_model.save(module, str(target), signatures={SIGNATURE: serve})
-
-
-@contextlib.contextmanager
-def _held_stderr() -> Iterator[None]:
-    """Hold back what the converters print on file descriptor 2 (TensorFlow's C++ log lines,
-    tf2onnx's progress); it is passed on only if the block fails."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _name_onnx(path: Path, inputs: list[dict], outputs: list[dict]) -> None:
