@@ -226,3 +226,34 @@ def test_bad_transducer_settings_are_one_line(override, message):
 
     with pytest.raises(DataError, match=re.escape(message)):
         load_recipe(None, [override])
+
+
+def test_an_ink_recipe_trains_a_transducer_that_recognizes(capsys, ink_run, tmp_path):
+    """``kind = "transducer"`` on a handwriting recipe: trained from scratch, then ``recognize``
+    on both engines gives the same text, with one stroke span per character."""
+    from helpers import INK_RECIPE
+
+    corpus, _ = ink_run
+    (tmp_path / "ink.toml").write_text(
+        INK_RECIPE.replace(
+            "[model]", '[model]\nkind = "transducer"\npred_units = 8\njoint_units = 8'
+        ).replace("[training]", "[training]\nlabel_pad_multiple = 8\n")
+        + "[decoding]\nbeam = 3\n"
+    )
+    rc, out, err = run(
+        capsys, "train", "--config", tmp_path / "ink.toml", "--data", corpus,
+        "--out", tmp_path / "run",
+    )  # fmt: skip
+    assert rc == 0, err
+    bundle = tmp_path / "run" / "model"
+    assert json.loads((bundle / "summary.json").read_text())["model_kind"] == "transducer"
+    line = sorted((corpus / "lineStrokes").rglob("*.xml"))[0]
+    got = {}
+    for engine in ("numpy", "keras"):
+        rc, out, err = run(
+            capsys, "recognize", "--model", bundle, line, "--format", "json", "--engine", engine
+        )
+        assert rc == 0, err
+        got[engine] = json.loads(out)
+    assert got["numpy"]["text"] == got["keras"]["text"]
+    assert "".join(c["char"] for c in got["numpy"]["chars"]) == got["numpy"]["text"]
