@@ -177,3 +177,32 @@ def shared_data(name: str) -> Path:
             pytest.fail(f"{reason} (CI=true: the shared data must be there)", pytrace=False)
         pytest.skip(reason)
     return path
+
+
+def random_model(
+    cell: str,
+    *,
+    input_dim=7,
+    num_classes=5,
+    layers=2,
+    units=6,
+    dropout=0.1,
+    direction="bidirectional",
+    seed: int | None = None,
+):
+    """A ``build_model`` network with every weight drawn at random (seeded; default seed
+    ``len(cell)``)."""
+    from lstmrec.models.blstm import build_model  # here: Keras only for the tests that need it
+
+    model = build_model(
+        input_dim=input_dim,
+        num_classes=num_classes,
+        num_layers=layers,
+        units=units,
+        cell=cell,
+        dropout=dropout,
+        direction=direction,
+    )
+    rng = np.random.default_rng(len(cell) if seed is None else seed)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.weights])
+    return model

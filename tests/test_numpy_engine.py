@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import random_model
 
 from lstmrec.bundle import Bundle, load_bundle, save_bundle
 from lstmrec.features.audio import FeatureConfig
@@ -28,23 +29,6 @@ from lstmrec.phones import SymbolTable
 REPO = Path(__file__).resolve().parents[1]
 WAV = REPO / "data" / "timit-demo" / "TIMIT" / "TRAIN" / "DR3" / "MADC0" / "SX197.WAV"
 TOL = 1e-4
-
-
-def random_model(cell: str, *, input_dim=7, num_classes=5, layers=2, units=6, dropout=0.1):
-    """A ``build_model`` network with every weight drawn at random (seeded)."""
-    from lstmrec.models.blstm import build_model  # here: Keras only for the tests that need it
-
-    model = build_model(
-        input_dim=input_dim,
-        num_classes=num_classes,
-        num_layers=layers,
-        units=units,
-        cell=cell,
-        dropout=dropout,
-    )
-    rng = np.random.default_rng(len(cell))
-    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.weights])
-    return model
 
 
 def test_reverse_by_length_hand_computed():

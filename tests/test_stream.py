@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import REPO, TEST_FILE, one_line, run, shared_data, train_args
+from helpers import REPO, TEST_FILE, one_line, random_model, run, shared_data, train_args
 
 from lstmrec.bench.stream import StreamTiming, lookahead_s, reference_latency_s, time_stream
 from lstmrec.bundle import load_bundle
@@ -46,23 +46,6 @@ def sample_wav(speaker: str = "DR1/FVMH0", utt: str = "SA1") -> str:
     return str(shared_data(SAMPLE) / "TIMIT" / "TRAIN" / speaker / f"{utt}.WAV")
 
 
-def random_forward_model(cell: str, *, input_dim=7, num_classes=5, layers=2, units=6):
-    from lstmrec.models.blstm import build_model  # Keras only for the tests that need it
-
-    model = build_model(
-        input_dim=input_dim,
-        num_classes=num_classes,
-        num_layers=layers,
-        units=units,
-        cell=cell,
-        dropout=0.1,
-        direction="forward",
-    )
-    rng = np.random.default_rng(len(cell) + 7)
-    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.weights])
-    return model
-
-
 def chunks(n: int, rng, high: int):
     """Random cut points of ``range(n)``: ``(start, stop)`` pieces of 1 to ``high`` items."""
     start = 0
@@ -78,7 +61,7 @@ def chunks(n: int, rng, high: int):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_forward_model_numpy_and_incremental_match_keras(cell, tmp_path):
-    model = random_forward_model(cell)
+    model = random_model(cell, direction="forward", seed=len(cell) + 7)
     assert [layer.name for layer in model.layers if "forward" in layer.name] == [
         "forward_1",
         "forward_2",
