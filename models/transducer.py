@@ -195,21 +195,30 @@ def joint_logits(predictor: keras.Model, joint: keras.Model, enc, labels, traini
     return joint([ops.expand_dims(enc, 2), ops.expand_dims(pred, 1)], training=training)
 
 
-def numpy_step(transducer: Transducer) -> TransducerStep:
-    """The prediction and joint networks as the NumPy step functions of
-    ``models.transducer_decoding`` (float64), from the Keras models' current weights."""
-    lstm = transducer.predictor.get_layer("prediction_lstm")
-    kernel, recurrent, bias = lstm.get_weights()
+def _step_weights(transducer: Transducer) -> tuple[list, object, tuple]:
+    """The prediction LSTM's ``(kernel, recurrent, bias)``, its embedding matrix (None: one-hot
+    labels) and the joint network's ``(enc_kernel, bias, pred_kernel, out_kernel, out_bias)``,
+    from the Keras models' current weights."""
     embedding = None
     if any(layer.name == "embedding" for layer in transducer.predictor.layers):
         embedding = transducer.predictor.get_layer("embedding").get_weights()[0]
     joint = transducer.joint
-    enc_kernel, enc_bias = joint.get_layer("joint_enc").get_weights()
+    enc_kernel, bias = joint.get_layer("joint_enc").get_weights()
     (pred_kernel,) = joint.get_layer("joint_pred").get_weights()
     out_kernel, out_bias = joint.get_layer("joint_logits").get_weights()
+    lstm = transducer.predictor.get_layer("prediction_lstm").get_weights()
+    return lstm, embedding, (enc_kernel, bias, pred_kernel, out_kernel, out_bias)
+
+
+def numpy_step(transducer: Transducer) -> TransducerStep:
+    """The prediction and joint networks as the NumPy step functions of
+    ``models.transducer_decoding`` (float64), from the Keras models' current weights."""
+    lstm, embedding, (enc_kernel, bias, pred_kernel, out_kernel, out_bias) = _step_weights(
+        transducer
+    )
     return TransducerStep.of(
-        LSTMPrediction(kernel, recurrent, bias, embedding),
-        DenseJoint(enc_kernel, pred_kernel, enc_bias, out_kernel, out_bias),
+        LSTMPrediction(*lstm, embedding),
+        DenseJoint(enc_kernel, pred_kernel, bias, out_kernel, out_bias),
     )
 
 
@@ -217,17 +226,7 @@ def decoding_network(model: keras.Model) -> TransducerNetwork:
     """A :func:`transducer_model` ready for the NumPy decoders: its Keras encoder, and the
     prediction and joint networks' current weights as NumPy step functions."""
     t = split_transducer(model)
-    embedding = None
-    if any(layer.name == "embedding" for layer in t.predictor.layers):
-        embedding = t.predictor.get_layer("embedding").get_weights()[0]
-    enc_kernel, bias = t.joint.get_layer("joint_enc").get_weights()
-    (pred_kernel,) = t.joint.get_layer("joint_pred").get_weights()
-    return TransducerNetwork(
-        t.encoder,
-        t.predictor.get_layer("prediction_lstm").get_weights(),
-        embedding,
-        (enc_kernel, bias, pred_kernel, *t.joint.get_layer("joint_logits").get_weights()),
-    )
+    return TransducerNetwork(t.encoder, *_step_weights(t))
 
 
 class TransducerTrainer(SequenceTrainer):
