@@ -22,7 +22,29 @@ class DataError(ValueError):
         super().__init__(f"{self.path}: {reason}" if self.path is not None else reason)
 
 
+class CorpusGap(DataError):
+    """A known gap of a corpus as distributed, not a fault of the user's copy: IAM-OnDB's
+    transcribed lines that have no strokes file (1,014 in a real copy), or a line whose
+    transcription the corpus's own conventions mark as missing (a placeholder text, an
+    unreadable word). Skipped like any bad input, but commands list such gaps once, in a file,
+    and do not count them as failures. ``kind`` says which gap, as the summary words it
+    (``"transcribed line(s) have no ink"``)."""
+
+    def __init__(
+        self, reason: str, path: str | os.PathLike | None = None, *, kind: str = "gap(s)"
+    ) -> None:
+        super().__init__(reason, path)
+        self.kind = kind
+
+
 OnError = Callable[[DataError], object]  # called with each bad input, which is then skipped
+
+
+def skip_gaps(err: DataError) -> None:
+    """An ``on_error`` that skips known corpus gaps (:class:`CorpusGap`) and raises every other
+    error: what a caller that stops at bad input passes to read a corpus with gaps."""
+    if not isinstance(err, CorpusGap):
+        raise err
 
 
 def report_or_raise(err: DataError, on_error: OnError | None) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from lstmrec.bundle import Bundle, load_bundle
 from lstmrec.corpora.splits import load_split
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, skip_gaps
 from lstmrec.features.inkfiles import checked_strokes
 from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
 from lstmrec.inference.recognize import Recognition, recognize_files, recognize_strokes
@@ -133,14 +133,17 @@ class Model:
         manifest or a prepared folder, as ``lstmrec evaluate --data``): the dict ``lstmrec
         evaluate --format json`` prints. PER for a speech model of phones (folded to ``fold``,
         default the bundle's scoring set), CER and WER for a handwriting model or a speech model
-        of characters."""
-        utts = load_split(data, split, dev_speakers=dev_speakers, test_speakers=test_speakers)
+        of characters. Known gaps of the corpus (IAM-OnDB's lines without ink, lines its text
+        normalisation leaves out) are skipped; any other bad input raises :class:`DataError`."""
+        utts = load_split(
+            data, split, dev_speakers=dev_speakers, test_speakers=test_speakers, on_error=skip_gaps
+        )
         if not utts:
             raise DataError(f"split {split!r} has no utterances", data)
         extra = {"model": self.path, "split": split}
         targets = Targets.of_bundle(self.bundle)
         if targets.unit == "chars":  # CER and WER: handwriting, or speech written as characters
-            report, _ = evaluate_text_bundle(self.bundle, utts)
+            report, _ = evaluate_text_bundle(self.bundle, utts, on_error=skip_gaps)
             label = "speaker" if targets.speech else "writer"
             return evaluation_dict(report, ReportOptions(speaker_label=label), extra=extra)
         fold_to = fold if fold is not None else targets.fold

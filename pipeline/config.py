@@ -23,6 +23,7 @@ from typing import Any
 from lstmrec.features.audio import FeatureConfig
 from lstmrec.features.errors import DataError
 from lstmrec.features.ink import InkFeatureConfig
+from lstmrec.textnorm import TEXT_NORMALIZATIONS
 
 AnyFeatureConfig = FeatureConfig | InkFeatureConfig
 
@@ -88,8 +89,21 @@ class DataConfig:
     # files (Kaldi lexicon.txt, TIMIT's timitdic.txt) and/or "cmudict" (lstmrec.lexicon)
     lexicon: tuple[str, ...] = ()
     lexicon_style: str = "plain"  # "plain": dictionary phones; "timit": TIMIT's conventions
+    # How a text's corpus conventions are undone, alike for targets, references and LM text
+    # (lstmrec.textnorm): "iam_ondb", "none", or "auto" = "iam_ondb" for ink, "none" for speech
+    text_normalization: str = "auto"
+    # Train on at most this many utterances of train_split (0: all): the first N of those with
+    # targets, sorted by id and shuffled with training.seed (lstmrec.corpora.splits.cap_utterances)
+    max_utterances: int = 0
 
     def __post_init__(self):
+        _check(
+            self,
+            "text_normalization",
+            lambda v: v in TEXT_NORMALIZATIONS,
+            " or ".join(map(repr, TEXT_NORMALIZATIONS)),
+        )
+        _check(self, "max_utterances", lambda v: _positive_int(v) or v == 0, "an integer >= 0")
         for name in ("phone_set", "score_phone_set"):
             _check(self, name, lambda v: v in (61, 48, 39), "61, 48 or 39")
         _check(

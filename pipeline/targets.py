@@ -19,6 +19,9 @@ lexicon phones without the silence labels the style adds (``h#``, closures), and
 removed from the hypotheses of those utterances too: a dictionary cannot say where a speaker
 paused. Speech models can also write characters (``[data] unit = "chars"``): the transcript's
 words in lower case (:func:`lstmrec.lexicon.words`).
+
+The text of a model of characters first goes through the recipe's ``text_normalization``
+(:mod:`lstmrec.textnorm`, e.g. IAM-OnDB's ``Mr .`` spacing), for targets and references alike.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from lstmrec.features.errors import DataError, OnError, report_or_raise
 from lstmrec.lexicon import Lexicon, is_timit_inventory, words
 from lstmrec.manifest import Utterance
 from lstmrec.phones import PHONES39, PHONES48, TIMIT61, SymbolTable, fold
+from lstmrec.textnorm import normalize_text, resolve_normalization
 
 UNITS = ("phones", "chars")  # what a model's symbols are (see the module docstring)
 ENGLISH_CHARS = "abcdefghijklmnopqrstuvwxyz' "  # the characters of speech models by default
@@ -59,16 +63,23 @@ def utterance_symbols(
     phone_set: int = 61,
     lexicon: Lexicon | None = None,
     speech: bool = False,
+    normalization: str = "none",
 ) -> list[str]:
     """The utterance's symbols in ``unit``, before any symbol table: its phones folded to
     ``phone_set`` (:func:`utterance_labels`; from ``lexicon`` when it has only words) or its
-    text's characters (:func:`utterance_chars`; a ``speech`` transcript's words in lower case).
-    :class:`DataError` when it has none."""
+    text's characters (:func:`utterance_chars`; a ``speech`` transcript's words in lower case),
+    the text first normalised (``normalization``: :func:`lstmrec.textnorm.normalize_text`).
+    :class:`DataError` when it has none (:class:`CorpusGap` when the normalisation leaves the
+    line out)."""
     if unit == "phones":
         if not utt.phones and lexicon is not None:
             return lexicon_labels(utt, lexicon, phone_set)
         return utterance_labels(utt, phone_set)
     if unit == "chars":
+        if utt.text and normalization != "none":
+            text = normalize_text(utt.text, normalization, name=f"utterance {utt.id}",
+                                  path=utt.path)  # fmt: skip
+            utt = dataclasses.replace(utt, text=text)
         if speech:
             return utterance_chars(dataclasses.replace(utt, text=" ".join(words(utt.text or ""))))
         return utterance_chars(utt)
@@ -104,6 +115,8 @@ class Targets:
     lexicon: tuple[str, ...] = ()
     lexicon_style: str = DataConfig.lexicon_style
     speech: bool = True  # the model hears audio (characters are then a transcript's words)
+    # "chars": lstmrec.textnorm's rules the text goes through first ("iam_ondb" or "none")
+    text_normalization: str = "none"
 
     @classmethod
     def for_training(cls, recipe: Recipe, utts: Iterable[Utterance]) -> Targets:
@@ -113,8 +126,9 @@ class Targets:
         data = recipe.data
         speech = modality(recipe.features) == "speech"
         unit = data.unit or label_kind(recipe.features)
+        norm = resolve_normalization(data.text_normalization, ink=not speech)
         proto = cls(unit, SymbolTable(()), data.phone_set, None, data.unknown_chars,
-                    data.lexicon, data.lexicon_style, speech)  # fmt: skip
+                    data.lexicon, data.lexicon_style, speech, norm)  # fmt: skip
         seqs = []
         for utt in utts:
             try:
@@ -132,8 +146,14 @@ class Targets:
     @classmethod
     def of_bundle(cls, bundle: Bundle, *, lexicon: Sequence[str] | None = None) -> Targets:
         """The targets ``bundle`` was trained with (settings a bundle predates: their defaults);
-        ``lexicon`` replaces the lexicon sources of its recipe."""
+        ``lexicon`` replaces the lexicon sources of its recipe. A bundle from before
+        ``text_normalization`` was trained on the texts as they were ("none")."""
         data = bundle.summary.get("recipe", {}).get("data", {})
+        speech = modality(bundle.features) == "speech"
+        try:
+            norm = resolve_normalization(data.get("text_normalization", "none"), ink=not speech)
+        except ValueError as e:  # a hand-edited summary.json
+            raise DataError(f"bad [data] settings in the model's summary.json ({e})") from None
         return cls(
             data.get("unit") or label_kind(bundle.features),
             bundle.symbols,
@@ -142,7 +162,8 @@ class Targets:
             data.get("unknown_chars", DataConfig.unknown_chars),
             tuple(lexicon if lexicon is not None else data.get("lexicon") or ()),
             data.get("lexicon_style", DataConfig.lexicon_style),
-            modality(bundle.features) == "speech",
+            speech,
+            norm,
         )
 
     @functools.cached_property
@@ -159,7 +180,12 @@ class Targets:
         """:func:`utterance_symbols` of ``utt`` with these settings (before the table)."""
         lexicon = self.lexicon_object if self.unit == "phones" and not utt.phones else None
         return utterance_symbols(
-            utt, self.unit, phone_set=self.phone_set, lexicon=lexicon, speech=self.speech
+            utt,
+            self.unit,
+            phone_set=self.phone_set,
+            lexicon=lexicon,
+            speech=self.speech,
+            normalization=self.text_normalization,
         )
 
     def from_lexicon(self, utt: Utterance) -> bool:

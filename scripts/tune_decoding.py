@@ -11,7 +11,9 @@ weights and insertion bonuses.
 
 The acoustic model runs once; each grid point only re-runs the beam search. Tune on training
 or dev speakers (writers), never on the test speakers you report. The best point has the lowest
-PER or CER.
+PER or CER. References are the model's own (its text normalisation, e.g. IAM-OnDB's), as
+``lstmrec evaluate`` scores them. Bad utterances are skipped and listed (exit status 2); known
+gaps of the corpus (IAM-OnDB's lines without ink) are skipped and listed once in a file.
 """
 
 from __future__ import annotations
@@ -20,17 +22,17 @@ import argparse
 import itertools
 import json
 import os
-
-import numpy as np
+import sys
 
 from lstmrec.backend import import_keras
 from lstmrec.bundle import load_bundle
-from lstmrec.cli.common import split_from_args
+from lstmrec.cli.common import EXIT_BAD_INPUT, Failures, split_from_args
 from lstmrec.features.audio import apply_cmvn
+from lstmrec.features.errors import DataError
 from lstmrec.featurize import compute_features
 from lstmrec.inference.decoder import DecoderOptions, bundle_decoder, predict_logits
 from lstmrec.scoring.align import score
-from lstmrec.targets import label_kind, symbols_text, text_symbols, text_words
+from lstmrec.targets import Targets, symbols_text, text_words
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -52,20 +54,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def split_logits(args, bundle) -> tuple[list, list[np.ndarray]]:
-    """The utterances of the split that have a transcript, and the model's logits of each:
-    ``(T_i, V + 1)`` arrays, computed once for the whole grid."""
-    utts = split_from_args(args, args.split)
-    ink = label_kind(bundle.features) == "chars"
-    utts = [u for u in utts if (u.text if ink else u.phones)]
-    feats = compute_features(utts, bundle.features, desc="features")
+def split_logits(args, bundle, targets: Targets, failures: Failures):
+    """The utterances of the split that have a reference and readable input, their references
+    ``{id: symbols}`` (:meth:`lstmrec.targets.Targets.references`) and the model's logits of
+    each: ``(T_i, V + 1)`` arrays, computed once for the whole grid. The others go to
+    ``failures``."""
+    utts = split_from_args(args, args.split, on_error=failures)
+    refs = targets.references(utts, on_error=failures)
+    utts = [u for u in utts if u.id in refs]
+    feats = compute_features(utts, bundle.features, on_error=failures, desc="features")
+    utts = [u for u in utts if u.id in feats]
+    if not utts:
+        raise DataError(f"split {args.split!r} has no usable utterances", args.data)
     logits = predict_logits(
         bundle.model, [apply_cmvn(feats[u.id], bundle.mean, bundle.std) for u in utts]
     )
-    return utts, logits
+    return utts, {u.id: refs[u.id] for u in utts}, logits
 
 
-def grid_point(args, bundle, utts, logits, refs, *, weight: float, bonus: float, ink: bool):
+def grid_point(args, bundle, utts, logits, refs, *, weight: float, bonus: float, ink: bool,
+               targets: Targets):  # fmt: skip
     """Error counts of the beam search with this LM weight and insertion bonus (and the WER of
     the same hypotheses for handwriting): one row of the grid."""
     options = DecoderOptions(
@@ -77,7 +85,7 @@ def grid_point(args, bundle, utts, logits, refs, *, weight: float, bonus: float,
     )
     decoder = bundle_decoder(bundle, options)
     hyps = {
-        u.id: bundle.symbols.decode([t.symbol for t in decoder(lg).tokens])
+        u.id: targets.scored(u, bundle.symbols.decode([t.symbol for t in decoder(lg).tokens]))
         for u, lg in zip(utts, logits, strict=True)
     }
     total = score(refs, hyps, fold_to=bundle.summary.get("score_phone_set")).total
@@ -98,14 +106,25 @@ def grid_point(args, bundle, utts, logits, refs, *, weight: float, bonus: float,
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import_keras()  # before the bundle's Keras model loads, to keep TensorFlow's start quiet
+    try:
+        return tune(args)
+    except DataError as e:
+        print(f"tune_decoding: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def tune(args) -> int:
+    """Print the grid's rows and the best point; the exit status (2 when inputs failed)."""
     bundle = load_bundle(args.model)
-    utts, logits = split_logits(args, bundle)
-    ink = label_kind(bundle.features) == "chars"
-    refs = {u.id: text_symbols(u.text) if ink else list(u.phones) for u in utts}
+    failures = Failures(strict=False)
+    targets = Targets.of_bundle(bundle)
+    utts, refs, logits = split_logits(args, bundle, targets, failures)
+    ink = targets.unit == "chars"  # CER and WER (handwriting, or speech written as characters)
     name = "CER" if ink else "PER"
     rows = []
     for weight, bonus in itertools.product(args.lm_weights, args.bonuses):
-        r = grid_point(args, bundle, utts, logits, refs, weight=weight, bonus=bonus, ink=ink)
+        r = grid_point(args, bundle, utts, logits, refs, weight=weight, bonus=bonus, ink=ink,
+                       targets=targets)  # fmt: skip
         rows.append(r)
         if args.format == "text":
             print(
@@ -121,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print(f"best on {args.split} ({len(utts)} utterances): {best}")
-    return 0
+    return failures.finish()
 
 
 if __name__ == "__main__":

@@ -1,42 +1,97 @@
 """Command-line pieces every ``lstmrec`` command module shares: the failure collector of batch
-commands, the exit status of bad input, the output-format and phone-folding flags, and the
-check that an output file is neither an input nor, without ``--force``, an existing file."""
+commands (with the list of a corpus's known gaps), the exit status of bad input, the
+output-format and phone-folding flags, and the check that an output file is neither an input
+nor, without ``--force``, an existing file."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from lstmrec.corpora.splits import SPLITS, load_split
-from lstmrec.features.errors import DataError
-from lstmrec.features.files import check_output
+from lstmrec.features.errors import CorpusGap, DataError
+from lstmrec.features.files import check_output, write_text
+from lstmrec.featurize import default_cache_dir
 from lstmrec.manifest import manifest_hash
 
 EXIT_BAD_INPUT = 2
+GAPS_FILE = "corpus_gaps.txt"  # the known gaps of the corpus, beside prepared data or a run
 
 
 class Failures:
-    """Collects skipped inputs of a batch command; ``strict`` turns the first into an error."""
+    """Collects skipped inputs of a batch command; ``strict`` turns the first into an error.
 
-    def __init__(self, strict: bool) -> None:
+    Known gaps of a corpus (:class:`CorpusGap`: IAM-OnDB's transcribed lines without ink, lines
+    its conventions leave out) are not failures: never stopped at, not printed one by one, and
+    no reason for exit status 2. :meth:`finish` lists them once, in ``gaps_file`` (default: a
+    file named by its content in ``gaps_dir``, itself by default the feature cache folder), and
+    sums them up in one line.
+    """
+
+    def __init__(
+        self,
+        strict: bool,
+        *,
+        gaps_file: str | os.PathLike | None = None,
+        gaps_dir: str | os.PathLike | None = None,
+    ) -> None:
         self.strict = strict
         self.errors: list[DataError] = []
+        self.gaps: dict[str, CorpusGap] = {}  # by message: a corpus read twice lists each once
+        self.gaps_file = gaps_file
+        self.gaps_dir = gaps_dir
 
     def __call__(self, err: DataError) -> None:
+        if isinstance(err, CorpusGap):
+            self.gaps.setdefault(str(err), err)
+            return
         if self.strict:
             raise err
         self.errors.append(err)
         print(f"lstmrec: skipping {err}", file=sys.stderr)
 
     def finish(self) -> int:
+        """Report the gaps and the failures; the exit status (2 when an input failed)."""
+        self.report_gaps()
         if not self.errors:
             return 0
         print(f"lstmrec: {len(self.errors)} input(s) failed:", file=sys.stderr)
         for err in self.errors:
             print(f"  {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+    def report_gaps(self) -> Path | None:
+        """Write the list of known gaps (one ``file: reason`` a line, sorted) and print the one
+        summary line; the list's path (None when there are no gaps or it cannot be written)."""
+        if not self.gaps:
+            return None
+        text = "".join(line + "\n" for line in sorted(self.gaps))
+        target = self.gaps_file
+        if target is None:
+            digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+            target = Path(self.gaps_dir or default_cache_dir()) / f"corpus-gaps-{digest}.txt"
+        try:
+            write_text(target, text)
+        except DataError as e:
+            print(f"lstmrec: {gap_summary(self.gaps.values())}: not listed ({e})", file=sys.stderr)
+            return None
+        print(f"lstmrec: {gap_summary(self.gaps.values())}: listed in {target}", file=sys.stderr)
+        return Path(target)
+
+
+def gap_summary(gaps: Iterable[CorpusGap]) -> str:
+    """``"1014 transcribed line(s) have no ink (a known gap of the corpus)"``: the gaps counted
+    by kind."""
+    counts = Counter(g.kind for g in gaps)
+    parts = [f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    if len(parts) == 1:
+        return f"{parts[0]} (a known gap of the corpus)"
+    return f"{'; '.join(parts)} (known gaps of the corpus)"
 
 
 def format_arg(p: argparse.ArgumentParser) -> None:
@@ -228,5 +283,6 @@ def add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> N
     p.add_argument(
         "--strict",
         action="store_true",
-        help="stop at the first bad utterance instead of skipping it",
+        help="stop at the first bad utterance instead of skipping it (known gaps of the "
+        "corpus, such as IAM-OnDB's lines without ink, are skipped still)",
     )

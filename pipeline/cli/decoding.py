@@ -14,6 +14,7 @@ from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
 from lstmrec.inference.lm_files import corpus_sentences, text_tokens, train_ngram, write_arpa
 from lstmrec.lexicon import STYLES, Lexicon
 from lstmrec.targets import Targets
+from lstmrec.textnorm import TEXT_NORMALIZATIONS, resolve_for_utterances
 
 
 def add_decoding_args(p: argparse.ArgumentParser) -> None:
@@ -94,6 +95,7 @@ def cmd_lm(args) -> int:
             lexicon=lexicon,
             on_error=failures,
             speech=targets is not None and targets.speech,  # the words a speech model writes
+            normalization=_normalization(args, targets, utts),
         )
         source = args.data
         speakers = sorted({u.speaker for u in utts})
@@ -105,6 +107,15 @@ def cmd_lm(args) -> int:
     sizes = ", ".join(f"{len(t)} {n}-grams" for n, t in enumerate(model.probs, start=1))
     print(f"{len(sentences)} sentences, {len(model.vocab)} tokens: {sizes} -> {args.out}")
     return failures.finish() if args.text is None else 0
+
+
+def _normalization(args, targets: Targets | None, utts) -> str:
+    """The text normalisation of ``lm --data``: ``--text-normalization``; by default the
+    model's (with ``--model``), else "iam_ondb" when the utterances are ink files, else
+    "none" (the rules of ``[data] text_normalization = "auto"``)."""
+    if args.text_normalization == "auto" and targets is not None:
+        return targets.text_normalization
+    return resolve_for_utterances(args.text_normalization, utts)
 
 
 def add_lm_parser(sub) -> None:
@@ -147,6 +158,15 @@ def add_lm_parser(sub) -> None:
         default="plain",
         help="phones of the lexicon as they are, or in TIMIT's conventions (default: plain; "
         "with --model: the model's)",
+    )
+    p.add_argument(
+        "--text-normalization",
+        choices=TEXT_NORMALIZATIONS,
+        default="auto",
+        help="with --data and --unit chars or words: the transcription conventions undone "
+        "before training, as for a model's targets (docs/handwriting.md): 'iam_ondb' or "
+        "'none' (default: auto = the model's with --model, else iam_ondb for ink, none for "
+        "speech)",
     )
     p.add_argument("--out", required=True, help="ARPA file to write")
     p.set_defaults(func=cmd_lm)

@@ -2,7 +2,8 @@
 
 Bad input ends in one line on stderr naming the file and the reason, and exit status 2. Commands
 over many files skip a bad file, say so, list the failures at the end and exit 2 (``--strict``
-stops at the first).
+stops at the first). Known gaps of a corpus (IAM-OnDB's lines without ink) are skipped, counted
+in one line and listed in a file, and do not change the exit status.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lstmrec.bundle import load_bundle
 from lstmrec.cli import common
 from lstmrec.cli.common import (
     EXIT_BAD_INPUT,
+    GAPS_FILE,
     Failures,
     add_data_args,
     bundle_held_out,
@@ -44,8 +46,8 @@ from lstmrec.cli.scale import add_bench_parser, beam_args, beam_options
 from lstmrec.cli.serve import add_serve_parser
 from lstmrec.cli.transcribe import add_recognize_parser, add_transcribe_parser
 from lstmrec.config import load_recipe
-from lstmrec.corpora.splits import CORPUS_KINDS, SPLITS, load_split
-from lstmrec.features.errors import DataError
+from lstmrec.corpora.splits import CORPUS_KINDS, SPLITS, cap_utterances, load_split
+from lstmrec.features.errors import CorpusGap, DataError
 from lstmrec.featurize import compute_features, default_cache_dir
 from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
 from lstmrec.jobs.pipelines import beam_features
@@ -66,8 +68,8 @@ def _quiet_backend(args) -> None:
 
 
 def cmd_prepare(args) -> int:
-    failures = Failures(args.strict)
     out = Path(args.out)
+    failures = Failures(args.strict, gaps_file=out / GAPS_FILE)  # beside the manifests
     for split in args.splits:
         utts = split_from_args(args, split, on_error=failures)
         write_manifest(utts, out / f"{split}.jsonl")
@@ -95,7 +97,7 @@ def cmd_features(args) -> int:
     recipe = _recipe_with_data_flags(args)
     options = beam_options(args) if args.runner else None  # a missing Beam fails first
     cache = args.cache or default_cache_dir()
-    failures = Failures(args.strict)
+    failures = Failures(args.strict, gaps_dir=cache)
     for split in args.splits:
         utts = load_split(
             args.data,
@@ -105,6 +107,7 @@ def cmd_features(args) -> int:
             test_speakers=recipe.data.test_speakers,
             on_error=failures,
         )
+        utts = _as_trained(recipe, split, utts, failures)
         if args.runner:
             feats = beam_features(
                 utts,
@@ -129,13 +132,39 @@ def cmd_features(args) -> int:
     return failures.finish()
 
 
+def _as_trained(recipe, split: str, utts: list, failures: Failures) -> list:
+    """The utterances of ``split`` whose features training computes (so that ``lstmrec
+    features`` fills the cache entries ``train`` reads): no line the text normalisation leaves
+    out (a known gap), and of the training split at most ``[data] max_utterances``."""
+    targets = Targets.for_training(recipe, ())  # the unit and normalisation; no symbol table
+    kept = []
+    for utt in utts:
+        try:
+            if targets.unit == "chars":  # phones: no text normalisation
+                targets.symbols_of(utt)
+        except CorpusGap as gap:
+            failures(gap)
+            continue
+        except DataError:
+            pass  # other faults are training's to report, as they were
+        kept.append(utt)
+    if split != recipe.data.train_split:
+        return kept
+    return cap_utterances(kept, recipe.data.max_utterances, seed=recipe.training.seed)
+
+
 def cmd_train(args) -> int:
     from lstmrec.training.train import train  # Keras and TensorFlow: only train loads them
 
-    # --cell is model.cell: an override, so the recipe validates it and the bundle records it.
-    cell = [f"model.cell={json.dumps(args.cell)}"] if args.cell else []
-    recipe = _recipe_with_data_flags(args, cell)
-    failures = Failures(args.strict)
+    # --cell is model.cell, --max-utterances data.max_utterances: overrides, so the recipe
+    # validates them and the bundle records them.
+    overrides = [f"model.cell={json.dumps(args.cell)}"] if args.cell else []
+    if args.max_utterances is not None:
+        if args.max_utterances < 0:
+            raise DataError(f"--max-utterances {args.max_utterances} must be 0 (all) or more")
+        overrides.append(f"data.max_utterances={args.max_utterances}")
+    recipe = _recipe_with_data_flags(args, overrides)
+    failures = Failures(args.strict, gaps_file=Path(args.out) / GAPS_FILE)  # in the run folder
     kw = dict(
         keep_sa=recipe.data.keep_sa,
         dev_speakers=recipe.data.dev_speakers,
@@ -287,6 +316,14 @@ def add_train_parser(sub) -> None:
         "--cell",
         help="recurrent cell of every layer: lstm, peephole, cifg, gru or rnn "
         "(sets model.cell; default: the recipe's, lstm)",
+    )
+    p.add_argument(
+        "--max-utterances",
+        type=int,
+        metavar="N",
+        help="train on at most N utterances of the training split, the first N of a shuffle "
+        "seeded with training.seed, to try a recipe on part of a corpus (sets "
+        "data.max_utterances; default: the recipe's, 0 = all)",
     )
     p.set_defaults(func=cmd_train)
 

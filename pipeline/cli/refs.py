@@ -10,15 +10,18 @@ from lstmrec.features.files import check_output, write_text
 from lstmrec.phones import fold
 from lstmrec.scoring.refs import drop_silence, kaldi_text_lines, stm_lines, utt2spk_lines
 from lstmrec.targets import text_words
+from lstmrec.textnorm import TEXT_NORMALIZATIONS, normalize_text, resolve_for_utterances
 
 
-def _symbols(utt, unit: str, fold_to: int | None, silence: str) -> list[str]:
+def _symbols(utt, unit: str, fold_to: int | None, silence: str, norm: str) -> list[str]:
     """The reference of one utterance: its phones (folded, silence dropped unless kept) or the
-    words of its text. Raises :class:`DataError` naming it when it has none."""
+    words of its text, normalised (``norm``, :mod:`lstmrec.textnorm`). Raises
+    :class:`DataError` naming it when it has none."""
     if unit == "words":
         if not utt.text:
             raise DataError(f"utterance {utt.id} has no text", utt.path)
-        return text_words(utt.text)
+        return text_words(normalize_text(utt.text, norm, name=f"utterance {utt.id}",
+                                         path=utt.path))  # fmt: skip
     if utt.phones is None:
         raise DataError(f"utterance {utt.id} has no phone labels", utt.path)
     phones = list(utt.phones) if fold_to is None else fold(utt.phones, fold_to)
@@ -35,9 +38,10 @@ def cmd_refs(args) -> int:
     failures = Failures(args.strict)
     utts = split_from_args(args, args.split, on_error=failures)
     refs, durations, speakers = {}, {}, {}
+    norm = resolve_for_utterances(args.text_normalization, utts)
     for utt in utts:
         try:
-            refs[utt.id] = _symbols(utt, args.unit, args.fold, args.silence)
+            refs[utt.id] = _symbols(utt, args.unit, args.fold, args.silence, norm)
             if args.stm_out:
                 n, sr, _ = audio_info(utt.path)
                 durations[utt.id] = n / sr
@@ -85,6 +89,14 @@ def add_refs_parser(sub) -> None:
         default="drop",
         help="leave out the silence phones sil, h#, pau, epi (as transcribe --format ctm does "
         "by default) or keep them (default: drop)",
+    )
+    p.add_argument(
+        "--text-normalization",
+        choices=TEXT_NORMALIZATIONS,
+        default="auto",
+        help="--unit words: the transcription conventions undone first, as for a model's "
+        "references (docs/handwriting.md): 'iam_ondb' or 'none' (default: auto = iam_ondb "
+        "for ink files, none for speech)",
     )
     p.add_argument("--stm-out", help="NIST STM file for sclite -r FILE stm")
     p.add_argument("--text-out", help="Kaldi text file (<utt-id> sym sym ...)")

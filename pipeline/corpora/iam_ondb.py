@@ -15,6 +15,11 @@ IAM-OnDB (the IAM On-Line Handwriting Database) as distributed::
 Splits follow the usual IAM-OnDB task 1 convention: train = trainset, dev = testset_v plus
 testset_t, test = testset_f (the project's split names "core-test" and "full-test" both give
 testset_f). Without the split files, writer lists define the splits, as for any corpus.
+
+A real copy has transcribed lines without a strokes file (1,014): each is reported as a
+:class:`lstmrec.features.errors.CorpusGap`, which commands list once and do not count as a
+failure. The texts are kept as written; their conventions (``#``, ``%%%``, placeholders,
+``Mr .``) are undone by :mod:`lstmrec.textnorm` when targets and references are made.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from lstmrec.features.errors import DataError, OnError, report_or_raise
+from lstmrec.features.errors import CorpusGap, DataError, OnError, report_or_raise
 from lstmrec.manifest import Utterance
 
 # Task 1 split files and the split each one feeds.
@@ -37,6 +42,7 @@ IAM_ONDB_SPLIT_FILES = {
 }
 _FORM_RE = re.compile(r"^([a-z]\d\d)-(\d\d\d)[a-z]?$")  # a01-000u: writer set a01, text 000
 _CSR_RE = re.compile(r"^\s*CSR:\s*$", re.MULTILINE)
+NO_INK = "transcribed line(s) have no ink"  # the CorpusGap kind of a line without strokes
 
 
 def looks_like_iam_ondb(root: str | os.PathLike) -> bool:
@@ -119,7 +125,8 @@ def iam_ondb_splits(root: str | os.PathLike, utts: Sequence[Utterance]) -> dict[
 def _form_utterances(
     ascii_path: Path, strokes_root: Path, writers: dict[str, str], on_error: OnError | None
 ) -> list[Utterance]:
-    """The lines of one form; a line without a strokes file goes to ``on_error`` (or raises)."""
+    """The lines of one form; a line without a strokes file goes to ``on_error`` as a
+    :class:`CorpusGap` (or raises it)."""
     form = ascii_path.stem
     m = _FORM_RE.match(form)
     if m is None:
@@ -129,9 +136,8 @@ def _form_utterances(
     for n, text in enumerate(read_csr_lines(ascii_path), 1):
         ink = folder / f"{form}-{n:02d}.xml"
         if not ink.is_file():
-            report_or_raise(
-                DataError(f"CSR line {n} has no strokes file {ink}", ascii_path), on_error
-            )
+            gap = CorpusGap(f"CSR line {n} has no strokes file {ink}", ascii_path, kind=NO_INK)
+            report_or_raise(gap, on_error)
             continue
         utts.append(Utterance(f"{form}-{n:02d}", str(ink), writers.get(form, form), text=text))
     return utts
@@ -143,8 +149,10 @@ def load_iam_ondb(root: str | os.PathLike, *, on_error: OnError | None = None) -
     Each is ``Utterance(id=<line id>, path=<path of the lineStrokes XML>, speaker=<writer id,
     or the form id when the corpus gives none>, text=<transcription>)``. The stroke files are
     not parsed here (that happens when features are computed). A transcription file that cannot
-    be read, and a transcribed line with no strokes file, go to ``on_error`` and are skipped
-    (raised when ``on_error`` is None).
+    be read goes to ``on_error`` and is skipped (raised when ``on_error`` is None); so does a
+    transcribed line with no strokes file, as a :class:`CorpusGap` (a known gap of the corpus,
+    which commands list once and do not count as a failure; pass
+    :func:`lstmrec.features.errors.skip_gaps` to skip gaps and raise at anything else).
     """
     root = Path(root)
     if not root.is_dir():

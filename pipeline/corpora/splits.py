@@ -17,6 +17,8 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from lstmrec.corpora.common_voice import (
     common_voice_splits,
     find_common_voice,
@@ -262,3 +264,20 @@ def select_split(
         if keep:
             out.append(utt)
     return out
+
+
+def cap_utterances(utts: Sequence[Utterance], limit: int, *, seed: int) -> list[Utterance]:
+    """At most ``limit`` of ``utts`` (all of them when ``limit`` is 0 or not below their number),
+    in input order: the first ``limit`` of the utterances sorted by id and shuffled with
+    ``seed`` (``[data] max_utterances`` with ``[training] seed``).
+
+    Chosen line by line, not writer by writer, so that a small part of a corpus still has many
+    writers (speakers); the order does not depend on the input's, and for one seed a smaller
+    cap chooses a subset of what a larger one chooses.
+    """
+    if not limit or limit >= len(utts):
+        return list(utts)
+    by_id = sorted(utts, key=lambda u: u.id)
+    order = np.random.default_rng([seed, 0x5E1EC7]).permutation(len(by_id))
+    chosen = {by_id[i].id for i in order[:limit]}
+    return [u for u in utts if u.id in chosen]

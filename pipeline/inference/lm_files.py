@@ -94,25 +94,32 @@ def text_tokens(text: str, unit: str) -> list[str]:
 
 
 def corpus_sentences(
-    utts, unit: str, *, phone_set: int = 61, lexicon=None, on_error=None, speech: bool = False
+    utts,
+    unit: str,
+    *,
+    phone_set: int = 61,
+    lexicon=None,
+    on_error=None,
+    speech: bool = False,
+    normalization: str = "none",
 ) -> list[list[str]]:
     """LM training sentences of utterances: phones folded to ``phone_set`` (``unit="phones"``;
     from ``lexicon``, a :class:`lstmrec.lexicon.Lexicon`, for utterances with only words), or the
-    characters or words of their transcripts (``speech``: as a speech model of characters
-    writes them, the words in lower case without punctuation; else as written). Utterances
-    without them raise :class:`DataError`, or go to ``on_error`` and are left out."""
+    characters or words of their transcripts, exactly as a character model's targets have them:
+    normalised (``normalization``, :mod:`lstmrec.textnorm`) and, for ``speech``, the words in
+    lower case without punctuation. Utterances without them raise :class:`DataError` (a line
+    the normalisation leaves out: :class:`lstmrec.features.errors.CorpusGap`), or go to
+    ``on_error`` and are left out."""
     out = []
     for u in utts:
         try:
             if unit == "phones":
                 out.append(utterance_symbols(u, "phones", phone_set=phone_set, lexicon=lexicon))
-            elif speech:
-                chars = utterance_symbols(u, "chars", speech=True)
-                out.append(chars if unit == "chars" else symbols_text(chars).split())
-            elif not u.text:
+                continue
+            if not u.text:
                 raise DataError(f"utterance {u.id} has no transcript text", u.path)
-            else:
-                out.append(text_tokens(u.text, unit))
+            chars = utterance_symbols(u, "chars", speech=speech, normalization=normalization)
+            out.append(chars if unit == "chars" else symbols_text(chars).split())
         except DataError as e:
             report_or_raise(e, on_error)
     return out

@@ -22,6 +22,7 @@ import numpy as np
 from lstmrec import __version__
 from lstmrec.bundle import Bundle, save_bundle
 from lstmrec.config import Recipe
+from lstmrec.corpora.splits import cap_utterances
 from lstmrec.features.audio import apply_cmvn, cmvn_stats
 from lstmrec.features.errors import DataError, report_or_raise
 from lstmrec.features.files import complete_dir, recover_dir, run_lock
@@ -121,12 +122,17 @@ class TrainingData:
     targets: Targets  # symbol table and the phone set the dev error rate is scored on
     mean: np.ndarray  # (F,) float32, from the training features
     std: np.ndarray  # (F,) float32
+    selection: dict = dataclasses.field(default_factory=dict)  # [data] max_utterances's choice
 
 
 def prepare_data(recipe, train_utts, dev_utts, *, cache_dir, on_error, log=print) -> TrainingData:
-    """Targets, features and CMVN statistics; bad utterances are reported once."""
+    """Targets, features and CMVN statistics; bad utterances are reported once. The symbol
+    table comes from every training utterance, ``[data] max_utterances`` then chooses among
+    those that have targets (:func:`capped_train_utts`)."""
     targets = Targets.for_training(recipe, train_utts)
     train_seqs = targets.sequences(train_utts, on_error=on_error, log=log)
+    labelled = [u for u in train_utts if u.id in train_seqs]
+    train_utts, selection = capped_train_utts(recipe, labelled, log)
     dev_seqs = targets.sequences(dev_utts, on_error=on_error, log=log)
     kw = dict(recipe=recipe, symbols=targets.symbols, cache_dir=cache_dir, on_error=on_error)
     train_set = prepare_split(train_utts, train_seqs, desc="train features", **kw)
@@ -136,7 +142,25 @@ def prepare_data(recipe, train_utts, dev_utts, *, cache_dir, on_error, log=print
     if dev_set is not None and not dev_set.utts:
         dev_set = None
     mean, std = (a.astype(np.float32) for a in cmvn_stats(train_set.feats))
-    return TrainingData(train_set, dev_set, targets, mean, std)
+    return TrainingData(train_set, dev_set, targets, mean, std, selection)
+
+
+def capped_train_utts(recipe, utts: Sequence[Utterance], log: Log) -> tuple[list, dict]:
+    """The training utterances ``[data] max_utterances`` keeps of ``utts`` (those with targets:
+    :func:`lstmrec.corpora.splits.cap_utterances`, seeded with ``[training] seed``), and what
+    the run summary records of the choice (nothing without a cap)."""
+    limit, seed = recipe.data.max_utterances, recipe.training.seed
+    chosen = cap_utterances(utts, limit, seed=seed)
+    if not limit:
+        return chosen, {}
+    if len(chosen) < len(utts):
+        log(f"train: {len(chosen)} of {len(utts)} utterances (data.max_utterances = {limit})")
+    return chosen, {
+        "max_utterances": limit,
+        "train_utterances_available": len(utts),
+        "train_selection": f"the first {limit} of the split's utterances with targets, "
+        f"sorted by id and shuffled with seed {seed}",
+    }
 
 
 def _restore(out_dir: Path, trainer, log: Log) -> dict:
@@ -289,7 +313,8 @@ def train(
     Args:
         recipe: features, labels, model and optimisation settings.
         train_utts, dev_utts: labelled utterances; with no dev utterances the model of the last
-            epoch is kept and there is no early stopping.
+            epoch is kept and there is no early stopping. With ``[data] max_utterances`` only
+            that many training utterances are used (:func:`capped_train_utts`).
         out_dir: run folder: ``checkpoint/`` (each epoch, with the best epoch's weights),
             ``model/``; locked against a second run while this one writes to it.
         resume: continue from ``out_dir/checkpoint`` if present.
@@ -379,6 +404,7 @@ def _train_in(
         "recipe": recipe.to_dict(),
         "data_hash": data_hash(train_set.utts),
         "train_utterances": len(train_set.utts),
+        **data.selection,
         "train_frames": frames,
         "dev_utterances": len(dev_set.utts) if dev_set else 0,
         "best_epoch": state["best_epoch"],

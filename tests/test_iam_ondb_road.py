@@ -1,0 +1,351 @@
+"""An IAM-OnDB copy as people hold it: transcribed lines without ink (a known gap of the corpus,
+1,014 in a real copy), the transcription conventions (``#``, ``%%%``, placeholder texts,
+``Mr .``), and a cap on the training lines to try a recipe on part of the corpus.
+
+The tree is the synthetic handwriting of ``lstmrec.corpora.synth_ink`` in the IAM-OnDB layout,
+with strokes files deleted and transcription lines rewritten the way the real corpus has them.
+"""
+
+import os
+
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
+
+import json
+import re
+import runpy
+import shutil
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import REPO, one_line, run
+
+from lstmrec.bundle import Bundle
+from lstmrec.config import DataConfig, Recipe, load_recipe
+from lstmrec.corpora.splits import cap_utterances
+from lstmrec.corpora.synth_ink import CorpusSpec, write_corpus
+from lstmrec.features.errors import CorpusGap
+from lstmrec.features.ink import InkFeatureConfig
+from lstmrec.manifest import Utterance, read_manifest
+from lstmrec.targets import Targets, text_symbols
+from lstmrec.textnorm import normalize_text, resolve_normalization
+
+CHARSET = string.ascii_letters + string.digits + " .,;:!?'-"
+TINY = f"""
+[features]
+kind = "ink"
+[data]
+charset = "{CHARSET}"
+[model]
+num_layers = 1
+units = 4
+[training]
+optimizer = "adam"
+learning_rate = 3e-3
+batch_size = 2
+loss_reduction = "mean"
+max_epochs = 1
+"""
+GAP_LINE = re.compile(
+    r"^lstmrec: (.+) \((?:a known gap|known gaps) of the corpus\): listed in (.+)$", re.M
+)
+
+
+def form_of(root: Path, split_file: str) -> str:
+    """The first form a task 1 split file lists."""
+    return (root / split_file).read_text().split()[0]
+
+
+def strokes(root: Path, form: str, n: int) -> Path:
+    return next((root / "lineStrokes").rglob(f"{form}-{n:02d}.xml"))
+
+
+def rewrite_csr_line(root: Path, form: str, n: int, text) -> str:
+    """Replace the ``n``-th transcription line (after ``CSR:``) of ``form`` by ``text(old)``."""
+    path = next((root / "ascii").rglob(f"{form}.txt"))
+    head, csr, body = path.read_text(encoding="latin-1").partition("CSR:")
+    lines = body.split("\n")
+    filled = [i for i, ln in enumerate(lines) if ln.strip()]
+    lines[filled[n - 1]] = new = text(lines[filled[n - 1]].strip())
+    path.write_text(head + csr + "\n".join(lines), encoding="latin-1")
+    return new
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> dict:
+    """One writer each for train, dev and test, 4 lines each. Missing ink: train line 2, dev
+    line 1, test line 3 (3 known gaps). Train line 3 has an unreadable word (#); test line 1 is
+    a placeholder and test line 2 has IAM-OnDB's detached punctuation."""
+    tmp = tmp_path_factory.mktemp("iam_road")
+    root = tmp / "IAM-OnDB"
+    spec = CorpusSpec(writers=3, lines_per_writer=4, dev_writers=1, test_writers=1, seed=5,
+                      max_words=2)  # fmt: skip
+    write_corpus(root, spec)
+    train, dev, test = (
+        form_of(root, f) for f in ("trainset.txt", "testset_v.txt", "testset_f.txt")
+    )
+    missing = [strokes(root, train, 2), strokes(root, dev, 1), strokes(root, test, 3)]
+    for path in missing:
+        path.unlink()
+    rewrite_csr_line(root, train, 3, lambda old: old + " #")
+    rewrite_csr_line(root, test, 1, lambda old: "Please Enter Transcription here")
+    rewrite_csr_line(root, test, 2, lambda old: "Mr . Smith 's pen , too")
+    (tmp / "tiny.toml").write_text(TINY)
+    return {"root": root, "tmp": tmp, "missing": missing, "forms": (train, dev, test),
+            "recipe": tmp / "tiny.toml"}  # fmt: skip
+
+
+def gap_report(err: str) -> tuple[str, Path]:
+    """The one gap summary line of a command's stderr: (what it counts, the list's path)."""
+    found = GAP_LINE.findall(err)
+    assert len(found) == 1, f"expected one gap summary line, got:\n{err}"
+    assert "input(s) failed" not in err and "skipping" not in err, err
+    return found[0][0], Path(found[0][1])
+
+
+def test_prepare_lists_the_lines_without_ink_once_and_succeeds(capsys, corpus, tmp_path):
+    rc, out, err = run(capsys, "prepare", "--data", corpus["root"], "--out", tmp_path / "prep",
+                       "--splits", "train", "dev", "core-test")  # fmt: skip
+    assert rc == 0, err
+    counted, listing = gap_report(err)
+    assert counted == "3 transcribed line(s) have no ink"
+    assert listing == tmp_path / "prep" / "corpus_gaps.txt"  # beside the manifests
+    lines = listing.read_text().splitlines()
+    assert len(lines) == 3
+    for line, path in zip(lines, sorted(corpus["missing"]), strict=True):
+        assert line.endswith(f"has no strokes file {path}")
+    ids = {
+        u.id
+        for s in ("train", "dev", "core-test")
+        for u in read_manifest(tmp_path / "prep" / f"{s}.jsonl")
+    }
+    assert len(ids) == 9 and not {p.stem for p in corpus["missing"]} & ids
+
+
+@pytest.fixture(scope="module")
+def trained(corpus) -> dict:
+    """``lstmrec features`` then ``lstmrec train --max-utterances 1`` on one feature cache."""
+    from lstmrec.cli.main import main
+
+    tmp, cache = corpus["tmp"], corpus["tmp"] / "cache"
+    common = ["--config", str(corpus["recipe"]), "--data", str(corpus["root"])]
+    rc = main(["features", *common, "--cache", str(cache), "--set", "data.max_utterances=1"])
+    assert rc == 0
+    entries = sorted(p.name for p in cache.glob("*.npz"))
+    rc = main(["train", *common, "--out", str(tmp / "run"), "--feature-cache", str(cache),
+               "--max-utterances", "1"])  # fmt: skip
+    assert rc == 0
+    return {"run": tmp / "run", "cache": cache, "entries": entries}
+
+
+def test_features_and_train_skip_the_gaps_and_cap_the_training_lines(capsys, corpus, trained):
+    # `features` filled exactly the cache entries training read (same capped, gap-free lines).
+    assert len(trained["entries"]) == 2  # train and dev
+    assert sorted(p.name for p in trained["cache"].glob("*.npz")) == trained["entries"]
+    summary = json.loads((trained["run"] / "model" / "summary.json").read_text())
+    # 4 training lines: one without ink, one with an unreadable word; the cap keeps 1 of 2.
+    assert summary["train_utterances"] == 1
+    assert summary["train_utterances_available"] == 2 and summary["max_utterances"] == 1
+    assert summary["recipe"]["data"]["max_utterances"] == 1
+    assert "shuffled with seed 1234" in summary["train_selection"]
+    assert summary["dev_utterances"] == 3  # 4 dev lines, one without ink
+    listed = (trained["run"] / "corpus_gaps.txt").read_text().splitlines()
+    assert len(listed) == 4 and sum("unreadable word (#)" in ln for ln in listed) == 1
+
+
+def test_train_reports_the_gaps_once(capsys, corpus, tmp_path):
+    rc, out, err = run(capsys, "train", "--config", corpus["recipe"], "--data", corpus["root"],
+                       "--out", tmp_path / "run", "--set", 'data.dev_split=""')  # fmt: skip
+    assert rc == 0, err
+    counted, listing = gap_report(err)
+    assert counted == "3 transcribed line(s) have no ink; 1 line(s) have an unreadable word (#)"
+    assert listing == tmp_path / "run" / "corpus_gaps.txt"
+    assert "train: 2 utterances" in out
+
+
+def test_evaluate_scores_normalised_references_and_skips_the_gaps(
+    capsys, corpus, trained, tmp_path
+):
+    refs = tmp_path / "refs.txt"
+    rc, out, err = run(capsys, "evaluate", trained["run"] / "model", "--data", corpus["root"],
+                       "--split", "core-test", "--ref-out", refs, "--beam", "0")  # fmt: skip
+    assert rc == 0, err
+    counted, listing = gap_report(err)
+    assert counted == (
+        "3 transcribed line(s) have no ink; 1 line(s) have a placeholder instead of a transcription"
+    )
+    assert listing.is_file() and listing.parent == Path(os.environ["LSTMREC_CACHE_DIR"])
+    test_form = corpus["forms"][2]
+    scored = dict(line.split(" ", 1) for line in refs.read_text().splitlines())
+    assert sorted(scored) == [f"{test_form}-02", f"{test_form}-04"]
+    assert scored[f"{test_form}-02"] == " ".join(text_symbols("Mr. Smith's pen, too"))
+    # The Python API skips the same gaps (and raises at any other bad input).
+    import lstmrec
+
+    api = lstmrec.load(trained["run"] / "model").evaluate(corpus["root"], "core-test")
+    assert api["num_utterances"] == 2
+
+
+def test_lm_and_tune_decoding_skip_the_gaps(capsys, corpus, trained, tmp_path):
+    rc, out, err = run(capsys, "lm", "--data", corpus["root"], "--unit", "chars",
+                       "--out", tmp_path / "c.arpa")  # fmt: skip
+    assert rc == 0, err
+    counted, _ = gap_report(err)
+    assert counted == "3 transcribed line(s) have no ink; 1 line(s) have an unreadable word (#)"
+    assert out.splitlines()[-1].startswith("2 sentences, ")  # 4 lines, 2 left out
+    tune = runpy.run_path(str(REPO / "scripts" / "tune_decoding.py"))["main"]
+    capsys.readouterr()
+    rc = tune([str(trained["run"] / "model"), "--data", str(corpus["root"]), "--split",
+               "core-test", "--beam", "2", "--format", "json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert json.loads(out)["utterances"] == 2
+    gap_report(err)
+
+
+def test_a_corrupt_stroke_file_still_fails(capsys, corpus, tmp_path):
+    root = tmp_path / "IAM-OnDB"
+    shutil.copytree(corpus["root"], root)
+    bad = strokes(root, corpus["forms"][0], 1)
+    bad.write_text("<WhiteboardCaptureSession><StrokeSet><Stroke>")
+    args = ["features", "--config", corpus["recipe"], "--data", root, "--splits", "train",
+            "--cache", tmp_path / "cache"]  # fmt: skip
+    rc, _, err = run(capsys, *args, "--strict")
+    assert rc == 2
+    assert one_line(err).startswith(f"lstmrec: {bad}: ")  # the gaps did not stop --strict
+    rc, _, err = run(capsys, *args)
+    assert rc == 2
+    assert "lstmrec: 1 input(s) failed:" in err and err.count(str(bad)) == 2  # skipped, listed
+    assert len(GAP_LINE.findall(err)) == 1  # the gaps: still one line
+
+
+# ---------------------------------------------------------------------------------------------
+# The cap on training lines
+
+
+def test_cap_utterances_is_seeded_nested_and_independent_of_input_order():
+    utts = [Utterance(f"u{i:02d}", f"u{i}.xml", f"w{i % 3}", text="a") for i in range(20)]
+    five = cap_utterances(utts, 5, seed=1)
+    assert len(five) == 5 and [u.id for u in five] == sorted(u.id for u in five)  # input order
+    assert cap_utterances(utts[::-1], 5, seed=1) == five[::-1]  # the same lines
+    assert {u.id for u in five} < {u.id for u in cap_utterances(utts, 9, seed=1)}  # nested
+    assert cap_utterances(utts, 5, seed=2) != five
+    assert cap_utterances(utts, 0, seed=1) == utts == cap_utterances(utts, 20, seed=1)
+    assert len({u.speaker for u in five}) > 1  # line by line, not one writer
+
+
+def test_max_utterances_is_checked(capsys, corpus, tmp_path):
+    rc, _, err = run(capsys, "train", "--data", corpus["root"], "--out", tmp_path / "run",
+                     "--max-utterances", "-1")  # fmt: skip
+    assert rc == 2 and one_line(err) == "lstmrec: --max-utterances -1 must be 0 (all) or more"
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match="max_utterances=-1 must be an integer >= 0"):
+        DataConfig(max_utterances=-1)
+    with pytest.raises(ValueError, match="text_normalization='iam'"):
+        DataConfig(text_normalization="iam")
+
+
+# ---------------------------------------------------------------------------------------------
+# IAM-OnDB's transcription conventions
+
+
+@pytest.mark.parametrize(
+    "text, normalised",
+    [
+        ("A MOVE to stop Mr . Gaitskell", "A MOVE to stop Mr. Gaitskell"),  # detached punctuation
+        (
+            "yes , he said ; well : no ! why ? it 's the writers ' pens",
+            "yes, he said; well: no! why? it's the writers' pens",
+        ),
+        ("Mr. Gaitskell, as written", "Mr. Gaitskell, as written"),  # attached: unchanged
+        ("from %%% nominating", "from nominating"),  # struck-out text
+        ("from%%%%% nominating %%%", "from nominating"),
+        ("50 % of the 100%", "50 % of the 100%"),  # one or two % are a percent sign
+        ("  spaced   out  ", "spaced out"),
+    ],
+)
+def test_iam_ondb_rules(text, normalised):
+    assert normalize_text(text, "iam_ondb") == normalised
+    assert normalize_text(text, "none") == text
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("Please Enter Transcription here", "placeholder"),
+        ("please  enter transcription HERE.", "placeholder"),
+        ("the # was unreadable", "unreadable word (#)"),
+        ("#", "unreadable word (#)"),
+        ("%%% %%%%", "only struck-out text"),
+    ],
+)
+def test_iam_ondb_lines_left_out_are_known_gaps(text, kind):
+    with pytest.raises(CorpusGap) as info:
+        normalize_text(text, "iam_ondb", name="utterance x", path="x.txt")
+    assert kind in info.value.kind and str(info.value).startswith("x.txt: utterance x: ")
+    assert normalize_text(text, "none") == text
+    other = "Please enter your name here"
+    assert normalize_text(other, "iam_ondb") == other
+
+
+def test_auto_is_iam_ondb_for_ink_and_none_for_speech():
+    assert resolve_normalization("auto", ink=True) == "iam_ondb"
+    assert resolve_normalization("auto", ink=False) == "none"
+    assert resolve_normalization("none", ink=True) == "none"
+    with pytest.raises(ValueError):
+        resolve_normalization("iam", ink=True)
+
+
+def _bundle(recipe: Recipe, targets: Targets, data: dict | None = None) -> Bundle:
+    """A bundle without a network: what ``Targets.of_bundle`` reads (features, symbols,
+    summary)."""
+    summary = {"recipe": recipe.to_dict()}
+    if data is not None:
+        summary["recipe"]["data"] = data
+    dim = recipe.features.dim
+    return Bundle(None, recipe.features, targets.symbols, np.zeros(dim), np.ones(dim), summary)
+
+
+def test_targets_and_references_are_normalised_alike():
+    recipe = Recipe(features=InkFeatureConfig(), data=DataConfig(charset=CHARSET))
+    utt = Utterance("a01-000u-01", "a.xml", "w1", text="Mr . Smith 's pen , too")
+    gap = Utterance("a01-000u-02", "a.xml", "w1", text="the # word")
+    targets = Targets.for_training(recipe, [utt, gap])
+    assert targets.text_normalization == "iam_ondb"  # "auto" for an ink recipe
+    expected = text_symbols("Mr. Smith's pen, too")
+    assert targets.sequence(utt) == expected  # the training target
+    scoring = Targets.of_bundle(_bundle(recipe, targets))
+    assert scoring.reference(utt) == expected  # the reference it is scored against
+    for t in (targets, scoring):
+        errors = []
+        assert t.sequences([utt, gap], on_error=errors.append) == {utt.id: expected}
+        assert [type(e) for e in errors] == [CorpusGap]
+        with pytest.raises(CorpusGap):
+            t.reference(gap)
+    # "none" keeps the corpus's spelling on both sides; so does a bundle that predates the
+    # setting (it was trained on the texts as they were).
+    plain = Recipe(features=InkFeatureConfig(),
+                   data=DataConfig(charset=CHARSET, text_normalization="none"))  # fmt: skip
+    as_written = text_symbols(utt.text)
+    assert Targets.for_training(plain, [utt]).sequence(utt) == as_written
+    assert Targets.of_bundle(_bundle(plain, targets)).reference(utt) == as_written
+    old = {k: v for k, v in recipe.to_dict()["data"].items() if k != "text_normalization"}
+    assert Targets.of_bundle(_bundle(recipe, targets, old)).reference(utt) == as_written
+
+
+def test_the_graves_2009_recipe_loads_and_builds():
+    from lstmrec.training.transducer import build_trainer  # Keras
+
+    recipe = load_recipe(REPO / "configs" / "iam_ondb_graves2009.toml")
+    m, t, d = recipe.model, recipe.training, recipe.data
+    assert (m.num_layers, m.units, m.cell, m.kind) == (1, 100, "peephole", "ctc")
+    assert (t.optimizer, t.learning_rate, t.momentum, t.batch_size) == ("sgd", 1e-4, 0.9, 1)
+    assert t.weight_noise > 0 and t.patience > 0 and d.dev_split == "dev"
+    assert d.text_normalization == "iam_ondb" and recipe.features.dim == 8
+    model = build_trainer(recipe, 82, t.loss_reduction).acoustic_model  # blank included
+    # Per direction: input kernel 8 x 4*100, recurrent 100 x 4*100, bias 4*100 and 3 peephole
+    # vectors of 100; output layer (2*100) x 82 + 82 (81 characters and the blank, say).
+    per_direction = 8 * 400 + 100 * 400 + 400 + 3 * 100
+    assert model.count_params() == 2 * per_direction + 200 * 82 + 82
+    assert model.output_shape[-1] == 82
