@@ -21,9 +21,14 @@ The chain (:func:`ink_features`):
    frame rate follows the amount of writing, not the tablet's sampling rate or pen speed.
 5. :func:`frame_features` turns the points into per-frame features (see ``FEATURE_NAMES``).
 
-Pen-up convention (shared with the stroke-3 format, :func:`to_stroke3`): every point is one
-frame; ``pen_up = 1`` on the last point of each stroke, and the next frame's ``(dx, dy)`` is the
-move through the air to the first point of the next stroke.
+``feature_set`` chooses the features: ``"basic"`` (the default, ``FEATURE_NAMES``),
+``"graves2009"`` (the 25 per-point features of Graves et al. 2009, :mod:`features.inkrich`) or
+``"bezier"`` (one frame per cubic Bézier curve fitted to the ink of step 3, not resampled,
+Carbune et al. 2020, :mod:`features.inkbezier`).
+
+Pen-up convention of the basic set (shared with the stroke-3 format, :func:`to_stroke3`): every
+point is one frame; ``pen_up = 1`` on the last point of each stroke, and the next frame's ``(dx,
+dy)`` is the move through the air to the first point of the next stroke.
 
 Pure NumPy; no file formats here (those are in ``lstmrec.features.inkfiles``).
 """
@@ -39,34 +44,24 @@ import numpy as np
 
 from lstmrec.features.configs import config_from_dict
 from lstmrec.features.errors import DataError
+from lstmrec.features.inkbezier import BEZIER_FEATURE_NAMES, bezier_features
 from lstmrec.features.inklines import ReferenceLines, reference_lines
+from lstmrec.features.inkrich import GRAVES_FEATURE_NAMES, graves_features
 
 __all__ = [  # the public names, including those re-exported from features.inklines
-    "FEATURE_NAMES",
-    "InkFeatureConfig",
-    "MAX_INK_COORD",
-    "MAX_INK_FRAMES",
-    "ReferenceLines",
-    "clean_strokes",
-    "deslant",
-    "estimate_slant",
-    "frame_features",
-    "from_stroke3",
-    "ink_features",
-    "ink_features_with_index",
-    "ink_point_index",
-    "normalize_ink",
-    "reference_lines",
-    "resample_stroke",
-    "resample_strokes",
-    "to_stroke3",
-]
+    "FEATURE_NAMES", "FEATURE_SETS", "InkFeatureConfig", "MAX_INK_COORD", "MAX_INK_FRAMES",
+    "ReferenceLines", "clean_strokes", "deslant", "estimate_slant", "frame_features",
+    "from_stroke3", "ink_features", "ink_features_with_index", "ink_point_index",
+    "normalize_ink", "reference_lines", "resample_stroke", "resample_strokes", "to_stroke3",
+]  # fmt: skip
 
 Strokes = Sequence[np.ndarray]  # each (N_i, 3) float64 [x, y, t]
 
 # Column names of frame_features' output, in order; "y" and "dt" are present only when the
 # config asks for them.
 FEATURE_NAMES = ("dx", "dy", "y", "pen_up", "sin_dir", "cos_dir", "sin_curv", "cos_curv", "dt")
+# The feature sets and their fixed columns (None: "basic", whose columns follow the options).
+FEATURE_SETS = {"basic": None, "graves2009": GRAVES_FEATURE_NAMES, "bezier": BEZIER_FEATURE_NAMES}
 
 # Segments within this angle of the vertical are used to measure slant (degrees). Handwriting
 # slants rarely exceed 45 degrees; horizontal ligatures beyond it would bias the estimate.
@@ -93,6 +88,7 @@ class InkFeatureConfig:
     time: bool = False  # add dt (seconds since the previous frame; 0 when the ink has no time)
     outlier: float = 10.0  # drop points farther than this many interquartile ranges (per axis)
     # from the median of the ink: stray samples a tablet records while the pen is lifted away
+    feature_set: str = "basic"  # one of FEATURE_SETS; y_position and time apply to "basic" only
 
     def __post_init__(self) -> None:
         def positive(v: object) -> bool:
@@ -110,6 +106,15 @@ class InkFeatureConfig:
                 f"spacing={self.spacing!r} must be a positive number of core heights",
             ),
             (positive(self.outlier), f"outlier={self.outlier!r} must be a positive number"),
+            (
+                self.feature_set in FEATURE_SETS,
+                f"feature_set={self.feature_set!r} must be one of {', '.join(FEATURE_SETS)}",
+            ),
+            (
+                self.feature_set == "basic" or (self.y_position and not self.time),
+                f"feature_set={self.feature_set!r} has fixed columns: leave y_position and time "
+                "at their defaults",
+            ),
         ]
         for name in ("deslant", "y_position", "time"):
             value = getattr(self, name)
@@ -120,7 +125,9 @@ class InkFeatureConfig:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """Names of the feature columns, in order (a subset of ``FEATURE_NAMES``)."""
+        """Names of the feature columns, in order (for "basic" a subset of ``FEATURE_NAMES``)."""
+        if FEATURE_SETS.get(self.feature_set):
+            return FEATURE_SETS[self.feature_set]
         skip = {"y"} if not self.y_position else set()
         if not self.time:
             skip.add("dt")
@@ -128,7 +135,8 @@ class InkFeatureConfig:
 
     @property
     def dim(self) -> int:
-        """Columns of :func:`ink_features`' output: 8 by default, 9 with ``time``."""
+        """Columns of :func:`ink_features`' output: 8 by default, 9 with ``time``; 25 for
+        "graves2009", 10 for "bezier"."""
         return len(self.columns)
 
     def to_dict(self) -> dict[str, Any]:
@@ -347,16 +355,22 @@ def frame_features(strokes: Sequence[np.ndarray], config: InkFeatureConfig) -> n
 
     Args:
         strokes: ``(N_i, 3)`` ``[x, y, t]`` strokes in core heights (see :func:`normalize_ink`).
-        config: chooses the optional columns.
+        config: chooses the set and the optional columns.
 
     Returns:
-        float32 ``(T, config.dim)``, ``T = sum(N_i)``, columns ``config.columns``:
+        float32 ``(T, config.dim)``, columns ``config.columns``. "graves2009": see
+        :func:`features.inkrich.graves_features`; "bezier": a frame per curve fitted to these
+        points (:func:`features.inkbezier.bezier_features`). "basic": ``T = sum(N_i)``,
         ``dx, dy`` the move from the previous point (0 for the first; the move through the air
         for the first point of a later stroke), ``y`` height above the baseline, ``pen_up`` 1 on
         the last point of each stroke, ``sin_dir, cos_dir`` the direction of that move (both 0
         for a zero move), ``sin_curv, cos_curv`` the turn from the previous move's direction
         (0, 1 when either move is zero), ``dt`` seconds since the previous point (0 when unknown).
     """
+    if config.feature_set == "graves2009":
+        return graves_features(strokes, spacing=config.spacing)
+    if config.feature_set == "bezier":
+        return bezier_features(strokes, max_points=MAX_INK_FRAMES)[0]
     points = np.concatenate(strokes)  # (T, 3)
     pen_up = np.concatenate([np.eye(1, len(s), len(s) - 1)[0] for s in strokes])
     d = np.diff(points[:, :2], axis=0, prepend=points[:1, :2])  # (T, 2)
@@ -397,7 +411,8 @@ def ink_features_with_index(
     Returns:
         ``(features, index)``: float32 ``(T, config.dim)`` (see :func:`frame_features`) and int64
         ``(T, 2)``, for each frame the (stroke, point) index in ``strokes`` of the input point
-        nearest to it along the trace, so a recogniser can map frames back to the pen.
+        nearest to it along the trace, so a recogniser can map frames back to the pen ("bezier":
+        of the first point of the frame's curve; the curves are fitted before resampling).
 
     Raises:
         DataError: unusable ink (no points, a single point, NaN or infinite coordinates); the
@@ -410,6 +425,10 @@ def ink_features_with_index(
         # shear the original points; resampling after the shear keeps the spacing exact.
         even, _ = resample_strokes(ink, config.spacing)
         ink = deslant(ink, estimate_slant(even))
+    if config.feature_set == "bezier":
+        feats, first = bezier_features(ink, max_points=MAX_INK_FRAMES)
+        offset = np.cumsum([0, *map(len, kept)])  # where each stroke starts in the flat index
+        return feats, np.concatenate(kept)[offset[first[:, 0]] + first[:, 1]].astype(np.int64)
     resampled, nearest = resample_strokes(ink, config.spacing)
     index = np.concatenate([k[n] for k, n in zip(kept, nearest, strict=True)])
     return frame_features(resampled, config), index.astype(np.int64)
