@@ -46,3 +46,14 @@ def load_mnist_strokes(
         rows = rows[: end[0] + 1 if len(end) else len(rows), :3]
         samples.append(InkSample(f"mnist-{i}", tuple(from_stroke3(rows)), str(int(labels[i]))))
     return samples
+
+
+# The project's fixed split of the 50,000 digits (consecutive index ranges, so no digit is in two
+# splits). The digit recipe trains, picks its epoch and tests on these; the synthetic
+# handwriting corpus writes digits with the "train" digits only, so that the "test" digits stay
+# unseen by every shipped model.
+MNIST_SPLITS = {
+    "train": range(0, 44_000),
+    "dev": range(44_000, 45_000),
+    "test": range(45_000, 50_000),
+}
