@@ -63,7 +63,7 @@ def test_connected_script_keeps_the_pen_down_within_words():
 
 
 def test_unknown_character_and_empty_line_are_refused():
-    with pytest.raises(ValueError, match="not in the Hershey font"):
+    with pytest.raises(ValueError, match="not in the hand"):
         render_line("caf\u00e9", writer_style(0))
     with pytest.raises(ValueError, match="empty"):
         render_line("  ", writer_style(0))

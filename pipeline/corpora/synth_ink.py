@@ -30,14 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
+from lstmrec.corpora.font_strokes import Glyph
+from lstmrec.corpora.ink_hands import load_hand
 from lstmrec.features.inkfiles import write_iam_ondb_strokes
 
 HANDS = ("futural", "scripts", "scriptc")  # Hershey font names, one per kind of hand
-FONT_BASELINE = 9.0  # y of the baseline in Hershey glyph units (y down)
 FONT_X_HEIGHT = 9.0  # height of a lower-case "x" in glyph units (from y = 0 to the baseline)
 SAMPLE_STEP = 0.8  # pen samples every this many glyph units (tablets sample densely)
 ORIGIN = (300.0, 1000.0)  # where a line starts on the tablet (x, baseline y), tablet units
 AIR_SPEED = 0.6  # pen speed in the air relative to writing speed
+DELAYED_MARK = 0.7  # strokes smaller than this (x-heights) after a letter's first are marks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,13 +57,15 @@ class WriterStyle:
     wobble: float  # std of the per-letter relative size change
     speed: float  # writing speed, x-heights per second
     connected: bool  # pen stays down between the letters of a word
+    delayed: bool = False  # i-dots and t-bars written after the word
+    mnist_digits: bool = False  # digits written as MNIST digits (when the corpus gives them)
 
 
-def writer_style(seed: int) -> WriterStyle:
-    """The style of writer ``seed``: the same seed always gives the same writer."""
+def writer_style(seed: int, hands: tuple[str, ...] = HANDS) -> WriterStyle:
+    """The style of writer ``seed`` with one of ``hands``: the same seed, the same writer."""
     rng = np.random.default_rng([seed, 0x1A7])
-    return WriterStyle(
-        hand=HANDS[int(rng.integers(len(HANDS)))],
+    style = WriterStyle(
+        hand=hands[int(rng.integers(len(hands)))],
         x_height=float(rng.uniform(60.0, 140.0)),
         slant=float(rng.normal(0.15, 0.2)),
         letter_spacing=float(rng.uniform(-0.1, 0.35)),
@@ -73,43 +77,44 @@ def writer_style(seed: int) -> WriterStyle:
         speed=float(rng.uniform(15.0, 35.0)),
         connected=bool(rng.random() < 0.5),
     )
+    # Drawn after the others, so that the writers of earlier corpora keep their styles.
+    return dataclasses.replace(
+        style, delayed=bool(rng.random() < 0.5), mnist_digits=bool(rng.random() < 0.4)
+    )
 
 
-@functools.cache
-def _glyphs(hand: str) -> dict:
-    """``{character: Hershey glyph}`` of a font (loading one takes a few milliseconds)."""
-    from HersheyFonts import HersheyFonts
-
-    font = HersheyFonts()
-    font.load_default_font(hand)
-    return font.all_glyphs
+FALLBACK_HAND = "futural"  # writes what a font lacks (rare punctuation), as a writer would
 
 
-def _letter_strokes(text: str, style: WriterStyle, rng: np.random.Generator) -> list[list]:
+def _glyph(ch: str, style: WriterStyle, rng: np.random.Generator, digits) -> Glyph:
+    """The glyph of ``ch`` in the writer's hand (digits from ``digits`` when the writer uses
+    them); a character the hand lacks comes from ``FALLBACK_HAND``."""
+    if digits is not None and style.mnist_digits and ch.isdigit():
+        return digits.glyph(ch, rng)
+    for name in (style.hand, FALLBACK_HAND):
+        hand = load_hand(name)
+        if hand.has(ch):
+            return hand.glyph(ch)
+    raise ValueError(f"character {ch!r} is not in the hand {style.hand!r}")
+
+
+def _letter_strokes(
+    text: str, style: WriterStyle, rng: np.random.Generator, digits=None
+) -> list[list]:
     """Glyph strokes laid along an undisturbed line, in x-heights (y down, baseline at 0).
 
     Returns one entry per character: a list of ``(K, 2)`` arrays (empty for a space).
     """
-    glyphs = _glyphs(style.hand)
     x, out = 0.0, []
     for ch in text:
-        if ch not in glyphs:
-            raise ValueError(f"character {ch!r} is not in the Hershey font {style.hand!r}")
         if ch == " ":
             x += style.word_spacing
             out.append([])
             continue
-        g = glyphs[ch]
-        scale = (1.0 + rng.normal(0.0, style.wobble)) / FONT_X_HEIGHT
-        strokes = []
-        for s in g.strokes:
-            pts = np.asarray(s, dtype=np.float64)  # (K, 2) glyph units, relative to the glyph
-            pts = np.stack([pts[:, 0] - g.left_offset, pts[:, 1] - FONT_BASELINE], axis=1)
-            pts *= scale
-            pts[:, 0] += x
-            strokes.append(pts)
-        out.append(strokes)
-        x += g.char_width * scale + style.letter_spacing
+        g = _glyph(ch, style, rng, digits)
+        scale = 1.0 + rng.normal(0.0, style.wobble)
+        out.append([pts * scale + [x, 0.0] for pts in g.strokes])
+        x += g.advance * scale + style.letter_spacing
     return out
 
 
@@ -117,25 +122,36 @@ def _densify(points: np.ndarray, step: float) -> np.ndarray:
     """Points every ``step`` along the polyline ``(K, 2)`` (its corners kept), ``(M, 2)``."""
     if len(points) < 2:
         return points
-    pieces = [points[:1]]
-    for a, b in zip(points[:-1], points[1:], strict=True):
-        n = max(int(np.ceil(np.hypot(*(b - a)) / step)), 1)
-        frac = np.arange(1, n + 1)[:, None] / n
-        pieces.append(a + frac * (b - a))
-    return np.concatenate(pieces)
+    d = np.diff(points, axis=0)
+    n = np.maximum(np.ceil(np.hypot(d[:, 0], d[:, 1]) / step).astype(np.int64), 1)
+    seg = np.repeat(np.arange(len(d)), n)
+    frac = (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n) + 1) / np.repeat(n, n)
+    return np.concatenate([points[:1], points[seg] + frac[:, None] * d[seg]])
 
 
-def _pen_paths(letters: list[list], connected: bool) -> list[np.ndarray]:
+def _is_mark(stroke: np.ndarray) -> bool:
+    """A dot, accent or bar: a small later stroke of a letter, which many writers add only
+    when the word is done."""
+    return len(stroke) > 0 and float(np.ptp(stroke, axis=0).max()) < DELAYED_MARK
+
+
+def _pen_paths(letters: list[list], connected: bool, delayed: bool = False) -> list[np.ndarray]:
     """Pen-down paths: each glyph stroke, or with ``connected`` the last stroke of a letter
-    joined to the first stroke of the next letter of the same word."""
+    joined to the first stroke of the next letter of the same word; with ``delayed`` the small
+    later strokes of a word's letters (i-dots, t-bars) come after the word."""
     paths: list[np.ndarray] = []
     joinable = False  # the last path ends a letter that the next letter may join
-    for strokes in letters:
+    marks: list[np.ndarray] = []
+    for strokes in [*letters, []]:
         if not strokes:
             joinable = False
+            paths += marks
+            marks = []
             continue
         for i, s in enumerate(strokes):
-            if i == 0 and connected and joinable:
+            if delayed and i > 0 and _is_mark(s):
+                marks.append(s)
+            elif i == 0 and connected and joinable:
                 paths[-1] = np.concatenate([paths[-1], s])
             else:
                 paths.append(s)
@@ -143,13 +159,15 @@ def _pen_paths(letters: list[list], connected: bool) -> list[np.ndarray]:
     return paths
 
 
-def render_line(text: str, style: WriterStyle, *, seed: int = 0) -> list[np.ndarray]:
+def render_line(text: str, style: WriterStyle, *, seed: int = 0, digits=None) -> list[np.ndarray]:
     """Ink of ``text`` written by ``style``.
 
     Args:
         text: the line; every character must be in the hand's font (printable ASCII).
         style: the writer.
         seed: varies this one line (jitter, letter sizes); same inputs, same ink.
+        digits: an :class:`~lstmrec.corpora.ink_hands.MnistDigits` for writers whose
+            ``mnist_digits`` is set (ignored otherwise).
 
     Returns:
         Strokes, each float64 ``(N_i, 3)`` ``[x, y, t]``: whole tablet units (y down, the line
@@ -162,9 +180,9 @@ def render_line(text: str, style: WriterStyle, *, seed: int = 0) -> list[np.ndar
     if not text.strip():
         raise ValueError("cannot write an empty line")
     rng = np.random.default_rng([seed, len(text), *map(ord, text[:32])])
-    letters = _letter_strokes(text, style, rng)
+    letters = _letter_strokes(text, style, rng, digits)
     step = SAMPLE_STEP / FONT_X_HEIGHT
-    paths = [_densify(p, step) for p in _pen_paths(letters, style.connected)]
+    paths = [_densify(p, step) for p in _pen_paths(letters, style.connected, style.delayed)]
     paths = [_disturb(p, style, rng, step) for p in paths if len(p)]
     out = []
     for stroke in _timed(paths, style):
@@ -288,24 +306,36 @@ def write_corpus(root: str | os.PathLike, spec: CorpusSpec = CorpusSpec()) -> di
     The tree is built under a temporary name and renamed at the end. Returns the number of
     lines per split.
     """
+    return write_tree(
+        root,
+        (
+            (form, n, writer, text, strokes, split_of_writer(int(writer[1:]), spec))
+            for form, n, writer, text, strokes in corpus_lines(spec)
+        ),
+    )
+
+
+def write_tree(root: str | os.PathLike, lines) -> dict[str, int]:
+    """Write ``(form id, line number, writer id, text, strokes, split)`` items as an IAM-OnDB
+    tree under ``root`` (see :func:`write_corpus`); returns the number of lines per split."""
     root = Path(root)
     if root.exists():
         raise FileExistsError(f"{root} exists; choose a new folder")
     tmp = root.with_name(root.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    forms: dict[str, list[str]] = {}
+    forms: dict[str, tuple[str, list[str]]] = {}
     counts = {"train": 0, "dev": 0, "test": 0}
-    for form, n, writer, text, strokes in corpus_lines(spec):
+    for form, n, _writer, text, strokes, split in lines:
         folder = Path(form[:3]) / form
         write_iam_ondb_strokes(tmp / "lineStrokes" / folder / f"{form}-{n:02d}.xml", strokes)
-        forms.setdefault(form, []).append(text)
-        counts[split_of_writer(int(writer[1:]), spec)] += 1
+        forms.setdefault(form, (split, []))[1].append(text)
+        counts[split] += 1
     split_files = {"train": "trainset.txt", "dev": "testset_v.txt", "test": "testset_f.txt"}
     listed: dict[str, list[str]] = {name: [] for name in split_files.values()}
-    for form, lines in forms.items():
+    for form, (split, lines_) in forms.items():
         folder = Path(form[:3]) / form
-        body = "\n".join(lines)
+        body = "\n".join(lines_)
         (tmp / "ascii" / folder).mkdir(parents=True)
         (tmp / "ascii" / folder / f"{form}.txt").write_text(
             f"OCR:\n\n{body}\n\nCSR:\n\n{body}\n", encoding="utf-8"
@@ -317,7 +347,7 @@ def write_corpus(root: str | os.PathLike, spec: CorpusSpec = CorpusSpec()) -> di
             "</WhiteboardCaptureSession>\n",
             encoding="utf-8",
         )
-        listed[split_files[split_of_writer(int(form[1:3]), spec)]].append(form)
+        listed[split_files[split]].append(form)
     for name, ids in listed.items():
         (tmp / name).write_text("".join(i + "\n" for i in ids), encoding="utf-8")
     os.replace(tmp, root)

@@ -1,0 +1,111 @@
+"""English text for synthetic handwriting: lines cut from the ``fortunes`` collection.
+
+The texts of a handwriting corpus should have English's own letter, case, digit and
+punctuation statistics, as the lines of IAM-OnDB (sentences of the LOB corpus) do; a list of
+random words has none of them. The source here is the BSD ``fortune`` collection, installed by
+Debian's ``fortunes`` package under ``/usr/share/games/fortunes`` (BSD licence, see
+``/usr/share/doc/fortunes/copyright``): about 15,000 quotations, proverbs, jokes and passages of
+literature, written by people, with their capitals, digits and punctuation.
+
+Each fortune is cleaned (attribution lines "-- Author" dropped, white space folded, typewriter
+quotes made plain), kept only when it is prose (mostly letters, and only characters of
+``INK_CHARSET``), then cut into lines of a handwriting line's length. Whole fortunes are assigned
+to the train, dev or test texts by a hash of their text, so no held-out line shares a sentence
+with the training lines.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import string
+from pathlib import Path
+
+import numpy as np
+
+from lstmrec.features.errors import DataError
+
+FORTUNES_DIR = Path("/usr/share/games/fortunes")
+# The character set of IAM-OnDB's transcriptions: letters, digits, space and the punctuation its
+# writers copied. Lines of the source with any other character are not used.
+INK_CHARSET = string.ascii_letters + string.digits + " !\"#&'()*+,-./:;?"
+SKIP_FILES = {"ascii-art", "art", "perl", "linux", "debian", "computers", "translate-me"}
+MIN_LETTER_SHARE = 0.7  # prose: at least this share of a fortune's characters are letters
+LINE_CHARS = (20, 60)  # a line holds this many characters (IAM-OnDB lines: about 20-60)
+HELD_OUT = {"dev": (0, 5), "test": (5, 15)}  # percent buckets of the text hash; the rest: train
+
+_ATTRIBUTION = re.compile(r"^\s*--\s")
+_QUOTES = {"``": '"', "''": '"', "`": "'"}
+
+
+def _clean(fortune: str) -> str | None:
+    """One fortune as a single line of prose, or None when it is not usable."""
+    lines = [ln for ln in fortune.splitlines() if not _ATTRIBUTION.match(ln)]
+    text = " ".join(" ".join(lines).split())
+    for old, new in _QUOTES.items():
+        text = text.replace(old, new)
+    if len(text) < LINE_CHARS[0] or any(ch not in INK_CHARSET for ch in text):
+        return None
+    letters = sum(ch.isalpha() for ch in text)
+    if letters < MIN_LETTER_SHARE * len(text.replace(" ", "")) or not any(
+        ch.islower() for ch in text
+    ):
+        return None
+    return text
+
+
+def split_of_text(text: str) -> str:
+    """``"train"``, ``"dev"`` or ``"test"``: a fixed assignment by a hash of the text."""
+    bucket = int(hashlib.sha1(text.encode("utf-8")).hexdigest()[:8], 16) % 100
+    for split, (lo, hi) in HELD_OUT.items():
+        if lo <= bucket < hi:
+            return split
+    return "train"
+
+
+@functools.cache
+def fortunes(root: str | os.PathLike = FORTUNES_DIR) -> dict[str, tuple[str, ...]]:
+    """The usable fortunes of ``root``, by split (``"train"``, ``"dev"``, ``"test"``), sorted."""
+    root = Path(root)
+    files = sorted(
+        p for p in root.glob("*") if p.is_file() and not p.suffix and p.name not in SKIP_FILES
+    )
+    if not files:
+        raise DataError(
+            "no fortune files (install Debian's 'fortunes' package: apt-get install fortunes)", root
+        )
+    out: dict[str, set[str]] = {"train": set(), "dev": set(), "test": set()}
+    for path in files:
+        try:
+            body = path.read_text(encoding="utf-8", errors="strict")
+        except (OSError, UnicodeDecodeError):
+            continue  # the collection has a few files in other encodings; they are not needed
+        for fortune in body.split("\n%\n"):
+            text = _clean(fortune)
+            if text is not None:
+                out[split_of_text(text)].add(text)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
+def text_lines(split: str, rng: np.random.Generator, count: int, *, root=FORTUNES_DIR) -> list[str]:
+    """``count`` lines of ``split``'s texts: random fortunes, each cut at word boundaries into
+    lines of ``LINE_CHARS`` characters (a word longer than a line is a line of its own)."""
+    pool = fortunes(root)[split]
+    if not pool:
+        raise DataError(f"no usable fortunes for the {split!r} texts", Path(root))
+    lines: list[str] = []
+    while len(lines) < count:
+        words = pool[int(rng.integers(len(pool)))].split()
+        limit = int(rng.integers(LINE_CHARS[0], LINE_CHARS[1] + 1))
+        line: list[str] = []
+        for word in words:
+            if line and len(" ".join([*line, word])) > limit:
+                lines.append(" ".join(line))
+                line = []
+                limit = int(rng.integers(LINE_CHARS[0], LINE_CHARS[1] + 1))
+            line.append(word)
+        if line:
+            lines.append(" ".join(line))
+    return lines[:count]

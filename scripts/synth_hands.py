@@ -1,0 +1,73 @@
+"""Write the many-hands synthetic handwriting corpus (the training data of en-ink).
+
+    .venv/bin/python scripts/synth_hands.py OUT_DIR [--writers-per-hand 24]
+        [--lines-per-writer 20] [--eval-writers-per-hand 8] [--eval-lines-per-writer 12]
+        [--seed 0] [--mnist ../shared/data/mnist-strokes/strokes.npz] [--no-augment]
+        [--jobs N] [--hands] [--train-texts FILE]
+
+Hands, text and splits: lstmrec.corpora.synth_hands. ``--hands`` prints the table of hands
+(split, package, licence) and exits. The fonts come from Debian packages
+(``make ink-data`` installs them, with the ``fortunes`` text collection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from lstmrec.corpora.synth_hands import HandsCorpusSpec, hands_table, write_hands_corpus
+from lstmrec.features.errors import DataError
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out", nargs="?", help="folder to create (must not exist)")
+    p.add_argument("--writers-per-hand", type=int, default=24)
+    p.add_argument("--lines-per-writer", type=int, default=20)
+    p.add_argument("--eval-writers-per-hand", type=int, default=8)
+    p.add_argument("--eval-lines-per-writer", type=int, default=12)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mnist", help="MNIST pen-stroke strokes.npz: some writers' digits")
+    p.add_argument("--no-augment", action="store_true", help="write training lines undistorted")
+    p.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)"
+    )
+    p.add_argument("--hands", action="store_true", help="print the hands and exit")
+    p.add_argument(
+        "--train-texts",
+        metavar="FILE",
+        help="write the training texts (one fortune a line) to FILE (new) and exit",
+    )
+    args = p.parse_args(argv)
+    if args.hands:
+        print(hands_table())
+        return 0
+    if args.train_texts:
+        from lstmrec.corpora.ink_text import fortunes
+        from lstmrec.features.files import write_text
+
+        write_text(args.train_texts, "".join(t + "\n" for t in fortunes()["train"]))
+        return 0
+    if args.out is None:
+        p.error("OUT_DIR is required")
+    spec = HandsCorpusSpec(
+        writers_per_hand=args.writers_per_hand,
+        lines_per_writer=args.lines_per_writer,
+        eval_writers_per_hand=args.eval_writers_per_hand,
+        eval_lines_per_writer=args.eval_lines_per_writer,
+        seed=args.seed,
+        mnist=args.mnist,
+        augment=not args.no_augment,
+    )
+    try:
+        counts = write_hands_corpus(args.out, spec, jobs=args.jobs)
+    except (ValueError, FileExistsError, DataError) as e:
+        print(f"synth_hands: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: " + ", ".join(f"{k} {v} lines" for k, v in counts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
