@@ -94,11 +94,25 @@ def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, AnyFeatureConfig, S
             json.loads((path / "features.json").read_text(encoding="utf-8"))
         )
         symbols = SymbolTable.load(path / "symbols.txt")
+        _resolve_decoding_files(summary, path)
     except DataError:
         raise
     except (ValueError, TypeError, AttributeError, RecursionError) as e:  # JSON, UTF-8 included
         raise DataError(f"bundle metadata unreadable ({e})", path) from None
     return summary, features, symbols
+
+
+def _resolve_decoding_files(summary: dict, path: Path) -> None:
+    """A bare file name in the recipe's ``[decoding]`` ``lm`` or ``lexicon`` that the bundle
+    folder holds (a shipped model's ``lm.arpa``) is read from the bundle folder, wherever the
+    command runs; any other value is left as it is."""
+    decoding = summary.get("recipe", {}).get("decoding", {})
+    if not isinstance(decoding, dict):
+        return
+    for key in ("lm", "lexicon"):
+        name = decoding.get(key)
+        if isinstance(name, str) and name and Path(name).name == name and (path / name).is_file():
+            decoding[key] = str(path / name)
 
 
 ENGINES = ("numpy", "keras")

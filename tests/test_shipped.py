@@ -84,10 +84,13 @@ def folder_size(folder: Path) -> int:
 
 @pytest.fixture
 def models_dir(tmp_path, monkeypatch, speech_model):
-    """A folder of models named by LSTMREC_MODELS_DIR, holding ``en-phones`` (no ``en-ink``)."""
+    """A folder of models named by LSTMREC_MODELS_DIR, holding ``en-phones`` (no ``en-ink``),
+    in an installation whose own models folder is empty."""
     assert speech_model["rc"] == 0
     root = tmp_path / "my-models"
     root.mkdir()
+    (tmp_path / "package-models").mkdir()
+    monkeypatch.setattr("lstmrec.shipped.MODELS_DIR", tmp_path / "package-models")
     add_model(root, speech_model["bundle"], PHONES_CARD)
     monkeypatch.setenv(ENV_VAR, str(root))
     return root
@@ -273,7 +276,8 @@ def test_the_wheel_carries_the_shipped_models(capsys, tmp_path, speech_model, wa
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
     shipped = src / "pipeline" / "resources" / "models"
-    shutil.rmtree(shipped / "en-phones", ignore_errors=True)  # the real one: replaced here
+    for real in ("en-phones", "en-ink"):  # the real ones: the test ships its own en-phones
+        shutil.rmtree(shipped / real, ignore_errors=True)
     folder = add_model(shipped, speech_model["bundle"], PHONES_CARD)
     (folder / "extra").mkdir()  # a subfolder travels too
     (folder / "extra" / "notes.txt").write_text("evaluation notes\n")

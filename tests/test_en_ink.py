@@ -1,0 +1,78 @@
+"""The shipped English handwriting model, en-ink: it is listed, small enough, and recognizes a
+line written by a hand it never saw, without a model argument."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from helpers import run
+
+from lstmrec.shipped import MODELS_DIR, resolve_model
+
+MODEL = MODELS_DIR / "en-ink"
+LIMIT = 20 * 1024 * 1024  # bytes: the most a shipped model may weigh
+# The card gives 37 % CER on the held-out hands (decoded as shipped); one clear line of a
+# held-out font must do at least as well as that, with a margin for one line's spread.
+CER_BOUND = 50.0
+
+
+def test_shipped_and_listed(capsys):
+    assert resolve_model("en-ink") == MODEL
+    size = sum(f.stat().st_size for f in MODEL.iterdir() if f.is_file())
+    assert size <= LIMIT
+    rc, out, _ = run(capsys, "models", "--format", "json")
+    assert rc == 0
+    (card,) = [c for c in json.loads(out) if c["name"] == "en-ink"]
+    assert card["modality"] == "ink" and card["unit"] == "chars"
+    assert "CC BY-SA 3.0" in card["licence"]
+    metrics = {(e["set"].split(":")[0], e["metric"]) for e in card["error_rates"]}
+    assert {("held-out hands", "CER"), ("held-out hands", "WER")} <= metrics
+    for e in card["error_rates"]:
+        lo, hi = e["interval95"]
+        assert lo <= e["value"] <= hi and e["command"].startswith("lstmrec evaluate")
+
+
+def _held_out_line(text: str, hand: str, seed: int):
+    from lstmrec.corpora.ink_hands import load_hand
+    from lstmrec.corpora.synth_ink import render_line, writer_style
+    from lstmrec.features.errors import DataError
+
+    try:
+        load_hand(hand)
+    except DataError as e:
+        pytest.skip(str(e))
+    style = dataclasses.replace(writer_style(seed, (hand,)), mnist_digits=False)
+    return render_line(text, style, seed=seed)
+
+
+def test_recognizes_a_held_out_hand_without_a_model_argument(capsys, tmp_path):
+    """A line in a test font (never trained on, in any style) through `lstmrec recognize FILE`:
+    its characters far closer to the truth than chance."""
+    from lstmrec.features.inkwriters import InkSample, write_inkml
+    from lstmrec.scoring.align import ErrorCounts, align
+
+    text = "The quick brown fox jumps over the lazy dog."
+    path = tmp_path / "line.inkml"
+    write_inkml(path, [InkSample("line", tuple(_held_out_line(text, "font:dkg.ttf", 5)))])
+    rc, out, err = run(capsys, "recognize", str(path))
+    assert rc == 0, err
+    hyp = out.split(None, 1)[1].strip() if len(out.split(None, 1)) > 1 else ""
+    counts = ErrorCounts.from_alignment(align(list(text), list(hyp)))
+    assert counts.error_rate < CER_BOUND, hyp
+
+
+def test_decodes_with_the_language_model_in_its_folder(tmp_path):
+    """A bare file name in [decoding] lm is read from the bundle folder when the folder holds
+    it, wherever the command runs; a name the folder lacks is left as it is."""
+    import shutil
+
+    from lstmrec.bundle import read_bundle_meta
+
+    summary, _, _ = read_bundle_meta(MODEL)
+    assert summary["recipe"]["decoding"]["lm"] == str(MODEL / "lm.arpa")
+    copy = tmp_path / "copy"
+    shutil.copytree(MODEL, copy, ignore=shutil.ignore_patterns("lm.arpa"))
+    summary, _, _ = read_bundle_meta(copy)
+    assert summary["recipe"]["decoding"]["lm"] == "lm.arpa"
