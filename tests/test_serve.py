@@ -336,7 +336,7 @@ def test_command_refuses_in_one_line(capsys, ink_run, speech_model, tmp_path):
     assert rc == 2 and "no model folder or shipped model named" in one_line(err)
     rc, _, err = run(capsys, "serve", "--speech", ink_run[1], "--ink", "none")
     assert rc == 2 and "not a speech model" in one_line(err)
-    rc, _, err = run(capsys, "serve", "--speech", "none")
+    rc, _, err = run(capsys, "serve", "--speech", "none", "--ink", "none")
     assert rc == 2 and "no model to serve" in one_line(err)
     rc, _, err = run(capsys, "serve", "--workers", "0")
     assert rc == 2 and "--workers 0" in one_line(err)
