@@ -10,7 +10,8 @@ line can print it as one line and exit with status 2. Functions over many inputs
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 
 class DataError(ValueError):
@@ -38,6 +39,16 @@ class CorpusGap(DataError):
 
 
 OnError = Callable[[DataError], object]  # called with each bad input, which is then skipped
+
+
+def gap_summary(gaps: Iterable[CorpusGap]) -> str:
+    """``"1014 transcribed line(s) have no ink (a known gap of the corpus)"``: the gaps counted
+    by kind, the most frequent first."""
+    counts = Counter(g.kind for g in gaps)
+    parts = [f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    if len(parts) == 1:
+        return f"{parts[0]} (a known gap of the corpus)"
+    return f"{'; '.join(parts)} (known gaps of the corpus)"
 
 
 def skip_gaps(err: DataError) -> None:

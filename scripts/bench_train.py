@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 from lstmrec.backend import import_keras
 from lstmrec.bench.training import real_lengths, stock_bidirectional_model, time_training
 from lstmrec.config import CELLS
+from lstmrec.features.errors import DataError
 
 
 def main() -> int:
@@ -46,7 +48,11 @@ def main() -> int:
     keras = import_keras()
     from lstmrec.models.blstm import build_model  # Keras: after import_keras keeps its start quiet
 
-    lengths = real_lengths(args.corpus, count=args.batch_size * 4)
+    try:
+        lengths = real_lengths(args.corpus, count=args.batch_size * 4)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     shape = dict(
         input_dim=args.input_dim, num_classes=args.classes, num_layers=args.layers, units=args.units
     )

@@ -13,7 +13,10 @@ the same recipe for the same number of epochs (``training.max_epochs``, early st
 then recognises the test split. Prints CER and WER with 95 % intervals, frames per line,
 feature milliseconds per line and seconds per epoch for each system, and the paired difference
 of each against ``basic``; writes the same as ``OUT/results.json`` and ``OUT/results.md``.
-Exit status 2, with one line, for a missing or bad corpus or recipe.
+The corpus's known gaps (IAM-OnDB's lines without ink, lines its conventions leave out) are
+left out, counted in one line and listed in ``OUT/corpus_gaps.txt``. A line that cannot be
+used (a corrupt stroke file) is skipped with one line, the comparison finishes without it and
+the exit status is 2. Exit status 2, with one line, for a missing or bad corpus or recipe.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from lstmrec.bench.ink_features import (
     feature_set_system,
     results_table,
 )
+from lstmrec.cli.common import EXIT_BAD_INPUT, GAPS_FILE, Failures
 from lstmrec.corpora.splits import load_split
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import write_text
@@ -85,8 +89,12 @@ def main(argv=None) -> int:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     out = Path(args.out)
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    # Known gaps are listed once, beside the results; any other bad line is skipped and named,
+    # and makes the exit status 2 once the comparison has finished.
+    failures = Failures(strict=False, gaps_file=out / GAPS_FILE)
     try:
-        splits = tuple(load_split(args.corpus, s) for s in ("train", "dev", args.test_split))
+        splits = tuple(load_split(args.corpus, s, on_error=failures)
+                       for s in ("train", "dev", args.test_split))  # fmt: skip
         for name, utts in zip(("train", args.test_split), (splits[0], splits[2]), strict=True):
             if not utts:
                 raise DataError(f"the {name} split has no lines", args.corpus)
@@ -97,11 +105,11 @@ def main(argv=None) -> int:
                 shutil.rmtree(out / system.name, ignore_errors=True)
         results = compare_ink_features(
             args.systems, args.recipe, splits, epochs=args.epochs, out_dir=out,
-            overrides=args.set, log=log,
+            overrides=args.set, log=log, on_error=failures,
         )  # fmt: skip
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     results = {"corpus": str(args.corpus), "recipe": str(args.recipe),
                "test_split": args.test_split, **results}  # fmt: skip
     write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
@@ -111,7 +119,7 @@ def main(argv=None) -> int:
     else:
         print(results_table(results), end="")
         print(f"results: {out / 'results.json'}, {out / 'results.md'}")
-    return 0
+    return failures.finish()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from lstmrec.bundle import Bundle
 from lstmrec.config import DataConfig, Recipe, load_recipe
 from lstmrec.corpora.splits import cap_utterances
 from lstmrec.corpora.synth_ink import CorpusSpec, write_corpus
-from lstmrec.features.errors import CorpusGap
+from lstmrec.features.errors import CorpusGap, DataError
 from lstmrec.features.ink import InkFeatureConfig
 from lstmrec.manifest import Utterance, read_manifest
 from lstmrec.targets import Targets, text_symbols
@@ -218,6 +218,69 @@ def test_a_corrupt_stroke_file_still_fails(capsys, corpus, tmp_path):
     assert rc == 2
     assert "lstmrec: 1 input(s) failed:" in err and err.count(str(bad)) == 2  # skipped, listed
     assert len(GAP_LINE.findall(err)) == 1  # the gaps: still one line
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmark scripts on the same tree
+
+
+def corrupt_copy(corpus, tmp_path) -> tuple[Path, Path]:
+    """A copy of the tree whose first training line has a cut-short strokes file: (root, file)."""
+    root = tmp_path / "IAM-OnDB"
+    shutil.copytree(corpus["root"], root)
+    bad = strokes(root, corpus["forms"][0], 1)
+    bad.write_text("<WhiteboardCaptureSession><StrokeSet><Stroke>")
+    return root, bad
+
+
+def test_bench_beam_features_skips_the_gaps_and_stops_at_a_corrupt_file(capsys, corpus, tmp_path):
+    bench = runpy.run_path(str(REPO / "scripts" / "bench_beam_features.py"))["main"]
+    capsys.readouterr()
+    assert bench(["--data", str(corpus["root"]), "--repeat", "1", "--workers", "1"]) == 0
+    out, err = capsys.readouterr()
+    counted, listing = gap_report(err)
+    assert counted == "3 transcribed line(s) have no ink"  # reading only: no text rules
+    assert len(listing.read_text().splitlines()) == 3
+    assert out.splitlines()[0] == "9 ink lines"  # 12 lines, 3 without ink
+    root, bad = corrupt_copy(corpus, tmp_path)
+    assert bench(["--data", str(root), "--repeat", "1", "--workers", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert len(GAP_LINE.findall(err)) == 1  # read first; then the features stop at the bad file
+    assert "Traceback" not in err and err.splitlines()[-1].startswith(f"error: {bad}: ")
+
+
+def test_training_benchmark_lengths_need_audio_not_a_gap(corpus):
+    from lstmrec.bench.training import real_lengths
+
+    with pytest.raises(DataError) as info:  # the reason: no durations, not a line without ink
+        real_lengths(str(corpus["root"]), count=4)
+    assert not isinstance(info.value, CorpusGap)
+    expected = "no utterance has a duration (lengths come from audio)"
+    assert str(info.value) == f"{corpus['root']}: {expected}"
+
+
+def test_compare_ink_features_skips_the_gaps_and_a_corrupt_file(capsys, corpus, tmp_path):
+    compare = runpy.run_path(str(REPO / "scripts" / "compare_ink_features.py"))["main"]
+    args = ["--recipe", str(corpus["recipe"]), "--epochs", "1", "--sets", "basic",
+            "--format", "json"]  # fmt: skip
+    capsys.readouterr()
+    assert compare([str(corpus["root"]), *args, "--out", str(tmp_path / "out")]) == 0
+    out, err = capsys.readouterr()
+    counted, listing = gap_report(err)
+    assert counted == (  # read, trained on and scored: the gaps of all three steps
+        "3 transcribed line(s) have no ink; 1 line(s) have an unreadable word (#); "
+        "1 line(s) have a placeholder instead of a transcription"
+    )
+    assert listing == tmp_path / "out" / "corpus_gaps.txt"  # beside the results
+    assert len(listing.read_text().splitlines()) == 5
+    assert "train: 3 lines, dev: 3 lines, test: 3 lines" in err  # read: no ink left out
+    assert json.loads(out)["systems"]["basic"]["test_lines"] == 2  # scored: the placeholder too
+    root, bad = corrupt_copy(corpus, tmp_path)
+    assert compare([str(root), *args, "--out", str(tmp_path / "bad")]) == 2
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and f"lstmrec: skipping {bad}: " in err  # named when met
+    assert err.splitlines()[-2:-1] == ["lstmrec: 1 input(s) failed:"]  # and summed up at the end
+    assert (tmp_path / "bad" / "results.json").exists() and json.loads(out)["systems"]["basic"]
 
 
 # ---------------------------------------------------------------------------------------------

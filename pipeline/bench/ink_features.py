@@ -22,7 +22,7 @@ from typing import Any
 
 from lstmrec.bundle import load_bundle
 from lstmrec.config import Recipe, load_recipe
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, OnError
 from lstmrec.features.ink import FEATURE_SETS, InkFeatureConfig
 from lstmrec.featurize import compute_features
 from lstmrec.inference.evaluate import TextReport, evaluate_text_bundle
@@ -91,13 +91,17 @@ def run_system(
     out_dir: Path,
     cache_dir: Path,
     log: Log,
+    on_error: OnError | None = None,
 ) -> tuple[dict[str, Any], TextReport]:
-    """Train one system, recognise the test lines: its row of the table and its report."""
+    """Train one system, recognise the test lines: its row of the table and its report.
+    ``on_error`` as :func:`compare_ink_features` takes it."""
     from lstmrec.training.train import train  # Keras and TensorFlow: only training loads them
 
-    summary = train(recipe, train_utts, dev_utts, out_dir=out_dir, cache_dir=cache_dir, log=log)
+    summary = train(recipe, train_utts, dev_utts, out_dir=out_dir, cache_dir=cache_dir,
+                    on_error=on_error, log=log)  # fmt: skip
     bundle = load_bundle(out_dir / "model")
-    report, _ = evaluate_text_bundle(bundle, test_utts, on_error=lambda e: log(f"skipped: {e}"))
+    skipped = on_error or (lambda e: log(f"skipped: {e}"))
+    report, _ = evaluate_text_bundle(bundle, test_utts, on_error=skipped)
     history = summary["history"]
     row = {
         "feature_set": recipe.features.feature_set,
@@ -148,6 +152,7 @@ def compare_ink_features(
     out_dir: str | os.PathLike,
     overrides: Sequence[str] = (),
     log: Log = print,
+    on_error: OnError | None = None,
 ) -> dict[str, Any]:
     """Train and score every system, one after the other.
 
@@ -160,6 +165,10 @@ def compare_ink_features(
         out_dir: one run folder per system (``out_dir/<name>``) and a shared feature cache
             (``out_dir/features``).
         overrides: ``table.field=value`` for every system, before its own.
+        on_error: called with each line of the splits that cannot be used, a known gap of the
+            corpus (:class:`lstmrec.features.errors.CorpusGap`) included, which is then left
+            out (or it raises); None: training raises at the first, a test line is logged and
+            left out.
 
     Returns:
         ``{"reference", "epochs", "systems": {name: row}}``; each row as :func:`run_system`
@@ -182,6 +191,7 @@ def compare_ink_features(
             out_dir=out_dir / system.name,
             cache_dir=out_dir / "features",
             log=lambda m, n=system.name: log(f"{n}: {m}"),
+            on_error=on_error,
         )
         rows[system.name]["overrides"] = list(system.overrides)
     for name in names:

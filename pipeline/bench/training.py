@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from lstmrec.corpora.splits import load_corpus
+from lstmrec.features.errors import DataError, skip_gaps
 from lstmrec.padding import bucket_batches, pad_features, pad_labels
 
 
@@ -23,9 +24,16 @@ def lengths_from(utts, *, hop_ms: float, count: int, seed: int = 0) -> np.ndarra
 
 
 def real_lengths(corpus: str | None, *, count: int, seed: int = 0) -> np.ndarray:
-    """Frame counts of ``count`` utterances: from a corpus when given, else TIMIT-like lengths."""
+    """Frame counts of ``count`` utterances: from a corpus when given, else TIMIT-like lengths.
+
+    The lengths come from audio durations (10 ms frames). Raises :class:`DataError` for a bad
+    corpus, and for one whose utterances have no duration (an ink corpus such as IAM-OnDB,
+    whose known gaps are skipped on the way: only the missing durations are reported)."""
     if corpus:
-        return lengths_from(load_corpus(corpus), hop_ms=10.0, count=count, seed=seed)
+        utts = load_corpus(corpus, on_error=skip_gaps)
+        if not any(u.duration for u in utts):
+            raise DataError("no utterance has a duration (lengths come from audio)", corpus)
+        return lengths_from(utts, hop_ms=10.0, count=count, seed=seed)
     return np.random.default_rng(seed).integers(150, 450, size=count)  # 1.5 to 4.5 s
 
 

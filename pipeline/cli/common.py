@@ -9,12 +9,10 @@ import argparse
 import hashlib
 import os
 import sys
-from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
 
 from lstmrec.corpora.splits import SPLITS, load_split
-from lstmrec.features.errors import CorpusGap, DataError
+from lstmrec.features.errors import CorpusGap, DataError, gap_summary
 from lstmrec.features.files import check_output, write_text
 from lstmrec.featurize import default_cache_dir
 from lstmrec.manifest import manifest_hash
@@ -82,16 +80,6 @@ class Failures:
             return None
         print(f"lstmrec: {gap_summary(self.gaps.values())}: listed in {target}", file=sys.stderr)
         return Path(target)
-
-
-def gap_summary(gaps: Iterable[CorpusGap]) -> str:
-    """``"1014 transcribed line(s) have no ink (a known gap of the corpus)"``: the gaps counted
-    by kind."""
-    counts = Counter(g.kind for g in gaps)
-    parts = [f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1])]
-    if len(parts) == 1:
-        return f"{parts[0]} (a known gap of the corpus)"
-    return f"{'; '.join(parts)} (known gaps of the corpus)"
 
 
 def format_arg(p: argparse.ArgumentParser) -> None:

@@ -22,7 +22,10 @@ no time) of all strokes one after another, and ``stroke`` int32 ``(N,)``, the st
 belongs to (0, 1, ...): ``[points[stroke == k] for k in range(stroke.max() + 1)]`` gives the
 strokes back. Splits: ``train`` (task 1 ``trainset``), ``validation`` (``testset_v`` and
 ``testset_t``), ``test`` (``testset_f``); without the split files every line is in ``train``.
-A line whose stroke file cannot be read is logged and left out.
+A line whose stroke file cannot be read is logged (a warning naming the file and the reason)
+and left out. The corpus's known gaps (:class:`lstmrec.features.errors.CorpusGap`: the 1,014
+transcribed lines of a real copy that have no strokes file) are left out too, counted in one
+warning, and listed one per line in one record at debug level.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from lstmrec.corpora.iam_ondb import iam_ondb_splits, load_iam_ondb
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import CorpusGap, DataError, gap_summary
 from lstmrec.features.inkfiles import read_iam_ondb_strokes
 from lstmrec.manifest import Utterance
 
@@ -79,7 +82,9 @@ class IamOndb(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict:
         root = dl_manager.manual_dir
         # A folder that is not an IAM-OnDB tree raises DataError naming it and the reason.
-        utts = load_iam_ondb(root, on_error=lambda err: log.warning("skipping %s", err))
+        gaps: list[CorpusGap] = []
+        utts = load_iam_ondb(root, on_error=lambda err: _gap_or_warning(err, gaps))
+        _report_gaps(gaps)
         split_of = iam_ondb_splits(root, utts)
         if not split_of:
             return {"train": self._generate_examples(utts)}
@@ -107,3 +112,20 @@ class IamOndb(tfds.core.GeneratorBasedBuilder):
                     ),
                 },
             )
+
+
+def _gap_or_warning(err: DataError, gaps: list[CorpusGap]) -> None:
+    """Keep a known gap of the corpus for the one summary; log any other bad input at once."""
+    if isinstance(err, CorpusGap):
+        gaps.append(err)
+    else:
+        log.warning("skipping %s", err)
+
+
+def _report_gaps(gaps: Sequence[CorpusGap]) -> None:
+    """One warning that counts the gaps, and their list (one ``file: reason`` a line, sorted)
+    in one debug record."""
+    if not gaps:
+        return
+    log.warning("%s: left out (listed at debug level)", gap_summary(gaps))
+    log.debug("known gaps of the corpus, left out:\n%s", "\n".join(sorted(map(str, gaps))))
