@@ -3,7 +3,7 @@
     .venv/bin/python scripts/synth_hands.py OUT_DIR [--writers-per-hand 24]
         [--lines-per-writer 20] [--eval-writers-per-hand 8] [--eval-lines-per-writer 12]
         [--seed 0] [--mnist ../shared/data/mnist-strokes/strokes.npz] [--no-augment]
-        [--jobs N] [--hands] [--train-texts FILE]
+        [--number-share 0.15] [--jobs N] [--hands] [--train-texts FILE]
 
 Hands, text and splits: lstmrec.corpora.synth_hands. ``--hands`` prints the table of hands
 (split, package, licence) and exits. The fonts come from Debian packages
@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 
+from lstmrec.corpora.ink_text import NUMBER_SHARE, training_texts
 from lstmrec.corpora.synth_hands import HandsCorpusSpec, hands_table, write_hands_corpus
 from lstmrec.features.errors import DataError
 
@@ -31,23 +32,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mnist", help="MNIST pen-stroke strokes.npz: some writers' digits")
     p.add_argument("--no-augment", action="store_true", help="write training lines undistorted")
     p.add_argument(
+        "--number-share",
+        type=float,
+        default=NUMBER_SHARE,
+        help="share of the training lines that are number lines (default %(default)s)",
+    )
+    p.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)"
     )
     p.add_argument("--hands", action="store_true", help="print the hands and exit")
     p.add_argument(
         "--train-texts",
         metavar="FILE",
-        help="write the training texts (one fortune a line) to FILE (new) and exit",
+        help="write the training texts (one fortune or number line a line) to FILE (new) and exit",
     )
     args = p.parse_args(argv)
     if args.hands:
         print(hands_table())
         return 0
     if args.train_texts:
-        from lstmrec.corpora.ink_text import fortunes
         from lstmrec.features.files import write_text
 
-        write_text(args.train_texts, "".join(t + "\n" for t in fortunes()["train"]))
+        write_text(args.train_texts, "".join(t + "\n" for t in training_texts()))
         return 0
     if args.out is None:
         p.error("OUT_DIR is required")
@@ -59,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         mnist=args.mnist,
         augment=not args.no_augment,
+        number_share=args.number_share,
     )
     try:
         counts = write_hands_corpus(args.out, spec, jobs=args.jobs)

@@ -159,6 +159,53 @@ def test_held_out_lines_are_not_augmented_and_training_lines_are():
     assert not any(changed["dev"]) and not any(changed["test"])
 
 
+def test_number_lines_replace_some_training_lines_and_leave_the_rest_as_they_were(monkeypatch):
+    from lstmrec.corpora import synth_hands
+
+    # One Hershey hand per split keeps the test fast; the code path is that of every hand.
+    monkeypatch.setattr(
+        synth_hands,
+        "hands_of",
+        lambda split: ("hershey:futural" if split == "train" else "hershey:timesi",),
+    )
+    spec = dict(
+        writers_per_hand=4,
+        lines_per_writer=5,
+        eval_writers_per_hand=2,
+        eval_lines_per_writer=3,
+        augment=False,
+    )
+    plain = list(synth_hands.hands_lines(synth_hands.HandsCorpusSpec(**spec, number_share=0)))
+    numbered = list(synth_hands.hands_lines(synth_hands.HandsCorpusSpec(**spec, number_share=0.5)))
+    assert [line[:3] for line in plain] == [line[:3] for line in numbered]  # same forms, writers
+    replaced = 0
+    for (*_, text, strokes, split), (*_, text2, strokes2, _) in zip(plain, numbered, strict=True):
+        if text2 != text:
+            assert split == "train" and any(ch.isdigit() for ch in text2)
+            replaced += 1
+        else:  # an untouched line is written exactly as without number lines
+            assert len(strokes2) == len(strokes)
+            assert all(np.array_equal(a, b) for a, b in zip(strokes, strokes2, strict=True))
+    assert 4 <= replaced <= 16  # about half of the 20 training lines, none held out
+
+
+def test_number_text_writes_digits_the_ways_people_do():
+    from lstmrec.corpora.ink_text import INK_CHARSET, number_text
+
+    rng = np.random.default_rng(0)
+    lines = [number_text(rng, "a line of prose") for _ in range(2000)]
+    assert all(set(t) <= set(INK_CHARSET) and any(ch.isdigit() for ch in t) for t in lines)
+    bare = [t for t in lines if t.isdigit()]  # two in five, and a lone count, year or code
+    assert 0.38 < len(bare) / len(lines) < 0.5 and {len(t) for t in bare} >= set(range(3, 13))
+    prose = [t for t in lines if "prose" in t]
+    assert 0.25 < len(prose) / len(lines) < 0.35
+    assert all(t.replace(w, "", 1) for t in prose for w in ["a line of prose"])
+    assert any(":" in t for t in lines) and any("/" in t for t in lines)
+    digits = "".join(ch for t in bare for ch in t)
+    counts = np.bincount([int(ch) for ch in digits], minlength=10) / len(digits)
+    assert np.all(np.abs(counts - 0.1) < 0.02)  # every digit about as often
+
+
 def test_augment_distorts_but_keeps_the_ink_readable():
     rng = np.random.default_rng(0)
     t = np.linspace(0, 1, 50)

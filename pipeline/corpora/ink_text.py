@@ -12,6 +12,13 @@ quotes made plain), kept only when it is prose (mostly letters, and only charact
 ``INK_CHARSET``), then cut into lines of a handwriting line's length. Whole fortunes are assigned
 to the train, dev or test texts by a hash of their text, so no held-out line shares a sentence
 with the training lines.
+
+Digits are rare in prose (a third of a percent of the fortunes' characters), too rare for a
+recognizer to learn them. :func:`number_text` writes lines with numbers in them, as people write
+numbers: bare digit strings (codes, account and telephone numbers), numbers written the usual
+ways (years, dates, times, prices, quantities, telephone numbers in groups, numbered items), and
+numbers among the words of a line. A share (``NUMBER_SHARE``) of a corpus's training lines are
+such lines.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ SKIP_FILES = {"ascii-art", "art", "perl", "linux", "debian", "computers", "trans
 MIN_LETTER_SHARE = 0.7  # prose: at least this share of a fortune's characters are letters
 LINE_CHARS = (20, 60)  # a line holds this many characters (IAM-OnDB lines: about 20-60)
 HELD_OUT = {"dev": (0, 5), "test": (5, 15)}  # percent buckets of the text hash; the rest: train
+
+NUMBER_SHARE = 0.15  # share of the training lines that are number lines (number_text)
 
 _ATTRIBUTION = re.compile(r"^\s*--\s")
 _QUOTES = {"``": '"', "''": '"', "`": "'"}
@@ -109,3 +118,65 @@ def text_lines(split: str, rng: np.random.Generator, count: int, *, root=FORTUNE
         if line:
             lines.append(" ".join(line))
     return lines[:count]
+
+
+def _digits(rng: np.random.Generator, count: int) -> str:
+    return "".join(str(d) for d in rng.integers(0, 10, count))
+
+
+def _number(rng: np.random.Generator) -> str:
+    """One number written one of the usual ways."""
+    kind = int(rng.integers(12))
+    day, month = int(rng.integers(1, 32)), int(rng.integers(1, 13))
+    year = int(rng.integers(1800, 2100))
+    if kind == 0:  # a count or quantity
+        return str(int(rng.integers(0, 10 ** int(rng.integers(1, 5)))))
+    if kind == 1:
+        return str(year)
+    if kind == 2:  # a date: 12/3/1987, 03.12.87, 12-3-1987
+        sep = "/.-"[int(rng.integers(3))]
+        y = str(year) if rng.random() < 0.5 else f"{year % 100:02d}"
+        d, m = (f"{day:02d}", f"{month:02d}") if rng.random() < 0.5 else (str(day), str(month))
+        return sep.join((d, m, y))
+    if kind == 3:  # a time of day
+        return f"{int(rng.integers(0, 24))}:{int(rng.integers(0, 60)):02d}"
+    if kind == 4:  # a decimal: a price, a measure
+        return f"{int(rng.integers(0, 1000))}.{_digits(rng, int(rng.integers(1, 3)))}"
+    if kind == 5:  # thousands with commas
+        return f"{int(rng.integers(1, 1000))},{_digits(rng, 3)}"
+    if kind == 6:  # a telephone number in groups
+        groups = [_digits(rng, int(n)) for n in rng.integers(2, 5, int(rng.integers(2, 4)))]
+        return (" " if rng.random() < 0.6 else "-").join(groups)
+    if kind == 7:  # a numbered item or reference
+        n = str(int(rng.integers(1, 1000)))
+        return ("#" + n, "(" + n + ")", "No. " + n, n + ".")[int(rng.integers(4))]
+    if kind == 8:  # a range
+        a = int(rng.integers(0, 500))
+        return f"{a}-{a + int(rng.integers(1, 100))}"
+    if kind == 9:  # a fraction or ratio
+        return f"{int(rng.integers(1, 20))}{'/:'[int(rng.integers(2))]}{int(rng.integers(1, 20))}"
+    return _digits(rng, int(rng.integers(2, 9)))  # a code with leading zeros allowed
+
+
+def number_text(rng: np.random.Generator, line: str) -> str:
+    """A line with numbers, drawn with ``rng``: a bare string of 3 to 12 digits (two in five),
+    one to three numbers written the usual ways (three in ten), or ``line`` (a line of prose)
+    with a number among its words (the rest)."""
+    kind = rng.random()
+    if kind < 0.4:
+        return _digits(rng, int(rng.integers(3, 13)))
+    if kind < 0.7:
+        return " ".join(_number(rng) for _ in range(int(rng.integers(1, 4))))
+    words = line.split()
+    words.insert(int(rng.integers(len(words) + 1)), _number(rng))
+    return " ".join(words)
+
+
+def training_texts(root: str | os.PathLike = FORTUNES_DIR, *, seed: int = 0) -> list[str]:
+    """The texts a corpus's training lines are cut from, for a language model: the training
+    fortunes, then number lines (:func:`number_text`) in the share a corpus writes them."""
+    pool = fortunes(root)["train"]
+    rng = np.random.default_rng([seed, 0x4E])
+    lines = text_lines("train", rng, sum(len(t) for t in pool) // sum(LINE_CHARS) * 2, root=root)
+    count = round(len(lines) * NUMBER_SHARE / (1 - NUMBER_SHARE))
+    return [*pool, *(number_text(rng, lines[i % len(lines)]) for i in range(count))]

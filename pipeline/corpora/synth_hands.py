@@ -11,7 +11,9 @@ IAM-OnDB layout (so the ordinary readers, ``prepare``, ``train`` and ``evaluate`
   validation set, the ``test`` hands' the held-out test set; no hand, and no font family, is
   in two splits;
 - text: lines of the ``fortunes`` collection (:mod:`lstmrec.corpora.ink_text`), train texts
-  for training writers and held-out texts for held-out writers;
+  for training writers and held-out texts for held-out writers; a share (``number_share``) of
+  the training lines are number lines (:func:`~lstmrec.corpora.ink_text.number_text`), half of
+  them written with MNIST digits whatever the writer's habit, so that digits are learnt;
 - digits: MNIST digits of the ``train`` part of ``MNIST_SPLITS`` for training writers, of the
   ``dev`` part for held-out writers; its ``test`` digits are never written;
 - augmentation (:class:`~lstmrec.features.inkaugment.InkAugment`) on every training line,
@@ -28,7 +30,7 @@ import os
 import numpy as np
 
 from lstmrec.corpora.ink_hands import HANDS, MnistDigits, hands_of
-from lstmrec.corpora.ink_text import FORTUNES_DIR, text_lines
+from lstmrec.corpora.ink_text import FORTUNES_DIR, NUMBER_SHARE, number_text, text_lines
 from lstmrec.corpora.mnist_strokes import MNIST_SPLITS
 from lstmrec.corpora.synth_ink import LINES_PER_FORM, render_line, write_tree, writer_style
 from lstmrec.features.inkaugment import InkAugment
@@ -49,6 +51,7 @@ class HandsCorpusSpec:
     mnist: str | None = None  # the MNIST pen-stroke strokes.npz (None: no MNIST digits)
     fortunes: str = str(FORTUNES_DIR)
     augment: bool = True
+    number_share: float = NUMBER_SHARE  # training lines that are number lines
 
     def writers(self) -> list[tuple[str, str]]:
         """``(hand, split)`` of every writer, in writer-id order."""
@@ -89,9 +92,20 @@ def _writer_lines(item: tuple[int, str, str]) -> list[tuple]:
     rng = np.random.default_rng([spec.seed, w, 11])
     n = spec.lines_per_writer if split == "train" else spec.eval_lines_per_writer
     bank = _WORKER["digits"].get("train" if split == "train" else "held-out")
+    lines = [(text, style) for text in text_lines(split, rng, n, root=spec.fortunes)]
+    if split == "train" and spec.number_share > 0:
+        # A generator of its own, so the other lines are those of a corpus without numbers.
+        nrng = np.random.default_rng([spec.seed, w, 13])
+        mnist = dataclasses.replace(style, mnist_digits=True)
+        lines = [
+            (number_text(nrng, text), mnist if nrng.random() < 0.5 else style)
+            if nrng.random() < spec.number_share
+            else (text, style)
+            for text, style in lines
+        ]
     out = []
-    for i, text in enumerate(text_lines(split, rng, n, root=spec.fortunes)):
-        strokes = render_line(text, style, seed=int(rng.integers(2**31)), digits=bank)
+    for i, (text, line_style) in enumerate(lines):
+        strokes = render_line(text, line_style, seed=int(rng.integers(2**31)), digits=bank)
         if spec.augment and split == "train":
             strokes = [_tablet(s) for s in augment(strokes, rng)]
         form = f"{writer_id(w)}-{i // LINES_PER_FORM:03d}"
