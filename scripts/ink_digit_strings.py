@@ -2,20 +2,24 @@
 
     .venv/bin/python scripts/ink_digit_strings.py [--model en-ink] \\
         [--mnist ../shared/data/mnist-strokes/strokes.npz] [--strings 200] [--seed 0] \\
-        [--write-inkml OUT.inkml]
+        [--beam N] [--lm ARPA --lm-weight W --insertion-bonus B] [--write-inkml OUT.inkml]
 
 Each string has 3 to 10 digits, each a real digit of the MNIST pen-stroke set drawn from its
 held-out "test" part (``MNIST_SPLITS``: never written into any training corpus of the project),
 laid side by side on one line as drawn (scaled to a line's size, no slant or jitter added), with
 a writer's spacing. Prints the share of strings recognized exactly and the character error
-rate, each with a 95 % bootstrap interval. ``--write-inkml`` also writes the strings as an
-InkML file, to try with ``lstmrec recognize``.
+rate, each with a 95 % bootstrap interval; ``--json`` writes the same in the form of ``lstmrec
+evaluate --format json``, which ``scripts/package_model.py`` puts on a model card. The model
+decodes as its bundle says, unless ``--beam``, ``--lm``, ``--lm-weight`` or
+``--insertion-bonus`` say otherwise. ``--write-inkml`` also writes the strings as an InkML
+file, to try with ``lstmrec recognize``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 
 import numpy as np
@@ -25,6 +29,9 @@ from lstmrec.corpora.ink_hands import MnistDigits
 from lstmrec.corpora.mnist_strokes import MNIST_SPLITS
 from lstmrec.corpora.synth_ink import render_line, writer_style
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import write_text
+from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
+from lstmrec.inference.recognize import recognize_strokes
 from lstmrec.scoring.align import ErrorCounts, align
 from lstmrec.scoring.stats import bootstrap_ci
 
@@ -50,39 +57,78 @@ def digit_strings(mnist: str, count: int, seed: int) -> list[tuple[str, list[np.
     return out
 
 
+def _report(model: str, counts: ErrorCounts, per_string: list, exact: list[int]) -> dict:
+    """The figures as ``lstmrec evaluate --format json`` gives them (what a model card reads):
+    the digit error rate, and under ``words`` the share of strings not read exactly (each
+    string is one word)."""
+    n = len(exact)
+    wrong = n - sum(exact)
+    return {
+        "model": model,
+        "split": "digit strings",
+        "num_utterances": n,
+        **_rates(counts, [c.errors for c in per_string], [c.reference_length for c in per_string]),
+        "cer": counts.error_rate,
+        "words": _rates(ErrorCounts(n - wrong, wrong, 0, 0, n), [1 - e for e in exact], [1] * n),
+    }
+
+
+def _rates(counts: ErrorCounts, errors: list[int], lengths: list[int]) -> dict:
+    return {
+        "error_rate": counts.error_rate,
+        "ci95": list(bootstrap_ci(errors, lengths)),
+        "errors": counts.errors,
+        "reference_length": counts.reference_length,
+        "substitutions": counts.substitutions,
+        "deletions": counts.deletions,
+        "insertions": counts.insertions,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="en-ink")
     p.add_argument("--mnist", default="../shared/data/mnist-strokes/strokes.npz")
     p.add_argument("--strings", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--beam", type=int, help="beam width (0: greedy; default: the bundle's)")
+    p.add_argument("--lm", help="ARPA language model (default: the bundle's)")
+    p.add_argument("--lm-weight", type=float)
+    p.add_argument("--insertion-bonus", type=float)
+    p.add_argument("--json", help="also write the figures to this JSON file, as evaluate does")
     p.add_argument("--write-inkml", help="also write the strings to this InkML file (new)")
     args = p.parse_args(argv)
     try:
-        model = load(args.model)
+        bundle = load(args.model).bundle
+        options = DecoderOptions.from_summary(
+            bundle.summary,
+            beam=args.beam,
+            lm=args.lm,
+            lm_weight=args.lm_weight,
+            insertion_bonus=args.insertion_bonus,
+        )
+        decoder = bundle_decoder(bundle, options)
         pairs = digit_strings(args.mnist, args.strings, args.seed)
     except DataError as e:
         print(f"ink_digit_strings: {e}", file=sys.stderr)
         return 2
-    exact, errors, lengths = [], [], []
-    for text, strokes in pairs:
-        hyp = model.recognize(strokes).text
-        counts = ErrorCounts.from_alignment(align(list(text), list(hyp.replace(" ", ""))))
-        exact.append(int(hyp.replace(" ", "") == text))
-        errors.append(counts.errors)
-        lengths.append(len(text))
-    n = len(pairs)
-    acc_lo, acc_hi = bootstrap_ci([1 - e for e in exact], [1] * n)
-    cer_lo, cer_hi = bootstrap_ci(errors, lengths)
-    print(f"{n} digit strings of held-out MNIST pen-stroke digits, model {args.model}")
-    print(
-        f"  strings recognized exactly: {100 * sum(exact) / n:.1f} % "
-        f"[{100 - acc_hi:.1f}, {100 - acc_lo:.1f}]"
-    )
-    print(
-        f"  digit error rate (CER, spaces ignored): {100 * sum(errors) / sum(lengths):.2f} % "
-        f"[{cer_lo:.2f}, {cer_hi:.2f}]"
-    )
+    counts, exact = ErrorCounts(), []
+    per_string = []
+    for i, (text, strokes) in enumerate(pairs):
+        hyp = recognize_strokes(bundle, strokes, name=f"digits-{i}", decoder=decoder).text
+        hyp = hyp.replace(" ", "")
+        one = ErrorCounts.from_alignment(align(list(text), list(hyp)))
+        counts, exact = counts + one, [*exact, int(hyp == text)]
+        per_string.append(one)
+    report = _report(args.model, counts, per_string, exact)
+    print(f"{len(pairs)} digit strings of held-out MNIST pen-stroke digits, model {args.model}")
+    lo, hi = report["words"]["ci95"]
+    print(f"  strings recognized exactly: {100 - report['words']['error_rate']:.1f} % "
+          f"[{100 - hi:.1f}, {100 - lo:.1f}]")  # fmt: skip
+    print(f"  digit error rate (CER, spaces ignored): {report['cer']:.2f} % "
+          f"[{report['ci95'][0]:.2f}, {report['ci95'][1]:.2f}]")  # fmt: skip
+    if args.json:
+        write_text(args.json, json.dumps(report, indent=1) + "\n")
     if args.write_inkml:
         from lstmrec.features.inkwriters import InkSample, write_inkml
 
