@@ -10,9 +10,9 @@ laid side by side on one line as drawn (scaled to a line's size, no slant or jit
 a writer's spacing. Prints the share of strings recognized exactly and the character error
 rate, each with a 95 % bootstrap interval; ``--json`` writes the same in the form of ``lstmrec
 evaluate --format json``, which ``scripts/package_model.py`` puts on a model card. The model
-decodes as its bundle says, unless ``--beam``, ``--lm``, ``--lm-weight`` or
-``--insertion-bonus`` say otherwise. ``--write-inkml`` also writes the strings as an InkML
-file, to try with ``lstmrec recognize``.
+decodes as its bundle says, unless the decoding flags of ``lstmrec recognize`` (``--beam``,
+``--lm``, ``--lm-weight``, ``--insertion-bonus``, ...) say otherwise. ``--write-inkml`` also
+writes the strings as an InkML file, to try with ``lstmrec recognize``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ import sys
 import numpy as np
 
 from lstmrec.api import load
+from lstmrec.cli.decoding import add_decoding_args, decoder_from_args
 from lstmrec.corpora.ink_hands import MnistDigits
 from lstmrec.corpora.mnist_strokes import MNIST_SPLITS
 from lstmrec.corpora.synth_ink import render_line, writer_style
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import write_text
-from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
 from lstmrec.inference.recognize import recognize_strokes
 from lstmrec.scoring.align import ErrorCounts, align
 from lstmrec.scoring.stats import bootstrap_ci
@@ -91,23 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mnist", default="../shared/data/mnist-strokes/strokes.npz")
     p.add_argument("--strings", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--beam", type=int, help="beam width (0: greedy; default: the bundle's)")
-    p.add_argument("--lm", help="ARPA language model (default: the bundle's)")
-    p.add_argument("--lm-weight", type=float)
-    p.add_argument("--insertion-bonus", type=float)
+    add_decoding_args(p)
     p.add_argument("--json", help="also write the figures to this JSON file, as evaluate does")
     p.add_argument("--write-inkml", help="also write the strings to this InkML file (new)")
     args = p.parse_args(argv)
     try:
         bundle = load(args.model).bundle
-        options = DecoderOptions.from_summary(
-            bundle.summary,
-            beam=args.beam,
-            lm=args.lm,
-            lm_weight=args.lm_weight,
-            insertion_bonus=args.insertion_bonus,
-        )
-        decoder = bundle_decoder(bundle, options)
+        decoder = decoder_from_args(args, bundle)
         pairs = digit_strings(args.mnist, args.strings, args.seed)
     except DataError as e:
         print(f"ink_digit_strings: {e}", file=sys.stderr)
