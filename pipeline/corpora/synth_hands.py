@@ -92,19 +92,18 @@ def _writer_lines(item: tuple[int, str, str]) -> list[tuple]:
     rng = np.random.default_rng([spec.seed, w, 11])
     n = spec.lines_per_writer if split == "train" else spec.eval_lines_per_writer
     bank = _WORKER["digits"].get("train" if split == "train" else "held-out")
-    lines = [(text, style) for text in text_lines(split, rng, n, root=spec.fortunes)]
+    texts = text_lines(split, rng, n, root=spec.fortunes)
+    styles = [style] * n
     if split == "train" and spec.number_share > 0:
         # A generator of its own, so the other lines are those of a corpus without numbers.
         nrng = np.random.default_rng([spec.seed, w, 13])
         mnist = dataclasses.replace(style, mnist_digits=True)
-        lines = [
-            (number_text(nrng, text), mnist if nrng.random() < 0.5 else style)
-            if nrng.random() < spec.number_share
-            else (text, style)
-            for text, style in lines
-        ]
+        for k, text in enumerate(texts):
+            if nrng.random() < spec.number_share:
+                texts[k] = number_text(nrng, text)
+                styles[k] = mnist if nrng.random() < 0.5 else style
     out = []
-    for i, (text, line_style) in enumerate(lines):
+    for i, (text, line_style) in enumerate(zip(texts, styles, strict=True)):
         strokes = render_line(text, line_style, seed=int(rng.integers(2**31)), digits=bank)
         if spec.augment and split == "train":
             strokes = [_tablet(s) for s in augment(strokes, rng)]
