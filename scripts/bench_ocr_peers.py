@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lstmrec.bench.threads import blas_threads
 from lstmrec.bundle import load_bundle
 from lstmrec.cli.common import (
     EXIT_BAD_INPUT,
@@ -352,18 +353,6 @@ def ink_bundle(model: str):
     if modality(bundle.features) != "ink" or targets.unit != "chars":
         raise DataError("not a handwriting model (ink in, characters out)", folder)
     return bundle, targets
-
-
-def blas_threads(n: int | None):
-    """A context limiting BLAS to ``n`` threads (threadpoolctl, when installed) and the limit
-    in force (None: as the environment sets it)."""
-    if n is None:
-        return contextlib.nullcontext(), None
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext(), None
-    return threadpool_limits(limits=n, user_api="blas"), n
 
 
 def run(args, failures: Failures) -> dict:

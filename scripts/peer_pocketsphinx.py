@@ -28,7 +28,6 @@ skipped (bad audio, no labels) or on bad input.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lstmrec.bench.threads import blas_threads
 from lstmrec.bundle import load_bundle
 from lstmrec.cli.common import (
     EXIT_BAD_INPUT,
@@ -191,18 +191,6 @@ def decode_peer(decoder, utts, targets: Targets, *, closures: bool, on_error):
 
 # ---------------------------------------------------------------------------------------------
 # The run
-
-
-def blas_threads(n: int | None):
-    """A context that limits BLAS to ``n`` threads (threadpoolctl, when installed), and the
-    limit in force (None: as the environment sets it)."""
-    if n is None:
-        return contextlib.nullcontext(), None
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext(), None
-    return threadpool_limits(limits=n, user_api="blas"), n
 
 
 def check_args(args) -> None:
