@@ -177,6 +177,8 @@ def training_texts(root: str | os.PathLike = FORTUNES_DIR, *, seed: int = 0) -> 
     fortunes, then number lines (:func:`number_text`) in the share a corpus writes them."""
     pool = fortunes(root)["train"]
     rng = np.random.default_rng([seed, 0x4E])
+    # The lines the fortunes make at the mean line length (the middle of LINE_CHARS), and
+    # number lines as a NUMBER_SHARE of those and them together, each around one of them.
     lines = text_lines("train", rng, sum(len(t) for t in pool) // sum(LINE_CHARS) * 2, root=root)
     count = round(len(lines) * NUMBER_SHARE / (1 - NUMBER_SHARE))
-    return [*pool, *(number_text(rng, lines[i % len(lines)]) for i in range(count))]
+    return [*pool, *(number_text(rng, line) for line in lines[:count])]
