@@ -3,7 +3,7 @@
     .venv/bin/python scripts/synth_hands.py OUT_DIR [--writers-per-hand 24]
         [--lines-per-writer 20] [--eval-writers-per-hand 8] [--eval-lines-per-writer 12]
         [--seed 0] [--mnist ../shared/data/mnist-strokes/strokes.npz] [--no-augment]
-        [--number-share 0.15] [--jobs N] [--hands] [--train-texts FILE]
+        [--number-share 0.15] [--dev-number-share 0] [--jobs N] [--hands] [--train-texts FILE]
 
 Hands, text and splits: lstmrec.corpora.synth_hands. ``--hands`` prints the table of hands
 (split, package, licence) and exits. The fonts come from Debian packages
@@ -38,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         help="share of the training lines that are number lines (default %(default)s)",
     )
     p.add_argument(
+        "--dev-number-share",
+        type=float,
+        default=0.0,
+        help="share of the dev lines that are number lines (default %(default)s; test lines "
+        "never are)",
+    )
+    p.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)"
     )
     p.add_argument("--hands", action="store_true", help="print the hands and exit")
@@ -66,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         mnist=args.mnist,
         augment=not args.no_augment,
         number_share=args.number_share,
+        dev_number_share=args.dev_number_share,
     )
     try:
         counts = write_hands_corpus(args.out, spec, jobs=args.jobs)

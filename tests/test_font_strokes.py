@@ -159,7 +159,7 @@ def test_held_out_lines_are_not_augmented_and_training_lines_are():
     assert not any(changed["dev"]) and not any(changed["test"])
 
 
-def test_number_lines_replace_some_training_lines_and_leave_the_rest_as_they_were(monkeypatch):
+def test_number_lines_replace_training_and_dev_lines_never_test_lines_and_nothing_else(monkeypatch):
     from lstmrec.corpora import synth_hands
 
     # One Hershey hand per split keeps the test fast; the code path is that of every hand.
@@ -176,17 +176,23 @@ def test_number_lines_replace_some_training_lines_and_leave_the_rest_as_they_wer
         augment=False,
     )
     plain = list(synth_hands.hands_lines(synth_hands.HandsCorpusSpec(**spec, number_share=0)))
-    numbered = list(synth_hands.hands_lines(synth_hands.HandsCorpusSpec(**spec, number_share=0.5)))
+    numbered = list(
+        synth_hands.hands_lines(
+            synth_hands.HandsCorpusSpec(**spec, number_share=0.5, dev_number_share=1.0)
+        )
+    )
     assert [line[:3] for line in plain] == [line[:3] for line in numbered]  # same forms, writers
-    replaced = 0
+    replaced = {"train": 0, "dev": 0, "test": 0}
     for (*_, text, strokes, split), (*_, text2, strokes2, _) in zip(plain, numbered, strict=True):
         if text2 != text:
-            assert split == "train" and any(ch.isdigit() for ch in text2)
-            replaced += 1
+            assert any(ch.isdigit() for ch in text2)
+            replaced[split] += 1
         else:  # an untouched line is written exactly as without number lines
             assert len(strokes2) == len(strokes)
             assert all(np.array_equal(a, b) for a, b in zip(strokes, strokes2, strict=True))
-    assert 4 <= replaced <= 16  # about half of the 20 training lines, none held out
+    # About half of the 20 training lines, all 6 dev lines, never a test line.
+    assert 4 <= replaced["train"] <= 16
+    assert replaced["dev"] == 6 and replaced["test"] == 0
 
 
 def test_number_text_writes_digits_the_ways_people_do():

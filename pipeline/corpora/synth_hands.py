@@ -13,7 +13,9 @@ IAM-OnDB layout (so the ordinary readers, ``prepare``, ``train`` and ``evaluate`
 - text: lines of the ``fortunes`` collection (:mod:`lstmrec.corpora.ink_text`), train texts
   for training writers and held-out texts for held-out writers; a share (``number_share``) of
   the training lines are number lines (:func:`~lstmrec.corpora.ink_text.number_text`), half of
-  them written with MNIST digits whatever the writer's habit, so that digits are learnt;
+  them written with MNIST digits whatever the writer's habit, so that digits are learnt; a
+  share of the dev lines (``dev_number_share``, none by default) may be number lines too, so
+  that a model trained for numbers is also chosen on them; test lines never change;
 - digits: MNIST digits of the ``train`` part of ``MNIST_SPLITS`` for training writers, of the
   ``dev`` part for held-out writers; its ``test`` digits are never written;
 - augmentation (:class:`~lstmrec.features.inkaugment.InkAugment`) on every training line,
@@ -52,6 +54,7 @@ class HandsCorpusSpec:
     fortunes: str = str(FORTUNES_DIR)
     augment: bool = True
     number_share: float = NUMBER_SHARE  # training lines that are number lines
+    dev_number_share: float = 0.0  # dev lines that are number lines
 
     def writers(self) -> list[tuple[str, str]]:
         """``(hand, split)`` of every writer, in writer-id order."""
@@ -94,12 +97,13 @@ def _writer_lines(item: tuple[int, str, str]) -> list[tuple]:
     bank = _WORKER["digits"].get("train" if split == "train" else "held-out")
     texts = text_lines(split, rng, n, root=spec.fortunes)
     styles = [style] * n
-    if split == "train" and spec.number_share > 0:
+    share = {"train": spec.number_share, "dev": spec.dev_number_share}.get(split, 0.0)
+    if share > 0:
         # A generator of its own, so the other lines are those of a corpus without numbers.
         nrng = np.random.default_rng([spec.seed, w, 13])
         mnist = dataclasses.replace(style, mnist_digits=True)
         for k, text in enumerate(texts):
-            if nrng.random() < spec.number_share:
+            if nrng.random() < share:
                 texts[k] = number_text(nrng, text)
                 styles[k] = mnist if nrng.random() < 0.5 else style
     out = []
