@@ -3,9 +3,10 @@
 #   0 corpus    synthetic ink of many hands (scripts/synth_hands.py)          -> $out/corpus/
 #   1 features  features of train and dev, cached                               -> $out/features/
 #   2 train     BLSTM-CTC on characters, early stopping on the dev hands' CER   -> $out/model/
-#   3 numbers   a second, smaller corpus (other writers) with half its training lines number
-#               lines, half of those in MNIST digits; the network of stage 2 trained on it
-#               further at a quarter of the learning rate            -> $out/numbers/model/
+#   3 numbers   a second, smaller corpus (other writers) with half its training and dev lines
+#               number lines, half of those in MNIST digits; the network of stage 2 trained
+#               on it further at a quarter of the learning rate, early stopping on its dev
+#               lines                                                -> $out/numbers/model/
 #   4 evaluate  a character 5-gram of the training texts; CER/WER on the dev and held-out test
 #               hands, without and with it; strings of held-out MNIST digits
 #                                                                    -> $out/numbers/*.json
@@ -63,16 +64,17 @@ final=$out/numbers  # the run of the shipped network
 if run 3; then
   echo "== stage 3: numbers =="
   [ -d "$final/corpus" ] || .venv/bin/python scripts/synth_hands.py "$final/corpus" \
-      --mnist "$mnist" --seed 1 --writers-per-hand 8 --eval-writers-per-hand 2 \
-      --number-share 0.5
+      --mnist "$mnist" --seed 1 --writers-per-hand 8 --eval-writers-per-hand 6 \
+      --number-share 0.5 --dev-number-share 0.5
   "$lstmrec" features --config "$config" --data "$final/corpus" --cache "$final/features" \
       --splits train dev
-  # Its learning rate is that of the stage 2 recipe, divided by 4; a stopped run resumes.
+  # Its learning rate is that of the stage 2 recipe, divided by 4; the epoch kept is the best
+  # on this corpus's dev lines, half of them number lines; a stopped run resumes.
   more=(--init-from "$out/model")
   [ -f "$final/checkpoint/state.json" ] && more=(--resume)
   "$lstmrec" train --config "$config" --data "$final/corpus" --out "$final" \
       --feature-cache "$final/features" --set training.learning_rate=5e-4 \
-      --set training.max_epochs=2 "${more[@]}"
+      --set training.max_epochs=5 "${more[@]}"
 fi
 # The character 5-gram of the training texts and the decoding settings shipped with the model:
 # weight and bonus chosen on the dev hands (0.5/1.0 against 1.0/1.0 and 0.7/2.0).
