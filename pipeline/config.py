@@ -183,6 +183,11 @@ class TrainingConfig:
     time_mask_width: int = 0  # longest time mask, frames
     time_mask_max: float = 0.2  # ... and never more than this fraction of the utterance
     feature_noise: float = 0.0  # std of Gaussian noise added to the normalised features
+    # Ink: a new random distortion of each training ink's strokes every epoch, its features
+    # made afresh (lstmrec.training.augment.FreshInk); ink_augment_strokes = false keeps every
+    # stroke (no short stroke left out, no long one cut in two)
+    ink_augment: bool = False
+    ink_augment_strokes: bool = True
 
     def __post_init__(self):
         _check(self, "distribution", lambda v: v in DISTRIBUTIONS, " or ".join(DISTRIBUTIONS))
@@ -223,6 +228,8 @@ class TrainingConfig:
             _check(self, name, lambda v: _int_upto(MAX_MASKS)(v) or v == 0, f"in 0..{MAX_MASKS}")
         _check(self, "time_mask_max", lambda v: _number(v) and 0 < v <= 1, "in (0, 1]")
         _check(self, "feature_noise", lambda v: _number(v) and v >= 0, "a number >= 0")
+        for name in ("ink_augment", "ink_augment_strokes"):
+            _check(self, name, lambda v: isinstance(v, bool), "true or false")
         for masks, width in (("freq_masks", "freq_mask_width"), ("time_masks", "time_mask_width")):
             if getattr(self, masks) and not getattr(self, width):
                 raise ValueError(
@@ -260,6 +267,10 @@ class Recipe:
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
     decoding: DecodingConfig = DecodingConfig()
+
+    def __post_init__(self) -> None:
+        if self.training.ink_augment and not isinstance(self.features, InkFeatureConfig):
+            raise ValueError("[training] ink_augment distorts pen strokes: it needs ink features")
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {

@@ -283,3 +283,108 @@ def test_a_model_trained_with_augmentation_gives_the_same_logits_every_time(
     numpy_bundle = load_bundle(out / "model", engine="numpy")
     (third,) = predict_logits(numpy_bundle.model, [x])
     np.testing.assert_allclose(third, first, atol=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# A new distortion of each training ink every epoch ([training] ink_augment)
+
+
+@pytest.fixture(scope="module")
+def ink_corpus(tmp_path_factory) -> dict:
+    """A tiny synthetic IAM-OnDB tree (2 training writers, 1 dev, 1 test; 3 lines each) and a
+    one-epoch ink recipe with ink_augment on."""
+    from lstmrec.corpora.synth_ink import CorpusSpec, write_corpus
+
+    tmp = tmp_path_factory.mktemp("fresh_ink")
+    spec = CorpusSpec(writers=4, lines_per_writer=3, dev_writers=1, test_writers=1, seed=2)
+    write_corpus(tmp / "IAM-OnDB", spec)
+    recipe = tmp / "ink.toml"
+    recipe.write_text(
+        '[features]\nkind = "ink"\n[model]\nnum_layers = 1\nunits = 4\n'
+        '[training]\noptimizer = "adam"\nbatch_size = 2\nmax_epochs = 1\nink_augment = true\n'
+    )
+    return {"root": tmp / "IAM-OnDB", "recipe": recipe, "tmp": tmp}
+
+
+def _fresh_batches(ink_corpus, *, epoch=0):
+    """The training utterances of the tiny corpus as CTCBatches with FreshInk, and the cached
+    (normalised) features they fall back to."""
+    from lstmrec.corpora.splits import load_split
+    from lstmrec.features.audio import cmvn_stats
+    from lstmrec.features.inkfiles import read_ink_file
+    from lstmrec.featurize import checked_ink_features
+    from lstmrec.training.augment import FreshInk
+
+    config = InkFeatureConfig()
+    utts = load_split(ink_corpus["root"], "train")[:5]
+    raw = [checked_ink_features(read_ink_file(u.path)[0].strokes, config, u.path)[0] for u in utts]
+    mean, std = (a.astype(np.float32) for a in cmvn_stats(raw))
+    feats = [apply_cmvn(f, mean, std) for f in raw]
+    labels = [np.ones(2, np.int32) for _ in utts]
+    fresh = FreshInk(utts, labels, config, mean, std, strokes=False)
+    batches = CTCBatches(
+        feats, labels, batch_size=2, pad_multiple=8, seed=5, epoch=epoch, fresh_ink=fresh
+    )
+    return batches, feats, fresh
+
+
+def test_fresh_ink_distorts_every_epoch_anew_and_reproducibly(ink_corpus):
+    from lstmrec.training.augment import ink_rng
+
+    data, feats, fresh = _fresh_batches(ink_corpus)
+    assert fresh.augment.drop == 0 and fresh.augment.split == 0  # every stroke kept
+    # One ink: a new distortion is new features (another frame count, as the resampled trace
+    # is longer or shorter), the same draw the same features.
+    one = fresh.features(0, ink_rng(5, 0, 0))
+    assert one.dtype == np.float32 and one.shape[1] == feats[0].shape[1]
+    np.testing.assert_array_equal(one, fresh.features(0, ink_rng(5, 0, 0)))
+    other = fresh.features(0, ink_rng(5, 1, 0))
+    assert other.shape != one.shape or not np.allclose(other, one)
+    assert one.shape != feats[0].shape or not np.allclose(one, feats[0])
+    # Whole batches: labels as cached, features new, the same when made again; a resumed run
+    # makes the next epoch's batches as the uninterrupted one does, from (seed, epoch, index).
+    epoch0 = _all(data)
+    for i, ((x, n), (_, m)) in enumerate(epoch0):
+        (x2, _), _ = data[i]
+        np.testing.assert_array_equal(x, x2)
+        rows = data.batches[i]
+        assert all(int(m[r]) == 2 for r in range(len(rows)))
+        cached = [feats[k] for k in rows]
+        assert any(n[r] != len(c) or not np.allclose(x[r, : n[r]], c) for r, c in enumerate(cached))
+    data.on_epoch_end()
+    resumed, _, _ = _fresh_batches(ink_corpus, epoch=1)
+    for (a, _), (b, _) in zip(_all(data), _all(resumed), strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_fresh_ink_falls_back_to_the_cached_features(ink_corpus):
+    """A distortion that CTC could not fit to the labels (too few frames) is not trained on:
+    the batch takes the ink's cached features."""
+    data, feats, fresh = _fresh_batches(ink_corpus)
+    fresh.min_frames = [10**6] * len(fresh.min_frames)
+    for i, ((x, n), _) in enumerate(_all(data)):
+        for r, k in enumerate(data.batches[i]):
+            assert n[r] == len(feats[k])
+            np.testing.assert_array_equal(x[r, : n[r]], feats[k])
+
+
+def test_ink_augment_is_for_ink_and_a_boolean():
+    assert not TrainingConfig().ink_augment and TrainingConfig().ink_augment_strokes
+    with pytest.raises(DataError, match="ink_augment distorts pen strokes: it needs ink features"):
+        load_recipe(None, ["training.ink_augment=true"])  # the default features are speech's
+    with pytest.raises(DataError, match="ink_augment=1 must be true or false"):
+        load_recipe(None, ['features.kind="ink"', "training.ink_augment=1"])
+    recipe = load_recipe(None, ['features.kind="ink"', "training.ink_augment=true"])
+    assert recipe.training.ink_augment
+
+
+def test_training_with_fresh_ink_says_so_and_records_it(ink_corpus, capsys):
+    out = ink_corpus["tmp"] / "run"
+    rc = main(["train", "--config", str(ink_corpus["recipe"]), "--data", str(ink_corpus["root"]),
+               "--out", str(out), "--set", "training.ink_augment_strokes=false"])  # fmt: skip
+    stdout = capsys.readouterr().out
+    assert rc == 0
+    assert "ink augmentation: a new distortion of every training ink each epoch, every stroke " \
+        "kept" in stdout  # fmt: skip
+    training = json.loads((out / "model" / "summary.json").read_text())["recipe"]["training"]
+    assert training["ink_augment"] is True and training["ink_augment_strokes"] is False

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from lstmrec.padding import bucket_batches, pad_features, pad_labels
-from lstmrec.training.augment import Augment, batch_rng
+from lstmrec.training.augment import Augment, FreshInk, batch_rng, ink_rng
 from lstmrec.training.distribute import distributed_input
 
 
@@ -23,6 +23,8 @@ class CTCBatches(keras.utils.PyDataset):
             run sees the same batches as an uninterrupted one.
         augment: masks and noise for the features of each batch (training only); batch ``i`` of
             epoch ``e`` is augmented from ``(seed, e, i)`` alone, however often it is made.
+        fresh_ink: ink only: each batch's features made from a new distortion of its inks'
+            strokes (``feats`` stays the fallback), also from ``(seed, e, i)`` alone.
     """
 
     def __init__(
@@ -36,6 +38,7 @@ class CTCBatches(keras.utils.PyDataset):
         seed=0,
         epoch=0,
         augment: Augment | None = None,
+        fresh_ink: FreshInk | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -43,6 +46,7 @@ class CTCBatches(keras.utils.PyDataset):
         self.batch_size, self.pad_multiple, self.seed = batch_size, pad_multiple, seed
         self.label_pad_multiple = label_pad_multiple or pad_multiple
         self.augment = augment if augment is not None and augment.enabled else None
+        self.fresh_ink = fresh_ink
         self.lengths = np.array([len(f) for f in feats])
         self.set_epoch(epoch)
 
@@ -56,7 +60,12 @@ class CTCBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         idx = self.batches[index]
-        x, x_len = pad_features([self.feats[i] for i in idx], multiple=self.pad_multiple)
+        feats = [self.feats[i] for i in idx]
+        if self.fresh_ink is not None:
+            rng = ink_rng(self.seed, self.epoch, index)
+            fresh = [self.fresh_ink.features(i, rng) for i in idx]
+            feats = [f if g is None else g for f, g in zip(feats, fresh, strict=True)]
+        x, x_len = pad_features(feats, multiple=self.pad_multiple)
         if self.augment is not None:
             x = self.augment.apply(x, x_len, batch_rng(self.seed, self.epoch, index))
         y, y_len = pad_labels([self.labels[i] for i in idx], multiple=self.label_pad_multiple)

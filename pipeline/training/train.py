@@ -32,7 +32,7 @@ from lstmrec.manifest import Utterance, manifest_hash
 from lstmrec.models.ctc import default_jit_compile
 from lstmrec.scoring.align import Report, score
 from lstmrec.targets import Targets
-from lstmrec.training.augment import Augment
+from lstmrec.training.augment import Augment, FreshInk
 from lstmrec.training.batching import CTCBatches, fit_input
 from lstmrec.training.callbacks import (
     CHECKPOINT,
@@ -188,6 +188,17 @@ def _fit(trainer, data: TrainingData, recipe, state: dict, evaluate, out_dir: Pa
     augment = Augment.of_recipe(recipe)
     if augment.enabled:
         log(augment.describe())
+    fresh_ink = None
+    if cfg.ink_augment:
+        fresh_ink = FreshInk(
+            data.train.utts,
+            data.train.labels,
+            recipe.features,
+            data.mean,
+            data.std,
+            strokes=cfg.ink_augment_strokes,
+        )
+        log(fresh_ink.describe())
     batches = CTCBatches(
         [apply_cmvn(f, data.mean, data.std) for f in data.train.feats],
         data.train.labels,
@@ -197,6 +208,7 @@ def _fit(trainer, data: TrainingData, recipe, state: dict, evaluate, out_dir: Pa
         seed=cfg.seed,
         epoch=state["epoch"],
         augment=augment,
+        fresh_ink=fresh_ink,
     )
     scalars = tensorboard_log(out_dir, log if dist is None or dist.is_chief else _silent)
     callbacks = [
