@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     --writers-per-hand) writers=$2; shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "english_ink.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
