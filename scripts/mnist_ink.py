@@ -23,7 +23,9 @@ hand (96.86 % without the finetuning):
 runs (``configs/mnist_ink.toml``: ``--train 3000 --dev 300 --test 1000``); the test digits
 are always taken from the test range, which the synthetic handwriting corpus never writes.
 ``--augment K`` adds K distorted copies of every training digit (``lstmrec.features.inkaugment``);
-one copy gave no significant gain on the full set.
+one copy gave no significant gain on the full set. ``accuracy DATA HYP1 HYP2 ...`` scores several
+models' hypothesis files at once, with their majority vote and the share of digits that at least
+one of them reads right (the most any vote among them could reach).
 The set has no writer ids, so all digits share the writer "mnist".
 """
 
@@ -84,23 +86,37 @@ def prepare(npz: str, out: Path, caps: dict[str, int | None], augment: int = 0) 
         print(f"{name}: {len(utts)} digits (indices {indices[0]}..{indices[-1]}{note})")
 
 
-def accuracy(data: Path, hyp_file: str, split: str) -> None:
-    """Print the digit accuracy of ``hyp_file`` on ``data/<split>.jsonl`` and its 95 %
-    percentile-bootstrap interval over digits (a digit without a hypothesis is wrong)."""
+def _accuracy_line(what: str, wrong: list[int]) -> str:
+    """Digit accuracy of 0/1 errors with its 95 % percentile-bootstrap interval over digits."""
+    lo, hi = bootstrap_ci(wrong, [1] * len(wrong))  # error-rate interval, in percent
+    right = len(wrong) - sum(wrong)
+    return (
+        f"{what}digit accuracy {100.0 * right / len(wrong):.2f} % ({right} / {len(wrong)}), "
+        f"95 % CI [{100.0 - hi:.2f}, {100.0 - lo:.2f}] % (bootstrap over digits)"
+    )
+
+
+def accuracy(data: Path, hyp_files: list[str], split: str) -> None:
+    """Print the digit accuracy of each hypothesis file on ``data/<split>.jsonl`` with its 95 %
+    interval (a digit without a hypothesis is wrong). With several files, also their majority
+    vote (a tie goes to the earliest file's answer) and the share of digits that at least one
+    file reads right: what no vote among these models can exceed."""
     manifest = data / f"{split}.jsonl"
     if not manifest.is_file():
         raise DataError("no such manifest (run 'prepare' first)", manifest)
     refs = {u.id: u.text for u in read_manifest(manifest)}
     if not refs:
         raise DataError("the manifest has no digits", manifest)
-    hyps = {k: symbols_text(v) for k, v in read_kaldi_text(hyp_file).items()}
-    wrong = [int(hyps.get(k) != v) for k, v in refs.items()]
-    lo, hi = bootstrap_ci(wrong, [1] * len(wrong))  # error-rate interval, in percent
-    right = len(wrong) - sum(wrong)
-    print(
-        f"digit accuracy {100.0 * right / len(refs):.2f} % ({right} / {len(refs)}), "
-        f"95 % CI [{100.0 - hi:.2f}, {100.0 - lo:.2f}] % (bootstrap over digits)"
-    )
+    hyps = [{k: symbols_text(v) for k, v in read_kaldi_text(f).items()} for f in hyp_files]
+    for f, h in zip(hyp_files, hyps, strict=True):
+        prefix = f"{f}: " if len(hyp_files) > 1 else ""
+        print(_accuracy_line(prefix, [int(h.get(k) != v) for k, v in refs.items()]))
+    if len(hyps) > 1:
+        answers = {k: [h.get(k) for h in hyps] for k in refs}
+        vote = {k: max(a, key=a.count) for k, a in answers.items()}  # first of the most common
+        print(_accuracy_line("majority vote: ", [int(vote[k] != v) for k, v in refs.items()]))
+        some = [int(v not in answers[k]) for k, v in refs.items()]
+        print(_accuracy_line("read right by at least one: ", some))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="K",
         help="also write K distorted copies of every training digit (default 0)",
     )
-    q = sub.add_parser("accuracy", help="digit accuracy of a hypothesis file, with 95 %% CI")
+    q = sub.add_parser("accuracy", help="digit accuracy of hypothesis files, with 95 %% CI")
     q.add_argument("data", help="the folder written by prepare")
-    q.add_argument("hyp", help="hypotheses written by 'lstmrec evaluate --hyp-out'")
+    q.add_argument(
+        "hyp",
+        nargs="+",
+        help="hypotheses written by 'lstmrec evaluate --hyp-out'; several: also their vote",
+    )
     q.add_argument("--split", default="core-test", help="manifest scored (default core-test)")
     args = p.parse_args(argv)
     try:
