@@ -102,14 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as e:
         print(f"ink_digit_strings: {e}", file=sys.stderr)
         return 2
-    counts, exact = ErrorCounts(), []
-    per_string = []
+    per_string, exact = [], []
     for i, (text, strokes) in enumerate(pairs):
         hyp = recognize_strokes(bundle, strokes, name=f"digits-{i}", decoder=decoder).text
         hyp = hyp.replace(" ", "")
-        one = ErrorCounts.from_alignment(align(list(text), list(hyp)))
-        counts, exact = counts + one, [*exact, int(hyp == text)]
-        per_string.append(one)
+        per_string.append(ErrorCounts.from_alignment(align(list(text), list(hyp))))
+        exact.append(int(hyp == text))
+    counts = sum(per_string, ErrorCounts())
     report = _report(args.model, counts, per_string, exact)
     print(f"{len(pairs)} digit strings of held-out MNIST pen-stroke digits, model {args.model}")
     lo, hi = report["words"]["ci95"]
