@@ -24,7 +24,8 @@ The chain (:func:`ink_features`):
 ``feature_set`` chooses the features: ``"basic"`` (the default, ``FEATURE_NAMES``),
 ``"graves2009"`` (the 25 per-point features of Graves et al. 2009, :mod:`features.inkrich`) or
 ``"bezier"`` (one frame per cubic Bézier curve fitted to the ink of step 3, not resampled,
-Carbune et al. 2020, :mod:`features.inkbezier`).
+Carbune et al. 2020, :mod:`features.inkbezier`) or ``"image"`` (the ink of step 3 drawn as a
+grey image with pixels ``spacing`` wide, one frame per pixel column, :mod:`features.inkimage`).
 
 Pen-up convention of the basic set (shared with the stroke-3 format, :func:`to_stroke3`): every
 point is one frame; ``pen_up = 1`` on the last point of each stroke, and the next frame's ``(dx,
@@ -45,8 +46,10 @@ import numpy as np
 from lstmrec.features.configs import config_from_dict
 from lstmrec.features.errors import DataError
 from lstmrec.features.inkbezier import BEZIER_FEATURE_NAMES, bezier_features
+from lstmrec.features.inkimage import image_features, image_rows
 from lstmrec.features.inklines import ReferenceLines, reference_lines
 from lstmrec.features.inkrich import GRAVES_FEATURE_NAMES, graves_features
+from lstmrec.features.stroke3 import from_stroke3, to_stroke3
 
 __all__ = [  # the public names, including those re-exported from features.inklines
     "FEATURE_NAMES", "FEATURE_SETS", "InkFeatureConfig", "MAX_INK_COORD", "MAX_INK_FRAMES",
@@ -60,8 +63,10 @@ Strokes = Sequence[np.ndarray]  # each (N_i, 3) float64 [x, y, t]
 # Column names of frame_features' output, in order; "y" and "dt" are present only when the
 # config asks for them.
 FEATURE_NAMES = ("dx", "dy", "y", "pen_up", "sin_dir", "cos_dir", "sin_curv", "cos_curv", "dt")
-# The feature sets and their fixed columns (None: "basic", whose columns follow the options).
+# The feature sets and their fixed columns (None: "basic", whose columns follow the options, and
+# "image": row_0, row_1, ... from the top, as many as the image has rows).
 FEATURE_SETS = {"basic": None, "graves2009": GRAVES_FEATURE_NAMES, "bezier": BEZIER_FEATURE_NAMES}
+FEATURE_SETS["image"] = None
 
 # Segments within this angle of the vertical are used to measure slant (degrees). Handwriting
 # slants rarely exceed 45 degrees; horizontal ligatures beyond it would bias the estimate.
@@ -128,6 +133,8 @@ class InkFeatureConfig:
         """Names of the feature columns, in order (for "basic" a subset of ``FEATURE_NAMES``)."""
         if FEATURE_SETS.get(self.feature_set):
             return FEATURE_SETS[self.feature_set]
+        if self.feature_set == "image":
+            return tuple(f"row_{i}" for i in range(image_rows(self.reference, self.spacing)))
         skip = {"y"} if not self.y_position else set()
         if not self.time:
             skip.add("dt")
@@ -136,7 +143,8 @@ class InkFeatureConfig:
     @property
     def dim(self) -> int:
         """Columns of :func:`ink_features`' output: 8 by default, 9 with ``time``; 25 for
-        "graves2009", 10 for "bezier"."""
+        "graves2009", 10 for "bezier"; for "image" the rows of the image (28 for a box at
+        0.05)."""
         return len(self.columns)
 
     def to_dict(self) -> dict[str, Any]:
@@ -371,6 +379,8 @@ def frame_features(strokes: Sequence[np.ndarray], config: InkFeatureConfig) -> n
         return graves_features(strokes, spacing=config.spacing)
     if config.feature_set == "bezier":
         return bezier_features(strokes, max_points=MAX_INK_FRAMES)[0]
+    if config.feature_set == "image":
+        return image_features(strokes, config.reference, config.spacing, MAX_INK_FRAMES)[0]
     points = np.concatenate(strokes)  # (T, 3)
     pen_up = np.concatenate([np.eye(1, len(s), len(s) - 1)[0] for s in strokes])
     d = np.diff(points[:, :2], axis=0, prepend=points[:1, :2])  # (T, 2)
@@ -412,7 +422,8 @@ def ink_features_with_index(
         ``(features, index)``: float32 ``(T, config.dim)`` (see :func:`frame_features`) and int64
         ``(T, 2)``, for each frame the (stroke, point) index in ``strokes`` of the input point
         nearest to it along the trace, so a recogniser can map frames back to the pen ("bezier":
-        of the first point of the frame's curve; the curves are fitted before resampling).
+        of the first point of the frame's curve; the curves are fitted before resampling;
+        "image": of a point nearest the pixel column in x).
 
     Raises:
         DataError: unusable ink (no points, a single point, NaN or infinite coordinates); the
@@ -425,8 +436,11 @@ def ink_features_with_index(
         # shear the original points; resampling after the shear keeps the spacing exact.
         even, _ = resample_strokes(ink, config.spacing)
         ink = deslant(ink, estimate_slant(even))
-    if config.feature_set == "bezier":
-        feats, first = bezier_features(ink, max_points=MAX_INK_FRAMES)
+    if config.feature_set in ("bezier", "image"):
+        if config.feature_set == "bezier":
+            feats, first = bezier_features(ink, max_points=MAX_INK_FRAMES)
+        else:
+            feats, first = image_features(ink, config.reference, config.spacing, MAX_INK_FRAMES)
         offset = np.cumsum([0, *map(len, kept)])  # where each stroke starts in the flat index
         return feats, np.concatenate(kept)[offset[first[:, 0]] + first[:, 1]].astype(np.int64)
     resampled, nearest = resample_strokes(ink, config.spacing)
@@ -442,52 +456,3 @@ def ink_features(strokes: Strokes, config: InkFeatureConfig) -> np.ndarray:
 def ink_point_index(strokes: Strokes, config: InkFeatureConfig) -> np.ndarray:
     """int64 ``(T, 2)`` (stroke, point) in ``strokes`` of each frame of :func:`ink_features`."""
     return ink_features_with_index(strokes, config)[1]
-
-
-# ---------------------------------------------------------------------------------------------
-# Stroke-3
-
-
-def to_stroke3(strokes: Strokes) -> np.ndarray:
-    """Absolute strokes to stroke-3 offsets.
-
-    Args:
-        strokes: list of ``(N_i, 2 or 3)`` arrays ``[x, y, (t)]``; empty strokes are skipped.
-
-    Returns:
-        float64 ``(N, 3)`` rows ``[dx, dy, pen_up]``: the first row's offset is from the origin
-        (0, 0), so it holds the absolute start; ``pen_up = 1`` on the last point of each stroke.
-        Time is dropped.
-    """
-    xy = [np.asarray(s, dtype=np.float64)[:, :2] for s in strokes if len(s)]
-    if not xy:
-        return np.zeros((0, 3))
-    points = np.concatenate(xy)
-    pen_up = np.concatenate([np.eye(1, len(s), len(s) - 1)[0] for s in xy])
-    d = np.diff(points, axis=0, prepend=np.zeros((1, 2)))
-    return np.concatenate([d, pen_up[:, None]], axis=1)
-
-
-def from_stroke3(arr: np.ndarray, *, origin: tuple[float, float] = (0.0, 0.0)) -> list[np.ndarray]:
-    """Stroke-3 offsets ``(N, 3)`` ``[dx, dy, pen_up]`` to absolute strokes.
-
-    Args:
-        arr: offsets; a row with ``pen_up != 0`` ends its stroke; rows after the last pen-up
-            form a final stroke.
-        origin: the point the first offset starts from.
-
-    Returns:
-        List of float64 ``(N_i, 3)`` ``[x, y, t]`` with t = NaN (stroke-3 has no time).
-
-    Raises:
-        DataError: not an ``(N, 3)`` array, or NaN/infinite values.
-    """
-    arr = np.asarray(arr, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != 3:
-        raise DataError(f"stroke-3 data must be (N, 3) [dx, dy, pen_up], got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise DataError("stroke-3 data has NaN or infinite values")
-    xy = np.cumsum(arr[:, :2], axis=0) + np.asarray(origin, dtype=np.float64)
-    ends = np.flatnonzero(arr[:, 2] != 0) + 1
-    pieces = np.split(xy, ends)
-    return [np.concatenate([p, np.full((len(p), 1), np.nan)], axis=1) for p in pieces if len(p)]

@@ -9,8 +9,9 @@ stay as written, and the image carries no time stamps, pen lifts or stroke order
 
 The defaults imitate a 300 dpi scan of ordinary handwriting: an x-height of about 2.7 mm is 32
 pixels at 300 dpi, and a ballpoint line of about 0.35 mm is 4 pixels. Edges are anti-aliased
-the way a scanner's optics blur them: the line is drawn at ``SUPERSAMPLE`` times the size and
-averaged down, so a pixel the pen only partly covers is grey.
+the way a scanner's optics blur them: the line is drawn at ``features.inkimage.SUPERSAMPLE``
+times the size and averaged down (:func:`features.inkimage.draw_paths`), so a pixel the pen
+only partly covers is grey.
 
 Pure NumPy and Pillow (imported on first use).
 """
@@ -24,26 +25,17 @@ import numpy as np
 
 from lstmrec.features.errors import DataError
 from lstmrec.features.ink import clean_strokes
+from lstmrec.features.inkimage import draw_paths, pillow_modules
 from lstmrec.features.inklines import reference_lines
 
 CORE_HEIGHT_PX = 32.0  # pixels of the core height: a 2.7 mm x-height scanned at 300 dpi
 PEN_WIDTH = 0.125  # pen width in core heights: 4 px at 32 px, a 0.35 mm ballpoint at 300 dpi
 X_HEIGHT_MM = 2.7  # the x-height of ordinary handwriting on paper, for the resolution in the PNG
 MARGIN = 1.0  # white margin around the ink (pen width included), in core heights
-SUPERSAMPLE = 4  # drawn at this many times the size, then averaged down (anti-aliasing)
 # Larger images are refused (a line at 32 px core height has well under a million pixels; this
-# one is drawn at SUPERSAMPLE ** 2 times the size first): the ink spans too much for its core.
+# one is drawn at features.inkimage.SUPERSAMPLE ** 2 times the size first): the ink spans too
+# much for its core.
 MAX_PIXELS = 4_000_000
-WHITE, BLACK = 255, 0  # 8-bit grey levels of the page and the pen
-
-
-def _pillow():
-    """Pillow's ``Image`` and ``ImageDraw`` modules, or :class:`DataError` when missing."""
-    try:
-        from PIL import Image, ImageDraw
-    except ImportError:
-        raise DataError('not installed: pip install -e ".[ocr-peer]"', "Pillow") from None
-    return Image, ImageDraw
 
 
 def ink_placement(
@@ -118,32 +110,13 @@ def render_ink(
         pen_width=pen_width,
         margin=margin,
     )
-    image_mod, draw_mod = _pillow()
-    k = SUPERSAMPLE
-    page = image_mod.new("L", (width * k, height * k), WHITE)
-    draw = draw_mod.Draw(page)
-    inset = pen_px * k / 2 - 0.5  # the pen's radius, less half a pixel (see below)
-    line_width = max(1, int(round(pen_px * k)))
-    for path in paths:
-        # Pillow's integer coordinates are pixel centres; ours are pixel edges.
-        points = [(float(x), float(y)) for x, y in path * k - 0.5]
-        if len(points) > 1:
-            draw.line(points, fill=BLACK, width=line_width)
-        # A round pen tip at every point: round ends, round joints (Pillow's own curved
-        # joints are computed in Python, point by point, and take most of the time).
-        # Pillow's box is inclusive of both ends: inset by half a pixel, the disc is exactly
-        # the pen's width across.
-        for x, y in points:
-            draw.ellipse((x - inset, y - inset, x + inset, y + inset), fill=BLACK)
-    # Averaging each k x k block is what a scanner's optics do to the pen's edge.
-    grey = page.resize((width, height), image_mod.Resampling.BOX)
-    return np.asarray(grey, dtype=np.uint8).copy()  # (height, width)
+    return draw_paths(paths, pen_px, (width, height))
 
 
 def png_bytes(image: np.ndarray, *, dpi: float | None = None) -> bytes:
     """``(height, width)`` uint8 grey image as PNG file bytes; ``dpi`` is recorded in the file
     (a reader that sizes text by resolution, such as Tesseract, then knows the scale)."""
-    image_mod, _ = _pillow()
+    image_mod, _ = pillow_modules()
     out = io.BytesIO()
     extra = {"dpi": (dpi, dpi)} if dpi else {}
     image_mod.fromarray(np.asarray(image, dtype=np.uint8)).save(out, "PNG", **extra)

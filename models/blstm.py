@@ -1,6 +1,11 @@
 """The deep bidirectional LSTM acoustic model (Graves, Mohamed & Hinton 2013, CTC-3l-250h).
 
-features (B, T, F) ─▶ [Dropout] ─▶ N × length-aware BLSTM (U per direction) ─▶ Dense(V + 1) logits
+features (B, T, F) ─▶ [ColumnConv] ─▶ [Dropout] ─▶ N × length-aware BLSTM (U per direction)
+    ─▶ Dense(V + 1) logits
+
+The optional convolutional front end (``conv``: channels per block, ``models.layers.ColumnConv``)
+reads frames that are the pixel columns of an image: ink drawn as a picture (feature set
+"image"), a CRNN in the manner of Shi et al. 2015, without pooling over time.
 
 The LSTM can be swapped for a variant cell (peephole, CIFG, GRU, tanh RNN: ``models.cells``) in
 the same length-aware bidirectional stack. With ``direction="forward"`` the layers are forward-only
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 import keras
 
-from lstmrec.models.layers import LengthAwareBidirectional, LengthAwareForward
+from lstmrec.models.layers import ColumnConv, LengthAwareBidirectional, LengthAwareForward
 
 DIRECTIONS = ("bidirectional", "forward")
 
@@ -26,6 +31,7 @@ def build_model(
     dropout: float = 0.0,
     cell: str = "lstm",
     direction: str = "bidirectional",
+    conv: tuple[int, ...] = (),
     name: str | None = None,
 ) -> keras.Model:
     """Build the inference model.
@@ -41,6 +47,8 @@ def build_model(
             ``"peephole"``, ``"cifg"``, ``"gru"``, ``"rnn"``).
         direction: ``"bidirectional"`` (layers ``blstm_1``, ...: ``2U`` outputs each) or
             ``"forward"`` (layers ``forward_1``, ...: ``U`` outputs each, causal).
+        conv: channels of each block of a convolutional front end over the frames, whose
+            ``input_dim`` features are then an image's rows (``()``: none).
         name: the model's name; default ``"blstm_ctc"`` or ``"forward_ctc"``.
 
     Returns:
@@ -53,6 +61,8 @@ def build_model(
     features = keras.Input(shape=(None, input_dim), dtype="float32", name="features")
     lengths = keras.Input(shape=(), dtype="int32", name="lengths")
     x = features
+    if conv:
+        x = ColumnConv(input_dim, conv, name="column_conv")([x, lengths])
     for i in range(1, num_layers + 1):
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)

@@ -152,3 +152,68 @@ class LengthAwareBidirectionalLSTM(LengthAwareBidirectional):
     """The name this layer had in bundles written by lstmrec 0.1, which load unchanged (Keras
     derives the weights' paths inside ``model.keras`` from the class name)."""
 
+
+@keras.saving.register_keras_serializable(package="lstmrec")
+class ColumnConv(keras.layers.Layer):
+    """A convolutional front end for frames that are pixel columns of an image (the ink
+    feature set ``"image"``, ``features.inkimage``): the (time, row) plane is one image.
+
+    Call with ``[x, lengths]``: ``x`` is ``(B, T, rows)``, ``lengths`` ``(B,)`` int32. Each block
+    is a 3 × 3 convolution over time and rows with "same" zero padding, bias and ReLU, then a
+    max-pooling of pairs of rows (time is never pooled, so the frames stay the input's, and
+    CTC's frame count with them). Frames past each sequence's length are zeroed before every
+    block, as the zero padding past its end would be, so a sequence gives the same output alone
+    or in a padded batch (and its padded frames output zeros). Returns ``(B, T, (rows //
+    2**blocks) * channels[-1])``, row-major (row, channel).
+
+    Args:
+        rows: the input's feature dimension (the image's rows).
+        channels: output channels of each block.
+    """
+
+    def __init__(self, rows: int, channels, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rows = int(rows)
+        self.channels = tuple(int(c) for c in channels)
+        if not self.channels or self.rows >> len(self.channels) < 1:
+            raise ValueError(
+                f"ColumnConv: {len(self.channels)} block(s) halve {self.rows} rows to none"
+            )
+        self.kernels, self.biases = [], []
+
+    def build(self, input_shape):
+        c_in = 1
+        for i, c_out in enumerate(self.channels):
+            self.kernels.append(
+                self.add_weight(
+                    shape=(3, 3, c_in, c_out), initializer="he_uniform", name=f"kernel_{i}"
+                )
+            )
+            self.biases.append(
+                self.add_weight(shape=(c_out,), initializer="zeros", name=f"bias_{i}")
+            )
+            c_in = c_out
+
+    @property
+    def output_dim(self) -> int:
+        return (self.rows >> len(self.channels)) * self.channels[-1]
+
+    def call(self, inputs):
+        x, lengths = inputs
+        batch, steps = ops.shape(x)[0], ops.shape(x)[1]
+        keep = length_mask(lengths, steps, x.dtype)[:, :, None, None]  # (B, T, 1, 1)
+        x = x[:, :, :, None] * keep  # (B, T, rows, 1): time and rows are the image's two axes
+        for kernel, bias in zip(self.kernels, self.biases, strict=True):
+            x = ops.relu(ops.conv(x, kernel, padding="same") + bias)
+            # Padded frames are zeroed again before the next block reads them.
+            x = ops.max_pool(x, pool_size=(1, 2), strides=(1, 2), padding="valid") * keep
+        return ops.reshape(x, (batch, steps, self.output_dim))
+
+    def compute_output_shape(self, input_shape):
+        batch, steps, _ = input_shape[0]
+        return (batch, steps, self.output_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(rows=self.rows, channels=list(self.channels))
+        return config

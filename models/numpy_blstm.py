@@ -6,7 +6,9 @@ same logits as :func:`models.blstm.build_model` without importing Keras: the wei
 the ``.keras`` archive (a zip holding ``config.json`` and ``model.weights.h5``), read with
 ``zipfile`` and ``h5py``.
 
-Every cell of ``models.cells`` is supported (``lstm``, ``peephole``, ``cifg``, ``gru`` with
+The convolutional front end of image-column frames (``models.layers.ColumnConv``) is computed
+too, as one product of each block's 3 × 3 windows with its kernel. Every cell of
+``models.cells`` is supported (``lstm``, ``peephole``, ``cifg``, ``gru`` with
 ``reset_after``, ``rnn``); a layer or setting outside that set is refused with a clear error
 rather than approximated. The arithmetic is float32 and time-major:
 
@@ -54,6 +56,29 @@ _DIRECTION_GROUPS = {
 
 class UnsupportedModel(ValueError):
     """The saved model contains a layer or setting the NumPy engine does not compute."""
+
+
+class ColumnConv:
+    """``models.layers.ColumnConv`` in NumPy: ``(B, T, rows)`` batch-major frames and their
+    lengths to ``(B, T, rows // 2**blocks * channels)``, frames past each length zeroed before
+    every block."""
+
+    def __init__(self, kernels: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> None:
+        self.kernels = [np.asarray(k, dtype=np.float32) for k in kernels]  # (3, 3, C_in, C_out)
+        self.biases = [np.asarray(b, dtype=np.float32) for b in biases]
+
+    def __call__(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        batch, steps, rows = x.shape
+        keep = (np.arange(steps)[None, :] < lengths[:, None])[:, :, None, None]  # (B, T, 1, 1)
+        h = x[..., None] * keep  # (B, T, rows, 1)
+        for kernel, bias in zip(self.kernels, self.biases, strict=True):
+            padded = np.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)))  # "same" for a 3 x 3 kernel
+            windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(1, 2))
+            h = np.einsum("btrcij,ijco->btro", windows, kernel, optimize=True) + bias
+            np.maximum(h, 0.0, out=h)
+            pairs = h.shape[2] // 2
+            h = h[:, :, : 2 * pairs].reshape(batch, steps, pairs, 2, -1).max(axis=3) * keep
+        return h.reshape(batch, steps, -1)
 
 
 def reverse_by_length(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -288,8 +313,17 @@ class NumpyBLSTM:
     forward-only models (``layers`` of one direction each).
     """
 
-    def __init__(self, layers: Sequence[BiLayer], dense_kernel, dense_bias, *, input_dim: int):
+    def __init__(
+        self,
+        layers: Sequence[BiLayer],
+        dense_kernel,
+        dense_bias,
+        *,
+        input_dim: int,
+        front: ColumnConv | None = None,
+    ):
         self.layers = list(layers)
+        self.front = front  # a convolutional front end before the recurrent layers, or None
         if dense_kernel is None:  # the identity: the last layer's outputs
             width = self.layers[-1].output_dim
             dense_kernel, dense_bias = np.eye(width), np.zeros(width)
@@ -312,7 +346,10 @@ class NumpyBLSTM:
         lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
         batch, width, _ = x.shape
         steps = int(min(width, lengths.max(initial=0)))
-        h = np.ascontiguousarray(x[:, :steps].transpose(1, 0, 2))  # (T', B, F)
+        h = x[:, :steps]
+        if self.front is not None:
+            h = self.front(h, lengths)
+        h = np.ascontiguousarray(h.transpose(1, 0, 2))  # (T', B, F)
         for layer in self.layers:
             h = layer(h, lengths)
         logits = np.empty((batch, width, self.dense_kernel.shape[1]), dtype=np.float32)
@@ -368,7 +405,7 @@ def _weight_keys(layers_cfg: list[dict]) -> list[str]:
 
 
 def _build(layers_cfg: list[dict], h5, *, output_layer: bool = True) -> NumpyBLSTM:
-    layers, dense, input_dim = [], None, None
+    layers, dense, input_dim, front = [], None, None, None
     for layer, key in zip(layers_cfg, _weight_keys(layers_cfg), strict=True):
         kind, cfg = layer["class_name"].split(">")[-1], layer["config"]
         name = cfg["name"]
@@ -378,6 +415,15 @@ def _build(layers_cfg: list[dict], h5, *, output_layer: bool = True) -> NumpyBLS
                 input_dim = shape[-1]
         elif kind == "Dropout":
             continue
+        elif kind == "ColumnConv":
+            if layers or front is not None:
+                raise UnsupportedModel(f"layer {name!r} after the first recurrent layer")
+            vars_ = h5[key]["vars"]
+            blocks = len(cfg["channels"])
+            front = ColumnConv(
+                [vars_[str(2 * i)][()] for i in range(blocks)],
+                [vars_[str(2 * i + 1)][()] for i in range(blocks)],
+            )
         elif kind in _DIRECTION_GROUPS:
             if dense is not None:
                 raise UnsupportedModel(f"layer {name!r} after the output layer")
@@ -394,7 +440,7 @@ def _build(layers_cfg: list[dict], h5, *, output_layer: bool = True) -> NumpyBLS
             "no features input, no BLSTM layer, or "
             + ("no output Dense layer" if output_layer else "an output layer in an encoder")
         )
-    return NumpyBLSTM(layers, *(dense or (None, None)), input_dim=input_dim)
+    return NumpyBLSTM(layers, *(dense or (None, None)), input_dim=input_dim, front=front)
 
 
 def _recurrent_layer(cfg: dict, group, directions: Sequence[str]) -> BiLayer:

@@ -27,7 +27,9 @@ def is_causal(model) -> bool:
     """Whether a NumPy model's outputs at frame t depend on frames ``0..t`` only: a
     :class:`~models.numpy_blstm.NumpyBLSTM` whose layers are all forward-only."""
     layers = getattr(model, "layers", None)
-    return isinstance(model, NumpyBLSTM) and all(layer.directions == 1 for layer in layers)
+    if not isinstance(model, NumpyBLSTM) or model.front is not None:  # a convolution looks ahead
+        return False
+    return all(layer.directions == 1 for layer in layers)
 
 
 class IncrementalModel:

@@ -140,8 +140,20 @@ class ModelConfig:
     # "bidirectional": BLSTM layers (each output sees the whole utterance); "forward": forward-only
     # layers of `units` each, the output at frame t sees frames <= t (streaming: docs/streaming.md)
     direction: str = "bidirectional"
+    # Channels of each block of a convolutional front end (models.layers.ColumnConv: 3 x 3
+    # convolution, ReLU, rows pooled by 2) for frames that are image columns, the ink feature
+    # set "image"; empty: none.
+    conv: tuple[int, ...] = ()
 
     def __post_init__(self):
+        if isinstance(self.conv, list):  # TOML and JSON give lists
+            object.__setattr__(self, "conv", tuple(self.conv))
+        _check(
+            self,
+            "conv",
+            lambda v: isinstance(v, tuple) and len(v) <= 4 and all(map(_int_upto(MAX_UNITS), v)),
+            f"a list of at most 4 channel counts in 1..{MAX_UNITS}",
+        )
         _check(self, "num_layers", _int_upto(MAX_LAYERS), f"an integer in 1..{MAX_LAYERS}")
         _check(self, "kind", lambda v: v in MODEL_KINDS, " or ".join(map(repr, MODEL_KINDS)))
         for name in ("units", "pred_units", "joint_units"):
@@ -150,6 +162,11 @@ class ModelConfig:
         _check(self, "dropout", lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
         _check(self, "cell", lambda v: v in CELLS, "one of " + ", ".join(CELLS))
         _check(self, "direction", lambda v: v in DIRECTIONS, " or ".join(map(repr, DIRECTIONS)))
+        if self.conv and (self.kind != "ctc" or self.direction != "bidirectional"):
+            raise ValueError(
+                "ModelConfig: conv needs kind='ctc' and direction='bidirectional' (a convolution "
+                "looks one frame ahead per block)"
+            )
         if self.direction == "forward" and self.kind != "ctc":
             raise ValueError(
                 f"ModelConfig: direction='forward' needs kind='ctc' (kind={self.kind!r} has a "
@@ -271,6 +288,17 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.training.ink_augment and not isinstance(self.features, InkFeatureConfig):
             raise ValueError("[training] ink_augment distorts pen strokes: it needs ink features")
+        image = isinstance(self.features, InkFeatureConfig) and self.features.feature_set == "image"
+        if self.model.conv and not image:
+            raise ValueError(
+                '[model] conv reads image columns: it needs [features] kind = "ink" and '
+                'feature_set = "image"'
+            )
+        if self.model.conv and self.features.dim >> len(self.model.conv) < 1:
+            raise ValueError(
+                f"[model] conv: {len(self.model.conv)} blocks halve the image's "
+                f"{self.features.dim} rows to none"
+            )
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {

@@ -20,7 +20,7 @@ against the bundle.
         [--json OUT] [--markdown OUT] [--images DIR] [--force]
 
 Needs Debian's ``tesseract-ocr`` (with ``tesseract-ocr-eng``) and ``pip install -e
-".[ocr-peer]"`` (rapidocr_onnxruntime, whose wheel holds its models, and Pillow). A missing
+".[ocr-peer]"`` (rapidocr_onnxruntime, whose wheel holds its models). A missing
 engine or bad input ends in one line and exit status 2; so does a skipped line.
 """
 

@@ -188,6 +188,7 @@ def random_model(
     units=6,
     dropout=0.1,
     direction="bidirectional",
+    conv=(),
     seed: int | None = None,
 ):
     """A ``build_model`` network with every weight drawn at random (seeded; default seed
@@ -202,6 +203,7 @@ def random_model(
         cell=cell,
         dropout=dropout,
         direction=direction,
+        conv=conv,
     )
     rng = np.random.default_rng(len(cell) if seed is None else seed)
     model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.weights])

@@ -1,4 +1,5 @@
-"""The ink feature sets beside the basic one: Graves et al. 2009 and Bézier curves.
+"""The ink feature sets beside the basic one: Graves et al. 2009, Bézier curves and the ink
+drawn as an image.
 
 Hand-computed fixtures for each feature (a straight stroke, a circle, a delayed stroke, a
 known cubic), the sets through the whole chain, and a tiny model trained on each set whose
@@ -35,6 +36,7 @@ from lstmrec.features.inkbezier import (
     stroke_segments,
 )
 from lstmrec.features.inkfiles import read_ink_file
+from lstmrec.features.inkimage import image_features
 from lstmrec.features.inkrich import GRAVES_FEATURE_NAMES, delayed_strokes, graves_features
 
 G = {name: i for i, name in enumerate(GRAVES_FEATURE_NAMES)}
@@ -68,6 +70,33 @@ def test_feature_set_option_defaults_to_basic_and_fixes_the_columns():
     for fixed in ({"time": True}, {"y_position": False}):
         with pytest.raises(ValueError, match="fixed columns"):
             InkFeatureConfig(feature_set="bezier", **fixed)
+    # "image": a row per pixel of the band, 1.4 box heights or 4 core heights
+    image = InkFeatureConfig(feature_set="image", reference="box", spacing=0.05)
+    assert image.dim == 28 and image.columns[0] == "row_0" and image.columns[-1] == "row_27"
+    assert InkFeatureConfig(feature_set="image", spacing=0.1).dim == 40
+    assert InkFeatureConfig.from_dict(json.loads(json.dumps(image.to_dict()))) == image
+
+
+def test_conv_front_end_in_the_recipe_needs_image_columns():
+    from lstmrec.config import load_recipe
+
+    image = ['features.kind="ink"', 'features.feature_set="image"', 'features.reference="box"',
+             "features.spacing=0.05"]  # fmt: skip
+    recipe = load_recipe(None, [*image, "model.conv=[16, 32]"])
+    assert recipe.model.conv == (16, 32) and recipe.features.dim == 28
+    assert load_recipe(None).model.conv == ()
+    for overrides, message in (
+        (["model.conv=[8]"], "conv reads image columns"),  # speech features
+        (['features.kind="ink"', "model.conv=[8]"], "conv reads image columns"),  # basic ink
+        ([*image, "model.conv=[8, 8, 8, 8, 8]"], "at most 4 channel counts"),
+        ([*image, "model.conv=[0]"], "at most 4 channel counts"),
+        ([*image, 'model.conv="wide"'], "at most 4 channel counts"),
+        ([*image, "model.conv=[8]", 'model.direction="forward"'], "conv needs kind='ctc'"),
+        ([*image, "model.conv=[8]", 'model.kind="transducer"'], "conv needs kind='ctc'"),
+        ([*image, "features.spacing=0.5", "model.conv=[8, 8]"], "halve the image's 3 rows"),
+    ):
+        with pytest.raises(DataError, match=message):
+            load_recipe(None, overrides)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,6 +268,57 @@ def test_loops_and_corners_are_cut_and_the_point_limit_holds():
 
 
 # ---------------------------------------------------------------------------------------------
+# The ink as an image
+
+
+def test_horizontal_stroke_covers_two_rows_across_its_columns():
+    # A box-normalised stroke from x = 0 to 1 at y = -0.5 (halfway up the box), pixels 0.1 box
+    # heights: 14 rows from y = -1.2, the stroke on the edge between rows 6 and 7; columns from
+    # x = -0.2 to 1.2 (14), the stroke from column 2's left edge to column 11's right edge.
+    ink = [stroke(np.linspace(0, 1, 11), np.full(11, 0.5))]
+    feats, index = image_features(ink, spacing=0.1, reference="box", max_frames=1000)
+    assert feats.shape == (14, 14) and feats.dtype == np.float32
+    assert 0 <= feats.min() and feats.max() <= 1
+    # The pen, 0.11 box heights = 1.1 pixels, over the two rows; nothing else is ink.
+    np.testing.assert_allclose(feats[2:12, 6] + feats[2:12, 7], 1.1, atol=0.12)
+    assert (feats[2:12, 6] > 0.3).all() and (feats[2:12, 7] > 0.3).all()
+    assert not feats[:, :6].any() and not feats[:, 8:].any()
+    assert not feats[0].any() and not feats[13].any()  # the white margins
+    assert 0 < feats[1, 6] < feats[5, 6] and 0 < feats[12, 6] < feats[5, 6]  # the round ends
+    # Each column's point is one nearest its centre, x = 0.1 k - 0.15 (ties either way).
+    assert index[:, 0].tolist() == [0] * 14
+    centres = 0.1 * np.arange(14) - 0.15
+    assert (np.abs(ink[0][index[:, 1], 0] - np.clip(centres, 0, 1)) <= 0.05 + 1e-9).all()
+
+
+def test_image_rows_run_from_top_to_bottom_and_the_band_cuts_off():
+    # Core reference: the band is y in [-2.5, 1.5]; a vertical stroke from the baseline up to
+    # 2 core heights (an ascender) covers rows 5-24 at 0.1 (its round ends reach into rows 4
+    # and 25), and one reaching 3 core heights below the baseline is cut off at the bottom
+    # row. (A lone vertical stroke lies on the edge between two columns, in both: the rows'
+    # sums over the columns say where.)
+    up = [stroke([0.0, 0.0], [0.0, 2.0])]
+    feats, _ = image_features(up, spacing=0.1, reference="core", max_frames=1000)
+    assert feats.shape == (4, 40)
+    rows = feats.sum(axis=0)
+    assert (rows[5:25] > 0.9).all() and 0 < rows[4] < 0.9 and 0 < rows[25] < 0.9
+    assert not rows[:4].any() and not rows[26:].any()
+    down = [stroke([0.0, 0.0], [0.0, -3.0])]
+    feats, _ = image_features(down, spacing=0.1, reference="core", max_frames=1000)
+    rows = feats.sum(axis=0)
+    assert (rows[25:] > 0.9).all() and not rows[:24].any()
+
+
+def test_image_of_ink_too_wide_is_refused():
+    ink = [stroke([0.0, 5000.0], [0.5, 0.5])]
+    with pytest.raises(DataError, match="pixel columns wide"):
+        image_features(ink, spacing=0.05, reference="box", max_frames=100_000)
+    with pytest.raises(DataError, match="spans too much"):  # through the chain: box height 1
+        ink_features([np.array([[0.0, 0, 0], [1e6, 1, 0]])], InkFeatureConfig(
+            feature_set="image", reference="box", spacing=0.05, deslant=False))  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
 # The chain
 
 
@@ -252,7 +332,7 @@ def handwriting():
     return [word, word2, bar]
 
 
-@pytest.mark.parametrize("name", ["graves2009", "bezier"])
+@pytest.mark.parametrize("name", ["graves2009", "bezier", "image"])
 def test_sets_through_the_chain_map_frames_to_pen_points(name):
     ink = handwriting()
     config = InkFeatureConfig(feature_set=name)
@@ -262,6 +342,11 @@ def test_sets_through_the_chain_map_frames_to_pen_points(name):
     assert np.array_equal(feats, ink_features(ink, config))
     for s, p in index:
         assert 0 <= p < len(ink[s])
+    if name == "image":  # columns left to right: the points' x never goes back
+        x = np.array([ink[s][p, 0] for s, p in index])
+        assert (np.diff(x) >= 0).all() and 2 in index[:, 0]  # the t-bar is some column's point
+        assert feats.max() > 0.5 and (feats.max(axis=1) == 0).sum() >= 2  # ink, and the margins
+        return
     assert all(tuple(a) <= tuple(b) for a, b in zip(index, index[1:], strict=False))
     basic = ink_features(ink, InkFeatureConfig())
     if name == "graves2009":  # the same points as the basic set, and the bar's hat
@@ -277,18 +362,25 @@ def test_sets_through_the_chain_map_frames_to_pen_points(name):
 # Training and recognition
 
 
-@pytest.mark.parametrize("name", ["graves2009", "bezier"])
-def test_tiny_model_trains_saves_and_recognizes_with_each_set(name, ink_run, tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("name", "model"), [("graves2009", []), ("bezier", []), ("image", ["model.conv=[4, 4]"])]
+)
+def test_tiny_model_trains_saves_and_recognizes_with_each_set(
+    name, model, ink_run, tmp_path, capsys
+):
     corpus, _ = ink_run  # the session's synthetic IAM-OnDB tree
     (tmp_path / "tiny.toml").write_text(INK_RECIPE)
+    sets = [a for m in model for a in ("--set", m)]
     rc, _, err = run(capsys, "train", "--config", tmp_path / "tiny.toml", "--data", corpus,
                      "--out", tmp_path / "run", "--set", f'features.feature_set="{name}"',
-                     "--set", "training.max_epochs=1")  # fmt: skip
+                     "--set", "training.max_epochs=1", *sets)  # fmt: skip
     assert rc == 0, err
     model = tmp_path / "run" / "model"
     assert json.loads((model / "features.json").read_text())["feature_set"] == name
     bundle = load_bundle(model)  # the NumPy engine
     assert bundle.features == InkFeatureConfig(feature_set=name)
+    front = load_bundle(model, engine="numpy").model.front
+    assert (front is not None) == (name == "image")
     assert bundle.mean.shape == (bundle.features.dim,)
     line = sorted((corpus / "lineStrokes").rglob("*.xml"))[0]
     rc, out, err = run(capsys, "recognize", model, line, "--format", "json")

@@ -57,6 +57,51 @@ def test_numpy_logits_match_keras(cell, tmp_path):
     assert np.ptp(got[0, :13], axis=0).max() > 0.1
 
 
+def test_conv_front_end_matches_keras_alone_and_in_a_batch(tmp_path):
+    """The image-column front end (models.layers.ColumnConv) in both engines: the same logits,
+    and each sequence the same alone as in the padded batch (padding is zeroed before every
+    block, as the convolution's own zero padding past the end would be)."""
+    from lstmrec.models.numpy_stream import is_causal
+
+    model = random_model("lstm", input_dim=8, conv=(3, 4), seed=7)
+    model.save(tmp_path / "model.keras")
+    engine = load_numpy_model(tmp_path / "model.keras")
+    assert engine.front is not None and not is_causal(engine)  # a convolution looks ahead
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=(3, 16, 8)).astype(np.float32)
+    lengths = np.array([11, 4, 1], dtype=np.int32)
+    x[np.arange(16)[None, :] >= lengths[:, None]] = 0.7  # padding that must not leak in
+    want = np.asarray(model.predict_on_batch([x, lengths]))
+    got = engine.predict_on_batch([x, lengths])
+    assert got.shape == want.shape == (3, 16, 5)
+    for b, n in enumerate(lengths):
+        assert np.abs(got[b, :n] - want[b, :n]).max() < TOL, b
+        alone = np.asarray(model.predict_on_batch([x[b : b + 1, :n], lengths[b : b + 1]]))
+        assert np.abs(alone[0] - want[b, :n]).max() < TOL, b
+    # Other pixels in frame 5 change the front end's output next to it, and nothing beyond two
+    # frames of it (two 3 x 3 blocks; a ReLU or the pooling may hide the change at the edge).
+    y = x.copy()
+    y[0, 5] = 1.0 - y[0, 5]
+    changed = np.abs(engine.front(y, lengths) - engine.front(x, lengths))[0].max(axis=1) > 0
+    assert {4, 5, 6} <= set(np.flatnonzero(changed)) <= {3, 4, 5, 6, 7}
+
+
+def test_conv_front_end_hand_computed():
+    """One block, one channel, a kernel that sums the 3 x 3 window, bias -1: a single lit pixel
+    lights its 3 x 3 neighbourhood (0 after the bias and ReLU elsewhere), then rows pool by 2."""
+    from lstmrec.models.numpy_blstm import ColumnConv
+
+    conv = ColumnConv([np.ones((3, 3, 1, 1))], [np.array([-1.0])])
+    x = np.zeros((1, 4, 4), dtype=np.float32)
+    x[0, 1, 2] = 3.0  # frame 1, row 2
+    out = conv(x, np.array([3]))
+    assert out.shape == (1, 4, 2)
+    # frames 0-2 see the pixel: rows 1-3 are 2, row 0 is 0 -> pooled (rows 0-1, rows 2-3)
+    assert out[0].tolist() == [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0], [0.0, 0.0]]
+    # A length of 1 zeroes frames 1-3 first: the pixel is gone.
+    assert not conv(x, np.array([1])).any()
+
+
 def test_unsupported_layer_is_refused(tmp_path):
     import keras
 

@@ -38,7 +38,8 @@ def build_trainer(recipe, num_classes: int, reduction: str):
         cell=m.cell,
     )
     if m.kind == "ctc":
-        return CTCTrainer(build_model(**shape, direction=m.direction), reduction=reduction)
+        model = build_model(**shape, direction=m.direction, conv=m.conv)
+        return CTCTrainer(model, reduction=reduction)
     transducer = build_transducer(
         **shape,
         pred_units=m.pred_units,
