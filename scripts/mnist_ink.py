@@ -34,18 +34,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from lstmrec.corpora.mnist_strokes import MNIST_SPLITS, load_mnist_strokes
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import write_text
 from lstmrec.features.inkaugment import InkAugment
-from lstmrec.features.inkfiles import write_ink_json
+from lstmrec.features.inkfiles import read_ink_file, write_ink_json
 from lstmrec.manifest import Utterance, read_manifest, write_manifest
 from lstmrec.scoring.align import read_kaldi_text
 from lstmrec.scoring.stats import bootstrap_ci
 from lstmrec.targets import symbols_text
+
+DIGITS = "0123456789"
 
 SPLIT_FILES = {"train": "train", "dev": "dev", "test": "core-test"}  # MNIST_SPLITS -> manifest
 WRITER = "mnist"  # the set has no writer ids: one group for the per-writer table
@@ -119,6 +123,98 @@ def accuracy(data: Path, hyp_files: list[str], split: str) -> None:
         print(_accuracy_line("read right by at least one: ", some))
 
 
+def digit_log_probs(logits: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """log P(one label l | logits) under CTC for each class column ``l`` of ``columns``: the sum
+    over every path of blanks, a run of l, blanks (blank at column 0). ``logits`` ``(T, V + 1)``;
+    returns float64 ``(len(columns),)``, -inf for all when T = 0."""
+    z = np.asarray(logits, dtype=np.float64)
+    lp = z - np.logaddexp.reduce(z, axis=-1, keepdims=True)  # log-softmax
+    blank, label = lp[:, 0], lp[:, list(columns)]  # (T,), (T, L)
+    before = np.full(len(columns), -np.inf)  # blanks only so far
+    inside = np.full(len(columns), -np.inf)  # in the run of the label
+    after = np.full(len(columns), -np.inf)  # blanks after the run
+    for t in range(len(lp)):
+        start = 0.0 if t == 0 else before
+        after = np.logaddexp(after, inside) + blank[t]
+        inside = np.logaddexp(inside, start) + label[t]
+        before = start + blank[t]
+    return np.logaddexp(inside, after)
+
+
+def _model_scores(path: str, utts, inks: dict, skip) -> np.ndarray:
+    """``(len(utts), 10)`` log P(digit) of the model at ``path`` for each digit with ink in
+    ``inks`` (-inf for the others); a digit its features refuse goes to ``skip``."""
+    from lstmrec.bundle import load_bundle
+    from lstmrec.features.audio import apply_cmvn
+    from lstmrec.featurize import checked_ink_features
+    from lstmrec.inference.decoder import predict_logits
+
+    bundle = load_bundle(path, engine="numpy")
+    symbols = bundle.symbols.symbols  # class i + 1 (0 is the blank)
+    if not set(DIGITS) <= set(symbols):
+        raise DataError("not a digit model (its symbols lack some of 0-9)", path)
+    rows, feats = [], []
+    for i, u in enumerate(utts):
+        if u.id not in inks:
+            continue
+        try:
+            f = checked_ink_features(inks[u.id], bundle.features, u.path)[0]
+        except DataError as e:
+            skip(u.id, e)
+            continue
+        rows.append(i)
+        feats.append(apply_cmvn(f, bundle.mean, bundle.std))
+    scores = np.full((len(utts), len(DIGITS)), -np.inf)
+    columns = [symbols.index(d) + 1 for d in DIGITS]
+    for i, logits in zip(rows, predict_logits(bundle.model, feats), strict=True):
+        scores[i] = digit_log_probs(logits, columns)
+    return scores
+
+
+def combine(
+    data: Path, bundles: list[str], split: str, hyp_out: Path | None, force: bool = False
+) -> int:
+    """Read every digit of ``data/<split>.jsonl`` with each bundle, add the models' log
+    probabilities of the ten one-digit labels and take the best: a product of experts, each
+    model's vote weighted by its confidence. Prints each model's accuracy (its own best digit)
+    and the combination's; ``hyp_out`` gets the combination's answers (Kaldi text). A digit
+    whose ink cannot be read, or that a model's features refuse, is named, skipped and counted
+    wrong. Returns the number of digits skipped."""
+    manifest = data / f"{split}.jsonl"
+    if not manifest.is_file():
+        raise DataError("no such manifest (run 'prepare' first)", manifest)
+    if hyp_out is not None and hyp_out.exists() and not force:
+        raise DataError("exists (nothing is overwritten without --force)", hyp_out)
+    utts, inks = read_manifest(manifest), {}
+
+    def skip(uid: str, error: DataError) -> None:
+        print(f"mnist_ink: skipped: {error}", file=sys.stderr)
+        inks.pop(uid, None)
+
+    for u in utts:
+        try:
+            inks[u.id] = read_ink_file(u.path)[0].strokes
+        except DataError as e:
+            skip(u.id, e)
+    total = np.zeros((len(utts), len(DIGITS)))
+    for path in bundles:
+        scores = _model_scores(path, utts, inks, skip)
+        total += scores
+        print(_accuracy_line(f"{path}: ", _wrong(utts, scores, inks)))
+    print(_accuracy_line("combined: ", _wrong(utts, total, inks)))
+    if hyp_out is not None:
+        best = total.argmax(axis=1)
+        lines = [f"{u.id} {DIGITS[k]}\n" for u, k in zip(utts, best, strict=True) if u.id in inks]
+        write_text(hyp_out, "".join(lines))
+    return len(utts) - len(inks)
+
+
+def _wrong(utts, scores: np.ndarray, inks: dict) -> list[int]:
+    """1 for each digit whose best-scored label is not its text, or that was skipped."""
+    best = scores.argmax(axis=1)
+    return [int(u.id not in inks or DIGITS[k] != u.text) for u, k in zip(utts, best, strict=True)]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -144,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         help="hypotheses written by 'lstmrec evaluate --hyp-out'; several: also their vote",
     )
     q.add_argument("--split", default="core-test", help="manifest scored (default core-test)")
+    q = sub.add_parser("combine", help="several digit models' probabilities added, with 95 %% CI")
+    q.add_argument("data", help="the folder written by prepare")
+    q.add_argument("bundle", nargs="+", help="model bundles (runs/x/model) of digit models")
+    q.add_argument("--split", default="core-test", help="manifest read (default core-test)")
+    q.add_argument("--hyp-out", type=Path, help="write the combined answers here (Kaldi text)")
+    q.add_argument("--force", action="store_true", help="overwrite an existing --hyp-out file")
     args = p.parse_args(argv)
     try:
         if args.command == "prepare":
@@ -154,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.augment < 0:
                 p.error(f"--augment must be 0 or more copies, got {args.augment}")
             prepare(args.npz, Path(args.out), caps, args.augment)
+        elif args.command == "combine":
+            if combine(Path(args.data), args.bundle, args.split, args.hyp_out, args.force):
+                return 2
         else:
             accuracy(Path(args.data), args.hyp, args.split)
     except DataError as e:

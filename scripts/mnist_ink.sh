@@ -1,38 +1,48 @@
 #!/usr/bin/env bash
-# Digits of the MNIST pen-stroke set, in stages, like Kaldi's run.sh:
-#   0 prepare   the fixed split as ink files and manifests         -> $out/data/
-#   1 train     BLSTM-CTC on the training digits, early stopping on dev (Adam 3e-3)
-#                                                                    -> $out/model/
-#   2 finetune  the same network from stage 1's best epoch at a lower learning rate (5e-4),
-#               early stopping on dev                               -> $out/finetune/model/
-#   3 evaluate  the finetuned model on the test digits: CER, then digit accuracy with its
-#               95 % interval                          -> $out/test.txt, $out/test_hyp.txt
+# Digits of the MNIST pen-stroke set, in stages, like Kaldi's run.sh. Two models read each
+# digit differently, and their answers are combined:
+#   0 prepare        the fixed split as ink files and manifests            -> $out/data/
+#   1 train          BLSTM-CTC on the pen trajectory ($config), early stopping on dev (Adam
+#                    3e-3)                                                -> $out/model/
+#   2 finetune       the same network from stage 1's best epoch at a lower learning rate (5e-4),
+#                    early stopping on dev                                -> $out/finetune/model/
+#   3 train-crnn     a CRNN on the ink drawn as a picture ($crnn_config: a convolutional front
+#                    end over the pixel columns, then the BLSTM and CTC)  -> $out/crnn/model/
+#   4 finetune-crnn  the CRNN from stage 3's best epoch at 5e-4, a new distortion of every
+#                    training digit each epoch                    -> $out/crnn/finetune/model/
+#   5 evaluate       each model on the test digits (CER, digit accuracy), then both combined:
+#                    their probabilities of each one-digit label added (scripts/mnist_ink.py
+#                    combine), on dev and on test               -> $out/test.txt, $out/test_hyp.txt
 #
 # usage: scripts/mnist_ink.sh [--npz ../shared/data/mnist-strokes/strokes.npz]
 #            [--out runs/mnist_full] [--config configs/mnist_ink_full.toml]
+#            [--crnn-config configs/mnist_ink_crnn.toml]
 #            [--train N] [--dev N] [--test N] [--stage N] [--stop-stage N]
 # --train/--dev/--test keep only the first N digits of a split, for quick runs. A stopped
-# training stage resumes from its last checkpoint when run again. On 2 CPU cores shared with
-# other jobs the whole recipe took about 46 min and reached 97.54 % digit accuracy, 95 % CI
-# [97.10, 97.96] % (RESULTS.md, "Digits from the MNIST pen-stroke set").
+# training stage resumes from its last checkpoint when run again. Measured on 2 CPU cores
+# shared with other jobs: RESULTS.md, "Digits from the MNIST pen-stroke set".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npz=../shared/data/mnist-strokes/strokes.npz out=runs/mnist_full
-config=configs/mnist_ink_full.toml stage=0 stop_stage=3 caps=()
+config=configs/mnist_ink_full.toml crnn_config=configs/mnist_ink_crnn.toml
+stage=0 stop_stage=5 caps=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --npz) npz=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --config) config=$2; shift 2 ;;
+    --crnn-config) crnn_config=$2; shift 2 ;;
     --train|--dev|--test) caps+=("$1" "$2"); shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "mnist_ink.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-[ -f "$config" ] || { echo "mnist_ink.sh: no recipe $config" >&2; exit 2; }
+for recipe in "$config" "$crnn_config"; do
+  [ -f "$recipe" ] || { echo "mnist_ink.sh: no recipe $recipe" >&2; exit 2; }
+done
 python=${PYTHON:-.venv/bin/python} lstmrec=${LSTMREC:-.venv/bin/lstmrec}
 # JAX trains these small networks fastest on a CPU (scripts/bench_stacking.py); TensorFlow
 # otherwise.
@@ -46,13 +56,23 @@ run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 # A resumed run restores the optimizer's learning rate from its checkpoint, so the lower rate
 # of the second pass needs a run of its own, started from the first run's best weights.
 finetune=(--set training.learning_rate=5e-4 --set training.max_epochs=8 --set training.patience=3)
+# The CRNN's second pass also sees a new distortion of every training digit each epoch, every
+# stroke kept (a digit's short strokes, the bar of a 5 or a 7, carry its identity).
+distort=(--set training.ink_augment=true --set training.ink_augment_strokes=false)
 
-train() {  # train RUN_FOLDER [ARGS...]: resume the run when it has a checkpoint
-  local dir=$1 resume=()
-  shift
+train() {  # train RECIPE RUN_FOLDER [ARGS...]: resume the run when it has a checkpoint
+  local recipe=$1 dir=$2 resume=()
+  shift 2
   [ -f "$dir/checkpoint/state.json" ] && resume=(--resume)
-  "$lstmrec" train --config "$config" --data "$out/data" --out "$dir" \
+  "$lstmrec" train --config "$recipe" --data "$out/data" --out "$dir" \
       --feature-cache "$out/features" "${resume[@]}" "$@"
+}
+
+second_pass() {  # second_pass RECIPE FIRST_RUN [ARGS...]: stage 2 or 4
+  local recipe=$1 first=$2 init=()
+  shift 2
+  [ -f "$first/finetune/checkpoint/state.json" ] || init=(--init-from "$first/model")
+  train "$recipe" "$first/finetune" "${finetune[@]}" "${init[@]}" "$@"
 }
 
 if run 0; then
@@ -61,17 +81,36 @@ if run 0; then
 fi
 if run 1; then
   echo "== stage 1: train =="
-  train "$out"
+  train "$config" "$out"
 fi
 if run 2; then
   echo "== stage 2: finetune =="
-  init=(--init-from "$out/model")
-  [ -f "$out/finetune/checkpoint/state.json" ] && init=()
-  train "$out/finetune" "${finetune[@]}" "${init[@]}"
+  second_pass "$config" "$out"
 fi
 if run 3; then
-  echo "== stage 3: evaluate =="
-  "$lstmrec" evaluate "$out/finetune/model" --data "$out/data" --split core-test \
-      --speaker-label writer --hyp-out "$out/test_hyp.txt" --force | tee "$out/test.txt"
-  "$python" scripts/mnist_ink.py accuracy "$out/data" "$out/test_hyp.txt" | tee -a "$out/test.txt"
+  echo "== stage 3: train-crnn =="
+  train "$crnn_config" "$out/crnn"
+fi
+if run 4; then
+  echo "== stage 4: finetune-crnn =="
+  second_pass "$crnn_config" "$out/crnn" "${distort[@]}"
+fi
+if run 5; then
+  echo "== stage 5: evaluate =="
+  : > "$out/test.txt"
+  for model in "$out/finetune/model" "$out/crnn/finetune/model"; do
+    hyp=$(dirname "$model")/test_hyp.txt
+    echo "-- $model" | tee -a "$out/test.txt"
+    "$lstmrec" evaluate "$model" --data "$out/data" --split core-test \
+        --speaker-label writer --hyp-out "$hyp" --force | tee -a "$out/test.txt"
+    "$python" scripts/mnist_ink.py accuracy "$out/data" "$hyp" | tee -a "$out/test.txt"
+  done
+  for split in dev core-test; do
+    echo "-- both models combined, $split digits" | tee -a "$out/test.txt"
+    hyp=$out/test_hyp.txt
+    [ "$split" = dev ] && hyp=$out/dev_hyp.txt
+    "$python" scripts/mnist_ink.py combine "$out/data" "$out/finetune/model" \
+        "$out/crnn/finetune/model" --split "$split" --hyp-out "$hyp" --force \
+        | tee -a "$out/test.txt"
+  done
 fi

@@ -1,10 +1,17 @@
 """``scripts/mnist_ink.py accuracy``: digit accuracy of one or several hypothesis files, their
-majority vote and the share of digits some file reads right, on a hand-checked fixture."""
+majority vote and the share of digits some file reads right, on a hand-checked fixture; and
+``combine``: the one-digit label probabilities of CTC (by hand, and against every path) added
+over several models, on real digits."""
 
+import itertools
+import os
 import runpy
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
 import pytest
-from helpers import REPO
+from helpers import REPO, random_model, shared_data
 
 from lstmrec.manifest import Utterance, write_manifest
 
@@ -50,3 +57,73 @@ def test_a_missing_manifest_is_one_line_and_status_2(tmp_path, capsys):
     assert SCRIPT["main"](["accuracy", str(tmp_path), str(tmp_path / "h.txt")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such manifest" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# combine: the one-digit label probabilities of several models added
+
+
+def test_one_label_probability_by_hand_and_against_every_path():
+    digit_log_probs = SCRIPT["digit_log_probs"]
+    # Two frames, classes (blank, a, b): "a" is read by the paths aa, a-, -a.
+    p = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]])
+    got = np.exp(digit_log_probs(np.log(p), [1, 2]))
+    want_a = 0.3 * 0.6 + 0.3 * 0.1 + 0.5 * 0.6
+    want_b = 0.2 * 0.3 + 0.2 * 0.1 + 0.5 * 0.3
+    np.testing.assert_allclose(got, [want_a, want_b], rtol=1e-12)
+    # Random logits over 4 frames: the sum over all 4 ** 4 paths that collapse to one label
+    # (the softmax is taken inside, so logits need not be normalised).
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4, 4)) * 2
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    brute = np.zeros(3)
+    for path in itertools.product(range(4), repeat=4):
+        collapsed = [c for i, c in enumerate(path) if c and (i == 0 or path[i - 1] != c)]
+        if len(collapsed) == 1:
+            brute[collapsed[0] - 1] += np.prod(probs[np.arange(4), path])
+    np.testing.assert_allclose(np.exp(digit_log_probs(logits, [1, 2, 3])), brute, rtol=1e-9)
+    assert np.isneginf(digit_log_probs(np.zeros((0, 3)), [1, 2])).all()
+
+
+def _digit_bundle(path, seed: int) -> str:
+    """A tiny digit model with random weights over the basic box-scaled ink features."""
+    from lstmrec.bundle import Bundle, save_bundle
+    from lstmrec.features.ink import InkFeatureConfig
+    from lstmrec.phones import SymbolTable
+
+    features = InkFeatureConfig(reference="box", deslant=False)
+    model = random_model("lstm", input_dim=features.dim, num_classes=11, layers=1, seed=seed)
+    ones = np.ones(features.dim, dtype=np.float32)
+    symbols = SymbolTable(list("0123456789"))
+    save_bundle(path, Bundle(model, features, symbols, 0 * ones, ones, {"recipe": {}}))
+    return str(path)
+
+
+def test_combine_reads_real_digits_with_each_model_and_adds_them(tmp_path, capsys):
+    npz = shared_data("mnist-strokes") / "strokes.npz"
+    data = tmp_path / "data"
+    caps = ["--train", "2", "--dev", "2", "--test", "12"]
+    assert SCRIPT["main"](["prepare", str(npz), str(data), *caps]) == 0
+    a, b = _digit_bundle(tmp_path / "a", 1), _digit_bundle(tmp_path / "b", 2)
+    hyp = tmp_path / "combined.txt"
+    capsys.readouterr()
+    assert SCRIPT["main"](["combine", str(data), a, b, "--hyp-out", str(hyp)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(": digit accuracy")[0] for line in out] == [a, b, "combined"]
+    answers = dict(line.split() for line in hyp.read_text().splitlines())
+    assert sorted(answers) == sorted(f"mnist-{i}" for i in range(45_000, 45_012))
+    assert set(answers.values()) <= set("0123456789")
+    # A model combined with itself answers as it does alone.
+    assert SCRIPT["main"](["combine", str(data), a, a, "--hyp-out", str(hyp)]) == 2
+    assert "nothing is overwritten" in capsys.readouterr().err
+    assert SCRIPT["main"](["combine", str(data), a, a, "--hyp-out", str(hyp), "--force"]) == 0
+    alone, _, both = capsys.readouterr().out.splitlines()
+    assert alone.split("digit accuracy")[1] == both.split("digit accuracy")[1]
+    assert SCRIPT["main"](["combine", str(data), str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    # A damaged ink file: named once, skipped (counted wrong), the rest still read; status 2.
+    (data / "ink" / "mnist-45003.json").write_text("{not json")
+    assert SCRIPT["main"](["combine", str(data), a, "--hyp-out", str(hyp), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "skipped" in err and "mnist-45003.json" in err
+    assert len(hyp.read_text().splitlines()) == 11 and "mnist-45003" not in hyp.read_text()
