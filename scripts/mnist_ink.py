@@ -1,9 +1,9 @@
 """Digit recognition on the MNIST pen-stroke set with the handwriting pipeline.
 
-The whole recipe is ``scripts/mnist_ink.sh``: prepare, train (``configs/mnist_ink_full.toml``),
-finetune at a lower learning rate, evaluate, accuracy. On 2 CPU cores shared with other jobs it
-took about 46 min and reached 97.54 % digit accuracy on the 5,000 test digits, 95 % CI
-[97.10, 97.96] % (RESULTS.md, "Digits from the MNIST pen-stroke set"). One training pass by
+The whole recipe is ``scripts/mnist_ink.sh``: prepare, a BLSTM on the pen trajectory
+(``configs/mnist_ink_full.toml``) and two CRNNs on the ink drawn as a picture
+(``configs/mnist_ink_crnn.toml``), each finetuned, then the three combined by ``combine``
+(RESULTS.md, "Digits from the MNIST pen-stroke set"). One training pass of the BLSTM by
 hand (96.86 % without the finetuning):
 
     # 1. write the project's fixed split (lstmrec.corpora.mnist_strokes.MNIST_SPLITS) as ink
@@ -25,7 +25,9 @@ are always taken from the test range, which the synthetic handwriting corpus nev
 ``--augment K`` adds K distorted copies of every training digit (``lstmrec.features.inkaugment``);
 one copy gave no significant gain on the full set. ``accuracy DATA HYP1 HYP2 ...`` scores several
 models' hypothesis files at once, with their majority vote and the share of digits that at least
-one of them reads right (the most any vote among them could reach).
+one of them reads right (the most any vote among them could reach). ``combine DATA BUNDLE1
+BUNDLE2 ...`` reads the digits with each model and adds the models' log-probabilities of each
+one-digit label (``--hyp-out`` writes the combined answers).
 The set has no writer ids, so all digits share the writer "mnist".
 """
 

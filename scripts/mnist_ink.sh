@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Digits of the MNIST pen-stroke set, in stages, like Kaldi's run.sh. Two models read each
-# digit differently, and their answers are combined:
+# Digits of the MNIST pen-stroke set, in stages, like Kaldi's run.sh. Models that read each
+# digit differently (a BLSTM the pen's trajectory, two CRNNs the picture) are combined:
 #   0 prepare        the fixed split as ink files and manifests            -> $out/data/
 #   1 train          BLSTM-CTC on the pen trajectory ($config), early stopping on dev (Adam
 #                    3e-3)                                                -> $out/model/
 #   2 finetune       the same network from stage 1's best epoch at a lower learning rate (5e-4),
 #                    early stopping on dev                                -> $out/finetune/model/
-#   3 train-crnn     a CRNN on the ink drawn as a picture ($crnn_config: a convolutional front
-#                    end over the pixel columns, then the BLSTM and CTC)  -> $out/crnn/model/
-#   4 finetune-crnn  the CRNN from stage 3's best epoch at 5e-4, a new distortion of every
-#                    training digit each epoch                    -> $out/crnn/finetune/model/
-#   5 evaluate       each model on the test digits (CER, digit accuracy), then both combined:
-#                    their probabilities of each one-digit label added (scripts/mnist_ink.py
-#                    combine), on dev and on test               -> $out/test.txt, $out/test_hyp.txt
+#   3 train-crnn     two CRNNs on the ink drawn as a picture ($crnn_config: a convolutional
+#                    front end over the pixel columns, then the BLSTM and CTC), from two random
+#                    starts (seeds 1234 and 2)                 -> $out/crnn/model/, $out/crnn2/model/
+#   4 finetune-crnn  each CRNN from its best epoch at 5e-4, a new distortion of every training
+#                    digit each epoch                          -> $out/crnn{,2}/finetune/model/
+#   5 evaluate       each model on the test digits (CER, digit accuracy), then the three
+#                    combined: their probabilities of each one-digit label added
+#                    (scripts/mnist_ink.py combine), on dev and on test
+#                                                             -> $out/test.txt, $out/test_hyp.txt
 #
 # usage: scripts/mnist_ink.sh [--npz ../shared/data/mnist-strokes/strokes.npz]
 #            [--out runs/mnist_full] [--config configs/mnist_ink_full.toml]
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     --train|--dev|--test) caps+=("$1" "$2"); shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "mnist_ink.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -59,6 +61,8 @@ finetune=(--set training.learning_rate=5e-4 --set training.max_epochs=8 --set tr
 # The CRNN's second pass also sees a new distortion of every training digit each epoch, every
 # stroke kept (a digit's short strokes, the bar of a 5 or a 7, carry its identity).
 distort=(--set training.ink_augment=true --set training.ink_augment_strokes=false)
+# The CRNNs' folders and their random starts (training.seed).
+crnns=(crnn crnn2) seeds=(1234 2)
 
 train() {  # train RECIPE RUN_FOLDER [ARGS...]: resume the run when it has a checkpoint
   local recipe=$1 dir=$2 resume=()
@@ -88,17 +92,23 @@ if run 2; then
   second_pass "$config" "$out"
 fi
 if run 3; then
-  echo "== stage 3: train-crnn =="
-  train "$crnn_config" "$out/crnn"
+  for i in "${!crnns[@]}"; do
+    echo "== stage 3: train-crnn ${crnns[$i]} =="
+    train "$crnn_config" "$out/${crnns[$i]}" --set "training.seed=${seeds[$i]}"
+  done
 fi
 if run 4; then
-  echo "== stage 4: finetune-crnn =="
-  second_pass "$crnn_config" "$out/crnn" "${distort[@]}"
+  for i in "${!crnns[@]}"; do
+    echo "== stage 4: finetune-crnn ${crnns[$i]} =="
+    second_pass "$crnn_config" "$out/${crnns[$i]}" "${distort[@]}" --set "training.seed=${seeds[$i]}"
+  done
 fi
 if run 5; then
   echo "== stage 5: evaluate =="
   : > "$out/test.txt"
-  for model in "$out/finetune/model" "$out/crnn/finetune/model"; do
+  models=("$out/finetune/model")
+  for crnn in "${crnns[@]}"; do models+=("$out/$crnn/finetune/model"); done
+  for model in "${models[@]}"; do
     hyp=$(dirname "$model")/test_hyp.txt
     echo "-- $model" | tee -a "$out/test.txt"
     "$lstmrec" evaluate "$model" --data "$out/data" --split core-test \
@@ -106,11 +116,10 @@ if run 5; then
     "$python" scripts/mnist_ink.py accuracy "$out/data" "$hyp" | tee -a "$out/test.txt"
   done
   for split in dev core-test; do
-    echo "-- both models combined, $split digits" | tee -a "$out/test.txt"
+    echo "-- the three models combined, $split digits" | tee -a "$out/test.txt"
     hyp=$out/test_hyp.txt
     [ "$split" = dev ] && hyp=$out/dev_hyp.txt
-    "$python" scripts/mnist_ink.py combine "$out/data" "$out/finetune/model" \
-        "$out/crnn/finetune/model" --split "$split" --hyp-out "$hyp" --force \
-        | tee -a "$out/test.txt"
+    "$python" scripts/mnist_ink.py combine "$out/data" "${models[@]}" --split "$split" \
+        --hyp-out "$hyp" --force | tee -a "$out/test.txt"
   done
 fi
