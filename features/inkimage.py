@@ -123,12 +123,10 @@ def image_features(
     order = np.argsort(xy[:, 0], kind="stable")
     xs = xy[order, 0]
     centres = left + (np.arange(columns) + 0.5) * spacing
-    right = np.clip(np.searchsorted(xs, centres), 1, len(xs) - 1) if len(xs) > 1 else None
-    if right is None:
-        nearest = np.zeros(columns, dtype=np.int64)
-    else:
-        closer_left = centres - xs[right - 1] <= xs[right] - centres
-        nearest = order[np.where(closer_left, right - 1, right)]
+    right = np.clip(np.searchsorted(xs, centres), 0, len(xs) - 1)  # the first x >= centre
+    left_of = np.maximum(right - 1, 0)
+    closer_left = centres - xs[left_of] <= xs[right] - centres
+    nearest = order[np.where(closer_left, left_of, right)]
     owner = np.concatenate([np.full(len(s), i) for i, s in enumerate(strokes)])
     within = np.concatenate([np.arange(len(s)) for s in strokes])
     index = np.stack([owner[nearest], within[nearest]], axis=1).astype(np.int64)
