@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     --train|--dev|--test) caps+=("$1" "$2"); shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "mnist_ink.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
