@@ -10,7 +10,13 @@ update; :func:`lstmrec.bench.training.time_training`) of the BLSTM on the corpus
 utterance lengths, each pair in its own process (a backend is chosen at import). Stacking
 ``k`` frames gives ``ceil(T / k)`` recurrent steps of ``k`` times the inputs. Speeds are in
 10 ms input frames (audio seconds x 100) per second, and each is reported as a ratio to the
-first pair.
+first pair. ``--conv`` puts the convolutional front end of a CRNN before the BLSTM (frames are
+pixel columns of ``--input-dim`` rows; no stacking), and ``--frames LO HI`` draws utterance
+lengths from LO to HI frames instead, e.g. for the CRNN of the MNIST pen-stroke digits:
+
+    .venv/bin/python scripts/bench_stacking.py --backends tensorflow jax --stacks 1 \
+        --conv 32 64 --input-dim 28 --layers 2 --units 128 --classes 11 --batch-size 64 \
+        --frames 18 30
 """
 
 from __future__ import annotations
@@ -32,11 +38,19 @@ def _one(args) -> dict:
     from lstmrec.bench.training import real_lengths, time_training
     from lstmrec.models.blstm import build_model
 
-    base = real_lengths(args.corpus, count=args.batch_size * 4)
+    count = args.batch_size * 4
+    if args.frames:
+        base = np.random.default_rng(0).integers(args.frames[0], args.frames[1] + 1, size=count)
+    else:
+        base = real_lengths(args.corpus, count=count)
     lengths = np.maximum(1, -(-base // args.stack))
     dim = args.input_dim * args.stack
     model = build_model(
-        input_dim=dim, num_classes=args.classes, num_layers=args.layers, units=args.units
+        input_dim=dim,
+        num_classes=args.classes,
+        num_layers=args.layers,
+        units=args.units,
+        conv=tuple(args.conv or ()),
     )
     fps = time_training(
         model,
@@ -47,6 +61,7 @@ def _one(args) -> dict:
         steps=args.steps,
     )
     return {
+        "parameters": model.count_params(),
         "stacked_frames_per_s": fps,
         "input_frames_per_s": fps * float(base.sum() / lengths.sum()),
     }
@@ -69,9 +84,15 @@ def main() -> int:
         help="also time these batch sizes (last backend, last stack)",
     )
     p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--conv", nargs="+", type=int, help="channels of a CRNN's convolution blocks")
+    p.add_argument("--frames", nargs=2, type=int, metavar=("LO", "HI"), help="lengths LO..HI")
     p.add_argument("--stack", type=int, help=argparse.SUPPRESS)  # one pair, in a child process
     p.add_argument("--format", choices=["text", "json"], default="text")
     args = p.parse_args()
+    if args.conv and args.stack is None and args.stacks != [1]:
+        p.error("--conv reads pixel columns one by one: --stacks 1 only")
+    if args.frames and not 1 <= args.frames[0] <= args.frames[1]:
+        p.error(f"--frames needs 1 <= LO <= HI, got {args.frames[0]} {args.frames[1]}")
     if args.stack is not None:
         print(json.dumps(_one(args)))
         return 0
@@ -104,7 +125,8 @@ def main() -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=1))
         return 0
-    print(f"{args.layers} x {args.units} BLSTM, batch {args.batch_size}, {args.steps} timed steps")
+    front = f"conv {args.conv} + " if args.conv else ""
+    print(f"{front}{args.layers} x {args.units} BLSTM, batch {args.batch_size}, {args.steps} steps")
     print(f"{'backend':<12}{'stack':>6}{'batch':>6}{'input frames/s':>16}{'ratio':>8}")
     for r in rows:
         batch = r.get("batch_size", args.batch_size)
@@ -120,6 +142,8 @@ def _passed(args) -> list[str]:
     out = ["--layers", str(args.layers), "--units", str(args.units), "--classes", str(args.classes)]
     out += ["--input-dim", str(args.input_dim), "--batch-size", str(args.batch_size)]
     out += ["--steps", str(args.steps)] + (["--corpus", args.corpus] if args.corpus else [])
+    out += ["--conv", *map(str, args.conv)] if args.conv else []
+    out += ["--frames", *map(str, args.frames)] if args.frames else []
     return out
 
 
