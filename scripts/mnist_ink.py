@@ -1,8 +1,8 @@
 """Digit recognition on the MNIST pen-stroke set with the handwriting pipeline.
 
 The whole recipe is ``scripts/mnist_ink.sh``: prepare, a BLSTM on the pen trajectory
-(``configs/mnist_ink_full.toml``) and two CRNNs on the ink drawn as a picture
-(``configs/mnist_ink_crnn.toml``), each finetuned, then the three combined by ``combine``
+(``configs/mnist_ink_full.toml``) and three CRNNs on the ink drawn as a picture
+(``configs/mnist_ink_crnn.toml``), each finetuned, then the four combined by ``combine``
 (RESULTS.md, "Digits from the MNIST pen-stroke set"). One training pass of the BLSTM by
 hand (96.86 % without the finetuning):
 
@@ -27,7 +27,8 @@ one copy gave no significant gain on the full set. ``accuracy DATA HYP1 HYP2 ...
 models' hypothesis files at once, with their majority vote and the share of digits that at least
 one of them reads right (the most any vote among them could reach). ``combine DATA BUNDLE1
 BUNDLE2 ...`` reads the digits with each model and adds the models' log-probabilities of each
-one-digit label (``--hyp-out`` writes the combined answers).
+one-digit label (``--hyp-out`` writes the combined answers; ``--distortions K``: each model also
+reads K seeded distorted copies of every digit, its log-probabilities added over them).
 The set has no writer ids, so all digits share the writer "mnist".
 """
 
@@ -143,9 +144,10 @@ def digit_log_probs(logits: np.ndarray, columns: Sequence[int]) -> np.ndarray:
     return np.logaddexp(inside, after)
 
 
-def _model_scores(path: str, utts, inks: dict, skip) -> np.ndarray:
+def _model_scores(path: str, utts, views: list[dict], skip) -> np.ndarray:
     """``(len(utts), 10)`` log P(digit) of the model at ``path`` for each digit with ink in
-    ``inks`` (-inf for the others); a digit its features refuse goes to ``skip``."""
+    ``views[0]`` (-inf for the others), added over the views (the digits' ink, then distorted
+    copies of it); a digit its features refuse in any view goes to ``skip``."""
     from lstmrec.bundle import load_bundle
     from lstmrec.features.audio import apply_cmvn
     from lstmrec.featurize import checked_ink_features
@@ -155,33 +157,42 @@ def _model_scores(path: str, utts, inks: dict, skip) -> np.ndarray:
     symbols = bundle.symbols.symbols  # class i + 1 (0 is the blank)
     if not set(DIGITS) <= set(symbols):
         raise DataError("not a digit model (its symbols lack some of 0-9)", path)
-    rows, feats = [], []
-    for i, u in enumerate(utts):
-        if u.id not in inks:
-            continue
-        try:
-            f = checked_ink_features(inks[u.id], bundle.features, u.path)[0]
-        except DataError as e:
-            skip(u.id, e)
-            continue
-        rows.append(i)
-        feats.append(apply_cmvn(f, bundle.mean, bundle.std))
-    scores = np.full((len(utts), len(DIGITS)), -np.inf)
     columns = [symbols.index(d) + 1 for d in DIGITS]
-    for i, logits in zip(rows, predict_logits(bundle.model, feats), strict=True):
-        scores[i] = digit_log_probs(logits, columns)
+    scores = np.zeros((len(utts), len(DIGITS)))
+    for view in views:
+        rows, feats = [], []
+        for i, u in enumerate(utts):
+            if u.id not in views[0]:
+                continue
+            try:
+                f = checked_ink_features(view[u.id], bundle.features, u.path)[0]
+            except DataError as e:
+                skip(u.id, e)
+                continue
+            rows.append(i)
+            feats.append(apply_cmvn(f, bundle.mean, bundle.std))
+        for i, logits in zip(rows, predict_logits(bundle.model, feats), strict=True):
+            scores[i] += digit_log_probs(logits, columns)
+    scores[[u.id not in views[0] for u in utts]] = -np.inf
     return scores
 
 
 def combine(
-    data: Path, bundles: list[str], split: str, hyp_out: Path | None, force: bool = False
+    data: Path,
+    bundles: list[str],
+    split: str,
+    hyp_out: Path | None,
+    force: bool = False,
+    distortions: int = 0,
 ) -> int:
     """Read every digit of ``data/<split>.jsonl`` with each bundle, add the models' log
     probabilities of the ten one-digit labels and take the best: a product of experts, each
-    model's vote weighted by its confidence. Prints each model's accuracy (its own best digit)
-    and the combination's; ``hyp_out`` gets the combination's answers (Kaldi text). A digit
-    whose ink cannot be read, or that a model's features refuse, is named, skipped and counted
-    wrong. Returns the number of digits skipped."""
+    model's vote weighted by its confidence. ``distortions`` K > 0: each model also reads K
+    distorted copies of every digit (``AUGMENT``, the same copies for every model, seeded) and
+    its log probabilities are added over the K + 1 readings. Prints each model's accuracy (its
+    own best digit) and the combination's; ``hyp_out`` gets the combination's answers (Kaldi
+    text). A digit whose ink cannot be read, or that a model's features refuse, is named,
+    skipped and counted wrong. Returns the number of digits skipped."""
     manifest = data / f"{split}.jsonl"
     if not manifest.is_file():
         raise DataError("no such manifest (run 'prepare' first)", manifest)
@@ -198,9 +209,13 @@ def combine(
             inks[u.id] = read_ink_file(u.path)[0].strokes
         except DataError as e:
             skip(u.id, e)
+    views = [inks]
+    for k in range(1, distortions + 1):
+        rng = np.random.default_rng([AUGMENT_SEED, k])
+        views.append({uid: AUGMENT(strokes, rng) for uid, strokes in inks.items()})
     total = np.zeros((len(utts), len(DIGITS)))
     for path in bundles:
-        scores = _model_scores(path, utts, inks, skip)
+        scores = _model_scores(path, utts, views, skip)
         total += scores
         print(_accuracy_line(f"{path}: ", _wrong(utts, scores, inks)))
     print(_accuracy_line("combined: ", _wrong(utts, total, inks)))
@@ -248,6 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--split", default="core-test", help="manifest read (default core-test)")
     q.add_argument("--hyp-out", type=Path, help="write the combined answers here (Kaldi text)")
     q.add_argument("--force", action="store_true", help="overwrite an existing --hyp-out file")
+    q.add_argument(
+        "--distortions",
+        type=int,
+        default=0,
+        metavar="K",
+        help="each model also reads K distorted copies of every digit, scores added (default 0)",
+    )
     args = p.parse_args(argv)
     try:
         if args.command == "prepare":
@@ -259,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
                 p.error(f"--augment must be 0 or more copies, got {args.augment}")
             prepare(args.npz, Path(args.out), caps, args.augment)
         elif args.command == "combine":
-            if combine(Path(args.data), args.bundle, args.split, args.hyp_out, args.force):
+            if args.distortions < 0:
+                p.error(f"--distortions must be 0 or more copies, got {args.distortions}")
+            views = args.distortions
+            if combine(Path(args.data), args.bundle, args.split, args.hyp_out, args.force, views):
                 return 2
         else:
             accuracy(Path(args.data), args.hyp, args.split)

@@ -1,7 +1,7 @@
 """``scripts/mnist_ink.py accuracy``: digit accuracy of one or several hypothesis files, their
 majority vote and the share of digits some file reads right, on a hand-checked fixture; and
 ``combine``: the one-digit label probabilities of CTC (by hand, and against every path) added
-over several models, on real digits."""
+over several models, on real digits, and over seeded distorted copies of each digit."""
 
 import itertools
 import os
@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from helpers import REPO, random_model, shared_data
 
-from lstmrec.manifest import Utterance, write_manifest
+from lstmrec.features.inkfiles import read_ink_file
+from lstmrec.manifest import Utterance, read_manifest, write_manifest
 
 SCRIPT = runpy.run_path(str(REPO / "scripts" / "mnist_ink.py"))
 
@@ -127,3 +128,38 @@ def test_combine_reads_real_digits_with_each_model_and_adds_them(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "skipped" in err and "mnist-45003.json" in err
     assert len(hyp.read_text().splitlines()) == 11 and "mnist-45003" not in hyp.read_text()
+
+
+def test_distortions_add_each_models_readings_of_seeded_distorted_copies(tmp_path, capsys):
+    npz = shared_data("mnist-strokes") / "strokes.npz"
+    data = tmp_path / "data"
+    assert SCRIPT["main"](["prepare", str(npz), str(data), "--train", "1", "--test", "6"]) == 0
+    a = _digit_bundle(tmp_path / "a", 3)
+    utts = read_manifest(data / "core-test.jsonl")
+    inks = {u.id: read_ink_file(u.path)[0].strokes for u in utts}
+    copies = []
+    for k in (1, 2):
+        rng = np.random.default_rng([SCRIPT["AUGMENT_SEED"], k])
+        copies.append({uid: SCRIPT["AUGMENT"](s, rng) for uid, s in inks.items()})
+    for copy in copies:  # each copy is a distortion of the digit, not the digit itself
+        for u in inks:
+            moved, ink = np.concatenate(copy[u])[:, :2], np.concatenate(inks[u])[:, :2]
+            assert moved.shape != ink.shape or np.abs(moved - ink).max() > 1e-3
+
+    def scores(views):
+        return SCRIPT["_model_scores"](a, utts, views, None)
+
+    plain = scores([inks])
+    expected = plain + scores(copies[:1]) + scores(copies[1:])
+    assert np.abs(expected - 3 * plain).max() > 1e-6  # the copies are read differently
+    np.testing.assert_allclose(scores([inks, *copies]), expected, rtol=1e-9)
+    hyp = tmp_path / "hyp.txt"
+    capsys.readouterr()
+    args = ["combine", str(data), a, "--hyp-out", str(hyp), "--distortions", "2"]
+    assert SCRIPT["main"](args) == 0
+    answers = dict(line.split() for line in hyp.read_text().splitlines())
+    best = expected.argmax(axis=1)
+    assert answers == {u.id: "0123456789"[k] for u, k in zip(utts, best, strict=True)}
+    with pytest.raises(SystemExit) as stop:
+        SCRIPT["main"](["combine", str(data), a, "--distortions", "-1"])
+    assert stop.value.code == 2 and "--distortions" in capsys.readouterr().err
