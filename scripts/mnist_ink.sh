@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Digits of the MNIST pen-stroke set, in stages, like Kaldi's run.sh. Models that read each
-# digit differently (a BLSTM the pen's trajectory, two CRNNs the picture) are combined:
+# digit differently (a BLSTM the pen's trajectory, three CRNNs the picture) are combined:
 #   0 prepare        the fixed split as ink files and manifests            -> $out/data/
 #   1 train          BLSTM-CTC on the pen trajectory ($config), early stopping on dev (Adam
 #                    3e-3)                                                -> $out/model/
 #   2 finetune       the same network from stage 1's best epoch at a lower learning rate (5e-4),
 #                    early stopping on dev                                -> $out/finetune/model/
-#   3 train-crnn     two CRNNs on the ink drawn as a picture ($crnn_config: a convolutional
-#                    front end over the pixel columns, then the BLSTM and CTC), from two random
-#                    starts (seeds 1234 and 2)                 -> $out/crnn/model/, $out/crnn2/model/
+#   3 train-crnn     three CRNNs on the ink drawn as a picture ($crnn_config: a convolutional
+#                    front end over the pixel columns, then the BLSTM and CTC), from three random
+#                    starts (seeds 1234, 2 and 3)                    -> $out/crnn{,2,3}/model/
 #   4 finetune-crnn  each CRNN from its best epoch at 5e-4, a new distortion of every training
-#                    digit each epoch                          -> $out/crnn{,2}/finetune/model/
-#   5 evaluate       each model on the test digits (CER, digit accuracy), then the three
-#                    combined: their probabilities of each one-digit label added
+#                    digit each epoch                        -> $out/crnn{,2,3}/finetune/model/
+#   5 evaluate       each model on the test digits (CER, digit accuracy), then the four
+#                    combined: their probabilities of each one-digit label added over the
+#                    models and over $distortions distorted copies of each digit
 #                    (scripts/mnist_ink.py combine), on dev and on test
 #                                                             -> $out/test.txt, $out/test_hyp.txt
 #
@@ -46,11 +47,9 @@ for recipe in "$config" "$crnn_config"; do
   [ -f "$recipe" ] || { echo "mnist_ink.sh: no recipe $recipe" >&2; exit 2; }
 done
 python=${PYTHON:-.venv/bin/python} lstmrec=${LSTMREC:-.venv/bin/lstmrec}
-# JAX trains these small networks fastest on a CPU (scripts/bench_stacking.py); TensorFlow
-# otherwise.
-if [ -z "${KERAS_BACKEND:-}" ] && "$python" -c "import jax" 2>/dev/null; then
-  export KERAS_BACKEND=jax
-fi
+# TensorFlow trains these networks fastest on a CPU, the CRNN 1.6 times and the BLSTM 1.3
+# times as fast as JAX (scripts/bench_stacking.py, RESULTS.md); KERAS_BACKEND chooses another.
+export KERAS_BACKEND=${KERAS_BACKEND:-tensorflow}
 # JAX compiles the training step once per batch shape; keep the compiled programs, so a
 # resumed run does not compile them again.
 export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-$out/jax-cache}
@@ -62,7 +61,10 @@ finetune=(--set training.learning_rate=5e-4 --set training.max_epochs=8 --set tr
 # stroke kept (a digit's short strokes, the bar of a 5 or a 7, carry its identity).
 distort=(--set training.ink_augment=true --set training.ink_augment_strokes=false)
 # The CRNNs' folders and their random starts (training.seed).
-crnns=(crnn crnn2) seeds=(1234 2)
+crnns=(crnn crnn2 crnn3) seeds=(1234 2 3)
+# Distorted copies of each digit that every model also reads in the combination (chosen on
+# the dev digits).
+distortions=4
 
 train() {  # train RECIPE RUN_FOLDER [ARGS...]: resume the run when it has a checkpoint
   local recipe=$1 dir=$2 resume=()
@@ -116,10 +118,10 @@ if run 5; then
     "$python" scripts/mnist_ink.py accuracy "$out/data" "$hyp" | tee -a "$out/test.txt"
   done
   for split in dev core-test; do
-    echo "-- the three models combined, $split digits" | tee -a "$out/test.txt"
+    echo "-- the four models combined, $split digits" | tee -a "$out/test.txt"
     hyp=$out/test_hyp.txt
     [ "$split" = dev ] && hyp=$out/dev_hyp.txt
     "$python" scripts/mnist_ink.py combine "$out/data" "${models[@]}" --split "$split" \
-        --hyp-out "$hyp" --force | tee -a "$out/test.txt"
+        --distortions "$distortions" --hyp-out "$hyp" --force | tee -a "$out/test.txt"
   done
 fi
