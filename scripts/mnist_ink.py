@@ -1,8 +1,8 @@
 """Digit recognition on the MNIST pen-stroke set with the handwriting pipeline.
 
 The whole recipe is ``scripts/mnist_ink.sh``: prepare, a BLSTM on the pen trajectory
-(``configs/mnist_ink_full.toml``) and three CRNNs on the ink drawn as a picture
-(``configs/mnist_ink_crnn.toml``), each finetuned, then the four combined by ``combine``
+(``configs/mnist_ink_full.toml``) and four CRNNs on the ink drawn as a picture
+(``configs/mnist_ink_crnn.toml``), each finetuned, then the five combined by ``combine``
 (RESULTS.md, "Digits from the MNIST pen-stroke set"). One training pass of the BLSTM by
 hand (96.86 % without the finetuning):
 

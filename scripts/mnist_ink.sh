@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Digits of the MNIST pen-stroke set, in stages, like Kaldi's run.sh. Models that read each
-# digit differently (a BLSTM the pen's trajectory, three CRNNs the picture) are combined:
+# digit differently (a BLSTM the pen's trajectory, four CRNNs the picture) are combined:
 #   0 prepare        the fixed split as ink files and manifests            -> $out/data/
 #   1 train          BLSTM-CTC on the pen trajectory ($config), early stopping on dev (Adam
 #                    3e-3)                                                -> $out/model/
 #   2 finetune       the same network from stage 1's best epoch at a lower learning rate (5e-4),
 #                    early stopping on dev                                -> $out/finetune/model/
-#   3 train-crnn     three CRNNs on the ink drawn as a picture ($crnn_config: a convolutional
-#                    front end over the pixel columns, then the BLSTM and CTC), from three random
-#                    starts (seeds 1234, 2 and 3)                    -> $out/crnn{,2,3}/model/
+#   3 train-crnn     four CRNNs on the ink drawn as a picture ($crnn_config: a convolutional
+#                    front end over the pixel columns, then the BLSTM and CTC), from four random
+#                    starts (seeds 1234, 2, 3 and 4)               -> $out/crnn{,2,3,4}/model/
 #   4 finetune-crnn  each CRNN from its best epoch at 5e-4, a new distortion of every training
-#                    digit each epoch                        -> $out/crnn{,2,3}/finetune/model/
-#   5 evaluate       each model on the test digits (CER, digit accuracy), then the four
+#                    digit each epoch                      -> $out/crnn{,2,3,4}/finetune/model/
+#   5 evaluate       each model on the test digits (CER, digit accuracy), then the five
 #                    combined: their probabilities of each one-digit label added over the
-#                    models and over $distortions distorted copies of each digit
+#                    models and over distorted copies of each digit ($distortions)
 #                    (scripts/mnist_ink.py combine), on dev and on test
 #                                                             -> $out/test.txt, $out/test_hyp.txt
 #
@@ -22,8 +22,8 @@
 #            [--crnn-config configs/mnist_ink_crnn.toml]
 #            [--train N] [--dev N] [--test N] [--stage N] [--stop-stage N]
 # --train/--dev/--test keep only the first N digits of a split, for quick runs. A stopped
-# training stage resumes from its last checkpoint when run again. Measured on 2 CPU cores
-# shared with other jobs: RESULTS.md, "Digits from the MNIST pen-stroke set".
+# training stage resumes from its last checkpoint when run again. About 1 h 50 min of training
+# on 2 CPU cores: RESULTS.md, "Digits from the MNIST pen-stroke set".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,7 +61,7 @@ finetune=(--set training.learning_rate=5e-4 --set training.max_epochs=8 --set tr
 # stroke kept (a digit's short strokes, the bar of a 5 or a 7, carry its identity).
 distort=(--set training.ink_augment=true --set training.ink_augment_strokes=false)
 # The CRNNs' folders and their random starts (training.seed).
-crnns=(crnn crnn2 crnn3) seeds=(1234 2 3)
+crnns=(crnn crnn2 crnn3 crnn4) seeds=(1234 2 3 4)
 # Distorted copies of each digit that every model also reads in the combination (chosen on
 # the dev digits).
 distortions=4
@@ -118,7 +118,7 @@ if run 5; then
     "$python" scripts/mnist_ink.py accuracy "$out/data" "$hyp" | tee -a "$out/test.txt"
   done
   for split in dev core-test; do
-    echo "-- the four models combined, $split digits" | tee -a "$out/test.txt"
+    echo "-- the five models combined, $split digits" | tee -a "$out/test.txt"
     hyp=$out/test_hyp.txt
     [ "$split" = dev ] && hyp=$out/dev_hyp.txt
     "$python" scripts/mnist_ink.py combine "$out/data" "${models[@]}" --split "$split" \
