@@ -48,10 +48,11 @@ for recipe in "$config" "$crnn_config"; do
 done
 python=${PYTHON:-.venv/bin/python} lstmrec=${LSTMREC:-.venv/bin/lstmrec}
 # TensorFlow trains these networks fastest on a CPU, the CRNN 1.6 times and the BLSTM 1.3
-# times as fast as JAX (scripts/bench_stacking.py, RESULTS.md); KERAS_BACKEND chooses another.
+# times as fast as JAX (scripts/bench_stacking.py, docs/benchmarks.md); KERAS_BACKEND chooses
+# another.
 export KERAS_BACKEND=${KERAS_BACKEND:-tensorflow}
-# JAX compiles the training step once per batch shape; keep the compiled programs, so a
-# resumed run does not compile them again.
+# With KERAS_BACKEND=jax: JAX compiles the training step once per batch shape; keep the
+# compiled programs, so a resumed run does not compile them again.
 export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-$out/jax-cache}
 run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 # A resumed run restores the optimizer's learning rate from its checkpoint, so the lower rate
