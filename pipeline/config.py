@@ -178,6 +178,9 @@ class ModelConfig:
 class TrainingConfig:
     optimizer: str = "sgd"  # "sgd" (with momentum), "adam", "rmsprop" or "adamw"
     learning_rate: float = 1e-4
+    # each epoch's learning rate is the previous epoch's times this: epoch e (from 1) trains at
+    # learning_rate * learning_rate_decay ** (e - 1) (1: a constant rate)
+    learning_rate_decay: float = 1.0
     momentum: float = 0.9  # for sgd and rmsprop
     batch_size: int = 16  # utterances per batch
     loss_reduction: str = "sum"  # "sum": each utterance counts as one on-line step; or "mean"
@@ -211,6 +214,7 @@ class TrainingConfig:
         _check(self, "optimizer", lambda v: v in OPTIMIZERS, " or ".join(OPTIMIZERS))
         _check(self, "loss_reduction", lambda v: v in ("sum", "mean"), "'sum' or 'mean'")
         _check(self, "learning_rate", lambda v: _number(v) and v > 0, "a finite positive number")
+        _check(self, "learning_rate_decay", lambda v: _number(v) and 0 < v <= 1, "in (0, 1]")
         _check(self, "momentum", lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
         limits = {"batch_size": MAX_BATCH, "max_epochs": MAX_EPOCHS}
         limits["pad_multiple"] = MAX_PAD_MULTIPLE

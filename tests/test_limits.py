@@ -197,6 +197,8 @@ def test_recognize_skips_hostile_ink_and_prints_the_good_file(ink_run, capsys, t
     [
         ("training.learning_rate=inf", "finite positive"),
         ("training.learning_rate=nan", "finite positive"),
+        ("training.learning_rate_decay=0", "learning_rate_decay"),
+        ("training.learning_rate_decay=1.5", "learning_rate_decay"),
         ("model.units=100000000", "1..8192"),
         ("training.batch_size=10000000", "1..65536"),
         ("features.n_fft=1073741824", "n_fft"),

@@ -1,6 +1,7 @@
 """Training survives being killed anywhere: ``--resume`` continues from the newest finished epoch,
 the bundle is always the old or the new complete one, and a resumed run ends with exactly the
-weights of an uninterrupted one, dropout, weight noise and augmentation included."""
+weights of an uninterrupted one, dropout, weight noise, augmentation and a decaying learning rate
+included."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from helpers import REPO, run, train_args
 from lstmrec.bundle import read_bundle_meta
 from lstmrec.features.files import FAULT_EXIT, complete_dir
 
-# Dropout, weight noise and augmentation on: every random stream must survive a resume.
+# Dropout, weight noise and augmentation on: every random stream must survive a resume; so must
+# the learning rate's schedule (configs/demo.toml: 1e-3, here halved each epoch).
 NOISY = ("--set", "model.dropout=0.3", "--set", "training.weight_noise=0.01",
          "--set", "training.time_masks=2", "--set", "training.time_mask_width=5",
-         "--set", "training.feature_noise=0.05")  # fmt: skip
+         "--set", "training.feature_noise=0.05",
+         "--set", "training.learning_rate_decay=0.5")  # fmt: skip
 
 
 def weights(h5_path) -> dict[str, np.ndarray]:
@@ -61,6 +64,8 @@ def test_resumed_training_is_bit_identical_with_dropout_and_weight_noise(
     history = [json.loads((d / "model" / "summary.json").read_text())["history"]
                for d in (whole, split)]  # fmt: skip
     assert [h["loss"] for h in history[0]] == [h["loss"] for h in history[1]]
+    for h in history:  # the second epoch at half the rate, resumed or not
+        assert [e["learning_rate"] for e in h] == [1e-3, 5e-4]
     assert_same_weights(whole / "checkpoint" / "model.weights.h5",
                         split / "checkpoint" / "model.weights.h5")  # fmt: skip
 

@@ -102,6 +102,15 @@ def make_optimizer(cfg):
     raise DataError(f"optimizer={cfg.optimizer!r} must be sgd, adam, adamw or rmsprop")
 
 
+def epoch_learning_rate(cfg):
+    """The schedule of ``[training] learning_rate_decay``: the rate of 0-based epoch ``e``."""
+
+    def rate(epoch: int, _current=None) -> float:
+        return float(cfg.learning_rate * cfg.learning_rate_decay**epoch)
+
+    return rate
+
+
 def dev_report(model, split: PreparedSplit, symbols, mean, std, fold_to) -> Report:
     """Greedy-decoded error rate of ``model`` on a prepared split."""
     tokens = recognize_features(model, split.feats, mean, std)
@@ -226,6 +235,10 @@ def _fit(trainer, data: TrainingData, recipe, state: dict, evaluate, out_dir: Pa
     ]
     if cfg.weight_noise > 0:
         callbacks.insert(0, WeightNoise(cfg.weight_noise, seed=cfg.seed))
+    if cfg.learning_rate_decay != 1:
+        # Set at each epoch's start from the epoch's index alone, so a resumed run trains at
+        # the rate an uninterrupted one would.
+        callbacks.insert(0, keras.callbacks.LearningRateScheduler(epoch_learning_rate(cfg)))
     # shuffle=False: CTCBatches orders each epoch from (seed, epoch), so a resumed run sees the
     # same batches as an uninterrupted one; Keras' own shuffling would not be reproducible.
     with warnings.catch_warnings():
