@@ -144,10 +144,14 @@ def digit_log_probs(logits: np.ndarray, columns: Sequence[int]) -> np.ndarray:
     return np.logaddexp(inside, after)
 
 
-def _model_scores(path: str, utts, views: list[dict], skip) -> np.ndarray:
+def _model_scores(
+    path: str, utts, views: list[dict], skip, cache: dict | None = None
+) -> np.ndarray:
     """``(len(utts), 10)`` log P(digit) of the model at ``path`` for each digit with ink in
     ``views[0]`` (-inf for the others), added over the views (the digits' ink, then distorted
-    copies of it); a digit its features refuse in any view goes to ``skip``."""
+    copies of it); a digit its features refuse in any view goes to ``skip``. ``cache`` keeps
+    each view's features by feature configuration, so models that share one (the CRNNs of a
+    recipe) have them computed once."""
     from lstmrec.bundle import load_bundle
     from lstmrec.features.audio import apply_cmvn
     from lstmrec.featurize import checked_ink_features
@@ -159,18 +163,23 @@ def _model_scores(path: str, utts, views: list[dict], skip) -> np.ndarray:
         raise DataError("not a digit model (its symbols lack some of 0-9)", path)
     columns = [symbols.index(d) + 1 for d in DIGITS]
     scores = np.zeros((len(utts), len(DIGITS)))
-    for view in views:
-        rows, feats = [], []
-        for i, u in enumerate(utts):
-            if u.id not in views[0]:
-                continue
-            try:
-                f = checked_ink_features(view[u.id], bundle.features, u.path)[0]
-            except DataError as e:
-                skip(u.id, e)
-                continue
-            rows.append(i)
-            feats.append(apply_cmvn(f, bundle.mean, bundle.std))
+    cache = {} if cache is None else cache
+    for k, view in enumerate(views):
+        key = (repr(bundle.features), k)
+        if key not in cache:
+            rows, raw = [], []
+            for i, u in enumerate(utts):
+                if u.id not in views[0]:
+                    continue
+                try:
+                    raw.append(checked_ink_features(view[u.id], bundle.features, u.path)[0])
+                except DataError as e:
+                    skip(u.id, e)
+                    continue
+                rows.append(i)
+            cache[key] = rows, raw
+        rows, raw = cache[key]
+        feats = [apply_cmvn(f, bundle.mean, bundle.std) for f in raw]
         for i, logits in zip(rows, predict_logits(bundle.model, feats), strict=True):
             scores[i] += digit_log_probs(logits, columns)
     scores[[u.id not in views[0] for u in utts]] = -np.inf
@@ -213,9 +222,9 @@ def combine(
     for k in range(1, distortions + 1):
         rng = np.random.default_rng([AUGMENT_SEED, k])
         views.append({uid: AUGMENT(strokes, rng) for uid, strokes in inks.items()})
-    total = np.zeros((len(utts), len(DIGITS)))
+    total, features = np.zeros((len(utts), len(DIGITS))), {}
     for path in bundles:
-        scores = _model_scores(path, utts, views, skip)
+        scores = _model_scores(path, utts, views, skip, features)
         total += scores
         print(_accuracy_line(f"{path}: ", _wrong(utts, scores, inks)))
     print(_accuracy_line("combined: ", _wrong(utts, total, inks)))

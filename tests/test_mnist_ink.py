@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from helpers import REPO, random_model, shared_data
 
+from lstmrec import featurize
 from lstmrec.features.inkfiles import read_ink_file
 from lstmrec.manifest import Utterance, read_manifest, write_manifest
 
@@ -130,7 +131,20 @@ def test_combine_reads_real_digits_with_each_model_and_adds_them(tmp_path, capsy
     assert len(hyp.read_text().splitlines()) == 11 and "mnist-45003" not in hyp.read_text()
 
 
-def test_distortions_add_each_models_readings_of_seeded_distorted_copies(tmp_path, capsys):
+def counted(module, calls: list):
+    """``module.checked_ink_features`` that also notes each call in ``calls``."""
+    real = module.checked_ink_features
+
+    def wrapper(*args, **kwargs):
+        calls.append(args[-1])
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
+def test_distortions_add_each_models_readings_of_seeded_distorted_copies(
+    tmp_path, capsys, monkeypatch
+):
     npz = shared_data("mnist-strokes") / "strokes.npz"
     data = tmp_path / "data"
     assert SCRIPT["main"](["prepare", str(npz), str(data), "--train", "1", "--test", "6"]) == 0
@@ -153,6 +167,14 @@ def test_distortions_add_each_models_readings_of_seeded_distorted_copies(tmp_pat
     expected = plain + scores(copies[:1]) + scores(copies[1:])
     assert np.abs(expected - 3 * plain).max() > 1e-6  # the copies are read differently
     np.testing.assert_allclose(scores([inks, *copies]), expected, rtol=1e-9)
+    # Models of one feature configuration share each view's features: computed once.
+    made = []
+    monkeypatch.setattr(featurize, "checked_ink_features", counted(featurize, made))
+    cache, views = {}, [inks, *copies]
+    for _ in range(2):
+        again = SCRIPT["_model_scores"](a, utts, views, None, cache)
+        np.testing.assert_allclose(again, expected, rtol=1e-9)
+    assert len(made) == len(utts) * len(views)
     hyp = tmp_path / "hyp.txt"
     capsys.readouterr()
     args = ["combine", str(data), a, "--hyp-out", str(hyp), "--distortions", "2"]
