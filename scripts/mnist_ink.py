@@ -292,8 +292,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "combine":
             if args.distortions < 0:
                 p.error(f"--distortions must be 0 or more copies, got {args.distortions}")
-            data, distortions = Path(args.data), args.distortions
-            if combine(data, args.bundle, args.split, args.hyp_out, args.force, distortions):
+            skipped = combine(
+                Path(args.data), args.bundle, args.split, args.hyp_out, args.force,
+                args.distortions,
+            )  # fmt: skip
+            if skipped:
                 return 2
         else:
             accuracy(Path(args.data), args.hyp, args.split)
