@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import runpy
 import sys
 import time
 from pathlib import Path
@@ -42,9 +43,10 @@ from lstmrec.features.files import write_text
 from lstmrec.features.inkfiles import read_ink_file
 from lstmrec.manifest import read_manifest
 from lstmrec.progress import progress
-from lstmrec.scoring.stats import bootstrap_ci
 
 REPO = Path(__file__).resolve().parent.parent
+# Scored and printed as scripts/mnist_ink.py scores the recipe's answers.
+accuracy_line = runpy.run_path(str(REPO / "scripts" / "mnist_ink.py"))["accuracy_line"]
 RECIPE = REPO / "configs" / "mnist_ink_crnn.toml"  # the picture the recipe's CRNNs read
 DIGITS = "0123456789"
 # Canvas columns: 4 of a digit's columns are white margin each side; 0.75 % of the digits are
@@ -182,16 +184,6 @@ def build_model(rows: int, seed: int):
     return model
 
 
-def accuracy_line(what: str, wrong: list[int]) -> str:
-    """Digit accuracy with its 95 % percentile-bootstrap interval over digits."""
-    lo, hi = bootstrap_ci(wrong, [1] * len(wrong))  # error-rate interval, in percent
-    right = len(wrong) - sum(wrong)
-    return (
-        f"{what}: digit accuracy {100.0 * right / len(wrong):.2f} % ({right} / {len(wrong)}), "
-        f"95 % CI [{100.0 - hi:.2f}, {100.0 - lo:.2f}] %"
-    )
-
-
 def run(data: Path, out: Path, epochs: int, seed: int, force: bool, holdout: int = 0) -> int:
     """Train, keep the best dev epoch, write the answers; returns the digits skipped.
     ``holdout`` N > 0: the last N training digits are not trained on, and scored at the end."""
@@ -235,7 +227,7 @@ def run(data: Path, out: Path, epochs: int, seed: int, force: bool, holdout: int
             probs = model.predict(split.images, batch_size=500, verbose=0)
         if role != "holdout":  # the held-out training digits have no manifest to score against
             write_text(out / f"{role}_hyp.txt", split.answers(probs))
-        print(accuracy_line(f"{role} (the best dev epoch's weights)", split.wrong(probs)))
+        print(accuracy_line(f"{role} (the best dev epoch's weights): ", split.wrong(probs)))
     write_text(out / "history.csv", "".join(history))
     return skipped
 

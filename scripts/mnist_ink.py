@@ -93,7 +93,7 @@ def prepare(npz: str, out: Path, caps: dict[str, int | None], augment: int = 0) 
         print(f"{name}: {len(utts)} digits (indices {indices[0]}..{indices[-1]}{note})")
 
 
-def _accuracy_line(what: str, wrong: list[int]) -> str:
+def accuracy_line(what: str, wrong: list[int]) -> str:
     """Digit accuracy of 0/1 errors with its 95 % percentile-bootstrap interval over digits."""
     lo, hi = bootstrap_ci(wrong, [1] * len(wrong))  # error-rate interval, in percent
     right = len(wrong) - sum(wrong)
@@ -117,13 +117,13 @@ def accuracy(data: Path, hyp_files: list[str], split: str) -> None:
     hyps = [{k: symbols_text(v) for k, v in read_kaldi_text(f).items()} for f in hyp_files]
     for f, h in zip(hyp_files, hyps, strict=True):
         prefix = f"{f}: " if len(hyp_files) > 1 else ""
-        print(_accuracy_line(prefix, [int(h.get(k) != v) for k, v in refs.items()]))
+        print(accuracy_line(prefix, [int(h.get(k) != v) for k, v in refs.items()]))
     if len(hyps) > 1:
         answers = {k: [h.get(k) for h in hyps] for k in refs}
         vote = {k: max(a, key=a.count) for k, a in answers.items()}  # first of the most common
-        print(_accuracy_line("majority vote: ", [int(vote[k] != v) for k, v in refs.items()]))
+        print(accuracy_line("majority vote: ", [int(vote[k] != v) for k, v in refs.items()]))
         some = [int(v not in answers[k]) for k, v in refs.items()]
-        print(_accuracy_line("read right by at least one: ", some))
+        print(accuracy_line("read right by at least one: ", some))
 
 
 def digit_log_probs(logits: np.ndarray, columns: Sequence[int]) -> np.ndarray:
@@ -226,8 +226,8 @@ def combine(
     for path in bundles:
         scores = _model_scores(path, utts, views, skip, features)
         total += scores
-        print(_accuracy_line(f"{path}: ", _wrong(utts, scores, inks)))
-    print(_accuracy_line("combined: ", _wrong(utts, total, inks)))
+        print(accuracy_line(f"{path}: ", _wrong(utts, scores, inks)))
+    print(accuracy_line("combined: ", _wrong(utts, total, inks)))
     if hyp_out is not None:
         best = total.argmax(axis=1)
         lines = [f"{u.id} {DIGITS[k]}\n" for u, k in zip(utts, best, strict=True) if u.id in inks]
