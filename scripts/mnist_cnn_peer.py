@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("data", type=Path, help="the folder written by 'scripts/mnist_ink.py prepare'")
     p.add_argument("--out", type=Path, required=True, help="folder for the answers")
     p.add_argument("--epochs", type=int, default=16, help="training epochs (default 16)")
-    p.add_argument("--seed", type=int, default=1, help="weights, order and distortions (1)")
+    p.add_argument("--seed", type=int, default=1, help="weights, order and distortions (default 1)")
     p.add_argument(
         "--holdout",
         type=int,
