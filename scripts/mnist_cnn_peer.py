@@ -5,14 +5,13 @@ convolutions with batch normalisation, each block max-pooled and dropped out at 
 units, dropout 0.5, softmax over the ten digits), in plain Keras. It reads the digits exactly
 as the recipe's CRNNs see them: the ``image`` features of ``configs/mnist_ink_crnn.toml`` (the
 ink drawn 28 pixels high, the box 20), each digit centred on a 28 × 36 canvas (wider images
-are squeezed to 36 columns, and counted). Trained on
-the ``train`` manifest of ``scripts/mnist_ink.py prepare`` with a new random affine distortion
-of every digit each epoch (rotation, shear, scale, shift: the usual distortions for MNIST,
-``scipy.ndimage``), Adam at 2e-3 decaying by 0.8 each epoch; the epoch with the best dev
-accuracy is kept. ``--holdout N`` keeps the last N training digits out of training and scores
-them too: a second held-out set, larger than dev, that is not the test set. It writes its
-answers as hypothesis files, so that ``scripts/mnist_ink.py accuracy`` scores it beside the
-recipe's models in one run:
+are squeezed to 36 columns, and counted). Trained on the ``train`` manifest of
+``scripts/mnist_ink.py prepare`` with a new random affine distortion of every digit each epoch
+(rotation, shear, scale, shift: the usual distortions for MNIST, ``scipy.ndimage``), Adam at
+2e-3 decaying by 0.8 each epoch; the epoch with the best dev accuracy is kept. ``--holdout N``
+keeps the last N training digits out of training and scores them too: a second held-out set,
+larger than dev, that is not the test set. It writes its answers as hypothesis files, so that
+``scripts/mnist_ink.py accuracy`` scores it beside the recipe's models in one run:
 
     .venv/bin/python scripts/mnist_cnn_peer.py runs/mnist_full/data --out runs/mnist_full/cnn
     .venv/bin/python scripts/mnist_ink.py accuracy runs/mnist_full/data \\
@@ -45,10 +44,11 @@ from lstmrec.manifest import read_manifest
 from lstmrec.progress import progress
 
 REPO = Path(__file__).resolve().parent.parent
-# Scored and printed as scripts/mnist_ink.py scores the recipe's answers.
-accuracy_line = runpy.run_path(str(REPO / "scripts" / "mnist_ink.py"))["accuracy_line"]
+# The digits and their scoring line of scripts/mnist_ink.py, which scores the recipe's answers.
+MNIST_INK = runpy.run_path(str(REPO / "scripts" / "mnist_ink.py"))
+DIGITS, accuracy_line = MNIST_INK["DIGITS"], MNIST_INK["accuracy_line"]
 RECIPE = REPO / "configs" / "mnist_ink_crnn.toml"  # the picture the recipe's CRNNs read
-DIGITS = "0123456789"
+LEARNING_RATE, DECAY = 2e-3, 0.8  # Adam's rate in the first epoch, its factor per epoch
 # Canvas columns: 4 of a digit's columns are white margin each side; 2 % of the digits (1,033
 # of the 50,000) are wider. (A canvas of 44 columns, wide enough for all but 0.1 %, trained
 # markedly slower: a higher loss after each of 3 epochs on 10,000 digits.)
@@ -180,7 +180,9 @@ def build_model(rows: int, seed: int):
         x = layers.Dropout(0.25)(layers.MaxPooling2D()(x))
     x = layers.Dropout(0.5)(layers.Dense(256, activation="relu")(layers.Flatten()(x)))
     model = keras.Model(inputs, layers.Dense(len(DIGITS), activation="softmax")(x))
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="sparse_categorical_crossentropy"
+    )
     return model
 
 
@@ -208,7 +210,7 @@ def run(data: Path, out: Path, epochs: int, seed: int, force: bool, holdout: int
     history, best, best_weights = ["epoch,loss,dev_accuracy\n"], -1.0, None
     for epoch in range(1, epochs + 1):
         start = time.monotonic()
-        model.optimizer.learning_rate.assign(2e-3 * 0.8 ** (epoch - 1))
+        model.optimizer.learning_rate.assign(LEARNING_RATE * DECAY ** (epoch - 1))
         fit = model.fit(distort(train.images, rng), train.labels, batch_size=128, verbose=0)
         loss = fit.history["loss"][-1]
         accuracy = dev.accuracy(model.predict(dev.images, batch_size=500, verbose=0))
