@@ -1,7 +1,7 @@
 """``scripts/mnist_cnn_peer.py``: digits centred on the canvas (by hand), the affine
-distortion (none at strength 0, ink kept at full strength), and an end-to-end run on real
-digits of the shared set: answers written for every digit, a bad ink file skipped and named,
-nothing overwritten."""
+distortion (none at strength 0, ink kept at full strength), both networks' shapes, and
+end-to-end runs on real digits of the shared set: answers and their probabilities written for
+every digit, a bad ink file skipped and named, nothing overwritten."""
 
 import os
 import runpy
@@ -54,6 +54,15 @@ def test_the_distortion_is_none_at_strength_0_and_moves_but_keeps_the_ink():
     assert ((ratio > 0.67) & (ratio < 1.33)).all(), ratio
 
 
+@pytest.mark.parametrize("arch", ["plain", "deep"])
+def test_each_network_reads_a_canvas_into_ten_digit_probabilities(arch):
+    model = SCRIPT["build_model"](28, 0, arch)
+    assert model.input_shape == (None, 28, SCRIPT["WIDTH"])
+    probs = model.predict(np.random.default_rng(0).random((3, 28, 36)), verbose=0)
+    assert probs.shape == (3, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
 @pytest.fixture
 def digits(tmp_path):
     npz = shared_data("mnist-strokes") / "strokes.npz"
@@ -83,6 +92,16 @@ def test_trains_on_real_digits_and_answers_every_digit(digits, tmp_path, capsys)
         assert all(len(line.split()[1]) == 1 and line.split()[1].isdigit() for line in lines)
     history = (out / "history.csv").read_text().splitlines()
     assert history[0] == "epoch,loss,dev_accuracy" and len(history) == 3
+    # The probabilities behind the answers, kept for combining runs: one row per digit, the
+    # answer its most probable digit; the held-out training digits are the last 16.
+    saved = np.load(out / "probs.npz")
+    assert list(saved["holdout_ids"]) == [f"mnist-{i}" for i in range(48, 64)]
+    for role in ("dev", "test"):
+        lines = (out / f"{role}_hyp.txt").read_text().splitlines()
+        probs = saved[f"{role}_probs"]
+        assert list(saved[f"{role}_ids"]) == [line.split()[0] for line in lines]
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+        assert [str(d) for d in probs.argmax(axis=1)] == [line.split()[1] for line in lines]
     # The answers are what scripts/mnist_ink.py accuracy scores.
     assert MNIST_INK["main"](["accuracy", str(digits), str(out / "test_hyp.txt")]) == 0
     assert "(bootstrap over digits)" in capsys.readouterr().out
@@ -97,7 +116,8 @@ def test_trains_on_real_digits_and_answers_every_digit(digits, tmp_path, capsys)
 def test_a_bad_ink_file_is_named_and_skipped_and_the_rest_answered(digits, tmp_path, capsys):
     (digits / "ink" / "mnist-45003.json").write_text("{not json")
     out = tmp_path / "cnn"
-    assert SCRIPT["main"]([str(digits), "--out", str(out), "--epochs", "1"]) == 2
+    # The deeper network this time: the same answers and refusals.
+    assert SCRIPT["main"]([str(digits), "--out", str(out), "--epochs", "1", "--arch", "deep"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and "mnist-45003.json" in err[0] and "1 digit(s) skipped" in err[1]
     lines = (out / "test_hyp.txt").read_text().splitlines()
@@ -116,3 +136,61 @@ def test_a_missing_manifest_is_one_line_and_status_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such manifest" in err and "train.jsonl" in err
     assert not (tmp_path / "cnn").exists()
+
+
+def _run_probs(folder, data, right, confidence, copy_confidence=None):
+    """A run folder holding ``probs.npz`` as training writes it, by hand: for every dev and test
+    digit, ``confidence`` on its label where ``right(i, n)`` (i its index among the split's n),
+    else on the next-but-one digit, the rest spread evenly; two distorted copies,
+    ``copy_confidence`` on the label (default: the same as the digit's own)."""
+    from lstmrec.manifest import read_manifest
+
+    saved = {}
+    for role, name in (("dev", "dev"), ("test", "core-test")):
+        utts = read_manifest(data / f"{name}.jsonl")
+        probs = np.full((len(utts), 10), (1.0 - confidence) / 9)
+        copies = np.full((2, len(utts), 10), (1.0 - (copy_confidence or confidence)) / 9)
+        for i, u in enumerate(utts):
+            label = int(u.text)
+            probs[i, label if right(i, len(utts)) else (label + 2) % 10] = confidence
+            if copy_confidence is None:
+                copies[:, i] = probs[i]
+            else:
+                copies[:, i, label] = copy_confidence
+        saved |= {f"{role}_ids": np.array([u.id for u in utts]), f"{role}_probs": probs,
+                  f"{role}_copies": copies}  # fmt: skip
+    folder.mkdir()
+    np.savez(folder / "probs.npz", **saved)
+    return folder
+
+
+def test_combined_runs_add_log_probabilities_over_runs_and_copies(digits, tmp_path, capsys):
+    # Run a: 0.6 on the label of the even digits, 0.6 on a wrong digit of the odd ones. Run b:
+    # 0.9 on the label but for the last 4 digits of each split. Added logs: where only a is
+    # wrong, the label scores log(0.4 / 9) + log 0.9 = -3.2 against log 0.6 + log(0.1 / 9) =
+    # -5.0, right; where only b is wrong, the other way round: the last 4 are wrong.
+    a = _run_probs(tmp_path / "a", digits, lambda i, n: i % 2 == 0, 0.6)
+    b = _run_probs(tmp_path / "b", digits, lambda i, n: i < n - 4, 0.9, copy_confidence=0.99)
+    main = SCRIPT["main"]
+    assert main([str(digits), "--combine", str(a), "--out", str(tmp_path / "a_only")]) == 0
+    out = capsys.readouterr().out
+    assert "dev (1 run(s), 0 copies): digit accuracy 50.00 % (8 / 16)" in out
+    assert main([str(digits), "--combine", str(a), str(b), "--out", str(tmp_path / "ab")]) == 0
+    out = capsys.readouterr().out
+    assert "dev (2 run(s), 0 copies): digit accuracy 75.00 % (12 / 16)" in out
+    assert "test (2 run(s), 0 copies): digit accuracy 66.67 % (8 / 12)" in out
+    lines = (tmp_path / "ab" / "test_hyp.txt").read_text().splitlines()
+    assert [line.split()[0] for line in lines] == [f"mnist-{i}" for i in range(45000, 45012)]
+    # b's two copies, 0.99 on the label, outvote its wrong 0.9: every digit right.
+    assert main([str(digits), "--combine", str(a), str(b), "--copies", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "dev (2 run(s), 2 copies): digit accuracy 100.00 % (16 / 16)" in out
+    # More copies than the runs read, and a folder without a finished run: one line, status 2.
+    assert main([str(digits), "--combine", str(a), "--copies", "3"]) == 2
+    assert "fewer than 3 distorted copies" in capsys.readouterr().err
+    assert main([str(digits), "--combine", str(a), str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no probabilities of a finished run" in err
+    # Combined answers are not overwritten without --force either.
+    assert main([str(digits), "--combine", str(b), "--out", str(tmp_path / "ab")]) == 2
+    assert "exists" in capsys.readouterr().err
