@@ -315,7 +315,7 @@ def combine(data: Path, runs: list[Path], copies: int, out: Path | None, force: 
         for run_dir, s in zip(runs, saved, strict=True):
             if list(s[f"{role}_ids"]) != ids:
                 raise DataError(f"its {role} digits differ from {runs[0]}'s", run_dir)
-            views = [s[f"{role}_probs"], *s[f"{role}_copies"][:copies]]
+            views = [s[f"{role}_probs"], *s.get(f"{role}_copies", ())[:copies]]
             scores += sum(np.log(np.maximum(v, 1e-30)) for v in views)
         best = dict(zip(ids, scores.argmax(axis=1).tolist(), strict=True))
         if role == "holdout":  # the held-out training digits: those that were drawn

@@ -188,6 +188,13 @@ def test_combined_runs_add_log_probabilities_over_runs_and_copies(digits, tmp_pa
     # More copies than the runs read, and a folder without a finished run: one line, status 2.
     assert main([str(digits), "--combine", str(a), "--copies", "3"]) == 2
     assert "fewer than 3 distorted copies" in capsys.readouterr().err
+    # A run that kept no copies combines without them, and only without them.
+    saved = dict(np.load(a / "probs.npz"))
+    np.savez(a / "probs.npz", **{k: v for k, v in saved.items() if not k.endswith("_copies")})
+    assert main([str(digits), "--combine", str(a), str(b)]) == 0
+    assert "dev (2 run(s), 0 copies): digit accuracy 75.00 % (12 / 16)" in capsys.readouterr().out
+    assert main([str(digits), "--combine", str(a), str(b), "--copies", "1"]) == 2
+    assert "fewer than 1 distorted copies" in capsys.readouterr().err
     assert main([str(digits), "--combine", str(a), str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no probabilities of a finished run" in err
