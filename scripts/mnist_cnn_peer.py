@@ -39,6 +39,7 @@ import os
 import runpy
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -298,11 +299,16 @@ def combine(data: Path, runs: list[Path], copies: int, out: Path | None, force: 
         for name in OUTPUTS[:2]:
             if (out / name).exists():
                 raise DataError("exists (nothing is overwritten without --force)", out / name)
+    for name in SPLITS.values():
+        if not (data / f"{name}.jsonl").is_file():
+            raise DataError("no such manifest (run 'scripts/mnist_ink.py prepare' first)",
+                            data / f"{name}.jsonl")  # fmt: skip
     saved = []
     for run_dir in runs:
         try:
-            saved.append(dict(np.load(run_dir / "probs.npz")))
-        except (OSError, ValueError) as e:
+            with open(run_dir / "probs.npz", "rb") as f, np.load(f) as npz:
+                saved.append({key: npz[key] for key in npz.files})
+        except (OSError, ValueError, TypeError, zipfile.BadZipFile) as e:
             raise DataError(f"no probabilities of a finished run ({e})", run_dir) from None
         if copies and len(saved[-1].get("test_copies", ())) < copies:
             raise DataError(f"fewer than {copies} distorted copies", run_dir / "probs.npz")

@@ -198,6 +198,13 @@ def test_combined_runs_add_log_probabilities_over_runs_and_copies(digits, tmp_pa
     assert main([str(digits), "--combine", str(a), str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no probabilities of a finished run" in err
+    (b / "probs.npz").write_bytes(b"PK\x03\x04 cut short")
+    assert main([str(digits), "--combine", str(b)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no probabilities of a finished run" in err
+    assert main([str(tmp_path), "--combine", str(a)]) == 2  # not a prepared data folder
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such manifest" in err
     # Combined answers are not overwritten without --force either.
-    assert main([str(digits), "--combine", str(b), "--out", str(tmp_path / "ab")]) == 2
+    assert main([str(digits), "--combine", str(a), "--out", str(tmp_path / "ab")]) == 2
     assert "exists" in capsys.readouterr().err
