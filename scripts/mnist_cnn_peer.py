@@ -140,8 +140,13 @@ class Split:
 
     def answers(self, probs: np.ndarray) -> str:
         """Kaldi text lines ``id digit`` of the drawn digits, in manifest order."""
-        best = dict(zip(self.ids, probs.argmax(axis=1).tolist(), strict=True))
-        return "".join(f"{u} {DIGITS[best[u]]}\n" for u in self.all_ids if u in best)
+        return answer_lines(self.all_ids, dict(zip(self.ids, probs.argmax(axis=1), strict=True)))
+
+
+def answer_lines(all_ids: list[str], best: dict[str, int]) -> str:
+    """Kaldi text lines ``id digit`` of the digits in ``best`` (id -> digit index), in the
+    order of ``all_ids``."""
+    return "".join(f"{u} {DIGITS[best[u]]}\n" for u in all_ids if u in best)
 
 
 def load_split(data: Path, name: str, config) -> Split:
@@ -330,7 +335,7 @@ def combine(data: Path, runs: list[Path], copies: int, out: Path | None, force: 
         else:
             utts = read_manifest(data / f"{SPLITS[role]}.jsonl")
             labels, all_ids = {u.id: u.text for u in utts}, [u.id for u in utts]
-            answers[role] = "".join(f"{u} {DIGITS[best[u]]}\n" for u in all_ids if u in best)
+            answers[role] = answer_lines(all_ids, best)
         wrong = [int(u not in best or DIGITS[best[u]] != labels[u]) for u in all_ids]
         print(accuracy_line(f"{role} ({len(runs)} run(s), {copies} copies): ", wrong))
     if out is not None:
