@@ -46,7 +46,7 @@ import numpy as np
 
 from lstmrec.config import load_recipe
 from lstmrec.features.errors import DataError
-from lstmrec.features.files import write_text
+from lstmrec.features.files import check_output, write_text
 from lstmrec.features.inkfiles import read_ink_file
 from lstmrec.manifest import read_manifest
 from lstmrec.progress import progress
@@ -238,10 +238,8 @@ def run(
 ) -> int:
     """Train, keep the best dev epoch, write the answers; returns the digits skipped.
     ``holdout`` N > 0: the last N training digits are not trained on, and scored at the end."""
-    if not force:
-        for name in OUTPUTS:
-            if (out / name).exists():
-                raise DataError("exists (nothing is overwritten without --force)", out / name)
+    for name in OUTPUTS:
+        check_output(out / name, force=force, flag="--out")
     config = load_recipe(RECIPE).features
     splits = {role: load_split(data, name, config) for role, name in SPLITS.items()}
     skipped = sum(len(s.all_ids) - len(s.ids) for s in splits.values())
@@ -300,10 +298,8 @@ def combine(data: Path, runs: list[Path], copies: int, out: Path | None, force: 
     """Score the runs' digits together: each digit's log-probabilities added over the runs and
     over the first ``copies`` distorted copies each run read; writes the combined answers to
     ``out`` when given."""
-    if out is not None and not force:
-        for name in OUTPUTS[:2]:
-            if (out / name).exists():
-                raise DataError("exists (nothing is overwritten without --force)", out / name)
+    for name in OUTPUTS[:2] if out is not None else ():
+        check_output(out / name, force=force, flag="--out")
     for name in SPLITS.values():
         if not (data / f"{name}.jsonl").is_file():
             raise DataError("no such manifest (run 'scripts/mnist_ink.py prepare' first)",
