@@ -44,7 +44,7 @@ import numpy as np
 
 from lstmrec.corpora.mnist_strokes import MNIST_SPLITS, load_mnist_strokes
 from lstmrec.features.errors import DataError
-from lstmrec.features.files import write_text
+from lstmrec.features.files import check_output, write_text
 from lstmrec.features.inkaugment import InkAugment
 from lstmrec.features.inkfiles import read_ink_file, write_ink_json
 from lstmrec.manifest import Utterance, read_manifest, write_manifest
@@ -60,6 +60,7 @@ WRITER = "mnist"  # the set has no writer ids: one group for the per-writer tabl
 # out or cut in two (a digit's short strokes, the bar of a 5 or a 7, carry its identity).
 AUGMENT = InkAugment(drop=0.0, split=0.0)
 AUGMENT_SEED = 0
+PROBS_COPIES = 8  # distorted copies kept by 'probs', as scripts/mnist_cnn_peer.py keeps
 
 
 def _write(out: Path, samples) -> list[Utterance]:
@@ -147,8 +148,8 @@ def digit_log_probs(logits: np.ndarray, columns: Sequence[int]) -> np.ndarray:
 def _model_scores(
     path: str, utts, views: list[dict], skip, cache: dict | None = None
 ) -> np.ndarray:
-    """``(len(utts), 10)`` log P(digit) of the model at ``path`` for each digit with ink in
-    ``views[0]`` (-inf for the others), added over the views (the digits' ink, then distorted
+    """``(len(views), len(utts), 10)`` log P(digit) of the model at ``path`` for each digit with
+    ink in ``views[0]`` (-inf for the others) in each view (the digits' ink, then distorted
     copies of it); a digit its features refuse in any view goes to ``skip``. ``cache`` keeps
     each view's features by feature configuration, so models that share one (the CRNNs of a
     recipe) have them computed once."""
@@ -162,7 +163,7 @@ def _model_scores(
     if not set(DIGITS) <= set(symbols):
         raise DataError("not a digit model (its symbols lack some of 0-9)", path)
     columns = [symbols.index(d) + 1 for d in DIGITS]
-    scores = np.zeros((len(utts), len(DIGITS)))
+    scores = np.zeros((len(views), len(utts), len(DIGITS)))
     cache = {} if cache is None else cache
     for k, view in enumerate(views):
         key = (repr(bundle.features), k)
@@ -181,9 +182,25 @@ def _model_scores(
         rows, raw = cache[key]
         feats = [apply_cmvn(f, bundle.mean, bundle.std) for f in raw]
         for i, logits in zip(rows, predict_logits(bundle.model, feats), strict=True):
-            scores[i] += digit_log_probs(logits, columns)
-    scores[[u.id not in views[0] for u in utts]] = -np.inf
+            scores[k, i] = digit_log_probs(logits, columns)
+    scores[:, [u.id not in views[0] for u in utts]] = -np.inf
     return scores
+
+
+def _read_views(utts, distortions: int, skip, inks: dict) -> list[dict]:
+    """``[inks, copy 1, ...]``: ``inks`` filled with the digits' ink by id (those that can be
+    read; the others go to ``skip``), then ``distortions`` seeded distorted copies of it
+    (``AUGMENT``, the same copies in every run)."""
+    for u in utts:
+        try:
+            inks[u.id] = read_ink_file(u.path)[0].strokes
+        except DataError as e:
+            skip(u.id, e)
+    views = [inks]
+    for k in range(1, distortions + 1):
+        rng = np.random.default_rng([AUGMENT_SEED, k])
+        views.append({uid: AUGMENT(strokes, rng) for uid, strokes in inks.items()})
+    return views
 
 
 def combine(
@@ -213,18 +230,10 @@ def combine(
         print(f"mnist_ink: skipped: {error}", file=sys.stderr)
         inks.pop(uid, None)
 
-    for u in utts:
-        try:
-            inks[u.id] = read_ink_file(u.path)[0].strokes
-        except DataError as e:
-            skip(u.id, e)
-    views = [inks]
-    for k in range(1, distortions + 1):
-        rng = np.random.default_rng([AUGMENT_SEED, k])
-        views.append({uid: AUGMENT(strokes, rng) for uid, strokes in inks.items()})
+    views = _read_views(utts, distortions, skip, inks)
     total, features = np.zeros((len(utts), len(DIGITS))), {}
     for path in bundles:
-        scores = _model_scores(path, utts, views, skip, features)
+        scores = _model_scores(path, utts, views, skip, features).sum(axis=0)
         total += scores
         print(accuracy_line(f"{path}: ", _wrong(utts, scores, inks)))
     print(accuracy_line("combined: ", _wrong(utts, total, inks)))
@@ -233,6 +242,46 @@ def combine(
         lines = [f"{u.id} {DIGITS[k]}\n" for u, k in zip(utts, best, strict=True) if u.id in inks]
         write_text(hyp_out, "".join(lines))
     return len(utts) - len(inks)
+
+
+def write_probs(data: Path, bundle: str, out: Path, holdout: int = 0, force: bool = False) -> int:
+    """Write ``out/probs.npz`` in the form ``scripts/mnist_cnn_peer.py`` writes, so that its
+    ``--combine`` adds this model to image classifiers: for the dev and test digits (and with
+    ``holdout`` N > 0 the last N digits of the ``train`` manifest, which the bundle must not
+    have been trained on) ``{role}_ids``, ``{role}_probs`` (each digit's probabilities of the
+    ten one-digit labels, renormalised over them) and ``{role}_copies`` (the same for
+    ``PROBS_COPIES`` distorted copies, ``combine``'s). Returns the digits skipped."""
+    check_output(out / "probs.npz", force=force, flag="--out")
+    roles = {"dev": data / "dev.jsonl", "test": data / "core-test.jsonl"}
+    if holdout:
+        roles["holdout"] = data / "train.jsonl"
+    saved, skipped = {}, 0
+    for role, manifest in roles.items():
+        if not manifest.is_file():
+            raise DataError("no such manifest (run 'prepare' first)", manifest)
+        utts, inks = read_manifest(manifest), {}
+        if role == "holdout":
+            if holdout >= len(utts):
+                raise DataError(f"--holdout {holdout} is not fewer than its digits", manifest)
+            utts = utts[-holdout:]
+
+        def skip(uid: str, error: DataError, inks=inks) -> None:
+            print(f"mnist_ink: skipped: {error}", file=sys.stderr)
+            inks.pop(uid, None)
+
+        views = _read_views(utts, PROBS_COPIES, skip, inks)
+        scores = _model_scores(bundle, utts, views, skip)
+        print(accuracy_line(f"{role}: ", _wrong(utts, scores[0], inks)))
+        keep = [u.id in inks for u in utts]
+        probs = np.exp(scores[:, keep] - np.logaddexp.reduce(scores[:, keep], axis=-1)[..., None])
+        saved[f"{role}_ids"] = np.array([u.id for u in utts if u.id in inks])
+        saved[f"{role}_probs"], saved[f"{role}_copies"] = probs[0], probs[1:]
+        skipped += len(utts) - len(inks)
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / "probs.partial.npz"
+    np.savez(partial, **saved)
+    partial.replace(out / "probs.npz")
+    return skipped
 
 
 def _wrong(utts, scores: np.ndarray, inks: dict) -> list[int]:
@@ -279,6 +328,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="K",
         help="each model also reads K distorted copies of every digit, scores added (default 0)",
     )
+    q = sub.add_parser(
+        "probs", help="a digit model's probabilities as scripts/mnist_cnn_peer.py keeps them"
+    )
+    q.add_argument("data", type=Path, help="the folder written by prepare")
+    q.add_argument("bundle", help="a model bundle (runs/x/model) of a digit model")
+    q.add_argument("--out", type=Path, required=True, help="folder for probs.npz")
+    q.add_argument(
+        "--holdout",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also the last N training digits, which the model was not trained on (default 0)",
+    )
+    q.add_argument("--force", action="store_true", help="overwrite an existing probs.npz")
     args = p.parse_args(argv)
     try:
         if args.command == "prepare":
@@ -297,6 +360,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.distortions,
             )  # fmt: skip
             if skipped:
+                return 2
+        elif args.command == "probs":
+            if args.holdout < 0:
+                p.error(f"--holdout must be 0 or more digits, got {args.holdout}")
+            if write_probs(args.data, args.bundle, args.out, args.holdout, args.force):
                 return 2
         else:
             accuracy(Path(args.data), args.hyp, args.split)

@@ -163,9 +163,9 @@ def test_distortions_add_each_models_readings_of_seeded_distorted_copies(
     def scores(views):
         return SCRIPT["_model_scores"](a, utts, views, None)
 
-    plain = scores([inks])
-    expected = plain + scores(copies[:1]) + scores(copies[1:])
-    assert np.abs(expected - 3 * plain).max() > 1e-6  # the copies are read differently
+    plain = scores([inks])[0]
+    expected = np.stack([plain, scores(copies[:1])[0], scores(copies[1:])[0]])
+    assert np.abs(expected - plain).max() > 1e-6  # the copies are read differently
     np.testing.assert_allclose(scores([inks, *copies]), expected, rtol=1e-9)
     # Models of one feature configuration share each view's features: computed once.
     made = []
@@ -180,8 +180,52 @@ def test_distortions_add_each_models_readings_of_seeded_distorted_copies(
     args = ["combine", str(data), a, "--hyp-out", str(hyp), "--distortions", "2"]
     assert SCRIPT["main"](args) == 0
     answers = dict(line.split() for line in hyp.read_text().splitlines())
-    best = expected.argmax(axis=1)
+    best = expected.sum(axis=0).argmax(axis=1)
     assert answers == {u.id: "0123456789"[k] for u, k in zip(utts, best, strict=True)}
     with pytest.raises(SystemExit) as stop:
         SCRIPT["main"](["combine", str(data), a, "--distortions", "-1"])
     assert stop.value.code == 2 and "--distortions" in capsys.readouterr().err
+
+
+def test_probs_are_kept_as_the_image_classifiers_keep_theirs_and_combine_with_them(
+    tmp_path, capsys
+):
+    npz = shared_data("mnist-strokes") / "strokes.npz"
+    data = tmp_path / "data"
+    caps = ["--train", "5", "--dev", "3", "--test", "4"]
+    assert SCRIPT["main"](["prepare", str(npz), str(data), *caps]) == 0
+    a, run = _digit_bundle(tmp_path / "a", 4), tmp_path / "run"
+    capsys.readouterr()
+    assert SCRIPT["main"](["probs", str(data), a, "--out", str(run), "--holdout", "2"]) == 0
+    assert capsys.readouterr().out.count("digit accuracy") == 3  # dev, test, held out
+    with np.load(run / "probs.npz") as saved:
+        kept = {key: saved[key] for key in saved.files}
+    roles = {"dev": "dev", "test": "core-test", "holdout": "train"}
+    for role, name in roles.items():
+        utts = read_manifest(data / f"{name}.jsonl")[-2 if role == "holdout" else 0 :]
+        assert list(kept[f"{role}_ids"]) == [u.id for u in utts]
+        views = [{u.id: read_ink_file(u.path)[0].strokes for u in utts}]
+        for k in range(1, SCRIPT["PROBS_COPIES"] + 1):
+            rng = np.random.default_rng([SCRIPT["AUGMENT_SEED"], k])
+            views.append({uid: SCRIPT["AUGMENT"](s, rng) for uid, s in views[0].items()})
+        scores = SCRIPT["_model_scores"](a, utts, views, None)
+        # The same readings renormalised over the ten digits: rows of 1, ratios unchanged.
+        probs = np.concatenate([kept[f"{role}_probs"][None], kept[f"{role}_copies"]])
+        assert probs.shape == (len(views), len(utts), 10)
+        np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-9)
+        np.testing.assert_allclose(
+            np.log(probs) - np.log(probs[..., :1]), scores - scores[..., :1], atol=1e-6
+        )
+    # The image classifiers' --combine reads it as one of their runs: alone it answers as
+    # the model reads the test digits.
+    peer = runpy.run_path(str(REPO / "scripts" / "mnist_cnn_peer.py"))
+    assert peer["main"]([str(data), "--combine", str(run), "--copies", "8", "--out", str(run)]) == 0
+    answers = dict(line.split() for line in (run / "test_hyp.txt").read_text().splitlines())
+    best = (kept["test_probs"] * np.prod(kept["test_copies"], axis=0)).argmax(axis=1)
+    assert answers == {u: "0123456789"[k] for u, k in zip(kept["test_ids"], best, strict=True)}
+    # Nothing overwritten; a held-out part as large as the training manifest is refused.
+    assert SCRIPT["main"](["probs", str(data), a, "--out", str(run)]) == 2
+    assert "--force" in capsys.readouterr().err
+    args = ["probs", str(data), a, "--out", str(tmp_path / "r2"), "--holdout", "5"]
+    assert SCRIPT["main"](args) == 2
+    assert "--holdout 5" in capsys.readouterr().err
