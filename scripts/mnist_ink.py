@@ -29,6 +29,10 @@ one of them reads right (the most any vote among them could reach). ``combine DA
 BUNDLE2 ...`` reads the digits with each model and adds the models' log-probabilities of each
 one-digit label (``--hyp-out`` writes the combined answers; ``--distortions K``: each model also
 reads K seeded distorted copies of every digit, its log-probabilities added over them).
+``probs DATA BUNDLE --out RUN [--holdout N]`` keeps one model's probabilities of the ten digits
+(dev, test, and the last N training digits when the model was trained without them; and 8
+distorted copies) as ``scripts/mnist_cnn_peer.py`` keeps its own, so that its ``--combine``
+adds the model to image classifiers.
 The set has no writer ids, so all digits share the writer "mnist".
 """
 
