@@ -1,5 +1,6 @@
 """``scripts/mnist_cnn_peer.py``: digits centred on the canvas (by hand), the affine
-distortion (none at strength 0, ink kept at full strength), both networks' shapes, and
+distortion (none at strength 0, ink kept at full strength), a slanted stroke drawn upright
+with ``--deslant``, both networks' shapes, and
 end-to-end runs on real digits of the shared set: answers and their probabilities written for
 every digit, a bad ink file skipped and named, nothing overwritten."""
 
@@ -37,6 +38,25 @@ def test_a_narrow_digit_is_centred_and_a_wide_one_squeezed_to_the_canvas():
     assert (np.diff(image[2]) > 0).all()
     np.testing.assert_allclose(image[3, :3], 1.0, atol=1e-6)
     np.testing.assert_allclose(image[3, 5:], 0.0, atol=1e-6)
+
+
+def test_deslant_draws_a_slanted_stroke_upright():
+    import dataclasses
+
+    from lstmrec.config import load_recipe
+    from lstmrec.featurize import checked_ink_features
+
+    # A "1" leaning right by 30 degrees, pixel by pixel as the set's digits are (y down): the
+    # upright drawing spreads over fewer columns.
+    y = np.arange(20.0)
+    stroke = np.stack([10 + np.tan(np.radians(30)) * (19 - y), y, np.full(20, np.nan)], axis=1)
+    config = load_recipe(SCRIPT["RECIPE"]).features
+    widths = []
+    for deslant in (False, True):
+        feats, _ = checked_ink_features([stroke], dataclasses.replace(config, deslant=deslant), "1")
+        image, _ = SCRIPT["canvas"](feats)
+        widths.append(int((image.max(axis=0) > 0.5).sum()))
+    assert widths[1] <= widths[0] // 2, widths
 
 
 def test_the_distortion_is_none_at_strength_0_and_moves_but_keeps_the_ink():
@@ -116,8 +136,9 @@ def test_trains_on_real_digits_and_answers_every_digit(digits, tmp_path, capsys)
 def test_a_bad_ink_file_is_named_and_skipped_and_the_rest_answered(digits, tmp_path, capsys):
     (digits / "ink" / "mnist-45003.json").write_text("{not json")
     out = tmp_path / "cnn"
-    # The deeper network this time: the same answers and refusals.
-    assert SCRIPT["main"]([str(digits), "--out", str(out), "--epochs", "1", "--arch", "deep"]) == 2
+    # The deeper network on upright digits this time: the same answers and refusals.
+    args = [str(digits), "--out", str(out), "--epochs", "1", "--arch", "deep", "--deslant"]
+    assert SCRIPT["main"](args) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and "mnist-45003.json" in err[0] and "1 digit(s) skipped" in err[1]
     lines = (out / "test_hyp.txt").read_text().splitlines()
