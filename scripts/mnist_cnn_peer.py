@@ -48,7 +48,7 @@ import numpy as np
 
 from lstmrec.config import load_recipe
 from lstmrec.features.errors import DataError
-from lstmrec.features.files import check_output, write_text
+from lstmrec.features.files import atomic_path, check_output, write_text
 from lstmrec.features.inkfiles import read_ink_file
 from lstmrec.manifest import read_manifest
 from lstmrec.progress import progress
@@ -293,9 +293,8 @@ def run(
             write_text(out / f"{role}_hyp.txt", split.answers(probs))
         print(accuracy_line(f"{role} (the best dev epoch's weights): ", split.wrong(probs)))
     write_text(out / "history.csv", "".join(history))
-    partial = out / "probs.partial.npz"
-    np.savez(partial, **saved)
-    partial.replace(out / "probs.npz")
+    with atomic_path(out / "probs.npz") as tmp:
+        np.savez(tmp, **saved)
     return skipped
 
 

@@ -48,7 +48,7 @@ import numpy as np
 
 from lstmrec.corpora.mnist_strokes import MNIST_SPLITS, load_mnist_strokes
 from lstmrec.features.errors import DataError
-from lstmrec.features.files import check_output, write_text
+from lstmrec.features.files import atomic_path, check_output, write_text
 from lstmrec.features.inkaugment import InkAugment
 from lstmrec.features.inkfiles import read_ink_file, write_ink_json
 from lstmrec.manifest import Utterance, read_manifest, write_manifest
@@ -281,10 +281,8 @@ def write_probs(data: Path, bundle: str, out: Path, holdout: int = 0, force: boo
         saved[f"{role}_ids"] = np.array([u.id for u in utts if u.id in inks])
         saved[f"{role}_probs"], saved[f"{role}_copies"] = probs[0], probs[1:]
         skipped += len(utts) - len(inks)
-    out.mkdir(parents=True, exist_ok=True)
-    partial = out / "probs.partial.npz"
-    np.savez(partial, **saved)
-    partial.replace(out / "probs.npz")
+    with atomic_path(out / "probs.npz") as tmp:
+        np.savez(tmp, **saved)
     return skipped
 
 
