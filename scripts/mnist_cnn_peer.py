@@ -54,9 +54,11 @@ from lstmrec.manifest import read_manifest
 from lstmrec.progress import progress
 
 REPO = Path(__file__).resolve().parent.parent
-# The digits and their scoring line of scripts/mnist_ink.py, which scores the recipe's answers.
+# The digits, their scoring line and manifests of scripts/mnist_ink.py, which scores the
+# recipe's answers.
 MNIST_INK = runpy.run_path(str(REPO / "scripts" / "mnist_ink.py"))
 DIGITS, accuracy_line = MNIST_INK["DIGITS"], MNIST_INK["accuracy_line"]
+manifest_path = MNIST_INK["manifest_path"]
 RECIPE = REPO / "configs" / "mnist_ink_crnn.toml"  # the picture the recipe's CRNNs read
 # Canvas columns: 4 of a digit's columns are white margin each side; 2 % of the digits (1,033
 # of the 50,000) are wider. (A canvas of 44 columns, wide enough for all but 0.1 %, trained
@@ -156,9 +158,7 @@ def load_split(data: Path, name: str, config) -> Split:
     stderr and left out."""
     from lstmrec.featurize import checked_ink_features
 
-    manifest = data / f"{name}.jsonl"
-    if not manifest.is_file():
-        raise DataError("no such manifest (run 'scripts/mnist_ink.py prepare' first)", manifest)
+    manifest = manifest_path(data, name)
     utts = read_manifest(manifest)
     if not utts:
         raise DataError("the manifest has no digits", manifest)
@@ -305,9 +305,7 @@ def combine(data: Path, runs: list[Path], copies: int, out: Path | None, force: 
     for name in OUTPUTS[:2] if out is not None else ():
         check_output(out / name, force=force, flag="--out")
     for name in SPLITS.values():
-        if not (data / f"{name}.jsonl").is_file():
-            raise DataError("no such manifest (run 'scripts/mnist_ink.py prepare' first)",
-                            data / f"{name}.jsonl")  # fmt: skip
+        manifest_path(data, name)
     saved = []
     for run_dir in runs:
         try:

@@ -98,6 +98,14 @@ def prepare(npz: str, out: Path, caps: dict[str, int | None], augment: int = 0) 
         print(f"{name}: {len(utts)} digits (indices {indices[0]}..{indices[-1]}{note})")
 
 
+def manifest_path(data: Path, name: str) -> Path:
+    """``data/<name>.jsonl``; :class:`DataError` when ``prepare`` has not written it."""
+    manifest = data / f"{name}.jsonl"
+    if not manifest.is_file():
+        raise DataError("no such manifest (run 'scripts/mnist_ink.py prepare' first)", manifest)
+    return manifest
+
+
 def accuracy_line(what: str, wrong: list[int]) -> str:
     """Digit accuracy of 0/1 errors with its 95 % percentile-bootstrap interval over digits."""
     lo, hi = bootstrap_ci(wrong, [1] * len(wrong))  # error-rate interval, in percent
@@ -113,9 +121,7 @@ def accuracy(data: Path, hyp_files: list[str], split: str) -> None:
     interval (a digit without a hypothesis is wrong). With several files, also their majority
     vote (a tie goes to the earliest file's answer) and the share of digits that at least one
     file reads right: what no vote among these models can exceed."""
-    manifest = data / f"{split}.jsonl"
-    if not manifest.is_file():
-        raise DataError("no such manifest (run 'prepare' first)", manifest)
+    manifest = manifest_path(data, split)
     refs = {u.id: u.text for u in read_manifest(manifest)}
     if not refs:
         raise DataError("the manifest has no digits", manifest)
@@ -223,9 +229,7 @@ def combine(
     own best digit) and the combination's; ``hyp_out`` gets the combination's answers (Kaldi
     text). A digit whose ink cannot be read, or that a model's features refuse, is named,
     skipped and counted wrong. Returns the number of digits skipped."""
-    manifest = data / f"{split}.jsonl"
-    if not manifest.is_file():
-        raise DataError("no such manifest (run 'prepare' first)", manifest)
+    manifest = manifest_path(data, split)
     if hyp_out is not None and hyp_out.exists() and not force:
         raise DataError("exists (nothing is overwritten without --force)", hyp_out)
     utts, inks = read_manifest(manifest), {}
@@ -256,13 +260,10 @@ def write_probs(data: Path, bundle: str, out: Path, holdout: int = 0, force: boo
     ten one-digit labels, renormalised over them) and ``{role}_copies`` (the same for
     ``PROBS_COPIES`` distorted copies, ``combine``'s). Returns the digits skipped."""
     check_output(out / "probs.npz", force=force, flag="--out")
-    roles = {"dev": data / "dev.jsonl", "test": data / "core-test.jsonl"}
-    if holdout:
-        roles["holdout"] = data / "train.jsonl"
+    roles = {"dev": "dev", "test": "core-test"} | ({"holdout": "train"} if holdout else {})
     saved, skipped = {}, 0
-    for role, manifest in roles.items():
-        if not manifest.is_file():
-            raise DataError("no such manifest (run 'prepare' first)", manifest)
+    for role, name in roles.items():
+        manifest = manifest_path(data, name)
         utts, inks = read_manifest(manifest), {}
         if role == "holdout":
             if holdout >= len(utts):
