@@ -10,7 +10,11 @@ by 0.9, 24 epochs. Both read the digits exactly as the recipe's CRNNs see them: 
 features of ``configs/mnist_ink_crnn.toml`` (the ink drawn 28 pixels high, the box 20), each
 digit centred on a 28 × 36 canvas (wider images are squeezed to 36 columns, and counted).
 ``--deslant`` shears each digit upright before drawing it: a second normalisation of the same
-digits, for a network that errs differently from one on the digits as written.
+digits, for a network that errs differently from one on the digits as written. ``--trajectory``
+draws the pen's path beside the picture, in 12 more planes of the same canvas: the ink drawn in
+each of 8 directions of movement, in each third of the path's length, and the pen's moves
+between strokes (the direction and path maps of on-line character recognisers; the grey picture
+alone cannot tell the order and direction of the pen).
 Trained on the ``train`` manifest of ``scripts/mnist_ink.py prepare`` with a new random affine
 distortion of every digit each epoch (rotation, shear, scale, shift: the usual distortions for
 MNIST, ``scipy.ndimage``); the epoch with the best dev accuracy is kept. ``--holdout N`` keeps
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import os
 import runpy
 import sys
@@ -49,7 +54,9 @@ import numpy as np
 from lstmrec.config import load_recipe
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import atomic_path, check_output, write_text
+from lstmrec.features.ink import clean_strokes, normalize_ink
 from lstmrec.features.inkfiles import read_ink_file
+from lstmrec.features.inkimage import IMAGE_BAND, IMAGE_MARGIN, PEN_WIDTH, draw_paths, image_rows
 from lstmrec.manifest import read_manifest
 from lstmrec.progress import progress
 
@@ -71,33 +78,74 @@ ROTATION, SHEAR, SCALE, SHIFT = 10.0, 0.15, 0.1, 2.0
 # Distorted copies of every scored digit read after training (at half the training distortion,
 # the same copies in every run), kept beside the digits' own probabilities for --combine.
 COPIES, COPY_STRENGTH, COPY_SEED = 8, 0.5, 0
+# --trajectory: planes of the pen's direction of movement (8 sectors of 45 degrees, the first
+# centred on rightward, then clockwise as y grows downward) and of its path's thirds.
+DIRECTIONS, THIRDS = 8, 3
+
+
+def trajectory_planes(strokes, config) -> np.ndarray:
+    """``(columns, rows, 12)`` planes of the pen's path on the grid of the ``image`` features of
+    ``config`` (a ``box`` reference, no deslant): the segments moving in each of
+    :data:`DIRECTIONS` directions, those in each of :data:`THIRDS` thirds of the path's length,
+    and the pen's moves between strokes, each drawn with the picture's pen, 0 to 1."""
+    if config.reference != "box" or config.deslant:
+        raise ValueError("trajectory planes are drawn for a lone digit's box, as written")
+    ink = normalize_ink(clean_strokes(strokes, outlier=config.outlier)[0], box=True)
+    xy = np.concatenate([s[:, :2] for s in ink])
+    left = float(xy[:, 0].min()) - IMAGE_MARGIN  # the image features' grid (features.inkimage)
+    columns = max(1, int(np.ceil((float(xy[:, 0].max()) + IMAGE_MARGIN - left) / config.spacing
+                                 - 1e-9)))  # fmt: skip
+    rows = image_rows("box", config.spacing)
+    paths = [(s[:, :2] - np.array([left, IMAGE_BAND["box"][0]])) / config.spacing for s in ink]
+    segments = np.concatenate([np.stack([p[:-1], p[1:]], axis=1) for p in paths])  # (S, 2, 2)
+    step = segments[:, 1] - segments[:, 0]
+    length = np.hypot(step[:, 0], step[:, 1])
+    moving = length > 0
+    sector = np.round(np.arctan2(step[:, 1], step[:, 0]) / (2 * np.pi / DIRECTIONS))
+    sector = sector.astype(int) % DIRECTIONS
+    along = (np.cumsum(length) - length / 2) / max(float(length.sum()), 1e-9)
+    third = np.minimum((along * THIRDS).astype(int), THIRDS - 1)
+    groups = [moving & (sector == d) for d in range(DIRECTIONS)]
+    groups += [moving & (third == k) for k in range(THIRDS)]
+    pen_px = PEN_WIDTH / config.spacing
+    planes = [draw_paths(list(segments[g]), pen_px, (columns, rows)) for g in groups]
+    lifts = [np.stack([a[-1], b[0]]) for a, b in itertools.pairwise(paths)]
+    planes.append(draw_paths(lifts, pen_px, (columns, rows)))
+    return (255 - np.stack(planes, axis=-1).transpose(1, 0, 2).astype(np.float32)) / 255.0
 
 
 def canvas(feats: np.ndarray, width: int = WIDTH) -> tuple[np.ndarray, bool]:
-    """``(rows, width)`` image of ``(T, rows)`` pixel-column features, centred (an odd spare
-    column goes to the right), and whether it was squeezed: an image wider than ``width`` is
-    resized to it (bilinear, Pillow), as MNIST fits a wide digit's width into its box."""
+    """``(rows, width)`` image of ``(T, rows)`` pixel-column features (``(rows, width, C)`` of
+    ``(T, rows, C)`` planes), centred (an odd spare column goes to the right), and whether it
+    was squeezed: an image wider than ``width`` is resized to it (bilinear, Pillow), as MNIST
+    fits a wide digit's width into its box."""
     from lstmrec.features.inkimage import pillow_modules
 
-    columns, rows = feats.shape
+    columns, rows = feats.shape[:2]
+    planes = feats.reshape(columns, rows, -1).transpose(1, 0, 2)  # (rows, columns, C)
+    image = np.zeros((rows, width, planes.shape[2]), np.float32)
     if columns > width:
         image_mod, _ = pillow_modules()
-        picture = image_mod.fromarray(np.ascontiguousarray(feats.T, dtype=np.float32), mode="F")
-        squeezed = picture.resize((width, rows), image_mod.Resampling.BILINEAR)
-        return np.asarray(squeezed, dtype=np.float32).copy(), True
-    image = np.zeros((rows, width), np.float32)
-    left = (width - columns) // 2
-    image[:, left : left + columns] = feats.T
-    return image, False
+        for c in range(planes.shape[2]):
+            plane = np.ascontiguousarray(planes[:, :, c], dtype=np.float32)
+            squeezed = image_mod.fromarray(plane, mode="F").resize(
+                (width, rows), image_mod.Resampling.BILINEAR
+            )
+            image[:, :, c] = np.asarray(squeezed, dtype=np.float32)
+    else:
+        left = (width - columns) // 2
+        image[:, left : left + columns] = planes
+    return image.reshape(image.shape[:2] + feats.shape[2:]), columns > width
 
 
 def distort(images: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
-    """A random affine distortion of each ``(rows, columns)`` image about its centre (bilinear,
-    white outside); ``strength`` scales every range (0: the images unchanged)."""
+    """A random affine distortion of each ``(rows, columns)`` image (or each of its planes, the
+    same way, for ``(rows, columns, C)``) about its centre (bilinear, white outside);
+    ``strength`` scales every range (0: the images unchanged)."""
     from scipy.ndimage import affine_transform
 
     out = np.empty_like(images)
-    centre = np.array(images.shape[1:]) / 2.0
+    centre = np.array(images.shape[1:3]) / 2.0
     for i, image in enumerate(images):
         a = np.deg2rad(rng.uniform(-ROTATION, ROTATION) * strength)
         shear = rng.uniform(-SHEAR, SHEAR) * strength
@@ -107,7 +155,11 @@ def distort(images: np.ndarray, rng: np.random.Generator, strength: float = 1.0)
         forward = rotate @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag(scale)
         inverse = np.linalg.inv(forward)  # affine_transform maps output pixels to input ones
         offset = centre - inverse @ (centre + shift)
-        out[i] = affine_transform(image, inverse, offset=offset, order=1, cval=0.0)
+        planes = image.reshape(image.shape[:2] + (-1,))
+        for c in range(planes.shape[2]):
+            out[i].reshape(planes.shape)[:, :, c] = affine_transform(
+                planes[:, :, c], inverse, offset=offset, order=1, cval=0.0
+            )
     return out
 
 
@@ -118,7 +170,7 @@ class Split:
 
     all_ids: list[str]
     ids: list[str]
-    images: np.ndarray  # (N, rows, WIDTH)
+    images: np.ndarray  # (N, rows, WIDTH), or (N, rows, WIDTH, planes) with --trajectory
     labels: np.ndarray  # (N,) digit indices
     squeezed: int  # digits wider than the canvas, squeezed to its width
 
@@ -153,9 +205,10 @@ def answer_lines(all_ids: list[str], best: dict[str, int]) -> str:
     return "".join(f"{u} {DIGITS[best[u]]}\n" for u in all_ids if u in best)
 
 
-def load_split(data: Path, name: str, config) -> Split:
-    """The digits of ``data/<name>.jsonl`` drawn as images; unreadable ones are named on
-    stderr and left out."""
+def load_split(data: Path, name: str, config, trajectory: bool = False) -> Split:
+    """The digits of ``data/<name>.jsonl`` drawn as images (with ``trajectory``, the picture
+    and the planes of :func:`trajectory_planes`); unreadable ones are named on stderr and left
+    out."""
     from lstmrec.featurize import checked_ink_features
 
     manifest = manifest_path(data, name)
@@ -169,7 +222,11 @@ def load_split(data: Path, name: str, config) -> Split:
                   file=sys.stderr)  # fmt: skip
             continue
         try:
-            feats, _ = checked_ink_features(read_ink_file(u.path)[0].strokes, config, u.path)
+            strokes = read_ink_file(u.path)[0].strokes
+            feats, _ = checked_ink_features(strokes, config, u.path)
+            if trajectory:
+                planes = trajectory_planes(strokes, config)
+                feats = np.concatenate([feats[:, :, None], planes], axis=2)
         except DataError as e:
             print(f"mnist_cnn_peer: skipped: {e}", file=sys.stderr)
             continue
@@ -178,7 +235,8 @@ def load_split(data: Path, name: str, config) -> Split:
         images.append(image)
         labels.append(DIGITS.index(u.text))
         squeezed += was_squeezed
-    stacked = np.stack(images) if images else np.zeros((0, config.dim, WIDTH), np.float32)
+    empty = (0, config.dim, WIDTH) + ((1 + DIRECTIONS + THIRDS + 1,) if trajectory else ())
+    stacked = np.stack(images) if images else np.zeros(empty, np.float32)
     return Split([u.id for u in utts], ids, stacked, np.array(labels, int), squeezed)
 
 
@@ -213,14 +271,15 @@ def deep_layers(x, layers):
 ARCHS = {"plain": (plain_layers, 2e-3, 0.8, 16), "deep": (deep_layers, 2e-3, 0.9, 24)}
 
 
-def build_model(rows: int, seed: int, arch: str = "plain"):
-    """The classifier, compiled (Adam, cross-entropy)."""
+def build_model(rows: int, seed: int, arch: str = "plain", planes: int = 0):
+    """The classifier, compiled (Adam, cross-entropy): of ``(rows, WIDTH)`` grey images, or of
+    ``(rows, WIDTH, planes)`` ones when ``planes``."""
     import keras
     from keras import layers
 
     keras.utils.set_random_seed(seed)
-    inputs = keras.Input((rows, WIDTH))
-    x = layers.Reshape((rows, WIDTH, 1))(inputs)  # one grey channel
+    inputs = keras.Input((rows, WIDTH, planes) if planes else (rows, WIDTH))
+    x = inputs if planes else layers.Reshape((rows, WIDTH, 1))(inputs)  # one grey channel
     x = ARCHS[arch][0](x, layers)
     model = keras.Model(inputs, layers.Dense(len(DIGITS), activation="softmax")(x))
     model.compile(
@@ -238,15 +297,16 @@ def run(
     holdout: int = 0,
     arch: str = "plain",
     deslant: bool = False,
+    trajectory: bool = False,
 ) -> int:
     """Train, keep the best dev epoch, write the answers; returns the digits skipped.
     ``holdout`` N > 0: the last N training digits are not trained on, and scored at the end.
     ``deslant``: each digit sheared upright before it is drawn (a second normalisation, whose
-    network errs differently)."""
+    network errs differently). ``trajectory``: the pen's path drawn beside the picture."""
     for name in OUTPUTS:
         check_output(out / name, force=force, flag="--out")
     config = dataclasses.replace(load_recipe(RECIPE).features, deslant=deslant)
-    splits = {role: load_split(data, name, config) for role, name in SPLITS.items()}
+    splits = {role: load_split(data, name, config, trajectory) for role, name in SPLITS.items()}
     skipped = sum(len(s.all_ids) - len(s.ids) for s in splits.values())
     squeezed = sum(s.squeezed for s in splits.values())
     print(f"{squeezed} digit(s) wider than {WIDTH} columns squeezed to that width")
@@ -257,7 +317,7 @@ def run(
     train, dev = splits["train"], splits["dev"]
     if not train.ids or not dev.ids:
         raise DataError("no readable training or dev digits", data)
-    model = build_model(config.dim, seed, arch)
+    model = build_model(config.dim, seed, arch, train.images.shape[3] if trajectory else 0)
     _, learning_rate, decay, _ = ARCHS[arch]
     rng = np.random.default_rng(seed)
     history, best, best_weights = ["epoch,loss,dev_accuracy\n"], -1.0, None
@@ -363,8 +423,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="keep the last N training digits out of training and score them (default 0)",
     )
-    p.add_argument(
+    drawing = p.add_mutually_exclusive_group()
+    drawing.add_argument(
         "--deslant", action="store_true", help="shear each digit upright before drawing it"
+    )
+    drawing.add_argument(
+        "--trajectory",
+        action="store_true",
+        help="draw the pen's directions, path thirds and moves between strokes beside the picture",
     )
     p.add_argument("--force", action="store_true", help="overwrite earlier answers in --out")
     p.add_argument(
@@ -410,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
             args.holdout,
             args.arch,
             args.deslant,
+            args.trajectory,
         )
     except DataError as e:
         print(f"mnist_cnn_peer: {e}", file=sys.stderr)

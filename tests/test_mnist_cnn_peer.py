@@ -1,6 +1,7 @@
 """``scripts/mnist_cnn_peer.py``: digits centred on the canvas (by hand), the affine
-distortion (none at strength 0, ink kept at full strength), a slanted stroke drawn upright
-with ``--deslant``, both networks' shapes, and
+distortion (none at strength 0, ink kept at full strength, every plane moved alike), a slanted
+stroke drawn upright with ``--deslant``, the pen's directions, thirds and lifts of
+``--trajectory`` on a hand-made digit, both networks' shapes, and
 end-to-end runs on real digits of the shared set: answers and their probabilities written for
 every digit, a bad ink file skipped and named, nothing overwritten."""
 
@@ -38,6 +39,13 @@ def test_a_narrow_digit_is_centred_and_a_wide_one_squeezed_to_the_canvas():
     assert (np.diff(image[2]) > 0).all()
     np.testing.assert_allclose(image[3, :3], 1.0, atol=1e-6)
     np.testing.assert_allclose(image[3, 5:], 0.0, atol=1e-6)
+    # Planes: each placed, or squeezed, as its own picture would be.
+    planes, squeezed = canvas(np.stack([wide, 1.0 - wide], axis=2), width=8)
+    assert planes.shape == (4, 8, 2) and squeezed
+    np.testing.assert_allclose(planes[:, :, 0], image, atol=1e-6)
+    np.testing.assert_allclose(planes[:, :, 1], 1.0 - image, atol=1e-6)
+    planes, _ = canvas(np.stack([feats, feats], axis=2), width=8)
+    np.testing.assert_array_equal(planes[:, 2:5, 1], feats.T)
 
 
 def test_deslant_draws_a_slanted_stroke_upright():
@@ -59,6 +67,49 @@ def test_deslant_draws_a_slanted_stroke_upright():
     assert widths[1] <= widths[0] // 2, widths
 
 
+def test_trajectory_planes_draw_the_pen_s_directions_thirds_and_lifts():
+    from lstmrec.config import load_recipe
+    from lstmrec.featurize import checked_ink_features
+
+    # A hand-made "7"-like digit, pixel by pixel as the set's are (y down): a bar drawn
+    # rightward at y = 0 from x = 0 to 10, the pen lifted, then a stem drawn downward at x = 10
+    # from y = 4 to 20. Path length 10 + 16 = 26: the first third (to 8.7) is bar, the last
+    # third (from 17.3) is stem.
+    bar = np.stack([np.arange(11.0), np.zeros(11), np.full(11, np.nan)], axis=1)
+    stem = np.stack([np.full(17, 10.0), np.arange(4.0, 21.0), np.full(17, np.nan)], axis=1)
+    config = load_recipe(SCRIPT["RECIPE"]).features
+    grey, _ = checked_ink_features([bar, stem], config, "7")  # (columns, rows)
+    planes = SCRIPT["trajectory_planes"]([bar, stem], config)
+    assert planes.shape == grey.shape + (12,)
+    directions, thirds, lift = planes[:, :, :8], planes[:, :, 8:11], planes[:, :, 11]
+
+    # The box is 20 pixels high (one pixel of the digit's grid is one pixel), its top edge 4
+    # rows down, its left edge 4 columns in; the 2.2-pixel pen on an edge covers the pixels
+    # either side. So the bar (edge 4, from edge 4 to 14) inks rows 3-4 and columns 3-14, the
+    # stem (edge 14, from edge 8 to 24) columns 13-14 and rows 7-24.
+    def inked(plane):  # (rows, columns) where the pen covers more than half a pixel
+        cover = plane > 0.5
+        return np.flatnonzero(cover.any(axis=0)).tolist(), np.flatnonzero(
+            cover.any(axis=1)
+        ).tolist()
+
+    assert inked(directions[:, :, 0]) == ([3, 4], list(range(3, 15)))  # rightward: the bar
+    assert inked(directions[:, :, 2]) == (list(range(7, 25)), [13, 14])  # downward: the stem
+    assert not np.delete(directions, [0, 2], axis=2).any()  # no other direction moved
+    # Together the directions hold the picture's ink, no more (pen-down ink only).
+    assert (directions.max(axis=2) <= grey + 1e-6).all()
+    assert (directions.sum(axis=2) >= grey - 1e-6).all()
+    # First third: segments whose middle lies before 8.67, the bar to x = 9 (edge 13); last
+    # third: those after 17.33, the stem from y = 11 (edge 15).
+    assert inked(thirds[:, :, 0]) == ([3, 4], list(range(3, 14)))
+    assert inked(thirds[:, :, 2]) == (list(range(14, 25)), [13, 14])
+    # The lift: from the bar's end (edges 14, 4) to the stem's start (14, 8), nowhere else.
+    assert inked(lift) == ([3, 4, 5, 6, 7, 8], [13, 14])
+    # A bar drawn leftward instead: the direction opposite to rightward, four sectors on.
+    back = SCRIPT["trajectory_planes"]([bar[::-1], stem], config)
+    assert not back[:, :, 0].any() and np.allclose(back[:, :, 4], directions[:, :, 0])
+
+
 def test_the_distortion_is_none_at_strength_0_and_moves_but_keeps_the_ink():
     distort = SCRIPT["distort"]
     images = np.zeros((2, 28, 36), np.float32)
@@ -72,6 +123,12 @@ def test_the_distortion_is_none_at_strength_0_and_moves_but_keeps_the_ink():
     # Scaled by at most 10 % each way and sheared a little: the ink's area stays within a third.
     ratio = moved.sum(axis=(1, 2)) / images.sum(axis=(1, 2))
     assert ((ratio > 0.67) & (ratio < 1.33)).all(), ratio
+    # Planes of one image: each moved exactly as the image alone is.
+    planes = np.stack([images, 1.0 - images], axis=3)
+    moved_planes = distort(planes, np.random.default_rng(0))
+    np.testing.assert_allclose(moved_planes[..., 0], moved, atol=1e-6)
+    alone = distort(1.0 - images, np.random.default_rng(0))
+    np.testing.assert_allclose(moved_planes[..., 1], alone, atol=1e-6)
 
 
 @pytest.mark.parametrize("arch", ["plain", "deep"])
@@ -80,6 +137,10 @@ def test_each_network_reads_a_canvas_into_ten_digit_probabilities(arch):
     assert model.input_shape == (None, 28, SCRIPT["WIDTH"])
     probs = model.predict(np.random.default_rng(0).random((3, 28, 36)), verbose=0)
     assert probs.shape == (3, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    model = SCRIPT["build_model"](28, 0, arch, planes=13)
+    assert model.input_shape == (None, 28, SCRIPT["WIDTH"], 13)
+    probs = model.predict(np.random.default_rng(0).random((3, 28, 36, 13)), verbose=0)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
 
 
@@ -94,7 +155,8 @@ def digits(tmp_path):
 
 def test_trains_on_real_digits_and_answers_every_digit(digits, tmp_path, capsys):
     out = tmp_path / "cnn"
-    args = [str(digits), "--out", str(out), "--epochs", "2", "--holdout", "16"]
+    # With the pen's path drawn beside the picture: the same answers and files.
+    args = [str(digits), "--out", str(out), "--epochs", "2", "--holdout", "16", "--trajectory"]
     assert SCRIPT["main"](args) == 0
     printed = capsys.readouterr().out
     assert "epoch 2: loss" in printed
@@ -114,7 +176,8 @@ def test_trains_on_real_digits_and_answers_every_digit(digits, tmp_path, capsys)
     assert history[0] == "epoch,loss,dev_accuracy" and len(history) == 3
     # The probabilities behind the answers, kept for combining runs: one row per digit, the
     # answer its most probable digit; the held-out training digits are the last 16.
-    saved = np.load(out / "probs.npz")
+    with np.load(out / "probs.npz") as npz:
+        saved = dict(npz)
     assert list(saved["holdout_ids"]) == [f"mnist-{i}" for i in range(48, 64)]
     for role in ("dev", "test"):
         lines = (out / f"{role}_hyp.txt").read_text().splitlines()
@@ -131,6 +194,10 @@ def test_trains_on_real_digits_and_answers_every_digit(digits, tmp_path, capsys)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "exists" in err and "dev_hyp.txt" in err
     assert (out / "test_hyp.txt").read_text() == before
+    # The path's planes are drawn as written: not with --deslant.
+    with pytest.raises(SystemExit) as exit_:
+        SCRIPT["main"]([str(digits), "--out", str(out), "--deslant", "--trajectory"])
+    assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err
 
 
 def test_a_bad_ink_file_is_named_and_skipped_and_the_rest_answered(digits, tmp_path, capsys):
@@ -210,7 +277,8 @@ def test_combined_runs_add_log_probabilities_over_runs_and_copies(digits, tmp_pa
     assert main([str(digits), "--combine", str(a), "--copies", "3"]) == 2
     assert "fewer than 3 distorted copies" in capsys.readouterr().err
     # A run that kept no copies combines without them, and only without them.
-    saved = dict(np.load(a / "probs.npz"))
+    with np.load(a / "probs.npz") as npz:
+        saved = dict(npz)
     np.savez(a / "probs.npz", **{k: v for k, v in saved.items() if not k.endswith("_copies")})
     assert main([str(digits), "--combine", str(a), str(b)]) == 0
     assert "dev (2 run(s), 0 copies): digit accuracy 75.00 % (12 / 16)" in capsys.readouterr().out
