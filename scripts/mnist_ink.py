@@ -230,8 +230,8 @@ def combine(
     text). A digit whose ink cannot be read, or that a model's features refuse, is named,
     skipped and counted wrong. Returns the number of digits skipped."""
     manifest = manifest_path(data, split)
-    if hyp_out is not None and hyp_out.exists() and not force:
-        raise DataError("exists (nothing is overwritten without --force)", hyp_out)
+    if hyp_out is not None:
+        check_output(hyp_out, force=force, flag="--hyp-out")
     utts, inks = read_manifest(manifest), {}
 
     def skip(uid: str, error: DataError) -> None:

@@ -117,7 +117,8 @@ def test_combine_reads_real_digits_with_each_model_and_adds_them(tmp_path, capsy
     assert set(answers.values()) <= set("0123456789")
     # A model combined with itself answers as it does alone.
     assert SCRIPT["main"](["combine", str(data), a, a, "--hyp-out", str(hyp)]) == 2
-    assert "nothing is overwritten" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--hyp-out exists; pass --force" in err
     assert SCRIPT["main"](["combine", str(data), a, a, "--hyp-out", str(hyp), "--force"]) == 0
     alone, _, both = capsys.readouterr().out.splitlines()
     assert alone.split("digit accuracy")[1] == both.split("digit accuracy")[1]
