@@ -408,6 +408,22 @@ def frame_features(strokes: Sequence[np.ndarray], config: InkFeatureConfig) -> n
     return np.stack([columns[c] for c in config.columns], axis=1).astype(np.float32)
 
 
+def normalized_ink(
+    strokes: Strokes, config: InkFeatureConfig
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(ink, kept)``: the strokes cleaned, normalised and, with ``config.deslant``, sheared
+    upright, as every feature set reads them, and the (stroke, point) index in ``strokes`` of
+    each of their points (see :func:`clean_strokes`); :class:`DataError` for unusable ink."""
+    cleaned, kept = clean_strokes(strokes, outlier=config.outlier)
+    ink = normalize_ink(cleaned, box=config.reference == "box")
+    if config.deslant:
+        # Measure on an evenly spaced copy so every stretch of writing weighs the same, then
+        # shear the original points; resampling after the shear keeps the spacing exact.
+        even, _ = resample_strokes(ink, config.spacing)
+        ink = deslant(ink, estimate_slant(even))
+    return ink, kept
+
+
 def ink_features_with_index(
     strokes: Strokes, config: InkFeatureConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -429,13 +445,7 @@ def ink_features_with_index(
         DataError: unusable ink (no points, a single point, NaN or infinite coordinates); the
         message has no path, callers add it.
     """
-    cleaned, kept = clean_strokes(strokes, outlier=config.outlier)
-    ink = normalize_ink(cleaned, box=config.reference == "box")
-    if config.deslant:
-        # Measure on an evenly spaced copy so every stretch of writing weighs the same, then
-        # shear the original points; resampling after the shear keeps the spacing exact.
-        even, _ = resample_strokes(ink, config.spacing)
-        ink = deslant(ink, estimate_slant(even))
+    ink, kept = normalized_ink(strokes, config)
     if config.feature_set in ("bezier", "image"):
         if config.feature_set == "bezier":
             feats, first = bezier_features(ink, max_points=MAX_INK_FRAMES)

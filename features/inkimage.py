@@ -84,6 +84,19 @@ def image_rows(reference: str, spacing: float) -> int:
     return max(1, int(round((bottom - top) / spacing)))
 
 
+def image_grid(
+    strokes: Sequence[np.ndarray], reference: str, spacing: float
+) -> tuple[np.ndarray, int, int]:
+    """``(origin, columns, rows)``: the pixel grid that :func:`image_features` draws normalised
+    ``strokes`` on, its top left pixel edge ``[x, y]`` in reference heights and its size."""
+    top, _ = IMAGE_BAND[reference]
+    xs = np.concatenate([s[:, 0] for s in strokes])
+    left = float(xs.min()) - IMAGE_MARGIN
+    # (less a hair, so that a width of exactly k pixels is k columns despite round-off)
+    columns = max(1, int(math.ceil((float(xs.max()) + IMAGE_MARGIN - left) / spacing - 1e-9)))
+    return np.array([left, top]), columns, image_rows(reference, spacing)
+
+
 def image_features(
     strokes: Sequence[np.ndarray], reference: str, spacing: float, max_frames: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -104,25 +117,20 @@ def image_features(
     Raises:
         DataError: ink too wide for ``max_frames`` or the pixel limit.
     """
-    top, _ = IMAGE_BAND[reference]
-    rows = image_rows(reference, spacing)
-    xy = np.concatenate([s[:, :2] for s in strokes])
-    left = float(xy[:, 0].min()) - IMAGE_MARGIN
-    # (less a hair, so that a width of exactly k pixels is k columns despite round-off)
-    columns = max(1, int(math.ceil((float(xy[:, 0].max()) + IMAGE_MARGIN - left) / spacing - 1e-9)))
+    origin, columns, rows = image_grid(strokes, reference, spacing)
     if not (columns <= max_frames and columns * rows <= MAX_IMAGE_PIXELS):
         raise DataError(
             f"the ink would be {columns} pixel columns wide (at most {max_frames}): it spans "
             "too much for its own size"
         )
-    origin = np.array([left, top])
     paths = [(s[:, :2] - origin) / spacing for s in strokes]
     grey = draw_paths(paths, PEN_WIDTH / spacing, (columns, rows))  # (rows, columns) uint8
     feats = (255 - grey.T.astype(np.float32)) / 255.0  # (T, rows): 1 where the pen covers
     # A point nearest each column's centre in x.
-    order = np.argsort(xy[:, 0], kind="stable")
-    xs = xy[order, 0]
-    centres = left + (np.arange(columns) + 0.5) * spacing
+    x = np.concatenate([s[:, 0] for s in strokes])
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    centres = origin[0] + (np.arange(columns) + 0.5) * spacing
     right = np.clip(np.searchsorted(xs, centres), 0, len(xs) - 1)  # the first x >= centre
     left_of = np.maximum(right - 1, 0)
     closer_left = centres - xs[left_of] <= xs[right] - centres

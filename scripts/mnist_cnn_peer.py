@@ -54,9 +54,9 @@ import numpy as np
 from lstmrec.config import load_recipe
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import atomic_path, check_output, write_text
-from lstmrec.features.ink import clean_strokes, normalize_ink
+from lstmrec.features.ink import normalized_ink
 from lstmrec.features.inkfiles import read_ink_file
-from lstmrec.features.inkimage import IMAGE_BAND, IMAGE_MARGIN, PEN_WIDTH, draw_paths, image_rows
+from lstmrec.features.inkimage import PEN_WIDTH, draw_paths, image_grid
 from lstmrec.manifest import read_manifest
 from lstmrec.progress import progress
 
@@ -85,18 +85,12 @@ DIRECTIONS, THIRDS = 8, 3
 
 def trajectory_planes(strokes, config) -> np.ndarray:
     """``(columns, rows, 12)`` planes of the pen's path on the grid of the ``image`` features of
-    ``config`` (a ``box`` reference, no deslant): the segments moving in each of
+    ``config``: the segments moving in each of
     :data:`DIRECTIONS` directions, those in each of :data:`THIRDS` thirds of the path's length,
     and the pen's moves between strokes, each drawn with the picture's pen, 0 to 1."""
-    if config.reference != "box" or config.deslant:
-        raise ValueError("trajectory planes are drawn for a lone digit's box, as written")
-    ink = normalize_ink(clean_strokes(strokes, outlier=config.outlier)[0], box=True)
-    xy = np.concatenate([s[:, :2] for s in ink])
-    left = float(xy[:, 0].min()) - IMAGE_MARGIN  # the image features' grid (features.inkimage)
-    columns = max(1, int(np.ceil((float(xy[:, 0].max()) + IMAGE_MARGIN - left) / config.spacing
-                                 - 1e-9)))  # fmt: skip
-    rows = image_rows("box", config.spacing)
-    paths = [(s[:, :2] - np.array([left, IMAGE_BAND["box"][0]])) / config.spacing for s in ink]
+    ink, _ = normalized_ink(strokes, config)
+    origin, columns, rows = image_grid(ink, config.reference, config.spacing)
+    paths = [(s[:, :2] - origin) / config.spacing for s in ink]
     segments = np.concatenate([np.stack([p[:-1], p[1:]], axis=1) for p in paths])  # (S, 2, 2)
     step = segments[:, 1] - segments[:, 0]
     length = np.hypot(step[:, 0], step[:, 1])
