@@ -85,9 +85,9 @@ DIRECTIONS, THIRDS = 8, 3
 
 def trajectory_planes(strokes, config) -> np.ndarray:
     """``(columns, rows, 12)`` planes of the pen's path on the grid of the ``image`` features of
-    ``config``: the segments moving in each of
-    :data:`DIRECTIONS` directions, those in each of :data:`THIRDS` thirds of the path's length,
-    and the pen's moves between strokes, each drawn with the picture's pen, 0 to 1."""
+    ``config``: the segments moving in each of :data:`DIRECTIONS` directions, those in each of
+    :data:`THIRDS` thirds of the path's length, and the pen's moves between strokes, each drawn
+    with the picture's pen, 0 to 1."""
     ink, _ = normalized_ink(strokes, config)
     origin, columns, rows = image_grid(ink, config.reference, config.spacing)
     paths = [(s[:, :2] - origin) / config.spacing for s in ink]
