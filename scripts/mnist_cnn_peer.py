@@ -17,9 +17,10 @@ between strokes (the direction and path maps of on-line character recognisers; t
 alone cannot tell the order and direction of the pen).
 Trained on the ``train`` manifest of ``scripts/mnist_ink.py prepare`` with a new random affine
 distortion of every digit each epoch (rotation, shear, scale, shift: the usual distortions for
-MNIST, ``scipy.ndimage``); the epoch with the best dev accuracy is kept. ``--holdout N`` keeps
-the last N training digits out of training and scores them too: a second held-out set, larger
-than dev, that is not the test set. It writes its answers as hypothesis files, so that
+MNIST, ``scipy.ndimage``; ``--elastic`` bends them too, Simard et al. 2003's elastic
+distortion); the epoch with the best dev accuracy is kept. ``--holdout N`` keeps the last N
+training digits out of training and scores them too: a second held-out set, larger than dev,
+that is not the test set. It writes its answers as hypothesis files, so that
 ``scripts/mnist_ink.py accuracy`` scores it beside the recipe's models in one run:
 
     .venv/bin/python scripts/mnist_cnn_peer.py runs/mnist_full/data --out runs/mnist_full/cnn
@@ -75,6 +76,10 @@ SPLITS = {"train": "train", "dev": "dev", "test": "core-test"}  # role -> manife
 OUTPUTS = ("dev_hyp.txt", "test_hyp.txt", "history.csv", "probs.npz")
 # Each epoch's distortion: rotation (degrees), shear, scale and shift (pixels), drawn uniformly.
 ROTATION, SHEAR, SCALE, SHIFT = 10.0, 0.15, 0.1, 2.0
+# --elastic: the displacement field's smoothing (pixels) and scale, Simard et al. 2003's values
+# for MNIST's 28 x 28 images (ours are drawn at the same scale): about 1.4 pixels of typical
+# displacement, bending a stroke over a third of the digit's height.
+ELASTIC_SIGMA, ELASTIC_ALPHA = 4.0, 34.0
 # Distorted copies of every scored digit read after training (at half the training distortion,
 # the same copies in every run), kept beside the digits' own probabilities for --combine.
 COPIES, COPY_STRENGTH, COPY_SEED = 8, 0.5, 0
@@ -132,28 +137,39 @@ def canvas(feats: np.ndarray, width: int = WIDTH) -> tuple[np.ndarray, bool]:
     return image.reshape(image.shape[:2] + feats.shape[2:]), columns > width
 
 
-def distort(images: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+def distort(
+    images: np.ndarray, rng: np.random.Generator, strength: float = 1.0, elastic: float = 0.0
+) -> np.ndarray:
     """A random affine distortion of each ``(rows, columns)`` image (or each of its planes, the
     same way, for ``(rows, columns, C)``) about its centre (bilinear, white outside);
-    ``strength`` scales every range (0: the images unchanged)."""
-    from scipy.ndimage import affine_transform
+    ``strength`` scales every range (0: the images unchanged). ``elastic`` > 0 bends it too: a
+    smooth random displacement field (uniform noise smoothed by a Gaussian of
+    ``ELASTIC_SIGMA`` pixels, times ``elastic``: Simard et al. 2003's elastic distortion)
+    added to the affine map, both applied in one interpolation."""
+    from scipy.ndimage import gaussian_filter, map_coordinates
 
     out = np.empty_like(images)
-    centre = np.array(images.shape[1:3]) / 2.0
+    shape = images.shape[1:3]
+    centre = np.array(shape, dtype=np.float64)[:, None] / 2.0
+    grid = np.indices(shape, dtype=np.float64).reshape(2, -1)  # each output pixel's (row, col)
     for i, image in enumerate(images):
         a = np.deg2rad(rng.uniform(-ROTATION, ROTATION) * strength)
         shear = rng.uniform(-SHEAR, SHEAR) * strength
         scale = 1.0 + rng.uniform(-SCALE, SCALE, size=2) * strength
-        shift = rng.uniform(-SHIFT, SHIFT, size=2) * strength
+        shift = rng.uniform(-SHIFT, SHIFT, size=2)[:, None] * strength
         rotate = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
         forward = rotate @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag(scale)
-        inverse = np.linalg.inv(forward)  # affine_transform maps output pixels to input ones
-        offset = centre - inverse @ (centre + shift)
+        # The input pixel each output pixel is read from: the inverse map.
+        coords = np.linalg.inv(forward) @ (grid - centre - shift) + centre
+        if elastic:
+            noise = rng.uniform(-1.0, 1.0, size=(2, *shape))
+            field = gaussian_filter(noise, sigma=(0, ELASTIC_SIGMA, ELASTIC_SIGMA))
+            coords += field.reshape(2, -1) * (elastic * strength)
         planes = image.reshape(image.shape[:2] + (-1,))
         for c in range(planes.shape[2]):
-            out[i].reshape(planes.shape)[:, :, c] = affine_transform(
-                planes[:, :, c], inverse, offset=offset, order=1, cval=0.0
-            )
+            out[i].reshape(planes.shape)[:, :, c] = map_coordinates(
+                planes[:, :, c], coords, order=1, cval=0.0
+            ).reshape(shape)
     return out
 
 
@@ -292,11 +308,13 @@ def run(
     arch: str = "plain",
     deslant: bool = False,
     trajectory: bool = False,
+    elastic: bool = False,
 ) -> int:
     """Train, keep the best dev epoch, write the answers; returns the digits skipped.
     ``holdout`` N > 0: the last N training digits are not trained on, and scored at the end.
     ``deslant``: each digit sheared upright before it is drawn (a second normalisation, whose
-    network errs differently). ``trajectory``: the pen's path drawn beside the picture."""
+    network errs differently). ``trajectory``: the pen's path drawn beside the picture.
+    ``elastic``: each epoch's distortion bends the digits too (:func:`distort`)."""
     for name in OUTPUTS:
         check_output(out / name, force=force, flag="--out")
     config = dataclasses.replace(load_recipe(RECIPE).features, deslant=deslant)
@@ -318,7 +336,8 @@ def run(
     for epoch in range(1, epochs + 1):
         start = time.monotonic()
         model.optimizer.learning_rate.assign(learning_rate * decay ** (epoch - 1))
-        fit = model.fit(distort(train.images, rng), train.labels, batch_size=128, verbose=0)
+        images = distort(train.images, rng, elastic=ELASTIC_ALPHA if elastic else 0.0)
+        fit = model.fit(images, train.labels, batch_size=128, verbose=0)
         loss = fit.history["loss"][-1]
         accuracy = dev.accuracy(model.predict(dev.images, batch_size=500, verbose=0))
         history.append(f"{epoch},{loss:.5f},{accuracy:.5f}\n")
@@ -426,6 +445,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="draw the pen's directions, path thirds and moves between strokes beside the picture",
     )
+    p.add_argument(
+        "--elastic",
+        action="store_true",
+        help="bend the training digits too: an elastic distortion added to the affine one",
+    )
     p.add_argument("--force", action="store_true", help="overwrite earlier answers in --out")
     p.add_argument(
         "--combine",
@@ -471,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
             args.arch,
             args.deslant,
             args.trajectory,
+            args.elastic,
         )
     except DataError as e:
         print(f"mnist_cnn_peer: {e}", file=sys.stderr)

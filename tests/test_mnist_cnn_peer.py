@@ -1,5 +1,6 @@
 """``scripts/mnist_cnn_peer.py``: digits centred on the canvas (by hand), the affine
-distortion (none at strength 0, ink kept at full strength, every plane moved alike), a slanted
+distortion (none at strength 0, ink kept at full strength, every plane moved alike) and the
+elastic one (a smooth bend of about a pixel and a half, measured through ramps), a slanted
 stroke drawn upright with ``--deslant``, the pen's directions, thirds and lifts of
 ``--trajectory`` on a hand-made digit, both networks' shapes, and
 end-to-end runs on real digits of the shared set: answers and their probabilities written for
@@ -131,6 +132,39 @@ def test_the_distortion_is_none_at_strength_0_and_moves_but_keeps_the_ink():
     np.testing.assert_allclose(moved_planes[..., 1], alone, atol=1e-6)
 
 
+def test_the_elastic_distortion_bends_the_affine_map_smoothly_by_about_a_pixel_and_a_half():
+    # Two ramps as planes of a large canvas: a pixel's values in the distorted image are the
+    # (row, column) it was read from, exactly (bilinear interpolation of a linear function), so
+    # the map itself shows.
+    rows, cols = np.indices((64, 64), dtype=np.float32)
+    ramps = np.stack([rows, cols], axis=2)[None].repeat(20, axis=0)
+    window = (slice(16, 48), slice(16, 48))  # read from inside the canvas throughout
+
+    def residual(elastic):
+        """What is left of each image's map after the best affine fit, (images, 2, 32, 32)."""
+        read = SCRIPT["distort"](ramps, np.random.default_rng(3), elastic=elastic)
+        read = read[(slice(None), *window)].reshape(len(ramps), -1, 2)
+        grid = np.stack([rows[window].ravel(), cols[window].ravel(), np.ones(32 * 32)], 1)
+        fit = [np.linalg.lstsq(grid, r, rcond=None)[0] for r in read]
+        left = np.stack([(r - grid @ f).T for r, f in zip(read, fit, strict=True)])
+        return left.reshape(len(ramps), 2, 32, 32)
+
+    assert np.abs(residual(0.0)).max() < 1e-3  # the affine distortion alone: nothing left
+    bent = residual(SCRIPT["ELASTIC_ALPHA"])
+    # Uniform noise of variance 1/3 smoothed by a Gaussian of 4 pixels keeps a standard
+    # deviation of sqrt(1 / (3 * 4 pi 16)) = 0.041; times 34, 1.4 pixels (less what the fit
+    # takes up).
+    spread = np.sqrt((bent**2).mean())
+    assert 0.8 < spread < 1.6, spread
+    # Smooth: neighbouring pixels move nearly alike (noise smoothed by 4 pixels: about a fifth
+    # of the spread; unsmoothed, more than the spread).
+    step = np.sqrt((np.diff(bent, axis=3) ** 2).mean())
+    assert step < 0.3 * spread, (step, spread)
+    # Strength 0 leaves the images as they are, bent or not.
+    same = SCRIPT["distort"](ramps, np.random.default_rng(3), 0.0, SCRIPT["ELASTIC_ALPHA"])
+    np.testing.assert_allclose(same, ramps, atol=1e-4)
+
+
 @pytest.mark.parametrize("arch", ["plain", "deep"])
 def test_each_network_reads_a_canvas_into_ten_digit_probabilities(arch):
     model = SCRIPT["build_model"](28, 0, arch)
@@ -203,8 +237,10 @@ def test_trains_on_real_digits_and_answers_every_digit(digits, tmp_path, capsys)
 def test_a_bad_ink_file_is_named_and_skipped_and_the_rest_answered(digits, tmp_path, capsys):
     (digits / "ink" / "mnist-45003.json").write_text("{not json")
     out = tmp_path / "cnn"
-    # The deeper network on upright digits this time: the same answers and refusals.
+    # The deeper network on upright, elastically bent digits this time: the same answers and
+    # refusals.
     args = [str(digits), "--out", str(out), "--epochs", "1", "--arch", "deep", "--deslant"]
+    args += ["--elastic"]
     assert SCRIPT["main"](args) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and "mnist-45003.json" in err[0] and "1 digit(s) skipped" in err[1]
