@@ -78,7 +78,7 @@ OUTPUTS = ("dev_hyp.txt", "test_hyp.txt", "history.csv", "probs.npz")
 ROTATION, SHEAR, SCALE, SHIFT = 10.0, 0.15, 0.1, 2.0
 # --elastic: the displacement field's smoothing (pixels) and scale, Simard et al. 2003's values
 # for MNIST's 28 x 28 images (ours are drawn at the same scale): about 1.4 pixels of typical
-# displacement, bending a stroke over a third of the digit's height.
+# displacement, smooth over about 4 pixels (a fifth of the digit's height).
 ELASTIC_SIGMA, ELASTIC_ALPHA = 4.0, 34.0
 # Distorted copies of every scored digit read after training (at half the training distortion,
 # the same copies in every run), kept beside the digits' own probabilities for --combine.
