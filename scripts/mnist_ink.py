@@ -33,6 +33,11 @@ reads K seeded distorted copies of every digit, its log-probabilities added over
 (dev, test, and the last N training digits when the model was trained without them; and 8
 distorted copies) as ``scripts/mnist_cnn_peer.py`` keeps its own, so that its ``--combine``
 adds the model to image classifiers.
+``sheet DATA HYP --out DIR`` draws the digits a hypothesis file reads wrong, shuffled among as
+many that it reads right, numbered and without their labels, for a person to read (``DIR/sheet-
+1.png``, ...; the answers in ``DIR/key.tsv``); ``read DIR READING`` scores what the person read
+(one digit, or ``?``, per number, in order): how many of the misread digits a person reads as
+their label, which tells errors a reader could avoid from digits the ink does not show.
 The set has no writer ids, so all digits share the writer "mnist".
 """
 
@@ -65,6 +70,11 @@ WRITER = "mnist"  # the set has no writer ids: one group for the per-writer tabl
 AUGMENT = InkAugment(drop=0.0, split=0.0)
 AUGMENT_SEED = 0
 PROBS_COPIES = 8  # distorted copies kept by 'probs', as scripts/mnist_cnn_peer.py keeps
+# 'sheet': each digit drawn on MNIST's 28 x 28 grid, SHEET_SCALE pixels to a grid pixel, with a
+# pen one grid pixel wide; SHEET_COLUMNS tiles across, at most SHEET_ROWS rows to a page.
+GRID, SHEET_SCALE, SHEET_COLUMNS, SHEET_ROWS = 28, 4, 10, 7
+SHEET_SEED = 0
+READINGS = DIGITS + "?"  # a person's reading of a tile: a digit, or "?" (cannot tell)
 
 
 def _write(out: Path, samples) -> list[Utterance]:
@@ -135,6 +145,105 @@ def accuracy(data: Path, hyp_files: list[str], split: str) -> None:
         print(accuracy_line("majority vote: ", [int(vote[k] != v) for k, v in refs.items()]))
         some = [int(v not in answers[k]) for k, v in refs.items()]
         print(accuracy_line("read right by at least one: ", some))
+
+
+def sheet(data: Path, hyp_file: str, out: Path, split: str, seed: int, force: bool) -> int:
+    """Draw the digits of ``data/<split>.jsonl`` that ``hyp_file`` reads wrong (a missing answer
+    is wrong), shuffled among as many it reads right, as numbered tiles without labels on
+    ``out/sheet-<page>.png``; ``out/key.tsv`` holds each number's id, label and answer. Returns
+    the number of digits whose ink could not be read (named on stderr, left out)."""
+    from lstmrec.features.inkimage import draw_paths, pillow_modules
+
+    manifest = manifest_path(data, split)
+    utts = read_manifest(manifest)
+    if not utts:
+        raise DataError("the manifest has no digits", manifest)
+    earlier = sorted(out.glob("sheet-*.png")) if out.is_dir() else []
+    for path in [out / "key.tsv", *earlier]:
+        check_output(path, force=force, flag="--out")
+    hyps = {k: symbols_text(v) for k, v in read_kaldi_text(hyp_file).items()}
+    wrong = [u for u in utts if hyps.get(u.id) != u.text]
+    if not wrong:
+        raise DataError(f"it reads all {len(utts)} digits right: nothing to draw", hyp_file)
+    right = [u for u in utts if hyps.get(u.id) == u.text]
+    rng = np.random.default_rng(seed)
+    chosen = wrong + [right[i] for i in sorted(rng.permutation(len(right))[: len(wrong)])]
+    chosen = [chosen[i] for i in rng.permutation(len(chosen))]
+    tiles, keys, skipped = [], [], 0
+    size = GRID * SHEET_SCALE
+    for u in chosen:
+        try:
+            strokes = read_ink_file(u.path)[0].strokes
+        except DataError as e:
+            print(f"mnist_ink: skipped: {e}", file=sys.stderr)
+            skipped += 1
+            continue
+        paths = [(s[:, :2] + 0.5) * SHEET_SCALE for s in strokes]  # a grid pixel's centre
+        tiles.append(draw_paths(paths, SHEET_SCALE, (size, size)))
+        keys.append(f"{len(keys) + 1}\t{u.id}\t{u.text}\t{hyps.get(u.id, '-')}\n")
+    image_mod, draw_mod = pillow_modules()
+    per_page, cell = SHEET_COLUMNS * SHEET_ROWS, (size + 16, size + 28)
+    out.mkdir(parents=True, exist_ok=True)
+    pages = [out / f"sheet-{n}.png" for n in range(1, -(-len(tiles) // per_page) + 1)]
+    for path in set(earlier) - set(pages):  # an earlier, longer sheet's last pages
+        path.unlink()
+    for page, start in enumerate(range(0, len(tiles), per_page), 1):
+        batch = tiles[start : start + per_page]
+        rows = -(-len(batch) // SHEET_COLUMNS)
+        image = image_mod.new("L", (SHEET_COLUMNS * cell[0], rows * cell[1]), 255)
+        draw = draw_mod.Draw(image)
+        for j, tile in enumerate(batch):
+            x, y = (j % SHEET_COLUMNS) * cell[0] + 8, (j // SHEET_COLUMNS) * cell[1] + 4
+            image.paste(image_mod.fromarray(tile), (x, y))
+            draw.rectangle((x - 1, y - 1, x + size, y + size), outline=160)
+            draw.text((x + size // 2 - 8, y + size + 6), str(start + j + 1), fill=0)
+        with atomic_path(pages[page - 1]) as tmp:
+            image.save(tmp, format="PNG")
+    header = (
+        f"# {hyp_file} on {manifest}: the digits it reads wrong among as many it reads right, "
+        f"shuffled with seed {seed}\n# digits, read wrong\t{len(utts)}\t{len(wrong)}\n"
+        "# number\tid\tlabel\tanswer\n"
+    )
+    write_text(out / "key.tsv", header + "".join(keys))
+    print(f"{len(keys)} digits on {out}/sheet-*.png; write one digit (or ?) per number, in order")
+    return skipped
+
+
+def read_sheet(sheet_dir: Path, reading_file: Path) -> None:
+    """Score a person's reading of a sheet: of the digits the hypotheses read wrong, how many
+    the person reads as their label, as the hypotheses' answer, or otherwise; of those read
+    right, how many the person reads as their label."""
+    key_file = sheet_dir / "key.tsv"
+    try:
+        lines = key_file.read_text(encoding="utf-8").splitlines()
+        counts = next(line for line in lines if line.startswith("# digits, read wrong\t"))
+        total, misread = (int(n) for n in counts.split("\t")[1:])
+        key = [line.split("\t") for line in lines if line and not line.startswith("#")]
+        if any(len(k) != 4 for k in key):
+            raise ValueError("a line without 4 fields")
+        readings = reading_file.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError, StopIteration, ValueError) as e:
+        raise DataError(f"not a sheet's key and reading ({e})", key_file) from None
+    if len(readings) != len(key):
+        raise DataError(f"{len(readings)} readings for {len(key)} digits", reading_file)
+    for n, r in enumerate(readings, 1):
+        if r not in READINGS:
+            raise DataError(f"reading {n} is {r!r}, not a digit or '?'", reading_file)
+    missed = [(r, label, answer) for (_, _, label, answer), r in zip(key, readings, strict=True)
+              if answer != label]  # fmt: skip
+    kept = [r == label for (_, _, label, answer), r in zip(key, readings, strict=True)
+            if answer == label]  # fmt: skip
+    as_label = sum(r == label for r, label, _ in missed)
+    as_answer = sum(r == answer for r, _, answer in missed)
+    print(
+        f"the {len(missed)} digits read wrong: {as_label} read as their label, {as_answer} as "
+        f"the hypotheses' answer, {len(missed) - as_label - as_answer} otherwise"
+    )
+    print(f"the {len(kept)} digits read right: {sum(kept)} read as their label")
+    print(
+        f"the hypotheses, had they read those {as_label} as their label too: "
+        f"{100.0 * (total - misread + as_label) / total:.2f} % of {total} digits"
+    )
 
 
 def digit_log_probs(logits: np.ndarray, columns: Sequence[int]) -> np.ndarray:
@@ -345,9 +454,24 @@ def main(argv: list[str] | None = None) -> int:
         help="also the last N training digits, which the model was not trained on (default 0)",
     )
     q.add_argument("--force", action="store_true", help="overwrite an existing probs.npz")
+    q = sub.add_parser("sheet", help="draw misread digits among right ones for a person to read")
+    q.add_argument("data", type=Path, help="the folder written by prepare")
+    q.add_argument("hyp", help="hypotheses (Kaldi text: id digit)")
+    q.add_argument("--out", type=Path, required=True, help="folder for the pages and key.tsv")
+    q.add_argument("--split", default="core-test", help="manifest read (default core-test)")
+    q.add_argument("--seed", type=int, default=SHEET_SEED, help="the shuffle (default 0)")
+    q.add_argument("--force", action="store_true", help="overwrite an earlier sheet in --out")
+    q = sub.add_parser("read", help="score a person's reading of a sheet")
+    q.add_argument("sheet", type=Path, help="the folder written by sheet")
+    q.add_argument("reading", type=Path, help="one digit or ? per number, in order")
     args = p.parse_args(argv)
     try:
-        if args.command == "prepare":
+        if args.command == "sheet":
+            if sheet(args.data, args.hyp, args.out, args.split, args.seed, args.force):
+                return 2
+        elif args.command == "read":
+            read_sheet(args.sheet, args.reading)
+        elif args.command == "prepare":
             caps = {split: getattr(args, split) for split in SPLIT_FILES}
             for split, cap in caps.items():
                 if cap is not None and cap < 1:

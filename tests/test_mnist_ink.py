@@ -230,3 +230,94 @@ def test_probs_are_kept_as_the_image_classifiers_keep_theirs_and_combine_with_th
     args = ["probs", str(data), a, "--out", str(tmp_path / "r2"), "--holdout", "5"]
     assert SCRIPT["main"](args) == 2
     assert "--holdout 5" in capsys.readouterr().err
+
+
+def _tile_origin(number: int) -> tuple[int, int]:
+    """The top-left pixel of tile ``number`` (from 1) on its page."""
+    size = SCRIPT["GRID"] * SCRIPT["SHEET_SCALE"]
+    j = (number - 1) % (SCRIPT["SHEET_COLUMNS"] * SCRIPT["SHEET_ROWS"])
+    return (j % SCRIPT["SHEET_COLUMNS"]) * (size + 16) + 8, (j // SCRIPT["SHEET_COLUMNS"]) * (
+        size + 28
+    ) + 4
+
+
+def test_a_sheet_draws_the_misread_digits_among_right_ones_and_scores_a_reading(tmp_path, capsys):
+    from PIL import Image
+
+    npz = shared_data("mnist-strokes") / "strokes.npz"
+    data = tmp_path / "data"
+    caps = ["--train", "2", "--dev", "2", "--test", "12"]
+    assert SCRIPT["main"](["prepare", str(npz), str(data), *caps]) == 0
+    labels = {u.id: u.text for u in read_manifest(data / "core-test.jsonl")}
+    ids = list(labels)
+    # 3 read as another digit, 1 without an answer: 4 wrong, 8 right.
+    wrong = {
+        ids[i]: str((int(labels[ids[i]]) + shift) % 10) for i, shift in ((1, 1), (5, 3), (6, 5))
+    }
+    wrong[ids[9]] = None
+    hyp = tmp_path / "hyp.txt"
+    hyp.write_text(
+        "".join(f"{k} {wrong.get(k, v)}\n" for k, v in labels.items() if wrong.get(k, v))
+    )
+    out = tmp_path / "sheet"
+    capsys.readouterr()
+    assert SCRIPT["main"](["sheet", str(data), str(hyp), "--out", str(out)]) == 0
+    key = [line.split("\t") for line in (out / "key.tsv").read_text().splitlines()[3:]]
+    assert [k[0] for k in key] == [str(n) for n in range(1, 9)]
+    assert {k[1] for k in key if k[2] != k[3]} == set(wrong)  # every misread digit, once
+    assert {k[1]: k[3] for k in key if k[1] in wrong} == {u: a or "-" for u, a in wrong.items()}
+    right = [k for k in key if k[1] not in wrong]
+    assert len(right) == 4 and all(k[2] == k[3] == labels[k[1]] for k in right)
+    assert sorted(p.name for p in out.iterdir()) == ["key.tsv", "sheet-1.png"]
+    page = np.asarray(Image.open(out / "sheet-1.png"))
+    size = SCRIPT["GRID"] * SCRIPT["SHEET_SCALE"]
+    assert page.shape == (size + 28, 10 * (size + 16))
+    for number, uid in ((int(k[0]), k[1]) for k in key):
+        x0, y0 = _tile_origin(number)
+        ink = read_ink_file(data / "ink" / f"{uid}.json")[0].strokes
+        for x, y in np.concatenate([s[:, :2] for s in ink]).astype(int):  # grid pixel centres
+            assert page[y0 + 4 * y + 2, x0 + 4 * x + 2] < 64
+        inked = (page[y0 : y0 + size, x0 : x0 + size] < 128).sum()
+        assert 4 * 4 * len(ink[0]) // 2 < inked < 4 * 4 * 4 * sum(len(s) for s in ink)
+    x9, y9 = _tile_origin(9)
+    assert (page[y9 : y9 + size, x9 : x9 + size] == 255).all()  # no tile 9
+    # The same seed draws the same sheet; an existing one is kept unless --force.
+    again = tmp_path / "again"
+    assert SCRIPT["main"](["sheet", str(data), str(hyp), "--out", str(again)]) == 0
+    assert (again / "key.tsv").read_text() == (out / "key.tsv").read_text()
+    capsys.readouterr()
+    assert SCRIPT["main"](["sheet", str(data), str(hyp), "--out", str(out), "--seed", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exists; pass --force" in err
+    # A reading: of the 4 misread, 2 as their label, 1 as the answer, 1 "?"; of the 4 read
+    # right, 3 as their label.
+    misread = [int(k[0]) for k in key if k[1] in wrong]
+    reading = [k[2] for k in key]
+    reading[misread[0] - 1] = "?"
+    answered = next(n for n in misread[1:] if key[n - 1][3] != "-")
+    reading[answered - 1] = key[answered - 1][3]
+    first_right = int(right[0][0])
+    reading[first_right - 1] = str((int(right[0][2]) + 1) % 10)
+    (tmp_path / "reading.txt").write_text(" ".join(reading) + "\n")
+    assert SCRIPT["main"](["read", str(out), str(tmp_path / "reading.txt")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "the 4 digits read wrong: 2 read as their label, 1 as the hypotheses' answer, 1 otherwise"
+    )
+    assert lines[1] == "the 4 digits read right: 3 read as their label"
+    assert lines[2].endswith(": 83.33 % of 12 digits")  # (12 - 4 + 2) / 12
+    for bad, why in ((reading[:7], "7 readings for 8 digits"), (["x", *reading[1:]], "'x'")):
+        (tmp_path / "bad.txt").write_text(" ".join(bad))
+        assert SCRIPT["main"](["read", str(out), str(tmp_path / "bad.txt")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and why in err and "bad.txt" in err
+    # A damaged ink file: named, left off the sheet, the rest drawn; status 2.
+    (data / "ink" / f"{ids[5]}.json").write_text("{not json")
+    assert SCRIPT["main"](["sheet", str(data), str(hyp), "--out", str(out), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "skipped" in err and f"{ids[5]}.json" in err
+    assert len((out / "key.tsv").read_text().splitlines()) == 3 + 7
+    # Hypotheses that read every digit right leave nothing to draw.
+    hyp.write_text("".join(f"{k} {v}\n" for k, v in labels.items()))
+    assert SCRIPT["main"](["sheet", str(data), str(hyp), "--out", str(out), "--force"]) == 2
+    assert "nothing to draw" in capsys.readouterr().err
