@@ -158,7 +158,7 @@ def sheet(data: Path, hyp_file: str, out: Path, split: str, seed: int, force: bo
     utts = read_manifest(manifest)
     if not utts:
         raise DataError("the manifest has no digits", manifest)
-    earlier = sorted(out.glob("sheet-*.png")) if out.is_dir() else []
+    earlier = [p for p in sorted(out.glob("sheet-*.png")) if p.stem[len("sheet-") :].isdigit()]
     for path in [out / "key.tsv", *earlier]:
         check_output(path, force=force, flag="--out")
     hyps = {k: symbols_text(v) for k, v in read_kaldi_text(hyp_file).items()}
@@ -229,10 +229,9 @@ def read_sheet(sheet_dir: Path, reading_file: Path) -> None:
     for n, r in enumerate(readings, 1):
         if r not in READINGS:
             raise DataError(f"reading {n} is {r!r}, not a digit or '?'", reading_file)
-    missed = [(r, label, answer) for (_, _, label, answer), r in zip(key, readings, strict=True)
-              if answer != label]  # fmt: skip
-    kept = [r == label for (_, _, label, answer), r in zip(key, readings, strict=True)
-            if answer == label]  # fmt: skip
+    pairs = list(zip(key, readings, strict=True))
+    missed = [(r, label, answer) for (_, _, label, answer), r in pairs if answer != label]
+    kept = [r == label for (_, _, label, answer), r in pairs if answer == label]
     as_label = sum(r == label for r, label, _ in missed)
     as_answer = sum(r == answer for r, _, answer in missed)
     print(

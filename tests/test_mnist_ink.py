@@ -311,12 +311,16 @@ def test_a_sheet_draws_the_misread_digits_among_right_ones_and_scores_a_reading(
         assert SCRIPT["main"](["read", str(out), str(tmp_path / "bad.txt")]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and why in err and "bad.txt" in err
-    # A damaged ink file: named, left off the sheet, the rest drawn; status 2.
+    # A damaged ink file: named, left off the sheet, the rest drawn; status 2. --force
+    # replaces an earlier sheet's pages (a third page of a longer one goes), nothing else.
     (data / "ink" / f"{ids[5]}.json").write_text("{not json")
+    (out / "sheet-3.png").write_bytes(b"an earlier page")
+    (out / "sheet-notes.png").write_bytes(b"the user's own")
     assert SCRIPT["main"](["sheet", str(data), str(hyp), "--out", str(out), "--force"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "skipped" in err and f"{ids[5]}.json" in err
     assert len((out / "key.tsv").read_text().splitlines()) == 3 + 7
+    assert sorted(p.name for p in out.iterdir()) == ["key.tsv", "sheet-1.png", "sheet-notes.png"]
     # Hypotheses that read every digit right leave nothing to draw.
     hyp.write_text("".join(f"{k} {v}\n" for k, v in labels.items()))
     assert SCRIPT["main"](["sheet", str(data), str(hyp), "--out", str(out), "--force"]) == 2
