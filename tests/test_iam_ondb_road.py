@@ -405,10 +405,11 @@ def test_the_graves_2009_recipe_loads_and_builds():
     assert (m.num_layers, m.units, m.cell, m.kind) == (1, 100, "peephole", "ctc")
     assert (t.optimizer, t.learning_rate, t.momentum, t.batch_size) == ("sgd", 1e-4, 0.9, 1)
     assert t.weight_noise > 0 and t.patience > 0 and d.dev_split == "dev"
-    assert d.text_normalization == "iam_ondb" and recipe.features.dim == 8
+    assert d.text_normalization == "iam_ondb" and recipe.features.feature_set == "graves2009"
+    assert recipe.features.dim == 25  # the paper's input layer
     model = build_trainer(recipe, 82, t.loss_reduction).acoustic_model  # blank included
-    # Per direction: input kernel 8 x 4*100, recurrent 100 x 4*100, bias 4*100 and 3 peephole
+    # Per direction: input kernel 25 x 4*100, recurrent 100 x 4*100, bias 4*100 and 3 peephole
     # vectors of 100; output layer (2*100) x 82 + 82 (81 characters and the blank, say).
-    per_direction = 8 * 400 + 100 * 400 + 400 + 3 * 100
+    per_direction = 25 * 400 + 100 * 400 + 400 + 3 * 100
     assert model.count_params() == 2 * per_direction + 200 * 82 + 82
     assert model.output_shape[-1] == 82
