@@ -48,7 +48,7 @@ from lstmrec.features.errors import DataError
 from lstmrec.features.inkbezier import BEZIER_FEATURE_NAMES, bezier_features
 from lstmrec.features.inkimage import image_features, image_rows
 from lstmrec.features.inklines import ReferenceLines, reference_lines
-from lstmrec.features.inkrich import GRAVES_FEATURE_NAMES, graves_features
+from lstmrec.features.inkrich import GRAVES_FEATURE_NAMES, TYPICAL_SPEED, graves_features
 from lstmrec.features.stroke3 import from_stroke3, to_stroke3
 
 __all__ = [  # the public names, including those re-exported from features.inklines
@@ -94,11 +94,14 @@ class InkFeatureConfig:
     outlier: float = 10.0  # drop points farther than this many interquartile ranges (per axis)
     # from the median of the ink: stray samples a tablet records while the pen is lifted away
     feature_set: str = "basic"  # one of FEATURE_SETS; y_position and time apply to "basic" only
+    # "graves2009": the speed (core heights per second) of ink without time stamps. A bundle
+    # saved without this key reads such ink at speed 0, as bundles did before it existed.
+    untimed_speed: float = TYPICAL_SPEED
 
     def __post_init__(self) -> None:
-        def positive(v: object) -> bool:
+        def positive(v: object, or_zero: bool = False) -> bool:
             number = isinstance(v, int | float) and not isinstance(v, bool)
-            return number and math.isfinite(v) and v > 0  # type: ignore[arg-type]
+            return number and math.isfinite(v) and (v > 0 or (or_zero and v == 0))  # type: ignore[arg-type]
 
         checks = [
             (self.kind == "ink", f"kind={self.kind!r} must be 'ink'"),
@@ -111,6 +114,11 @@ class InkFeatureConfig:
                 f"spacing={self.spacing!r} must be a positive number of core heights",
             ),
             (positive(self.outlier), f"outlier={self.outlier!r} must be a positive number"),
+            (
+                positive(self.untimed_speed, or_zero=True),
+                f"untimed_speed={self.untimed_speed!r} must be a number of core heights per "
+                "second, 0 or more",
+            ),
             (
                 self.feature_set in FEATURE_SETS,
                 f"feature_set={self.feature_set!r} must be one of {', '.join(FEATURE_SETS)}",
@@ -376,7 +384,7 @@ def frame_features(strokes: Sequence[np.ndarray], config: InkFeatureConfig) -> n
         (0, 1 when either move is zero), ``dt`` seconds since the previous point (0 when unknown).
     """
     if config.feature_set == "graves2009":
-        return graves_features(strokes, spacing=config.spacing)
+        return graves_features(strokes, spacing=config.spacing, untimed_speed=config.untimed_speed)
     if config.feature_set == "bezier":
         return bezier_features(strokes, max_points=MAX_INK_FRAMES)[0]
     if config.feature_set == "image":

@@ -90,9 +90,11 @@ def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, AnyFeatureConfig, S
                 "this version of lstmrec reads; retrain or use a matching version",
                 path,
             )
-        features = feature_config_from_dict(
-            json.loads((path / "features.json").read_text(encoding="utf-8"))
-        )
+        saved = json.loads((path / "features.json").read_text(encoding="utf-8"))
+        if isinstance(saved, dict) and saved.get("feature_set") == "graves2009":
+            # Saved before untimed_speed existed: ink without time stamps read at speed 0.
+            saved.setdefault("untimed_speed", 0.0)
+        features = feature_config_from_dict(saved)
         symbols = SymbolTable.load(path / "symbols.txt")
         _resolve_decoding_files(summary, path)
     except DataError:

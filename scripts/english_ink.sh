@@ -8,7 +8,8 @@
 #               on it further at a quarter of the learning rate, early stopping on its dev
 #               lines                                                -> $out/numbers/model/
 #   4 evaluate  a character 5-gram of the training texts; CER/WER on the dev and held-out test
-#               hands, without and with it; strings of held-out MNIST digits
+#               hands, without and with it, and on the test hands' lines without time stamps;
+#               strings of held-out MNIST digits
 #                                                                    -> $out/numbers/*.json
 #   5 package   the bundle and its model card          -> pipeline/resources/models/en-ink
 #
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     --writers-per-hand) writers=$2; shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "english_ink.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -94,6 +95,13 @@ if run 4; then
     "$lstmrec" evaluate "$final/model" --data "$out/corpus" --split "$split" "${lm[@]}" \
         --format json > "$final/$split.lm.json"
   done
+  # The held-out lines without their time stamps, as stroke-3 files and x-y InkML come.
+  [ -d "$out/corpus_untimed" ] || .venv/bin/python scripts/untimed_ink.py "$out/corpus" \
+      "$out/corpus_untimed"
+  "$lstmrec" evaluate "$final/model" --data "$out/corpus_untimed" --split core-test "${lm[@]}" \
+      --hyp-out "$final/core-test.untimed.lm.hyp.txt" --force | tee "$final/core-test.untimed.lm.txt"
+  "$lstmrec" evaluate "$final/model" --data "$out/corpus_untimed" --split core-test "${lm[@]}" \
+      --format json > "$final/core-test.untimed.lm.json"
   # Strings of 3 to 10 real MNIST pen-stroke digits of the held-out part, never written into
   # a corpus: the network alone, then decoded as shipped.
   .venv/bin/python scripts/ink_digit_strings.py --model "$final/model" --mnist "$mnist" \

@@ -413,3 +413,43 @@ def test_the_graves_2009_recipe_loads_and_builds():
     per_direction = 25 * 400 + 100 * 400 + 400 + 3 * 100
     assert model.count_params() == 2 * per_direction + 200 * 82 + 82
     assert model.output_shape[-1] == 82
+
+
+def test_untimed_copy_keeps_the_held_out_lines_and_drops_only_their_time(capsys, corpus, tmp_path):
+    from lstmrec.features.inkfiles import read_ink_file
+
+    main = runpy.run_path(str(REPO / "scripts" / "untimed_ink.py"))["main"]
+    root, (_, dev, test) = corpus["root"], corpus["forms"]
+    dst = tmp_path / "untimed"
+    assert main([str(root), str(dst)]) == 0
+    lines = sorted(
+        p.relative_to(root) for f in (dev, test) for p in (root / "lineStrokes").rglob(f"{f}-*.xml")
+    )
+    assert len(lines) == 6  # 4 dev and 4 test lines, less a known gap in each
+    assert sorted(p.relative_to(dst) for p in (dst / "lineStrokes").rglob("*.xml")) == lines
+    for rel in lines:
+        (timed,), (bare,) = read_ink_file(root / rel), read_ink_file(dst / rel)
+        assert b"time=" not in (dst / rel).read_bytes()
+        for a, b in zip(timed.strokes, bare.strokes, strict=True):
+            np.testing.assert_array_equal(b[:, :2], a[:, :2])
+            assert np.isfinite(a[:, 2]).all() and np.isnan(b[:, 2]).all()
+    # The same references, gaps and normalisation included.
+    refs = {}
+    for name, tree in (("timed", root), ("bare", dst)):
+        rc, _, err = run(capsys, "refs", "--data", tree, "--split", "core-test", "--unit",
+                         "words", "--text-out", tmp_path / f"{name}.txt", "--quiet")  # fmt: skip
+        assert rc == 0, err
+        refs[name] = (tmp_path / f"{name}.txt").read_text()
+    assert refs["bare"] == refs["timed"] and refs["timed"].count("\n") == 2  # a placeholder left
+    # Nothing overwritten; a missing list and a file that is not XML are one line each.
+    assert main([str(root), str(dst)]) == 2
+    assert "exists" in one_line(capsys.readouterr().err)
+    assert main([str(root), str(tmp_path / "x"), "--sets", "nope.txt"]) == 2
+    assert "nope.txt: no such set list" in one_line(capsys.readouterr().err)
+    broken = tmp_path / "broken"
+    shutil.copytree(root, broken)
+    (broken / lines[0]).write_text("<Whiteboard")
+    assert main([str(broken), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"skipped: {broken / lines[0]}: not XML" in err and "1 file(s) failed" in err
+    assert not (tmp_path / "out" / lines[0]).exists() and (tmp_path / "out" / lines[1]).exists()

@@ -13,6 +13,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
 import importlib.util
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -37,7 +38,12 @@ from lstmrec.features.inkbezier import (
 )
 from lstmrec.features.inkfiles import read_ink_file
 from lstmrec.features.inkimage import image_features
-from lstmrec.features.inkrich import GRAVES_FEATURE_NAMES, delayed_strokes, graves_features
+from lstmrec.features.inkrich import (
+    GRAVES_FEATURE_NAMES,
+    TYPICAL_SPEED,
+    delayed_strokes,
+    graves_features,
+)
 
 G = {name: i for i, name in enumerate(GRAVES_FEATURE_NAMES)}
 B = {name: i for i, name in enumerate(BEZIER_FEATURE_NAMES)}
@@ -60,6 +66,7 @@ def test_feature_set_option_defaults_to_basic_and_fixes_the_columns():
     old = {"kind": "ink", "reference": "core", "spacing": 0.2, "deslant": True,
            "y_position": True, "time": False, "outlier": 10.0}  # fmt: skip
     assert InkFeatureConfig.from_dict(old) == InkFeatureConfig()
+    assert InkFeatureConfig.from_dict(old).untimed_speed == TYPICAL_SPEED  # a recipe's default
     assert InkFeatureConfig().columns == FEATURE_NAMES[:-1]
     for name, dim in (("basic", 8), ("graves2009", 25), ("bezier", 10)):
         config = InkFeatureConfig(feature_set=name)
@@ -125,6 +132,37 @@ def test_straight_stroke_direction_curvature_vicinity_and_speed():
     np.testing.assert_allclose(col["x"][10:11], 0.0, atol=1e-6)
     assert col["x"][0] < 0 < col["x"][-1]
     assert not col["hat"].any() and not col["ascenders"].any() and not col["descenders"].any()
+
+
+def test_ink_without_time_stamps_is_read_at_a_steady_speed():
+    x = np.arange(21) * 0.2
+    untimed = stroke(x, np.full(21, 0.5))  # t NaN, as a stroke-3 or x-y InkML file gives it
+    speed = graves_features([untimed], spacing=0.2)[:, G["speed"]]
+    np.testing.assert_allclose(speed, TYPICAL_SPEED)
+    assert TYPICAL_SPEED == 18.0  # en-ink's mean training speed, rounded (its cmvn.npz: 18.18)
+    for chosen in (7.5, 0.0):
+        speed = graves_features([untimed], spacing=0.2, untimed_speed=chosen)[:, G["speed"]]
+        np.testing.assert_allclose(speed, chosen)
+    # A timed stroke keeps its measured speed beside an untimed one; a lone point has no step
+    # to measure, timed or not (0, the first point of a one-point stroke).
+    timed = stroke(x, np.full(21, 0.5), np.arange(21) * 0.01)
+    dot = stroke([5.0], [1.2])
+    speed = graves_features([timed, untimed, dot], spacing=0.2, untimed_speed=7.5)[:, G["speed"]]
+    np.testing.assert_allclose(speed[:21], 20.0, rtol=1e-5)
+    np.testing.assert_allclose(speed[21:42], 7.5)
+    assert speed[42] == 0.0
+    # Through the chain, from the configuration; the other 24 columns do not depend on time.
+    ink = handwriting()
+    bare = [s[:, :2] for s in ink]
+    config = InkFeatureConfig(feature_set="graves2009", untimed_speed=7.5)
+    feats, timed_feats = ink_features(bare, config), ink_features(ink, config)
+    np.testing.assert_allclose(feats[:, G["speed"]], 7.5)
+    others = [i for i in range(25) if i != G["speed"]]
+    np.testing.assert_array_equal(feats[:, others], timed_feats[:, others])
+    assert not np.allclose(timed_feats[:, G["speed"]], 7.5)
+    for bad in (-1.0, float("nan"), float("inf"), True, "fast"):
+        with pytest.raises(ValueError, match="untimed_speed=.* must be a number of core heights"):
+            InkFeatureConfig(feature_set="graves2009", untimed_speed=bad)
 
 
 def test_circle_at_constant_speed_has_constant_curvature():
@@ -379,6 +417,18 @@ def test_tiny_model_trains_saves_and_recognizes_with_each_set(
     assert json.loads((model / "features.json").read_text())["feature_set"] == name
     bundle = load_bundle(model)  # the NumPy engine
     assert bundle.features == InkFeatureConfig(feature_set=name)
+    if name == "graves2009":
+        # A bundle saved before untimed_speed existed reads untimed ink as it was trained to:
+        # at speed 0. One that has the key reads it at the saved speed.
+        saved = json.loads((model / "features.json").read_text())
+        assert saved["untimed_speed"] == TYPICAL_SPEED
+        old = tmp_path / "old"
+        shutil.copytree(model, old)
+        del saved["untimed_speed"]
+        (old / "features.json").write_text(json.dumps(saved))
+        assert load_bundle(old).features.untimed_speed == 0.0
+        (old / "features.json").write_text(json.dumps({**saved, "untimed_speed": 7.5}))
+        assert load_bundle(old).features.untimed_speed == 7.5
     front = load_bundle(model, engine="numpy").model.front
     assert (front is not None) == (name == "image")
     assert bundle.mean.shape == (bundle.features.dim,)
