@@ -1,16 +1,19 @@
 #!/usr/bin/env python
 """Copy the held-out lines of an IAM-OnDB tree without their time stamps.
 
-    .venv/bin/python scripts/untimed_ink.py SRC DST [--sets testset_f.txt testset_v.txt]
+    .venv/bin/python scripts/untimed_ink.py SRC DST [--splits test dev]
 
 Much ink reaches a recognizer without time stamps: stroke-3 files, InkML and JSON written with
-x and y alone. This writes, for the forms that the set lists of the IAM-OnDB tree ``SRC`` name
-(by default the held-out ones: ``testset_f.txt``, the core test split, and ``testset_v.txt``,
-dev), a tree ``DST`` with those lists, their ``ascii/`` and ``original/`` files as they are,
-and their ``lineStrokes/`` files with every ``time``, ``start_time`` and ``end_time`` attribute
-removed, so that ``lstmrec evaluate MODEL --data DST --split core-test`` scores the same lines,
-read untimed. ``DST`` must not exist; it appears whole or not at all. A strokes file that is not
-XML is named on stderr and left out (exit status 2), the rest are written.
+x and y alone. This writes, for the lines of the IAM-OnDB tree ``SRC`` that its task 1 split
+files put in ``--splits`` (by default the held-out ones: ``test``, ``testset_f.txt``, which
+``lstmrec`` calls core-test, and ``dev``), a tree ``DST`` with the split files, those lines'
+``ascii/`` and ``original*/`` folders as they are, and their ``lineStrokes/`` files with every
+``time``, ``start_time`` and ``end_time`` attribute removed, so that ``lstmrec evaluate MODEL
+--data DST --split core-test`` scores the same lines, read untimed. The lines are found as
+``lstmrec`` finds them (:func:`lstmrec.corpora.iam_ondb.load_iam_ondb`; a transcribed line
+without a strokes file stays a known gap). ``DST`` must not exist; it appears whole or not at
+all. A strokes file that is not XML is named on stderr and left out (exit status 2), the rest
+are written.
 """
 
 from __future__ import annotations
@@ -21,14 +24,11 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from lstmrec.corpora.iam_ondb import IAM_ONDB_SPLIT_FILES, iam_ondb_splits, load_iam_ondb
+from lstmrec.features.errors import DataError
 from lstmrec.features.files import atomic_dir
 
 TIME_ATTRIBUTES = ("time", "start_time", "end_time")
-
-
-def form_dirs(root: Path, part: str, form: str) -> Path:
-    """``root/part/a01/a01-000`` for the form ``a01-000`` (IAM-OnDB's layout)."""
-    return root / part / form.split("-")[0] / form
 
 
 def untimed(xml: bytes) -> bytes:
@@ -40,47 +40,69 @@ def untimed(xml: bytes) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
+def copy(src: Path, dst: Path, rel: Path) -> None:
+    """``src/rel`` (a file or a folder) to ``dst/rel``, once."""
+    if (dst / rel).exists():
+        return
+    (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+    if (src / rel).is_dir():
+        shutil.copytree(src / rel, dst / rel)
+    else:
+        shutil.copy2(src / rel, dst / rel)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("src", type=Path, help="an IAM-OnDB tree (lineStrokes/, ascii/, set lists)")
+    p.add_argument("src", type=Path, help="an IAM-OnDB tree (lineStrokes/, ascii/, split files)")
     p.add_argument("dst", type=Path, help="the folder to write (must not exist)")
     p.add_argument(
-        "--sets",
+        "--splits",
         nargs="+",
-        default=["testset_f.txt", "testset_v.txt"],
-        help="set lists of SRC whose forms are copied (default: testset_f.txt testset_v.txt)",
+        choices=sorted(set(IAM_ONDB_SPLIT_FILES.values())),
+        default=["test", "dev"],
+        help="the task 1 splits whose lines are copied (default: test dev)",
     )
     args = p.parse_args(argv)
     if args.dst.exists():
         print(f"untimed_ink: {args.dst}: exists; choose a new folder", file=sys.stderr)
         return 2
-    lists = [args.src / name for name in args.sets]
-    for path in lists:
-        if not path.is_file():
-            print(f"untimed_ink: {path}: no such set list", file=sys.stderr)
-            return 2
-    forms = [f for path in lists for f in path.read_text(encoding="utf-8").split()]
-    failed = written = 0
+    try:
+        utts = load_iam_ondb(args.src, on_error=lambda e: None)  # gaps stay gaps
+        splits = iam_ondb_splits(args.src, utts)
+    except DataError as e:
+        print(f"untimed_ink: {e}", file=sys.stderr)
+        return 2
+    chosen = [u for u in utts if splits.get(u.id) in args.splits]
+    if not chosen:
+        print(f"untimed_ink: {args.src}: no lines in the splits {' '.join(args.splits)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    forms = {p.stem: p.relative_to(args.src) for p in (args.src / "ascii").glob("*/*/*.txt")}
+    failed = 0
     with atomic_dir(args.dst) as tmp:
-        for path in lists:
-            shutil.copy2(path, tmp / path.name)
-        for form in forms:
-            for part in ("ascii", "original"):
-                if form_dirs(args.src, part, form).is_dir():
-                    shutil.copytree(form_dirs(args.src, part, form), form_dirs(tmp, part, form))
-            source = form_dirs(args.src, "lineStrokes", form)
-            for xml in sorted(source.glob("*.xml")):
-                try:
-                    data = untimed(xml.read_bytes())
-                except ET.ParseError as e:
-                    print(f"untimed_ink: skipped: {xml}: not XML ({e})", file=sys.stderr)
-                    failed += 1
-                    continue
-                target = form_dirs(tmp, "lineStrokes", form) / xml.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-                written += 1
-    print(f"{args.dst}: {written} strokes files of {len(forms)} forms, without time stamps")
+        for lists in (args.src, args.src / "task1"):
+            for name in IAM_ONDB_SPLIT_FILES:
+                if (lists / name).is_file():
+                    copy(args.src, tmp, (lists / name).relative_to(args.src))
+        for u in chosen:
+            text = forms[u.id.rsplit("-", 1)[0]]  # ascii/a01/a01-000/a01-000u.txt
+            copy(args.src, tmp, text)
+            for folder in args.src.glob("original*"):
+                writer = folder / text.parent.relative_to("ascii")
+                if writer.is_dir():
+                    copy(args.src, tmp, writer.relative_to(args.src))
+            strokes = Path(u.path)
+            try:
+                data = untimed(strokes.read_bytes())
+            except ET.ParseError as e:
+                print(f"untimed_ink: skipped: {strokes}: not XML ({e})", file=sys.stderr)
+                failed += 1
+                continue
+            target = tmp / strokes.resolve().relative_to(args.src.resolve())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    kept = len(chosen) - failed
+    print(f"{args.dst}: {kept} lines ({', '.join(args.splits)}) without time stamps")
     if failed:
         print(f"untimed_ink: {failed} file(s) failed", file=sys.stderr)
     return 2 if failed else 0

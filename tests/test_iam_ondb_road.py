@@ -444,10 +444,18 @@ def test_untimed_copy_keeps_the_held_out_lines_and_drops_only_their_time(capsys,
     # Nothing overwritten; a missing list and a file that is not XML are one line each.
     assert main([str(root), str(dst)]) == 2
     assert "exists" in one_line(capsys.readouterr().err)
-    assert main([str(root), str(tmp_path / "x"), "--sets", "nope.txt"]) == 2
-    assert "nope.txt: no such set list" in one_line(capsys.readouterr().err)
+    with pytest.raises(SystemExit) as e:
+        main([str(root), str(tmp_path / "x"), "--splits", "nope"])
+    assert e.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
     broken = tmp_path / "broken"
     shutil.copytree(root, broken)
+    for name in ("testset_f.txt", "testset_v.txt"):
+        (broken / name).rename(tmp_path / name)  # no held-out lines any more
+    assert main([str(broken), str(tmp_path / "x")]) == 2
+    assert "no lines in the splits test dev" in one_line(capsys.readouterr().err)
+    assert not (tmp_path / "x").exists()
+    for name in ("testset_f.txt", "testset_v.txt"):
+        (tmp_path / name).rename(broken / name)
     (broken / lines[0]).write_text("<Whiteboard")
     assert main([str(broken), str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
