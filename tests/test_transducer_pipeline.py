@@ -80,6 +80,21 @@ def test_init_from_copies_the_blstm_layers_exactly(speech_model, speech_corpus, 
     assert lines and "encoder initialised" in lines[0]
 
 
+def test_init_from_a_bundle_of_other_features_names_them(speech_model):
+    from lstmrec.config import load_recipe
+    from lstmrec.features.errors import DataError
+    from lstmrec.training.transducer import build_trainer, init_from
+
+    recipe = load_recipe(REPO / "configs" / "demo.toml", ["model.units=8", "model.num_layers=1",
+                         "features.preemphasis=0.9"])  # fmt: skip
+    ctc = load_bundle(speech_model["bundle"], engine="keras")
+    trainer = build_trainer(recipe, len(ctc.symbols), "sum")
+    with pytest.raises(DataError) as e:
+        init_from(trainer, speech_model["bundle"], recipe, ctc.symbols, print)
+    assert "preemphasis = 0.97 in the bundle, 0.9 in the recipe" in str(e.value)
+    assert "n_mels" not in str(e.value)  # only what differs
+
+
 def test_init_from_a_model_of_other_layers_is_one_line(
     capsys, speech_model, speech_corpus, tmp_path
 ):

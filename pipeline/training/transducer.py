@@ -65,7 +65,17 @@ def init_from(trainer, path: str | os.PathLike, recipe, symbols, log: Log) -> No
     path = resolve_model(path)  # a folder, or the name of a shipped model
     bundle = load_bundle(path, engine="keras")
     if bundle.features != recipe.features:
-        raise DataError("--init-from: the bundle's features are not this recipe's", path)
+        theirs, ours = bundle.features.to_dict(), recipe.features.to_dict()
+        differ = [
+            f"{k} = {theirs.get(k)!r} in the bundle, {ours.get(k)!r} in the recipe"
+            for k in sorted(theirs.keys() | ours.keys())
+            if theirs.get(k) != ours.get(k)
+        ]
+        raise DataError(
+            f"--init-from: the bundle's features are not this recipe's ({'; '.join(differ)}; "
+            "--set features.<name>=<value> makes them match)",
+            path,
+        )
     source = getattr(bundle.model, "keras_model", bundle.model)
     try:
         if recipe.model.kind == "transducer":
