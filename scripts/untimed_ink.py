@@ -94,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             strokes = Path(u.path)
             try:
                 data = untimed(strokes.read_bytes())
-            except ET.ParseError as e:
-                print(f"untimed_ink: skipped: {strokes}: not XML ({e})", file=sys.stderr)
+            except (ET.ParseError, OSError) as e:
+                why = f"not XML ({e})" if isinstance(e, ET.ParseError) else f"unreadable ({e})"
+                print(f"untimed_ink: skipped: {strokes}: {why}", file=sys.stderr)
                 failed += 1
                 continue
             target = tmp / strokes.resolve().relative_to(args.src.resolve())
