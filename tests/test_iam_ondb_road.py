@@ -441,7 +441,8 @@ def test_untimed_copy_keeps_the_held_out_lines_and_drops_only_their_time(capsys,
         assert rc == 0, err
         refs[name] = (tmp_path / f"{name}.txt").read_text()
     assert refs["bare"] == refs["timed"] and refs["timed"].count("\n") == 2  # a placeholder left
-    # Nothing overwritten; a missing list and a file that is not XML are one line each.
+    # Nothing overwritten; a bad --splits, a tree without held-out lines and a file that is not
+    # XML each refused or skipped with their reason.
     assert main([str(root), str(dst)]) == 2
     assert "exists" in one_line(capsys.readouterr().err)
     with pytest.raises(SystemExit) as e:
