@@ -270,4 +270,3 @@ class HoistedInputRNN(keras.layers.Layer):
 class FusedRecurrent(HoistedInputRNN):
     """The name this layer had in bundles written by lstmrec 0.1, which load unchanged (Keras
     derives the weights' paths inside ``model.keras`` from the class name)."""
-

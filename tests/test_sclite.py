@@ -91,9 +91,9 @@ def test_sclite_agrees_with_lstmrec_score(scored, capsys):
                        scored["utt2spk"], "--format", "json")  # fmt: skip
     assert rc == 0, err
     ours = json.loads(out)
+    hyp, ref = str(scored["hyp.ctm"]), str(scored["ref.stm"])
     p = subprocess.run(
-        [*sclite, "-h", str(scored["hyp.ctm"]), "ctm", "-r", str(scored["ref.stm"]), "stm",
-         "-o", "rsum", "stdout"],  # fmt: skip
+        [*sclite, "-h", hyp, "ctm", "-r", ref, "stm", "-o", "rsum", "stdout"],
         capture_output=True,
         text=True,
     )

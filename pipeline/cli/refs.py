@@ -103,4 +103,3 @@ def add_refs_parser(sub) -> None:
     p.add_argument("--utt2spk-out", help="Kaldi utt2spk file (<utt-id> <speaker>)")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=cmd_refs)
-
