@@ -89,8 +89,12 @@ def image_grid(
 ) -> tuple[np.ndarray, int, int]:
     """``(origin, columns, rows)``: the pixel grid that :func:`image_features` draws normalised
     ``strokes`` on, its top left pixel edge ``[x, y]`` in reference heights and its size."""
+    return _grid(np.concatenate([s[:, 0] for s in strokes]), reference, spacing)
+
+
+def _grid(xs: np.ndarray, reference: str, spacing: float) -> tuple[np.ndarray, int, int]:
+    """:func:`image_grid` of ink whose points' x are ``xs``."""
     top, _ = IMAGE_BAND[reference]
-    xs = np.concatenate([s[:, 0] for s in strokes])
     left = float(xs.min()) - IMAGE_MARGIN
     # (less a hair, so that a width of exactly k pixels is k columns despite round-off)
     columns = max(1, int(math.ceil((float(xs.max()) + IMAGE_MARGIN - left) / spacing - 1e-9)))
@@ -117,7 +121,8 @@ def image_features(
     Raises:
         DataError: ink too wide for ``max_frames`` or the pixel limit.
     """
-    origin, columns, rows = image_grid(strokes, reference, spacing)
+    x = np.concatenate([s[:, 0] for s in strokes])
+    origin, columns, rows = _grid(x, reference, spacing)
     if not (columns <= max_frames and columns * rows <= MAX_IMAGE_PIXELS):
         raise DataError(
             f"the ink would be {columns} pixel columns wide (at most {max_frames}): it spans "
@@ -127,7 +132,6 @@ def image_features(
     grey = draw_paths(paths, PEN_WIDTH / spacing, (columns, rows))  # (rows, columns) uint8
     feats = (255 - grey.T.astype(np.float32)) / 255.0  # (T, rows): 1 where the pen covers
     # A point nearest each column's centre in x.
-    x = np.concatenate([s[:, 0] for s in strokes])
     order = np.argsort(x, kind="stable")
     xs = x[order]
     centres = origin[0] + (np.arange(columns) + 0.5) * spacing
