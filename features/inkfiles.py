@@ -10,15 +10,18 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
 - ``.xml``: an IAM-OnDB ``lineStrokes`` file, ``<WhiteboardCaptureSession><StrokeSet>
   <Stroke><Point x= y= time=/>`` (time in seconds; optional).
 - ``.inkml``: W3C InkML. The channel order comes from the document's first ``<traceFormat>``
-  (X, Y by default); channel ``T`` is time (``units="ms"`` is converted, anything else is read
-  as seconds), ``orientation="-ve"`` on Y flips it. Points may use the explicit (``!``), first
-  difference (``'``) and second difference (``"``) encodings. One sample per file, labelled by a
-  document-level ``<annotation type="truth">``; a document without one gives one sample per
-  leaf ``<traceGroup>`` (its traces or ``<traceView traceDataRef=>`` references, its own truth
-  annotation), or one unlabelled sample of all traces when it has no groups.
+  (X, Y by default); channel ``T`` is time (``units="ms"`` is converted and ``units="s"`` kept;
+  without a unit, times are seconds unless their steps say milliseconds: see
+  :func:`seconds_of_unstated_times`), ``orientation="-ve"`` on Y flips it. Points may use the
+  explicit (``!``), first difference (``'``) and second difference (``"``) encodings. One
+  sample per file, labelled by a document-level ``<annotation type="truth">``; a document
+  without one gives one sample per leaf ``<traceGroup>`` (its traces or ``<traceView
+  traceDataRef=>`` references, its own truth annotation), or one unlabelled sample of all
+  traces when it has no groups.
 - ``.json``: one object ``{"id"?, "strokes": [[[x, y, t?], ...], ...], "text"?, "writer"?}``
   or a list of them; ``.ndjson`` / ``.jsonl``: one such object per line (what a web canvas
-  produces). ``t`` may be omitted or null.
+  produces). ``t`` may be omitted or null; it is in seconds, or in milliseconds when its steps
+  say so (:func:`seconds_of_unstated_times`).
 - ``.npy``: one stroke-3 array ``(N, 3)`` ``[dx, dy, pen_up]`` (first offset from the origin).
 - ``.npz``: key ``stroke3`` (such an array), optional keys ``text`` and ``writer`` (0-d strings).
 
@@ -56,6 +59,11 @@ from lstmrec.features.inkwriters import (
 )
 
 MAX_INK_FILE_BYTES = 8 * 2**20  # larger files are refused: one line of ink is a few hundred KB
+# Times whose unit the file does not state (InkML's T without ``units``, JSON's t) are read as
+# seconds unless the pen's typical step between neighbouring points is this long or longer: no
+# pen samples once a second, while milliseconds from any pen (up to 1,000 samples a second) step
+# by 1 or more. Such times are read as milliseconds.
+MILLISECONDS_STEP = 1.0
 INK_EXTENSIONS = (".xml", ".inkml", ".json", ".ndjson", ".jsonl", ".npy", ".npz")
 
 
@@ -104,6 +112,17 @@ def checked_strokes(strokes: Iterable[Sequence], path: str | os.PathLike) -> tup
     if sum(len(s) for s in out) < 2:
         raise DataError("ink has a single point", path)
     return tuple(out)
+
+
+def seconds_of_unstated_times(strokes: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Strokes whose times are in an unstated unit, with the times in seconds: divided by 1,000
+    when the median of the positive steps between neighbouring points of a stroke is at least
+    :data:`MILLISECONDS_STEP` (milliseconds), as they are otherwise (seconds, or NaN)."""
+    steps = np.concatenate([np.diff(s[:, 2]) for s in strokes])
+    steps = steps[steps > 0]  # NaN compares False: untimed points give no steps
+    if steps.size == 0 or float(np.median(steps)) < MILLISECONDS_STEP:
+        return tuple(strokes)
+    return tuple(np.concatenate([s[:, :2], s[:, 2:] / 1000.0], axis=1) for s in strokes)
 
 
 def _ids(path: Path, n: int) -> list[str]:
@@ -197,11 +216,20 @@ def _trace_format(root: ET.Element, path: Path) -> tuple[list[str], list[float],
         names.append(name)
         defaults.append(_float(ch.get("default", "0"), f"channel {name} default", path))
         sign = -1.0 if name == "Y" and ch.get("orientation") == "-ve" else 1.0
-        unit = 1e-3 if name == "T" and (ch.get("units") or "").lower() == "ms" else 1.0
+        unit = {"ms": 1e-3, "s": 1.0}.get((ch.get("units") or "").lower(), 1.0)
         scale.append(sign * unit)
     if "X" not in names or "Y" not in names:
         raise DataError(f"traceFormat has channels {names}, needs X and Y", path)
     return names, defaults, scale
+
+
+def _time_units_stated(root: ET.Element) -> bool:
+    """Whether the first ``<traceFormat>``'s T channel states seconds or milliseconds."""
+    fmt = root.find(".//traceFormat")
+    for ch in [] if fmt is None else fmt.findall("channel"):
+        if (ch.get("name") or "").upper() == "T":
+            return (ch.get("units") or "").lower() in ("s", "ms")
+    return False
 
 
 def _parse_trace(text: str, n_channels: int, defaults: list[float], path: Path) -> np.ndarray:
@@ -272,6 +300,7 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
     names, defaults, scale = _trace_format(root, path)
     x, y = names.index("X"), names.index("Y")
     t = names.index("T") if "T" in names else None
+    stated = _time_units_stated(root)
     writer = next(
         ((a.text or "").strip() for a in root.findall("annotation") if a.get("type") == "writer"),
         None,
@@ -284,7 +313,10 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
             v = _parse_trace(tr.text or "", len(names), defaults, path) * scale
             tt = v[:, t] if t is not None else np.full(len(v), np.nan)
             strokes.append(np.stack([v[:, x], v[:, y], tt], axis=1))
-        samples.append(InkSample(sid, checked_strokes(strokes, path), text, writer))
+        checked = checked_strokes(strokes, path)
+        if not stated:
+            checked = seconds_of_unstated_times(checked)
+        samples.append(InkSample(sid, checked, text, writer))
     return samples
 
 
@@ -303,7 +335,7 @@ def _sample_from_object(d: object, sid: str, path: Path) -> InkSample:
     text, writer = d.get("text"), d.get("writer")
     return InkSample(
         str(d.get("id", sid)),
-        checked_strokes(rows, path),
+        seconds_of_unstated_times(checked_strokes(rows, path)),
         None if text is None else str(text),
         None if writer is None else str(writer),
     )
@@ -446,12 +478,14 @@ __all__ = [
     "INKML_NS",
     "INK_EXTENSIONS",
     "MAX_INK_FILE_BYTES",
+    "MILLISECONDS_STEP",
     "InkSample",
     "read_iam_ondb_strokes",
     "read_ink_file",
     "read_ink_json",
     "read_inkml",
     "read_stroke3",
+    "seconds_of_unstated_times",
     "write_iam_ondb_strokes",
     "write_ink_json",
     "write_inkml",

@@ -133,3 +133,24 @@ def test_reads_ink_without_time_stamps_about_as_well_as_timed_ink():
                 counts[kind] += ErrorCounts.from_alignment(align(list(text), list(hyp)))
     timed, untimed = counts["timed"].error_rate, counts["untimed"].error_rate
     assert untimed <= timed + UNTIMED_MARGIN, (timed, untimed)
+
+
+def test_inkml_time_in_milliseconds_without_a_unit_reads_like_seconds(tmp_path):
+    """A tablet's InkML may give T in milliseconds without saying so: en-ink reads speed, and
+    such a file reads exactly as the same ink in seconds does."""
+    from lstmrec.api import load
+
+    model = load("en-ink")
+    for k, (hand, text) in enumerate(zip(HELD_OUT_HANDS[:2], PANGRAMS, strict=True)):
+        strokes = _held_out_line(text, hand, 5)
+        points = [[f"{x!r} {y!r} {t * 1000!r}" for x, y, t in s.tolist()] for s in strokes]
+        traces = "".join(f"<trace>{', '.join(p)}</trace>" for p in points)
+        path = tmp_path / f"tablet{k}.inkml"
+        path.write_text(
+            '<ink xmlns="http://www.w3.org/2003/InkML"><traceFormat><channel name="X"/>'
+            f'<channel name="Y"/><channel name="T"/></traceFormat>{traces}</ink>'
+        )
+        seconds = model.recognize(strokes)
+        assert model.recognize(path).text == seconds.text
+        slow = [s * [1, 1, 1000] for s in strokes]  # the same times read as seconds
+        assert model.recognize(slow).text != seconds.text

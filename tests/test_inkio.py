@@ -131,6 +131,52 @@ def test_inkml_document_truth_gives_one_sample_of_all_traces(tmp_path):
     assert np.isnan(sample.strokes[0][:, 2]).all()  # no T channel: no time
 
 
+INKML_T = """<ink xmlns="http://www.w3.org/2003/InkML">
+  <traceFormat><channel name="X"/><channel name="Y"/><channel name="T"{units}/></traceFormat>
+  <trace>{first}</trace><trace>{second}</trace>
+</ink>
+"""
+
+
+@pytest.mark.parametrize(
+    "units, times, seconds",
+    [
+        # Milliseconds without a unit: a step of 8 (median of 8, 8, 8, 12) is no pen's second.
+        ("", ([1000, 1008, 1016], [1040, 1048, 1060]), ([1, 1.008, 1.016], [1.04, 1.048, 1.06])),
+        # Seconds without a unit: steps of 0.01 stay seconds.
+        ("", ([0, 0.01, 0.02], [0.5, 0.51, 0.53]), ([0, 0.01, 0.02], [0.5, 0.51, 0.53])),
+        # Stated seconds stay seconds even when the steps are long (a slow drawing).
+        (' units="s"', ([0, 2, 4], [9, 11, 14]), ([0, 2, 4], [9, 11, 14])),
+        # Stated milliseconds are converted even when the steps are short.
+        (' units="ms"', ([0, 0.5, 1], [3, 3.5, 4]), ([0, 5e-4, 1e-3], [3e-3, 3.5e-3, 4e-3])),
+        # Repeated times give no step; the one step of 1 ms decides.
+        ("", ([500, 500, 501], [501, 501, 501]), ([0.5, 0.5, 0.501], [0.501, 0.501, 0.501])),
+    ],
+)
+def test_inkml_times_without_a_unit_are_seconds_unless_their_steps_say_ms(
+    tmp_path, units, times, seconds
+):
+    def trace(ts):
+        return ", ".join(f"{k} {2 * k} {t}" for k, t in enumerate(ts))
+
+    path = tmp_path / "tablet.inkml"
+    path.write_text(INKML_T.format(units=units, first=trace(times[0]), second=trace(times[1])))
+    (sample,) = read_ink_file(path)
+    for stroke, expected in zip(sample.strokes, seconds, strict=True):
+        np.testing.assert_allclose(stroke[:, 2], expected)
+        np.testing.assert_array_equal(stroke[:, :2], [[k, 2 * k] for k in range(3)])
+
+
+def test_json_times_in_milliseconds_are_read_as_seconds(tmp_path):
+    ms, s = tmp_path / "ms.json", tmp_path / "s.json"
+    ms.write_text(json.dumps({"strokes": [[[0, 0, 0], [1, 1, 16], [2, 2, None]], [[5, 5, 40]]]}))
+    s.write_text(json.dumps({"strokes": [[[0, 0, 0], [1, 1, 0.016], [2, 2, 0.9]]]}))
+    np.testing.assert_allclose(
+        np.concatenate(read_ink_file(ms)[0].strokes)[:, 2], [0, 0.016, np.nan, 0.04]
+    )
+    np.testing.assert_allclose(read_ink_file(s)[0].strokes[0][:, 2], [0, 0.016, 0.9])
+
+
 def test_json_object_list_and_ndjson(tmp_path):
     one = tmp_path / "one.json"
     one.write_text(

@@ -31,7 +31,7 @@ from lstmrec.features.inkfiles import read_ink_file
 from lstmrec.inference.recognize import recognize_strokes
 from lstmrec.inference.transcribe import transcribe_signal
 from lstmrec.serve.app import create_app
-from lstmrec.serve.inputs import Limits, upload_name
+from lstmrec.serve.inputs import Limits, parse_strokes, upload_name
 from lstmrec.serve.openapi import openapi_document
 from lstmrec.serve.server import running
 from lstmrec.targets import SPACE
@@ -240,6 +240,17 @@ def test_recognize_equals_the_library_and_the_command(client, ink_run, ink_line,
         client.post("/v1/recognize", json={"strokes": xy}).json()
         == client.post("/v1/recognize", json={"strokes": untimed}).json()
     )
+
+
+def test_stroke_times_in_milliseconds_are_read_as_seconds_as_in_ink_files():
+    ms = {"strokes": [[[0, 0, 1000], [1, 2, 1016], [3, 3, 1033]], [[5, 5, 1100], [6, 5, None]]]}
+    strokes, name = parse_strokes(json.dumps(ms).encode(), Limits())
+    assert name == "strokes"
+    np.testing.assert_allclose(strokes[0], [[0, 0, 1.0], [1, 2, 1.016], [3, 3, 1.033]])
+    np.testing.assert_allclose(strokes[1], [[5, 5, 1.1], [6, 5, np.nan]])
+    seconds = {"strokes": [[[0, 0, 0.5], [1, 2, 0.516]]], "name": "s"}
+    strokes, _ = parse_strokes(json.dumps(seconds).encode(), Limits())
+    np.testing.assert_allclose(strokes[0][:, 2], [0.5, 0.516])
 
 
 def test_recognize_refusals(client, ink_run, speech_model):

@@ -25,7 +25,7 @@ import soundfile as sf
 
 from lstmrec.bundle import Bundle, load_bundle
 from lstmrec.features.errors import DataError
-from lstmrec.features.inkfiles import checked_strokes
+from lstmrec.features.inkfiles import checked_strokes, seconds_of_unstated_times
 from lstmrec.inference.decoder import posteriors
 from lstmrec.inference.recognize import recognize_strokes
 from lstmrec.inference.transcribe import require_speech_model, transcribe_signal_detailed
@@ -202,10 +202,10 @@ def transcription_png(bundle: Bundle, transcript, logits: np.ndarray, data: byte
 
 def parse_strokes(body: bytes, limits: Limits) -> tuple[tuple[np.ndarray, ...], str]:
     """The strokes and name of a ``/v1/recognize`` body, ``{"strokes": [[[x, y, t], ...], ...],
-    "name"?: "..."}``: the JSON ink of :mod:`lstmrec.features.inkfiles` (``t`` in seconds, may
-    be omitted or null). Strokes come back as float64 ``(N_i, 3)`` arrays, as the ink readers
-    give them. Raises :class:`DataError` for a body that is not such JSON, :class:`RequestError`
-    (413) for more than ``limits.ink_points`` points."""
+    "name"?: "..."}``: the JSON ink of :mod:`lstmrec.features.inkfiles` (``t`` in seconds, or in
+    milliseconds when its steps say so; it may be omitted or null). Strokes come back as float64
+    ``(N_i, 3)`` arrays, as the ink readers give them. Raises :class:`DataError` for a body that
+    is not such JSON, :class:`RequestError` (413) for more than ``limits.ink_points`` points."""
     try:
         d = json.loads(body)
     except (ValueError, RecursionError) as e:  # JSON and UTF-8 errors are ValueErrors
@@ -224,7 +224,7 @@ def parse_strokes(body: bytes, limits: Limits) -> tuple[tuple[np.ndarray, ...], 
         rows = [[[math.nan if v is None else v for v in p] for p in s] for s in strokes]
     except TypeError:
         raise DataError("strokes must be lists of points, each [x, y] or [x, y, t]", name) from None
-    return checked_strokes(rows, name), name
+    return seconds_of_unstated_times(checked_strokes(rows, name)), name
 
 
 def recognize_request(model: Model, body: bytes, limits: Limits) -> dict:
