@@ -40,6 +40,9 @@ def _write_text_atomic(path: str | os.PathLike, text: str) -> None:
     write_text(path, text)
 
 
+TIME_SCALE = {"s": 1.0, "ms": 1000.0}  # InkML time units write_inkml writes: values per second
+
+
 def _num(v: float) -> str:
     """Shortest text that reads back as exactly ``v`` ("12" rather than "12.0")."""
     s = repr(float(v))
@@ -80,12 +83,23 @@ def write_iam_ondb_strokes(path: str | os.PathLike, strokes: Sequence[np.ndarray
     )
 
 
-def write_inkml(path: str | os.PathLike, samples: Sequence[InkSample]) -> None:
+def write_inkml(
+    path: str | os.PathLike,
+    samples: Sequence[InkSample],
+    *,
+    time_units: str = "s",
+    state_units: bool = True,
+) -> None:
     """Write samples as one W3C InkML document (channels X, Y and, when every point has a
-    time, T in seconds). One sample is written with a document-level truth annotation; several
-    go into one ``<traceGroup>`` each, with its own, so :func:`read_inkml` gives them back."""
+    time, T in ``time_units``, ``"s"`` or ``"ms"``, named by the channel's ``units`` unless
+    ``state_units`` is false, as some tablets write it). One sample is written with a
+    document-level truth annotation; several go into one ``<traceGroup>`` each, with its own, so
+    :func:`read_inkml` gives them back."""
     if not samples:
         raise ValueError("write_inkml: no samples")
+    if time_units not in TIME_SCALE:
+        raise ValueError(f"write_inkml: time_units must be one of {sorted(TIME_SCALE)}")
+    scale = np.array([1.0, 1.0, TIME_SCALE[time_units]])
     ET.register_namespace("", INKML_NS)
     ns = f"{{{INKML_NS}}}"
     root = ET.Element(f"{ns}ink")
@@ -95,8 +109,8 @@ def write_inkml(path: str | os.PathLike, samples: Sequence[InkSample]) -> None:
     )
     for name in ("X", "Y", "T") if timed else ("X", "Y"):
         channel = ET.SubElement(fmt, f"{ns}channel", name=name, type="decimal")
-        if name == "T":
-            channel.set("units", "s")
+        if name == "T" and state_units:
+            channel.set("units", time_units)
     writers = {s.writer for s in samples}
     if len(writers) == 1 and None not in writers:
         ET.SubElement(root, f"{ns}annotation", type="writer").text = samples[0].writer
@@ -107,7 +121,8 @@ def write_inkml(path: str | os.PathLike, samples: Sequence[InkSample]) -> None:
         if sample.text is not None:
             ET.SubElement(parent, f"{ns}annotation", type="truth").text = sample.text
         for s in sample.strokes:
-            cols = np.asarray(s, dtype=np.float64)[:, : 3 if timed else 2]
+            xy = np.asarray(s, dtype=np.float64)
+            cols = xy[:, :3] * scale if timed else xy[:, :2]
             trace = ET.SubElement(parent, f"{ns}trace")
             trace.text = ", ".join(" ".join(_num(v) for v in row) for row in cols)
     ET.indent(root)

@@ -462,3 +462,42 @@ def test_untimed_copy_keeps_the_held_out_lines_and_drops_only_their_time(capsys,
     err = capsys.readouterr().err
     assert f"skipped: {broken / lines[0]}: not XML" in err and "1 file(s) failed" in err
     assert not (tmp_path / "out" / lines[0]).exists() and (tmp_path / "out" / lines[1]).exists()
+
+
+def test_inkml_copy_keeps_the_held_out_lines_and_their_time_in_each_unit(capsys, corpus, tmp_path):
+    from lstmrec.corpora.iam_ondb import load_iam_ondb
+    from lstmrec.features.inkfiles import read_ink_file
+
+    main = runpy.run_path(str(REPO / "scripts" / "inkml_lines.py"))["main"]
+    root = corpus["root"]
+    timed = {u.id: u for u in load_iam_ondb(root, on_error=lambda e: None)}
+    unit = {"s": 'units="s"', "ms": 'units="ms"', "ms-unstated": 'name="T"', "none": None}
+    for time, marker in unit.items():
+        dst = tmp_path / time
+        assert main([str(root), str(dst), "--time", time]) == 0, capsys.readouterr().err
+        test, dev = read_manifest(dst / "core-test.jsonl"), read_manifest(dst / "dev.jsonl")
+        assert (len(test), len(dev)) == (3, 3)  # 4 lines each, less a known gap
+        for u in test + dev:
+            original = timed[u.id]
+            assert (u.text, u.speaker) == (original.text, original.speaker)
+            text = Path(u.path).read_text()
+            assert ('name="T"' in text) == (marker is not None)
+            assert marker is None or marker in text
+            assert (time == "ms-unstated") == ('name="T"' in text and "units=" not in text)
+            (sample,) = read_ink_file(u.path)
+            assert sample.text == u.text
+            for a, b in zip(read_ink_file(original.path)[0].strokes, sample.strokes, strict=True):
+                np.testing.assert_array_equal(b[:, :2], a[:, :2])
+                if marker is None:
+                    assert np.isnan(b[:, 2]).all()
+                else:  # read back in seconds, whatever the unit written
+                    np.testing.assert_allclose(b[:, 2], a[:, 2], rtol=1e-12)
+        rc, _, err = run(capsys, "refs", "--data", dst, "--split", "core-test", "--unit",
+                         "words", "--text-out", tmp_path / f"{time}.txt", "--quiet")  # fmt: skip
+        assert rc == 0, err
+    rc, _, err = run(capsys, "refs", "--data", root, "--split", "core-test", "--unit", "words",
+                     "--text-out", tmp_path / "tree.txt", "--quiet")  # fmt: skip
+    assert rc == 0, err
+    assert (tmp_path / "ms.txt").read_text() == (tmp_path / "tree.txt").read_text()
+    assert main([str(root), str(tmp_path / "ms")]) == 2
+    assert "exists" in one_line(capsys.readouterr().err)

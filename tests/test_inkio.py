@@ -239,6 +239,22 @@ def test_inkml_round_trip(tmp_path):
     assert_same_strokes(back[0].strokes, SAMPLE.strokes, time=False)  # untimed file: no T
 
 
+@pytest.mark.parametrize("state_units", [True, False])
+def test_inkml_written_in_milliseconds_reads_back_in_seconds(tmp_path, state_units):
+    path = tmp_path / "ms.inkml"
+    write_inkml(path, [SAMPLE], time_units="ms", state_units=state_units)
+    text = path.read_text()
+    assert ('units="ms"' in text) == state_units
+    traces = [t.split("</trace>")[0] for t in text.split("<trace>")[1:]]
+    assert [p.split()[2] for p in traces[0].split(", ")] == ["0", "10", "20"]
+    (back,) = read_ink_file(path)
+    for s, t in zip(back.strokes, SAMPLE.strokes, strict=True):
+        np.testing.assert_array_equal(s[:, :2], t[:, :2])
+        np.testing.assert_allclose(s[:, 2], t[:, 2], rtol=1e-12)
+    with pytest.raises(ValueError, match="time_units"):
+        write_inkml(path, [SAMPLE], time_units="us")
+
+
 def test_iam_ondb_strokes_round_trip(tmp_path):
     write_iam_ondb_strokes(tmp_path / "line.xml", SAMPLE.strokes)
     (back,) = read_ink_file(tmp_path / "line.xml")

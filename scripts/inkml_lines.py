@@ -1,0 +1,112 @@
+#!/usr/bin/env python
+"""Write the held-out lines of an IAM-OnDB tree as W3C InkML files, with their manifests.
+
+    .venv/bin/python scripts/inkml_lines.py SRC DST [--splits test dev] [--time ms-unstated]
+
+Ink reaches a recognizer as InkML from tablets and pen apps more often than as IAM-OnDB XML,
+and not always with its time in seconds. This writes, for the lines of the IAM-OnDB tree
+``SRC`` that its task 1 split files put in ``--splits`` (by default the held-out ones:
+``test``, which ``lstmrec`` calls core-test, and ``dev``), one InkML file per line under
+``DST/ink/`` (its transcription as the truth annotation, its writer as the writer
+annotation) and a manifest per split (``DST/core-test.jsonl``, ``DST/dev.jsonl``), so that
+``lstmrec evaluate MODEL --data DST --split core-test`` scores the same lines read from
+InkML. ``--time`` says how their time is written:
+
+- ``s``: T in seconds, ``units="s"``;
+- ``ms``: T in milliseconds, ``units="ms"``;
+- ``ms-unstated``: T in milliseconds with no ``units`` (as some tablets write it);
+- ``none``: no T channel.
+
+The lines are found as ``lstmrec`` finds them (:func:`lstmrec.corpora.iam_ondb.load_iam_ondb`;
+a transcribed line without a strokes file stays a known gap). ``DST`` must not exist; it
+appears whole or not at all. A strokes file that cannot be read is named on stderr and left
+out (exit status 2); the rest are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from lstmrec.corpora.iam_ondb import IAM_ONDB_SPLIT_FILES, iam_ondb_splits, load_iam_ondb
+from lstmrec.features.errors import DataError
+from lstmrec.features.files import atomic_dir
+from lstmrec.features.inkfiles import InkSample, read_ink_file, write_inkml
+from lstmrec.manifest import write_manifest
+
+# --time: (units written, whether the T channel names them); None: no T channel.
+TIME_FORMATS = {"s": ("s", True), "ms": ("ms", True), "ms-unstated": ("ms", False), "none": None}
+MANIFEST_NAMES = {"test": "core-test", "dev": "dev", "train": "train"}  # as lstmrec calls them
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("src", type=Path, help="an IAM-OnDB tree (lineStrokes/, ascii/, split files)")
+    p.add_argument("dst", type=Path, help="the folder to write (must not exist)")
+    p.add_argument(
+        "--splits",
+        nargs="+",
+        choices=sorted(set(IAM_ONDB_SPLIT_FILES.values())),
+        default=["test", "dev"],
+        help="the task 1 splits whose lines are written (default: test dev)",
+    )
+    p.add_argument(
+        "--time",
+        choices=list(TIME_FORMATS),
+        default="s",
+        help="how time is written: s, ms (units stated), ms-unstated, none (default: s)",
+    )
+    args = p.parse_args(argv)
+    if args.dst.exists():
+        print(f"inkml_lines: {args.dst}: exists; choose a new folder", file=sys.stderr)
+        return 2
+    try:
+        utts = load_iam_ondb(args.src, on_error=lambda e: None)  # gaps stay gaps
+        splits = iam_ondb_splits(args.src, utts)
+    except DataError as e:
+        print(f"inkml_lines: {e}", file=sys.stderr)
+        return 2
+    chosen = [u for u in utts if splits.get(u.id) in args.splits]
+    if not chosen:
+        print(f"inkml_lines: {args.src}: no lines in the splits {' '.join(args.splits)}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    time_format = TIME_FORMATS[args.time]
+    written: dict[str, list] = {split: [] for split in args.splits}
+    failed = 0
+    with atomic_dir(args.dst) as tmp:
+        (tmp / "ink").mkdir()
+        for u in chosen:
+            try:
+                (sample,) = read_ink_file(u.path)
+            except DataError as e:
+                print(f"inkml_lines: skipped: {e}", file=sys.stderr)
+                failed += 1
+                continue
+            strokes = sample.strokes
+            if time_format is None:
+                strokes = tuple(np.concatenate([s[:, :2], s[:, 2:] * np.nan], 1) for s in strokes)
+            units, stated = time_format or ("s", True)
+            rel = Path("ink") / f"{u.id}.inkml"
+            write_inkml(
+                tmp / rel,
+                [InkSample(u.id, strokes, u.text, u.speaker)],
+                time_units=units,
+                state_units=stated,
+            )
+            written[splits[u.id]].append(dataclasses.replace(u, path=str(rel)))
+        for split, lines in written.items():
+            write_manifest(lines, tmp / f"{MANIFEST_NAMES[split]}.jsonl")
+    counts = ", ".join(f"{len(lines)} {MANIFEST_NAMES[s]}" for s, lines in written.items())
+    print(f"{args.dst}: {counts} lines as InkML (time: {args.time})")
+    if failed:
+        print(f"inkml_lines: {failed} file(s) failed", file=sys.stderr)
+    return 2 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
