@@ -13,11 +13,11 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
   (X, Y by default); channel ``T`` is time (``units="ms"`` is converted and ``units="s"`` kept;
   without a unit, times are seconds unless their steps say milliseconds: see
   :func:`seconds_of_unstated_times`), ``orientation="-ve"`` on Y flips it. Points may use the
-  explicit (``!``), first difference (``'``) and second difference (``"``) encodings. One
-  sample per file, labelled by a document-level ``<annotation type="truth">``; a document
-  without one gives one sample per leaf ``<traceGroup>`` (its traces or ``<traceView
-  traceDataRef=>`` references, its own truth annotation), or one unlabelled sample of all
-  traces when it has no groups.
+  explicit (``!``), first difference (``'``) and second difference (``"``) encodings; traces of
+  ``type="penUp"`` (the pen moving above the surface) are left out. One sample per file,
+  labelled by a document-level ``<annotation type="truth">``; a document without one gives one
+  sample per leaf ``<traceGroup>`` (its traces or ``<traceView traceDataRef=>`` references, its
+  own truth annotation), or one unlabelled sample of all traces when it has no groups.
 - ``.json``: one object ``{"id"?, "strokes": [[[x, y, t?], ...], ...], "text"?, "writer"?}``
   or a list of them; ``.ndjson`` / ``.jsonl``: one such object per line (what a web canvas
   produces). ``t`` may be omitted or null; it is in seconds, or in milliseconds when its steps
@@ -310,9 +310,14 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
     for sid, (traces, text) in zip(_ids(path, len(groups)), groups, strict=True):
         strokes = []
         for tr in traces:
+            if tr.get("type") == "penUp":  # the pen moving above the surface: no ink
+                continue
             v = _parse_trace(tr.text or "", len(names), defaults, path) * scale
             tt = v[:, t] if t is not None else np.full(len(v), np.nan)
             strokes.append(np.stack([v[:, x], v[:, y], tt], axis=1))
+        if traces and not strokes:
+            where = f"{sid}: " if len(groups) > 1 else ""
+            raise DataError(f"{where}only pen-up traces, no ink", path)
         checked = checked_strokes(strokes, path)
         if not stated:
             checked = seconds_of_unstated_times(checked)

@@ -167,6 +167,21 @@ def test_inkml_times_without_a_unit_are_seconds_unless_their_steps_say_ms(
         np.testing.assert_array_equal(stroke[:, :2], [[k, 2 * k] for k in range(3)])
 
 
+def test_inkml_pen_up_traces_are_not_ink(tmp_path):
+    path = tmp_path / "hover.inkml"
+    path.write_text(
+        '<ink><trace type="penDown">0 0, 1 1</trace><trace type="penUp">1 1, 5 0, 9 9</trace>'
+        '<trace>2 2, 3 3</trace><trace type="indeterminate">4 4, 5 5</trace></ink>'
+    )
+    (sample,) = read_ink_file(path)
+    assert [s[:, :2].tolist() for s in sample.strokes] == [
+        [[0, 0], [1, 1]], [[2, 2], [3, 3]], [[4, 4], [5, 5]]
+    ]  # fmt: skip
+    path.write_text('<ink><trace type="penUp">1 1, 5 0</trace></ink>')
+    with pytest.raises(DataError, match="only pen-up traces, no ink"):
+        read_ink_file(path)
+
+
 def test_json_times_in_milliseconds_are_read_as_seconds(tmp_path):
     ms, s = tmp_path / "ms.json", tmp_path / "s.json"
     ms.write_text(json.dumps({"strokes": [[[0, 0, 0], [1, 1, 16], [2, 2, None]], [[5, 5, 40]]]}))
