@@ -13,11 +13,14 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
   (X, Y by default); channel ``T`` is time (``units="ms"`` is converted and ``units="s"`` kept;
   without a unit, times are seconds unless their steps say milliseconds: see
   :func:`seconds_of_unstated_times`), ``orientation="-ve"`` on Y flips it. Points may use the
-  explicit (``!``), first difference (``'``) and second difference (``"``) encodings; traces of
-  ``type="penUp"`` (the pen moving above the surface) are left out. One sample per file,
-  labelled by a document-level ``<annotation type="truth">``; a document without one gives one
-  sample per leaf ``<traceGroup>`` (its traces or ``<traceView traceDataRef=>`` references, its
-  own truth annotation), or one unlabelled sample of all traces when it has no groups.
+  explicit (``!``), first difference (``'``) and second difference (``"``) encodings, and the
+  values ``T`` / ``F`` (booleans), ``?`` (unknown) and ``*`` (as at the previous point); the
+  channels of ``<intermittentChannels>`` may be left out of a point (their ``default``, else
+  unknown); traces of ``type="penUp"`` (the pen moving above the surface) are left out. One
+  sample per file, labelled by a document-level ``<annotation type="truth">``; a document
+  without one gives one sample per leaf ``<traceGroup>`` (its traces or ``<traceView
+  traceDataRef=>`` references, its own truth annotation), or one unlabelled sample of all
+  traces when it has no groups.
 - ``.json``: one object ``{"id"?, "strokes": [[[x, y, t?], ...], ...], "text"?, "writer"?}``
   or a list of them; ``.ndjson`` / ``.jsonl``: one such object per line (what a web canvas
   produces). ``t`` may be omitted or null; it is in seconds, or in milliseconds when its steps
@@ -201,39 +204,57 @@ def read_iam_ondb_strokes(path: str | os.PathLike) -> tuple[np.ndarray, ...]:
 # InkML
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_VALUE_RE = re.compile(rf"\s*([!'\"]?)\s*({_NUMBER})")
+# A value: a number (after an optional difference order), or T / F (a boolean channel), ?
+# (unknown) or * (as at the previous point).
+_VALUE_RE = re.compile(rf"\s*(?:([!'\"]?)\s*({_NUMBER})|([TF?*]))")
 
 
-def _trace_format(root: ET.Element, path: Path) -> tuple[list[str], list[float], list[float]]:
-    """``(channel names, defaults, scale)`` of the document's first ``<traceFormat>``."""
+def _channels(root: ET.Element) -> tuple[list[ET.Element], int]:
+    """The channels of the document's first ``<traceFormat>``, regular ones first (directly in it
+    or in ``<regularChannels>``), then its ``<intermittentChannels>``, and how many are
+    regular."""
     fmt = root.find(".//traceFormat")
-    channels = [] if fmt is None else fmt.findall("channel")
+    if fmt is None:
+        return [], 0
+    regular = fmt.findall("channel") + fmt.findall("regularChannels/channel")
+    return regular + fmt.findall("intermittentChannels/channel"), len(regular)
+
+
+def _trace_format(root: ET.Element, path: Path) -> tuple[list[str], list[float], list[float], int]:
+    """``(channel names, defaults, scale, regular)`` of the document's first ``<traceFormat>``;
+    a point may leave out the channels after the first ``regular`` (the intermittent ones),
+    which then read as their ``default``, or NaN without one."""
+    channels, regular = _channels(root)
     if not channels:
-        return ["X", "Y"], [0.0, 0.0], [1.0, 1.0]
+        return ["X", "Y"], [0.0, 0.0], [1.0, 1.0], 2
     names, defaults, scale = [], [], []
-    for ch in channels:
+    for k, ch in enumerate(channels):
         name = (ch.get("name") or "").upper()
         names.append(name)
-        defaults.append(_float(ch.get("default", "0"), f"channel {name} default", path))
+        missing = "0" if k < regular else "nan"
+        defaults.append(_float(ch.get("default", missing), f"channel {name} default", path))
         sign = -1.0 if name == "Y" and ch.get("orientation") == "-ve" else 1.0
         unit = {"ms": 1e-3, "s": 1.0}.get((ch.get("units") or "").lower(), 1.0)
         scale.append(sign * unit)
-    if "X" not in names or "Y" not in names:
-        raise DataError(f"traceFormat has channels {names}, needs X and Y", path)
-    return names, defaults, scale
+    if "X" not in names[:regular] or "Y" not in names[:regular]:
+        raise DataError(f"traceFormat has regular channels {names[:regular]}, needs X and Y", path)
+    return names, defaults, scale, regular
 
 
 def _time_units_stated(root: ET.Element) -> bool:
     """Whether the first ``<traceFormat>``'s T channel states seconds or milliseconds."""
-    fmt = root.find(".//traceFormat")
-    for ch in [] if fmt is None else fmt.findall("channel"):
+    for ch in _channels(root)[0]:
         if (ch.get("name") or "").upper() == "T":
             return (ch.get("units") or "").lower() in ("s", "ms")
     return False
 
 
-def _parse_trace(text: str, n_channels: int, defaults: list[float], path: Path) -> np.ndarray:
-    """Values ``(N, n_channels)`` of one ``<trace>``, difference encodings resolved."""
+def _parse_trace(
+    text: str, n_channels: int, defaults: list[float], path: Path, regular: int | None = None
+) -> np.ndarray:
+    """Values ``(N, n_channels)`` of one ``<trace>``, difference encodings resolved; a point
+    needs its first ``regular`` values (all by default) and may leave out the rest."""
+    regular = n_channels if regular is None else regular
     mode = ["!"] * n_channels
     prev = [0.0] * n_channels
     velocity = [0.0] * n_channels
@@ -248,20 +269,29 @@ def _parse_trace(text: str, n_channels: int, defaults: list[float], path: Path) 
             m = _VALUE_RE.match(point, pos)
             if m is None or len(row) == n_channels:
                 raise DataError(f"trace point {k}: cannot read {point.strip()!r:.60}", path)
-            c, value = len(row), float(m.group(2))
-            mode[c] = m.group(1) or mode[c]
-            if mode[c] == "'":
-                velocity[c] = value
-                value = prev[c] + value
-            elif mode[c] == '"':
-                velocity[c] += value
-                value = prev[c] + velocity[c]
+            c, symbol = len(row), m.group(3)
+            if symbol is not None:  # T, F, ? or *: no difference order
+                value = {"T": 1.0, "F": 0.0, "?": math.nan, "*": prev[c]}[symbol]
+                mode[c], velocity[c] = "!", 0.0
             else:
-                velocity[c] = value - prev[c]
+                value = float(m.group(2))
+                mode[c] = m.group(1) or mode[c]
+                if mode[c] == "'":
+                    velocity[c] = value
+                    value = prev[c] + value
+                elif mode[c] == '"':
+                    velocity[c] += value
+                    value = prev[c] + velocity[c]
+                else:
+                    velocity[c] = value - prev[c]
             prev[c] = value
             row.append(value)
             pos = m.end()
-        rows.append(row + defaults[len(row) :])
+        if len(row) < regular:
+            raise DataError(f"trace point {k}: {len(row)} values, needs {regular}", path)
+        row += defaults[len(row) :]
+        prev[:] = row  # a left-out value is the previous point's for a * that follows
+        rows.append(row)
     return np.array(rows, dtype=np.float64).reshape(-1, n_channels)
 
 
@@ -297,7 +327,7 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
     root = _parse_xml(_read_bytes(path), path)
     if root.tag != "ink":
         raise DataError(f"not an InkML document (root element <{root.tag}>)", path)
-    names, defaults, scale = _trace_format(root, path)
+    names, defaults, scale, regular = _trace_format(root, path)
     x, y = names.index("X"), names.index("Y")
     t = names.index("T") if "T" in names else None
     stated = _time_units_stated(root)
@@ -312,7 +342,7 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
         for tr in traces:
             if tr.get("type") == "penUp":  # the pen moving above the surface: no ink
                 continue
-            v = _parse_trace(tr.text or "", len(names), defaults, path) * scale
+            v = _parse_trace(tr.text or "", len(names), defaults, path, regular) * scale
             tt = v[:, t] if t is not None else np.full(len(v), np.nan)
             strokes.append(np.stack([v[:, x], v[:, y], tt], axis=1))
         if traces and not strokes:

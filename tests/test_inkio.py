@@ -167,6 +167,51 @@ def test_inkml_times_without_a_unit_are_seconds_unless_their_steps_say_ms(
         np.testing.assert_array_equal(stroke[:, :2], [[k, 2 * k] for k in range(3)])
 
 
+def test_inkml_intermittent_channels_and_wildcard_values(tmp_path):
+    # X, Y, F regular (F a boolean: T / F); T intermittent, in ms: left out at some points
+    # (NaN, as it has no default), unknown (?) or as at the previous point (*).
+    path = tmp_path / "pen.inkml"
+    path.write_text(
+        '<inkml:ink xmlns:inkml="http://www.w3.org/2003/InkML"><inkml:definitions>'
+        "<inkml:context><inkml:inkSource><inkml:traceFormat>"
+        '<inkml:regularChannels><inkml:channel name="X"/><inkml:channel name="Y"/>'
+        '<inkml:channel name="F" type="boolean"/></inkml:regularChannels>'
+        '<inkml:intermittentChannels><inkml:channel name="T" units="ms"/>'
+        "</inkml:intermittentChannels>"
+        "</inkml:traceFormat></inkml:inkSource></inkml:context></inkml:definitions>"
+        "<inkml:trace>10 20 T 100, 11 22 T, 12 24 F ?, 13 26 T *, '1 '2 T 140</inkml:trace>"
+        "</inkml:ink>"
+    )
+    ((stroke,),) = [s.strokes for s in read_ink_file(path)]
+    np.testing.assert_allclose(
+        stroke,
+        [[10, 20, 0.1], [11, 22, np.nan], [12, 24, np.nan], [13, 26, np.nan], [14, 28, 0.14]],
+    )
+    path.write_text(
+        '<ink><traceFormat><channel name="X"/><channel name="Y"/><intermittentChannels>'
+        '<channel name="T" units="ms" default="5"/></intermittentChannels></traceFormat>'
+        "<trace>0 0 10, 1 1, 2 2 *, 3 3 20</trace></ink>"
+    )
+    ((stroke,),) = [s.strokes for s in read_ink_file(path)]
+    np.testing.assert_allclose(stroke[:, 2], [0.01, 0.005, 0.005, 0.02])
+    # A regular channel cannot be left out, and X and Y must be regular.
+    path.write_text(
+        '<ink><traceFormat><channel name="X"/><channel name="Y"/><channel name="F"/>'
+        "</traceFormat><trace>0 0 1, 1 1</trace></ink>"
+    )
+    with pytest.raises(DataError, match="trace point 1: 2 values, needs 3"):
+        read_ink_file(path)
+    path.write_text(
+        '<ink><traceFormat><channel name="X"/><intermittentChannels><channel name="Y"/>'
+        "</intermittentChannels></traceFormat><trace>0 0, 1 1</trace></ink>"
+    )
+    with pytest.raises(DataError, match=r"regular channels \['X'\], needs X and Y"):
+        read_ink_file(path)
+    path.write_text("<ink><trace>0 0, ? 1</trace></ink>")  # an unknown coordinate
+    with pytest.raises(DataError, match="coordinates are NaN"):
+        read_ink_file(path)
+
+
 def test_inkml_pen_up_traces_are_not_ink(tmp_path):
     path = tmp_path / "hover.inkml"
     path.write_text(
