@@ -234,7 +234,7 @@ def _trace_format(root: ET.Element, path: Path) -> tuple[list[str], list[float],
         missing = "0" if k < regular else "nan"
         defaults.append(_float(ch.get("default", missing), f"channel {name} default", path))
         sign = -1.0 if name == "Y" and ch.get("orientation") == "-ve" else 1.0
-        unit = {"ms": 1e-3, "s": 1.0}.get((ch.get("units") or "").lower(), 1.0)
+        unit = 1e-3 if name == "T" and (ch.get("units") or "").lower() == "ms" else 1.0
         scale.append(sign * unit)
     if "X" not in names[:regular] or "Y" not in names[:regular]:
         raise DataError(f"traceFormat has regular channels {names[:regular]}, needs X and Y", path)
