@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmrec.corpora.iam_ondb import IAM_ONDB_SPLIT_FILES, iam_ondb_splits, load_iam_ondb
+from lstmrec.corpora.iam_ondb import IAM_ONDB_SPLIT_FILES, lines_of_splits
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import atomic_dir
 from lstmrec.features.inkfiles import InkSample, read_ink_file, write_inkml
@@ -65,15 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"inkml_lines: {args.dst}: exists; choose a new folder", file=sys.stderr)
         return 2
     try:
-        utts = load_iam_ondb(args.src, on_error=lambda e: None)  # gaps stay gaps
-        splits = iam_ondb_splits(args.src, utts)
+        chosen, splits = lines_of_splits(args.src, args.splits)
     except DataError as e:
         print(f"inkml_lines: {e}", file=sys.stderr)
-        return 2
-    chosen = [u for u in utts if splits.get(u.id) in args.splits]
-    if not chosen:
-        print(f"inkml_lines: {args.src}: no lines in the splits {' '.join(args.splits)}",
-              file=sys.stderr)  # fmt: skip
         return 2
     time_format = TIME_FORMATS[args.time]
     written: dict[str, list] = {split: [] for split in args.splits}

@@ -24,7 +24,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from lstmrec.corpora.iam_ondb import IAM_ONDB_SPLIT_FILES, iam_ondb_splits, load_iam_ondb
+from lstmrec.corpora.iam_ondb import IAM_ONDB_SPLIT_FILES, lines_of_splits
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import atomic_dir
 
@@ -67,15 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"untimed_ink: {args.dst}: exists; choose a new folder", file=sys.stderr)
         return 2
     try:
-        utts = load_iam_ondb(args.src, on_error=lambda e: None)  # gaps stay gaps
-        splits = iam_ondb_splits(args.src, utts)
+        chosen, splits = lines_of_splits(args.src, args.splits)
     except DataError as e:
         print(f"untimed_ink: {e}", file=sys.stderr)
-        return 2
-    chosen = [u for u in utts if splits.get(u.id) in args.splits]
-    if not chosen:
-        print(f"untimed_ink: {args.src}: no lines in the splits {' '.join(args.splits)}",
-              file=sys.stderr)  # fmt: skip
         return 2
     forms = {p.stem: p.relative_to(args.src) for p in (args.src / "ascii").glob("*/*/*.txt")}
     failed = 0

@@ -122,6 +122,21 @@ def iam_ondb_splits(root: str | os.PathLike, utts: Sequence[Utterance]) -> dict[
     return out
 
 
+def lines_of_splits(
+    root: str | os.PathLike, splits: Sequence[str]
+) -> tuple[list[Utterance], dict[str, str]]:
+    """The lines of the IAM-OnDB tree ``root`` that its task 1 split files put in ``splits``
+    (``"train"``, ``"dev"``, ``"test"``; a transcribed line without strokes is a known gap, left
+    out), and each one's split. Raises :class:`DataError` for a tree that cannot be read or
+    that has no such lines."""
+    utts = load_iam_ondb(root, on_error=lambda e: None)
+    split_of = iam_ondb_splits(root, utts)
+    chosen = [u for u in utts if split_of.get(u.id) in splits]
+    if not chosen:
+        raise DataError(f"no lines in the splits {' '.join(splits)}", root)
+    return chosen, {u.id: split_of[u.id] for u in chosen}
+
+
 def _form_utterances(
     ascii_path: Path, strokes_root: Path, writers: dict[str, str], on_error: OnError | None
 ) -> list[Utterance]:
