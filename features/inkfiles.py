@@ -41,7 +41,6 @@ import io
 import json
 import math
 import os
-import re
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
 import zipfile
@@ -52,6 +51,7 @@ import numpy as np
 
 from lstmrec.features.errors import DataError
 from lstmrec.features.ink import MAX_INK_COORD, from_stroke3
+from lstmrec.features.inkmltrace import number_of, parse_trace, time_units_stated, trace_format
 from lstmrec.features.inkwriters import (
     INKML_NS,
     InkSample,
@@ -163,13 +163,6 @@ def _parse_xml(data: bytes, path: Path) -> ET.Element:
     return root
 
 
-def _float(value: str | None, what: str, path: Path) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise DataError(f"{what}: {value!r} is not a number", path) from None
-
-
 # ---------------------------------------------------------------------------------------------
 # IAM-OnDB lineStrokes XML
 
@@ -189,9 +182,9 @@ def read_iam_ondb_strokes(path: str | os.PathLike) -> tuple[np.ndarray, ...]:
             t = p.get("time")
             points.append(
                 [
-                    _float(p.get("x"), f"stroke {i} x", path),
-                    _float(p.get("y"), f"stroke {i} y", path),
-                    math.nan if t is None else _float(t, f"stroke {i} time", path),
+                    number_of(p.get("x"), f"stroke {i} x", path),
+                    number_of(p.get("y"), f"stroke {i} y", path),
+                    math.nan if t is None else number_of(t, f"stroke {i} time", path),
                 ]
             )
         if not points:
@@ -202,97 +195,6 @@ def read_iam_ondb_strokes(path: str | os.PathLike) -> tuple[np.ndarray, ...]:
 
 # ---------------------------------------------------------------------------------------------
 # InkML
-
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-# A value: a number (after an optional difference order), or T / F (a boolean channel), ?
-# (unknown) or * (as at the previous point).
-_VALUE_RE = re.compile(rf"\s*(?:([!'\"]?)\s*({_NUMBER})|([TF?*]))")
-
-
-def _channels(root: ET.Element) -> tuple[list[ET.Element], int]:
-    """The channels of the document's first ``<traceFormat>``, regular ones first (directly in it
-    or in ``<regularChannels>``), then its ``<intermittentChannels>``, and how many are
-    regular."""
-    fmt = root.find(".//traceFormat")
-    if fmt is None:
-        return [], 0
-    regular = fmt.findall("channel") + fmt.findall("regularChannels/channel")
-    return regular + fmt.findall("intermittentChannels/channel"), len(regular)
-
-
-def _trace_format(root: ET.Element, path: Path) -> tuple[list[str], list[float], list[float], int]:
-    """``(channel names, defaults, scale, regular)`` of the document's first ``<traceFormat>``;
-    a point may leave out the channels after the first ``regular`` (the intermittent ones),
-    which then read as their ``default``, or NaN without one."""
-    channels, regular = _channels(root)
-    if not channels:
-        return ["X", "Y"], [0.0, 0.0], [1.0, 1.0], 2
-    names, defaults, scale = [], [], []
-    for k, ch in enumerate(channels):
-        name = (ch.get("name") or "").upper()
-        names.append(name)
-        missing = "0" if k < regular else "nan"
-        defaults.append(_float(ch.get("default", missing), f"channel {name} default", path))
-        sign = -1.0 if name == "Y" and ch.get("orientation") == "-ve" else 1.0
-        unit = 1e-3 if name == "T" and (ch.get("units") or "").lower() == "ms" else 1.0
-        scale.append(sign * unit)
-    if "X" not in names[:regular] or "Y" not in names[:regular]:
-        raise DataError(f"traceFormat has regular channels {names[:regular]}, needs X and Y", path)
-    return names, defaults, scale, regular
-
-
-def _time_units_stated(root: ET.Element) -> bool:
-    """Whether the first ``<traceFormat>``'s T channel states seconds or milliseconds."""
-    for ch in _channels(root)[0]:
-        if (ch.get("name") or "").upper() == "T":
-            return (ch.get("units") or "").lower() in ("s", "ms")
-    return False
-
-
-def _parse_trace(
-    text: str, n_channels: int, defaults: list[float], path: Path, regular: int | None = None
-) -> np.ndarray:
-    """Values ``(N, n_channels)`` of one ``<trace>``, difference encodings resolved; a point
-    needs its first ``regular`` values (all by default) and may leave out the rest."""
-    regular = n_channels if regular is None else regular
-    mode = ["!"] * n_channels
-    prev = [0.0] * n_channels
-    velocity = [0.0] * n_channels
-    rows: list[list[float]] = []
-    if not text.strip():
-        return np.zeros((0, n_channels))
-    for k, point in enumerate(text.split(",")):
-        if not point.strip():
-            raise DataError(f"trace point {k} is empty", path)
-        pos, row = 0, []
-        while pos < len(point.rstrip()):
-            m = _VALUE_RE.match(point, pos)
-            if m is None or len(row) == n_channels:
-                raise DataError(f"trace point {k}: cannot read {point.strip()!r:.60}", path)
-            c, symbol = len(row), m.group(3)
-            if symbol is not None:  # T, F, ? or *: no difference order
-                value = {"T": 1.0, "F": 0.0, "?": math.nan, "*": prev[c]}[symbol]
-                mode[c], velocity[c] = "!", 0.0
-            else:
-                value = float(m.group(2))
-                mode[c] = m.group(1) or mode[c]
-                if mode[c] == "'":
-                    velocity[c] = value
-                    value = prev[c] + value
-                elif mode[c] == '"':
-                    velocity[c] += value
-                    value = prev[c] + velocity[c]
-                else:
-                    velocity[c] = value - prev[c]
-            prev[c] = value
-            row.append(value)
-            pos = m.end()
-        if len(row) < regular:
-            raise DataError(f"trace point {k}: {len(row)} values, needs {regular}", path)
-        row += defaults[len(row) :]
-        prev[:] = row  # a left-out value is the previous point's for a * that follows
-        rows.append(row)
-    return np.array(rows, dtype=np.float64).reshape(-1, n_channels)
 
 
 def _inkml_groups(root: ET.Element) -> list[tuple[list[ET.Element], str | None]]:
@@ -327,10 +229,10 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
     root = _parse_xml(_read_bytes(path), path)
     if root.tag != "ink":
         raise DataError(f"not an InkML document (root element <{root.tag}>)", path)
-    names, defaults, scale, regular = _trace_format(root, path)
+    names, defaults, scale, regular = trace_format(root, path)
     x, y = names.index("X"), names.index("Y")
     t = names.index("T") if "T" in names else None
-    stated = _time_units_stated(root)
+    stated = time_units_stated(root)
     writer = next(
         ((a.text or "").strip() for a in root.findall("annotation") if a.get("type") == "writer"),
         None,
@@ -342,7 +244,7 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
         for tr in traces:
             if tr.get("type") == "penUp":  # the pen moving above the surface: no ink
                 continue
-            v = _parse_trace(tr.text or "", len(names), defaults, path, regular) * scale
+            v = parse_trace(tr.text or "", len(names), defaults, path, regular) * scale
             tt = v[:, t] if t is not None else np.full(len(v), np.nan)
             strokes.append(np.stack([v[:, x], v[:, y], tt], axis=1))
         if traces and not strokes:
