@@ -229,7 +229,7 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
     root = _parse_xml(_read_bytes(path), path)
     if root.tag != "ink":
         raise DataError(f"not an InkML document (root element <{root.tag}>)", path)
-    names, defaults, scale, regular = trace_format(root, path)
+    names, defaults, scale = trace_format(root, path)
     x, y = names.index("X"), names.index("Y")
     t = names.index("T") if "T" in names else None
     stated = time_units_stated(root)
@@ -244,7 +244,7 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
         for tr in traces:
             if tr.get("type") == "penUp":  # the pen moving above the surface: no ink
                 continue
-            v = parse_trace(tr.text or "", len(names), defaults, path, regular) * scale
+            v = parse_trace(tr.text or "", len(names), defaults, path) * scale
             tt = v[:, t] if t is not None else np.full(len(v), np.nan)
             strokes.append(np.stack([v[:, x], v[:, y], tt], axis=1))
         if traces and not strokes:

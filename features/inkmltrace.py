@@ -46,13 +46,13 @@ def _channels(root: ET.Element) -> tuple[list[ET.Element], int]:
     return regular + fmt.findall("intermittentChannels/channel"), len(regular)
 
 
-def trace_format(root: ET.Element, path: Path) -> tuple[list[str], list[float], list[float], int]:
-    """``(channel names, defaults, scale, regular)`` of the document's first ``<traceFormat>``;
-    a point may leave out the channels after the first ``regular`` (the intermittent ones),
-    which then read as their ``default``, or NaN without one."""
+def trace_format(root: ET.Element, path: Path) -> tuple[list[str], list[float], list[float]]:
+    """``(channel names, defaults, scale)`` of the document's first ``<traceFormat>``: a channel
+    a point leaves out reads as its ``default``, or without one as 0 (a regular channel) or NaN
+    (an intermittent one)."""
     channels, regular = _channels(root)
     if not channels:
-        return ["X", "Y"], [0.0, 0.0], [1.0, 1.0], 2
+        return ["X", "Y"], [0.0, 0.0], [1.0, 1.0]
     names, defaults, scale = [], [], []
     for k, ch in enumerate(channels):
         name = (ch.get("name") or "").upper()
@@ -64,7 +64,7 @@ def trace_format(root: ET.Element, path: Path) -> tuple[list[str], list[float], 
         scale.append(sign * unit)
     if "X" not in names[:regular] or "Y" not in names[:regular]:
         raise DataError(f"traceFormat has regular channels {names[:regular]}, needs X and Y", path)
-    return names, defaults, scale, regular
+    return names, defaults, scale
 
 
 def time_units_stated(root: ET.Element) -> bool:
@@ -75,12 +75,9 @@ def time_units_stated(root: ET.Element) -> bool:
     return False
 
 
-def parse_trace(
-    text: str, n_channels: int, defaults: list[float], path: Path, regular: int | None = None
-) -> np.ndarray:
-    """Values ``(N, n_channels)`` of one ``<trace>``, difference encodings resolved; a point
-    needs its first ``regular`` values (all by default) and may leave out the rest."""
-    regular = n_channels if regular is None else regular
+def parse_trace(text: str, n_channels: int, defaults: list[float], path: Path) -> np.ndarray:
+    """Values ``(N, n_channels)`` of one ``<trace>``, difference encodings resolved; the values a
+    point leaves out at its end are the channels' ``defaults``."""
     mode = ["!"] * n_channels
     prev = [0.0] * n_channels
     velocity = [0.0] * n_channels
@@ -113,8 +110,6 @@ def parse_trace(
             prev[c] = value
             row.append(value)
             pos = m.end()
-        if len(row) < regular:
-            raise DataError(f"trace point {k}: {len(row)} values, needs {regular}", path)
         row += defaults[len(row) :]
         prev[:] = row  # a left-out value is the previous point's for a * that follows
         rows.append(row)
