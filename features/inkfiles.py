@@ -261,18 +261,26 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
 # JSON, NDJSON, NumPy
 
 
+def json_strokes(strokes: list, name: str | os.PathLike) -> tuple[np.ndarray, ...]:
+    """The strokes of JSON ink (``[[x, y, t?], ...]`` each, ``t`` null or left out when
+    unknown) as the readers give them: checked (:func:`checked_strokes`, naming ``name``) and in
+    seconds (:func:`seconds_of_unstated_times`). ``TypeError`` for strokes that are not lists of
+    points, which each caller words for its own input."""
+    # JSON has no NaN: a missing time is null, which NumPy turns into NaN with dtype float.
+    rows = [[[math.nan if v is None else v for v in p] for p in s] for s in strokes]
+    return seconds_of_unstated_times(checked_strokes(rows, name))
+
+
 def _sample_from_object(d: object, sid: str, path: Path) -> InkSample:
     if not isinstance(d, dict) or "strokes" not in d:
         raise DataError(f"{sid}: expected an object with 'strokes'", path)
     strokes = d["strokes"]
     if not isinstance(strokes, list):
         raise DataError(f"{sid}: 'strokes' must be a list of strokes", path)
-    # JSON has no NaN: a missing time is null, which NumPy turns into NaN with dtype float.
-    rows = [[[math.nan if v is None else v for v in p] for p in s] for s in strokes]
     text, writer = d.get("text"), d.get("writer")
     return InkSample(
         str(d.get("id", sid)),
-        seconds_of_unstated_times(checked_strokes(rows, path)),
+        json_strokes(strokes, path),
         None if text is None else str(text),
         None if writer is None else str(writer),
     )
@@ -421,6 +429,7 @@ __all__ = [
     "read_ink_file",
     "read_ink_json",
     "read_inkml",
+    "json_strokes",
     "read_stroke3",
     "seconds_of_unstated_times",
     "write_iam_ondb_strokes",

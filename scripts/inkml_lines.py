@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"inkml_lines: {e}", file=sys.stderr)
         return 2
     time_format = TIME_FORMATS[args.time]
+    units, stated = time_format or ("s", True)  # (units unused without time)
     written: dict[str, list] = {split: [] for split in args.splits}
     failed = 0
     with atomic_dir(args.dst) as tmp:
@@ -84,7 +85,6 @@ def main(argv: list[str] | None = None) -> int:
             strokes = sample.strokes
             if time_format is None:
                 strokes = tuple(np.concatenate([s[:, :2], s[:, 2:] * np.nan], 1) for s in strokes)
-            units, stated = time_format or ("s", True)
             rel = Path("ink") / f"{u.id}.inkml"
             write_inkml(
                 tmp / rel,

@@ -13,7 +13,6 @@ import base64
 import dataclasses
 import io
 import json
-import math
 import os
 import re
 import tempfile
@@ -25,7 +24,7 @@ import soundfile as sf
 
 from lstmrec.bundle import Bundle, load_bundle
 from lstmrec.features.errors import DataError
-from lstmrec.features.inkfiles import checked_strokes, seconds_of_unstated_times
+from lstmrec.features.inkfiles import json_strokes
 from lstmrec.inference.decoder import posteriors
 from lstmrec.inference.recognize import recognize_strokes
 from lstmrec.inference.transcribe import require_speech_model, transcribe_signal_detailed
@@ -220,11 +219,9 @@ def parse_strokes(body: bytes, limits: Limits) -> tuple[tuple[np.ndarray, ...], 
         points = sum(len(s) for s in strokes)
         if points > limits.ink_points:
             raise RequestError(413, f"{points} pen points, over the limit of {limits.ink_points}")
-        # JSON has no NaN: a missing time is null, as in the ink files
-        rows = [[[math.nan if v is None else v for v in p] for p in s] for s in strokes]
+        return json_strokes(strokes, name), name
     except TypeError:
         raise DataError("strokes must be lists of points, each [x, y] or [x, y, t]", name) from None
-    return seconds_of_unstated_times(checked_strokes(rows, name)), name
 
 
 def recognize_request(model: Model, body: bytes, limits: Limits) -> dict:
