@@ -165,7 +165,7 @@ def test_the_elastic_distortion_bends_the_affine_map_smoothly_by_about_a_pixel_a
     np.testing.assert_allclose(same, ramps, atol=1e-4)
 
 
-@pytest.mark.parametrize("arch", ["plain", "deep"])
+@pytest.mark.parametrize("arch", ["plain", "deep", "wide"])
 def test_each_network_reads_a_canvas_into_ten_digit_probabilities(arch):
     model = SCRIPT["build_model"](28, 0, arch)
     assert model.input_shape == (None, 28, SCRIPT["WIDTH"])
@@ -176,6 +176,22 @@ def test_each_network_reads_a_canvas_into_ten_digit_probabilities(arch):
     assert model.input_shape == (None, 28, SCRIPT["WIDTH"], 13)
     probs = model.predict(np.random.default_rng(0).random((3, 28, 36, 13)), verbose=0)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_the_wide_network_is_the_deep_one_with_twice_the_channels():
+    def convolutions(arch):
+        model = SCRIPT["build_model"](28, 0, arch)
+        return [
+            (c.filters, c.kernel_size, c.strides)
+            for c in model.layers
+            if c.name.startswith("conv2d")
+        ]
+
+    deep, wide = convolutions("deep"), convolutions("wide")
+    assert [f for f, _, _ in deep] == [32, 32, 32, 64, 64, 64, 128]
+    assert [f for f, _, _ in wide] == [2 * f for f, _, _ in deep]
+    assert [k for _, k, _ in wide] == [k for _, k, _ in deep]
+    assert [s for _, _, s in wide] == [s for _, _, s in deep]
 
 
 @pytest.fixture
