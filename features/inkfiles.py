@@ -9,10 +9,13 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
 
 - ``.xml``: an IAM-OnDB ``lineStrokes`` file, ``<WhiteboardCaptureSession><StrokeSet>
   <Stroke><Point x= y= time=/>`` (time in seconds; optional).
-- ``.inkml``: W3C InkML. The channel order comes from the document's first ``<traceFormat>``
-  (X, Y by default); channel ``T`` is time (``units="ms"`` is converted and ``units="s"`` kept;
-  without a unit, times are seconds unless their steps say milliseconds: see
-  :func:`seconds_of_unstated_times`), ``orientation="-ve"`` on Y flips it. Points may use the
+- ``.inkml``: W3C InkML. Each trace's channel order comes from its ``<traceFormat>``: that of
+  its context (``contextRef`` on the trace or its group, or the current ``<context>``; a
+  context's own format, ``traceFormatRef``, or its ``<inkSource>``'s), else the document's
+  first ``<traceFormat>``, else X, Y (:func:`features.inkmltrace.trace_formats`). Channel
+  ``T`` is time (``units="ms"`` is converted and ``units="s"`` kept; without a unit, times are
+  seconds unless their steps say milliseconds: see :func:`seconds_of_unstated_times`), and
+  ``orientation="-ve"`` on Y flips it. Points may use the
   explicit (``!``), first difference (``'``) and second difference (``"``) encodings, and the
   values ``T`` / ``F`` (booleans), ``?`` (unknown) and ``*`` (as at the previous point); the
   channels of ``<intermittentChannels>`` may be left out of a point (their ``default``, else
@@ -51,7 +54,7 @@ import numpy as np
 
 from lstmrec.features.errors import DataError
 from lstmrec.features.ink import MAX_INK_COORD, from_stroke3
-from lstmrec.features.inkmltrace import number_of, parse_trace, time_units_stated, trace_format
+from lstmrec.features.inkmltrace import XML_ID, number_of, trace_formats
 from lstmrec.features.inkwriters import (
     INKML_NS,
     InkSample,
@@ -199,8 +202,7 @@ def read_iam_ondb_strokes(path: str | os.PathLike) -> tuple[np.ndarray, ...]:
 
 def _inkml_groups(root: ET.Element) -> list[tuple[list[ET.Element], str | None]]:
     """``(traces, truth)`` for each sample of an InkML document (see the module docstring)."""
-    xml_id = "{http://www.w3.org/XML/1998/namespace}id"
-    traces = {t.get(xml_id, t.get("id")): t for t in root.iter("trace")}
+    traces = {t.get(XML_ID, t.get("id")): t for t in root.iter("trace")}
 
     def truth(el: ET.Element) -> str | None:
         for a in el.findall("annotation"):
@@ -229,10 +231,7 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
     root = _parse_xml(_read_bytes(path), path)
     if root.tag != "ink":
         raise DataError(f"not an InkML document (root element <{root.tag}>)", path)
-    names, defaults, scale = trace_format(root, path)
-    x, y = names.index("X"), names.index("Y")
-    t = names.index("T") if "T" in names else None
-    stated = time_units_stated(root)
+    formats = trace_formats(root, path)
     writer = next(
         ((a.text or "").strip() for a in root.findall("annotation") if a.get("type") == "writer"),
         None,
@@ -240,20 +239,20 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
     groups = _inkml_groups(root)
     samples = []
     for sid, (traces, text) in zip(_ids(path, len(groups)), groups, strict=True):
-        strokes = []
-        for tr in traces:
-            if tr.get("type") == "penUp":  # the pen moving above the surface: no ink
-                continue
-            v = parse_trace(tr.text or "", len(names), defaults, path) * scale
-            tt = v[:, t] if t is not None else np.full(len(v), np.nan)
-            strokes.append(np.stack([v[:, x], v[:, y], tt], axis=1))
-        if traces and not strokes:
+        # the pen moving above the surface (type="penUp") is not ink
+        inked = [tr for tr in traces if tr.get("type") != "penUp"]
+        if traces and not inked:
             where = f"{sid}: " if len(groups) > 1 else ""
             raise DataError(f"{where}only pen-up traces, no ink", path)
-        checked = checked_strokes(strokes, path)
-        if not stated:
-            checked = seconds_of_unstated_times(checked)
-        samples.append(InkSample(sid, checked, text, writer))
+        strokes = [formats[tr].points(tr.text or "", path) for tr in inked]
+        checked = list(checked_strokes(strokes, path))
+        # times in an unstated unit are told apart from the others' by their own steps
+        unstated = [i for i, tr in enumerate(inked) if not formats[tr].time_stated]
+        if unstated:
+            in_seconds = seconds_of_unstated_times([checked[i] for i in unstated])
+            for i, stroke in zip(unstated, in_seconds, strict=True):
+                checked[i] = stroke
+        samples.append(InkSample(sid, tuple(checked), text, writer))
     return samples
 
 

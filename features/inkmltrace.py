@@ -1,6 +1,6 @@
-"""The W3C InkML trace format (the 2011 Recommendation): the channels of a document's
-``<traceFormat>`` and the values of its ``<trace>`` points, for
-:func:`lstmrec.features.inkfiles.read_inkml`.
+"""The W3C InkML trace format (the 2011 Recommendation): which ``<traceFormat>`` each
+``<trace>`` of a document is written in (through its contexts), the channels of a format and
+the values of a trace's points, for :func:`lstmrec.features.inkfiles.read_inkml`.
 
 Channels are the regular ones (directly in ``<traceFormat>`` or in ``<regularChannels>``), then
 the ``<intermittentChannels>``, which a point may leave out. A value is a number, explicit
@@ -11,6 +11,7 @@ the readers because it is a grammar of its own.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from lstmrec.features.errors import DataError
+
+XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 
 
 def number_of(value: str | None, what: str, path: Path) -> float:
@@ -35,44 +38,116 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _VALUE_RE = re.compile(rf"\s*(?:([!'\"]?)\s*({_NUMBER})|([TF?*]))")
 
 
-def _channels(root: ET.Element) -> tuple[list[ET.Element], int]:
-    """The channels of the document's first ``<traceFormat>``, regular ones first (directly in it
-    or in ``<regularChannels>``), then its ``<intermittentChannels>``, and how many are
-    regular."""
-    fmt = root.find(".//traceFormat")
-    if fmt is None:
-        return [], 0
+@dataclasses.dataclass(frozen=True)
+class TraceFormat:
+    """One ``<traceFormat>``: its channels' names, the value of each when a point leaves it out,
+    the factor that turns each into the project's units (Y's orientation, T's milliseconds),
+    and whether T's ``units`` state seconds or milliseconds."""
+
+    names: tuple[str, ...] = ("X", "Y")
+    defaults: tuple[float, ...] = (0.0, 0.0)
+    scale: tuple[float, ...] = (1.0, 1.0)
+    time_stated: bool = False
+
+    def points(self, text: str, path: Path) -> np.ndarray:
+        """``(N, 3)`` points ``[x, y, t]`` of one trace's text (t NaN without a T channel)."""
+        v = parse_trace(text, len(self.names), list(self.defaults), path) * self.scale
+        t = v[:, self.names.index("T")] if "T" in self.names else np.full(len(v), np.nan)
+        return np.stack([v[:, self.names.index("X")], v[:, self.names.index("Y")], t], axis=1)
+
+
+def _format_of(fmt: ET.Element, path: Path) -> TraceFormat:
+    """The :class:`TraceFormat` of a ``<traceFormat>`` element: regular channels first (directly
+    in it or in ``<regularChannels>``), then its ``<intermittentChannels>``. A channel a point
+    leaves out reads as its ``default``, or without one as 0 (a regular channel) or NaN (an
+    intermittent one)."""
     regular = fmt.findall("channel") + fmt.findall("regularChannels/channel")
-    return regular + fmt.findall("intermittentChannels/channel"), len(regular)
-
-
-def trace_format(root: ET.Element, path: Path) -> tuple[list[str], list[float], list[float]]:
-    """``(channel names, defaults, scale)`` of the document's first ``<traceFormat>``: a channel
-    a point leaves out reads as its ``default``, or without one as 0 (a regular channel) or NaN
-    (an intermittent one)."""
-    channels, regular = _channels(root)
+    channels = regular + fmt.findall("intermittentChannels/channel")
     if not channels:
-        return ["X", "Y"], [0.0, 0.0], [1.0, 1.0]
-    names, defaults, scale = [], [], []
+        return TraceFormat()
+    names, defaults, scale, stated = [], [], [], False
     for k, ch in enumerate(channels):
         name = (ch.get("name") or "").upper()
         names.append(name)
-        missing = "0" if k < regular else "nan"
+        missing = "0" if k < len(regular) else "nan"
         defaults.append(number_of(ch.get("default", missing), f"channel {name} default", path))
+        units = (ch.get("units") or "").lower()
         sign = -1.0 if name == "Y" and ch.get("orientation") == "-ve" else 1.0
-        unit = 1e-3 if name == "T" and (ch.get("units") or "").lower() == "ms" else 1.0
-        scale.append(sign * unit)
-    if "X" not in names[:regular] or "Y" not in names[:regular]:
-        raise DataError(f"traceFormat has regular channels {names[:regular]}, needs X and Y", path)
-    return names, defaults, scale
+        scale.append(sign * (1e-3 if name == "T" and units == "ms" else 1.0))
+        stated = stated or (name == "T" and units in ("s", "ms"))
+    if "X" not in names[: len(regular)] or "Y" not in names[: len(regular)]:
+        where = f"traceFormat {_id(fmt)!r}" if _id(fmt) else "traceFormat"
+        raise DataError(
+            f"{where} has regular channels {names[: len(regular)]}, needs X and Y", path
+        )
+    return TraceFormat(tuple(names), tuple(defaults), tuple(scale), stated)
 
 
-def time_units_stated(root: ET.Element) -> bool:
-    """Whether the first ``<traceFormat>``'s T channel states seconds or milliseconds."""
-    for ch in _channels(root)[0]:
-        if (ch.get("name") or "").upper() == "T":
-            return (ch.get("units") or "").lower() in ("s", "ms")
-    return False
+def _id(el: ET.Element) -> str | None:
+    return el.get(XML_ID, el.get("id"))
+
+
+def trace_formats(root: ET.Element, path: Path) -> dict[ET.Element, TraceFormat]:
+    """The format of every ``<trace>`` of an InkML document, by the rules of its contexts: a
+    trace's ``contextRef``, else its nearest ``<traceGroup>``'s, else the current context (set
+    by a ``<context>`` outside ``<definitions>``, in document order). A context's format is its
+    own ``<traceFormat>`` or ``traceFormatRef``, else its ink source's (``<inkSource>`` or
+    ``inkSourceRef``), else that of the context it refers to (``contextRef``). Where none of
+    these gives one, the document's first ``<traceFormat>`` (documents that declare a single
+    one anywhere, without contexts), else X and Y."""
+    ids = {_id(el): el for el in root.iter() if _id(el)}
+    first = root.find(".//traceFormat")
+    document = _format_of(first, path) if first is not None else TraceFormat()
+    made: dict[ET.Element, TraceFormat] = {}  # each <traceFormat> element read once
+
+    def referred(el: ET.Element, attr: str, tag: str) -> ET.Element | None:
+        ref = (el.get(attr) or "").strip()
+        if not ref:
+            return None
+        target = ids.get(ref.removeprefix("#"))
+        if target is None or target.tag != tag:
+            raise DataError(f"{el.tag} {attr}={ref!r} names no <{tag}> in the document", path)
+        return target
+
+    def own_format(el: ET.Element) -> ET.Element | None:
+        """A context's or ink source's traceFormat, directly or by reference."""
+        fmt = el.find("traceFormat")
+        if fmt is None and el.tag == "context":
+            fmt = referred(el, "traceFormatRef", "traceFormat")
+            source = el.find("inkSource")
+            source = source if source is not None else referred(el, "inkSourceRef", "inkSource")
+            fmt = fmt if fmt is not None or source is None else own_format(source)
+        return fmt
+
+    def of_context(ctx: ET.Element, base: TraceFormat, seen: tuple = ()) -> TraceFormat:
+        if ctx in seen:
+            raise DataError(f"context {_id(ctx)!r} refers to itself through contextRef", path)
+        fmt = own_format(ctx)
+        if fmt is not None:
+            if fmt not in made:
+                made[fmt] = _format_of(fmt, path)
+            return made[fmt]
+        parent = referred(ctx, "contextRef", "context")
+        return base if parent is None else of_context(parent, base, (*seen, ctx))
+
+    formats: dict[ET.Element, TraceFormat] = {}
+
+    def walk(el: ET.Element, current: TraceFormat, in_definitions: bool) -> None:
+        for child in el:
+            if child.tag == "context" and not in_definitions:
+                current = of_context(child, current)
+            elif child.tag in ("trace", "traceGroup"):
+                ctx = referred(child, "contextRef", "context")
+                fmt = current if ctx is None else of_context(ctx, document)
+                if child.tag == "trace":
+                    formats[child] = fmt
+                else:
+                    walk(child, fmt, in_definitions)
+            else:
+                walk(child, current, in_definitions or child.tag == "definitions")
+
+    walk(root, document, False)
+    return formats
 
 
 def parse_trace(text: str, n_channels: int, defaults: list[float], path: Path) -> np.ndarray:
