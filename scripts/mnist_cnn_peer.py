@@ -57,9 +57,9 @@ import numpy as np
 from lstmrec.config import load_recipe
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import atomic_path, check_output, write_text
-from lstmrec.features.ink import normalized_ink
+from lstmrec.features.ink import MAX_INK_FRAMES, normalized_ink
 from lstmrec.features.inkfiles import read_ink_file
-from lstmrec.features.inkimage import PEN_WIDTH, draw_paths, image_grid
+from lstmrec.features.inkimage import PEN_WIDTH, draw_paths, image_features, image_grid
 from lstmrec.manifest import read_manifest
 from lstmrec.progress import progress
 
@@ -90,12 +90,17 @@ COPIES, COPY_STRENGTH, COPY_SEED = 8, 0.5, 0
 DIRECTIONS, THIRDS = 8, 3
 
 
-def trajectory_planes(strokes, config) -> np.ndarray:
-    """``(columns, rows, 12)`` planes of the pen's path on the grid of the ``image`` features of
-    ``config``: the segments moving in each of :data:`DIRECTIONS` directions, those in each of
-    :data:`THIRDS` thirds of the path's length, and the pen's moves between strokes, each drawn
-    with the picture's pen, 0 to 1."""
-    ink, _ = normalized_ink(strokes, config)
+def trajectory_image(strokes, config, source) -> np.ndarray:
+    """``(columns, rows, 13)``: the picture of the ``image`` features of ``config`` and, beside
+    it, the planes of the pen's path on its grid: the segments moving in each of
+    :data:`DIRECTIONS` directions, those in each of :data:`THIRDS` thirds of the path's length,
+    and the pen's moves between strokes, each drawn with the picture's pen, 0 to 1. The ink is
+    normalised once for both; :class:`DataError` naming ``source`` for unusable ink."""
+    try:
+        ink, _ = normalized_ink(strokes, config)
+        grey, _ = image_features(ink, config.reference, config.spacing, MAX_INK_FRAMES)
+    except DataError as e:
+        raise DataError(e.reason, source) from None
     origin, columns, rows = image_grid(ink, config.reference, config.spacing)
     paths = [(s[:, :2] - origin) / config.spacing for s in ink]
     segments = np.concatenate([np.stack([p[:-1], p[1:]], axis=1) for p in paths])  # (S, 2, 2)
@@ -112,7 +117,8 @@ def trajectory_planes(strokes, config) -> np.ndarray:
     planes = [draw_paths(list(segments[g]), pen_px, (columns, rows)) for g in groups]
     lifts = [np.stack([a[-1], b[0]]) for a, b in itertools.pairwise(paths)]
     planes.append(draw_paths(lifts, pen_px, (columns, rows)))
-    return (255 - np.stack(planes, axis=-1).transpose(1, 0, 2).astype(np.float32)) / 255.0
+    planes = (255 - np.stack(planes, axis=-1).transpose(1, 0, 2).astype(np.float32)) / 255.0
+    return np.concatenate([grey[:, :, None], planes], axis=2)
 
 
 def canvas(feats: np.ndarray, width: int = WIDTH) -> tuple[np.ndarray, bool]:
@@ -219,7 +225,7 @@ def answer_lines(all_ids: list[str], best: dict[str, int]) -> str:
 
 def load_split(data: Path, name: str, config, trajectory: bool = False) -> Split:
     """The digits of ``data/<name>.jsonl`` drawn as images (with ``trajectory``, the picture
-    and the planes of :func:`trajectory_planes`); unreadable ones are named on stderr and left
+    and the planes of :func:`trajectory_image`); unreadable ones are named on stderr and left
     out."""
     from lstmrec.featurize import checked_ink_features
 
@@ -235,10 +241,10 @@ def load_split(data: Path, name: str, config, trajectory: bool = False) -> Split
             continue
         try:
             strokes = read_ink_file(u.path)[0].strokes
-            feats, _ = checked_ink_features(strokes, config, u.path)
             if trajectory:
-                planes = trajectory_planes(strokes, config)
-                feats = np.concatenate([feats[:, :, None], planes], axis=2)
+                feats = trajectory_image(strokes, config, u.path)
+            else:
+                feats, _ = checked_ink_features(strokes, config, u.path)
         except DataError as e:
             print(f"mnist_cnn_peer: skipped: {e}", file=sys.stderr)
             continue

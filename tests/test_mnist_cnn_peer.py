@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from helpers import REPO, shared_data
 
+from lstmrec.features.errors import DataError
+
 SCRIPT = runpy.run_path(str(REPO / "scripts" / "mnist_cnn_peer.py"))
 MNIST_INK = runpy.run_path(str(REPO / "scripts" / "mnist_ink.py"))
 
@@ -68,7 +70,7 @@ def test_deslant_draws_a_slanted_stroke_upright():
     assert widths[1] <= widths[0] // 2, widths
 
 
-def test_trajectory_planes_draw_the_pen_s_directions_thirds_and_lifts():
+def test_trajectory_planes_draw_the_pen_s_directions_thirds_and_lifts_beside_the_picture():
     from lstmrec.config import load_recipe
     from lstmrec.featurize import checked_ink_features
 
@@ -80,8 +82,10 @@ def test_trajectory_planes_draw_the_pen_s_directions_thirds_and_lifts():
     stem = np.stack([np.full(17, 10.0), np.arange(4.0, 21.0), np.full(17, np.nan)], axis=1)
     config = load_recipe(SCRIPT["RECIPE"]).features
     grey, _ = checked_ink_features([bar, stem], config, "7")  # (columns, rows)
-    planes = SCRIPT["trajectory_planes"]([bar, stem], config)
-    assert planes.shape == grey.shape + (12,)
+    image = SCRIPT["trajectory_image"]([bar, stem], config, "7")
+    assert image.shape == grey.shape + (13,)
+    np.testing.assert_array_equal(image[:, :, 0], grey)  # the picture the others read
+    planes = image[:, :, 1:]
     directions, thirds, lift = planes[:, :, :8], planes[:, :, 8:11], planes[:, :, 11]
 
     # The box is 20 pixels high (one pixel of the digit's grid is one pixel), its top edge 4
@@ -107,8 +111,11 @@ def test_trajectory_planes_draw_the_pen_s_directions_thirds_and_lifts():
     # The lift: from the bar's end (edges 14, 4) to the stem's start (14, 8), nowhere else.
     assert inked(lift) == ([3, 4, 5, 6, 7, 8], [13, 14])
     # A bar drawn leftward instead: the direction opposite to rightward, four sectors on.
-    back = SCRIPT["trajectory_planes"]([bar[::-1], stem], config)
+    back = SCRIPT["trajectory_image"]([bar[::-1], stem], config, "7")[:, :, 1:]
     assert not back[:, :, 0].any() and np.allclose(back[:, :, 4], directions[:, :, 0])
+    # Unusable ink is named.
+    with pytest.raises(DataError, match="^7: "):
+        SCRIPT["trajectory_image"]([bar[:1]], config, "7")
 
 
 def test_the_distortion_is_none_at_strength_0_and_moves_but_keeps_the_ink():
