@@ -96,8 +96,6 @@ def trace_formats(root: ET.Element, path: Path) -> dict[ET.Element, TraceFormat]
     these gives one, the document's first ``<traceFormat>`` (documents that declare a single
     one anywhere, without contexts), else X and Y."""
     ids = {_id(el): el for el in root.iter() if _id(el)}
-    first = root.find(".//traceFormat")
-    document = _format_of(first, path) if first is not None else TraceFormat()
     made: dict[ET.Element, TraceFormat] = {}  # each <traceFormat> element read once
 
     def referred(el: ET.Element, attr: str, tag: str) -> ET.Element | None:
@@ -119,7 +117,11 @@ def trace_formats(root: ET.Element, path: Path) -> dict[ET.Element, TraceFormat]
             fmt = fmt if fmt is not None or source is None else own_format(source)
         return fmt
 
-    def of_context(ctx: ET.Element, base: TraceFormat, seen: tuple = ()) -> TraceFormat:
+    # None stands for the document's default format, read only if some trace is in it (a
+    # document whose first <traceFormat> lacks X or Y may never use it).
+    def of_context(
+        ctx: ET.Element, base: TraceFormat | None, seen: tuple = ()
+    ) -> TraceFormat | None:
         if ctx in seen:
             raise DataError(f"context {_id(ctx)!r} refers to itself through contextRef", path)
         fmt = own_format(ctx)
@@ -130,15 +132,15 @@ def trace_formats(root: ET.Element, path: Path) -> dict[ET.Element, TraceFormat]
         parent = referred(ctx, "contextRef", "context")
         return base if parent is None else of_context(parent, base, (*seen, ctx))
 
-    formats: dict[ET.Element, TraceFormat] = {}
+    formats: dict[ET.Element, TraceFormat | None] = {}
 
-    def walk(el: ET.Element, current: TraceFormat, in_definitions: bool) -> None:
+    def walk(el: ET.Element, current: TraceFormat | None, in_definitions: bool) -> None:
         for child in el:
             if child.tag == "context" and not in_definitions:
                 current = of_context(child, current)
             elif child.tag in ("trace", "traceGroup"):
                 ctx = referred(child, "contextRef", "context")
-                fmt = current if ctx is None else of_context(ctx, document)
+                fmt = current if ctx is None else of_context(ctx, None)
                 if child.tag == "trace":
                     formats[child] = fmt
                 else:
@@ -146,8 +148,12 @@ def trace_formats(root: ET.Element, path: Path) -> dict[ET.Element, TraceFormat]
             else:
                 walk(child, current, in_definitions or child.tag == "definitions")
 
-    walk(root, document, False)
-    return formats
+    walk(root, None, False)
+    if None in formats.values():
+        first = root.find(".//traceFormat")
+        document = _format_of(first, path) if first is not None else TraceFormat()
+        formats = {trace: fmt or document for trace, fmt in formats.items()}
+    return formats  # type: ignore[return-value]
 
 
 def parse_trace(text: str, n_channels: int, defaults: list[float], path: Path) -> np.ndarray:

@@ -130,3 +130,23 @@ def test_a_reference_to_nothing_is_one_clear_error(tmp_path, reference, reason):
     with pytest.raises(DataError) as err:
         read_ink_file(path)
     assert reason in str(err.value) and str(path) in str(err.value)
+
+
+def test_a_format_no_trace_is_written_in_is_not_read(tmp_path):
+    # The first <traceFormat> (for pressure alone) serves no trace: it is not needed to read.
+    text = """<ink>
+  <definitions>
+    <traceFormat xml:id="pressure"><channel name="F"/></traceFormat>
+    <context xml:id="pen">
+      <traceFormat><channel name="X"/><channel name="Y"/></traceFormat>
+    </context>
+  </definitions>
+  <trace contextRef="#pen">1 2, 3 4</trace>
+</ink>
+"""
+    (sample,) = read_ink_file(_write(tmp_path, text))
+    assert sample.strokes[0][:, :2].tolist() == [[1, 2], [3, 4]]
+    # A trace in the default format reads it, and is refused in one line.
+    path = _write(tmp_path, text.replace('<trace contextRef="#pen">', "<trace>"), "bare.inkml")
+    with pytest.raises(DataError, match="traceFormat 'pressure' has regular channels"):
+        read_ink_file(path)
