@@ -15,15 +15,15 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
   first ``<traceFormat>``, else X, Y (:func:`features.inkmltrace.trace_formats`). Channel
   ``T`` is time (``units="ms"`` is converted and ``units="s"`` kept; without a unit, times are
   seconds unless their steps say milliseconds: see :func:`seconds_of_unstated_times`), and
-  ``orientation="-ve"`` on Y flips it. Points may use the
-  explicit (``!``), first difference (``'``) and second difference (``"``) encodings, and the
-  values ``T`` / ``F`` (booleans), ``?`` (unknown) and ``*`` (as at the previous point); the
-  channels of ``<intermittentChannels>`` may be left out of a point (their ``default``, else
-  unknown); traces of ``type="penUp"`` (the pen moving above the surface) are left out. One
-  sample per file, labelled by a document-level ``<annotation type="truth">``; a document
-  without one gives one sample per leaf ``<traceGroup>`` (its traces or ``<traceView
-  traceDataRef=>`` references, its own truth annotation), or one unlabelled sample of all
-  traces when it has no groups.
+  ``orientation="-ve"`` on Y flips it. Points may use the explicit (``!``), first difference
+  (``'``) and second difference (``"``) encodings, and the values ``T`` / ``F`` (booleans),
+  ``?`` (unknown) and ``*`` (as at the previous point); the channels of
+  ``<intermittentChannels>`` may be left out of a point (their ``default``, else unknown);
+  traces of ``type="penUp"`` (the pen moving above the surface) are left out. One sample per
+  file, labelled by a document-level ``<annotation type="truth">``; a document without one
+  gives one sample per leaf ``<traceGroup>`` (its traces or ``<traceView traceDataRef=>``
+  references, its own truth annotation), or one unlabelled sample of all traces when it has no
+  groups.
 - ``.json``: one object ``{"id"?, "strokes": [[[x, y, t?], ...], ...], "text"?, "writer"?}``
   or a list of them; ``.ndjson`` / ``.jsonl``: one such object per line (what a web canvas
   produces). ``t`` may be omitted or null; it is in seconds, or in milliseconds when its steps
