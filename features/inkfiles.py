@@ -21,9 +21,9 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
   ``<intermittentChannels>`` may be left out of a point (their ``default``, else unknown);
   traces of ``type="penUp"`` (the pen moving above the surface) are left out. One sample per
   file, labelled by a document-level ``<annotation type="truth">``; a document without one
-  gives one sample per leaf ``<traceGroup>`` (its traces or ``<traceView traceDataRef=>``
-  references, its own truth annotation), or one unlabelled sample of all traces when it has no
-  groups.
+  gives one sample per leaf ``<traceGroup>`` (its traces and the ink its ``<traceView>`` elements
+  select, in document order: :func:`features.inkmltrace.view_pieces`; its own truth
+  annotation), or one unlabelled sample of all traces when it has no groups.
 - ``.json``: one object ``{"id"?, "strokes": [[[x, y, t?], ...], ...], "text"?, "writer"?}``
   or a list of them; ``.ndjson`` / ``.jsonl``: one such object per line (what a web canvas
   produces). ``t`` may be omitted or null; it is in seconds, or in milliseconds when its steps
@@ -54,7 +54,7 @@ import numpy as np
 
 from lstmrec.features.errors import DataError
 from lstmrec.features.ink import MAX_INK_COORD, from_stroke3
-from lstmrec.features.inkmltrace import XML_ID, number_of, trace_formats
+from lstmrec.features.inkmltrace import XML_ID, Piece, number_of, trace_formats, view_pieces
 from lstmrec.features.inkwriters import (
     INKML_NS,
     InkSample,
@@ -200,9 +200,9 @@ def read_iam_ondb_strokes(path: str | os.PathLike) -> tuple[np.ndarray, ...]:
 # InkML
 
 
-def _inkml_groups(root: ET.Element) -> list[tuple[list[ET.Element], str | None]]:
-    """``(traces, truth)`` for each sample of an InkML document (see the module docstring)."""
-    traces = {t.get(XML_ID, t.get("id")): t for t in root.iter("trace")}
+def _inkml_groups(root: ET.Element, path: Path) -> list[tuple[list[Piece], str | None]]:
+    """``(pieces, truth)`` for each sample of an InkML document (see the module docstring)."""
+    ids = {el.get(XML_ID, el.get("id")): el for el in root.iter()}
 
     def truth(el: ET.Element) -> str | None:
         for a in el.findall("annotation"):
@@ -213,15 +213,16 @@ def _inkml_groups(root: ET.Element) -> list[tuple[list[ET.Element], str | None]]
     doc_truth = truth(root)
     leaves = [g for g in root.iter("traceGroup") if g.find("traceGroup") is None]
     if doc_truth is not None or not leaves:
-        return [(list(root.iter("trace")), doc_truth)]
+        return [([(t, slice(None)) for t in root.iter("trace")], doc_truth)]
     groups = []
     for g in leaves:
-        members = list(g.findall("trace"))
-        for view in g.findall("traceView"):
-            ref = (view.get("traceDataRef") or "").lstrip("#")
-            if ref in traces:
-                members.append(traces[ref])
-        groups.append((members, truth(g)))
+        pieces: list[Piece] = []
+        for el in g:  # in document order: its traces and the ink its views select
+            if el.tag == "trace":
+                pieces.append((el, slice(None)))
+            elif el.tag == "traceView":
+                pieces += view_pieces(el, ids, path)
+        groups.append((pieces, truth(g)))
     return groups
 
 
@@ -236,18 +237,18 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
         ((a.text or "").strip() for a in root.findall("annotation") if a.get("type") == "writer"),
         None,
     )
-    groups = _inkml_groups(root)
+    groups = _inkml_groups(root, path)
     samples = []
-    for sid, (traces, text) in zip(_ids(path, len(groups)), groups, strict=True):
+    for sid, (pieces, text) in zip(_ids(path, len(groups)), groups, strict=True):
         # the pen moving above the surface (type="penUp") is not ink
-        inked = [tr for tr in traces if tr.get("type") != "penUp"]
-        if traces and not inked:
+        inked = [(tr, part) for tr, part in pieces if tr.get("type") != "penUp"]
+        if pieces and not inked:
             where = f"{sid}: " if len(groups) > 1 else ""
             raise DataError(f"{where}only pen-up traces, no ink", path)
-        strokes = [formats[tr].points(tr.text or "", path) for tr in inked]
+        strokes = [formats[tr].points(tr.text or "", path)[part] for tr, part in inked]
         checked = list(checked_strokes(strokes, path))
         # times in an unstated unit are told apart from the others' by their own steps
-        unstated = [i for i, tr in enumerate(inked) if not formats[tr].time_stated]
+        unstated = [i for i, (tr, _) in enumerate(inked) if not formats[tr].time_stated]
         if unstated:
             in_seconds = seconds_of_unstated_times([checked[i] for i in unstated])
             for i, stroke in zip(unstated, in_seconds, strict=True):

@@ -1,6 +1,7 @@
 """The W3C InkML trace format (the 2011 Recommendation): which ``<traceFormat>`` each
 ``<trace>`` of a document is written in (through its contexts), the channels of a format and
-the values of a trace's points, for :func:`lstmrec.features.inkfiles.read_inkml`.
+the values of a trace's points, and which points of which traces a ``<traceView>`` selects,
+for :func:`lstmrec.features.inkfiles.read_inkml`.
 
 Channels are the regular ones (directly in ``<traceFormat>`` or in ``<regularChannels>``), then
 the ``<intermittentChannels>``, which a point may leave out. A value is a number, explicit
@@ -195,3 +196,74 @@ def parse_trace(text: str, n_channels: int, defaults: list[float], path: Path) -
         prev[:] = row  # a left-out value is the previous point's for a * that follows
         rows.append(row)
     return np.array(rows, dtype=np.float64).reshape(-1, n_channels)
+
+
+# A piece of ink a sample is made of: a <trace> element and the slice of its points it keeps.
+Piece = tuple[ET.Element, slice]
+_INK_TAGS = ("trace", "traceGroup", "traceView")
+
+
+def _index_path(view: ET.Element, attr: str, path: Path) -> tuple[int, ...]:
+    """The positions of ``from`` or ``to`` (``"3"``, ``"2:14"``): one per level, counted from 1."""
+    value = (view.get(attr) or "").strip()
+    if not value:
+        return ()
+    try:
+        levels = tuple(int(part) for part in value.split(":"))
+    except ValueError:
+        levels = (0,)
+    if min(levels) < 1:
+        raise DataError(f"traceView {attr}={value!r} is not a position counted from 1", path)
+    return levels
+
+
+def view_pieces(view: ET.Element, ids: dict[str, ET.Element], path: Path) -> list[Piece]:
+    """The pieces of ink a ``<traceView>`` selects: what its ``traceDataRef`` names (a trace, a
+    trace group or another view), from its ``from`` to its ``to`` (both kept, counted from 1;
+    on a group one position per level, ``"2:14"`` being the 14th point of its 2nd trace), or
+    the pieces of the views it holds. :class:`DataError` for a reference to nothing, a position
+    outside the ink, or a view that takes part in itself."""
+
+    def node_pieces(node: ET.Element, first: tuple, last: tuple, seen: tuple) -> list[Piece]:
+        if node in seen:
+            raise DataError(f"<{node.tag}> {_id(node)!r} is selected by a view within it", path)
+        if node.tag == "trace":
+            if len(first) > 1 or len(last) > 1:
+                raise DataError(
+                    f"traceView from/to go below the points of trace {_id(node)!r}", path
+                )
+            n = len(node.text.split(",")) if (node.text or "").strip() else 0
+            return [(node, _range(first, last, n, f"trace {_id(node)!r}", path))]
+        if node.tag == "traceView":
+            ref = (node.get("traceDataRef") or "").strip()
+            if ref:
+                target = ids.get(ref.removeprefix("#"))
+                if target is None or target.tag not in _INK_TAGS:
+                    raise DataError(f"traceView traceDataRef={ref!r} names no ink", path)
+                if first or last:
+                    raise DataError("a traceView that refers to a view takes no range", path)
+                own = (_index_path(node, "from", path), _index_path(node, "to", path))
+                return node_pieces(target, *own, (*seen, node))
+        children = [c for c in node if c.tag in _INK_TAGS]
+        chosen = _range(first[:1], last[:1], len(children), f"{node.tag} {_id(node)!r}", path)
+        pieces = []
+        for k in range(len(children))[chosen]:
+            below_first = first[1:] if k == chosen.start else ()
+            below_last = last[1:] if k == chosen.stop - 1 else ()
+            pieces += node_pieces(children[k], below_first, below_last, (*seen, node))
+        return pieces
+
+    return node_pieces(view, (), (), ())
+
+
+def _range(first: tuple, last: tuple, n: int, what: str, path: Path) -> slice:
+    """The slice of positions ``first[0]`` to ``last[0]`` of ``n`` (counted from 1, both kept;
+    the first and the last without them), or :class:`DataError` when they fall outside ``1..n``
+    or ``to`` comes before ``from``."""
+    if not first and not last:
+        return slice(0, n)
+    start = first[0] if first else 1
+    stop = last[0] if last else n
+    if not 1 <= start <= stop <= n:
+        raise DataError(f"traceView selects {start} to {stop} of {what}, which has {n}", path)
+    return slice(start - 1, stop)
