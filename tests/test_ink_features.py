@@ -308,6 +308,22 @@ def test_stray_points_are_removed():
     assert len(cleaned[0]) == len(ink[0]) - 1 and 10 not in kept[0][:, 1]
 
 
+def test_a_lone_character_keeps_the_strokes_the_pen_drew_off_its_stem():
+    # A "7" as the MNIST pen-stroke set writes it: a bar of 5 points, then an upright stem of
+    # 16. x's interquartile range is 0 (floored at 0.16), so the bar's first four points lie
+    # beyond 10 of them from the median x of 15: the limit alone drops them (a "1" is left).
+    seven = np.array([[x, 9] for x in range(10, 15)] + [[15, y] for y in range(10, 26)], float)
+    seven = np.c_[seven, np.zeros(len(seven))]
+    (cleaned,), _ = clean_strokes([seven])
+    np.testing.assert_array_equal(cleaned, seven)
+    # A stray sample in the stem (a jump of 25 points away and back) and a stray stroke far to
+    # the right are still dropped: the pen did not reach them in short steps.
+    glitch = np.insert(seven, 12, [40.0, 17.0, 0.0], axis=0)
+    speck = np.array([[40.0, 12.0, 0.0], [41.0, 12.0, 0.0]])
+    cleaned, kept = clean_strokes([glitch, speck])
+    assert len(cleaned) == 1 and kept[0][:, 1].tolist() == [*range(12), *range(13, len(glitch))]
+
+
 @pytest.mark.parametrize(
     ("ink", "message"),
     [
