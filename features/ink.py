@@ -230,15 +230,15 @@ def clean_strokes(
     lo, med, hi = np.percentile(allxy, [25, 50, 75], axis=0)
     extent = allxy.max(axis=0) - allxy.min(axis=0)
     iqr = np.maximum(hi - lo, 0.01 * extent.max())
-    steps = [np.hypot(*np.diff(a[:, :2], axis=0).T) for a in arrays]
-    moves = np.concatenate(steps)[np.concatenate(steps) > 0]
-    short = CONNECTED_STEP * float(np.median(moves)) if moves.size else 0.0
+    within = [(np.abs(a[:, :2] - med) <= outlier * iqr).all(axis=1) for a in arrays]
+    if not all(w.all() for w in within):
+        steps = [np.hypot(*np.diff(a[:, :2], axis=0).T) for a in arrays]
+        moves = np.concatenate(steps)
+        short = CONNECTED_STEP * float(np.median(moves[moves > 0])) if moves.any() else 0.0
+        within = [_reached(w, s <= short) for w, s in zip(within, steps, strict=True)]
     cleaned, kept = [], []
-    for i, (arr, step) in enumerate(zip(arrays, steps, strict=True)):
+    for i, (arr, inside) in enumerate(zip(arrays, within, strict=True)):
         index = np.arange(len(arr))
-        inside = (np.abs(arr[:, :2] - med) <= outlier * iqr).all(axis=1)
-        if not inside.all():
-            inside = _reached(inside, step <= short)
         arr, index = arr[inside], index[inside]
         if len(arr) == 0:
             continue
