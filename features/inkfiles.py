@@ -54,7 +54,13 @@ import numpy as np
 
 from lstmrec.features.errors import DataError
 from lstmrec.features.ink import MAX_INK_COORD, from_stroke3
-from lstmrec.features.inkmltrace import XML_ID, Piece, number_of, trace_formats, view_pieces
+from lstmrec.features.inkmltrace import (
+    Piece,
+    element_ids,
+    number_of,
+    trace_formats,
+    view_pieces,
+)
 from lstmrec.features.inkwriters import (
     INKML_NS,
     InkSample,
@@ -200,9 +206,10 @@ def read_iam_ondb_strokes(path: str | os.PathLike) -> tuple[np.ndarray, ...]:
 # InkML
 
 
-def _inkml_groups(root: ET.Element, path: Path) -> list[tuple[list[Piece], str | None]]:
+def _inkml_groups(
+    root: ET.Element, ids: dict[str, ET.Element], path: Path
+) -> list[tuple[list[Piece], str | None]]:
     """``(pieces, truth)`` for each sample of an InkML document (see the module docstring)."""
-    ids = {el.get(XML_ID, el.get("id")): el for el in root.iter()}
 
     def truth(el: ET.Element) -> str | None:
         for a in el.findall("annotation"):
@@ -232,12 +239,13 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
     root = _parse_xml(_read_bytes(path), path)
     if root.tag != "ink":
         raise DataError(f"not an InkML document (root element <{root.tag}>)", path)
-    formats = trace_formats(root, path)
+    ids = element_ids(root)
+    formats = trace_formats(root, ids, path)
     writer = next(
         ((a.text or "").strip() for a in root.findall("annotation") if a.get("type") == "writer"),
         None,
     )
-    groups = _inkml_groups(root, path)
+    groups = _inkml_groups(root, ids, path)
     samples = []
     for sid, (pieces, text) in zip(_ids(path, len(groups)), groups, strict=True):
         # the pen moving above the surface (type="penUp") is not ink

@@ -88,15 +88,22 @@ def _id(el: ET.Element) -> str | None:
     return el.get(XML_ID, el.get("id"))
 
 
-def trace_formats(root: ET.Element, path: Path) -> dict[ET.Element, TraceFormat]:
+def element_ids(root: ET.Element) -> dict[str, ET.Element]:
+    """The elements of a document that have an ``xml:id`` (or ``id``), by it: what references
+    (``contextRef``, ``traceDataRef``, ...) name."""
+    return {_id(el): el for el in root.iter() if _id(el)}  # type: ignore[misc]
+
+
+def trace_formats(
+    root: ET.Element, ids: dict[str, ET.Element], path: Path
+) -> dict[ET.Element, TraceFormat]:
     """The format of every ``<trace>`` of an InkML document, by the rules of its contexts: a
     trace's ``contextRef``, else its nearest ``<traceGroup>``'s, else the current context (set
     by a ``<context>`` outside ``<definitions>``, in document order). A context's format is its
     own ``<traceFormat>`` or ``traceFormatRef``, else its ink source's (``<inkSource>`` or
     ``inkSourceRef``), else that of the context it refers to (``contextRef``). Where none of
     these gives one, the document's first ``<traceFormat>`` (documents that declare a single
-    one anywhere, without contexts), else X and Y."""
-    ids = {_id(el): el for el in root.iter() if _id(el)}
+    one anywhere, without contexts), else X and Y. ``ids``: :func:`element_ids` of ``root``."""
     made: dict[ET.Element, TraceFormat] = {}  # each <traceFormat> element read once
 
     def referred(el: ET.Element, attr: str, tag: str) -> ET.Element | None:
