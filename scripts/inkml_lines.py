@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmrec.corpora.iam_ondb import IAM_ONDB_SPLIT_FILES, lines_of_splits
+from lstmrec.cli.common import EXIT_BAD_INPUT, add_tree_copy_args, tree_copy_lines
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import atomic_dir
 from lstmrec.features.inkfiles import InkSample, read_ink_file, write_inkml
@@ -45,15 +45,7 @@ MANIFEST_NAMES = {"test": "core-test", "dev": "dev", "train": "train"}  # as lst
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("src", type=Path, help="an IAM-OnDB tree (lineStrokes/, ascii/, split files)")
-    p.add_argument("dst", type=Path, help="the folder to write (must not exist)")
-    p.add_argument(
-        "--splits",
-        nargs="+",
-        choices=sorted(set(IAM_ONDB_SPLIT_FILES.values())),
-        default=["test", "dev"],
-        help="the task 1 splits whose lines are written (default: test dev)",
-    )
+    add_tree_copy_args(p, verb="written")
     p.add_argument(
         "--time",
         choices=list(TIME_FORMATS),
@@ -61,14 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         help="how time is written: s, ms (units stated), ms-unstated, none (default: s)",
     )
     args = p.parse_args(argv)
-    if args.dst.exists():
-        print(f"inkml_lines: {args.dst}: exists; choose a new folder", file=sys.stderr)
-        return 2
-    try:
-        chosen, splits = lines_of_splits(args.src, args.splits)
-    except DataError as e:
-        print(f"inkml_lines: {e}", file=sys.stderr)
-        return 2
+    lines = tree_copy_lines(args, "inkml_lines")
+    if lines is None:
+        return EXIT_BAD_INPUT
+    chosen, splits = lines
     time_format = TIME_FORMATS[args.time]
     units, stated = time_format or ("s", True)  # (units unused without time)
     written: dict[str, list] = {split: [] for split in args.splits}
@@ -99,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.dst}: {counts} lines as InkML (time: {args.time})")
     if failed:
         print(f"inkml_lines: {failed} file(s) failed", file=sys.stderr)
-    return 2 if failed else 0
+    return EXIT_BAD_INPUT if failed else 0
 
 
 if __name__ == "__main__":

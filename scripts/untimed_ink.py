@@ -24,8 +24,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from lstmrec.corpora.iam_ondb import IAM_ONDB_SPLIT_FILES, lines_of_splits
-from lstmrec.features.errors import DataError
+from lstmrec.cli.common import EXIT_BAD_INPUT, add_tree_copy_args, tree_copy_lines
+from lstmrec.corpora.iam_ondb import IAM_ONDB_SPLIT_FILES
 from lstmrec.features.files import atomic_dir
 
 TIME_ATTRIBUTES = ("time", "start_time", "end_time")
@@ -53,24 +53,12 @@ def copy(src: Path, dst: Path, rel: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("src", type=Path, help="an IAM-OnDB tree (lineStrokes/, ascii/, split files)")
-    p.add_argument("dst", type=Path, help="the folder to write (must not exist)")
-    p.add_argument(
-        "--splits",
-        nargs="+",
-        choices=sorted(set(IAM_ONDB_SPLIT_FILES.values())),
-        default=["test", "dev"],
-        help="the task 1 splits whose lines are copied (default: test dev)",
-    )
+    add_tree_copy_args(p, verb="copied")
     args = p.parse_args(argv)
-    if args.dst.exists():
-        print(f"untimed_ink: {args.dst}: exists; choose a new folder", file=sys.stderr)
-        return 2
-    try:
-        chosen, splits = lines_of_splits(args.src, args.splits)
-    except DataError as e:
-        print(f"untimed_ink: {e}", file=sys.stderr)
-        return 2
+    lines = tree_copy_lines(args, "untimed_ink")
+    if lines is None:
+        return EXIT_BAD_INPUT
+    chosen, _ = lines
     forms = {p.stem: p.relative_to(args.src) for p in (args.src / "ascii").glob("*/*/*.txt")}
     failed = 0
     with atomic_dir(args.dst) as tmp:
@@ -100,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.dst}: {kept} lines ({', '.join(args.splits)}) without time stamps")
     if failed:
         print(f"untimed_ink: {failed} file(s) failed", file=sys.stderr)
-    return 2 if failed else 0
+    return EXIT_BAD_INPUT if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Command-line pieces every ``lstmrec`` command module shares: the failure collector of batch
 commands (with the list of a corpus's known gaps), the exit status of bad input, the
-output-format and phone-folding flags, and the check that an output file is neither an input
+output-format and phone-folding flags, the command line of scripts that copy lines of an
+IAM-OnDB tree, and the check that an output file is neither an input
 nor, without ``--force``, an existing file."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from lstmrec.corpora.iam_ondb import IAM_ONDB_SPLIT_FILES, lines_of_splits
 from lstmrec.corpora.splits import SPLITS, load_split
 from lstmrec.features.errors import CorpusGap, DataError, gap_summary
 from lstmrec.features.files import check_output, write_text
@@ -274,3 +276,31 @@ def add_data_args(p: argparse.ArgumentParser, *, split_default: str | None) -> N
         help="stop at the first bad utterance instead of skipping it (known gaps of the "
         "corpus, such as IAM-OnDB's lines without ink, are skipped still)",
     )
+
+
+def add_tree_copy_args(p: argparse.ArgumentParser, *, verb: str) -> None:
+    """SRC, DST and --splits of a script that writes the lines of some task 1 splits of an
+    IAM-OnDB tree to a new folder (``verb``: what is done to those lines)."""
+    p.add_argument("src", type=Path, help="an IAM-OnDB tree (lineStrokes/, ascii/, split files)")
+    p.add_argument("dst", type=Path, help="the folder to write (must not exist)")
+    p.add_argument(
+        "--splits",
+        nargs="+",
+        choices=sorted(set(IAM_ONDB_SPLIT_FILES.values())),
+        default=["test", "dev"],
+        help=f"the task 1 splits whose lines are {verb} (default: test dev)",
+    )
+
+
+def tree_copy_lines(args, prog: str) -> tuple[list, dict[str, str]] | None:
+    """The lines of ``args.splits`` of the tree ``args.src`` and each one's split
+    (:func:`lstmrec.corpora.iam_ondb.lines_of_splits`), for :func:`add_tree_copy_args`; None
+    after one line on stderr when ``args.dst`` exists or the tree has no such lines."""
+    if args.dst.exists():
+        print(f"{prog}: {args.dst}: exists; choose a new folder", file=sys.stderr)
+        return None
+    try:
+        return lines_of_splits(args.src, args.splits)
+    except DataError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return None
