@@ -94,6 +94,27 @@ def element_ids(root: ET.Element) -> dict[str, ET.Element]:
     return {_id(el): el for el in root.iter() if _id(el)}  # type: ignore[misc]
 
 
+def referred_element(
+    el: ET.Element,
+    attr: str,
+    tags: tuple[str, ...],
+    ids: dict[str, ET.Element],
+    path: Path,
+    what: str | None = None,
+) -> ET.Element | None:
+    """The element that ``el``'s reference ``attr`` names (``"#id"`` or ``"id"``; ``ids``:
+    :func:`element_ids`), None when ``el`` has none; :class:`DataError` when it names no
+    element of ``tags`` (``what``: how the message calls them, by default their tag)."""
+    ref = (el.get(attr) or "").strip()
+    if not ref:
+        return None
+    target = ids.get(ref.removeprefix("#"))
+    if target is None or target.tag not in tags:
+        what = what or " or ".join(f"<{tag}>" for tag in tags)
+        raise DataError(f"{el.tag} {attr}={ref!r} names no {what} in the document", path)
+    return target
+
+
 def trace_formats(
     root: ET.Element, ids: dict[str, ET.Element], path: Path
 ) -> dict[ET.Element, TraceFormat]:
@@ -107,13 +128,7 @@ def trace_formats(
     made: dict[ET.Element, TraceFormat] = {}  # each <traceFormat> element read once
 
     def referred(el: ET.Element, attr: str, tag: str) -> ET.Element | None:
-        ref = (el.get(attr) or "").strip()
-        if not ref:
-            return None
-        target = ids.get(ref.removeprefix("#"))
-        if target is None or target.tag != tag:
-            raise DataError(f"{el.tag} {attr}={ref!r} names no <{tag}> in the document", path)
-        return target
+        return referred_element(el, attr, (tag,), ids, path)
 
     def own_format(el: ET.Element) -> ET.Element | None:
         """A context's or ink source's traceFormat, directly or by reference."""
@@ -242,11 +257,8 @@ def view_pieces(view: ET.Element, ids: dict[str, ET.Element], path: Path) -> lis
             n = len(node.text.split(",")) if (node.text or "").strip() else 0
             return [(node, _range(first, last, n, f"trace {_id(node)!r}", path))]
         if node.tag == "traceView":
-            ref = (node.get("traceDataRef") or "").strip()
-            if ref:
-                target = ids.get(ref.removeprefix("#"))
-                if target is None or target.tag not in _INK_TAGS:
-                    raise DataError(f"traceView traceDataRef={ref!r} names no ink", path)
+            target = referred_element(node, "traceDataRef", _INK_TAGS, ids, path, "ink")
+            if target is not None:
                 if first or last:
                     raise DataError("a traceView that refers to a view takes no range", path)
                 own = (_index_path(node, "from", path), _index_path(node, "to", path))
