@@ -15,9 +15,11 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
   first ``<traceFormat>``, else X, Y (:func:`features.inkmltrace.trace_formats`). Channel
   ``T`` is time (``units="ms"`` is converted and ``units="s"`` kept; without a unit, times are
   seconds unless their steps say milliseconds: see :func:`seconds_of_unstated_times`), and
-  ``orientation="-ve"`` on Y flips it. Points may use the explicit (``!``), first difference
-  (``'``) and second difference (``"``) encodings, and the values ``T`` / ``F`` (booleans),
-  ``?`` (unknown) and ``*`` (as at the previous point); the channels of
+  ``orientation="-ve"`` on Y flips it; a trace without T is timed from its ``timeOffset``
+  (milliseconds) and the uniform ``<sampleRate>`` of its context's ``<inkSource>``, where it has
+  both (:meth:`features.inkmltrace.TraceFormat.points`). Points may use the explicit (``!``),
+  first difference (``'``) and second difference (``"``) encodings, and the values ``T`` / ``F``
+  (booleans), ``?`` (unknown) and ``*`` (as at the previous point); the channels of
   ``<intermittentChannels>`` may be left out of a point (their ``default``, else unknown);
   traces of ``type="penUp"`` (the pen moving above the surface) are left out. One sample per
   file, labelled by a document-level ``<annotation type="truth">``; a document without one
@@ -253,10 +255,10 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
         if pieces and not inked:
             where = f"{sid}: " if len(groups) > 1 else ""
             raise DataError(f"{where}only pen-up traces, no ink", path)
-        strokes = [formats[tr].points(tr.text or "", path)[part] for tr, part in inked]
+        strokes = [formats[tr].points(tr, path)[part] for tr, part in inked]
         checked = list(checked_strokes(strokes, path))
         # times in an unstated unit are told apart from the others' by their own steps
-        unstated = [i for i, (tr, _) in enumerate(inked) if not formats[tr].time_stated]
+        unstated = [i for i, (tr, _) in enumerate(inked) if not formats[tr].in_seconds(tr)]
         if unstated:
             in_seconds = seconds_of_unstated_times([checked[i] for i in unstated])
             for i, stroke in zip(unstated, in_seconds, strict=True):

@@ -49,12 +49,32 @@ class TraceFormat:
     defaults: tuple[float, ...] = (0.0, 0.0)
     scale: tuple[float, ...] = (1.0, 1.0)
     time_stated: bool = False
+    rate: float = 0.0  # samples per second of the ink source's uniform sampling; 0: not known
 
-    def points(self, text: str, path: Path) -> np.ndarray:
-        """``(N, 3)`` points ``[x, y, t]`` of one trace's text (t NaN without a T channel)."""
-        v = parse_trace(text, len(self.names), list(self.defaults), path) * self.scale
-        t = v[:, self.names.index("T")] if "T" in self.names else np.full(len(v), np.nan)
+    def clocked(self, trace: ET.Element) -> bool:
+        """Whether a ``trace`` without a T channel is timed by its ``timeOffset`` and the
+        uniform sample rate."""
+        return "T" not in self.names and self.rate > 0 and trace.get("timeOffset") is not None
+
+    def points(self, trace: ET.Element, path: Path) -> np.ndarray:
+        """``(N, 3)`` points ``[x, y, t]`` of a ``<trace>`` in this format: t from the T channel;
+        without one, the trace's ``timeOffset`` (milliseconds) plus the point's position over
+        the sample rate (:meth:`clocked`, in seconds), else NaN."""
+        v = parse_trace(trace.text or "", len(self.names), list(self.defaults), path) * self.scale
+        if "T" in self.names:
+            t = v[:, self.names.index("T")]
+        elif self.clocked(trace):
+            start = number_of(trace.get("timeOffset"), "trace timeOffset", path) / 1000
+            t = start + np.arange(len(v)) / self.rate
+        else:
+            t = np.full(len(v), np.nan)
         return np.stack([v[:, self.names.index("X")], v[:, self.names.index("Y")], t], axis=1)
+
+    def in_seconds(self, trace: ET.Element) -> bool:
+        """Whether the times :meth:`points` gives ``trace`` are known to be seconds (T with
+        ``units`` s or ms, or times from the sample rate); others are told apart by their
+        steps."""
+        return self.time_stated or self.clocked(trace)
 
 
 def _format_of(fmt: ET.Element, path: Path) -> TraceFormat:
@@ -82,6 +102,19 @@ def _format_of(fmt: ET.Element, path: Path) -> TraceFormat:
             f"{where} has regular channels {names[: len(regular)]}, needs X and Y", path
         )
     return TraceFormat(tuple(names), tuple(defaults), tuple(scale), stated)
+
+
+def _rate_of(source: ET.Element | None, path: Path) -> float:
+    """The samples per second of an ``<inkSource>``'s ``<sampleRate>`` when it is uniform (as it
+    is unless ``uniform="false"``), else 0; :class:`DataError` for a rate that is not a positive
+    number."""
+    rate = None if source is None else source.find("sampleRate")
+    if rate is None or (rate.get("uniform") or "").strip().lower() == "false":
+        return 0.0
+    value = number_of(rate.get("value"), "sampleRate value", path)
+    if not 0 < value < math.inf:
+        raise DataError(f"sampleRate value {value:g} is not a positive number of samples", path)
+    return value
 
 
 def _id(el: ET.Element) -> str | None:
@@ -124,21 +157,32 @@ def trace_formats(
     own ``<traceFormat>`` or ``traceFormatRef``, else its ink source's (``<inkSource>`` or
     ``inkSourceRef``), else that of the context it refers to (``contextRef``). Where none of
     these gives one, the document's first ``<traceFormat>`` (documents that declare a single
-    one anywhere, without contexts), else X and Y. ``ids``: :func:`element_ids` of ``root``."""
+    one anywhere, without contexts), else X and Y. A format carries the uniform sample rate of
+    the ink source of the context that gives it (for the document's format, of its first
+    ``<inkSource>``). ``ids``: :func:`element_ids` of ``root``."""
     made: dict[ET.Element, TraceFormat] = {}  # each <traceFormat> element read once
 
     def referred(el: ET.Element, attr: str, tag: str) -> ET.Element | None:
         return referred_element(el, attr, (tag,), ids, path)
+
+    def source_of(ctx: ET.Element) -> ET.Element | None:
+        """A context's ink source, directly or by reference."""
+        source = ctx.find("inkSource")
+        return source if source is not None else referred(ctx, "inkSourceRef", "inkSource")
 
     def own_format(el: ET.Element) -> ET.Element | None:
         """A context's or ink source's traceFormat, directly or by reference."""
         fmt = el.find("traceFormat")
         if fmt is None and el.tag == "context":
             fmt = referred(el, "traceFormatRef", "traceFormat")
-            source = el.find("inkSource")
-            source = source if source is not None else referred(el, "inkSourceRef", "inkSource")
+            source = source_of(el)
             fmt = fmt if fmt is not None or source is None else own_format(source)
         return fmt
+
+    def made_format(fmt: ET.Element, rate: float) -> TraceFormat:
+        if fmt not in made:
+            made[fmt] = _format_of(fmt, path)
+        return dataclasses.replace(made[fmt], rate=rate) if rate else made[fmt]
 
     # None stands for the document's default format, read only if some trace is in it (a
     # document whose first <traceFormat> lacks X or Y may never use it).
@@ -149,9 +193,7 @@ def trace_formats(
             raise DataError(f"context {_id(ctx)!r} refers to itself through contextRef", path)
         fmt = own_format(ctx)
         if fmt is not None:
-            if fmt not in made:
-                made[fmt] = _format_of(fmt, path)
-            return made[fmt]
+            return made_format(fmt, _rate_of(source_of(ctx), path))
         parent = referred(ctx, "contextRef", "context")
         return base if parent is None else of_context(parent, base, (*seen, ctx))
 
@@ -174,7 +216,8 @@ def trace_formats(
     walk(root, None, False)
     if None in formats.values():
         first = root.find(".//traceFormat")
-        document = _format_of(first, path) if first is not None else TraceFormat()
+        rate = _rate_of(root.find(".//inkSource"), path)
+        document = made_format(first, rate) if first is not None else TraceFormat(rate=rate)
         formats = {trace: fmt or document for trace, fmt in formats.items()}
     return formats  # type: ignore[return-value]
 

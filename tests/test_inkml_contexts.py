@@ -150,3 +150,56 @@ def test_a_format_no_trace_is_written_in_is_not_read(tmp_path):
     path = _write(tmp_path, text.replace('<trace contextRef="#pen">', "<trace>"), "bare.inkml")
     with pytest.raises(DataError, match="traceFormat 'pressure' has regular channels"):
         read_ink_file(path)
+
+
+# A smartpen's export: no T channel, but an ink source that samples uniformly and a start time
+# (milliseconds) on each trace.
+CLOCKED = """<ink>
+  <definitions>
+    <context xml:id="pen">
+      <inkSource xml:id="src">
+        <traceFormat><channel name="X"/><channel name="Y"/></traceFormat>
+        <sampleRate uniform="{uniform}" value="{rate}"/>
+      </inkSource>
+    </context>
+  </definitions>
+  <trace contextRef="#pen" timeOffset="1000">0 0, 1 1, 2 2</trace>
+  <trace contextRef="#pen" timeOffset="2500">5 0, 6 1</trace>
+  <trace contextRef="#pen">9 0, 9 1</trace>
+</ink>
+"""
+
+
+def test_traces_without_time_are_timed_by_their_offset_and_a_uniform_sample_rate(tmp_path):
+    (sample,) = read_ink_file(_write(tmp_path, CLOCKED.format(uniform="true", rate=50)))
+    t = [s[:, 2] for s in sample.strokes]
+    np.testing.assert_allclose(t[0], [1.0, 1.02, 1.04])  # 1,000 ms, then a point every 20 ms
+    np.testing.assert_allclose(t[1], [2.5, 2.52])
+    assert np.isnan(t[2]).all()  # no timeOffset: its start is not known
+    # Times from the rate are seconds: a slow rate's steps (2 s) are not taken for milliseconds.
+    (slow,) = read_ink_file(_write(tmp_path, CLOCKED.format(uniform="true", rate=0.5)))
+    np.testing.assert_allclose(slow.strokes[0][:, 2], [1.0, 3.0, 5.0])
+    # Not uniform: the rate says nothing of when each point was taken.
+    (uneven,) = read_ink_file(_write(tmp_path, CLOCKED.format(uniform="false", rate=50)))
+    assert all(np.isnan(s[:, 2]).all() for s in uneven.strokes)
+    # Without contexts: the document's ink source gives the rate; a T channel wins over it.
+    plain = """<ink><inkSource><traceFormat><channel name="X"/><channel name="Y"/>
+      <channel name="T" units="ms"/></traceFormat><sampleRate value="100"/></inkSource>
+      <trace timeOffset="300">0 0 0, 1 1 40</trace></ink>"""
+    (timed,) = read_ink_file(_write(tmp_path, plain))
+    np.testing.assert_allclose(timed.strokes[0][:, 2], [0.0, 0.04])
+    untimed = """<ink><inkSource><traceFormat><channel name="X"/><channel name="Y"/>
+      </traceFormat><sampleRate value="100"/></inkSource>
+      <trace timeOffset="300">0 0, 1 1</trace></ink>"""
+    (clocked,) = read_ink_file(_write(tmp_path, untimed))
+    np.testing.assert_allclose(clocked.strokes[0], [[0, 0, 0.3], [1, 1, 0.31]])
+
+
+@pytest.mark.parametrize(
+    "rate, reason",
+    [("0", "sampleRate value 0 is not a positive number"), ("fast", "'fast' is not a number")],
+)
+def test_a_sample_rate_that_is_no_rate_is_refused(tmp_path, rate, reason):
+    path = _write(tmp_path, CLOCKED.format(uniform="true", rate=rate))
+    with pytest.raises(DataError, match=reason):
+        read_ink_file(path)
