@@ -1,8 +1,8 @@
 """Command-line pieces every ``lstmrec`` command module shares: the failure collector of batch
 commands (with the list of a corpus's known gaps), the exit status of bad input, the
-output-format and phone-folding flags, the command line of scripts that copy lines of an
-IAM-OnDB tree, and the check that an output file is neither an input
-nor, without ``--force``, an existing file."""
+output-format and phone-folding flags, the check that an output file is neither an input nor,
+without ``--force``, an existing file, and the command line of scripts that copy lines of an
+IAM-OnDB tree."""
 
 from __future__ import annotations
 
