@@ -160,7 +160,7 @@ def trace_formats(
     one anywhere, without contexts), else X and Y. A format carries the uniform sample rate of
     the ink source of the context that gives it (for the document's format, of its first
     ``<inkSource>``). ``ids``: :func:`element_ids` of ``root``."""
-    made: dict[ET.Element, TraceFormat] = {}  # each <traceFormat> element read once
+    made: dict[tuple[ET.Element, float], TraceFormat] = {}  # a <traceFormat> read once per rate
 
     def referred(el: ET.Element, attr: str, tag: str) -> ET.Element | None:
         return referred_element(el, attr, (tag,), ids, path)
@@ -180,9 +180,9 @@ def trace_formats(
         return fmt
 
     def made_format(fmt: ET.Element, rate: float) -> TraceFormat:
-        if fmt not in made:
-            made[fmt] = _format_of(fmt, path)
-        return dataclasses.replace(made[fmt], rate=rate) if rate else made[fmt]
+        if (fmt, rate) not in made:
+            made[fmt, rate] = dataclasses.replace(_format_of(fmt, path), rate=rate)
+        return made[fmt, rate]
 
     # None stands for the document's default format, read only if some trace is in it (a
     # document whose first <traceFormat> lacks X or Y may never use it).
