@@ -9,8 +9,8 @@ measuring everything in units of the writing's own core height (the height of a 
 
 The chain (:func:`ink_features`):
 
-1. :func:`clean_strokes` drops empty strokes, consecutive duplicate points and stray points far
-   outside the writing, and rejects ink that is unusable.
+1. :func:`clean_strokes` (:mod:`features.inkclean`) drops empty strokes, consecutive duplicate
+   points and stray points far outside the writing, and rejects ink that is unusable.
 2. :func:`normalize_ink` maps the ink so that the baseline (possibly tilted) is y = 0, the
    leftmost point x = 0 and the core height 1; :mod:`features.inklines` estimates them from the
    local y-extrema of the trace (the approach of the NPen++ recognizer, Jaeger et al. 2001),
@@ -46,19 +46,18 @@ import numpy as np
 from lstmrec.features.configs import config_from_dict
 from lstmrec.features.errors import DataError
 from lstmrec.features.inkbezier import BEZIER_FEATURE_NAMES, bezier_features
+from lstmrec.features.inkclean import MAX_INK_COORD, Strokes, clean_strokes
 from lstmrec.features.inkimage import image_features, image_rows
 from lstmrec.features.inklines import ReferenceLines, reference_lines
 from lstmrec.features.inkrich import GRAVES_FEATURE_NAMES, TYPICAL_SPEED, graves_features
 from lstmrec.features.stroke3 import from_stroke3, to_stroke3
 
-__all__ = [  # the public names, including those re-exported from features.inklines
+__all__ = [  # the public names, including those re-exported from inkclean and inklines
     "FEATURE_NAMES", "FEATURE_SETS", "InkFeatureConfig", "MAX_INK_COORD", "MAX_INK_FRAMES",
     "ReferenceLines", "clean_strokes", "deslant", "estimate_slant", "frame_features",
     "from_stroke3", "ink_features", "ink_features_with_index", "ink_point_index",
     "normalize_ink", "reference_lines", "resample_stroke", "resample_strokes", "to_stroke3",
 ]  # fmt: skip
-
-Strokes = Sequence[np.ndarray]  # each (N_i, 3) float64 [x, y, t]
 
 # Column names of frame_features' output, in order; "y" and "dt" are present only when the
 # config asks for them.
@@ -72,11 +71,10 @@ FEATURE_SETS["image"] = None
 # slants rarely exceed 45 degrees; horizontal ligatures beyond it would bias the estimate.
 SLANT_WINDOW_DEG = 45.0
 
-# Limits that keep a small hostile file from asking for gigabytes: coordinates beyond
-# MAX_INK_COORD (in the file's units) are refused, and so is ink whose resampled trace would be
-# over MAX_INK_FRAMES frames (a line of handwriting is a few thousand at the default spacing, a
-# page of 30 lines under 100,000), checked before any resampled array is allocated.
-MAX_INK_COORD = 1e9
+# A limit that keeps a small hostile file from asking for gigabytes (with MAX_INK_COORD, of the
+# cleaning): ink whose resampled trace would be over MAX_INK_FRAMES frames (a line of
+# handwriting is a few thousand at the default spacing, a page of 30 lines under 100,000) is
+# refused before any resampled array is allocated.
 MAX_INK_FRAMES = 200_000
 
 
@@ -164,94 +162,6 @@ class InkFeatureConfig:
     def from_dict(cls, d: dict[str, Any]) -> InkFeatureConfig:
         """Inverse of :meth:`to_dict`; missing keys take defaults, unknown keys raise ValueError."""
         return config_from_dict(cls, d)
-
-
-# ---------------------------------------------------------------------------------------------
-# Cleaning
-
-
-def _as_points(stroke: Any, i: int) -> np.ndarray:
-    """One stroke as float64 ``(N, 3)``; a ``(N, 2)`` stroke gets t = NaN."""
-    arr = np.asarray(stroke, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] not in (2, 3):
-        raise DataError(f"stroke {i}: expected an (N, 3) array [x, y, t], got shape {arr.shape}")
-    if arr.shape[1] == 2:
-        arr = np.concatenate([arr, np.full((len(arr), 1), np.nan)], axis=1)
-    if not np.isfinite(arr[:, :2]).all():
-        raise DataError(f"stroke {i}: coordinates are NaN or infinite")
-    if np.isinf(arr[:, 2]).any():
-        raise DataError(f"stroke {i}: infinite time")
-    if arr.size and np.abs(arr[:, :2]).max() > MAX_INK_COORD:
-        raise DataError(f"stroke {i}: coordinates beyond +-{MAX_INK_COORD:g}")
-    return arr
-
-
-# A point beyond the stray-point limit is kept when the pen moved to it from ink within the limit
-# in steps of at most this many median steps: a lone character drawn mostly along one line (the
-# bar of a "7" on an upright stem, the flag of a "1") keeps its shape; a stray sample, reached by
-# a jump, is dropped. (The limit alone cut points from 81 of the 50,000 MNIST pen-stroke digits.)
-CONNECTED_STEP = 4.0
-
-
-def _reached(inside: np.ndarray, short: np.ndarray) -> np.ndarray:
-    """``inside`` and the points joined to it by ``short`` steps (``short[k]``: k to k + 1)."""
-    keep = inside.copy()
-    for k in range(1, len(keep)):
-        keep[k] |= keep[k - 1] and short[k - 1]
-    for k in range(len(keep) - 2, -1, -1):
-        keep[k] |= keep[k + 1] and short[k]
-    return keep
-
-
-def clean_strokes(
-    strokes: Strokes, *, outlier: float = 10.0
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Remove what carries no shape: empty strokes, repeated points, stray points.
-
-    Args:
-        strokes: list of ``(N_i, 3)`` (or ``(N_i, 2)``) arrays ``[x, y, t]``, any units.
-        outlier: a point is stray when ``|x - median(x)| > outlier * IQR(x)`` or the same for y
-            (IQR: interquartile range of all points, floored at 1 % of the larger extent so a
-            perfectly straight line keeps its points), unless the pen reached it from ink that
-            is not stray in steps of at most :data:`CONNECTED_STEP` median steps.
-
-    Returns:
-        ``(cleaned, kept)``: the cleaned strokes (float64 ``(M_j, 3)``, empty ones dropped) and,
-        for each, an int array ``(M_j, 2)`` of the (stroke, point) index of every kept point in
-        the input.
-
-    Raises:
-        DataError: no points, a single distinct point overall, NaN or infinite coordinates.
-    """
-    arrays = [_as_points(s, i) for i, s in enumerate(strokes)]
-    if sum(len(a) for a in arrays) == 0:
-        raise DataError("ink has no points")
-    allxy = np.concatenate([a[:, :2] for a in arrays])
-    lo, med, hi = np.percentile(allxy, [25, 50, 75], axis=0)
-    extent = allxy.max(axis=0) - allxy.min(axis=0)
-    iqr = np.maximum(hi - lo, 0.01 * extent.max())
-    within = [(np.abs(a[:, :2] - med) <= outlier * iqr).all(axis=1) for a in arrays]
-    if not all(w.all() for w in within):
-        steps = [np.hypot(*np.diff(a[:, :2], axis=0).T) for a in arrays]
-        moves = np.concatenate(steps)
-        short = CONNECTED_STEP * float(np.median(moves[moves > 0])) if moves.any() else 0.0
-        within = [_reached(w, s <= short) for w, s in zip(within, steps, strict=True)]
-    cleaned, kept = [], []
-    for i, (arr, inside) in enumerate(zip(arrays, within, strict=True)):
-        index = np.arange(len(arr))
-        arr, index = arr[inside], index[inside]
-        if len(arr) == 0:
-            continue
-        # A point identical to the one before it (the pen resting) adds a zero-length move.
-        moved = np.ones(len(arr), dtype=bool)
-        moved[1:] = (np.diff(arr[:, :2], axis=0) != 0).any(axis=1)
-        arr, index = arr[moved], index[moved]
-        cleaned.append(arr)
-        kept.append(np.stack([np.full(len(index), i), index], axis=1))
-    points = np.concatenate([a[:, :2] for a in cleaned])
-    if len(points) < 2 or not (points != points[0]).any():
-        raise DataError("ink has a single point (no extent to normalise)")
-    return cleaned, kept
 
 
 # ---------------------------------------------------------------------------------------------

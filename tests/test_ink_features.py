@@ -324,6 +324,20 @@ def test_a_lone_character_keeps_the_strokes_the_pen_drew_off_its_stem():
     assert len(cleaned) == 1 and kept[0][:, 1].tolist() == [*range(12), *range(13, len(glitch))]
 
 
+def test_a_mark_put_down_beside_the_ink_is_kept():
+    # MNIST pen-stroke digit 17795, a "7": bar and stem in one stroke (x's interquartile range
+    # 0), then a tick of 3 points 4 pixels right of the stem, lifted, not reached, so the limit
+    # drops it, but it came down within 4 median steps of the ink.
+    seven = [[x, 9] for x in range(9, 15)] + [[15, y] for y in range(10, 26)]
+    tick = [[19, 11], [19, 10], [19, 9]]
+    cleaned, _ = clean_strokes([np.array(seven, float), np.array(tick, float)])
+    assert [len(c) for c in cleaned] == [22, 3]
+    # 12 pixels away (as the mark of digit 21409) it is still a speck, and dropped.
+    far = np.array(tick, float) + [8, 0]
+    cleaned, _ = clean_strokes([np.array(seven, float), far])
+    assert [len(c) for c in cleaned] == [22]
+
+
 @pytest.mark.parametrize(
     ("ink", "message"),
     [
