@@ -110,8 +110,9 @@ HELD_OUT_HANDS = ("font:dkg.ttf", "font:dkgIt.ttf", "font:Rufscript010.ttf", "fo
                   "font:Delphine.ttf")  # fmt: skip
 PANGRAMS = ("The quick brown fox jumps over the lazy dog.",
             "Pack my box with five dozen liquor jugs.")  # fmt: skip
-# These 10 lines: 35.7 % CER timed, 36.4 % untimed. Read at speed 0, as before untimed_speed,
-# the untimed lines gave 41.4 % (and 43.6 % against 37.8 % on the card's 480 lines).
+# These 10 lines: 29.8 % CER timed, 31.7 % untimed (the previous en-ink, trained on JAX: 35.7
+# and 36.4 %). Read at speed 0, as before untimed_speed, the previous model's untimed lines gave
+# 41.4 % (and 43.6 % against 37.8 % on its card's 480 lines).
 UNTIMED_MARGIN = 2.5  # points of CER
 
 
