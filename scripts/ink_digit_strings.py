@@ -3,6 +3,7 @@
     .venv/bin/python scripts/ink_digit_strings.py [--model en-ink] \\
         [--mnist ../shared/data/mnist-strokes/strokes.npz] [--strings 200] [--seed 0] \\
         [--beam N] [--lm ARPA --lm-weight W --insertion-bonus B] [--write-inkml OUT.inkml]
+        [--digits dev]
 
 Each string has 3 to 10 digits, each a real digit of the MNIST pen-stroke set drawn from its
 held-out "test" part (``MNIST_SPLITS``: never written into any training corpus of the project),
@@ -12,7 +13,9 @@ rate, each with a 95 % bootstrap interval; ``--json`` writes the same in the for
 evaluate --format json``, which ``scripts/package_model.py`` puts on a model card. The model
 decodes as its bundle says, unless the decoding flags of ``lstmrec recognize`` (``--beam``,
 ``--lm``, ``--lm-weight``, ``--insertion-bonus``, ...) say otherwise. ``--write-inkml`` also
-writes the strings as an InkML file, to try with ``lstmrec recognize``.
+writes the strings as an InkML file, to try with ``lstmrec recognize``. ``--digits dev`` writes
+the strings with the 1,000 dev digits instead (``MNIST_SPLITS["dev"]``, which only held-out
+writers of the synthetic corpora write), to choose between models without the test digits.
 """
 
 from __future__ import annotations
@@ -36,9 +39,11 @@ from lstmrec.scoring.align import ErrorCounts, align
 from lstmrec.scoring.stats import bootstrap_ci
 
 
-def digit_strings(mnist: str, count: int, seed: int) -> list[tuple[str, list[np.ndarray]]]:
-    """``count`` (text, strokes) pairs written with held-out MNIST digits."""
-    bank = MnistDigits(mnist, MNIST_SPLITS["test"])
+def digit_strings(
+    mnist: str, count: int, seed: int, part: str = "test"
+) -> list[tuple[str, list[np.ndarray]]]:
+    """``count`` (text, strokes) pairs written with the MNIST digits of ``part``."""
+    bank = MnistDigits(mnist, MNIST_SPLITS[part])
     rng = np.random.default_rng([seed, 0xD1])
     out = []
     for i in range(count):
@@ -91,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mnist", default="../shared/data/mnist-strokes/strokes.npz")
     p.add_argument("--strings", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--digits",
+        choices=("test", "dev"),
+        default="test",
+        help="the part of the MNIST set the strings are written with (default: test)",
+    )
     add_decoding_args(p)
     p.add_argument("--json", help="also write the figures to this JSON file, as evaluate does")
     p.add_argument("--write-inkml", help="also write the strings to this InkML file (new)")
@@ -98,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bundle = load(args.model).bundle
         decoder = decoder_from_args(args, bundle)
-        pairs = digit_strings(args.mnist, args.strings, args.seed)
+        pairs = digit_strings(args.mnist, args.strings, args.seed, args.digits)
     except DataError as e:
         print(f"ink_digit_strings: {e}", file=sys.stderr)
         return 2
@@ -110,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         exact.append(int(hyp == text))
     counts = sum(per_string, ErrorCounts())
     report = _report(args.model, counts, per_string, exact)
-    print(f"{len(pairs)} digit strings of held-out MNIST pen-stroke digits, model {args.model}")
+    part = "held-out" if args.digits == "test" else "dev"
+    print(f"{len(pairs)} digit strings of {part} MNIST pen-stroke digits, model {args.model}")
     lo, hi = report["words"]["ci95"]
     print(f"  strings recognized exactly: {100 - report['words']['error_rate']:.1f} % "
           f"[{100 - hi:.1f}, {100 - lo:.1f}]")  # fmt: skip

@@ -2,6 +2,7 @@
 """Write the held-out lines of an IAM-OnDB tree as W3C InkML files, with their manifests.
 
     .venv/bin/python scripts/inkml_lines.py SRC DST [--splits test dev] [--time ms-unstated]
+        [--distort K [--seed N]]
 
 Ink reaches a recognizer as InkML from tablets and pen apps more often than as IAM-OnDB XML,
 and not always with its time in seconds. This writes, for the lines of the IAM-OnDB tree
@@ -16,6 +17,14 @@ InkML. ``--time`` says how their time is written:
 - ``ms``: T in milliseconds, ``units="ms"``;
 - ``ms-unstated``: T in milliseconds with no ``units`` (as some tablets write it);
 - ``none``: no T channel.
+
+``--distort K`` writes each line's ink bent and jittered as a hand the model has not seen
+might write it: the training distortions of :class:`lstmrec.features.inkaugment.InkAugment`
+(rotation, shear, scaling, the smooth displacement, re-sampling, point noise) at K times their
+strengths, no stroke dropped or split, so that the line still shows its transcription; each
+line's own draw from ``--seed`` and its place in the list, so the same command writes the same
+ink. A familiar hand's dev lines, distorted, show how a model fares on hands unlike its
+training writers without looking at the held-out ones.
 
 The lines are found as ``lstmrec`` finds them (:func:`lstmrec.corpora.iam_ondb.load_iam_ondb`;
 a transcribed line without a strokes file stays a known gap). ``DST`` must not exist; it
@@ -35,12 +44,19 @@ import numpy as np
 from lstmrec.cli.common import EXIT_BAD_INPUT, add_tree_copy_args, tree_copy_lines
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import atomic_dir
+from lstmrec.features.inkaugment import InkAugment
 from lstmrec.features.inkfiles import InkSample, read_ink_file, write_inkml
 from lstmrec.manifest import write_manifest
 
 # --time: (units written, whether the T channel names them); None: no T channel.
 TIME_FORMATS = {"s": ("s", True), "ms": ("ms", True), "ms-unstated": ("ms", False), "none": None}
 MANIFEST_NAMES = {"test": "core-test", "dev": "dev", "train": "train"}  # as lstmrec calls them
+
+
+def distortion(factor: float) -> InkAugment:
+    """The training distortions at ``factor`` times their strengths, keeping every stroke."""
+    strengths = dataclasses.asdict(InkAugment())
+    return InkAugment(**{k: v * factor for k, v in strengths.items()} | {"drop": 0, "split": 0})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,18 +68,31 @@ def main(argv: list[str] | None = None) -> int:
         default="s",
         help="how time is written: s, ms (units stated), ms-unstated, none (default: s)",
     )
+    p.add_argument(
+        "--distort",
+        type=float,
+        default=0.0,
+        metavar="K",
+        help="distort each line's ink by the training distortions at K times their strengths "
+        "(default 0: as it is)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the distortions' seed (default 0)")
     args = p.parse_args(argv)
+    if not 0 <= args.distort < np.inf:  # NaN too
+        print(f"inkml_lines: --distort {args.distort}: must be 0 or more", file=sys.stderr)
+        return EXIT_BAD_INPUT
     lines = tree_copy_lines(args, "inkml_lines")
     if lines is None:
         return EXIT_BAD_INPUT
     chosen, splits = lines
     time_format = TIME_FORMATS[args.time]
     units, stated = time_format or ("s", True)  # (units unused without time)
+    distort = distortion(args.distort)
     written: dict[str, list] = {split: [] for split in args.splits}
     failed = 0
     with atomic_dir(args.dst) as tmp:
         (tmp / "ink").mkdir()
-        for u in chosen:
+        for i, u in enumerate(chosen):
             try:
                 (sample,) = read_ink_file(u.path)
             except DataError as e:
@@ -71,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                 failed += 1
                 continue
             strokes = sample.strokes
+            if distort.enabled:
+                strokes = tuple(distort(strokes, np.random.default_rng([args.seed, i])))
             if time_format is None:
                 strokes = tuple(np.concatenate([s[:, :2], s[:, 2:] * np.nan], 1) for s in strokes)
             rel = Path("ink") / f"{u.id}.inkml"
@@ -84,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         for split, lines in written.items():
             write_manifest(lines, tmp / f"{MANIFEST_NAMES[split]}.jsonl")
     counts = ", ".join(f"{len(lines)} {MANIFEST_NAMES[s]}" for s, lines in written.items())
-    print(f"{args.dst}: {counts} lines as InkML (time: {args.time})")
+    how = f", distorted x{args.distort:g}" if distort.enabled else ""
+    print(f"{args.dst}: {counts} lines as InkML (time: {args.time}{how})")
     if failed:
         print(f"inkml_lines: {failed} file(s) failed", file=sys.stderr)
     return EXIT_BAD_INPUT if failed else 0

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import runpy
 
+import numpy as np
 import pytest
 from helpers import REPO, run, shared_data
 
@@ -104,6 +105,29 @@ def test_reads_strings_of_held_out_mnist_digits():
         counts += ErrorCounts.from_alignment(align(list(text), list(hyp)))
         exact += hyp == text
     assert exact >= EXACT_AT_LEAST and counts.error_rate < DIGIT_ERROR_BOUND, (exact, counts)
+
+
+def test_digit_strings_of_the_dev_digits_take_no_test_digit():
+    """``--digits dev`` writes the same strings with the dev part's digits, so that models can
+    be compared on digit strings without the test part."""
+    from lstmrec.corpora.mnist_strokes import MNIST_SPLITS
+
+    mnist = str(shared_data("mnist-strokes/strokes.npz"))
+    script = runpy.run_path(str(REPO / "scripts" / "ink_digit_strings.py"))
+    banks = []
+    real = script["MnistDigits"]
+
+    def recording(path, part):
+        banks.append(part)
+        return real(path, part)
+
+    script["digit_strings"].__globals__["MnistDigits"] = recording
+    dev = script["digit_strings"](mnist, 3, 0, "dev")
+    test = script["digit_strings"](mnist, 3, 0)
+    assert banks == [MNIST_SPLITS["dev"], MNIST_SPLITS["test"]]
+    assert [t for t, _ in dev] == [t for t, _ in test]  # the same texts, other digits
+    assert all(len(a) != len(b) or not np.allclose(np.concatenate(a), np.concatenate(b))
+               for (_, a), (_, b) in zip(dev, test, strict=True))  # fmt: skip
 
 
 HELD_OUT_HANDS = ("font:dkg.ttf", "font:dkgIt.ttf", "font:Rufscript010.ttf", "font:SteveHand.ttf",

@@ -501,3 +501,36 @@ def test_inkml_copy_keeps_the_held_out_lines_and_their_time_in_each_unit(capsys,
     assert (tmp_path / "ms.txt").read_text() == (tmp_path / "tree.txt").read_text()
     assert main([str(root), str(tmp_path / "ms")]) == 2
     assert "exists" in one_line(capsys.readouterr().err)
+
+
+def test_inkml_copy_distorts_lines_reproducibly_and_keeps_their_strokes(capsys, corpus, tmp_path):
+    from lstmrec.corpora.iam_ondb import load_iam_ondb
+    from lstmrec.features.inkfiles import read_ink_file
+
+    main = runpy.run_path(str(REPO / "scripts" / "inkml_lines.py"))["main"]
+    root = corpus["root"]
+    lines = {u.id: u for u in load_iam_ondb(root, on_error=lambda e: None)}
+    runs = {}
+    for name, flags in (("a", ["--distort", "2"]), ("b", ["--distort", "2"]),
+                        ("c", ["--distort", "2", "--seed", "1"])):  # fmt: skip
+        assert main([str(root), str(tmp_path / name), "--splits", "dev", *flags]) == 0
+        assert "distorted x2" in capsys.readouterr().out
+        written = read_manifest(tmp_path / name / "dev.jsonl")
+        runs[name] = {u.id: read_ink_file(u.path)[0] for u in written}
+    assert len(runs["a"]) == 3
+    for uid, sample in runs["a"].items():
+        original = read_ink_file(lines[uid].path)[0]
+        assert sample.text == lines[uid].text and len(sample.strokes) == len(original.strokes)
+        again, other = runs["b"][uid].strokes, runs["c"][uid].strokes
+        for a, b, c in zip(sample.strokes, again, other, strict=True):
+            np.testing.assert_array_equal(a, b)  # the same seed writes the same ink
+            assert a.shape != c.shape or not np.allclose(a, c)  # another seed, other ink
+            assert np.all(np.diff(a[:, 2]) >= 0)  # time still runs forward
+        before, after = (np.concatenate([s[:, :2] for s in x.strokes]) for x in (original, sample))
+        box, new_box = np.ptp(before, axis=0), np.ptp(after, axis=0)
+        assert not np.allclose(box, new_box, rtol=1e-3)  # moved
+        assert 0.5 < new_box.max() / box.max() < 2  # bent, not blown up
+    for bad in ("-1", "nan", "inf"):
+        assert main([str(root), str(tmp_path / "bad"), "--distort", bad]) == 2
+        assert "must be 0 or more" in one_line(capsys.readouterr().err)
+    assert not (tmp_path / "bad").exists()
