@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="the distortions' seed (default 0)")
     args = p.parse_args(argv)
     if not 0 <= args.distort < np.inf:  # NaN too
-        print(f"inkml_lines: --distort {args.distort}: must be 0 or more", file=sys.stderr)
+        why = "must be a finite number, 0 or more"
+        print(f"inkml_lines: --distort {args.distort}: {why}", file=sys.stderr)
         return EXIT_BAD_INPUT
     lines = tree_copy_lines(args, "inkml_lines")
     if lines is None:

@@ -532,5 +532,5 @@ def test_inkml_copy_distorts_lines_reproducibly_and_keeps_their_strokes(capsys, 
         assert 0.5 < new_box.max() / box.max() < 2  # bent, not blown up
     for bad in ("-1", "nan", "inf"):
         assert main([str(root), str(tmp_path / "bad"), "--distort", bad]) == 2
-        assert "must be 0 or more" in one_line(capsys.readouterr().err)
+        assert "must be a finite number, 0 or more" in one_line(capsys.readouterr().err)
     assert not (tmp_path / "bad").exists()
