@@ -24,8 +24,9 @@ import pytest
 from helpers import REPO, TEST_FILE, one_line, run
 
 import lstmrec
+from lstmrec.cli.models import format_cards
 from lstmrec.features.errors import DataError
-from lstmrec.shipped import ENV_VAR, resolve_model, shipped_models
+from lstmrec.shipped import ENV_VAR, Card, resolve_model, shipped_models
 
 BUNDLES = REPO / "tests" / "data" / "bundles-0.1"
 INK_BUNDLE, LINE = BUNDLES / "ink", BUNDLES / "line.xml"
@@ -62,12 +63,63 @@ PHONES_CARD = {
 }  # no size_bytes: the folder's size is reported
 INK_CARD = {"name": "en-ink", "modality": "ink", "unit": "chars", "size_bytes": 1234}
 
-# `lstmrec models` with both cards, columns two spaces apart (computed by hand).
-TABLE = """\
-name       modality  symbols          data                                              licence    error rates
-en-ink     ink       chars            -                                                 -          -
-en-phones  speech    TIMIT 39 phones  TIMIT sample (2 speakers, 20 utterances, 0.02 h)  LDC-TIMIT  core-test PER 87.5 % [80.1, 94.9]
-"""  # noqa: E501
+# `lstmrec models` with both cards, 80 columns wide (computed by hand; {folder}, {size}: filled in).
+BLOCKS = """\
+en-ink
+  modality     ink
+  symbols      chars
+  data         -
+  licence      -
+  error rates  -
+  size         1.2 kB
+  rebuild      -
+  folder       {folder}/en-ink
+
+en-phones
+  modality     speech
+  symbols      TIMIT 39 phones
+  data         TIMIT sample (2 speakers, 20 utterances, 0.02 h)
+  licence      LDC-TIMIT
+  error rates  core-test: PER 87.5 % [80.1, 94.9]
+  size         {size}
+  rebuild      lstmrec train --config configs/demo.toml --data TIMIT --out
+                 runs/en-phones
+  folder       {folder}/en-phones
+"""
+
+# A card whose fields outgrow 60 columns, and its block (computed by hand): the two rates of a
+# set on one line, a rate never split across lines.
+LONG_CARD = Card(
+    name="x",
+    modality="ink",
+    unit="chars",
+    symbols="a-z",
+    training_data=(
+        {"corpus": "synthetic ink of many hands written by many writers", "utterances": 8640},
+    ),
+    licence="CC0",
+    error_rates=(
+        {"set": "held-out hands", "metric": "CER", "value": 35.64, "interval95": [33.54, 37.48]},
+        {"set": "held-out hands", "metric": "WER", "value": 68.71, "interval95": [66.12, 71.42]},
+        {"set": "dev", "metric": "CER", "value": 19.0},
+    ),
+    rebuild="make x",
+    size_bytes=13_900_000,
+    path=Path("/m/x"),
+)
+LONG_BLOCK = """\
+x
+  modality     ink
+  symbols      a-z
+  data         synthetic ink of many hands written by many
+                 writers (8640 utterances)
+  licence      CC0
+  error rates  held-out hands: CER 35.6 % [33.5, 37.5],
+                 WER 68.7 % [66.1, 71.4]
+               dev: CER 19.0 %
+  size         13.9 MB
+  rebuild      make x
+  folder       /m/x"""
 
 
 def add_model(root: Path, bundle: Path, card: dict) -> Path:
@@ -105,10 +157,19 @@ def wav(speech_corpus):
 # lstmrec models
 
 
-def test_models_prints_a_table_of_the_cards(capsys, models_dir):
+def test_models_prints_a_block_per_card(capsys, monkeypatch, models_dir):
     add_model(models_dir, INK_BUNDLE, INK_CARD)
+    monkeypatch.setenv("COLUMNS", "80")
     rc, out, err = run(capsys, "models")
-    assert (rc, out, err) == (0, TABLE, "")
+    size = folder_size(models_dir / "en-phones")
+    assert size < 1e6  # the tiny test model: its size in kB
+    assert (rc, out, err) == (0, BLOCKS.format(folder=models_dir, size=f"{size / 1e3:.1f} kB"), "")
+
+
+def test_model_blocks_wrap_under_their_labels():
+    assert format_cards([LONG_CARD], width=60) == LONG_BLOCK
+    assert format_cards([LONG_CARD], width=20) == LONG_BLOCK  # never narrower than 60
+    assert max(map(len, format_cards([LONG_CARD], width=200).splitlines())) > 60
 
 
 def test_models_json_gives_the_cards_with_their_folders(capsys, models_dir):
@@ -149,7 +210,8 @@ def test_a_bad_card_is_named_and_the_other_models_listed(capsys, models_dir, bad
     (models_dir / bad).mkdir()
     (models_dir / bad / "card.json").write_text(text)
     rc, out, err = run(capsys, "models")
-    assert rc == 2 and [line.split()[0] for line in out.splitlines()] == ["name", "en-phones"]
+    names = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    assert rc == 2 and names == ["en-phones"]
     skipped = err.splitlines()[0]
     assert skipped.startswith(f"lstmrec: skipping {models_dir / bad / 'card.json'}: ")
     assert word in skipped and "Traceback" not in err

@@ -4,14 +4,20 @@ model argument, a bundle folder or a shipped model's name, becomes the bundle fo
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 from lstmrec.bundle import BUNDLE_FILES
 from lstmrec.cli.common import Failures, format_arg
 from lstmrec.shipped import Card, resolve_default, resolve_model, search_dirs, shipped_models
 
-COLUMNS = ("name", "modality", "symbols", "data", "licence", "error rates")
+# The labelled fields under each model's name in ``lstmrec models``; lines no narrower than
+# MIN_WIDTH, whatever the terminal.
+FIELDS = ("modality", "symbols", "data", "licence", "error rates", "size", "rebuild", "folder")
+MIN_WIDTH = 60
+KEEP = "\N{NO-BREAK SPACE}"  # a space that wrapping keeps, printed as a space
 
 
 def resolve_model_arg(args) -> None:
@@ -71,17 +77,46 @@ def cmd_models(args) -> int:
     return failures.finish()
 
 
-def format_cards(cards: list[Card]) -> str:
-    """The table ``lstmrec models`` prints: one row per model, columns :data:`COLUMNS`."""
-    rows = [COLUMNS, *(_row(c) for c in cards)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
-    lines = ["  ".join([*map(str.ljust, r, widths), r[-1]]) for r in rows]
-    return "\n".join(line.rstrip() for line in lines)
+def format_cards(cards: list[Card], width: int | None = None) -> str:
+    """What ``lstmrec models`` prints: a block per model, its name, then one labelled field a
+    line (:data:`FIELDS`), each wrapped to ``width`` columns (the terminal's, or ``$COLUMNS``,
+    by default) under its label; measured sets one to a line, their metrics together."""
+    if width is None:
+        width = shutil.get_terminal_size().columns
+    width = max(width, MIN_WIDTH)
+    label_width = 2 + max(map(len, FIELDS)) + 2
+    blocks = []
+    for card in cards:
+        lines = [card.name]
+        for label, paragraphs in zip(FIELDS, _fields(card), strict=True):
+            head = f"  {label}".ljust(label_width)
+            for text in paragraphs:
+                lines += textwrap.wrap(
+                    text,
+                    width,
+                    initial_indent=head,
+                    subsequent_indent=" " * (label_width + 2),
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+                head = " " * label_width
+        lines = [line.replace(KEEP, " ") for line in lines]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
-def _row(card: Card) -> tuple[str, ...]:
-    symbols = card.symbols or card.unit
-    return (card.name, card.modality, symbols, _data(card), card.licence or "-", _rates(card))
+def _fields(card: Card) -> tuple[list[str], ...]:
+    """The paragraphs of each of :data:`FIELDS` for ``card``."""
+    return (
+        [card.modality],
+        [card.symbols or card.unit],
+        [_data(card)],
+        [card.licence or "-"],
+        _rates(card),
+        [_size(card.size_bytes)],
+        [card.rebuild or "-"],
+        [str(card.path)],
+    )
 
 
 def _data(card: Card) -> str:
@@ -101,16 +136,25 @@ def _data(card: Card) -> str:
     return "; ".join(parts) or "-"
 
 
-def _rates(card: Card) -> str:
-    """The measured error rates: ``set metric value % [low, high]`` per entry."""
-    parts = []
+def _size(size_bytes: int) -> str:
+    """``13.9 MB``, or ``1.2 kB`` under a megabyte."""
+    if size_bytes >= 1e6:
+        return f"{size_bytes / 1e6:.1f} MB"
+    return f"{size_bytes / 1e3:.1f} kB"
+
+
+def _rates(card: Card) -> list[str]:
+    """The measured error rates, one ``set: metric value % [low, high], ...`` per measured set,
+    the sets in the card's order; each rate's spaces are :data:`KEEP`, so it is not split
+    across lines."""
+    by_set: dict[str, list[str]] = {}
     for e in card.error_rates:
-        text = f"{e['set']} {e['metric']} {float(e['value']):.1f} %"
+        text = f"{e['metric']} {float(e['value']):.1f} %"
         interval = e.get("interval95")
         if isinstance(interval, list) and len(interval) == 2:
             text += f" [{float(interval[0]):.1f}, {float(interval[1]):.1f}]"
-        parts.append(text)
-    return "; ".join(parts) or "-"
+        by_set.setdefault(e["set"], []).append(text.replace(" ", KEEP))
+    return [f"{name}: {', '.join(rates)}" for name, rates in by_set.items()] or ["-"]
 
 
 def add_models_parser(sub) -> None:
