@@ -29,7 +29,7 @@ import numpy as np
 from lstmrec.bundle import Bundle, load_bundle
 from lstmrec.corpora.splits import load_split
 from lstmrec.features.errors import DataError, skip_gaps
-from lstmrec.features.inkfiles import checked_strokes
+from lstmrec.features.inkfiles import checked_strokes, seconds_of_unstated_times
 from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
 from lstmrec.inference.recognize import Recognition, recognize_files, recognize_strokes
 from lstmrec.inference.transcribe import Transcript, transcribe_files, transcribe_signal
@@ -104,7 +104,9 @@ class Model:
         ``ink``: an ink file holding one sample (IAM-OnDB XML, InkML, JSON, NDJSON, ``.npy`` /
         ``.npz`` stroke-3: see ``lstmrec.features.inkfiles``), or the strokes themselves: a list
         of strokes, each a sequence of ``(x, y)`` or ``(x, y, t)`` points (x right, y down, any
-        units; t in seconds). For a file of many samples use :meth:`recognize_all`.
+        units; t in seconds, or in milliseconds as a browser's or tablet's clock gives them,
+        told apart as in JSON ink files: ``seconds_of_unstated_times``). For a file of many
+        samples use :meth:`recognize_all`.
         """
         if isinstance(ink, (str, os.PathLike)):
             found = self.recognize_all(ink)
@@ -112,7 +114,7 @@ class Model:
                 raise DataError(f"holds {len(found)} samples; use recognize_all", ink)
             return found[0]
         self._need("ink", "transcribe")
-        strokes = checked_strokes(ink, ARRAY_NAME)
+        strokes = seconds_of_unstated_times(checked_strokes(ink, ARRAY_NAME))
         return recognize_strokes(self.bundle, strokes, name=ARRAY_NAME)
 
     def recognize_all(self, path: str | os.PathLike) -> list[Recognition]:

@@ -69,6 +69,20 @@ def test_recognizes_a_held_out_hand_without_a_model_argument(capsys, tmp_path):
     assert counts.error_rate < CER_BOUND, hyp
 
 
+def test_strokes_timed_in_milliseconds_read_as_in_seconds():
+    """Strokes given to the Python API with a browser's clock (milliseconds) read exactly as the
+    same strokes in seconds: en-ink's features see the pen's speed, so read as seconds the same
+    ink would give other character spans."""
+    from lstmrec.api import load
+
+    strokes = _held_out_line("on the 4th of May", "font:dkg.ttf", 7)
+    assert 0 < np.median(np.diff(strokes[0][:, 2])) < 0.1  # seconds
+    ink = load("en-ink")
+    in_seconds = ink.recognize(strokes).to_dict()
+    assert ink.recognize([s * [1, 1, 1000] for s in strokes]).to_dict() == in_seconds
+    assert ink.recognize([s * [1, 1, 100] for s in strokes]).to_dict() != in_seconds
+
+
 def test_decodes_with_the_language_model_in_its_folder(tmp_path):
     """A bare file name in [decoding] lm is read from the bundle folder when the folder holds
     it, wherever the command runs; a name the folder lacks is left as it is."""
@@ -177,5 +191,5 @@ def test_inkml_time_in_milliseconds_without_a_unit_reads_like_seconds(tmp_path):
         )
         seconds = model.recognize(strokes)
         assert model.recognize(path).text == seconds.text
-        slow = [s * [1, 1, 1000] for s in strokes]  # the same times read as seconds
+        slow = [s * [1, 1, 100] for s in strokes]  # a pen 100 times slower, still in seconds
         assert model.recognize(slow).text != seconds.text

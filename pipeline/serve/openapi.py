@@ -15,7 +15,10 @@ _POINT = {
     "items": {"type": ["number", "null"]},
     "minItems": 2,
     "maxItems": 3,
-    "description": "[x, y] or [x, y, t]: x right, y down (any unit), t in seconds or null",
+    "description": (
+        "[x, y] or [x, y, t]: x right, y down (any unit), t in seconds or milliseconds (a"
+        " median step of 1 or more between points means milliseconds), or null"
+    ),
 }
 _STROKE_INDEX = {
     "type": "array",
