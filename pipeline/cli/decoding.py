@@ -20,10 +20,13 @@ from lstmrec.textnorm import TEXT_NORMALIZATIONS, resolve_for_utterances
 def add_decoding_args(p: argparse.ArgumentParser) -> None:
     """The decoding flags of evaluate, transcribe and recognize (defaults: the bundle's recipe
     ``[decoding]`` table; see :func:`decoder_from_args`)."""
-    g = p.add_argument_group("decoding (defaults: the model's recipe [decoding] table)")
-    g.add_argument(
-        "--beam", type=int, help="prefix beam width; 0 or 1: greedy best path (recipe: 100)"
+    g = p.add_argument_group(
+        "decoding",
+        "Each defaults to the model's own setting, its recipe's [decoding] table (a shipped"
+        " model's beam and language model: lstmrec models); in parentheses, what a model"
+        " without the setting uses.",
     )
+    g.add_argument("--beam", type=int, help="prefix beam width; 0 or 1: greedy best path (100)")
     g.add_argument("--nbest", type=int, help="hypotheses per utterance in JSON output (1)")
     g.add_argument("--lm", help="ARPA n-gram language model fused into the beam search (none)")
     g.add_argument(
