@@ -55,6 +55,7 @@ class Card:
     symbols: str = ""  # the symbol set in words, e.g. "TIMIT 39 phones"
     training_data: tuple[dict, ...] = ()
     licence: str = ""
+    decoding: str = ""  # how it decodes by default, in words
     error_rates: tuple[dict, ...] = ()
     rebuild: str = ""
     size_bytes: int = 0
@@ -116,6 +117,7 @@ def read_card(folder: str | os.PathLike) -> Card:
             symbols=_str(d, "symbols", ""),
             training_data=_records(d, "training_data", ("corpus",)),
             licence=_str(d, "licence", ""),
+            decoding=_str(d, "decoding", ""),
             error_rates=_records(d, "error_rates", ("set", "metric", "value")),
             rebuild=_str(d, "rebuild", ""),
             size_bytes=int(d.get("size_bytes") or _folder_size(folder)),

@@ -47,6 +47,7 @@ PHONES_CARD = {
         },
     ],
     "licence": "LDC-TIMIT",
+    "decoding": "beam 16",
     "error_rates": [
         {
             "set": "core-test",
@@ -70,6 +71,7 @@ en-ink
   symbols      chars
   data         -
   licence      -
+  decoding     -
   error rates  -
   size         1.2 kB
   rebuild      -
@@ -80,6 +82,7 @@ en-phones
   symbols      TIMIT 39 phones
   data         TIMIT sample (2 speakers, 20 utterances, 0.02 h)
   licence      LDC-TIMIT
+  decoding     beam 16
   error rates  core-test: PER 87.5 % [80.1, 94.9]
   size         {size}
   rebuild      lstmrec train --config configs/demo.toml --data TIMIT --out
@@ -98,6 +101,7 @@ LONG_CARD = Card(
         {"corpus": "synthetic ink of many hands written by many writers", "utterances": 8640},
     ),
     licence="CC0",
+    decoding="beam 16 with the 5-gram lm.arpa of the training texts, weight 0.5",
     error_rates=(
         {"set": "held-out hands", "metric": "CER", "value": 35.64, "interval95": [33.54, 37.48]},
         {"set": "held-out hands", "metric": "WER", "value": 68.71, "interval95": [66.12, 71.42]},
@@ -114,6 +118,8 @@ x
   data         synthetic ink of many hands written by many
                  writers (8640 utterances)
   licence      CC0
+  decoding     beam 16 with the 5-gram lm.arpa of the
+                 training texts, weight 0.5
   error rates  held-out hands: CER 35.6 % [33.5, 37.5],
                  WER 68.7 % [66.1, 71.4]
                dev: CER 19.0 %
@@ -177,8 +183,8 @@ def test_models_json_gives_the_cards_with_their_folders(capsys, models_dir):
     rc, out, err = run(capsys, "models", "--format", "json")
     assert rc == 0 and err == ""
     phones, ink = models_dir / "en-phones", models_dir / "en-ink"
-    defaults = {"symbols": "", "training_data": [], "licence": "", "error_rates": [],
-                "rebuild": "", "date": ""}  # fmt: skip
+    defaults = {"symbols": "", "training_data": [], "licence": "", "decoding": "",
+                "error_rates": [], "rebuild": "", "date": ""}  # fmt: skip
     assert json.loads(out) == [
         {**defaults, **INK_CARD, "path": str(ink)},
         {**PHONES_CARD, "size_bytes": folder_size(phones), "path": str(phones)},

@@ -15,7 +15,10 @@ from lstmrec.shipped import Card, resolve_default, resolve_model, search_dirs, s
 
 # The labelled fields under each model's name in ``lstmrec models``; lines no narrower than
 # MIN_WIDTH, whatever the terminal.
-FIELDS = ("modality", "symbols", "data", "licence", "error rates", "size", "rebuild", "folder")
+FIELDS = (
+    "modality", "symbols", "data", "licence", "decoding", "error rates", "size", "rebuild",
+    "folder",
+)  # fmt: skip
 MIN_WIDTH = 60
 KEEP = "\N{NO-BREAK SPACE}"  # a space that wrapping keeps, printed as a space
 
@@ -112,6 +115,7 @@ def _fields(card: Card) -> tuple[list[str], ...]:
         [card.symbols or card.unit],
         [_data(card)],
         [card.licence or "-"],
+        [card.decoding or "-"],
         _rates(card),
         [_size(card.size_bytes)],
         [card.rebuild or "-"],
