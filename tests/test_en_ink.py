@@ -69,6 +69,31 @@ def test_recognizes_a_held_out_hand_without_a_model_argument(capsys, tmp_path):
     assert counts.error_rate < CER_BOUND, hyp
 
 
+def test_a_page_of_two_lines_reads_as_its_lines(capsys, tmp_path):
+    """Two held-out lines written one below the other as one InkML sample: recognize cuts the
+    page into its lines and reads each as it reads that line alone."""
+    from lstmrec.api import load
+    from lstmrec.features.inkpage import typical_height
+    from lstmrec.features.inkwriters import InkSample, write_inkml
+
+    first = _held_out_line("Meet me at noon.", "font:dkg.ttf", 3)
+    second = _held_out_line("Bring the maps", "font:dkg.ttf", 3)
+    drop = 2.5 * typical_height(first)
+    later = max(s[:, 2].max() for s in first) + 1.0
+    page = [*first, *(s + [0, drop, later] for s in second)]
+    path = tmp_path / "page.inkml"
+    write_inkml(path, [InkSample("page", tuple(page))])
+    rc, out, err = run(capsys, "recognize", str(path), "--format", "json")
+    assert rc == 0, err
+    got = json.loads(out)
+    ink = load("en-ink")
+    alone = [ink.recognize(first).text, ink.recognize(second).text]
+    assert got["lines"] == alone and got["text"] == " ".join(alone)
+    assert "".join(c["char"] for c in got["chars"]) == got["text"]
+    assert got["chars"][-1]["end"] == [len(page) - 1, len(page[-1]) - 1]  # the page's last point
+    assert ink.recognize(page).to_dict() == {**got, "file": "<array>", "id": "<array>"}
+
+
 def test_strokes_timed_in_milliseconds_read_as_in_seconds():
     """Strokes given to the Python API with a browser's clock (milliseconds) read exactly as the
     same strokes in seconds: en-ink's features see the pen's speed, so read as seconds the same

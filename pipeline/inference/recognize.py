@@ -1,10 +1,13 @@
 """Handwriting recognition of ink files with a model bundle: text, and where each character is.
 
 Every sample of every file is decoded (an IAM-OnDB line file holds one, an InkML or JSON file
-may hold many). Each recognised character comes with the span of pen points its CTC spike
-covers, as (stroke, point) indices into the file's own strokes, from the frame-to-point index
-of :func:`features.ink.ink_features_with_index`; the last character of a sample runs to its last
-pen point. Results are named by the ids of :mod:`lstmrec.scoring.ids`.
+may hold many). A sample written in several lines (a page) is cut into its lines
+(:func:`features.inkpage.split_lines`), each line is decoded on its own, and the sample's text
+is its lines' texts in writing order, a space between them. Each recognised character comes
+with the span of pen points its CTC spike covers, as (stroke, point) indices into the file's
+own strokes, from the frame-to-point index of :func:`features.ink.ink_features_with_index`; the
+last character of a line runs to its last pen point. Results are named by the ids of
+:mod:`lstmrec.scoring.ids`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from lstmrec.bundle import Bundle
 from lstmrec.features.audio import apply_cmvn
 from lstmrec.features.errors import DataError
 from lstmrec.features.inkfiles import INK_EXTENSIONS, read_ink_file
+from lstmrec.features.inkpage import split_lines
 from lstmrec.featurize import checked_ink_features
 from lstmrec.inference.decoder import Decoder, decode_in_chunks, predict_logits, recipe_decoder
 from lstmrec.inference.transcribe import PROGRESS_FILES, alternative_dict, expand_inputs
@@ -57,6 +61,7 @@ class Recognition:
     text: str
     chars: list[CharSpan]
     nbest: list[TextAlternative] = dataclasses.field(default_factory=list)
+    lines: list[str] = dataclasses.field(default_factory=list)  # a page's lines, when several
 
     def to_dict(self) -> dict:
         d = {
@@ -69,6 +74,8 @@ class Recognition:
         }
         if len(self.nbest) > 1:
             d["nbest"] = [alternative_dict(a) for a in self.nbest]
+        if len(self.lines) > 1:
+            d["lines"] = self.lines
         return d
 
 
@@ -100,19 +107,20 @@ def recognize_files(
         pieces = []
         for sample in samples:
             try:
-                feats, index = checked_ink_features(sample.strokes, bundle.features, path)
+                lines = line_features(sample.strokes, bundle, path)
             except DataError as e:
                 if on_error is None or len(samples) == 1:
                     raise
                 on_error(DataError(f"sample {sample.id}: {e.reason}", path))
                 continue
             rid = sample_id(ids[path], sample.id, len(samples))
-            pieces.append(((path, rid, index, _last_point(sample.strokes)), feats))
+            for k, (feats, index, last) in enumerate(lines):
+                pieces.append(((path, rid, index, last, k, len(lines)), feats))
         return pieces
 
     bar = progress(total=len(files), show=len(files) >= PROGRESS_FILES, desc="files", unit="file")
-    done = None
-    for (path, rid, index, last), decoded in decode_in_chunks(
+    done, page = None, []
+    for (path, rid, index, last, k, n), decoded in decode_in_chunks(
         files,
         featurize,
         bundle,
@@ -123,8 +131,41 @@ def recognize_files(
         if path != done:
             bar.update(1)
             done = path
-        yield _recognition(bundle, path, rid, index, decoded, last)
+        page.append(_recognition(bundle, path, rid, index, decoded, last))
+        if k == n - 1:
+            yield joined_lines(page)
+            page = []
     bar.close()
+
+
+def line_features(
+    strokes: Sequence[np.ndarray], bundle: Bundle, source: str
+) -> list[tuple[np.ndarray, np.ndarray, tuple[int, int]]]:
+    """Features, frame-to-point index and last pen point of each line of ``strokes``
+    (:func:`features.inkpage.split_lines`), the index and point naming the sample's own
+    strokes. :class:`DataError` naming ``source`` when a line gives no usable features."""
+    out = []
+    for line in split_lines(strokes):
+        feats, index = checked_ink_features([strokes[i] for i in line], bundle.features, source)
+        index = np.column_stack([np.asarray(line)[index[:, 0]], index[:, 1]])
+        out.append((feats, index, (line[-1], len(strokes[line[-1]]) - 1)))
+    return out
+
+
+def joined_lines(lines: list[Recognition]) -> Recognition:
+    """One sample's :class:`Recognition` from those of its lines, in writing order: their
+    texts joined by a space (a space character whose span is the end of the line before it),
+    ``lines`` the texts one by one; N-best lists are kept for a single line only."""
+    if len(lines) == 1:
+        return lines[0]
+    chars: list[CharSpan] = []
+    for line in lines:
+        if chars and line.chars:
+            chars.append(CharSpan(" ", chars[-1].end, chars[-1].end))
+        chars += line.chars
+    texts = [line.text for line in lines]
+    first = lines[0]
+    return Recognition(first.file, first.id, " ".join(t for t in texts if t), chars, lines=texts)
 
 
 def read_stdin_ink(stream=None) -> list:
@@ -146,11 +187,6 @@ def read_stdin_ink(stream=None) -> list:
             raise DataError(e.reason, STDIN) from None
 
 
-def _last_point(strokes: Sequence[np.ndarray]) -> tuple[int, int]:
-    """(stroke, point) of the last pen point of non-empty ``strokes``."""
-    return len(strokes) - 1, len(strokes[-1]) - 1
-
-
 def recognize_strokes(
     bundle: Bundle,
     strokes: Sequence[np.ndarray],
@@ -163,11 +199,17 @@ def recognize_strokes(
     unusable ink raises :class:`DataError` naming it."""
     if modality(bundle.features) != "ink":
         raise DataError("not a handwriting model (its features are not ink); use transcribe", name)
-    feats, index = checked_ink_features(strokes, bundle.features, name)
+    lines = line_features(strokes, bundle, name)
     decoder = decoder or recipe_decoder(bundle)
-    (logits,) = predict_logits(bundle.model, [apply_cmvn(feats, bundle.mean, bundle.std)])
-    decoded = decoder(logits)
-    return _recognition(bundle, name, safe_id(name), index, decoded, _last_point(strokes))
+    normalized = [apply_cmvn(feats, bundle.mean, bundle.std) for feats, _, _ in lines]
+    return joined_lines(
+        [
+            _recognition(bundle, name, safe_id(name), index, decoder(logits), last)
+            for (_, index, last), logits in zip(
+                lines, predict_logits(bundle.model, normalized), strict=True
+            )
+        ]
+    )
 
 
 def _recognition(bundle: Bundle, path: str, rid: str, index, decoded, last) -> Recognition:
