@@ -53,16 +53,16 @@ def split_lines(strokes: Sequence[np.ndarray]) -> list[list[int]]:
     ys = [strokes[0][:, 1]]
     for i in range(1, len(strokes)):
         x0, y0, y1 = strokes[i][:, 0].min(), strokes[i][:, 1].min(), strokes[i][:, 1].max()
-        y = np.concatenate(ys)
-        middle, below = np.percentile(y, [50, 100 * BELOW_SHARE])
-        if (
+        begins = (
             height > 0
             and right - left >= MIN_LINE_WIDTH * height
             and x0 < left + RETURN_SHARE * (right - left)
-            and y0 > below
-            and (y0 + y1) / 2 - middle > LINE_STEP * height
             and y1 - y0 >= FIRST_STROKE_HEIGHT * height
-        ):
+        )
+        if begins:  # the line's points are sorted only when the pen went back left
+            middle, below = np.percentile(np.concatenate(ys), [50, 100 * BELOW_SHARE])
+            begins = y0 > below and (y0 + y1) / 2 - middle > LINE_STEP * height
+        if begins:
             # Marks just before it (a T's bar, an opening quote) that went back left and lie
             # nearer the new line than the old begin it too.
             new_middle, start = (y0 + y1) / 2, i
