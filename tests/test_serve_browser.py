@@ -136,27 +136,43 @@ def _attr(driver, element_id: str, name: str) -> str:
 # The pen
 
 
-def _line_on_canvas(ink_run, width: float, height: float) -> list[np.ndarray]:
-    """A held-out writer's line of the ink corpus, scaled into the canvas: whole CSS pixels
-    from its centre (what pointer actions take), every k-th point, no point twice in a row."""
+def _writer_lines(ink_run, count: int) -> list[list[np.ndarray]]:
+    """The first ``count`` lines of three strokes or more of a held-out writer of the corpus."""
     corpus, _ = ink_run
     files = sorted((corpus / "lineStrokes" / "w02").rglob("*.xml"))
-    strokes = next(s for s in (read_ink_file(f)[0].strokes for f in files) if len(s) >= 3)
-    xy = np.concatenate(strokes)[:, :2]
-    low, high = xy.min(axis=0), xy.max(axis=0)
+    lines = [s for s in (read_ink_file(f)[0].strokes for f in files) if len(s) >= 3]
+    assert len(lines) >= count
+    return lines[:count]
+
+
+def _on_canvas(lines: list[list[np.ndarray]], width: float, height: float, max_points: int):
+    """Lines of ink written one under the other, scaled together into the canvas (each in a
+    band of its own, centred in it): whole CSS pixels from the canvas's centre (what pointer
+    actions take), every k-th point of each line, no point twice in a row."""
+    band = height / len(lines)
+    lows = np.array([np.concatenate(line)[:, :2].min(axis=0) for line in lines])
+    highs = np.array([np.concatenate(line)[:, :2].max(axis=0) for line in lines])
+    sizes = highs - lows  # (lines, 2)
     scale = min(
-        (width - 2 * CANVAS_MARGIN) / (high - low)[0],
-        (height - 2 * CANVAS_MARGIN) / max((high - low)[1], 1.0),
+        (width - 2 * CANVAS_MARGIN) / sizes[:, 0].max(),
+        (band - 2 * CANVAS_MARGIN) / max(sizes[:, 1].max(), 1.0),
     )
-    step = max(1, len(xy) // MAX_POINTS)
     out = []
-    for s in strokes:
-        keep = s[np.unique(np.r_[np.arange(0, len(s), step), len(s) - 1]), :2]
-        p = np.round((keep - (low + high) / 2) * scale).astype(int)  # (N, 2) from the centre
-        p = p[np.r_[True, np.any(np.diff(p, axis=0) != 0, axis=1)]]
-        if len(p) >= 2:
-            out.append(p)
+    for k, (line, low, high) in enumerate(zip(lines, lows, highs, strict=True)):
+        step = max(1, sum(map(len, line)) // max_points)
+        centre = np.array([0.0, (k + 0.5) * band - height / 2])  # the band's, from the canvas's
+        for s in line:
+            keep = s[np.unique(np.r_[np.arange(0, len(s), step), len(s) - 1]), :2]
+            p = np.round((keep - (low + high) / 2) * scale + centre).astype(int)
+            p = p[np.r_[True, np.any(np.diff(p, axis=0) != 0, axis=1)]]
+            if len(p) >= 2:
+                out.append(p)
     return out
+
+
+def _line_on_canvas(ink_run, width: float, height: float) -> list[np.ndarray]:
+    """A held-out writer's line of the ink corpus, scaled into the canvas."""
+    return _on_canvas(_writer_lines(ink_run, 1), width, height, MAX_POINTS)
 
 
 def _draw(driver, canvas, strokes: list[np.ndarray], kind: str = "pen") -> None:
@@ -270,6 +286,34 @@ def test_pen_strokes_show_the_recognized_text(page, server, ink_run, shots):
     _wait(lambda: _attr(page, "ink-result", "data-status") == "idle")
     assert page.execute_script("return window.lstmrecPage.strokes()") == []
     assert _shown_ink(page)[0] == ""
+
+
+def test_a_page_of_two_lines_shows_them_on_two_rows(page, server, ink_run):
+    """Two lines written one under the other are read as two lines (the answer's "lines"), and
+    the page shows each on a row of its own, in the colours of its ink."""
+    from selenium.webdriver.common.by import By
+
+    canvas = page.find_element(By.ID, "pad")
+    drawn = _on_canvas(
+        _writer_lines(ink_run, 2), canvas.rect["width"], canvas.rect["height"], MAX_POINTS // 2
+    )
+    _draw(page, canvas, drawn)
+    strokes = _recognized_strokes(page, len(drawn))
+    expected = _post(
+        f"{server}/v1/recognize",
+        json.dumps({"strokes": strokes, "name": "canvas"}).encode(),
+        "application/json",
+    )
+    assert len(expected["lines"]) == 2 and all(t.strip() for t in expected["lines"])
+    text, colours = _shown_ink(page)
+    assert text == expected["text"] == " ".join(expected["lines"])
+    spans = page.find_elements(By.CSS_SELECTOR, "#ink-text span")
+    breaks = [i for i, s in enumerate(spans) if s.get_attribute("class") == "line-break"]
+    assert breaks == [len(expected["lines"][0])]
+    first = [s.rect["y"] for s in spans[: breaks[0]] if s.get_attribute("class") == "ch"]
+    second = [s.rect["y"] for s in spans[breaks[0] + 1 :] if s.get_attribute("class") == "ch"]
+    assert first and second and max(first) < min(second)  # the second line on a row below
+    _check_highlights(page, strokes, expected["chars"], colours)
 
 
 # ---------------------------------------------------------------------------------------------

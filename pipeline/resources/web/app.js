@@ -150,15 +150,31 @@ function redraw() {
   });
 }
 
+function lineBreaks(result) {
+  // Ink written in several lines reads as its lines' texts with a space between them (the
+  // answer's "lines"): the indices in result.chars of those spaces.
+  const breaks = new Set();
+  if (!result.lines || result.lines.length < 2) return breaks;
+  let at = -1;
+  for (const line of result.lines.filter((t) => t.length > 0)) {
+    if (at >= 0) breaks.add(at);
+    at += line.length + 1;
+  }
+  return breaks;
+}
+
 function showInk(result, status) {
   const box = $("ink-result");
   const text = $("ink-text");
   text.replaceChildren();
   if (result) {
+    const breaks = lineBreaks(result);
     result.chars.forEach((c, i) => {
       const span = document.createElement("span");
       span.textContent = c.char;
-      if (c.char !== " ") {
+      if (breaks.has(i)) {
+        span.className = "line-break"; // each line of the ink on a row of its own
+      } else if (c.char !== " ") {
         span.className = "ch";
         span.style.color = COLOURS[i % COLOURS.length];
       }
