@@ -30,7 +30,12 @@ from lstmrec.bundle import Bundle, load_bundle
 from lstmrec.corpora.splits import load_split
 from lstmrec.features.errors import DataError, skip_gaps
 from lstmrec.features.inkfiles import checked_strokes, seconds_of_unstated_times
-from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
+from lstmrec.inference.evaluate import (
+    evaluate_bundle,
+    evaluate_text_bundle,
+    held_out_lists,
+    recipe_lexicon,
+)
 from lstmrec.inference.recognize import Recognition, recognize_files, recognize_strokes
 from lstmrec.inference.transcribe import Transcript, transcribe_files, transcribe_signal
 from lstmrec.scoring.report import ReportOptions, evaluation_dict
@@ -130,13 +135,20 @@ class Model:
         test_speakers: str | os.PathLike | None = None,
         dev_speakers: str | os.PathLike | None = None,
         fold: int | None = None,
+        lexicon: Sequence[str] | None = None,
     ) -> dict:
         """Error rates on the labelled utterances of ``split`` of ``data`` (a corpus folder, a
         manifest or a prepared folder, as ``lstmrec evaluate --data``): the dict ``lstmrec
         evaluate --format json`` prints. PER for a speech model of phones (folded to ``fold``,
         default the bundle's scoring set), CER and WER for a handwriting model or a speech model
-        of characters. Known gaps of the corpus (IAM-OnDB's lines without ink, lines its text
-        normalisation leaves out) are skipped; any other bad input raises :class:`DataError`."""
+        of characters. Without speaker lists, the model's held-out speakers are the split when
+        ``data`` is the corpus it was trained on, as with ``lstmrec evaluate``. ``lexicon``
+        (file paths or ``"cmudict"``) gives the reference phones of utterances that have words
+        only (default: the lexicon of the model's recipe). Known gaps of the corpus (IAM-OnDB's
+        lines without ink, lines its text normalisation leaves out) are skipped; any other bad
+        input raises :class:`DataError`."""
+        if dev_speakers is None and test_speakers is None:
+            dev_speakers, test_speakers = held_out_lists(self.bundle, data)
         utts = load_split(
             data, split, dev_speakers=dev_speakers, test_speakers=test_speakers, on_error=skip_gaps
         )
@@ -149,5 +161,6 @@ class Model:
             label = "speaker" if targets.speech else "writer"
             return evaluation_dict(report, ReportOptions(speaker_label=label), extra=extra)
         fold_to = fold if fold is not None else targets.fold
-        report, _ = evaluate_bundle(self.bundle, utts, fold_to=fold_to)
+        lexicon = recipe_lexicon(self.bundle, data) if lexicon is None else tuple(lexicon)
+        report, _ = evaluate_bundle(self.bundle, utts, fold_to=fold_to, lexicon=lexicon)
         return evaluation_dict(report, ReportOptions(), extra=extra)

@@ -96,7 +96,7 @@ def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, AnyFeatureConfig, S
             saved.setdefault("untimed_speed", 0.0)
         features = feature_config_from_dict(saved)
         symbols = SymbolTable.load(path / "symbols.txt")
-        _resolve_decoding_files(summary, path)
+        _resolve_folder_files(summary, path)
     except DataError:
         raise
     except (ValueError, TypeError, AttributeError, RecursionError) as e:  # JSON, UTF-8 included
@@ -104,17 +104,25 @@ def read_bundle_meta(path: str | os.PathLike) -> tuple[dict, AnyFeatureConfig, S
     return summary, features, symbols
 
 
-def _resolve_decoding_files(summary: dict, path: Path) -> None:
-    """A bare file name in the recipe's ``[decoding]`` ``lm`` or ``lexicon`` that the bundle
-    folder holds (a shipped model's ``lm.arpa``) is read from the bundle folder, wherever the
-    command runs; any other value is left as it is."""
-    decoding = summary.get("recipe", {}).get("decoding", {})
-    if not isinstance(decoding, dict):
-        return
-    for key in ("lm", "lexicon"):
-        name = decoding.get(key)
+# Recipe settings that name a file the bundle folder may hold: ([section], key).
+BUNDLE_FOLDER_FILES = (
+    ("decoding", "lm"),  # a shipped model's lm.arpa
+    ("decoding", "lexicon"),
+    ("data", "dev_speakers"),  # a shipped model's held-out speaker lists
+    ("data", "test_speakers"),
+)
+
+
+def _resolve_folder_files(summary: dict, path: Path) -> None:
+    """A bare file name in one of the recipe's :data:`BUNDLE_FOLDER_FILES` that the bundle
+    folder holds (a shipped model's ``lm.arpa``, its speaker lists) is read from the bundle
+    folder, wherever the command runs; any other value is left as it is."""
+    recipe = summary.get("recipe", {})
+    for section, key in BUNDLE_FOLDER_FILES:
+        settings = recipe.get(section, {}) if isinstance(recipe, dict) else None
+        name = settings.get(key) if isinstance(settings, dict) else None
         if isinstance(name, str) and name and Path(name).name == name and (path / name).is_file():
-            decoding[key] = str(path / name)
+            settings[key] = str(path / name)
 
 
 ENGINES = ("numpy", "keras")

@@ -10,7 +10,8 @@ each ``[[measured]]`` entry, the error rate, its 95 % interval and counts read f
 in ``pipeline/resources/models/<name>/``, written to a temporary folder and renamed; a model
 over the size limit is refused. ``--lm FILE`` ships an ARPA language model in the folder as
 ``lm.arpa`` and makes it the model's default decoding (with ``--lm-weight``,
-``--insertion-bonus`` and ``--beam``), by editing the copy of ``summary.json``.
+``--insertion-bonus`` and ``--beam``), by editing the copy of ``summary.json``. The speaker lists
+the recipe names (``[data] dev_speakers``, ``test_speakers``) are shipped in the folder too.
 """
 
 from __future__ import annotations
@@ -59,6 +60,19 @@ def error_rates(run: Path, measured: list[dict]) -> list[dict]:
     return out
 
 
+def ship_speaker_lists(summary: dict) -> list[Path]:
+    """The speaker-list files the recipe names (its held-out speakers), to ship in the model's
+    folder; ``summary`` then names them by file name only, which :mod:`lstmrec.bundle` reads
+    from the folder, so ``lstmrec evaluate <name> --data <corpus>`` finds them anywhere."""
+    data = summary.get("recipe", {}).get("data", {})
+    files = []
+    for key in ("dev_speakers", "test_speakers"):
+        if data.get(key):
+            files.append(Path(data[key]))
+            data[key] = Path(data[key]).name
+    return files
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--name", required=True, help="the model's name (its folder's name)")
@@ -85,6 +99,7 @@ def main(argv=None) -> int:
         for key in ("lm_weight", "insertion_bonus", "beam"):
             if getattr(args, key) is not None:
                 decoding[key] = getattr(args, key)
+    files += ship_speaker_lists(summary)
     summary_text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
     size = sum(f.stat().st_size for f in files) + len(summary_text.encode("utf-8"))
     if size > LIMIT_BYTES:

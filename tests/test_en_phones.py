@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import REPO, SHARED_DATA, run
+from helpers import REPO, SHARED_DATA, one_line, run
 
 import lstmrec
 from lstmrec.shipped import MODELS_DIR, resolve_model
@@ -63,3 +63,55 @@ def test_transcribes_native_speech_without_a_model_argument(capsys):
     (utt,) = [u for u in find_timit(SHARED_DATA / "timit-sample") if u.id == "fvmh0_si1466"]
     report = score({utt.id: list(utt.phones)}, {utt.id: hyp}, fold_to=39)
     assert report.total.error_rate < 60
+
+
+@pytest.mark.shared_data("speechocean762")
+def test_the_card_figure_is_reproduced_from_any_folder(capsys, monkeypatch, tmp_path):
+    """`lstmrec evaluate en-phones --data <speechocean762>` run outside the repository: the
+    held-out speakers come from the lists in the model's folder, and the lexicon its recipe
+    names relative to the repository is found inside the corpus; the card's PER, exactly."""
+    card = json.loads((MODEL / "card.json").read_text(encoding="utf-8"))
+    stated = next(e for e in card["error_rates"] if e["set"].startswith("speechocean762"))
+    for name in ("dev_spk.list", "test_spk.list"):  # shipped with the model
+        assert (MODEL / name).read_text() == (REPO / "configs/speechocean762" / name).read_text()
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run(
+        capsys, "evaluate", "en-phones", "--data", SHARED_DATA / "speechocean762",
+        "--format", "json", "--quiet",
+    )  # fmt: skip
+    assert rc == 0, err
+    result = json.loads(out)
+    assert result["speaker_lists_from"] == "the model's recipe"
+    assert result["num_utterances"] == stated["utterances"] == 320
+    assert round(result["error_rate"], 2) == stated["value"]
+    assert result["errors"] == stated["errors"] and result["reference_length"] == stated["total"]
+
+
+@pytest.mark.shared_data("speechocean762")
+def test_a_copy_of_the_corpus_without_its_lexicon(capsys, monkeypatch, tmp_path):
+    """A copy elsewhere is not the training set: the empty default split names the model's
+    speaker lists; with them, the missing lexicon stops the run in one line (not one per
+    utterance); with the lexicon back, the copy's own file is read."""
+    import shutil
+
+    copy = tmp_path / "corpora" / "speechocean762"
+    shutil.copytree(SHARED_DATA / "speechocean762" / "train", copy / "train")
+    (copy / "WAVE").symlink_to(SHARED_DATA / "speechocean762" / "WAVE")  # the audio, not copied
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = run(capsys, "evaluate", "en-phones", "--data", copy / "train", "--quiet")
+    assert rc == 2 and one_line(err).endswith(f"--test-speakers {MODEL / 'test_spk.list'})")
+    one = tmp_path / "one.list"
+    one.write_text("0575\n")
+    args = ("evaluate", "en-phones", "--data", copy / "train", "--test-speakers", one, "--quiet")
+    rc, out, err = run(capsys, *args)
+    assert rc == 2 and not out
+    assert one_line(err) == (
+        "lstmrec: ../shared/data/speechocean762/resource/lexicon.txt: no such lexicon file (the "
+        "lexicon gives the reference phones of utterances with words; name one: "
+        "--pron-lexicon, or lexicon= in Python)"
+    )
+    (copy / "resource").mkdir()
+    shutil.copy(SHARED_DATA / "speechocean762/resource/lexicon.txt", copy / "resource")
+    rc, out, err = run(capsys, *args, "--format", "json")
+    assert rc == 0, err
+    assert json.loads(out)["num_utterances"] == 20

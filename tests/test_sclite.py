@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 from helpers import TEST_FILE, one_line, run
 
+import lstmrec
 from lstmrec.cli.main import main
 
 SAMPLE = "--fold", "39", "--test-speakers"
@@ -130,6 +131,10 @@ def test_evaluate_defaults_to_the_models_held_out_speakers(capsys, speech_model,
     assert rc == 0, err
     d = json.loads(out)
     assert d["split_speakers"] == ["faem0"] and d["speaker_lists_from"] == "the model's recipe"
+    # The Python API splits the same way without lists (by the corpus's rules it has no test).
+    got = lstmrec.load(speech_model["bundle"]).evaluate(speech_corpus["root"], "core-test")
+    assert got["num_utterances"] == d["num_utterances"] and got["errors"] == d["errors"]
+    assert got["per_speaker"].keys() == {"faem0"}
 
 
 def test_lm_leaves_out_the_models_held_out_speakers(capsys, speech_model, speech_corpus, tmp_path):

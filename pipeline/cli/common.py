@@ -17,7 +17,7 @@ from lstmrec.corpora.splits import SPLITS, load_split
 from lstmrec.features.errors import CorpusGap, DataError, gap_summary
 from lstmrec.features.files import check_output, write_text
 from lstmrec.featurize import default_cache_dir
-from lstmrec.manifest import manifest_hash
+from lstmrec.inference.evaluate import held_out_lists
 
 EXIT_BAD_INPUT = 2
 GAPS_FILE = "corpus_gaps.txt"  # the known gaps of the corpus, beside prepared data or a run
@@ -185,31 +185,30 @@ def check_outputs(args) -> None:
 def bundle_held_out(args, bundle) -> str:
     """Make the bundle's held-out speakers the default split of ``args``, and say whose they are.
 
-    Without ``--dev-speakers`` / ``--test-speakers``, when the bundle's recipe names speaker-list
-    files that still exist and ``args.data`` gives exactly the training set the bundle records
-    (same ``data_hash``), those lists go into ``args``. Returns where the lists come from: "the
-    command line", "the model's recipe" or "the corpus" (its own split rules)."""
+    Without ``--dev-speakers`` / ``--test-speakers``, the recipe's speaker lists when ``args.data``
+    gives the training set the bundle records (:func:`lstmrec.inference.evaluate.held_out_lists`)
+    go into ``args``. Returns where the lists come from: "the command line", "the model's
+    recipe" or "the corpus" (its own split rules)."""
     if args.dev_speakers or args.test_speakers:
         return "the command line"
-    data = bundle.summary.get("recipe", {}).get("data", {})
-    lists = {k: data.get(k) for k in ("dev_speakers", "test_speakers")}
-    if not any(lists.values()) or not all(Path(p).is_file() for p in lists.values() if p):
+    dev, test = held_out_lists(bundle, args.data)
+    if not (dev or test):
         return "the corpus"
-    try:
-        train = load_split(
-            args.data,
-            data.get("train_split") or "train",
-            keep_sa=bool(data.get("keep_sa")),
-            on_error=lambda e: None,  # a bad file changes the hash: the lists are then not used
-            **lists,
-        )
-    except DataError:
-        return "the corpus"
-    if manifest_hash(train) != bundle.summary.get("data_hash"):
-        return "the corpus"
-    args.dev_speakers = args.dev_speakers or lists["dev_speakers"]
-    args.test_speakers = args.test_speakers or lists["test_speakers"]
+    args.dev_speakers, args.test_speakers = dev, test
     return "the model's recipe"
+
+
+def recipe_lists_hint(bundle) -> str:
+    """`` (the model's held-out speakers: --dev-speakers A --test-speakers B)`` when the
+    bundle's recipe names speaker lists that exist but were not used (the corpus given is not
+    the training set it records, e.g. a copy elsewhere); else ``""``."""
+    data = bundle.summary.get("recipe", {}).get("data", {})
+    flags = [
+        f"--{key.replace('_', '-')} {data[key]}"
+        for key in ("dev_speakers", "test_speakers")
+        if data.get(key) and Path(data[key]).is_file()
+    ]
+    return f" (the model's held-out speakers: {' '.join(flags)})" if flags else ""
 
 
 def quiet_arg(p: argparse.ArgumentParser) -> None:

@@ -28,6 +28,7 @@ from lstmrec.cli.common import (
     format_arg,
     lexicon_arg,
     quiet_arg,
+    recipe_lists_hint,
     split_from_args,
 )
 from lstmrec.cli.decoding import add_decoding_args, add_lm_parser, decoder_from_args
@@ -49,7 +50,7 @@ from lstmrec.config import load_recipe
 from lstmrec.corpora.splits import CORPUS_KINDS, SPLITS, cap_utterances, load_split
 from lstmrec.features.errors import CorpusGap, DataError
 from lstmrec.featurize import compute_features, default_cache_dir
-from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle
+from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle, recipe_lexicon
 from lstmrec.jobs.pipelines import beam_features
 from lstmrec.manifest import write_manifest
 from lstmrec.progress import set_quiet
@@ -198,7 +199,8 @@ def cmd_evaluate(args) -> int:
     lists_from = bundle_held_out(args, bundle)  # the model's held-out speakers by default
     utts = split_from_args(args, args.split, on_error=failures)
     if not utts:
-        raise DataError(f"split {args.split!r} has no utterances", args.data)
+        hint = recipe_lists_hint(bundle) if lists_from == "the corpus" else ""
+        raise DataError(f"split {args.split!r} has no utterances{hint}", args.data)
     speakers = sorted({u.speaker for u in utts})
     extra = {"model": str(args.model), "split": args.split, "split_speakers": speakers,
              "speaker_lists_from": lists_from}  # fmt: skip
@@ -207,9 +209,6 @@ def cmd_evaluate(args) -> int:
     if targets.unit == "chars":
         text_report, hyps = evaluate_text_bundle(bundle, utts, decoder=decoder, on_error=failures)
         report = text_report.chars
-        if not targets.speech:  # handwriting: per writer
-            options = dataclasses.replace(options, speaker_label="writer")
-        print_text_report(text_report, args.format, extra=extra, options=options)
     else:
         fold_to = args.fold if args.fold is not None else targets.fold
         report, hyps = evaluate_bundle(
@@ -218,8 +217,16 @@ def cmd_evaluate(args) -> int:
             fold_to=fold_to,
             decoder=decoder,
             on_error=failures,
-            lexicon=args.pron_lexicon,
+            lexicon=args.pron_lexicon or recipe_lexicon(bundle, args.data),
         )
+    if not report.num_utterances:  # every one failed: no error rate to print
+        failures.finish()
+        raise DataError(f"no utterance of split {args.split!r} could be scored", args.data)
+    if targets.unit == "chars":
+        if not targets.speech:  # handwriting: per writer
+            options = dataclasses.replace(options, speaker_label="writer")
+        print_text_report(text_report, args.format, extra=extra, options=options)
+    else:
         print_report(report, args.format, extra=extra, options=options)
     if args.format == "text":
         print(f"{args.split} speakers (split by {lists_from}): {' '.join(speakers)}")

@@ -7,16 +7,72 @@ Speech models are scored on phones (PER); handwriting models on characters (CER)
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from lstmrec.bundle import Bundle
+from lstmrec.corpora.splits import load_split
 from lstmrec.features.errors import DataError, report_or_raise
 from lstmrec.featurize import compute_features
 from lstmrec.inference.decoder import Decoder, decode_features, recipe_decoder
-from lstmrec.manifest import Utterance
+from lstmrec.lexicon import CMUDICT
+from lstmrec.manifest import Utterance, manifest_hash
 from lstmrec.phones import fold
 from lstmrec.scoring.align import Report, score
 from lstmrec.targets import Targets, symbols_text, text_words
+
+
+def held_out_lists(bundle: Bundle, data: str | os.PathLike) -> tuple[str | None, str | None]:
+    """The speaker lists of the bundle's recipe (``[data] dev_speakers``, ``test_speakers``)
+    when they are files that exist and ``data`` gives exactly the training set the bundle
+    records (same ``data_hash``): its held-out speakers in that corpus. ``(None, None)``
+    otherwise: the corpus's own split rules apply."""
+    recipe = bundle.summary.get("recipe", {}).get("data", {})
+    lists = {k: recipe.get(k) for k in ("dev_speakers", "test_speakers")}
+    if not any(lists.values()) or not all(Path(p).is_file() for p in lists.values() if p):
+        return None, None
+    try:
+        train = load_split(
+            data,
+            recipe.get("train_split") or "train",
+            keep_sa=bool(recipe.get("keep_sa")),
+            on_error=lambda e: None,  # a bad file changes the hash: the lists are then not used
+            **lists,
+        )
+    except DataError:
+        return None, None
+    if manifest_hash(train) != bundle.summary.get("data_hash"):
+        return None, None
+    return lists["dev_speakers"], lists["test_speakers"]
+
+
+def recipe_lexicon(bundle: Bundle, data: str | os.PathLike) -> tuple[str, ...]:
+    """The lexicon sources of the bundle's recipe, found for scoring ``data``.
+
+    A file is read where the recipe names it (a relative path: from the working folder). When
+    it is not there and its path goes through a folder named as ``data``'s folder or that
+    folder's parent (the corpus the model was trained on, moved or reached from elsewhere), the
+    rest of the path is taken from there: ``../corpora/speechocean762/resource/lexicon.txt`` of
+    a recipe is ``/srv/speechocean762/resource/lexicon.txt`` for ``/srv/speechocean762`` or
+    ``/srv/speechocean762/train``. A file found in neither place stays as the recipe names it
+    (reading it then fails, naming it)."""
+    sources = bundle.summary.get("recipe", {}).get("data", {}).get("lexicon") or ()
+    if isinstance(sources, str):
+        sources = (sources,)
+    root = Path(data).resolve()
+    root = root if root.is_dir() else root.parent
+    out = []
+    for source in sources:
+        parts = Path(source).parts
+        found = None
+        if source != CMUDICT and not Path(source).is_file():
+            for folder in (root, root.parent):
+                for i in range(len(parts) - 2, -1, -1):
+                    if parts[i] == folder.name and folder.joinpath(*parts[i + 1 :]).is_file():
+                        found = found or folder.joinpath(*parts[i + 1 :])
+        out.append(str(found) if found else source)
+    return tuple(out)
 
 
 def evaluate_bundle(
@@ -37,6 +93,15 @@ def evaluate_bundle(
     Utterances without labels or with unreadable audio raise, or go to ``on_error``.
     """
     targets = Targets.of_bundle(bundle, lexicon=lexicon)
+    if targets.unit == "phones" and targets.lexicon and any(not u.phones for u in utts):
+        try:  # read once, here: a lexicon that cannot be read fails the run, not each utterance
+            _ = targets.lexicon_object
+        except DataError as e:
+            raise DataError(
+                f"{e.reason} (the lexicon gives the reference phones of utterances with words; "
+                "name one: --pron-lexicon, or lexicon= in Python)",
+                e.path,
+            ) from None
     refs, hyps, speakers = _decode(bundle, utts, decoder, on_error, "decoding", targets)
     for uid in list(refs) if fold_to is not None else ():
         try:  # a reference phone the folding does not know (a manifest's typo): skip and list
