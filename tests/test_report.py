@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run
+from helpers import one_line, run
 
 from lstmrec.scoring.align import align, score
 from lstmrec.scoring.report import (
@@ -200,3 +200,31 @@ def test_compare_missing_hypotheses(capsys, systems, tmp_path):
     rc, out, err = run(capsys, "compare", systems["ref"], systems["a"], short)
     assert rc == 2 and "verdict:" in out
     assert f"{short}: no hypothesis for 2 reference utterance(s)" in err
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("", "no reference utterances"),
+        (" \n\t\n", "no reference utterances"),  # white space only
+        ("spk1_u1\nspk2_u1\n", "its 2 utterance(s) have no reference symbols"),  # ids only
+    ],
+)
+@pytest.mark.parametrize("command", ["score", "compare"])
+def test_references_without_symbols_are_refused(capsys, systems, command, content, reason):
+    # An error rate over 0 reference symbols is no rate: one line naming the file, status 2.
+    ref = systems["ref"].with_name("empty.txt")
+    ref.write_text(content)
+    hyps = [systems["a"], systems["b"]] if command == "compare" else [systems["a"]]
+    for fmt in ("text", "json"):
+        rc, out, err = run(capsys, command, ref, *hyps, "--format", fmt)
+        assert rc == 2 and out == ""
+        assert one_line(err).startswith(f"lstmrec: {ref}: {reason}")
+
+
+def test_references_that_fold_to_nothing_are_refused(capsys, tmp_path):
+    ref = tmp_path / "ref.txt"
+    ref.write_text("u1 q\n")  # q is deleted by the 39-phone folding
+    rc, out, err = run(capsys, "score", ref, ref, "--fold", "39")
+    assert rc == 2 and out == ""
+    assert "no reference symbols once folded to 39" in one_line(err)

@@ -103,6 +103,20 @@ def read_transcripts(path: str, fold_to: int | None) -> dict[str, list[str]]:
     return texts
 
 
+def require_scorable(report, ref: str) -> None:
+    """Refuse (:class:`DataError` naming ``ref``) references no error rate can be taken over:
+    none at all, or none with a symbol (after folding), as a rate over 0 symbols is no rate."""
+    if report.num_utterances == 0:
+        raise DataError("no reference utterances; there is nothing to score against", ref)
+    if report.total.reference_length == 0:
+        folded = "" if report.fold_to is None else f" once folded to {report.fold_to}"
+        raise DataError(
+            f"its {report.num_utterances} utterance(s) have no reference symbols{folded}; "
+            "an error rate over 0 symbols is undefined",
+            ref,
+        )
+
+
 def _speakers(args, refs) -> dict[str, str]:
     """The speaker of each reference id: from ``--utt2spk``, else ``unknown`` (never guessed
     from an id's shape)."""
@@ -122,6 +136,7 @@ def cmd_score(args) -> int:
         require_matplotlib()
     refs, hyps = read_transcripts(args.ref, args.fold), read_transcripts(args.hyp, args.fold)
     report = score(refs, hyps, speakers=_speakers(args, refs), fold_to=args.fold)
+    require_scorable(report, args.ref)
     options = report_options(args)
     print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp}, options=options)
     if args.plot:
@@ -146,6 +161,7 @@ def cmd_compare(args) -> int:
         score(refs, read_transcripts(h, args.fold), speakers=spk, fold_to=args.fold)
         for h in args.hyps
     ]
+    require_scorable(reports[0], args.ref)  # both are scored against the same references
     options = report_options(args)
     comparison = compare_reports(*reports, options, alpha=args.alpha)
     if args.format == "json":
