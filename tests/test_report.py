@@ -80,6 +80,25 @@ def test_report_text_sections():
     assert "id: (" not in report_text(report)  # details only when asked
 
 
+def test_top_0_lists_nothing_and_claims_no_errors_only_when_true():
+    report = score(REFS, HYPS, speakers=SPEAKERS)  # 3 errors
+    text = report_text(report, ReportOptions(top=0))
+    assert "no errors" not in text and "substitutions (ref -> hyp)" not in text
+    assert text.splitlines()[-1].startswith("S.D.")  # nothing after the table
+    perfect = report_text(score(REFS, REFS), ReportOptions(top=0))
+    assert perfect.splitlines()[-1] == "no errors"
+
+
+def test_negative_top_is_refused_by_the_parser(capsys, tmp_path):
+    ref = write_text(tmp_path / "ref.txt", REFS)
+    hyp = write_text(tmp_path / "hyp.txt", HYPS)
+    with pytest.raises(SystemExit) as e:
+        run(capsys, "score", ref, hyp, "--top", "-1")
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == ""
+    assert err.splitlines()[-1] == "lstmrec score: error: argument --top: -1 must be 0 or more"
+
+
 def test_report_dict_keeps_old_keys_and_adds_new_ones():
     report = score(REFS, HYPS, speakers=SPEAKERS)
     d = report_dict(report, ReportOptions(top=5, details=True, replicates=200, seed=2))

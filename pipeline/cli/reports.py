@@ -22,6 +22,17 @@ from lstmrec.scoring.report import (
 )
 
 
+def _count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} must be 0 or more")
+    return n
+
+
 def report_args(p: argparse.ArgumentParser, *, details: bool = True) -> None:
     """Flags of the sclite-style report (lstmrec.scoring.report) and its bootstrap interval."""
     if details:
@@ -37,9 +48,10 @@ def report_args(p: argparse.ArgumentParser, *, details: bool = True) -> None:
         )
         p.add_argument(
             "--top",
-            type=int,
+            type=_count,
             default=10,
-            help="confusion pairs, deleted and inserted symbols listed (default: 10)",
+            metavar="N",
+            help="confusion pairs, deleted and inserted symbols listed; 0: none (default: 10)",
         )
     p.add_argument(
         "--bootstrap",
