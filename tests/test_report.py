@@ -247,3 +247,16 @@ def test_references_that_fold_to_nothing_are_refused(capsys, tmp_path):
     rc, out, err = run(capsys, "score", ref, ref, "--fold", "39")
     assert rc == 2 and out == ""
     assert "no reference symbols once folded to 39" in one_line(err)
+
+
+def test_transcripts_with_a_byte_order_mark_score_by_their_ids(capsys, tmp_path):
+    bom = b"\xef\xbb\xbf"
+    ref, hyp, utt2spk = tmp_path / "ref.txt", tmp_path / "hyp.txt", tmp_path / "utt2spk"
+    ref.write_bytes(bom + b"u1 a b c d\nu2 e\n")
+    hyp.write_bytes(b"u1 a b c\nu2 e\n")  # without: the ids must still be the same
+    utt2spk.write_bytes(bom + b"u1 s1\nu2 s1\n")
+    rc, out, err = run(capsys, "score", ref, hyp, "--utt2spk", utt2spk, "--format", "json")
+    assert rc == 0 and err == ""
+    r = json.loads(out)
+    assert (r["errors"], r["reference_length"], r["missing"], r["extra"]) == (1, 5, [], [])
+    assert list(r["per_speaker"]) == ["s1"]
