@@ -204,5 +204,5 @@ def read_speaker_list(name_or_path: str | os.PathLike) -> list[str]:
         if not path.is_file():
             known = ", ".join(SPEAKER_LISTS)
             raise DataError(f"speaker list not found (shipped lists: {known})", path)
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is no part of an id
     return [line.strip().lower() for line in text.splitlines() if line.strip()]

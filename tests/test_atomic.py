@@ -152,6 +152,50 @@ def test_evaluate_refuses_to_write_hypotheses_over_its_manifest(capsys, tmp_path
     assert manifest.read_text() == '{"id": "u1"}\n'
 
 
+DEMO = REPO / "data" / "timit-demo"
+
+
+def test_refs_refuses_to_write_over_its_speaker_list_even_with_force(capsys, tmp_path):
+    speakers = tmp_path / "tsl"
+    speakers.write_text("faem0\nmadc0\n")
+    split = ["refs", "--data", DEMO, "--split", "core-test", "--test-speakers", speakers]
+    rc, out, err = run(capsys, *split, "--text-out", speakers, "--force")
+    assert rc == 2 and out == ""
+    assert one_line(err) == (
+        f"lstmrec: {speakers}: --text-out is also an input of this command; choose another name"
+    )
+    assert speakers.read_text() == "faem0\nmadc0\n"
+
+
+@pytest.mark.parametrize("same", ["same.txt", "link.txt"])  # one name, or a link to the file
+def test_two_outputs_of_one_command_are_never_one_file(capsys, tmp_path, same):
+    (tmp_path / "link.txt").symlink_to(tmp_path / "same.txt")  # dangling until written
+    first, second = tmp_path / "same.txt", tmp_path / same
+    refs = [
+        "refs",
+        "--data",
+        DEMO,
+        "--split",
+        "core-test",
+        "--test-speakers",
+        DEMO / "test_spk.list",
+    ]
+    rc, out, err = run(capsys, *refs, "--stm-out", first, "--text-out", second, "--force")
+    assert rc == 2 and out == ""
+    assert one_line(err) == (
+        f"lstmrec: {second}: --stm-out and --text-out name the same file; give each its own"
+    )
+    assert not first.exists()  # nothing written
+    # evaluate checks its outputs before it loads the model or reads the data
+    evaluate = ["evaluate", tmp_path, "--data", DEMO, "--hyp-out", first, "--ref-out", second]
+    rc, out, err = run(capsys, *evaluate)
+    assert rc == 2 and out == ""
+    assert one_line(err) == (
+        f"lstmrec: {second}: --hyp-out and --ref-out name the same file; give each its own"
+    )
+    assert not first.exists()
+
+
 def test_lm_refuses_its_own_text_and_an_existing_file_without_force(capsys, tmp_path):
     text = tmp_path / "t.txt"
     text.write_text("a b\nb a\n")

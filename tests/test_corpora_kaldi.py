@@ -73,6 +73,18 @@ def test_a_data_dir_with_segments_gives_one_slice_per_utterance(tmp_path):
     assert [u.duration for u in utts] == pytest.approx([0.4, 0.4, 0.6])
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_key(tmp_path):
+    data, _ = kaldi_dir(tmp_path)
+    for name in ("wav.scp", "segments", "text", "utt2spk"):
+        (data / name).write_bytes(b"\xef\xbb\xbf" + (data / name).read_bytes())
+    utts = find_kaldi(data)
+    assert [(u.id, u.speaker, u.text) for u in utts] == [
+        ("a", "spk1", "HELLO WORLD"),
+        ("b", "spk1", "good bye"),
+        ("c", "spk2", "ONE"),
+    ]
+
+
 def test_without_segments_each_recording_is_an_utterance(tmp_path):
     data, _ = kaldi_dir(tmp_path)
     (data / "segments").unlink()

@@ -53,6 +53,8 @@ def test_utt2spk_and_unknown_speakers(tmp_path):
     path.write_text("a b c\n")
     with pytest.raises(DataError, match="line 1"):
         read_utt2spk(path)
+    path.write_bytes(b"\xef\xbb\xbfu1 s1\n")  # a byte-order mark is not part of the id
+    assert read_utt2spk(path) == {"u1": "s1"}
 
 
 def _transcript() -> Transcript:

@@ -151,5 +151,7 @@ def test_user_speaker_list(tmp_path):
     path.write_text("FCJF0\n\nmdab0\n", encoding="utf-8")
     assert read_speaker_list(path) == ["fcjf0", "mdab0"]
     assert read_speaker_list(str(path)) == ["fcjf0", "mdab0"]
+    path.write_bytes(b"\xef\xbb\xbfFCJF0\n")  # a byte-order mark is not part of the id
+    assert read_speaker_list(path) == ["fcjf0"]
     with pytest.raises(DataError, match="nothere"):
         read_speaker_list(tmp_path / "nothere")

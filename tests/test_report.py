@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run
+from helpers import one_line, run
 
 from lstmrec.scoring.align import align, score
 from lstmrec.scoring.report import (
@@ -78,6 +78,25 @@ def test_report_text_sections():
         "Eval:    D",
     ]
     assert "id: (" not in report_text(report)  # details only when asked
+
+
+def test_top_0_lists_nothing_and_claims_no_errors_only_when_true():
+    report = score(REFS, HYPS, speakers=SPEAKERS)  # 3 errors
+    text = report_text(report, ReportOptions(top=0))
+    assert "no errors" not in text and "substitutions (ref -> hyp)" not in text
+    assert text.splitlines()[-1].startswith("S.D.")  # nothing after the table
+    perfect = report_text(score(REFS, REFS), ReportOptions(top=0))
+    assert perfect.splitlines()[-1] == "no errors"
+
+
+def test_negative_top_is_refused_by_the_parser(capsys, tmp_path):
+    ref = write_text(tmp_path / "ref.txt", REFS)
+    hyp = write_text(tmp_path / "hyp.txt", HYPS)
+    with pytest.raises(SystemExit) as e:
+        run(capsys, "score", ref, hyp, "--top", "-1")
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == ""
+    assert err.splitlines()[-1] == "lstmrec score: error: argument --top: -1 must be 0 or more"
 
 
 def test_report_dict_keeps_old_keys_and_adds_new_ones():
@@ -200,3 +219,44 @@ def test_compare_missing_hypotheses(capsys, systems, tmp_path):
     rc, out, err = run(capsys, "compare", systems["ref"], systems["a"], short)
     assert rc == 2 and "verdict:" in out
     assert f"{short}: no hypothesis for 2 reference utterance(s)" in err
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("", "no reference utterances"),
+        (" \n\t\n", "no reference utterances"),  # white space only
+        ("spk1_u1\nspk2_u1\n", "its 2 utterance(s) have no reference symbols"),  # ids only
+    ],
+)
+@pytest.mark.parametrize("command", ["score", "compare"])
+def test_references_without_symbols_are_refused(capsys, systems, command, content, reason):
+    # An error rate over 0 reference symbols is no rate: one line naming the file, status 2.
+    ref = systems["ref"].with_name("empty.txt")
+    ref.write_text(content)
+    hyps = [systems["a"], systems["b"]] if command == "compare" else [systems["a"]]
+    for fmt in ("text", "json"):
+        rc, out, err = run(capsys, command, ref, *hyps, "--format", fmt)
+        assert rc == 2 and out == ""
+        assert one_line(err).startswith(f"lstmrec: {ref}: {reason}")
+
+
+def test_references_that_fold_to_nothing_are_refused(capsys, tmp_path):
+    ref = tmp_path / "ref.txt"
+    ref.write_text("u1 q\n")  # q is deleted by the 39-phone folding
+    rc, out, err = run(capsys, "score", ref, ref, "--fold", "39")
+    assert rc == 2 and out == ""
+    assert "no reference symbols once folded to 39" in one_line(err)
+
+
+def test_transcripts_with_a_byte_order_mark_score_by_their_ids(capsys, tmp_path):
+    bom = b"\xef\xbb\xbf"
+    ref, hyp, utt2spk = tmp_path / "ref.txt", tmp_path / "hyp.txt", tmp_path / "utt2spk"
+    ref.write_bytes(bom + b"u1 a b c d\nu2 e\n")
+    hyp.write_bytes(b"u1 a b c\nu2 e\n")  # without: the ids must still be the same
+    utt2spk.write_bytes(bom + b"u1 s1\nu2 s1\n")
+    rc, out, err = run(capsys, "score", ref, hyp, "--utt2spk", utt2spk, "--format", "json")
+    assert rc == 0 and err == ""
+    r = json.loads(out)
+    assert (r["errors"], r["reference_length"], r["missing"], r["extra"]) == (1, 5, [], [])
+    assert list(r["per_speaker"]) == ["s1"]

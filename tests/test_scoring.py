@@ -235,3 +235,9 @@ def test_read_kaldi_text_blank_lines_and_errors(tmp_path):
     assert "dup_text" in str(info.value) and "'u1'" in str(info.value)
     with pytest.raises(DataError, match="not found"):
         read_kaldi_text(tmp_path / "missing")
+
+
+def test_read_kaldi_text_leaves_out_a_byte_order_mark(tmp_path):
+    path = tmp_path / "text"
+    path.write_bytes(b"\xef\xbb\xbfu1 a b\nu2 c\n")  # as some editors save UTF-8
+    assert read_kaldi_text(path) == {"u1": ["a", "b"], "u2": ["c"]}

@@ -1,8 +1,8 @@
 """Command-line pieces every ``lstmrec`` command module shares: the failure collector of batch
 commands (with the list of a corpus's known gaps), the exit status of bad input, the
-output-format and phone-folding flags, the check that an output file is neither an input nor,
-without ``--force``, an existing file, and the command line of scripts that copy lines of an
-IAM-OnDB tree."""
+output-format and phone-folding flags, the check that an output file is neither an input, nor
+another output of the command, nor, without ``--force``, an existing file, and the command line
+of scripts that copy lines of an IAM-OnDB tree."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from lstmrec.corpora.iam_ondb import IAM_ONDB_SPLIT_FILES, lines_of_splits
 from lstmrec.corpora.splits import SPLITS, load_split
 from lstmrec.features.errors import CorpusGap, DataError, gap_summary
-from lstmrec.features.files import check_output, write_text
+from lstmrec.features.files import check_output, same_file, write_text
 from lstmrec.featurize import default_cache_dir
 from lstmrec.inference.evaluate import held_out_lists
 
@@ -123,6 +123,11 @@ OUTPUTS = {
     "score": (("plot", "--plot"),),
     "transcribe": (("plot", "--plot"),),
     "lm": (("out", "--out"),),
+    "refs": (
+        ("stm_out", "--stm-out"),
+        ("text_out", "--text-out"),
+        ("utt2spk_out", "--utt2spk-out"),
+    ),
 }
 
 
@@ -164,10 +169,12 @@ def input_paths(args) -> list[str]:
 
 
 def check_outputs(args) -> None:
-    """Refuse (:class:`DataError`) an output file that is also an input, or that exists when
-    ``--force`` is not given: nothing a user made is overwritten by mistake."""
+    """Refuse (:class:`DataError`) an output file that is also an input, that two output flags
+    name (one would replace the other), or that exists when ``--force`` is not given: nothing a
+    user made is overwritten by mistake, and nothing is written before the check."""
     inputs = input_paths(args)
     force = getattr(args, "force", False)
+    chosen: list[tuple[Path, str]] = []  # (target, flag) of the outputs checked so far
     for dest, flag in OUTPUTS.get(args.command, ()):
         value = getattr(args, dest, None)
         if not value:
@@ -179,7 +186,13 @@ def check_outputs(args) -> None:
         else:
             targets = [Path(value)]
         for target in targets:
+            for other, other_flag in chosen:
+                if other_flag != flag and same_file(target, other):
+                    raise DataError(
+                        f"{other_flag} and {flag} name the same file; give each its own", target
+                    )
             check_output(target, inputs=inputs, force=force, flag=flag)
+            chosen.append((target, flag))
 
 
 def bundle_held_out(args, bundle) -> str:

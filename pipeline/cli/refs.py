@@ -6,7 +6,7 @@ from __future__ import annotations
 from lstmrec.cli.common import Failures, add_data_args, split_from_args
 from lstmrec.features.audio import audio_info
 from lstmrec.features.errors import DataError
-from lstmrec.features.files import check_output, write_text
+from lstmrec.features.files import write_text
 from lstmrec.phones import fold
 from lstmrec.scoring.refs import drop_silence, kaldi_text_lines, stm_lines, utt2spk_lines
 from lstmrec.targets import text_words
@@ -29,12 +29,12 @@ def _symbols(utt, unit: str, fold_to: int | None, silence: str, norm: str) -> li
 
 
 def cmd_refs(args) -> int:
+    # The outputs were checked before (lstmrec.cli.common.check_outputs): none is an input or
+    # another output, and none exists unless --force is given.
     outs = [(f, p) for f, p in (("--stm-out", args.stm_out), ("--text-out", args.text_out),
             ("--utt2spk-out", args.utt2spk_out)) if p]  # fmt: skip
     if not outs:
         raise DataError("give --stm-out, --text-out and/or --utt2spk-out", "command line")
-    for flag, path in outs:
-        check_output(path, inputs=[args.data], force=args.force, flag=flag)
     failures = Failures(args.strict)
     utts = split_from_args(args, args.split, on_error=failures)
     refs, durations, speakers = {}, {}, {}
@@ -52,13 +52,13 @@ def cmd_refs(args) -> int:
         speakers[utt.id] = utt.speaker
     if not refs:
         raise DataError(f"split {args.split!r} has no usable utterances", args.data)
-    files = {
-        args.stm_out: lambda: stm_lines(refs, durations, speakers),
-        args.text_out: lambda: kaldi_text_lines(refs),
-        args.utt2spk_out: lambda: utt2spk_lines(speakers),
+    lines = {
+        "--stm-out": lambda: stm_lines(refs, durations, speakers),
+        "--text-out": lambda: kaldi_text_lines(refs),
+        "--utt2spk-out": lambda: utt2spk_lines(speakers),
     }
-    for _, path in outs:
-        write_text(path, "".join(line + "\n" for line in files[path]()))
+    for flag, path in outs:
+        write_text(path, "".join(line + "\n" for line in lines[flag]()))
     names = ", ".join(str(p) for _, p in outs)
     n_spk = len(set(speakers.values()))
     print(f"{args.split}: {len(refs)} utterances, {n_spk} speakers -> {names}")
@@ -101,5 +101,4 @@ def add_refs_parser(sub) -> None:
     p.add_argument("--stm-out", help="NIST STM file for sclite -r FILE stm")
     p.add_argument("--text-out", help="Kaldi text file (<utt-id> sym sym ...)")
     p.add_argument("--utt2spk-out", help="Kaldi utt2spk file (<utt-id> <speaker>)")
-    p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=cmd_refs)

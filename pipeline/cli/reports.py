@@ -22,6 +22,17 @@ from lstmrec.scoring.report import (
 )
 
 
+def _count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} must be 0 or more")
+    return n
+
+
 def report_args(p: argparse.ArgumentParser, *, details: bool = True) -> None:
     """Flags of the sclite-style report (lstmrec.scoring.report) and its bootstrap interval."""
     if details:
@@ -37,9 +48,10 @@ def report_args(p: argparse.ArgumentParser, *, details: bool = True) -> None:
         )
         p.add_argument(
             "--top",
-            type=int,
+            type=_count,
             default=10,
-            help="confusion pairs, deleted and inserted symbols listed (default: 10)",
+            metavar="N",
+            help="confusion pairs, deleted and inserted symbols listed; 0: none (default: 10)",
         )
     p.add_argument(
         "--bootstrap",
@@ -103,6 +115,20 @@ def read_transcripts(path: str, fold_to: int | None) -> dict[str, list[str]]:
     return texts
 
 
+def require_scorable(report, ref: str) -> None:
+    """Refuse (:class:`DataError` naming ``ref``) references no error rate can be taken over:
+    none at all, or none with a symbol (after folding), as a rate over 0 symbols is no rate."""
+    if report.num_utterances == 0:
+        raise DataError("no reference utterances; there is nothing to score against", ref)
+    if report.total.reference_length == 0:
+        folded = "" if report.fold_to is None else f" once folded to {report.fold_to}"
+        raise DataError(
+            f"its {report.num_utterances} utterance(s) have no reference symbols{folded}; "
+            "an error rate over 0 symbols is undefined",
+            ref,
+        )
+
+
 def _speakers(args, refs) -> dict[str, str]:
     """The speaker of each reference id: from ``--utt2spk``, else ``unknown`` (never guessed
     from an id's shape)."""
@@ -122,6 +148,7 @@ def cmd_score(args) -> int:
         require_matplotlib()
     refs, hyps = read_transcripts(args.ref, args.fold), read_transcripts(args.hyp, args.fold)
     report = score(refs, hyps, speakers=_speakers(args, refs), fold_to=args.fold)
+    require_scorable(report, args.ref)
     options = report_options(args)
     print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp}, options=options)
     if args.plot:
@@ -146,6 +173,7 @@ def cmd_compare(args) -> int:
         score(refs, read_transcripts(h, args.fold), speakers=spk, fold_to=args.fold)
         for h in args.hyps
     ]
+    require_scorable(reports[0], args.ref)  # both are scored against the same references
     options = report_options(args)
     comparison = compare_reports(*reports, options, alpha=args.alpha)
     if args.format == "json":

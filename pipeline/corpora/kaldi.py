@@ -69,9 +69,10 @@ def looks_like_kaldi(path: str | os.PathLike) -> bool:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(line number, stripped line)`` of each non-blank line of a UTF-8 text file."""
+    """``(line number, stripped line)`` of each non-blank line of a UTF-8 text file (a
+    byte-order mark at its start left out, so it is not part of the first key)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError("file not found", path) from None
     except UnicodeDecodeError as e:

@@ -221,15 +221,16 @@ def score(
 def read_kaldi_text(path: str | os.PathLike) -> dict[str, list[str]]:
     """Read a Kaldi ``text`` file: ``<utt-id> p1 p2 ...`` per line.
 
-    Blank lines are skipped; a line with only an id is an empty sequence. Raises
-    :class:`DataError` if the file is missing or an id occurs twice.
+    Blank lines are skipped; a line with only an id is an empty sequence; a UTF-8 byte-order
+    mark at the start is not part of the first id. Raises :class:`DataError` if the file is
+    missing or an id occurs twice.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError("transcript file not found", path)
     out: dict[str, list[str]] = {}
     first_line: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not part of an id
         for lineno, line in enumerate(f, 1):
             fields = line.split()
             if not fields:

@@ -74,7 +74,7 @@ def read_utt2spk(path: str | os.PathLike) -> dict[str, str]:
     if not path.is_file():
         raise DataError("utt2spk file not found", path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # without a byte-order mark
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
     out: dict[str, str] = {}

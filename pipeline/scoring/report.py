@@ -147,8 +147,13 @@ def sys_table(report: Report, speaker_label: str = "speaker") -> list[str]:
 
 
 def confusion_lines(report: Report, top: int) -> list[str]:
-    """The most frequent substitutions, deletions and insertions, side by side."""
+    """The ``top`` most frequent substitutions, deletions and insertions, side by side; "no
+    errors" when there are none, and no lines when ``top`` is 0 (no list asked for)."""
     subs, deleted, inserted = confusions(report)
+    if not (subs or deleted or inserted):
+        return ["no errors"]
+    if top < 1:
+        return []
     cols = [
         [f"{n:>5}  {r} -> {h}" for (r, h), n in _most_common(subs)[:top]],
         [f"{n:>5}  {s}" for s, n in _most_common(deleted)[:top]],
@@ -160,7 +165,7 @@ def confusion_lines(report: Report, top: int) -> list[str]:
     for i in range(max(map(len, cols))):
         cells = [col[i] if i < len(col) else "" for col in cols]
         out.append("  ".join(f"{c:<{w}}" for c, w in zip(cells, widths, strict=True)).rstrip())
-    return out if len(out) > 1 else ["no errors"]
+    return out
 
 
 def aligned_lines(pairs: list[AlignedPair]) -> tuple[str, str, str]:
