@@ -137,6 +137,26 @@ def test_evaluate_empty_split(capsys, speech_model, speech_corpus, tmp_path):
     assert rc == 2 and out == "" and "no utterances" in one_line(err)
 
 
+def test_evaluate_refuses_a_split_of_which_nothing_could_be_scored(capsys, speech_model, tmp_path):
+    """Every utterance's audio is missing: no report of 0 errors over 0 phones, but the
+    failures and one line saying nothing was scored; exit status 2."""
+    manifest = tmp_path / "gone.jsonl"
+    lines = [
+        {"id": f"u{k}", "audio": f"gone/u{k}.wav", "speaker": "s1", "phones": ["h#", "aa", "h#"]}
+        for k in (1, 2)
+    ]
+    manifest.write_text("".join(json.dumps(d) + "\n" for d in lines))
+    rc, out, err = run(
+        capsys, "evaluate", speech_model["bundle"], "--data", manifest, "--split", "all",
+        "--format", "json", "--quiet",
+    )  # fmt: skip
+    assert rc == 2 and out == "" and "Traceback" not in err
+    assert str(tmp_path / "gone" / "u1.wav") in err and str(tmp_path / "gone" / "u2.wav") in err
+    assert err.strip().splitlines()[-1] == (
+        f"lstmrec: {manifest}: no utterance of split 'all' could be scored"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # score
 

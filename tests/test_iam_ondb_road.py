@@ -123,6 +123,19 @@ def test_prepare_lists_the_lines_without_ink_once_and_succeeds(capsys, corpus, t
     assert len(ids) == 9 and not {p.stem for p in corpus["missing"]} & ids
 
 
+def test_prepare_from_a_relative_path_writes_manifests_that_read_back(
+    capsys, monkeypatch, corpus, tmp_path
+):
+    """`prepare --data IAM-OnDB --out prep` run beside the tree: each manifest's stroke files
+    are found again when it is read (from the manifest's folder or anywhere else)."""
+    monkeypatch.chdir(corpus["root"].parent)
+    rc, _, err = run(capsys, "prepare", "--data", corpus["root"].name, "--out", tmp_path / "prep")
+    assert rc == 0, err
+    monkeypatch.chdir(tmp_path)
+    utts = read_manifest(Path("prep") / "core-test.jsonl")
+    assert utts and all(Path(u.path).is_file() for u in utts)
+
+
 @pytest.fixture(scope="module")
 def trained(corpus) -> dict:
     """``lstmrec features`` then ``lstmrec train --max-utterances 1`` on one feature cache."""

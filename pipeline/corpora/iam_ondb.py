@@ -174,6 +174,7 @@ def load_iam_ondb(root: str | os.PathLike, *, on_error: OnError | None = None) -
         raise DataError("no such directory", root)
     if not looks_like_iam_ondb(root):
         raise DataError("not an IAM-OnDB tree (expected lineStrokes/ and ascii/ folders)", root)
+    root = Path(os.path.abspath(root))  # absolute, so manifests written from the result stay valid
 
     writers = _form_writers(root)
     utts: list[Utterance] = []
