@@ -255,3 +255,26 @@ def test_score_bad_ref(capsys, ref_hyp, tmp_path, content, word):
     assert rc == 2 and out == ""
     line = one_line(err)
     assert str(bad) in line and word in line
+
+
+def test_score_silence_drop_leaves_silences_out_of_both_sides(capsys, tmp_path):
+    """References without silences (as `lstmrec refs` writes them) against hypotheses with
+    them: kept, each silence is an insertion and a note says why; dropped (after folding, so a
+    closure goes too), the same phones score 0 errors."""
+    ref = write_text(tmp_path / "ref.txt", "u1 aa b\nu2 iy\n")
+    hyp = write_text(tmp_path / "hyp.txt", "u1 h# aa bcl b pau\nu2 iy\n")
+    rc, out, err = run(capsys, "score", ref, hyp, "--fold", "39", "--format", "json")
+    assert rc == 0 and json.loads(out)["insertions"] == 3  # h#, bcl and pau: sil at 39
+    assert one_line(err).startswith(f"lstmrec: note: {hyp} has silence phones")
+    rc, out, err = run(
+        capsys, "score", ref, hyp, "--fold", "39", "--silence", "drop", "--format", "json"
+    )
+    d = json.loads(out)
+    assert rc == 0 and err == "" and d["errors"] == 0 and d["reference_length"] == 3
+    rc, out, err = run(capsys, "score", ref, ref, "--fold", "39")  # no silences anywhere
+    assert rc == 0 and err == ""
+    args = ("compare", ref, hyp, ref, "--silence", "drop", "--format", "json")
+    rc, out, _ = run(capsys, *args)
+    assert rc == 0 and json.loads(out)["errors_a"] == 1  # unfolded, bcl is no silence
+    rc, out, _ = run(capsys, *args, "--fold", "39")
+    assert rc == 0 and json.loads(out)["errors_a"] == 0

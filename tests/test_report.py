@@ -182,7 +182,7 @@ def systems(tmp_path):
     refs = {f"s{i % 3}_u{i:02d}": list(rng.choice(phones, 12)) for i in range(30)}
 
     def damage(n: int) -> dict[str, list[str]]:
-        return {u: ["sil"] * n + p[n:] for u, p in refs.items()}  # n substitutions
+        return {u: ["zh"] * n + p[n:] for u, p in refs.items()}  # n substitutions
 
     return {
         "ref": write_text(tmp_path / "ref.txt", refs),

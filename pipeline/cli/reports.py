@@ -13,6 +13,7 @@ from lstmrec.phones import fold
 from lstmrec.scoring.align import read_kaldi_text, score
 from lstmrec.scoring.ids import read_utt2spk, speakers_of
 from lstmrec.scoring.plots import plot_confusions, require_matplotlib
+from lstmrec.scoring.refs import SILENCE, drop_silence
 from lstmrec.scoring.report import (
     ReportOptions,
     compare_reports,
@@ -101,18 +102,40 @@ def print_text_report(report, fmt: str, *, extra: dict, options) -> None:
         print(report_text(report.words, options, "WER"))
 
 
-def read_transcripts(path: str, fold_to: int | None) -> dict[str, list[str]]:
-    """A Kaldi text file; with ``fold_to`` each label must fold (errors name the file)."""
+def read_transcripts(path: str, fold_to: int | None, silence: str = "keep") -> dict[str, list[str]]:
+    """A Kaldi text file; with ``fold_to`` each label must fold (errors name the file).
+    ``silence="drop"`` leaves out the silence phones (:data:`SILENCE`), after folding (a
+    closure folds to ``sil``)."""
     try:
         texts = read_kaldi_text(path)
     except UnicodeDecodeError:
         raise DataError("not UTF-8 text", path) from None
-    for utt, phones in texts.items() if fold_to is not None else ():
+    for utt, phones in texts.items():
         try:
-            fold(phones, fold_to)
+            folded = fold(phones, fold_to) if fold_to is not None else phones
         except DataError as e:
             raise DataError(f"utterance {utt}: {e.reason}", path) from None
+        if silence == "drop":
+            texts[utt] = drop_silence(folded)
     return texts
+
+
+def silence_note(refs: dict, hyps: dict, fold_to: int | None, hyp_path: str, ref_path: str) -> None:
+    """A line on stderr when the hypotheses hold silence phones and the references none (as
+    ``lstmrec refs`` writes them by default): each silence would count as an insertion."""
+
+    def silent(texts):
+        return any(
+            set(fold(t, fold_to) if fold_to is not None else t) & SILENCE for t in texts.values()
+        )
+
+    if not silent(refs) and silent(hyps):
+        print(
+            f"lstmrec: note: {hyp_path} has silence phones ({', '.join(sorted(SILENCE))}) and "
+            f"{ref_path} none, so they count as errors: --silence drop leaves them out of "
+            "both (or write the references with lstmrec refs --silence keep)",
+            file=sys.stderr,
+        )
 
 
 def require_scorable(report, ref: str) -> None:
@@ -135,6 +158,17 @@ def _speakers(args, refs) -> dict[str, str]:
     return speakers_of(refs, read_utt2spk(args.utt2spk) if args.utt2spk else None)
 
 
+def silence_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--silence",
+        choices=["keep", "drop"],
+        default="keep",
+        help="drop: leave the silence phones sil, h#, pau, epi (after --fold: closures too) out "
+        "of references and hypotheses alike, as lstmrec refs writes references by default "
+        "(default: keep, as evaluate scores hand-labelled phones)",
+    )
+
+
 def utt2spk_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--utt2spk",
@@ -146,9 +180,11 @@ def utt2spk_arg(p: argparse.ArgumentParser) -> None:
 def cmd_score(args) -> int:
     if args.plot:
         require_matplotlib()
-    refs, hyps = read_transcripts(args.ref, args.fold), read_transcripts(args.hyp, args.fold)
+    refs = read_transcripts(args.ref, args.fold, args.silence)
+    hyps = read_transcripts(args.hyp, args.fold, args.silence)
     report = score(refs, hyps, speakers=_speakers(args, refs), fold_to=args.fold)
     require_scorable(report, args.ref)
+    silence_note(refs, hyps, args.fold, args.hyp, args.ref)
     options = report_options(args)
     print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp}, options=options)
     if args.plot:
@@ -167,13 +203,13 @@ def cmd_score(args) -> int:
 def cmd_compare(args) -> int:
     if not 0.0 < args.alpha < 1.0:
         raise DataError(f"--alpha must be between 0 and 1, got {args.alpha}", "command line")
-    refs = read_transcripts(args.ref, args.fold)
+    refs = read_transcripts(args.ref, args.fold, args.silence)
     spk = _speakers(args, refs)
-    reports = [
-        score(refs, read_transcripts(h, args.fold), speakers=spk, fold_to=args.fold)
-        for h in args.hyps
-    ]
+    hyps = [read_transcripts(h, args.fold, args.silence) for h in args.hyps]
+    reports = [score(refs, h, speakers=spk, fold_to=args.fold) for h in hyps]
     require_scorable(reports[0], args.ref)  # both are scored against the same references
+    for path, h in zip(args.hyps, hyps, strict=True):
+        silence_note(refs, h, args.fold, path, args.ref)
     options = report_options(args)
     comparison = compare_reports(*reports, options, alpha=args.alpha)
     if args.format == "json":
@@ -201,6 +237,7 @@ def add_report_parsers(sub) -> None:
     p.add_argument("hyp", help="hypothesis transcripts, Kaldi text format")
     format_arg(p)
     fold_arg(p)
+    silence_arg(p)
     utt2spk_arg(p)
     report_args(p)
     plot_arg(p)
@@ -211,6 +248,7 @@ def add_report_parsers(sub) -> None:
     p.add_argument("hyps", nargs=2, metavar="hyp", help="hypotheses of system A, then system B")
     format_arg(p)
     fold_arg(p)
+    silence_arg(p)
     utt2spk_arg(p)
     report_args(p, details=False)
     p.add_argument(
