@@ -85,11 +85,17 @@ INK_EXTENSIONS = (".xml", ".inkml", ".json", ".ndjson", ".jsonl", ".npy", ".npz"
 # Common checks
 
 
-def _read_bytes(path: Path) -> bytes:
+def _check_file(path: Path) -> None:
+    """:class:`DataError` unless ``path`` is a regular file (never opened: a FIFO would block
+    the read)."""
     if not path.is_file():
-        if path.exists():  # never opened: a FIFO would block the read
+        if path.exists():
             raise DataError("not a regular file (a folder, FIFO or device)", path)
         raise DataError("file not found", path)
+
+
+def _read_bytes(path: Path) -> bytes:
+    _check_file(path)
     size = path.stat().st_size
     if size > MAX_INK_FILE_BYTES:
         limit = MAX_INK_FILE_BYTES / 2**20
@@ -415,10 +421,12 @@ def read_ink_file(path: str | os.PathLike) -> list[InkSample]:
     """The ink samples of one file, its format chosen by extension (see the module docstring).
 
     Raises:
-        DataError: naming the file and the reason, for an unknown extension, a missing, empty,
-            oversized or malformed file, an empty stroke, NaN/inf coordinates or a single point.
+        DataError: naming the file and the reason, for a missing file (whatever its name),
+            an unknown extension, an empty, oversized or malformed file, an empty stroke,
+            NaN/inf coordinates or a single point.
     """
     path = Path(path)
+    _check_file(path)  # a missing file is missing, with or without a known extension
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise DataError(

@@ -398,8 +398,12 @@ def test_bad_files_raise_one_data_error(tmp_path, name, content, reason):
 
 
 def test_missing_oversized_and_bad_arrays(tmp_path, monkeypatch):
-    with pytest.raises(DataError, match="file not found"):
-        read_ink_file(tmp_path / "nowhere.inkml")
+    for missing in ("nowhere.inkml", "nowhere"):  # missing, whether or not its name is known
+        with pytest.raises(DataError, match="file not found"):
+            read_ink_file(tmp_path / missing)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(DataError, match="not a regular file"):
+        read_ink_file(tmp_path / "folder")
     path = tmp_path / "big.xml"
     path.write_text(IAM_XML)
     monkeypatch.setattr(inkio, "MAX_INK_FILE_BYTES", 2**20 // 4)
