@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -395,6 +396,58 @@ def test_bad_files_raise_one_data_error(tmp_path, name, content, reason):
     with pytest.raises(DataError, match=reason) as info:
         read_ink_file(path)
     assert info.value.path == str(path)
+
+
+GOOD = '{"strokes": [[[0, 0, 0], [4, 1, 0.01], [8, 3, 0.02]]]}'
+BAD_SAMPLES = {  # the middle sample of three, and the reason it is refused
+    "single.ndjson": ('{"strokes": [[[5, 5, 0]]]}', "ink has a single point"),
+    "nan.ndjson": ('{"strokes": [[[0, 0, 0], [NaN, 1, 0.1]]]}', "stroke 0: coordinates are NaN"),
+    "text.ndjson": ('{"strokes": [["a", "b"]]}', "stroke 0: points are not lists of numbers"),
+    "flat.ndjson": ('{"strokes": [[1, 2]]}', "points must be lists of numbers"),
+    "list.ndjson": ("[1, 2]", "expected an object with 'strokes'"),
+    "list.json": (None, "expected an object with 'strokes'"),
+    "groups.inkml": (None, "ink has a single point"),
+}
+
+
+def _three_samples(path: Path, middle: str | None) -> None:
+    if path.suffix == ".inkml":
+        groups = ["<traceGroup><trace>0 0, 4 1, 8 3</trace></traceGroup>"] * 3
+        groups[1] = "<traceGroup><trace>5 5</trace></traceGroup>"
+        path.write_text(f"<ink>{''.join(groups)}</ink>")
+    elif path.suffix == ".json":
+        path.write_text(f"[{GOOD}, 7, {GOOD}]")
+    else:
+        path.write_text(f"{GOOD}\n{middle}\n{GOOD}\n")
+
+
+@pytest.mark.parametrize("name", BAD_SAMPLES)
+def test_a_bad_sample_of_several_is_named_and_the_others_are_read(tmp_path, name):
+    middle, reason = BAD_SAMPLES[name]
+    path = tmp_path / name
+    _three_samples(path, middle)
+    stem = path.stem
+    with pytest.raises(DataError, match=f"^{re.escape(str(path))}: sample {stem}-2: {reason}"):
+        read_ink_file(path)
+    skipped: list[DataError] = []
+    samples = read_ink_file(path, on_error=skipped.append)
+    assert [s.id for s in samples] == [f"{stem}-1", f"{stem}-3"]
+    ((err),) = skipped
+    assert err.path == str(path) and err.reason.startswith(f"sample {stem}-2: {reason}")
+    assert samples[0].strokes[0].shape == (3, 3)
+
+
+def test_ndjson_errors_name_the_files_line(tmp_path):
+    path = tmp_path / "canvas.jsonl"
+    path.write_text(f'{GOOD}\n\n{GOOD}\n{{"strokes": oops}}\n')  # line 4, after a blank line
+    with pytest.raises(DataError, match=r"sample canvas-3: not JSON \(line 4: Expecting value"):
+        read_ink_file(path)
+    path.write_text('{"id": "a", "strokes": [[[1, 1]]]}\n' + GOOD)  # its own id names it
+    with pytest.raises(DataError, match="sample a: ink has a single point"):
+        read_ink_file(path)
+    path.write_text("x,y\n1,2\n3,4\n")  # no line of it is JSON: not NDJSON at all
+    with pytest.raises(DataError, match=r"^\S+: not JSON \(line 1: Expecting value"):
+        read_ink_file(path, on_error=lambda e: pytest.fail(str(e)))
 
 
 def test_missing_oversized_and_bad_arrays(tmp_path, monkeypatch):
