@@ -125,6 +125,18 @@ def test_a_bad_sample_is_named_and_left_out_and_the_others_recognized(
     assert "Traceback" not in err
 
 
+def test_strict_prints_the_files_before_the_bad_one_then_stops(ink, tmp_path, capsys):
+    for name in ("a.xml", "b.xml", "c.xml", "e.xml"):
+        (tmp_path / name).write_bytes(LINE.read_bytes())
+    (tmp_path / "d.xml").write_text("")  # empty: refused, in the same chunk as a, b and c
+    capsys.readouterr()
+    assert main(["recognize", "--model", str(INK), str(tmp_path), "--strict"]) == 2
+    out, err = capsys.readouterr()
+    text = ink.recognize(LINE).text
+    assert out.splitlines() == [f"{name} {text}".rstrip() for name in ("a.xml", "b.xml", "c.xml")]
+    assert err.strip() == f"lstmrec: {tmp_path / 'd.xml'}: empty file"
+
+
 def test_evaluate_gives_the_command_lines_report(speech, capsys):
     args = ("--data", DEMO, "--split", "core-test", "--test-speakers", DEMO / "test_spk.list")
     cli = cli_json(capsys, "evaluate", SPEECH, *args, "--format", "json")
