@@ -111,8 +111,24 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
+def _not_a_number(points: Sequence) -> tuple[int, object] | None:
+    """``(point, value)``: the first value of ``points`` (a stroke of ``[x, y, t?]``) that is
+    not a number, else None. NumPy would read a boolean as 0 or 1 and a string of digits as its
+    number. None (an unknown time) counts as a number."""
+    if isinstance(points, np.ndarray) and points.dtype.kind != "O":
+        return None if points.dtype.kind in "iuf" else (0, points.flat[0].item())
+    for k, p in enumerate(points):
+        for v in p:
+            if v is not None and (
+                isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number))
+            ):
+                return k, v.item() if isinstance(v, np.generic) else v
+    return None
+
+
 def checked_strokes(strokes: Iterable[Sequence], path: str | os.PathLike) -> tuple[np.ndarray, ...]:
-    """Strokes as float64 ``(N_i, 3)``; rejects empty strokes, NaN/inf and a single point."""
+    """Strokes as float64 ``(N_i, 3)``; rejects empty strokes, values that are not numbers
+    (booleans, strings), NaN/inf and a single point."""
     out = []
     for i, s in enumerate(strokes):
         try:
@@ -123,6 +139,11 @@ def checked_strokes(strokes: Iterable[Sequence], path: str | os.PathLike) -> tup
             raise DataError(f"stroke {i} has no points", path)
         if arr.ndim != 2 or arr.shape[1] not in (2, 3):
             raise DataError(f"stroke {i}: points must be [x, y] or [x, y, t]", path)
+        bad = _not_a_number(s)
+        if bad is not None:
+            k, v = bad
+            shown = json.dumps(v) if isinstance(v, (bool, str)) else repr(v)
+            raise DataError(f"stroke {i}: point {k}: {shown} is not a number", path)
         if arr.shape[1] == 2:
             arr = np.concatenate([arr, np.full((len(arr), 1), np.nan)], axis=1)
         if not np.isfinite(arr[:, :2]).all():

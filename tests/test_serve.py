@@ -265,6 +265,8 @@ def test_recognize_refusals(client, ink_run, speech_model):
     _error(post({"strokes": "abc"}), 400, "strokes")
     _error(post({"strokes": [[[1]]]}), 400, "[x, y] or [x, y, t]")
     _error(post({"strokes": [[1, 2]]}), 400, "lists of points")
+    _error(post({"strokes": [[[True, False, 0], [6, 5, 0.01]]]}), 400, "true is not a number")
+    _error(post({"strokes": [[["1", "2"], ["5", "6"]]]}), 400, '"1" is not a number')
     _error(post({"strokes": [[[0, 0, 0]]]}), 400, "single point")
     _error(post({"strokes": [[]]}), 400, "no points")
     _error(post(b'{"strokes": [[[NaN, 1], [2, 3]]]}'), 400, "NaN")
