@@ -18,10 +18,11 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
   first ``<traceFormat>``, else X, Y (:func:`features.inkmltrace.trace_formats`). Channel
   ``T`` is time (``units="ms"`` is converted and ``units="s"`` kept; without a unit, times are
   seconds unless their steps say milliseconds: see :func:`seconds_of_unstated_times`), and
-  ``orientation="-ve"`` on Y flips it; a trace without T is timed from its ``timeOffset``
-  (milliseconds) and the uniform ``<sampleRate>`` of its context's ``<inkSource>``, where it has
-  both (:meth:`features.inkmltrace.TraceFormat.points`). Points may use the explicit (``!``),
-  first difference (``'``) and second difference (``"``) encodings, and the values ``T`` / ``F``
+  ``orientation="-ve"`` on X or Y mirrors that axis (its values grow left or up); a trace
+  without T is timed from its ``timeOffset`` (milliseconds) and the uniform ``<sampleRate>`` of
+  its context's ``<inkSource>``, where it has both
+  (:meth:`features.inkmltrace.TraceFormat.points`). Points may use the explicit (``!``), first
+  difference (``'``) and second difference (``"``) encodings, and the values ``T`` / ``F``
   (booleans), ``?`` (unknown) and ``*`` (as at the previous point); the channels of
   ``<intermittentChannels>`` may be left out of a point (their ``default``, else unknown);
   traces of ``type="penUp"`` (the pen moving above the surface) are left out. One sample per

@@ -207,6 +207,17 @@ def test_inkml_intermittent_channels_and_wildcard_values(tmp_path):
         read_ink_file(path)
 
 
+def test_inkml_negative_orientation_mirrors_x_and_y(tmp_path):
+    path = tmp_path / "mirrored.inkml"
+    fmt = '<traceFormat><channel name="X" {x}/><channel name="Y" {y}/></traceFormat>'
+    for x, y, sign in [("", "", (1, 1)), ('orientation="-ve"', "", (-1, 1)),
+                       ('orientation="+ve"', 'orientation="-ve"', (1, -1)),
+                       ('orientation="-ve"', 'orientation="-ve"', (-1, -1))]:  # fmt: skip
+        path.write_text(f"<ink>{fmt.format(x=x, y=y)}<trace>1 2, 4 8</trace></ink>")
+        ((stroke,),) = [s.strokes for s in read_ink_file(path)]
+        np.testing.assert_array_equal(stroke[:, :2], [[1, 2], [4, 8]] * np.array(sign))
+
+
 def test_inkml_pen_up_traces_are_not_ink(tmp_path):
     path = tmp_path / "hover.inkml"
     path.write_text(
