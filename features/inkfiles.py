@@ -130,6 +130,9 @@ def _not_a_number(points: Sequence) -> tuple[int, object] | None:
 def checked_strokes(strokes: Iterable[Sequence], path: str | os.PathLike) -> tuple[np.ndarray, ...]:
     """Strokes as float64 ``(N_i, 3)``; rejects empty strokes, values that are not numbers
     (booleans, strings), NaN/inf and a single point."""
+    if isinstance(strokes, (str, bytes)) or not isinstance(strokes, Iterable):
+        given = "None" if strokes is None else type(strokes).__name__
+        raise DataError(f"strokes must be a list of strokes, not {given}", path)
     out = []
     for i, s in enumerate(strokes):
         try:

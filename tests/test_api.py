@@ -161,6 +161,8 @@ def test_evaluate_gives_the_command_lines_report(speech, capsys):
         (lambda s, i: i.recognize([np.ones((3, 2), bool)]), "stroke 0: point 0: true is not"),
         (lambda s, i: i.recognize([[(1, 2), (5, "6")]]), 'stroke 0: point 1: "6" is not a number'),
         (lambda s, i: i.recognize([]), "no strokes"),
+        (lambda s, i: i.recognize(None), "<array>: strokes must be a list of strokes, not None$"),
+        (lambda s, i: i.recognize(7), "strokes must be a list of strokes, not int"),
         (lambda s, i: s.transcribe(REPO / "no-such.wav"), "no-such.wav"),
     ],
 )
