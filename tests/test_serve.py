@@ -11,6 +11,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # the fixtures train through Keras
 import base64
 import io
 import json
+import shutil
 import socket
 import struct
 import subprocess
@@ -28,6 +29,7 @@ from starlette.testclient import TestClient
 
 from lstmrec.bundle import load_bundle
 from lstmrec.features.inkfiles import read_ink_file
+from lstmrec.features.inkpage import typical_height
 from lstmrec.inference.recognize import recognize_strokes
 from lstmrec.inference.transcribe import transcribe_signal
 from lstmrec.serve.app import create_app
@@ -61,8 +63,11 @@ def client(speech_model, ink_run):
 
 
 def _validate(body: dict, schema: str) -> None:
-    """``body`` against a schema of the server's OpenAPI document (JSON Schema 2020-12)."""
+    """``body`` against a schema of the server's OpenAPI document (JSON Schema 2020-12), which
+    must name every field of it."""
     doc = openapi_document(Limits())
+    unnamed = set(body) - set(doc["components"]["schemas"][schema]["properties"])
+    assert not unnamed, f"{schema} does not name {unnamed}"
     resource = referencing.Resource.from_contents(
         doc, default_specification=referencing.jsonschema.DRAFT202012
     )
@@ -240,6 +245,32 @@ def test_recognize_equals_the_library_and_the_command(client, ink_run, ink_line,
         client.post("/v1/recognize", json={"strokes": xy}).json()
         == client.post("/v1/recognize", json={"strokes": untimed}).json()
     )
+
+
+def test_a_page_of_two_lines_answers_its_lines(client, ink_run, ink_line):
+    _, strokes = ink_line
+    drop = 2.5 * typical_height(strokes)  # the second line well below the first
+    page = [*strokes, *(s + [0, drop, 0] for s in strokes)]
+    got = client.post("/v1/recognize", json={"strokes": _strokes_json(page), "name": "page"})
+    assert got.status_code == 200, got.text
+    bundle = load_bundle(ink_run[1], engine="numpy")
+    assert got.json() == recognize_strokes(bundle, page, name="page").to_dict()
+    assert len(got.json()["lines"]) == 2
+    _validate(got.json(), "Recognition")
+
+
+def test_recognize_answers_the_nbest_its_models_decoding_keeps(ink_run, ink_line, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(ink_run[1], model)
+    summary = json.loads((model / "summary.json").read_text())
+    summary.setdefault("recipe", {})["decoding"] = {"beam": 8, "nbest": 3}
+    (model / "summary.json").write_text(json.dumps(summary))
+    _, strokes = ink_line
+    with TestClient(create_app(ink=model)) as c:
+        got = c.post("/v1/recognize", json={"strokes": _strokes_json(strokes)})
+    assert got.status_code == 200, got.text
+    assert len(got.json()["nbest"]) > 1
+    _validate(got.json(), "Recognition")
 
 
 def test_stroke_times_in_milliseconds_are_read_as_seconds_as_in_ink_files():
