@@ -3,7 +3,10 @@
 Every reader returns :class:`InkSample` records whose strokes follow the project's ink
 convention (``features.ink``): float64 ``(N_i, 3)`` arrays ``[x, y, t]``, x right, y down,
 t in seconds (NaN when the file has no time). Every bad input ends in one
-:class:`features.errors.DataError` naming the file and the reason.
+:class:`features.errors.DataError` naming the file and the reason, and in a file of several
+samples the sample too (``sample <id>: <reason>``). Given ``on_error``
+(:func:`read_ink_file`, :func:`read_inkml`, :func:`read_ink_json`), an unusable sample of a file
+of several goes to it and is left out while the others are read; without it, it is raised.
 
 Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
 
@@ -15,10 +18,11 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
   first ``<traceFormat>``, else X, Y (:func:`features.inkmltrace.trace_formats`). Channel
   ``T`` is time (``units="ms"`` is converted and ``units="s"`` kept; without a unit, times are
   seconds unless their steps say milliseconds: see :func:`seconds_of_unstated_times`), and
-  ``orientation="-ve"`` on Y flips it; a trace without T is timed from its ``timeOffset``
-  (milliseconds) and the uniform ``<sampleRate>`` of its context's ``<inkSource>``, where it has
-  both (:meth:`features.inkmltrace.TraceFormat.points`). Points may use the explicit (``!``),
-  first difference (``'``) and second difference (``"``) encodings, and the values ``T`` / ``F``
+  ``orientation="-ve"`` on X or Y mirrors that axis (its values grow left or up); a trace
+  without T is timed from its ``timeOffset`` (milliseconds) and the uniform ``<sampleRate>`` of
+  its context's ``<inkSource>``, where it has both
+  (:meth:`features.inkmltrace.TraceFormat.points`). Points may use the explicit (``!``), first
+  difference (``'``) and second difference (``"``) encodings, and the values ``T`` / ``F``
   (booleans), ``?`` (unknown) and ``*`` (as at the previous point); the channels of
   ``<intermittentChannels>`` may be left out of a point (their ``default``, else unknown);
   traces of ``type="penUp"`` (the pen moving above the surface) are left out. One sample per
@@ -28,8 +32,9 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
   annotation), or one unlabelled sample of all traces when it has no groups.
 - ``.json``: one object ``{"id"?, "strokes": [[[x, y, t?], ...], ...], "text"?, "writer"?}``
   or a list of them; ``.ndjson`` / ``.jsonl``: one such object per line (what a web canvas
-  produces). ``t`` may be omitted or null; it is in seconds, or in milliseconds when its steps
-  say so (:func:`seconds_of_unstated_times`).
+  produces; a line that is not JSON is an unusable sample, named with its line number, unless
+  no line of the file is JSON). ``t`` may be omitted or null; it is in seconds, or in
+  milliseconds when its steps say so (:func:`seconds_of_unstated_times`).
 - ``.npy``: one stroke-3 array ``(N, 3)`` ``[dx, dy, pen_up]`` (first offset from the origin).
 - ``.npz``: key ``stroke3`` (such an array), optional keys ``text`` and ``writer`` (0-d strings).
 
@@ -54,10 +59,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, OnError, report_or_raise
 from lstmrec.features.ink import MAX_INK_COORD, from_stroke3
 from lstmrec.features.inkmltrace import (
     Piece,
+    TraceFormat,
     element_ids,
     number_of,
     trace_formats,
@@ -85,11 +91,17 @@ INK_EXTENSIONS = (".xml", ".inkml", ".json", ".ndjson", ".jsonl", ".npy", ".npz"
 # Common checks
 
 
-def _read_bytes(path: Path) -> bytes:
+def _check_file(path: Path) -> None:
+    """:class:`DataError` unless ``path`` is a regular file (never opened: a FIFO would block
+    the read)."""
     if not path.is_file():
-        if path.exists():  # never opened: a FIFO would block the read
+        if path.exists():
             raise DataError("not a regular file (a folder, FIFO or device)", path)
         raise DataError("file not found", path)
+
+
+def _read_bytes(path: Path) -> bytes:
+    _check_file(path)
     size = path.stat().st_size
     if size > MAX_INK_FILE_BYTES:
         limit = MAX_INK_FILE_BYTES / 2**20
@@ -100,8 +112,27 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
+def _not_a_number(points: Sequence) -> tuple[int, object] | None:
+    """``(point, value)``: the first value of ``points`` (a stroke of ``[x, y, t?]``) that is
+    not a number, else None. NumPy would read a boolean as 0 or 1 and a string of digits as its
+    number. None (an unknown time) counts as a number."""
+    if isinstance(points, np.ndarray) and points.dtype.kind != "O":
+        return None if points.dtype.kind in "iuf" else (0, points.flat[0].item())
+    for k, p in enumerate(points):
+        for v in p:
+            if v is not None and (
+                isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number))
+            ):
+                return k, v.item() if isinstance(v, np.generic) else v
+    return None
+
+
 def checked_strokes(strokes: Iterable[Sequence], path: str | os.PathLike) -> tuple[np.ndarray, ...]:
-    """Strokes as float64 ``(N_i, 3)``; rejects empty strokes, NaN/inf and a single point."""
+    """Strokes as float64 ``(N_i, 3)``; rejects empty strokes, values that are not numbers
+    (booleans, strings), NaN/inf and a single point."""
+    if isinstance(strokes, (str, bytes)) or not isinstance(strokes, Iterable):
+        given = "None" if strokes is None else type(strokes).__name__
+        raise DataError(f"strokes must be a list of strokes, not {given}", path)
     out = []
     for i, s in enumerate(strokes):
         try:
@@ -112,6 +143,11 @@ def checked_strokes(strokes: Iterable[Sequence], path: str | os.PathLike) -> tup
             raise DataError(f"stroke {i} has no points", path)
         if arr.ndim != 2 or arr.shape[1] not in (2, 3):
             raise DataError(f"stroke {i}: points must be [x, y] or [x, y, t]", path)
+        bad = _not_a_number(s)
+        if bad is not None:
+            k, v = bad
+            shown = json.dumps(v) if isinstance(v, (bool, str)) else repr(v)
+            raise DataError(f"stroke {i}: point {k}: {shown} is not a number", path)
         if arr.shape[1] == 2:
             arr = np.concatenate([arr, np.full((len(arr), 1), np.nan)], axis=1)
         if not np.isfinite(arr[:, :2]).all():
@@ -141,6 +177,15 @@ def seconds_of_unstated_times(strokes: Sequence[np.ndarray]) -> tuple[np.ndarray
 
 def _ids(path: Path, n: int) -> list[str]:
     return [path.stem] if n == 1 else [f"{path.stem}-{i}" for i in range(1, n + 1)]
+
+
+def _bad_sample(err: DataError, sid: str, n: int, path: Path, on_error: OnError | None) -> None:
+    """An unusable sample ``sid`` of a file of ``n``: the file's own error when it is the only
+    one (raised), else named ``sample <sid>:`` and passed to ``on_error`` (the caller leaves it
+    out) or raised."""
+    if n == 1:
+        raise DataError(err.reason, path) from None
+    report_or_raise(DataError(f"sample {sid}: {err.reason}", path), on_error)
 
 
 def _refuse_dtd(data: bytes, path: Path) -> None:
@@ -235,8 +280,9 @@ def _inkml_groups(
     return groups
 
 
-def read_inkml(path: str | os.PathLike) -> list[InkSample]:
-    """Samples of one W3C InkML file (see the module docstring for the rules)."""
+def read_inkml(path: str | os.PathLike, *, on_error: OnError | None = None) -> list[InkSample]:
+    """Samples of one W3C InkML file (see the module docstring for the rules); an unusable
+    sample of several goes to ``on_error`` and is left out, or is raised without it."""
     path = Path(path)
     root = _parse_xml(_read_bytes(path), path)
     if root.tag != "ink":
@@ -250,21 +296,30 @@ def read_inkml(path: str | os.PathLike) -> list[InkSample]:
     groups = _inkml_groups(root, ids, path)
     samples = []
     for sid, (pieces, text) in zip(_ids(path, len(groups)), groups, strict=True):
-        # the pen moving above the surface (type="penUp") is not ink
-        inked = [(tr, part) for tr, part in pieces if tr.get("type") != "penUp"]
-        if pieces and not inked:
-            where = f"{sid}: " if len(groups) > 1 else ""
-            raise DataError(f"{where}only pen-up traces, no ink", path)
-        strokes = [formats[tr].points(tr, path)[part] for tr, part in inked]
-        checked = list(checked_strokes(strokes, path))
-        # times in an unstated unit are told apart from the others' by their own steps
-        unstated = [i for i, (tr, _) in enumerate(inked) if not formats[tr].in_seconds(tr)]
-        if unstated:
-            in_seconds = seconds_of_unstated_times([checked[i] for i in unstated])
-            for i, stroke in zip(unstated, in_seconds, strict=True):
-                checked[i] = stroke
-        samples.append(InkSample(sid, tuple(checked), text, writer))
+        try:
+            samples.append(InkSample(sid, _inkml_strokes(pieces, formats, path), text, writer))
+        except DataError as e:
+            _bad_sample(e, sid, len(groups), path, on_error)
     return samples
+
+
+def _inkml_strokes(
+    pieces: list[Piece], formats: dict[ET.Element, TraceFormat], path: Path
+) -> tuple[np.ndarray, ...]:
+    """The checked strokes of one InkML sample, times in seconds."""
+    # the pen moving above the surface (type="penUp") is not ink
+    inked = [(tr, part) for tr, part in pieces if tr.get("type") != "penUp"]
+    if pieces and not inked:
+        raise DataError("only pen-up traces, no ink", path)
+    strokes = [formats[tr].points(tr, path)[part] for tr, part in inked]
+    checked = list(checked_strokes(strokes, path))
+    # times in an unstated unit are told apart from the others' by their own steps
+    unstated = [i for i, (tr, _) in enumerate(inked) if not formats[tr].in_seconds(tr)]
+    if unstated:
+        in_seconds = seconds_of_unstated_times([checked[i] for i in unstated])
+        for i, stroke in zip(unstated, in_seconds, strict=True):
+            checked[i] = stroke
+    return tuple(checked)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,23 +336,64 @@ def json_strokes(strokes: list, name: str | os.PathLike) -> tuple[np.ndarray, ..
     return seconds_of_unstated_times(checked_strokes(rows, name))
 
 
+def _object_id(d: object, sid: str) -> str:
+    """A JSON sample's id: its ``"id"`` field, else ``sid``."""
+    return str(d.get("id", sid)) if isinstance(d, dict) else sid
+
+
 def _sample_from_object(d: object, sid: str, path: Path) -> InkSample:
+    if isinstance(d, DataError):  # a line of NDJSON that is not JSON
+        raise d
     if not isinstance(d, dict) or "strokes" not in d:
-        raise DataError(f"{sid}: expected an object with 'strokes'", path)
-    strokes = d["strokes"]
-    if not isinstance(strokes, list):
-        raise DataError(f"{sid}: 'strokes' must be a list of strokes", path)
+        raise DataError("expected an object with 'strokes'", path)
+    if not isinstance(d["strokes"], list):
+        raise DataError("'strokes' must be a list of strokes", path)
+    try:
+        strokes = json_strokes(d["strokes"], path)
+    except (TypeError, RecursionError):
+        raise DataError("points must be lists of numbers", path) from None
     text, writer = d.get("text"), d.get("writer")
     return InkSample(
-        str(d.get("id", sid)),
-        json_strokes(strokes, path),
+        _object_id(d, sid),
+        strokes,
         None if text is None else str(text),
         None if writer is None else str(writer),
     )
 
 
-def read_ink_json(path: str | os.PathLike) -> list[InkSample]:
-    """Samples of a ``.json`` file (one object or a list) or ``.ndjson``/``.jsonl`` (one a line).
+def _json_of(text: str, path: Path, line: int | None = None) -> object:
+    """``text`` parsed, or :class:`DataError`; ``line``: the file's line that ``text`` is (a
+    line of NDJSON), for the message."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"not JSON (line {line or e.lineno}: {e.msg})", path) from None
+    except RecursionError:
+        where = f" (line {line})" if line else ""
+        raise DataError(f"JSON nested too deeply{where}", path) from None
+    except ValueError as e:  # an integer of thousands of digits
+        where = f"line {line}: " if line else ""
+        raise DataError(f"not usable JSON ({where}{e})", path) from None
+
+
+def _ndjson_objects(text: str, path: Path) -> list[object]:
+    """The value of each non-blank line of NDJSON, or the :class:`DataError` of a line that is
+    not JSON (an unusable sample); a file none of whose lines is JSON raises the first's."""
+    out: list[object] = []
+    for n, line in enumerate(text.split("\n"), start=1):  # \n only: JSON strings may hold U+2028
+        if line.strip():
+            try:
+                out.append(_json_of(line, path, n))
+            except DataError as e:
+                out.append(e)
+    if out and all(isinstance(d, DataError) for d in out):
+        raise out[0]  # type: ignore[misc]
+    return out
+
+
+def read_ink_json(path: str | os.PathLike, *, on_error: OnError | None = None) -> list[InkSample]:
+    """Samples of a ``.json`` file (one object or a list) or ``.ndjson``/``.jsonl`` (one a line);
+    an unusable sample of several goes to ``on_error`` and is left out, or is raised without it.
 
     A sample's ``id`` is its ``"id"`` field, else the file stem (``-<n>`` for several).
     """
@@ -306,25 +402,20 @@ def read_ink_json(path: str | os.PathLike) -> list[InkSample]:
         text = _read_bytes(path).decode("utf-8")
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-            objects = data if isinstance(data, list) else [data]
-        else:
-            objects = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as e:
-        raise DataError(f"not JSON (line {e.lineno}: {e.msg})", path) from None
-    except RecursionError:
-        raise DataError("JSON nested too deeply", path) from None
-    except ValueError as e:  # an integer of thousands of digits
-        raise DataError(f"not usable JSON ({e})", path) from None
+    if path.suffix.lower() == ".json":
+        data = _json_of(text, path)
+        objects = data if isinstance(data, list) else [data]
+    else:
+        objects = _ndjson_objects(text, path)
     if not objects:
         raise DataError("no ink samples", path)
-    ids = _ids(path, len(objects))
-    try:
-        return [_sample_from_object(d, sid, path) for d, sid in zip(objects, ids, strict=True)]
-    except (TypeError, RecursionError):
-        raise DataError("points must be lists of numbers", path) from None
+    samples = []
+    for d, sid in zip(objects, _ids(path, len(objects)), strict=True):
+        try:
+            samples.append(_sample_from_object(d, sid, path))
+        except DataError as e:
+            _bad_sample(e, _object_id(d, sid), len(objects), path, on_error)
+    return samples
 
 
 def _stroke3_sample(arr: object, sid: str, path: Path, **labels: str | None) -> InkSample:
@@ -400,25 +491,32 @@ def read_stroke3(path: str | os.PathLike) -> list[InkSample]:
     return [_stroke3_sample(arrays["stroke3"], path.stem, path, **labels)]
 
 
+# The reader of each extension: (path, on_error) -> samples; on_error matters to files of many.
 _READERS = {
-    ".xml": lambda p: [InkSample(p.stem, read_iam_ondb_strokes(p))],
-    ".inkml": read_inkml,
-    ".json": read_ink_json,
-    ".ndjson": read_ink_json,
-    ".jsonl": read_ink_json,
-    ".npy": read_stroke3,
-    ".npz": read_stroke3,
+    ".xml": lambda p, _: [InkSample(p.stem, read_iam_ondb_strokes(p))],
+    ".inkml": lambda p, on_error: read_inkml(p, on_error=on_error),
+    ".json": lambda p, on_error: read_ink_json(p, on_error=on_error),
+    ".ndjson": lambda p, on_error: read_ink_json(p, on_error=on_error),
+    ".jsonl": lambda p, on_error: read_ink_json(p, on_error=on_error),
+    ".npy": lambda p, _: read_stroke3(p),
+    ".npz": lambda p, _: read_stroke3(p),
 }
 
 
-def read_ink_file(path: str | os.PathLike) -> list[InkSample]:
+def read_ink_file(path: str | os.PathLike, *, on_error: OnError | None = None) -> list[InkSample]:
     """The ink samples of one file, its format chosen by extension (see the module docstring).
 
+    In a file of several samples (InkML, JSON), an unusable sample goes to ``on_error`` (a
+    :class:`DataError` naming the file and ``sample <id>``) and is left out, the others read;
+    without ``on_error`` it is raised.
+
     Raises:
-        DataError: naming the file and the reason, for an unknown extension, a missing, empty,
-            oversized or malformed file, an empty stroke, NaN/inf coordinates or a single point.
+        DataError: naming the file and the reason, for a missing file (whatever its name),
+            an unknown extension, an empty, oversized or malformed file, an empty stroke,
+            NaN/inf coordinates or a single point.
     """
     path = Path(path)
+    _check_file(path)  # a missing file is missing, with or without a known extension
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise DataError(
@@ -426,7 +524,7 @@ def read_ink_file(path: str | os.PathLike) -> list[InkSample]:
             f"{', '.join(INK_EXTENSIONS)})",
             path,
         )
-    return reader(path)
+    return reader(path, on_error)
 
 
 __all__ = [

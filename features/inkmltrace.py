@@ -42,8 +42,8 @@ _VALUE_RE = re.compile(rf"\s*(?:([!'\"]?)\s*({_NUMBER})|([TF?*]))")
 @dataclasses.dataclass(frozen=True)
 class TraceFormat:
     """One ``<traceFormat>``: its channels' names, the value of each when a point leaves it out,
-    the factor that turns each into the project's units (Y's orientation, T's milliseconds),
-    and whether T's ``units`` state seconds or milliseconds."""
+    the factor that turns each into the project's units (X's and Y's orientation, T's
+    milliseconds), and whether T's ``units`` state seconds or milliseconds."""
 
     names: tuple[str, ...] = ("X", "Y")
     defaults: tuple[float, ...] = (0.0, 0.0)
@@ -93,7 +93,9 @@ def _format_of(fmt: ET.Element, path: Path) -> TraceFormat:
         missing = "0" if k < len(regular) else "nan"
         defaults.append(number_of(ch.get("default", missing), f"channel {name} default", path))
         units = (ch.get("units") or "").lower()
-        sign = -1.0 if name == "Y" and ch.get("orientation") == "-ve" else 1.0
+        # "-ve": the values grow left (X) or up (Y); the project's ink grows right and down
+        flipped = name in ("X", "Y") and (ch.get("orientation") or "").strip() == "-ve"
+        sign = -1.0 if flipped else 1.0
         scale.append(sign * (1e-3 if name == "T" and units == "ms" else 1.0))
         stated = stated or (name == "T" and units in ("s", "ms"))
     if "X" not in names[: len(regular)] or "Y" not in names[: len(regular)]:

@@ -28,7 +28,7 @@ import numpy as np
 
 from lstmrec.bundle import Bundle, load_bundle
 from lstmrec.corpora.splits import load_split
-from lstmrec.features.errors import DataError, skip_gaps
+from lstmrec.features.errors import DataError, OnError, skip_gaps
 from lstmrec.features.inkfiles import checked_strokes, seconds_of_unstated_times
 from lstmrec.inference.evaluate import (
     evaluate_bundle,
@@ -122,10 +122,17 @@ class Model:
         strokes = seconds_of_unstated_times(checked_strokes(ink, ARRAY_NAME))
         return recognize_strokes(self.bundle, strokes, name=ARRAY_NAME)
 
-    def recognize_all(self, path: str | os.PathLike) -> list[Recognition]:
-        """One :class:`Recognition` per sample of an ink file, in the file's order."""
+    def recognize_all(
+        self, path: str | os.PathLike, *, on_error: OnError | None = None
+    ) -> list[Recognition]:
+        """One :class:`Recognition` per sample of an ink file, in the file's order.
+
+        An unusable sample raises :class:`DataError` naming the file and the sample, or, given
+        ``on_error`` (``on_error=skipped.append``), goes to it and is left out while the others
+        are recognized.
+        """
         self._need("ink", "transcribe")
-        return list(recognize_files(self.bundle, [os.fspath(path)]))
+        return list(recognize_files(self.bundle, [os.fspath(path)], on_error=on_error))
 
     def evaluate(
         self,

@@ -96,6 +96,47 @@ def test_recognize_all_gives_every_sample_of_a_file(ink, tmp_path):
         ink.recognize(many)
 
 
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        ([[[5, 5, 0]]], "ink has a single point"),
+        ([[[0, 0, 0], [float("nan"), 1, 0.1]]], "stroke 0: coordinates are NaN"),
+        ([[[5, 5, 0], [5, 5, 0.01]]], "ink has a single point"),  # read, but no features
+    ],
+)
+def test_a_bad_sample_is_named_and_left_out_and_the_others_recognized(
+    ink, tmp_path, capsys, bad, reason
+):
+    good = [s.tolist() for s in read_ink_file(LINE)[0].strokes]
+    path = tmp_path / "three.ndjson"
+    path.write_text("".join(json.dumps({"strokes": s}) + "\n" for s in (good, bad, good)))
+    with pytest.raises(DataError, match=f"three.ndjson: sample three-2: {reason}"):
+        ink.recognize_all(path)
+    skipped: list[DataError] = []
+    found = ink.recognize_all(path, on_error=skipped.append)
+    assert [r.id for r in found] == ["three.ndjson#three-1", "three.ndjson#three-3"]
+    assert found[0].text == found[1].text == ink.recognize(LINE).text
+    assert [e.reason.split(":")[0] for e in skipped] == ["sample three-2"]
+    capsys.readouterr()
+    assert main(["recognize", "--model", str(INK), str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()] == [r.id for r in found]
+    assert f"lstmrec: skipping {path}: sample three-2: {reason}" in err
+    assert "Traceback" not in err
+
+
+def test_strict_prints_the_files_before_the_bad_one_then_stops(ink, tmp_path, capsys):
+    for name in ("a.xml", "b.xml", "c.xml", "e.xml"):
+        (tmp_path / name).write_bytes(LINE.read_bytes())
+    (tmp_path / "d.xml").write_text("")  # empty: refused, in the same chunk as a, b and c
+    capsys.readouterr()
+    assert main(["recognize", "--model", str(INK), str(tmp_path), "--strict"]) == 2
+    out, err = capsys.readouterr()
+    text = ink.recognize(LINE).text
+    assert out.splitlines() == [f"{name} {text}".rstrip() for name in ("a.xml", "b.xml", "c.xml")]
+    assert err.strip() == f"lstmrec: {tmp_path / 'd.xml'}: empty file"
+
+
 def test_evaluate_gives_the_command_lines_report(speech, capsys):
     args = ("--data", DEMO, "--split", "core-test", "--test-speakers", DEMO / "test_spk.list")
     cli = cli_json(capsys, "evaluate", SPEECH, *args, "--format", "json")
@@ -116,7 +157,12 @@ def test_evaluate_gives_the_command_lines_report(speech, capsys):
         (lambda s, i: i.transcribe(WAV), "not a speech model; use recognize"),
         (lambda s, i: i.recognize([[(0, 0, 0, 0)]]), r"stroke 0: points must be \[x, y\] or"),
         (lambda s, i: i.recognize([["a", "b"]]), "stroke 0: points are not lists of numbers"),
+        (lambda s, i: i.recognize([[(True, False), (6, 5)]]), "stroke 0: point 0: true is not"),
+        (lambda s, i: i.recognize([np.ones((3, 2), bool)]), "stroke 0: point 0: true is not"),
+        (lambda s, i: i.recognize([[(1, 2), (5, "6")]]), 'stroke 0: point 1: "6" is not a number'),
         (lambda s, i: i.recognize([]), "no strokes"),
+        (lambda s, i: i.recognize(None), "<array>: strokes must be a list of strokes, not None$"),
+        (lambda s, i: i.recognize(7), "strokes must be a list of strokes, not int"),
         (lambda s, i: s.transcribe(REPO / "no-such.wav"), "no-such.wav"),
     ],
 )

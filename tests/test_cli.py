@@ -249,6 +249,13 @@ def test_help(capsys, command):
     assert capsys.readouterr().out.startswith("usage: lstmrec")
 
 
+@pytest.mark.parametrize("command", ["transcribe", "recognize"])
+def test_help_of_inputs_names_standard_input(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "- reads standard input" in " ".join(capsys.readouterr().out.split())
+
+
 def test_help_end_to_end():
     proc = run_subprocess("--help")
     assert proc.returncode == 0 and "transcribe" in proc.stdout and proc.stderr == ""

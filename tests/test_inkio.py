@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,17 @@ def test_inkml_intermittent_channels_and_wildcard_values(tmp_path):
         read_ink_file(path)
 
 
+def test_inkml_negative_orientation_mirrors_x_and_y(tmp_path):
+    path = tmp_path / "mirrored.inkml"
+    fmt = '<traceFormat><channel name="X" {x}/><channel name="Y" {y}/></traceFormat>'
+    for x, y, sign in [("", "", (1, 1)), ('orientation="-ve"', "", (-1, 1)),
+                       ('orientation="+ve"', 'orientation="-ve"', (1, -1)),
+                       ('orientation="-ve"', 'orientation="-ve"', (-1, -1))]:  # fmt: skip
+        path.write_text(f"<ink>{fmt.format(x=x, y=y)}<trace>1 2, 4 8</trace></ink>")
+        ((stroke,),) = [s.strokes for s in read_ink_file(path)]
+        np.testing.assert_array_equal(stroke[:, :2], [[1, 2], [4, 8]] * np.array(sign))
+
+
 def test_inkml_pen_up_traces_are_not_ink(tmp_path):
     path = tmp_path / "hover.inkml"
     path.write_text(
@@ -374,6 +386,9 @@ BAD_FILES = [
     ("single.json", '{"strokes": [[[1, 2]]]}', "single point"),
     ("hole.json", '{"strokes": [[[1, 2], [2, 3]], []]}', "stroke 1 has no points"),
     ("inf.json", '{"strokes": [[[1, 2], [1e999, 3]]]}', "NaN or infinite"),
+    ("bool.json", '{"strokes": [[[true, false, 0], [6, 5, 0.01]]]}', "true is not a number"),
+    ("digits.json", '{"strokes": [[["1", "2"], ["5", "6"]]]}', '"1" is not a number'),
+    ("time.json", '{"strokes": [[[1, 2, "0"], [5, 6, 0.1]]]}', 'point 0: "0" is not a number'),
     ("nostrokes.json", '{"points": []}', "expected an object with 'strokes'"),
     ("broken.ndjson", '{"strokes": [[[1, 2], [2, 3]]]}\n{"strokes"', "not JSON"),
     ("empty.inkml", "<ink></ink>", "no strokes"),
@@ -397,9 +412,65 @@ def test_bad_files_raise_one_data_error(tmp_path, name, content, reason):
     assert info.value.path == str(path)
 
 
+GOOD = '{"strokes": [[[0, 0, 0], [4, 1, 0.01], [8, 3, 0.02]]]}'
+BAD_SAMPLES = {  # the middle sample of three, and the reason it is refused
+    "single.ndjson": ('{"strokes": [[[5, 5, 0]]]}', "ink has a single point"),
+    "nan.ndjson": ('{"strokes": [[[0, 0, 0], [NaN, 1, 0.1]]]}', "stroke 0: coordinates are NaN"),
+    "text.ndjson": ('{"strokes": [["a", "b"]]}', "stroke 0: points are not lists of numbers"),
+    "flat.ndjson": ('{"strokes": [[1, 2]]}', "points must be lists of numbers"),
+    "list.ndjson": ("[1, 2]", "expected an object with 'strokes'"),
+    "list.json": (None, "expected an object with 'strokes'"),
+    "groups.inkml": (None, "ink has a single point"),
+}
+
+
+def _three_samples(path: Path, middle: str | None) -> None:
+    if path.suffix == ".inkml":
+        groups = ["<traceGroup><trace>0 0, 4 1, 8 3</trace></traceGroup>"] * 3
+        groups[1] = "<traceGroup><trace>5 5</trace></traceGroup>"
+        path.write_text(f"<ink>{''.join(groups)}</ink>")
+    elif path.suffix == ".json":
+        path.write_text(f"[{GOOD}, 7, {GOOD}]")
+    else:
+        path.write_text(f"{GOOD}\n{middle}\n{GOOD}\n")
+
+
+@pytest.mark.parametrize("name", BAD_SAMPLES)
+def test_a_bad_sample_of_several_is_named_and_the_others_are_read(tmp_path, name):
+    middle, reason = BAD_SAMPLES[name]
+    path = tmp_path / name
+    _three_samples(path, middle)
+    stem = path.stem
+    with pytest.raises(DataError, match=f"^{re.escape(str(path))}: sample {stem}-2: {reason}"):
+        read_ink_file(path)
+    skipped: list[DataError] = []
+    samples = read_ink_file(path, on_error=skipped.append)
+    assert [s.id for s in samples] == [f"{stem}-1", f"{stem}-3"]
+    ((err),) = skipped
+    assert err.path == str(path) and err.reason.startswith(f"sample {stem}-2: {reason}")
+    assert samples[0].strokes[0].shape == (3, 3)
+
+
+def test_ndjson_errors_name_the_files_line(tmp_path):
+    path = tmp_path / "canvas.jsonl"
+    path.write_text(f'{GOOD}\n\n{GOOD}\n{{"strokes": oops}}\n')  # line 4, after a blank line
+    with pytest.raises(DataError, match=r"sample canvas-3: not JSON \(line 4: Expecting value"):
+        read_ink_file(path)
+    path.write_text('{"id": "a", "strokes": [[[1, 1]]]}\n' + GOOD)  # its own id names it
+    with pytest.raises(DataError, match="sample a: ink has a single point"):
+        read_ink_file(path)
+    path.write_text("x,y\n1,2\n3,4\n")  # no line of it is JSON: not NDJSON at all
+    with pytest.raises(DataError, match=r"^\S+: not JSON \(line 1: Expecting value"):
+        read_ink_file(path, on_error=lambda e: pytest.fail(str(e)))
+
+
 def test_missing_oversized_and_bad_arrays(tmp_path, monkeypatch):
-    with pytest.raises(DataError, match="file not found"):
-        read_ink_file(tmp_path / "nowhere.inkml")
+    for missing in ("nowhere.inkml", "nowhere"):  # missing, whether or not its name is known
+        with pytest.raises(DataError, match="file not found"):
+            read_ink_file(tmp_path / missing)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(DataError, match="not a regular file"):
+        read_ink_file(tmp_path / "folder")
     path = tmp_path / "big.xml"
     path.write_text(IAM_XML)
     monkeypatch.setattr(inkio, "MAX_INK_FILE_BYTES", 2**20 // 4)

@@ -11,6 +11,7 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # the fixtures train through Keras
 import base64
 import io
 import json
+import shutil
 import socket
 import struct
 import subprocess
@@ -28,6 +29,7 @@ from starlette.testclient import TestClient
 
 from lstmrec.bundle import load_bundle
 from lstmrec.features.inkfiles import read_ink_file
+from lstmrec.features.inkpage import typical_height
 from lstmrec.inference.recognize import recognize_strokes
 from lstmrec.inference.transcribe import transcribe_signal
 from lstmrec.serve.app import create_app
@@ -61,8 +63,11 @@ def client(speech_model, ink_run):
 
 
 def _validate(body: dict, schema: str) -> None:
-    """``body`` against a schema of the server's OpenAPI document (JSON Schema 2020-12)."""
+    """``body`` against a schema of the server's OpenAPI document (JSON Schema 2020-12), which
+    must name every field of it."""
     doc = openapi_document(Limits())
+    unnamed = set(body) - set(doc["components"]["schemas"][schema]["properties"])
+    assert not unnamed, f"{schema} does not name {unnamed}"
     resource = referencing.Resource.from_contents(
         doc, default_specification=referencing.jsonschema.DRAFT202012
     )
@@ -242,6 +247,32 @@ def test_recognize_equals_the_library_and_the_command(client, ink_run, ink_line,
     )
 
 
+def test_a_page_of_two_lines_answers_its_lines(client, ink_run, ink_line):
+    _, strokes = ink_line
+    drop = 2.5 * typical_height(strokes)  # the second line well below the first
+    page = [*strokes, *(s + [0, drop, 0] for s in strokes)]
+    got = client.post("/v1/recognize", json={"strokes": _strokes_json(page), "name": "page"})
+    assert got.status_code == 200, got.text
+    bundle = load_bundle(ink_run[1], engine="numpy")
+    assert got.json() == recognize_strokes(bundle, page, name="page").to_dict()
+    assert len(got.json()["lines"]) == 2
+    _validate(got.json(), "Recognition")
+
+
+def test_recognize_answers_the_nbest_its_models_decoding_keeps(ink_run, ink_line, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(ink_run[1], model)
+    summary = json.loads((model / "summary.json").read_text())
+    summary.setdefault("recipe", {})["decoding"] = {"beam": 8, "nbest": 3}
+    (model / "summary.json").write_text(json.dumps(summary))
+    _, strokes = ink_line
+    with TestClient(create_app(ink=model)) as c:
+        got = c.post("/v1/recognize", json={"strokes": _strokes_json(strokes)})
+    assert got.status_code == 200, got.text
+    assert len(got.json()["nbest"]) > 1
+    _validate(got.json(), "Recognition")
+
+
 def test_stroke_times_in_milliseconds_are_read_as_seconds_as_in_ink_files():
     ms = {"strokes": [[[0, 0, 1000], [1, 2, 1016], [3, 3, 1033]], [[5, 5, 1100], [6, 5, None]]]}
     strokes, name = parse_strokes(json.dumps(ms).encode(), Limits())
@@ -265,6 +296,8 @@ def test_recognize_refusals(client, ink_run, speech_model):
     _error(post({"strokes": "abc"}), 400, "strokes")
     _error(post({"strokes": [[[1]]]}), 400, "[x, y] or [x, y, t]")
     _error(post({"strokes": [[1, 2]]}), 400, "lists of points")
+    _error(post({"strokes": [[[True, False, 0], [6, 5, 0.01]]]}), 400, "true is not a number")
+    _error(post({"strokes": [[["1", "2"], ["5", "6"]]]}), 400, '"1" is not a number')
     _error(post({"strokes": [[[0, 0, 0]]]}), 400, "single point")
     _error(post({"strokes": [[]]}), 400, "no points")
     _error(post(b'{"strokes": [[[NaN, 1], [2, 3]]]}'), 400, "NaN")

@@ -213,8 +213,8 @@ def add_recognize_parser(sub) -> None:
         "inputs",
         nargs="+",
         help="ink files (IAM-OnDB .xml, .inkml, .json, .ndjson/.jsonl, stroke-3 .npy/.npz) "
-        "or folders (searched recursively) (the old form MODEL INPUT ... still works: a "
-        "bundle folder first is the model)",
+        "or folders (searched recursively); - reads standard input (JSON or NDJSON ink) "
+        "(the old form MODEL INPUT ... still works: a bundle folder first is the model)",
     )
     format_arg(p)
     p.add_argument("--strict", action="store_true", help="stop at the first bad file")

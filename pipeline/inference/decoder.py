@@ -234,22 +234,30 @@ def decode_in_chunks(
 
     ``featurize(item)`` returns ``[(key, (T, F) float32 raw features), ...]`` (several for a
     file of many samples) or raises :class:`DataError`, which goes to ``on_error`` (the item is
-    skipped) or is raised when that is None. Yields ``(key, decoded)`` in input order.
+    skipped) or is raised when that is None (or ``on_error`` raises it again: a strict
+    command). Yields ``(key, decoded)`` in input order; the items before one that raises are
+    decoded and yielded before the error is.
     """
     decoder = decoder or recipe_decoder(bundle)
     for start in range(0, len(items), chunk_size):
-        keys, feats = [], []
+        keys, feats, stop = [], [], None
         for item in items[start : start + chunk_size]:
             try:
                 pieces = featurize(item)
             except DataError as e:
-                report_or_raise(e, on_error)
+                try:
+                    report_or_raise(e, on_error)
+                except DataError as raised:
+                    stop = raised
+                    break
                 continue
             for key, f in pieces:
                 keys.append(key)
                 feats.append(f)
         decoded = decode_features(bundle.model, feats, bundle.mean, bundle.std, decoder)
         yield from zip(keys, decoded, strict=True)
+        if stop is not None:
+            raise stop
 
 
 def posteriors(logits: np.ndarray) -> np.ndarray:

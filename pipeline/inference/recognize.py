@@ -24,7 +24,7 @@ import numpy as np
 
 from lstmrec.bundle import Bundle
 from lstmrec.features.audio import apply_cmvn
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, OnError, report_or_raise
 from lstmrec.features.inkfiles import INK_EXTENSIONS, read_ink_file
 from lstmrec.features.inkpage import split_lines
 from lstmrec.featurize import checked_ink_features
@@ -96,24 +96,35 @@ def recognize_files(
 
     ``decoder`` defaults to the bundle's recipe decoding settings.
     A file that cannot be read raises :class:`DataError`, or goes to ``on_error`` and is
-    skipped; so does each unusable sample of a file whose other samples are decoded.
+    skipped; so does each unusable sample of a file whose other samples are decoded (its
+    error names the sample: ``sample <id>: <reason>``).
     """
     if modality(bundle.features) != "ink":
         raise DataError("not a handwriting model (its features are not ink); use transcribe")
     ids = file_ids(files)
 
     def featurize(path: str) -> list[tuple[tuple, np.ndarray]]:
-        samples = read_stdin_ink() if path == STDIN else read_ink_file(path)
+        skipped: list[DataError] = []  # samples the reader left out: they still count for ids
+
+        def skip(err: DataError) -> None:
+            skipped.append(err)
+            report_or_raise(err, on_error)
+
+        read = None if on_error is None else skip
+        samples = (
+            read_stdin_ink(on_error=read) if path == STDIN else read_ink_file(path, on_error=read)
+        )
+        n = len(samples) + len(skipped)
         pieces = []
         for sample in samples:
             try:
                 lines = line_features(sample.strokes, bundle, path)
             except DataError as e:
-                if on_error is None or len(samples) == 1:
+                if n == 1:
                     raise
-                on_error(DataError(f"sample {sample.id}: {e.reason}", path))
+                report_or_raise(DataError(f"sample {sample.id}: {e.reason}", path), on_error)
                 continue
-            rid = sample_id(ids[path], sample.id, len(samples))
+            rid = sample_id(ids[path], sample.id, n)
             for k, (feats, index, last) in enumerate(lines):
                 pieces.append(((path, rid, index, last, k, len(lines)), feats))
         return pieces
@@ -168,10 +179,11 @@ def joined_lines(lines: list[Recognition]) -> Recognition:
     return Recognition(first.file, first.id, " ".join(t for t in texts if t), chars, lines=texts)
 
 
-def read_stdin_ink(stream=None) -> list:
+def read_stdin_ink(stream=None, *, on_error: OnError | None = None) -> list:
     """The ink samples of JSON or NDJSON on standard input (or ``stream``, a text file): what
-    :func:`lstmrec.features.inkfiles.read_ink_file` reads from a ``.json`` or ``.ndjson`` file.
-    Raises :class:`DataError` naming ``-``."""
+    :func:`lstmrec.features.inkfiles.read_ink_file` reads from a ``.json`` or ``.ndjson`` file
+    (with ``on_error``, its unusable samples go there). Raises :class:`DataError` naming
+    ``-``."""
     text = (stream or sys.stdin).read()
     try:
         json.loads(text)
@@ -181,8 +193,9 @@ def read_stdin_ink(stream=None) -> list:
     with tempfile.TemporaryDirectory(prefix="lstmrec-stdin-") as tmp:
         path = Path(tmp) / f"stdin{suffix}"
         path.write_text(text, encoding="utf-8")
+        renamed = None if on_error is None else lambda e: on_error(DataError(e.reason, STDIN))
         try:
-            return read_ink_file(path)
+            return read_ink_file(path, on_error=renamed)
         except DataError as e:
             raise DataError(e.reason, STDIN) from None
 

@@ -33,6 +33,21 @@ _NBEST = {
     "description": "the N-best list, when the model's decoding keeps more than one",
     "items": {"type": "object"},
 }
+_TEXT_NBEST = {
+    "type": "array",
+    "description": "the N-best list, best first: only when the model's own decoding settings "
+    "keep more than one (its recipe's [decoding] nbest > 1), for ink of one line",
+    "items": {
+        "type": "object",
+        "required": ["text", "score", "acoustic", "lm"],
+        "properties": {
+            "text": _STRING,
+            "score": {"type": "number", "description": "acoustic + lm_weight * lm + bonus * n"},
+            "acoustic": {"type": "number", "description": "natural log of the CTC probability"},
+            "lm": {"type": "number", "description": "natural log of the LM's (0 without one)"},
+        },
+    },
+}
 
 SCHEMAS = {
     "Error": {
@@ -45,6 +60,7 @@ SCHEMAS = {
         "description": "`lstmrec transcribe --format json`: phones (a phone model) or text, "
         "words and chars (a character model), with times in seconds",
         "required": ["id", "file", "duration"],
+        "additionalProperties": False,
         "properties": {
             "id": _STRING,
             "file": {"type": "string", "description": "the uploaded file's name"},
@@ -91,6 +107,7 @@ SCHEMAS = {
         "type": "object",
         "description": "`lstmrec recognize --format json`: text and each character's pen points",
         "required": ["id", "file", "text", "chars"],
+        "additionalProperties": False,
         "properties": {
             "id": _STRING,
             "file": {"type": "string", "description": "the request's name"},
@@ -103,7 +120,14 @@ SCHEMAS = {
                     "properties": {"char": _STRING, "start": _STROKE_INDEX, "end": _STROKE_INDEX},
                 },
             },
-            "nbest": _NBEST,
+            "lines": {
+                "type": "array",
+                "items": _STRING,
+                "minItems": 2,
+                "description": "ink written in several lines: each line's text, in writing "
+                "order (the text is theirs, a space between them)",
+            },
+            "nbest": _TEXT_NBEST,
         },
     },
     "Models": {
