@@ -42,7 +42,8 @@ Sample ids are the file stem, with ``-<n>`` (1-based) appended when a file holds
 Files larger than ``MAX_INK_FILE_BYTES`` are refused before parsing, and XML with a DTD or
 entity declarations is refused (no entity expansion), so no input can hang a reader.
 
-The writers and :class:`InkSample` live in :mod:`features.inkwriters`; import them from here.
+The writers and :class:`InkSample` live in :mod:`features.inkwriters`, the checks every reader
+shares in :mod:`features.inkcheck`; import them from here.
 """
 
 from __future__ import annotations
@@ -54,13 +55,20 @@ import os
 import xml.etree.ElementTree as ET
 import xml.parsers.expat
 import zipfile
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from lstmrec.features.errors import DataError, OnError, report_or_raise
-from lstmrec.features.ink import MAX_INK_COORD, from_stroke3
+from lstmrec.features.ink import from_stroke3
+from lstmrec.features.inkcheck import (
+    MAX_INK_FILE_BYTES,
+    MILLISECONDS_STEP,
+    check_file,
+    checked_strokes,
+    read_bytes,
+    seconds_of_unstated_times,
+)
 from lstmrec.features.inkmltrace import (
     Piece,
     TraceFormat,
@@ -78,101 +86,7 @@ from lstmrec.features.inkwriters import (
     write_stroke3,
 )
 
-MAX_INK_FILE_BYTES = 8 * 2**20  # larger files are refused: one line of ink is a few hundred KB
-# Times whose unit the file does not state (InkML's T without ``units``, JSON's t) are read as
-# seconds unless the pen's typical step between neighbouring points is this long or longer: no
-# pen samples once a second, while milliseconds from any pen (up to 1,000 samples a second) step
-# by 1 or more. Such times are read as milliseconds.
-MILLISECONDS_STEP = 1.0
 INK_EXTENSIONS = (".xml", ".inkml", ".json", ".ndjson", ".jsonl", ".npy", ".npz")
-
-
-# ---------------------------------------------------------------------------------------------
-# Common checks
-
-
-def _check_file(path: Path) -> None:
-    """:class:`DataError` unless ``path`` is a regular file (never opened: a FIFO would block
-    the read)."""
-    if not path.is_file():
-        if path.exists():
-            raise DataError("not a regular file (a folder, FIFO or device)", path)
-        raise DataError("file not found", path)
-
-
-def _read_bytes(path: Path) -> bytes:
-    _check_file(path)
-    size = path.stat().st_size
-    if size > MAX_INK_FILE_BYTES:
-        limit = MAX_INK_FILE_BYTES / 2**20
-        raise DataError(f"file is {size} bytes, over the {limit:g} MB limit for ink files", path)
-    data = path.read_bytes()
-    if not data.strip():
-        raise DataError("empty file", path)
-    return data
-
-
-def _not_a_number(points: Sequence) -> tuple[int, object] | None:
-    """``(point, value)``: the first value of ``points`` (a stroke of ``[x, y, t?]``) that is
-    not a number, else None. NumPy would read a boolean as 0 or 1 and a string of digits as its
-    number. None (an unknown time) counts as a number."""
-    if isinstance(points, np.ndarray) and points.dtype.kind != "O":
-        return None if points.dtype.kind in "iuf" else (0, points.flat[0].item())
-    for k, p in enumerate(points):
-        for v in p:
-            if v is not None and (
-                isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number))
-            ):
-                return k, v.item() if isinstance(v, np.generic) else v
-    return None
-
-
-def checked_strokes(strokes: Iterable[Sequence], path: str | os.PathLike) -> tuple[np.ndarray, ...]:
-    """Strokes as float64 ``(N_i, 3)``; rejects empty strokes, values that are not numbers
-    (booleans, strings), NaN/inf and a single point."""
-    if isinstance(strokes, (str, bytes)) or not isinstance(strokes, Iterable):
-        given = "None" if strokes is None else type(strokes).__name__
-        raise DataError(f"strokes must be a list of strokes, not {given}", path)
-    out = []
-    for i, s in enumerate(strokes):
-        try:
-            arr = np.asarray(s, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError, RecursionError):
-            raise DataError(f"stroke {i}: points are not lists of numbers", path) from None
-        if arr.size == 0:
-            raise DataError(f"stroke {i} has no points", path)
-        if arr.ndim != 2 or arr.shape[1] not in (2, 3):
-            raise DataError(f"stroke {i}: points must be [x, y] or [x, y, t]", path)
-        bad = _not_a_number(s)
-        if bad is not None:
-            k, v = bad
-            shown = json.dumps(v) if isinstance(v, (bool, str)) else repr(v)
-            raise DataError(f"stroke {i}: point {k}: {shown} is not a number", path)
-        if arr.shape[1] == 2:
-            arr = np.concatenate([arr, np.full((len(arr), 1), np.nan)], axis=1)
-        if not np.isfinite(arr[:, :2]).all():
-            raise DataError(f"stroke {i}: coordinates are NaN or infinite", path)
-        if np.isinf(arr[:, 2]).any():
-            raise DataError(f"stroke {i}: infinite time", path)
-        if np.abs(arr[:, :2]).max() > MAX_INK_COORD:
-            raise DataError(f"stroke {i}: coordinates beyond +-{MAX_INK_COORD:g}", path)
-        out.append(arr)
-    if not out:
-        raise DataError("no strokes", path)
-    if sum(len(s) for s in out) < 2:
-        raise DataError("ink has a single point", path)
-    return tuple(out)
-
-
-def seconds_of_unstated_times(strokes: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """Strokes whose times are in an unstated unit, with the times in seconds: divided by 1,000
-    when the median of the positive steps between neighbouring points of a stroke is at least
-    :data:`MILLISECONDS_STEP` (milliseconds), as they are otherwise (seconds, or NaN)."""
-    steps = np.concatenate([np.diff(s[:, 2]) for s in strokes])
-    steps = steps[steps > 0]  # NaN compares False: untimed points give no steps
-    if steps.size == 0 or float(np.median(steps)) < MILLISECONDS_STEP:
-        return tuple(strokes)
-    return tuple(np.concatenate([s[:, :2], s[:, 2:] / 1000.0], axis=1) for s in strokes)
 
 
 def _ids(path: Path, n: int) -> list[str]:
@@ -226,7 +140,7 @@ def _parse_xml(data: bytes, path: Path) -> ET.Element:
 def read_iam_ondb_strokes(path: str | os.PathLike) -> tuple[np.ndarray, ...]:
     """Strokes ``(N_i, 3)`` ``[x, y, t]`` of one IAM-OnDB ``lineStrokes`` XML file."""
     path = Path(path)
-    root = _parse_xml(_read_bytes(path), path)
+    root = _parse_xml(read_bytes(path), path)
     if root.tag != "WhiteboardCaptureSession" or root.find("StrokeSet") is None:
         raise DataError(
             "not an IAM-OnDB strokes file (no WhiteboardCaptureSession/StrokeSet)", path
@@ -284,7 +198,7 @@ def read_inkml(path: str | os.PathLike, *, on_error: OnError | None = None) -> l
     """Samples of one W3C InkML file (see the module docstring for the rules); an unusable
     sample of several goes to ``on_error`` and is left out, or is raised without it."""
     path = Path(path)
-    root = _parse_xml(_read_bytes(path), path)
+    root = _parse_xml(read_bytes(path), path)
     if root.tag != "ink":
         raise DataError(f"not an InkML document (root element <{root.tag}>)", path)
     ids = element_ids(root)
@@ -399,7 +313,7 @@ def read_ink_json(path: str | os.PathLike, *, on_error: OnError | None = None) -
     """
     path = Path(path)
     try:
-        text = _read_bytes(path).decode("utf-8")
+        text = read_bytes(path).decode("utf-8")
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
     if path.suffix.lower() == ".json":
@@ -466,7 +380,7 @@ def _npy_array(data: bytes, path: Path) -> np.ndarray:
 def read_stroke3(path: str | os.PathLike) -> list[InkSample]:
     """The sample of a stroke-3 ``.npy`` or ``.npz`` file (see the module docstring)."""
     path = Path(path)
-    data = _read_bytes(path)  # existence, size and emptiness checks
+    data = read_bytes(path)  # existence, size and emptiness checks
     if path.suffix.lower() == ".npy":
         return [_stroke3_sample(_npy_array(data, path), path.stem, path)]
     try:
@@ -516,7 +430,7 @@ def read_ink_file(path: str | os.PathLike, *, on_error: OnError | None = None) -
             NaN/inf coordinates or a single point.
     """
     path = Path(path)
-    _check_file(path)  # a missing file is missing, with or without a known extension
+    check_file(path)  # a missing file is missing, with or without a known extension
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
         raise DataError(

@@ -15,6 +15,7 @@ from lstmrec.cli.main import main
 from lstmrec.corpora.iam_ondb import iam_ondb_splits, load_iam_ondb, read_csr_lines
 from lstmrec.corpora.mnist_strokes import load_mnist_strokes
 from lstmrec.corpora.splits import load_split
+from lstmrec.features import inkcheck
 from lstmrec.features import inkfiles as inkio
 from lstmrec.features.errors import DataError
 from lstmrec.features.ink import InkFeatureConfig, ink_features, to_stroke3
@@ -473,7 +474,8 @@ def test_missing_oversized_and_bad_arrays(tmp_path, monkeypatch):
         read_ink_file(tmp_path / "folder")
     path = tmp_path / "big.xml"
     path.write_text(IAM_XML)
-    monkeypatch.setattr(inkio, "MAX_INK_FILE_BYTES", 2**20 // 4)
+    for module in (inkio, inkcheck):  # the size check, and the .npz members' own
+        monkeypatch.setattr(module, "MAX_INK_FILE_BYTES", 2**20 // 4)
     path.write_text(IAM_XML + " " * 2**20)
     with pytest.raises(DataError, match="over the 0.25 MB limit") as info:
         read_ink_file(path)
