@@ -247,7 +247,12 @@ def read_stdin_audio(stream=None, *, rate: int | None = None) -> tuple[np.ndarra
         return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2"), rate
     try:
         signal, sr = sf.read(io.BytesIO(data), dtype="float32")
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+    except sf.LibsndfileError as e:  # its str() names the BytesIO object: the reason alone
+        reason = e.error_string
+        raise DataError(
+            f"not an audio file ({reason}); give --rate for raw 16-bit PCM", STDIN
+        ) from None
+    except (RuntimeError, TypeError) as e:
         raise DataError(f"not an audio file ({e}); give --rate for raw 16-bit PCM", STDIN) from None
     return signal, int(sr)
 
