@@ -81,9 +81,7 @@ def _check_args(args) -> str:
 
 
 def _open_source(args, path: str):
-    if path != STDIN:
-        if args.rate is not None:
-            raise DataError("--rate is for raw PCM on standard input (-), not a file", path)
+    if path != STDIN:  # --rate with a file was refused with the flags
         return FileSource(path)
     stdin = sys.stdin.buffer
     if args.rate is not None:

@@ -31,6 +31,7 @@ from lstmrec.shipped import DEFAULT_INK, DEFAULT_SPEECH
 
 
 def cmd_transcribe(args) -> int:
+    _check_rate(args)
     if args.stream:
         return cmd_stream(args)
     return _decode_files(args, "audio", expand_inputs, _transcripts, _print_transcript)
@@ -40,14 +41,26 @@ def cmd_recognize(args) -> int:
     return _decode_files(args, "ink", expand_ink_inputs, _recognitions, _print_recognition)
 
 
+def _check_rate(args) -> None:
+    """``--rate``: a positive number of Hz, for standard input; :class:`DataError` (naming no
+    input: the flag is at fault) otherwise."""
+    if args.rate is None:
+        return
+    if args.rate <= 0:
+        raise DataError(f"--rate {args.rate} must be a positive number of Hz")
+    if STDIN not in args.inputs:
+        raise DataError("--rate is for raw PCM on standard input (-), not a file")
+
+
 def _decode_files(args, kind: str, expand, results, show) -> int:
     """What transcribe and recognize share: load the bundle, find the input files (``expand``;
     none is an error that names the ``kind`` of file), make the decoder, then print each of
     ``results(args, bundle, files, decoder, failures)`` with ``show(result, args)``. With
-    ``--data`` the utterances of ``--split`` are decoded too, named by their ids (``args.ids``)."""
+    ``--data`` the utterances of ``--split`` are decoded too, named by their ids (``args.ids``).
+    A single input file (no ``--data``) is no batch: its failure is the one line."""
     bundle = load_bundle(args.model, engine=args.engine)
-    failures = Failures(args.strict)
     files, args.ids = expand(args.inputs), None
+    failures = Failures(args.strict, batch=len(files) > 1 or bool(getattr(args, "data", None)))
     if getattr(args, "data", None):
         utts = split_from_args(args, args.split, on_error=failures)
         files += [u.path for u in utts]
