@@ -9,6 +9,7 @@ import os
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
 
 import importlib.util
+import io
 import shutil
 from pathlib import Path
 
@@ -76,6 +77,23 @@ def test_transcribe_plot_one_file(capsys, tiny, tmp_path):
     assert out == plain and out.startswith(f"{TEST_FILE}.WAV ")  # the file's id
     img = assert_picture(png, min_side=500)
     assert img.shape[1] > 1.5 * img.shape[0]  # wide: time runs left to right
+
+
+def test_transcribe_plot_of_standard_input(capsys, tiny, tmp_path, monkeypatch):
+    rc, by_file, err = run(capsys, "transcribe", tiny["bundle"], tiny["wav"], "--plot", tmp_path)
+    assert rc == 0, err
+    for target, png in (
+        (tmp_path / "p", tmp_path / "p.png"),
+        (f"{tmp_path}/d/", tmp_path / "d" / "stdin.png"),
+    ):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(tiny["wav"].read_bytes())))
+        rc, out, err = run(capsys, "transcribe", tiny["bundle"], "-", "--plot", target)
+        assert (rc, err) == (0, "") and out == by_file.replace(f"{TEST_FILE}.WAV", "stdin", 1)
+        # The file's picture, but for its title: the same audio, posteriors and phones.
+        differ = np.any(
+            assert_picture(png) != assert_picture(tmp_path / f"{TEST_FILE}.png"), axis=(1, 2)
+        )
+        assert differ.any() and not differ[len(differ) // 20 :].any()
 
 
 def test_transcribe_plot_folder_names_and_bad_files(capsys, tiny, tmp_path):

@@ -18,6 +18,7 @@ from lstmrec.features.errors import CorpusGap, DataError, gap_summary
 from lstmrec.features.files import check_output, write_text
 from lstmrec.featurize import default_cache_dir
 from lstmrec.manifest import manifest_hash
+from lstmrec.scoring.ids import STDIN
 
 EXIT_BAD_INPUT = 2
 GAPS_FILE = "corpus_gaps.txt"  # the known gaps of the corpus, beside prepared data or a run
@@ -153,8 +154,9 @@ def stdout_closed() -> int:
 def check_pictures(args, pictures: list[Path], files: list[str]) -> list[Path]:
     """``pictures`` (of ``transcribe --plot``), once none is an input or, without ``--force``,
     an existing file."""
+    inputs = [f for f in files if f != STDIN]  # "-" names no file
     for png in pictures:
-        check_output(png, inputs=[*files, args.model], force=args.force, flag="--plot")
+        check_output(png, inputs=[*inputs, args.model], force=args.force, flag="--plot")
     return pictures
 
 

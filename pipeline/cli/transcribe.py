@@ -17,13 +17,16 @@ from lstmrec.cli.stream import CHUNK_MS, cmd_stream
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
 from lstmrec.features.inkfiles import INK_EXTENSIONS
+from lstmrec.featurize import signal_samples
 from lstmrec.inference.decoder import posteriors
 from lstmrec.inference.recognize import expand_ink_inputs, recognize_files
 from lstmrec.inference.transcribe import (
     AUDIO_EXTENSIONS,
     expand_inputs,
+    read_stdin_audio,
     transcribe_detailed,
     transcribe_files,
+    transcribe_signal_detailed,
 )
 from lstmrec.scoring.ids import STDIN, file_ids
 from lstmrec.scoring.plots import picture_paths, plot_transcription, require_matplotlib
@@ -102,14 +105,22 @@ def _transcribe_and_plot(bundle, files: list[str], args, decoder, failures: Fail
     pictures = picture_paths([ids[f] for f in files], args.plot)
     pictures = common.check_pictures(args, pictures, files)
     for path, png in zip(files, pictures, strict=True):
+        samples = None  # the picture reads a file's audio itself
         try:
-            tr, logits = transcribe_detailed(bundle, path, fold_to=args.fold, decoder=decoder)
+            if path == STDIN:
+                signal, rate = read_stdin_audio(rate=args.rate)
+                tr, logits = transcribe_signal_detailed(
+                    bundle, signal, rate, name=STDIN, fold_to=args.fold, decoder=decoder
+                )
+                samples = signal_samples(signal, rate, bundle.features, STDIN)
+            else:
+                tr, logits = transcribe_detailed(bundle, path, fold_to=args.fold, decoder=decoder)
         except DataError as e:
             failures(e)
             continue
         tr = dataclasses.replace(tr, id=ids[path])
         yield tr  # printed by the caller before the picture is drawn
-        plot_transcription(bundle, tr, posteriors(logits), png)
+        plot_transcription(bundle, tr, posteriors(logits), png, samples=samples)
 
 
 def _print_transcript(tr, args) -> None:
