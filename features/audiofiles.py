@@ -27,6 +27,8 @@ def _soundfile_call(fn, path: str | os.PathLike, **kwargs: Any) -> Any:
         raise DataError("no such file", path)
     try:
         return fn(os.fspath(path), **kwargs)
+    except sf.LibsndfileError as err:  # its str() repeats the path: the reason alone
+        raise DataError(f"cannot read audio ({err.error_string})", path) from err
     except (sf.SoundFileError, RuntimeError, OSError, TypeError, ValueError) as err:
         raise DataError(f"cannot read audio ({err})", path) from err
 

@@ -65,15 +65,14 @@ def checked_features(
     return feats
 
 
-def signal_features(
+def signal_samples(
     signal: np.ndarray, sample_rate: int, config: FeatureConfig, source: str | None
 ) -> np.ndarray:
-    """``(T, config.dim)`` float32 features of samples in memory, or :class:`DataError` naming
-    ``source``.
+    """Samples in memory as :func:`load_audio` gives a file's: mono float32 ``(N,)`` at
+    ``config.sample_rate`` Hz, or :class:`DataError` naming ``source``.
 
-    ``signal`` is ``(N,)`` or ``(N, C)`` (channels averaged, as :func:`load_audio` does), float
-    in [-1, 1] or integer PCM (scaled to [-1, 1) by its type's range: int16 / 32768), at
-    ``sample_rate`` Hz, resampled to ``config.sample_rate``.
+    ``signal`` is ``(N,)`` or ``(N, C)`` (channels averaged), float in [-1, 1] or integer PCM
+    (scaled to [-1, 1) by its type's range: int16 / 32768), at ``sample_rate`` Hz.
     """
     x = np.asarray(signal)
     if np.issubdtype(x.dtype, np.integer):
@@ -81,14 +80,24 @@ def signal_features(
     elif not np.issubdtype(x.dtype, np.floating):
         raise DataError(f"samples of type {x.dtype} are not numbers", source)
     if x.ndim == 2:
-        x = x.mean(axis=1, dtype=np.float32)
-    if x.ndim != 1 or len(x) == 0:
+        x = x.mean(axis=1, dtype=np.float32)  # (N, C) -> (N,)
+    if x.ndim != 1:
         raise DataError(f"samples of shape {np.shape(signal)}: not (N,) or (N, channels)", source)
+    if len(x) == 0:  # as load_audio says it of a file
+        raise DataError("empty audio (0 samples)", source)
     if not np.isfinite(x).all():
         raise DataError("audio contains NaN or infinite samples", source)
     if sample_rate <= 0:
         raise DataError(f"sample rate {sample_rate} is not positive", source)
-    feats = extract(resample(x, orig_sr=int(sample_rate), target_sr=config.sample_rate), config)
+    return resample(x, orig_sr=int(sample_rate), target_sr=config.sample_rate)
+
+
+def signal_features(
+    signal: np.ndarray, sample_rate: int, config: FeatureConfig, source: str | None
+) -> np.ndarray:
+    """``(T, config.dim)`` float32 features of samples in memory (:func:`signal_samples`), or
+    :class:`DataError` naming ``source``."""
+    feats = extract(signal_samples(signal, sample_rate, config, source), config)
     if len(feats) == 0:
         raise DataError(f"audio too short for one {config.win_ms:g} ms frame", source)
     return feats

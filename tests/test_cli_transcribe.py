@@ -9,6 +9,7 @@ import os
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -154,11 +155,12 @@ def test_transcribe_skips_bad_files(capsys, speech_model, audio):
     assert rc == 2
     assert "Traceback" not in err
     assert [r["file"] for r in results] == [str(audio[k]) for k in ("riff", "flac", "sphere")]
-    err_lines = err.splitlines()
-    for key, reason in BAD_AUDIO.items():
-        named = [line for line in err_lines if str(audio[key]) in line]
-        assert named and all(reason in line for line in named), err
-    assert f"{len(BAD_AUDIO)} input(s) failed" in err
+    *skipped, summary = err.splitlines()
+    # Each bad file is named once, as it is skipped; the last line counts them.
+    assert len(skipped) == len(BAD_AUDIO), err
+    for line, (key, reason) in zip(skipped, BAD_AUDIO.items(), strict=True):
+        assert line.startswith(f"lstmrec: skipping {audio[key]}: ") and reason in line, err
+    assert summary == f"lstmrec: {len(BAD_AUDIO)} inputs failed (named above)"
 
 
 def test_transcribe_strict_stops_at_the_first_bad_file(capsys, speech_model, audio):
@@ -184,6 +186,47 @@ def test_transcribe_bad_file_end_to_end(speech_model, audio):
     assert "Traceback" not in proc.stderr
     assert str(audio["missing"]) in proc.stderr and "no such file" in proc.stderr
     assert proc.stdout.split()[0] == "riff.wav"
+
+
+def test_one_bad_input_is_one_line(capsys, speech_model, audio):
+    for key, reason in BAD_AUDIO.items():
+        rc, out, err = run(capsys, "transcribe", speech_model["bundle"], audio[key])
+        line = one_line(err)
+        assert (rc, out) == (2, "") and line.startswith(f"lstmrec: {audio[key]}: "), key
+        assert reason in line
+    missing = audio["dir"] / "missing.xml"
+    rc, out, err = run(capsys, "recognize", missing)  # the shipped handwriting model
+    assert (rc, out, one_line(err)) == (2, "", f"lstmrec: {missing}: file not found")
+
+
+def stdin_bytes(monkeypatch, data: bytes) -> None:
+    """Standard input holds ``data``, as ``lstmrec ... - < file`` gives it."""
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def test_standard_input_errors_name_it(capsys, speech_model, audio, monkeypatch):
+    for key, line in (
+        ("text", "-: not an audio file (Format not recognised.); give --rate for raw 16-bit PCM"),
+        ("empty", "-: empty audio (0 samples)"),  # as a file's (a header but no samples)
+    ):
+        stdin_bytes(monkeypatch, audio[key].read_bytes())
+        rc, out, err = run(capsys, "transcribe", speech_model["bundle"], "-")
+        assert (rc, out, one_line(err)) == (2, "", f"lstmrec: {line}"), key
+    _, _, err = run(capsys, "transcribe", speech_model["bundle"], audio["empty"])
+    assert one_line(err) == f"lstmrec: {audio['empty']}: empty audio (0 samples)"
+
+
+def test_a_bad_rate_is_a_flag_error(capsys, speech_model, audio, monkeypatch):
+    for flags, line in (
+        (["-", "--rate", "0"], "--rate 0 must be a positive number of Hz"),
+        (
+            [audio["riff"], "--rate", "8000"],
+            "--rate is for raw PCM on standard input (-), not a file",
+        ),
+    ):
+        stdin_bytes(monkeypatch, audio["riff"].read_bytes())
+        rc, out, err = run(capsys, "transcribe", speech_model["bundle"], *flags)
+        assert (rc, out, one_line(err)) == (2, "", f"lstmrec: {line}"), flags
 
 
 # ---------------------------------------------------------------------------------------------

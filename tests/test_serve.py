@@ -185,6 +185,20 @@ def test_transcribe_refusals(client, wav):
     _error(post("/v1/transcribe", files={"file": ("big.wav", big)}), 413, "big.wav")
     _error(client.get("/v1/transcribe"), 405)
     _error(client.get("/v1/nothing"), 404)
+    # A WAV header without samples: what the command line says of such a file.
+    empty = _wav_bytes(0.0)
+    assert _error(post("/v1/transcribe", content=empty), 400) == "upload: empty audio (0 samples)"
+
+
+def test_picture_takes_true_or_false_only(client):
+    tone = _wav_bytes(1.0)
+    for value, picture in (("true", True), ("ON", True), ("1", True), ("false", False),
+                           ("0", False), ("", False)):  # fmt: skip
+        got = client.post(f"/v1/transcribe?picture={value}", content=tone)
+        assert got.status_code == 200 and ("picture_png" in got.json()) == picture, value
+    for value in ("maybe", "2", "truee"):
+        error = _error(client.post(f"/v1/transcribe?picture={value}", content=tone), 400)
+        assert error.startswith(f"?picture={value}: must be true or false"), error
 
 
 @pytest.mark.parametrize(
@@ -379,7 +393,12 @@ def test_command_refuses_in_one_line(capsys, ink_run, speech_model, tmp_path):
     rc, _, err = run(capsys, "serve", "--speech", tmp_path / "nothing")
     assert rc == 2 and "no model folder or shipped model named" in one_line(err)
     rc, _, err = run(capsys, "serve", "--speech", ink_run[1], "--ink", "none")
-    assert rc == 2 and "not a speech model" in one_line(err)
+    assert rc == 2 and one_line(err) == (
+        f"lstmrec: {ink_run[1]}: a handwriting model, not a speech model: serve it with --ink"
+    )
+    rc, _, err = run(capsys, "serve", "--speech", "none", "--ink", speech_model["bundle"])
+    assert rc == 2 and one_line(err).endswith("a speech model, not a handwriting model: serve it "
+                                              "with --speech")  # fmt: skip
     rc, _, err = run(capsys, "serve", "--speech", "none", "--ink", "none")
     assert rc == 2 and "no model to serve" in one_line(err)
     rc, _, err = run(capsys, "serve", "--workers", "0")

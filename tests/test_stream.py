@@ -16,6 +16,7 @@ import io
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from helpers import REPO, TEST_FILE, one_line, random_model, run, shared_data, t
 from lstmrec.bench.stream import StreamTiming, lookahead_s, reference_latency_s, time_stream
 from lstmrec.bundle import load_bundle
 from lstmrec.cli.main import main
+from lstmrec.cli.stream import _print_phone as print_phone
 from lstmrec.config import load_recipe
 from lstmrec.features.audio import FeatureConfig, extract, load_audio
 from lstmrec.features.audiostream import raw_pcm_source, wav_stream_source
@@ -291,6 +293,33 @@ def test_stream_equals_greedy_transcribe(forward_model, speech_corpus, capsys):
         _, jl, _ = run(capsys, "transcribe", "--stream", "--no-realtime", "--format", "json",
                        "--model", forward_model, path)  # fmt: skip
         assert json.loads(js)["phones"] == [json.loads(line) for line in jl.splitlines()]
+        # The text lines' times too: each boundary falls on a half millisecond.
+        timed = [{"phone": p, "start": float(a), "end": float(b)}
+                 for a, b, p in map(str.split, lines.splitlines())]  # fmt: skip
+        assert timed == json.loads(js)["phones"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "rounded"),
+    [
+        ((0.3775, 0.6275), (0.378, 0.628)),
+        ((0.0265, 1.9275), (0.027, 1.928)),
+        ((0.0005, 0.0015), (0.001, 0.002)),
+    ],
+)
+def test_stream_outputs_round_times_alike(seconds, rounded, capsys):
+    """Text, JSON and CTM lines of one phone on half milliseconds: one rounding (half up)."""
+    phone = TimedPhone("sil", *seconds)
+    transcriber = SimpleNamespace(seconds=2.0, unit="phones")
+    printed = {}
+    for fmt in ("text", "json", "ctm"):
+        args = SimpleNamespace(format=fmt, ctm_silence="keep")
+        print_phone(phone, args, "x", transcriber)
+        printed[fmt] = capsys.readouterr().out.split()
+    start, end = rounded
+    assert printed["text"] == [f"{start:.3f}", f"{end:.3f}", "sil"]
+    assert json.loads(" ".join(printed["json"])) == {"phone": "sil", "start": start, "end": end}
+    assert printed["ctm"] == ["x", "1", f"{start:.3f}", f"{end - start:.3f}", "sil"]
 
 
 def stream_stdin(model, data: bytes, *extra) -> subprocess.CompletedProcess:

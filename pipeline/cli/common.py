@@ -18,6 +18,7 @@ from lstmrec.features.errors import CorpusGap, DataError, gap_summary
 from lstmrec.features.files import check_output, same_file, write_text
 from lstmrec.featurize import default_cache_dir
 from lstmrec.inference.evaluate import held_out_lists
+from lstmrec.scoring.ids import STDIN
 
 EXIT_BAD_INPUT = 2
 GAPS_FILE = "corpus_gaps.txt"  # the known gaps of the corpus, beside prepared data or a run
@@ -25,6 +26,11 @@ GAPS_FILE = "corpus_gaps.txt"  # the known gaps of the corpus, beside prepared d
 
 class Failures:
     """Collects skipped inputs of a batch command; ``strict`` turns the first into an error.
+
+    Each failure is one line on stderr as it happens (``skipping <file>: <reason>``), and
+    :meth:`finish` adds one line that counts them, without naming them again. ``batch=False``
+    (a command given one input) drops both the ``skipping`` and the count: its one line is
+    ``<file>: <reason>``, as for any other bad input.
 
     Known gaps of a corpus (:class:`CorpusGap`: IAM-OnDB's transcribed lines without ink, lines
     its conventions leave out) are not failures: never stopped at, not printed one by one, and
@@ -39,8 +45,10 @@ class Failures:
         *,
         gaps_file: str | os.PathLike | None = None,
         gaps_dir: str | os.PathLike | None = None,
+        batch: bool = True,
     ) -> None:
         self.strict = strict
+        self.batch = batch
         self.errors: list[DataError] = []
         self.gaps: dict[str, CorpusGap] = {}  # by message: a corpus read twice lists each once
         self.gaps_file = gaps_file
@@ -53,16 +61,16 @@ class Failures:
         if self.strict:
             raise err
         self.errors.append(err)
-        print(f"lstmrec: skipping {err}", file=sys.stderr)
+        print(f"lstmrec: {'skipping ' if self.batch else ''}{err}", file=sys.stderr)
 
     def finish(self) -> int:
-        """Report the gaps and the failures; the exit status (2 when an input failed)."""
+        """Report the gaps and count the failures; the exit status (2 when an input failed)."""
         self.report_gaps()
         if not self.errors:
             return 0
-        print(f"lstmrec: {len(self.errors)} input(s) failed:", file=sys.stderr)
-        for err in self.errors:
-            print(f"  {err}", file=sys.stderr)
+        if self.batch:  # each was named as it was skipped: the count alone
+            n = len(self.errors)
+            print(f"lstmrec: {n} input{'s' if n > 1 else ''} failed (named above)", file=sys.stderr)
         return EXIT_BAD_INPUT
 
     def report_gaps(self) -> Path | None:
@@ -151,8 +159,9 @@ def stdout_closed() -> int:
 def check_pictures(args, pictures: list[Path], files: list[str]) -> list[Path]:
     """``pictures`` (of ``transcribe --plot``), once none is an input or, without ``--force``,
     an existing file."""
+    inputs = [f for f in files if f != STDIN]  # "-" names no file
     for png in pictures:
-        check_output(png, inputs=[*files, args.model], force=args.force, flag="--plot")
+        check_output(png, inputs=[*inputs, args.model], force=args.force, flag="--plot")
     return pictures
 
 

@@ -1,9 +1,9 @@
 """The ``lstmrec`` command line: one console script, a subcommand per task.
 
 Bad input ends in one line on stderr naming the file and the reason, and exit status 2. Commands
-over many files skip a bad file, say so, list the failures at the end and exit 2 (``--strict``
-stops at the first). Known gaps of a corpus (IAM-OnDB's lines without ink) are skipped, counted
-in one line and listed in a file, and do not change the exit status.
+over many files skip a bad file, say so in one line, count the failures at the end and exit 2
+(``--strict`` stops at the first). Known gaps of a corpus (IAM-OnDB's lines without ink) are
+skipped, counted in one line and listed in a file, and do not change the exit status.
 """
 
 from __future__ import annotations

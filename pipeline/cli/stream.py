@@ -11,7 +11,7 @@ from lstmrec.bundle import load_bundle
 from lstmrec.features.audiostream import FileSource, raw_pcm_source, wav_stream_source
 from lstmrec.features.errors import DataError
 from lstmrec.inference.stream import StreamingTranscriber, paced
-from lstmrec.inference.transcribe import TimedPhone, Transcript
+from lstmrec.inference.transcribe import TimedPhone, Transcript, rounded_s
 from lstmrec.scoring.ids import STDIN, file_ids
 from lstmrec.targets import symbols_text
 
@@ -81,9 +81,7 @@ def _check_args(args) -> str:
 
 
 def _open_source(args, path: str):
-    if path != STDIN:
-        if args.rate is not None:
-            raise DataError("--rate is for raw PCM on standard input (-), not a file", path)
+    if path != STDIN:  # --rate with a file was refused with the flags
         return FileSource(path)
     stdin = sys.stdin.buffer
     if args.rate is not None:
@@ -99,14 +97,9 @@ def _print_phone(phone: TimedPhone, args, utt_id: str, transcriber) -> None:
     elif args.format == "json":
         key = "char" if transcriber.unit == "chars" else "phone"
         label = symbols_text([phone.phone]) if transcriber.unit == "chars" else phone.phone
-        obj = {key: label, "start": _ms(phone.start), "end": _ms(phone.end)}
+        obj = {key: label, "start": rounded_s(phone.start), "end": rounded_s(phone.end)}
         lines = [json.dumps(obj, ensure_ascii=False)]
     else:
-        lines = [f"{phone.start:.3f} {phone.end:.3f} {phone.phone}"]
+        lines = [f"{rounded_s(phone.start):.3f} {rounded_s(phone.end):.3f} {phone.phone}"]
     for line in lines:
         print(line, flush=True)
-
-
-def _ms(seconds: float) -> float:
-    """Seconds rounded to the millisecond, as ``transcribe --format json`` rounds them."""
-    return round(seconds * 1000) / 1000

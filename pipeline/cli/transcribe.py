@@ -17,13 +17,16 @@ from lstmrec.cli.stream import CHUNK_MS, cmd_stream
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
 from lstmrec.features.inkfiles import INK_EXTENSIONS
+from lstmrec.featurize import signal_samples
 from lstmrec.inference.decoder import posteriors
 from lstmrec.inference.recognize import expand_ink_inputs, recognize_files
 from lstmrec.inference.transcribe import (
     AUDIO_EXTENSIONS,
     expand_inputs,
+    read_stdin_audio,
     transcribe_detailed,
     transcribe_files,
+    transcribe_signal_detailed,
 )
 from lstmrec.scoring.ids import STDIN, file_ids
 from lstmrec.scoring.plots import picture_paths, plot_transcription, require_matplotlib
@@ -31,6 +34,7 @@ from lstmrec.shipped import DEFAULT_INK, DEFAULT_SPEECH
 
 
 def cmd_transcribe(args) -> int:
+    _check_rate(args)
     if args.stream:
         return cmd_stream(args)
     return _decode_files(args, "audio", expand_inputs, _transcripts, _print_transcript)
@@ -40,14 +44,26 @@ def cmd_recognize(args) -> int:
     return _decode_files(args, "ink", expand_ink_inputs, _recognitions, _print_recognition)
 
 
+def _check_rate(args) -> None:
+    """``--rate``: a positive number of Hz, for standard input; :class:`DataError` (naming no
+    input: the flag is at fault) otherwise."""
+    if args.rate is None:
+        return
+    if args.rate <= 0:
+        raise DataError(f"--rate {args.rate} must be a positive number of Hz")
+    if STDIN not in args.inputs:
+        raise DataError("--rate is for raw PCM on standard input (-), not a file")
+
+
 def _decode_files(args, kind: str, expand, results, show) -> int:
     """What transcribe and recognize share: load the bundle, find the input files (``expand``;
     none is an error that names the ``kind`` of file), make the decoder, then print each of
     ``results(args, bundle, files, decoder, failures)`` with ``show(result, args)``. With
-    ``--data`` the utterances of ``--split`` are decoded too, named by their ids (``args.ids``)."""
+    ``--data`` the utterances of ``--split`` are decoded too, named by their ids (``args.ids``).
+    A single input file (no ``--data``) is no batch: its failure is the one line."""
     bundle = load_bundle(args.model, engine=args.engine)
-    failures = Failures(args.strict)
     files, args.ids = expand(args.inputs), None
+    failures = Failures(args.strict, batch=len(files) > 1 or bool(getattr(args, "data", None)))
     if getattr(args, "data", None):
         utts = split_from_args(args, args.split, on_error=failures)
         files += [u.path for u in utts]
@@ -89,14 +105,22 @@ def _transcribe_and_plot(bundle, files: list[str], args, decoder, failures: Fail
     pictures = picture_paths([ids[f] for f in files], args.plot)
     pictures = common.check_pictures(args, pictures, files)
     for path, png in zip(files, pictures, strict=True):
+        samples = None  # the picture reads a file's audio itself
         try:
-            tr, logits = transcribe_detailed(bundle, path, fold_to=args.fold, decoder=decoder)
+            if path == STDIN:
+                signal, rate = read_stdin_audio(rate=args.rate)
+                tr, logits = transcribe_signal_detailed(
+                    bundle, signal, rate, name=STDIN, fold_to=args.fold, decoder=decoder
+                )
+                samples = signal_samples(signal, rate, bundle.features, STDIN)
+            else:
+                tr, logits = transcribe_detailed(bundle, path, fold_to=args.fold, decoder=decoder)
         except DataError as e:
             failures(e)
             continue
         tr = dataclasses.replace(tr, id=ids[path])
         yield tr  # printed by the caller before the picture is drawn
-        plot_transcription(bundle, tr, posteriors(logits), png)
+        plot_transcription(bundle, tr, posteriors(logits), png, samples=samples)
 
 
 def _print_transcript(tr, args) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -123,7 +124,8 @@ class Transcript:
             "file": self.file,
             "duration": round(self.duration, 4),
             "phones": [
-                {"phone": p.phone, "start": _ms(p.start), "end": _ms(p.end)} for p in self.phones
+                {"phone": p.phone, "start": rounded_s(p.start), "end": rounded_s(p.end)}
+                for p in self.phones
             ],
         }
         if len(self.nbest) > 1:
@@ -137,10 +139,15 @@ class Transcript:
             "duration": round(self.duration, 4),
             "text": self.text,
             "words": [
-                {"word": w.word, "start": _ms(w.start), "end": _ms(w.end)} for w in self.words
+                {"word": w.word, "start": rounded_s(w.start), "end": rounded_s(w.end)}
+                for w in self.words
             ],
             "chars": [
-                {"char": symbols_text([p.phone]), "start": _ms(p.start), "end": _ms(p.end)}
+                {
+                    "char": symbols_text([p.phone]),
+                    "start": rounded_s(p.start),
+                    "end": rounded_s(p.end),
+                }
                 for p in self.phones
             ],
         }
@@ -174,7 +181,7 @@ class Transcript:
             ]
         lines = []
         for token, start, end in spans:
-            start_ms, end_ms = round(start * 1000), round(end * 1000)
+            start_ms, end_ms = milliseconds(start), milliseconds(end)
             dur_ms = max(end_ms - start_ms, 0)
             lines.append(
                 f"{self.utt_id} {STM_CHANNEL} {start_ms / 1000:.3f} {dur_ms / 1000:.3f} {token}"
@@ -182,9 +189,21 @@ class Transcript:
         return lines
 
 
-def _ms(seconds: float) -> float:
-    """Seconds rounded to the millisecond as the CTM lines round them (``round(s * 1000)``)."""
-    return round(seconds * 1000) / 1000
+def milliseconds(seconds: float) -> int:
+    """``seconds`` in whole milliseconds, half a millisecond up (0.6275 s -> 628): the one
+    rounding of every time ``transcribe`` and ``transcribe --stream`` write (JSON, CTM, text).
+
+    Phone boundaries fall on half milliseconds (a 25 ms window's centre is 12.5 ms into it),
+    where the binary fraction may sit just below or above the half: the product is first
+    rounded to a millionth of a millisecond, so that 0.6275 rounds up however it is stored,
+    and ``f"{s:.3f}"`` (which rounds the stored binary value) is never used on a raw time.
+    """
+    return math.floor(round(seconds * 1000, 6) + 0.5)
+
+
+def rounded_s(seconds: float) -> float:
+    """``seconds`` rounded to the millisecond (:func:`milliseconds`), in seconds."""
+    return milliseconds(seconds) / 1000
 
 
 def expand_inputs(
@@ -247,7 +266,12 @@ def read_stdin_audio(stream=None, *, rate: int | None = None) -> tuple[np.ndarra
         return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2"), rate
     try:
         signal, sr = sf.read(io.BytesIO(data), dtype="float32")
-    except (sf.LibsndfileError, RuntimeError, TypeError) as e:
+    except sf.LibsndfileError as e:  # its str() names the BytesIO object: the reason alone
+        reason = e.error_string
+        raise DataError(
+            f"not an audio file ({reason}); give --rate for raw 16-bit PCM", STDIN
+        ) from None
+    except (RuntimeError, TypeError) as e:
         raise DataError(f"not an audio file ({e}); give --rate for raw 16-bit PCM", STDIN) from None
     return signal, int(sr)
 

@@ -28,6 +28,7 @@ from lstmrec.features.errors import DataError
 from lstmrec.features.files import atomic_path
 from lstmrec.phones import PHONES39, PHONES48
 from lstmrec.scoring.align import Report
+from lstmrec.scoring.ids import STDIN
 from lstmrec.scoring.report import confusion_matrix
 
 DPI = 100  # pixels per inch of every PNG
@@ -106,15 +107,25 @@ def plot_confusions(report: Report, path: str | os.PathLike) -> Path:
     return save_png(fig, path)
 
 
-def log_mel(path: str | os.PathLike, bundle: Bundle) -> np.ndarray:
+def log_mel(
+    path: str | os.PathLike, bundle: Bundle, *, samples: np.ndarray | None = None
+) -> np.ndarray:
     """The static log-mel energies the bundle's features start from: float32 ``(T, n_mels)``,
-    natural log, frames as the model sees them (same window, hop, filters)."""
+    natural log, frames as the model sees them (same window, hop, filters). ``samples`` (mono
+    float32 ``(N,)`` at the model's rate) are used in place of reading ``path``."""
     config = bundle.features
-    return fbank(load_audio(path, sample_rate=config.sample_rate), config)[:, : config.n_mels]
+    if samples is None:
+        samples = load_audio(path, sample_rate=config.sample_rate)
+    return fbank(samples, config)[:, : config.n_mels]
 
 
 def plot_transcription(
-    bundle: Bundle, transcript: TimedTranscript, probs: np.ndarray, path: str | os.PathLike
+    bundle: Bundle,
+    transcript: TimedTranscript,
+    probs: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    samples: np.ndarray | None = None,
 ) -> Path:
     """Draw spectrogram, CTC posteriors and decoded phones of one file to ``path`` (PNG).
 
@@ -122,8 +133,10 @@ def plot_transcription(
         transcript: from :func:`lstmrec.inference.transcribe.transcribe_detailed`.
         probs: ``(T, V + 1)`` CTC posteriors of the same file (the softmax of its logits),
             blank at index 0.
+        samples: the audio, mono float32 ``(N,)`` at the model's sample rate, when
+            ``transcript.file`` is no file to read (standard input); None reads the file.
     """
-    spec = log_mel(transcript.file, bundle)  # (T, n_mels)
+    spec = log_mel(transcript.file, bundle, samples=samples)  # (T, n_mels)
     times = frame_center_s(np.arange(len(probs)) * len(spec) / max(len(probs), 1), bundle.features)
     times = np.atleast_1d(times)
     fig = new_figure(12.0, 7.0)
@@ -140,7 +153,8 @@ def plot_transcription(
         extent=(times[0] - hop_s / 2, times[-1] + hop_s / 2, 0, spec.shape[1]),
     )
     ax_spec.set_ylabel("mel channel")
-    ax_spec.set_title(f"{Path(transcript.file).name}: {len(transcript.phones)} phones", fontsize=10)
+    name = "standard input" if transcript.file == STDIN else Path(transcript.file).name
+    ax_spec.set_title(f"{name}: {len(transcript.phones)} phones", fontsize=10)
     _draw_posteriors(ax_post, times, probs, bundle.symbols.to_list())
     _draw_phones(ax_phones, transcript)
     ax_phones.set_xlim(0.0, max(transcript.duration, float(times[-1])))

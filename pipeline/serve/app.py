@@ -3,7 +3,8 @@
 - ``GET /``: the page (``lstmrec/resources/web/``): pen canvas, microphone, file picker.
 - ``POST /v1/transcribe``: an audio file (multipart field ``file``, or the raw body) -> phones
   with times, the JSON of ``transcribe --format json``; ``?picture=true`` adds the picture of
-  ``transcribe --plot`` as base64 PNG (``picture_png``).
+  ``transcribe --plot`` as base64 PNG (``picture_png``); a value other than true or false
+  (:data:`TRUE`, :data:`FALSE`) is refused.
 - ``POST /v1/recognize``: ``{"strokes": [[[x, y, t], ...], ...]}`` -> text with each
   character's span of pen points, the JSON of ``recognize --format json``.
 - ``GET /v1/models`` (the loaded models and the limits), ``GET /healthz``, ``GET /openapi.json``
@@ -60,7 +61,8 @@ PAGE_HEADERS = {
 }
 MULTIPART_OVERHEAD = 64 * 1024  # bytes of a multipart body besides its file: boundaries, headers
 MAX_FORM_FIELD = 4096  # bytes of a form field that is not a file
-TRUE = ("1", "true", "yes", "on")
+TRUE = ("true", "1", "yes", "on")  # the values of a yes-or-no query parameter, any case
+FALSE = ("", "false", "0", "no", "off")  # "": given without a value
 
 
 def create_app(
@@ -133,9 +135,9 @@ async def _models(request: Request) -> JSONResponse:
 
 async def _transcribe(request: Request) -> JSONResponse:
     model = _model(request, "speech")
+    picture = _yes_or_no(request, "picture")  # a bad parameter is refused before the upload
     limits = request.app.state.limits
     data, name = await _audio_upload(request, limits)
-    picture = request.query_params.get("picture", "").lower() in TRUE
     work = functools.partial(transcribe_upload, model, data, name, limits, picture=picture)
     return JSONResponse(await _decode(request, work))
 
@@ -146,6 +148,18 @@ async def _recognize(request: Request) -> JSONResponse:
     body = await _read_body(request, limits.ink_bytes)
     work = functools.partial(recognize_request, model, body, limits)
     return JSONResponse(await _decode(request, work))
+
+
+def _yes_or_no(request: Request, name: str) -> bool:
+    """A yes-or-no query parameter: one of :data:`TRUE` or :data:`FALSE` (absent: no);
+    :class:`DataError` (400) for any other value."""
+    value = request.query_params.get(name, "")
+    if value.lower() in TRUE:
+        return True
+    if value.lower() in FALSE:
+        return False
+    choices = f"{', '.join(TRUE)}; {', '.join(FALSE[1:])}"
+    raise DataError(f"?{name}={value}: must be true or false ({choices})")
 
 
 def _model(request: Request, role: str) -> Model:

@@ -27,7 +27,7 @@ from lstmrec.features.errors import DataError
 from lstmrec.features.inkfiles import json_strokes
 from lstmrec.inference.decoder import posteriors
 from lstmrec.inference.recognize import recognize_strokes
-from lstmrec.inference.transcribe import require_speech_model, transcribe_signal_detailed
+from lstmrec.inference.transcribe import transcribe_signal_detailed
 from lstmrec.scoring.plots import plot_transcription
 from lstmrec.shipped import (
     CARD_FILE,
@@ -108,10 +108,11 @@ def load_model(name_or_path: str | os.PathLike, role: str) -> Model:
     :class:`DataError` when it is missing, unusable or of the other modality."""
     path = resolve_model(name_or_path)
     bundle = load_bundle(path, engine="numpy")
-    if role == "speech":
-        require_speech_model(bundle, os.fspath(path))
-    elif modality(bundle.features) != "ink":
-        raise DataError("not a handwriting model (its features are not ink)", path)
+    kind = modality(bundle.features)
+    if role == "speech" and kind == "ink":
+        raise DataError("a handwriting model, not a speech model: serve it with --ink", path)
+    if role == "ink" and kind != "ink":
+        raise DataError("a speech model, not a handwriting model: serve it with --speech", path)
     return Model(role, os.fspath(name_or_path), path, bundle)
 
 

@@ -172,7 +172,9 @@ def _transcribe(limits: Limits) -> dict:
                 "name": "picture",
                 "in": "query",
                 "schema": {"type": "boolean", "default": False},
-                "description": "add the picture of `transcribe --plot` (picture_png)",
+                "description": "add the picture of `transcribe --plot` (picture_png): true, "
+                "1, yes or on; false, 0, no or off (the default); any other value is refused "
+                "(400)",
             },
             {
                 "name": "name",
