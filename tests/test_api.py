@@ -121,8 +121,13 @@ def test_a_bad_sample_is_named_and_left_out_and_the_others_recognized(
     assert main(["recognize", "--model", str(INK), str(path)]) == 2
     out, err = capsys.readouterr()
     assert [line.split()[0] for line in out.splitlines()] == [r.id for r in found]
-    assert f"lstmrec: skipping {path}: sample three-2: {reason}" in err
-    assert "Traceback" not in err
+    # One file given: no batch of files, so its bad sample is its one line (no count after).
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"lstmrec: {path}: sample three-2: {reason}")
+    assert main(["recognize", "--model", str(INK), str(path), str(LINE)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith(f"lstmrec: skipping {path}: sample three-2: {reason}")
+    assert err[1:] == ["lstmrec: 1 input failed (named above)"]
 
 
 def test_strict_prints_the_files_before_the_bad_one_then_stops(ink, tmp_path, capsys):
