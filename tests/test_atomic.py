@@ -196,6 +196,19 @@ def test_two_outputs_of_one_command_are_never_one_file(capsys, tmp_path, same):
     assert not first.exists()
 
 
+def test_transcribe_output_is_never_an_input_nor_overwritten_without_force(capsys, tmp_path):
+    """The Beam pipeline's --output is checked before the pipeline starts."""
+    wav = DEMO / "TIMIT/TRAIN/DR2/FAEM0/SX312.WAV"
+    done = tmp_path / "done.jsonl"
+    done.write_text('{"file": "a.wav"}\n')
+    beam = ["transcribe", wav, "--runner", "DirectRunner", "--output"]
+    rc, out, err = run(capsys, *beam, done)
+    assert rc == 2 and out == "" and "--output" in one_line(err) and str(done) in err
+    assert done.read_text() == '{"file": "a.wav"}\n'
+    rc, out, err = run(capsys, *beam, wav, "--force")
+    assert rc == 2 and out == "" and "is also an input" in one_line(err)
+
+
 def test_lm_refuses_its_own_text_and_an_existing_file_without_force(capsys, tmp_path):
     text = tmp_path / "t.txt"
     text.write_text("a b\nb a\n")

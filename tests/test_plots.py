@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TEST_FILE, run
+import soundfile as sf
+from helpers import TEST_FILE, one_line, run
 
 from lstmrec.phones import PHONES39
 from lstmrec.scoring import plots
@@ -77,6 +78,16 @@ def test_transcribe_plot_one_file(capsys, tiny, tmp_path):
     assert out == plain and out.startswith(f"{TEST_FILE}.WAV ")  # the file's id
     img = assert_picture(png, min_side=500)
     assert img.shape[1] > 1.5 * img.shape[0]  # wide: time runs left to right
+
+
+def test_transcribe_plot_warns_of_a_low_sample_rate_as_without(capsys, tiny, tmp_path):
+    signal, rate = sf.read(tiny["wav"], dtype="int16")
+    low = tmp_path / "low.wav"
+    sf.write(low, signal[::2], rate // 2)  # 8 kHz
+    _, plain_out, plain_err = run(capsys, "transcribe", tiny["bundle"], low)
+    rc, out, err = run(capsys, "transcribe", tiny["bundle"], low, "--plot", tmp_path / "l.png")
+    assert rc == 0 and out == plain_out
+    assert err == plain_err and "8000 Hz is below the model's 16000 Hz" in one_line(err)
 
 
 def test_transcribe_plot_of_standard_input(capsys, tiny, tmp_path, monkeypatch):

@@ -129,7 +129,7 @@ OUTPUTS = {
     "prepare": (("out", "--out"),),
     "evaluate": (("hyp_out", "--hyp-out"), ("ref_out", "--ref-out"), ("plot", "--plot")),
     "score": (("plot", "--plot"),),
-    "transcribe": (("plot", "--plot"),),
+    "transcribe": (("plot", "--plot"), ("output", "--output")),
     "lm": (("out", "--out"),),
     "refs": (
         ("stm_out", "--stm-out"),
@@ -190,7 +190,9 @@ def check_outputs(args) -> None:
             continue
         if args.command == "prepare":
             targets = [Path(value) / f"{split}.jsonl" for split in args.splits]
-        elif args.command == "transcribe" and Path(value).suffix.lower() != ".png":
+        elif (
+            dest == "plot" and args.command == "transcribe" and Path(value).suffix.lower() != ".png"
+        ):
             continue  # a folder of pictures: checked per picture
         else:
             targets = [Path(value)]

@@ -311,7 +311,7 @@ def transcribe_files(
             n, sr, _ = audio_info(path)
             feats = checked_features(path, bundle.features)
         if sr < model_sr and warn is not None:
-            warn(f"{path}: sample rate {sr} Hz is below the model's {model_sr} Hz (upsampled)")
+            warn(low_rate_warning(path, sr, model_sr))
         return [((path, n / sr), feats)]
 
     bar = progress(total=len(files), show=len(files) >= PROGRESS_FILES, desc="files", unit="file")
@@ -335,6 +335,11 @@ def _alternative(bundle: Bundle, hyp, fold_to: int | None) -> Alternative:
     if fold_to is not None:
         phones = fold(phones, fold_to)
     return Alternative(phones, hyp.score, hyp.acoustic, hyp.lm)
+
+
+def low_rate_warning(path: str, rate: int, model_rate: int) -> str:
+    """What ``transcribe`` warns of audio recorded below the model's sample rate."""
+    return f"{path}: sample rate {rate} Hz is below the model's {model_rate} Hz (upsampled)"
 
 
 def transcribe_detailed(
