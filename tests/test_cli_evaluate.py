@@ -128,12 +128,17 @@ def test_evaluate_strict(capsys, speech_model, bad_speaker):
 
 
 def test_evaluate_empty_split(capsys, speech_model, speech_corpus, tmp_path):
+    """A speaker list for another corpus (none of its speakers here) is refused, naming it;
+    one that names a speaker of the corpus whose split is then empty says so."""
+    nobody = write_list(tmp_path / "x.list", "nobody")
     rc, out, err = run(
-        capsys,
-        *evaluate_args(
-            speech_model["bundle"], speech_corpus["root"], write_list(tmp_path / "x.list", "nobody")
-        ),
+        capsys, *evaluate_args(speech_model["bundle"], speech_corpus["root"], nobody)
     )
+    assert rc == 2 and out == ""
+    assert one_line(err).startswith(f"lstmrec: {nobody}: none of the 1 speakers it lists is in")
+    faem0 = write_list(tmp_path / "t.list", "faem0")
+    args = evaluate_args(speech_model["bundle"], speech_corpus["root"], faem0, "--split", "dev")
+    rc, out, err = run(capsys, *args)  # dev: TIMIT's own dev speakers, none of them here
     assert rc == 2 and out == "" and "no utterances" in one_line(err)
 
 

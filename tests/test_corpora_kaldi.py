@@ -266,6 +266,12 @@ def test_a_folder_of_data_dirs_splits_by_their_names(tmp_path, capsys):
     # Speaker lists, when given, decide instead of the folder names.
     (tmp_path / "dev.list").write_text("spk2\n")
     assert [u.id for u in load_split(root, "dev", dev_speakers=tmp_path / "dev.list")] == ["c"]
+    # A list of another corpus's speakers (a recipe's, a typo) is refused, not read as empty.
+    (tmp_path / "other.list").write_text("SPEAKER0001\nspeaker0002\n")
+    with pytest.raises(DataError, match="none of the 2 speakers it lists is in") as info:
+        load_split(root, "train", dev_speakers=tmp_path / "dev.list",
+                   test_speakers=tmp_path / "other.list")  # fmt: skip
+    assert info.value.path == str(tmp_path / "other.list") and "'spk1'" in info.value.reason
     # A single data dir named train is the train split.
     assert [u.id for u in load_split(data, "train")] == ["a"]
     assert load_split(data, "dev") == []

@@ -86,6 +86,14 @@ def load_split(
     test = None if test_speakers is None else read_speaker_list(test_speakers)
     kind = _corpus_kind(data, corpus)
     utts = _read(data, kind, on_error)
+    present = {(u.speaker or "").lower() for u in utts}
+    for listed, path in ((dev, dev_speakers), (test, test_speakers)):
+        if listed and utts and not present.intersection(listed):  # a list for another corpus
+            raise DataError(
+                f"none of the {len(listed)} speakers it lists is in {data} (its speakers are "
+                f"named like {min(present)!r}); give a list of this corpus's speakers",
+                path,
+            )
     split_of = None
     if dev is None and test is None:
         if kind == "manifest":
