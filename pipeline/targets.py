@@ -176,6 +176,21 @@ class Targets:
         """The :class:`Lexicon` of :attr:`lexicon` (read on first use), or None without one."""
         return Lexicon(self.lexicon, style=self.lexicon_style) if self.lexicon else None
 
+    def require_lexicon(self, utts: Sequence[Utterance]) -> None:
+        """Read the lexicon now when some of ``utts`` need it (words, no phones): one that
+        cannot be read raises :class:`DataError` once, naming it, instead of failing each
+        utterance."""
+        if not (self.unit == "phones" and self.lexicon and any(not u.phones for u in utts)):
+            return
+        try:
+            _ = self.lexicon_object
+        except DataError as e:
+            raise DataError(
+                f"{e.reason} (the lexicon gives the phones of utterances with words; "
+                "name one: [data] lexicon, --pron-lexicon, or lexicon= in Python)",
+                e.path,
+            ) from None
+
     def symbols_of(self, utt: Utterance) -> list[str]:
         """:func:`utterance_symbols` of ``utt`` with these settings (before the table)."""
         lexicon = self.lexicon_object if self.unit == "phones" and not utt.phones else None

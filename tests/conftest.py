@@ -102,7 +102,7 @@ def ink_run(tmp_path_factory):
 
 @pytest.fixture
 def bad_speaker(tmp_path):
-    """One speaker (FVMH0) with three broken utterances; speaker lists that hold nobody."""
+    """One speaker (FVMH0) with three broken utterances; an empty speaker list (nobody held out)."""
     spk = copy_speaker("DR1/FVMH0", tmp_path)
     unknown, overlap, too_long = spk / "SI1466.PHN", spk / "SI2096.PHN", spk / "SI836.PHN"
     lines = unknown.read_text().splitlines()
@@ -121,7 +121,7 @@ def bad_speaker(tmp_path):
     too_long.write_text(
         "".join(f"{i * 100} {(i + 1) * 100} {'aa' if i % 2 else 'b'}\n" for i in range(30))
     )
-    nobody = write_list(tmp_path / "nobody.list", "nobody")
+    nobody = write_list(tmp_path / "nobody.list")  # an empty list: no held-out speakers
     return {
         "root": tmp_path,
         "unknown": unknown,

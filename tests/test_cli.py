@@ -163,6 +163,22 @@ def test_train_resume_with_another_model_shape(capsys, speech_model, speech_corp
     assert snapshot(out / "model") == before
 
 
+def test_train_resume_on_other_utterances_is_refused(capsys, speech_model, speech_corpus, tmp_path):
+    """The checkpoint's weights and CMVN belong to its utterances: resuming on part of them
+    (or another corpus) is refused before any epoch, nothing changed."""
+    out = tmp_path / "run"
+    shutil.copytree(speech_model["out"], out)
+    before = snapshot(out)
+    args = train_args(speech_corpus["root"], out, "--resume", "--max-utterances", "3",
+                      test_list=speech_corpus["test_list"], epochs=3)  # fmt: skip
+    rc, stdout, err = run(capsys, *args)
+    assert rc == 2 and "resuming" not in stdout
+    assert one_line(err).startswith(
+        f"lstmrec: {out / 'checkpoint'}: the checkpoint was trained on other utterances"
+    )
+    assert snapshot(out) == before
+
+
 def test_train_skips_bad_utterances_and_lists_them(capsys, bad_speaker, tmp_path):
     out = tmp_path / "run"
     rc, stdout, err = run(

@@ -107,7 +107,7 @@ def test_a_copy_of_the_corpus_without_its_lexicon(capsys, monkeypatch, tmp_path)
     assert rc == 2 and not out
     assert one_line(err) == (
         "lstmrec: ../shared/data/speechocean762/resource/lexicon.txt: no such lexicon file (the "
-        "lexicon gives the reference phones of utterances with words; name one: "
+        "lexicon gives the phones of utterances with words; name one: [data] lexicon, "
         "--pron-lexicon, or lexicon= in Python)"
     )
     (copy / "resource").mkdir()

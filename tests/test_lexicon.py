@@ -124,6 +124,19 @@ def test_targets_from_words(lexicon_file):
     ]
 
 
+def test_a_lexicon_that_cannot_be_read_fails_once(tmp_path):
+    """require_lexicon reads it up front when an utterance has words only: one error naming
+    the file, instead of one per utterance; utterances with phones need no lexicon."""
+    recipe = Recipe(data=DataConfig(lexicon=(str(tmp_path / "gone.txt"),)))
+    words = [Utterance(f"u{k}", f"u{k}.wav", "s1", text="and then") for k in range(3)]
+    hand = [Utterance("h", "h.wav", "s1", phones=("h#", "ae", "h#"))]
+    targets = Targets.for_training(recipe, hand)
+    targets.require_lexicon(hand)  # nothing to read
+    with pytest.raises(DataError, match="no such lexicon file .*name one: \\[data\\] lexicon") as e:
+        targets.require_lexicon([*hand, *words])
+    assert e.value.path == str(tmp_path / "gone.txt")
+
+
 def test_speech_characters():
     recipe = Recipe(data=DataConfig(unit="chars"))
     utt = Utterance("u1", "u1.wav", "s1", text="Don't STOP, now!")

@@ -13,11 +13,12 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import TEST_FILE, one_line, run
+from helpers import TEST_FILE, one_line, run, train_args
 
 import lstmrec
 from lstmrec.cli.main import main
@@ -135,6 +136,31 @@ def test_evaluate_defaults_to_the_models_held_out_speakers(capsys, speech_model,
     got = lstmrec.load(speech_model["bundle"]).evaluate(speech_corpus["root"], "core-test")
     assert got["num_utterances"] == d["num_utterances"] and got["errors"] == d["errors"]
     assert got["per_speaker"].keys() == {"faem0"}
+
+
+def test_held_out_speakers_of_a_capped_run_from_another_folder(
+    capsys, monkeypatch, speech_corpus, tmp_path
+):
+    """A run on part of its split (--max-utterances), its list given by a relative path: from
+    another folder, evaluate and lm still find the model's held-out speakers."""
+    monkeypatch.chdir(speech_corpus["root"])
+    args = train_args(Path("."), tmp_path / "run", "--max-utterances", "3",
+                      test_list=Path("test_spk.list"), epochs=1)  # fmt: skip
+    rc, _, err = run(capsys, *args)
+    assert rc == 0, err
+    bundle = tmp_path / "run" / "model"
+    summary = json.loads((bundle / "summary.json").read_text())
+    assert summary["train_utterances"] == 3
+    assert summary["recipe"]["data"]["test_speakers"] == str(speech_corpus["test_list"])
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run(capsys, "evaluate", bundle, "--data", speech_corpus["root"],
+                       "--format", "json", "--quiet")  # fmt: skip
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["split_speakers"] == ["faem0"] and d["speaker_lists_from"] == "the model's recipe"
+    rc, out, _ = run(capsys, "lm", "--data", speech_corpus["root"], "--model", bundle,
+                     "--out", tmp_path / "m.arpa")  # fmt: skip
+    assert rc == 0 and "faem0" not in out.splitlines()[0]
 
 
 def test_lm_leaves_out_the_models_held_out_speakers(capsys, speech_model, speech_corpus, tmp_path):

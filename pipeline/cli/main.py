@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +54,7 @@ from lstmrec.featurize import compute_features, default_cache_dir
 from lstmrec.inference.evaluate import evaluate_bundle, evaluate_text_bundle, recipe_lexicon
 from lstmrec.jobs.pipelines import beam_features
 from lstmrec.manifest import write_manifest
+from lstmrec.phones import SPEAKER_LISTS
 from lstmrec.progress import set_quiet
 from lstmrec.scoring.align import write_kaldi_text
 from lstmrec.scoring.plots import plot_confusions, require_matplotlib
@@ -88,10 +90,18 @@ def _recipe_with_data_flags(args, overrides: list[str] = ()):
     data = dataclasses.replace(
         recipe.data,
         keep_sa=recipe.data.keep_sa or args.keep_sa,
-        dev_speakers=args.dev_speakers or recipe.data.dev_speakers,
-        test_speakers=args.test_speakers or recipe.data.test_speakers,
+        dev_speakers=_absolute(args.dev_speakers or recipe.data.dev_speakers),
+        test_speakers=_absolute(args.test_speakers or recipe.data.test_speakers),
     )
     return dataclasses.replace(recipe, data=data)
+
+
+def _absolute(speaker_list: str | None) -> str | None:
+    """A speaker-list file's absolute path, so a bundle's recipe names it from any folder (a
+    shipped list's name, or a path that is no file, stays as it is)."""
+    if speaker_list and speaker_list not in SPEAKER_LISTS and Path(speaker_list).is_file():
+        return os.path.abspath(speaker_list)
+    return speaker_list
 
 
 def cmd_features(args) -> int:

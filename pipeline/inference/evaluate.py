@@ -25,9 +25,10 @@ from lstmrec.targets import Targets, symbols_text, text_words
 
 def held_out_lists(bundle: Bundle, data: str | os.PathLike) -> tuple[str | None, str | None]:
     """The speaker lists of the bundle's recipe (``[data] dev_speakers``, ``test_speakers``)
-    when they are files that exist and ``data`` gives exactly the training set the bundle
-    records (same ``data_hash``): its held-out speakers in that corpus. ``(None, None)``
-    otherwise: the corpus's own split rules apply."""
+    when they are files that exist and ``data`` gives exactly the training split the bundle
+    records (same ``split_hash``, the whole split before ``[data] max_utterances`` and skipped
+    utterances; ``data_hash`` in older bundles): its held-out speakers in that corpus.
+    ``(None, None)`` otherwise: the corpus's own split rules apply."""
     recipe = bundle.summary.get("recipe", {}).get("data", {})
     lists = {k: recipe.get(k) for k in ("dev_speakers", "test_speakers")}
     if not any(lists.values()) or not all(Path(p).is_file() for p in lists.values() if p):
@@ -42,7 +43,8 @@ def held_out_lists(bundle: Bundle, data: str | os.PathLike) -> tuple[str | None,
         )
     except DataError:
         return None, None
-    if manifest_hash(train) != bundle.summary.get("data_hash"):
+    recorded = bundle.summary.get("split_hash") or bundle.summary.get("data_hash")
+    if manifest_hash(train) != recorded:  # (older bundles record only the utterances trained on)
         return None, None
     return lists["dev_speakers"], lists["test_speakers"]
 
@@ -93,15 +95,7 @@ def evaluate_bundle(
     Utterances without labels or with unreadable audio raise, or go to ``on_error``.
     """
     targets = Targets.of_bundle(bundle, lexicon=lexicon)
-    if targets.unit == "phones" and targets.lexicon and any(not u.phones for u in utts):
-        try:  # read once, here: a lexicon that cannot be read fails the run, not each utterance
-            _ = targets.lexicon_object
-        except DataError as e:
-            raise DataError(
-                f"{e.reason} (the lexicon gives the reference phones of utterances with words; "
-                "name one: --pron-lexicon, or lexicon= in Python)",
-                e.path,
-            ) from None
+    targets.require_lexicon(utts)  # a lexicon that cannot be read fails the run, once
     refs, hyps, speakers = _decode(bundle, utts, decoder, on_error, "decoding", targets)
     for uid in list(refs) if fold_to is not None else ():
         try:  # a reference phone the folding does not know (a manifest's typo): skip and list

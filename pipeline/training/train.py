@@ -139,6 +139,7 @@ def prepare_data(recipe, train_utts, dev_utts, *, cache_dir, on_error, log=print
     table comes from every training utterance, ``[data] max_utterances`` then chooses among
     those that have targets (:func:`capped_train_utts`)."""
     targets = Targets.for_training(recipe, train_utts)
+    targets.require_lexicon([*train_utts, *dev_utts])  # a lexicon that cannot be read: once
     train_seqs = targets.sequences(train_utts, on_error=on_error, log=log)
     labelled = [u for u in train_utts if u.id in train_seqs]
     train_utts, selection = capped_train_utts(recipe, labelled, log)
@@ -184,7 +185,6 @@ def _restore(out_dir: Path, trainer, log: Log) -> dict:
             "resume with the run's original settings",
             out_dir / "checkpoint",
         ) from None
-    log(f"resuming after epoch {state['epoch']} (checkpoint {out_dir / CHECKPOINT})")
     return state
 
 
@@ -267,9 +267,20 @@ def _silent(_line: str) -> None:
 def _initial_state(out_dir: Path, trainer, resuming, init_from, recipe, data, log) -> dict:
     """The loop state and weights a run starts from: its checkpoint's when resuming; else
     fresh, or ``init_from``'s weights, then (transducers) the prediction network pretrained."""
+    trained_on = data_hash(data.train.utts)
     if resuming:
-        return _restore(out_dir, trainer, log)
+        state = _restore(out_dir, trainer, log)
+        if state.setdefault("data_hash", trained_on) != trained_on:  # (older checkpoints: none)
+            raise DataError(
+                "the checkpoint was trained on other utterances than --data and the recipe give "
+                "now (another corpus, split or max_utterances); resume with the run's own, or "
+                "choose another --out",
+                out_dir / CHECKPOINT,
+            )
+        log(f"resuming after epoch {state['epoch']} (checkpoint {out_dir / CHECKPOINT})")
+        return state
     state = {"epoch": 0, "best_error": None, "best_epoch": 0, "wait": 0, "history": []}
+    state["data_hash"] = trained_on
     symbols = data.targets.symbols
     if init_from is not None:
         _init_from(trainer, init_from, recipe, symbols, log)
@@ -428,6 +439,7 @@ def _train_in(
         "lstmrec_version": __version__,
         "recipe": recipe.to_dict(),
         "data_hash": data_hash(train_set.utts),
+        "split_hash": data_hash(train_utts),  # the whole split, before the cap and skips
         "train_utterances": len(train_set.utts),
         **data.selection,
         "train_frames": frames,
