@@ -47,7 +47,7 @@ from lstmrec.cli.reports import (
 from lstmrec.cli.scale import add_bench_parser, beam_args, beam_options
 from lstmrec.cli.serve import add_serve_parser
 from lstmrec.cli.transcribe import add_recognize_parser, add_transcribe_parser
-from lstmrec.config import load_recipe
+from lstmrec.config import CELLS, load_recipe
 from lstmrec.corpora.splits import CORPUS_KINDS, SPLITS, cap_utterances, load_split
 from lstmrec.features.errors import CorpusGap, DataError
 from lstmrec.featurize import compute_features, default_cache_dir
@@ -331,8 +331,8 @@ def add_train_parser(sub) -> None:
     )
     p.add_argument(
         "--cell",
-        help="recurrent cell of every layer: lstm, peephole, cifg, gru or rnn "
-        "(sets model.cell; default: the recipe's, lstm)",
+        choices=CELLS,
+        help="recurrent cell of every layer (sets model.cell; default: the recipe's, lstm)",
     )
     p.add_argument(
         "--max-utterances",
