@@ -55,7 +55,12 @@ def test_the_run_starts_from_the_ctc_encoder_and_a_pretrained_predictor(rnnt, sp
     assert summary["model_kind"] == "transducer"
     assert summary["recipe"]["model"]["kind"] == "transducer"
     assert summary["init_from"] == str(speech_model["bundle"])
-    assert f"encoder initialised from {speech_model['bundle']}" in rnnt["stdout"]
+    rate = json.loads((speech_model["bundle"] / "summary.json").read_text()).get("dev_error_rate")
+    shown = "n/a" if rate is None else f"{rate:.2f} %"  # a run without a dev set has none
+    assert (
+        f"encoder initialised from {speech_model['bundle']} (its dev error rate: {shown})"
+        in rnnt["stdout"]
+    )
     line = next(ln for ln in rnnt["stdout"].splitlines() if "pretrained as a label LM" in ln)
     losses = [float(v) for v in line.split("epoch ")[1:] for v in [v.split()[1]]]
     assert len(losses) == 3 and losses[-1] < losses[0]  # the label LM learns

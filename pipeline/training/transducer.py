@@ -89,10 +89,9 @@ def init_from(trainer, path: str | os.PathLike, recipe, symbols, log: Log) -> No
             what = "weights"
     except ValueError as e:
         raise DataError(f"--init-from: {e}", path) from None
-    log(
-        f"{what} initialised from {path} (its dev error rate: "
-        f"{bundle.summary.get('dev_error_rate', 'n/a')})"
-    )
+    rate = bundle.summary.get("dev_error_rate")
+    shown = f"{rate:.2f} %" if isinstance(rate, (int, float)) else "n/a"
+    log(f"{what} initialised from {path} (its dev error rate: {shown})")
 
 
 def pretrain_prediction(
