@@ -14,6 +14,7 @@ import os
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
 
 import argparse
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -254,6 +255,43 @@ def test_help_of_inputs_names_standard_input(capsys, command):
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert "- reads standard input" in " ".join(capsys.readouterr().out.split())
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.parametrize(
+    "backend, command, expected",
+    [
+        ("bogus", "train", "KERAS_BACKEND=bogus: no such Keras backend; lstmrec runs on "),
+        pytest.param(
+            "jax",
+            "train",
+            "KERAS_BACKEND=jax: jax is not installed; install it with pip install 'lstmrec[jax]'",
+            marks=pytest.mark.skipif(_installed("jax"), reason="jax is installed here"),
+        ),
+        pytest.param(
+            "torch",
+            "export",
+            "KERAS_BACKEND=torch: torch is not installed; install it with pip install "
+            "'lstmrec[backends]'",
+            marks=pytest.mark.skipif(_installed("torch"), reason="torch is installed here"),
+        ),
+    ],
+)
+def test_backend_that_cannot_be_imported(tmp_path, backend, command, expected):
+    """A Keras backend that is not installed, or not a backend at all, is one line naming it
+    and what to install, exit 2, before anything is read or written."""
+    out = tmp_path / "out"
+    if command == "train":
+        args = ("train", "--config", "configs/demo.toml", "--data", DEMO_TRAIN, "--out", out)
+    else:
+        args = ("export", "en-phones", "--format", "savedmodel", "--out", out)
+    proc = run_subprocess(*args, env={"KERAS_BACKEND": backend})
+    assert proc.returncode == 2
+    assert one_line(proc.stderr).startswith(f"lstmrec: {expected}")
+    assert not out.exists()
 
 
 def test_help_end_to_end():
