@@ -13,8 +13,9 @@
 #            [--stage N] [--stop-stage N]
 # --init-from starts training from a bundle's weights (configs/english_transducer.toml: the
 # transducer's encoder from en-phones).
-# A stopped training stage resumes from its last checkpoint when run again; the whole recipe
-# takes about an hour on 2 CPU cores (docs/models.md has the measured times).
+# Run again, it resumes: a stopped training stage from its last checkpoint, and the files of
+# the other stages are written anew. The whole recipe takes about an hour on 2 CPU cores
+# (docs/models.md has the measured times).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
     --init-from) init=(--init-from "$2"); shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "english_phones.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -51,7 +52,7 @@ run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 if run 0; then
   echo "== stage 0: prepare =="
   "$lstmrec" prepare --data "$so762/train" --out "$out/data" --splits train dev core-test \
-      "${lists[@]}"
+      "${lists[@]}" --force
 fi
 if run 1; then
   echo "== stage 1: features =="
@@ -69,12 +70,12 @@ if run 3; then
   echo "== stage 3: evaluate =="
   for split in dev core-test; do
     "$lstmrec" evaluate "$out/model" --data "$out/data" --split "$split" \
-        --hyp-out "$out/so762-$split.hyp.txt" | tee "$out/so762-$split.txt"
+        --hyp-out "$out/so762-$split.hyp.txt" --force | tee "$out/so762-$split.txt"
     "$lstmrec" evaluate "$out/model" --data "$out/data" --split "$split" --format json \
         > "$out/so762-$split.json"
   done
   "$lstmrec" evaluate "$out/model" --data "$timit" --split all --keep-sa \
-      --hyp-out "$out/timit-sample.hyp.txt" | tee "$out/timit-sample.txt"
+      --hyp-out "$out/timit-sample.hyp.txt" --force | tee "$out/timit-sample.txt"
   "$lstmrec" evaluate "$out/model" --data "$timit" --split all --keep-sa --format json \
       > "$out/timit-sample.json"
 fi

@@ -1,4 +1,4 @@
-"""The staged recipe script runs end to end on the bundled corpus, stage by stage."""
+"""The staged recipe script runs end to end on the bundled corpus, stage by stage, and again."""
 
 from __future__ import annotations
 
@@ -71,3 +71,11 @@ def test_timit_script_stages(tmp_path):
     assert set(report["per_speaker"]) == {"faem0", "madc0"}
     assert report["phone_set"] == 39 and report["reference_length"] > 500
     assert "PER" in (out / "dev.txt").read_text()
+
+    # Run again from the start, as the script's header promises: the derived files are written
+    # anew and the finished training stage resumes (nothing left to train).
+    third = run_stages(tmp_path, config)
+    assert third.returncode == 0, third.stderr
+    assert "resuming after epoch 1" in third.stdout
+    assert len(list((out / "features").glob("*.npz"))) == 2
+    assert json.loads((out / "core-test.json").read_text()) == report
