@@ -141,6 +141,8 @@ def prepare_data(recipe, train_utts, dev_utts, *, cache_dir, on_error, log=print
     targets = Targets.for_training(recipe, train_utts)
     train_seqs = targets.sequences(train_utts, on_error=on_error, log=log)
     labelled = [u for u in train_utts if u.id in train_seqs]
+    if not labelled:
+        raise DataError("no usable training utterances" + targets.words_only_hint(train_utts))
     train_utts, selection = capped_train_utts(recipe, labelled, log)
     dev_seqs = targets.sequences(dev_utts, on_error=on_error, log=log)
     kw = dict(recipe=recipe, symbols=targets.symbols, cache_dir=cache_dir, on_error=on_error)
