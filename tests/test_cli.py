@@ -294,6 +294,30 @@ def test_backend_that_cannot_be_imported(tmp_path, backend, command, expected):
     assert not out.exists()
 
 
+def test_train_refuses_a_bad_out_or_init_from_before_any_feature(tmp_path, capsys):
+    """``--out`` naming a file, and an ``--init-from`` that is no bundle, are one line each,
+    exit 2, before the run folder is made or a feature computed."""
+    cache = tmp_path / "cache"
+    common = ("--config", "configs/demo.toml", "--data", DEMO_TRAIN, "--feature-cache", cache)
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    rc, _, err = run(capsys, "train", *common, "--out", afile)
+    assert rc == 2
+    assert one_line(err) == f"lstmrec: {afile}: not a folder (--out names the run folder: " \
+        "a folder, or a new path)"  # fmt: skip
+
+    out = tmp_path / "run"
+    for bad, reason in [
+        (tmp_path / "missing", "no model folder or shipped model named"),
+        (tmp_path, "not a model bundle: missing"),
+    ]:
+        rc, _, err = run(capsys, "train", *common, "--out", out, "--init-from", bad)
+        assert rc == 2
+        line = one_line(err)
+        assert "--init-from: " in line and reason in line, line
+    assert not out.exists() and not cache.exists()
+
+
 def test_help_end_to_end():
     proc = run_subprocess("--help")
     assert proc.returncode == 0 and "transcribe" in proc.stdout and proc.stderr == ""
