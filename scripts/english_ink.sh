@@ -11,18 +11,21 @@
 #               hands, without and with it, and on the test hands' lines without time stamps;
 #               strings of held-out MNIST digits
 #                                                                    -> $out/numbers/*.json
-#   5 package   the bundle and its model card          -> pipeline/resources/models/en-ink
+#   5 package   the bundle and its model card, with --package only (it replaces the shipped
+#               model)                                 -> pipeline/resources/models/en-ink
 #
 # usage: scripts/english_ink.sh [--mnist ../shared/data/mnist-strokes/strokes.npz]
 #            [--out runs/english_ink] [--config configs/english_ink.toml]
-#            [--writers-per-hand 24] [--stage N] [--stop-stage N]
+#            [--writers-per-hand 24] [--stage N] [--stop-stage N] [--package] [--dry-run]
+# Without --package the run stops after stage 4; --package (which takes only the default
+# --config) also packages the run as en-ink. --dry-run prints the stages it would run.
 # Needs the fonts and texts of `make ink-data` (Debian packages). A stopped training stage
 # resumes from its last checkpoint when run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mnist=../shared/data/mnist-strokes/strokes.npz out=runs/english_ink
-config=configs/english_ink.toml stage=0 stop_stage=5 writers=24
+config=configs/english_ink.toml stage=0 stop_stage="" writers=24 package=0 dry_run=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --mnist) mnist=$2; shift 2 ;;
@@ -31,17 +34,39 @@ while [ $# -gt 0 ]; do
     --writers-per-hand) writers=$2; shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --package) package=1; shift ;;
+    --dry-run) dry_run=1; shift ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "english_ink.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
+# Stage 5 replaces the shipped model: only with --package, and only from the recipe its card
+# describes.
+[ -n "$stop_stage" ] || stop_stage=$((package ? 5 : 4))
+if [ "$package" = 1 ] && [ "$(realpath -m "$config")" != "$(realpath configs/english_ink.toml)" ]; then
+  echo "english_ink.sh: --package packages en-ink, built by configs/english_ink.toml," \
+      "not $config" >&2
+  exit 2
+fi
+if [ "$package" = 0 ] && [ "$stop_stage" -ge 5 ]; then
+  echo "english_ink.sh: stage 5 (package into pipeline/resources/models/en-ink) runs" \
+      "only with --package" >&2
+fi
+run() {
+  [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] && { [ "$1" -lt 5 ] || [ "$package" = 1 ]; }
+}
+if [ "$dry_run" = 1 ]; then
+  stages=()
+  for s in 0 1 2 3 4 5; do run "$s" && stages+=("$s"); done
+  echo "stages: ${stages[*]}"
+  exit 0
+fi
 [ -f "$mnist" ] || { echo "english_ink.sh: no MNIST pen-stroke file $mnist" >&2; exit 2; }
 lstmrec=${LSTMREC:-.venv/bin/lstmrec}
 if [ -z "${KERAS_BACKEND:-}" ] && .venv/bin/python -c "import jax" 2>/dev/null; then
   export KERAS_BACKEND=jax
 fi
 export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-$out/jax-cache}
-run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 mkdir -p "$out"
 
 if run 0 && [ ! -d "$out/corpus" ]; then

@@ -5,21 +5,26 @@
 #   2 train     BLSTM-CTC on lexicon phones, early stopping on dev PER          -> $out/model/
 #   3 evaluate  PER (39 phones) on the held-out speakers, and on the TIMIT sample
 #               (native speech with hand labels, never trained on)              -> $out/*.{txt,json}
-#   4 package   the bundle and its model card                  -> pipeline/resources/models/en-phones
+#   4 package   the bundle and its model card, with --package only (it replaces the shipped
+#               model)                                      -> pipeline/resources/models/en-phones
 #
 # usage: scripts/english_phones.sh [--so762 ../shared/data/speechocean762]
 #            [--timit ../shared/data/timit-sample] [--out runs/english_phones]
 #            [--config configs/english_phones.toml] [--init-from BUNDLE]
-#            [--stage N] [--stop-stage N]
+#            [--stage N] [--stop-stage N] [--package] [--dry-run]
+# Without --package the run stops after stage 3; --package (which takes only the default
+# --config) also packages the run as en-phones. --dry-run prints the stages it would run.
 # --init-from starts training from a bundle's weights (configs/english_transducer.toml: the
 # transducer's encoder from en-phones).
-# A stopped training stage resumes from its last checkpoint when run again; the whole recipe
-# takes about an hour on 2 CPU cores (docs/models.md has the measured times).
+# Run again, it resumes: a stopped training stage from its last checkpoint, and the files of
+# the other stages are written anew. The whole recipe takes about an hour on 2 CPU cores
+# (docs/models.md has the measured times).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 so762=../shared/data/speechocean762 timit=../shared/data/timit-sample
-out=runs/english_phones config=configs/english_phones.toml stage=0 stop_stage=4 init=()
+out=runs/english_phones config=configs/english_phones.toml stage=0 stop_stage="" init=()
+package=0 dry_run=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --so762) so762=$2; shift 2 ;;
@@ -29,10 +34,33 @@ while [ $# -gt 0 ]; do
     --init-from) init=(--init-from "$2"); shift 2 ;;
     --stage) stage=$2; shift 2 ;;
     --stop-stage) stop_stage=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --package) package=1; shift ;;
+    --dry-run) dry_run=1; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "english_phones.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
+# Stage 4 replaces the shipped model: only with --package, and only from the recipe its card
+# describes.
+[ -n "$stop_stage" ] || stop_stage=$((package ? 4 : 3))
+if [ "$package" = 1 ] && [ "$(realpath -m "$config")" != "$(realpath configs/english_phones.toml)" ]; then
+  echo "english_phones.sh: --package packages en-phones, built by configs/english_phones.toml," \
+      "not $config" >&2
+  exit 2
+fi
+if [ "$package" = 0 ] && [ "$stop_stage" -ge 4 ]; then
+  echo "english_phones.sh: stage 4 (package into pipeline/resources/models/en-phones) runs" \
+      "only with --package" >&2
+fi
+run() {
+  [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] && { [ "$1" -lt 4 ] || [ "$package" = 1 ]; }
+}
+if [ "$dry_run" = 1 ]; then
+  stages=()
+  for s in 0 1 2 3 4; do run "$s" && stages+=("$s"); done
+  echo "stages: ${stages[*]}"
+  exit 0
+fi
 [ -d "$so762/train" ] || { echo "english_phones.sh: no Kaldi data dir $so762/train" >&2; exit 2; }
 lstmrec=${LSTMREC:-.venv/bin/lstmrec}
 # JAX trains this network fastest on a CPU (scripts/bench_stacking.py); TensorFlow otherwise.
@@ -46,12 +74,11 @@ export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-$out/jax-cache}
 lexicon="data.lexicon=[\"$so762/resource/lexicon.txt\", \"cmudict\"]"
 lists=(--dev-speakers configs/speechocean762/dev_spk.list
        --test-speakers configs/speechocean762/test_spk.list)
-run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 if run 0; then
   echo "== stage 0: prepare =="
   "$lstmrec" prepare --data "$so762/train" --out "$out/data" --splits train dev core-test \
-      "${lists[@]}"
+      "${lists[@]}" --force
 fi
 if run 1; then
   echo "== stage 1: features =="
@@ -69,12 +96,12 @@ if run 3; then
   echo "== stage 3: evaluate =="
   for split in dev core-test; do
     "$lstmrec" evaluate "$out/model" --data "$out/data" --split "$split" \
-        --hyp-out "$out/so762-$split.hyp.txt" | tee "$out/so762-$split.txt"
+        --hyp-out "$out/so762-$split.hyp.txt" --force | tee "$out/so762-$split.txt"
     "$lstmrec" evaluate "$out/model" --data "$out/data" --split "$split" --format json \
         > "$out/so762-$split.json"
   done
   "$lstmrec" evaluate "$out/model" --data "$timit" --split all --keep-sa \
-      --hyp-out "$out/timit-sample.hyp.txt" | tee "$out/timit-sample.txt"
+      --hyp-out "$out/timit-sample.hyp.txt" --force | tee "$out/timit-sample.txt"
   "$lstmrec" evaluate "$out/model" --data "$timit" --split all --keep-sa --format json \
       > "$out/timit-sample.json"
 fi

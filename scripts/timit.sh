@@ -8,7 +8,8 @@
 # usage: scripts/timit.sh --timit /path/to/TIMIT [--out runs/timit]
 #            [--config configs/timit_ctc_3l250h.toml] [--stage N] [--stop-stage N]
 #            [--dev-speakers FILE] [--test-speakers FILE]   (default: the standard TIMIT lists)
-# A stopped training stage resumes from its last checkpoint when run again.
+# Run again, it resumes: a stopped training stage from its last checkpoint, and the files of
+# the other stages are written anew.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +33,8 @@ run() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 
 if run 0; then
   echo "== stage 0: prepare =="
-  "$lstmrec" prepare --data "$timit" --out "$out/data" --splits train dev core-test "${lists[@]}"
+  "$lstmrec" prepare --data "$timit" --out "$out/data" --splits train dev core-test \
+      "${lists[@]}" --force
 fi
 if run 1; then
   echo "== stage 1: features =="
@@ -50,7 +52,7 @@ if run 3; then
   echo "== stage 3: evaluate =="
   for split in dev core-test; do
     "$lstmrec" evaluate "$out/model" --data "$out/data" --split "$split" \
-        --hyp-out "$out/$split.hyp.txt" | tee "$out/$split.txt"
+        --hyp-out "$out/$split.hyp.txt" --force | tee "$out/$split.txt"
     "$lstmrec" evaluate "$out/model" --data "$out/data" --split "$split" --format json \
         > "$out/$split.json"
   done

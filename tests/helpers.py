@@ -36,11 +36,13 @@ def run(capsys, *args) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def run_subprocess(*args) -> subprocess.CompletedProcess:
-    """``python -m lstmrec args`` in a fresh interpreter, as a user runs it."""
+def run_subprocess(*args, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m lstmrec args`` in a fresh interpreter, as a user runs it (``env``: variables
+    set for it on top of this process's)."""
     return subprocess.run(
         [sys.executable, "-m", "lstmrec", *map(str, args)],
         cwd=REPO,
+        env=None if env is None else {**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=300,

@@ -14,6 +14,7 @@ import os
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
 
 import argparse
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -270,6 +271,67 @@ def test_help_of_inputs_names_standard_input(capsys, command):
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert "- reads standard input" in " ".join(capsys.readouterr().out.split())
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.parametrize(
+    "backend, command, expected",
+    [
+        ("bogus", "train", "KERAS_BACKEND=bogus: no such Keras backend; lstmrec runs on "),
+        pytest.param(
+            "jax",
+            "train",
+            "KERAS_BACKEND=jax: jax is not installed; install it with pip install 'lstmrec[jax]'",
+            marks=pytest.mark.skipif(_installed("jax"), reason="jax is installed here"),
+        ),
+        pytest.param(
+            "torch",
+            "export",
+            "KERAS_BACKEND=torch: torch is not installed; install it with pip install "
+            "'lstmrec[backends]'",
+            marks=pytest.mark.skipif(_installed("torch"), reason="torch is installed here"),
+        ),
+    ],
+)
+def test_backend_that_cannot_be_imported(tmp_path, backend, command, expected):
+    """A Keras backend that is not installed, or not a backend at all, is one line naming it
+    and what to install, exit 2, before anything is read or written."""
+    out = tmp_path / "out"
+    if command == "train":
+        args = ("train", "--config", "configs/demo.toml", "--data", DEMO_TRAIN, "--out", out)
+    else:
+        args = ("export", "en-phones", "--format", "savedmodel", "--out", out)
+    proc = run_subprocess(*args, env={"KERAS_BACKEND": backend})
+    assert proc.returncode == 2
+    assert one_line(proc.stderr).startswith(f"lstmrec: {expected}")
+    assert not out.exists()
+
+
+def test_train_refuses_a_bad_out_or_init_from_before_any_feature(tmp_path, capsys):
+    """``--out`` naming a file, and an ``--init-from`` that is no bundle, are one line each,
+    exit 2, before the run folder is made or a feature computed."""
+    cache = tmp_path / "cache"
+    common = ("--config", "configs/demo.toml", "--data", DEMO_TRAIN, "--feature-cache", cache)
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    rc, _, err = run(capsys, "train", *common, "--out", afile)
+    assert rc == 2
+    assert one_line(err) == f"lstmrec: {afile}: not a folder (--out names the run folder: " \
+        "a folder, or a new path)"  # fmt: skip
+
+    out = tmp_path / "run"
+    for bad, reason in [
+        (tmp_path / "missing", "no model folder or shipped model named"),
+        (tmp_path, "not a model bundle: missing"),
+    ]:
+        rc, _, err = run(capsys, "train", *common, "--out", out, "--init-from", bad)
+        assert rc == 2
+        line = one_line(err)
+        assert "--init-from: " in line and reason in line, line
+    assert not out.exists() and not cache.exists()
 
 
 def test_help_end_to_end():

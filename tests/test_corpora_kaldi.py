@@ -295,3 +295,26 @@ def test_speechocean762_reads_whole():
     assert (first.id, first.speaker, first.text) == ("000010011", "0001", "WE CALL IT BEAR")
     assert first.path.endswith("WAVE/SPEAKER0001/000010011.flac") and first.offset is None
     assert all(u.duration > 0 and u.text and u.phones is None for u in utts)
+
+
+def test_training_phones_on_words_only_says_how_to_get_phones(tmp_path, capsys):
+    """A corpus with word transcripts only, trained on phones without a lexicon: each utterance
+    is named once, then one line that says how to get phones (a lexicon) or to train on
+    characters, before any feature is computed."""
+    data, _ = kaldi_dir(tmp_path)
+    cache = tmp_path / "cache"
+    rc, _, err = run(
+        capsys, "train", "--data", data, "--out", tmp_path / "run", "--feature-cache", cache
+    )
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 4, err
+    for utt, line in zip("abc", lines, strict=False):
+        assert line.startswith("lstmrec: skipping ")
+        assert line.endswith(f": utterance {utt} has no phone labels, only a word transcript")
+    assert lines[3] == (
+        "lstmrec: no usable training utterances; 3 utterances have words but no phone labels: "
+        """give a pronunciation lexicon ([data] lexicon, e.g. --set 'data.lexicon=["DIR/"""
+        """lexicon.txt", "cmudict"]'), or train on characters (--set data.unit=chars)"""
+    )
+    assert not cache.exists() or not any(cache.iterdir())  # no feature computed

@@ -1,4 +1,4 @@
-"""The staged recipe script runs end to end on the bundled corpus, stage by stage."""
+"""The staged recipe script runs end to end on the bundled corpus, stage by stage, and again."""
 
 from __future__ import annotations
 
@@ -71,3 +71,42 @@ def test_timit_script_stages(tmp_path):
     assert set(report["per_speaker"]) == {"faem0", "madc0"}
     assert report["phone_set"] == 39 and report["reference_length"] > 500
     assert "PER" in (out / "dev.txt").read_text()
+
+    # Run again from the start, as the script's header promises: the derived files are written
+    # anew and the finished training stage resumes (nothing left to train).
+    third = run_stages(tmp_path, config)
+    assert third.returncode == 0, third.stderr
+    assert "resuming after epoch 1" in third.stdout
+    assert len(list((out / "features").glob("*.npz"))) == 2
+    assert json.loads((out / "core-test.json").read_text()) == report
+
+
+@pytest.mark.parametrize(
+    "script, last, package",
+    [("english_phones.sh", "3", "4"), ("english_ink.sh", "4", "5")],
+)
+def test_shipped_model_recipe_packages_only_when_asked(script, last, package):
+    """The recipes of the shipped models stop after their evaluation unless --package is given:
+    the package stage replaces the model shipped in the package, and only the default recipe
+    may be packaged under its name."""
+
+    def stages(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["bash", str(REPO / "scripts" / script), "--dry-run", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    everything = " ".join(str(s) for s in range(int(last) + 1))
+    default = stages()
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.split("\n")[0] == f"stages: {everything}"
+    asked = stages("--stop-stage", package)  # the stage alone does not package
+    assert asked.stdout.startswith(f"stages: {everything}\n")
+    assert "only with --package" in asked.stderr
+    assert stages("--package").stdout == f"stages: {everything} {package}\n"
+    assert stages("--stage", package, "--package").stdout == f"stages: {package}\n"
+    other = stages("--package", "--config", "configs/english_transducer.toml")
+    assert other.returncode == 2 and other.stdout == ""
+    assert "--package packages" in other.stderr

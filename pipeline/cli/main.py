@@ -406,8 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.quiet:
         set_quiet()
-    _quiet_backend(args)
     try:
+        _quiet_backend(args)  # a backend that cannot be imported is bad input too
         resolve_model_arg(args)  # a shipped model's name becomes its folder
         common.check_outputs(args)
         return args.func(args)

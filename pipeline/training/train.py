@@ -45,7 +45,12 @@ from lstmrec.training.callbacks import (
     write_history,
 )
 from lstmrec.training.distribute import make_distribution, write_dir
-from lstmrec.training.transducer import build_trainer, decodable, pretrain_prediction
+from lstmrec.training.transducer import (
+    build_trainer,
+    check_init_from,
+    decodable,
+    pretrain_prediction,
+)
 from lstmrec.training.transducer import init_from as _init_from
 
 Log = Callable[[str], None]
@@ -142,6 +147,8 @@ def prepare_data(recipe, train_utts, dev_utts, *, cache_dir, on_error, log=print
     targets.require_lexicon([*train_utts, *dev_utts])  # a lexicon that cannot be read: once
     train_seqs = targets.sequences(train_utts, on_error=on_error, log=log)
     labelled = [u for u in train_utts if u.id in train_seqs]
+    if not labelled:
+        raise DataError("no usable training utterances" + targets.words_only_hint(train_utts))
     train_utts, selection = capped_train_utts(recipe, labelled, log)
     dev_seqs = targets.sequences(dev_utts, on_error=on_error, log=log)
     kw = dict(recipe=recipe, symbols=targets.symbols, cache_dir=cache_dir, on_error=on_error)
@@ -365,6 +372,12 @@ def train(
         The training summary stored in the bundle.
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(
+            "not a folder (--out names the run folder: a folder, or a new path)", out_dir
+        )
+    if init_from is not None and not (resume and (out_dir / CHECKPOINT / "state.json").is_file()):
+        init_from = check_init_from(init_from, recipe)  # before the run folder and any feature
     # First: a multi-worker strategy must exist before TensorFlow runs anything else.
     dist = make_distribution(recipe.training.distribution)
     # One run per folder: the chief holds its lock until the bundle is written.

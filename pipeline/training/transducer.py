@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -55,17 +56,20 @@ def decodable(model):
     return decoding_network(model) if is_transducer(model) else model
 
 
-def init_from(trainer, path: str | os.PathLike, recipe, symbols, log: Log) -> None:
-    """Start ``trainer`` from the weights of the bundle at ``path``: a transducer's encoder from
-    a CTC bundle's BLSTM layers (or a transducer bundle's encoder), a CTC model from a CTC
-    bundle of the same classes. Raises :class:`DataError` when the two do not fit."""
-    from lstmrec.bundle import load_bundle
+def check_init_from(path: str | os.PathLike, recipe) -> Path:
+    """The bundle folder ``--init-from`` names (a folder, or a shipped model's name), once its
+    files are there and its features are the recipe's; :class:`DataError` otherwise. Cheap (no
+    weights are read), so training checks it before computing any feature."""
+    from lstmrec.bundle import read_bundle_meta
     from lstmrec.shipped import resolve_model
 
-    path = resolve_model(path)  # a folder, or the name of a shipped model
-    bundle = load_bundle(path, engine="keras")
-    if bundle.features != recipe.features:
-        theirs, ours = bundle.features.to_dict(), recipe.features.to_dict()
+    try:
+        path = resolve_model(path)
+        _, features, _ = read_bundle_meta(path)
+    except DataError as e:
+        raise DataError(f"--init-from: {e.reason}", e.path) from None
+    if features != recipe.features:
+        theirs, ours = features.to_dict(), recipe.features.to_dict()
         differ = [
             f"{k} = {theirs.get(k)!r} in the bundle, {ours.get(k)!r} in the recipe"
             for k in sorted(theirs.keys() | ours.keys())
@@ -76,6 +80,17 @@ def init_from(trainer, path: str | os.PathLike, recipe, symbols, log: Log) -> No
             "--set features.<name>=<value> makes them match)",
             path,
         )
+    return path
+
+
+def init_from(trainer, path: str | os.PathLike, recipe, symbols, log: Log) -> None:
+    """Start ``trainer`` from the weights of the bundle at ``path``: a transducer's encoder from
+    a CTC bundle's BLSTM layers (or a transducer bundle's encoder), a CTC model from a CTC
+    bundle of the same classes. Raises :class:`DataError` when the two do not fit."""
+    from lstmrec.bundle import load_bundle
+
+    path = check_init_from(path, recipe)
+    bundle = load_bundle(path, engine="keras")
     source = getattr(bundle.model, "keras_model", bundle.model)
     try:
         if recipe.model.kind == "transducer":
