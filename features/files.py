@@ -342,9 +342,11 @@ def run_lock(folder: str | os.PathLike, *, log: Callable[[str], None] = print) -
     """Hold the lock of output ``folder`` (``fcntl.flock`` on ``folder/.lstmrec.lock``, which
     holds the pid) for the block: a second holder fails at once with a :class:`DataError` naming
     the folder and the first holder's pid. The file is removed on release; one left by a run
-    that died (the kernel released its lock) is taken over with a note."""
+    that died (the kernel released its lock) is taken over with a note. A folder the lock made
+    is removed again when the block left nothing in it (a run that failed before writing)."""
     folder = Path(folder)
     path = folder / LOCK_NAME
+    made = not folder.exists()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd = _open_locked(path, folder)
@@ -362,3 +364,6 @@ def run_lock(folder: str | os.PathLike, *, log: Callable[[str], None] = print) -
         with contextlib.suppress(OSError):
             path.unlink()  # before letting go, so a waiting run never locks a removed file
         os.close(fd)
+        if made:
+            with contextlib.suppress(OSError):  # not empty: the run wrote there
+                folder.rmdir()

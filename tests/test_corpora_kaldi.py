@@ -318,3 +318,4 @@ def test_training_phones_on_words_only_says_how_to_get_phones(tmp_path, capsys):
         """lexicon.txt", "cmudict"]'), or train on characters (--set data.unit=chars)"""
     )
     assert not cache.exists() or not any(cache.iterdir())  # no feature computed
+    assert not (tmp_path / "run").exists()  # nor a run folder left behind, empty
