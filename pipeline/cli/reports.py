@@ -103,7 +103,8 @@ def print_text_report(report, fmt: str, *, extra: dict, options) -> None:
 
 
 def read_transcripts(path: str, fold_to: int | None, silence: str = "keep") -> dict[str, list[str]]:
-    """A Kaldi text file; with ``fold_to`` each label must fold (errors name the file).
+    """A Kaldi text file, each utterance folded to ``fold_to`` when given (a label that does not
+    fold is an error naming the file; folding again, as scoring does, changes nothing).
     ``silence="drop"`` leaves out the silence phones (:data:`SILENCE`), after folding (a
     closure folds to ``sil``)."""
     try:
@@ -115,19 +116,17 @@ def read_transcripts(path: str, fold_to: int | None, silence: str = "keep") -> d
             folded = fold(phones, fold_to) if fold_to is not None else phones
         except DataError as e:
             raise DataError(f"utterance {utt}: {e.reason}", path) from None
-        if silence == "drop":
-            texts[utt] = drop_silence(folded)
+        texts[utt] = drop_silence(folded) if silence == "drop" else folded
     return texts
 
 
-def silence_note(refs: dict, hyps: dict, fold_to: int | None, hyp_path: str, ref_path: str) -> None:
+def silence_note(refs: dict, hyps: dict, hyp_path: str, ref_path: str) -> None:
     """A line on stderr when the hypotheses hold silence phones and the references none (as
-    ``lstmrec refs`` writes them by default): each silence would count as an insertion."""
+    ``lstmrec refs`` writes them by default): each silence would count as an insertion. Both
+    as :func:`read_transcripts` gives them (folded)."""
 
     def silent(texts):
-        return any(
-            set(fold(t, fold_to) if fold_to is not None else t) & SILENCE for t in texts.values()
-        )
+        return any(SILENCE.intersection(t) for t in texts.values())
 
     if not silent(refs) and silent(hyps):
         print(
@@ -184,7 +183,7 @@ def cmd_score(args) -> int:
     hyps = read_transcripts(args.hyp, args.fold, args.silence)
     report = score(refs, hyps, speakers=_speakers(args, refs), fold_to=args.fold)
     require_scorable(report, args.ref)
-    silence_note(refs, hyps, args.fold, args.hyp, args.ref)
+    silence_note(refs, hyps, args.hyp, args.ref)
     options = report_options(args)
     print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp}, options=options)
     if args.plot:
@@ -209,7 +208,7 @@ def cmd_compare(args) -> int:
     reports = [score(refs, h, speakers=spk, fold_to=args.fold) for h in hyps]
     require_scorable(reports[0], args.ref)  # both are scored against the same references
     for path, h in zip(args.hyps, hyps, strict=True):
-        silence_note(refs, h, args.fold, path, args.ref)
+        silence_note(refs, h, path, args.ref)
     options = report_options(args)
     comparison = compare_reports(*reports, options, alpha=args.alpha)
     if args.format == "json":
