@@ -15,7 +15,6 @@ from lstmrec.cli.decoding import add_decoding_args, decoder_from_args
 from lstmrec.cli.scale import beam_args, transcribe_beam
 from lstmrec.cli.stream import CHUNK_MS, cmd_stream
 from lstmrec.corpora.splits import SPLITS
-from lstmrec.features.audio import audio_info
 from lstmrec.features.errors import DataError
 from lstmrec.features.inkfiles import INK_EXTENSIONS
 from lstmrec.featurize import signal_samples
@@ -24,7 +23,6 @@ from lstmrec.inference.recognize import expand_ink_inputs, recognize_files
 from lstmrec.inference.transcribe import (
     AUDIO_EXTENSIONS,
     expand_inputs,
-    low_rate_warning,
     read_stdin_audio,
     transcribe_detailed,
     transcribe_files,
@@ -94,10 +92,14 @@ def _transcripts(args, bundle, files: list[str], decoder, failures: Failures):
         fold_to=args.fold,
         decoder=decoder,
         on_error=failures,
-        warn=lambda msg: print(f"lstmrec: warning: {msg}", file=sys.stderr),
+        warn=_warn,
         rate=args.rate,
         ids=args.ids,
     )
+
+
+def _warn(message: str) -> None:
+    print(f"lstmrec: warning: {message}", file=sys.stderr)
 
 
 def _transcribe_and_plot(bundle, files: list[str], args, decoder, failures: Failures):
@@ -112,18 +114,16 @@ def _transcribe_and_plot(bundle, files: list[str], args, decoder, failures: Fail
             if path == STDIN:
                 signal, rate = read_stdin_audio(rate=args.rate)
                 tr, logits = transcribe_signal_detailed(
-                    bundle, signal, rate, name=STDIN, fold_to=args.fold, decoder=decoder
+                    bundle, signal, rate, name=STDIN, fold_to=args.fold, decoder=decoder, warn=_warn
                 )
                 samples = signal_samples(signal, rate, bundle.features, STDIN)
             else:
-                tr, logits = transcribe_detailed(bundle, path, fold_to=args.fold, decoder=decoder)
-                rate = audio_info(path)[1]
+                tr, logits = transcribe_detailed(
+                    bundle, path, fold_to=args.fold, decoder=decoder, warn=_warn
+                )
         except DataError as e:
             failures(e)
             continue
-        if rate < bundle.features.sample_rate:  # as transcribe without --plot warns
-            warning = low_rate_warning(path, rate, bundle.features.sample_rate)
-            print(f"lstmrec: warning: {warning}", file=sys.stderr)
         tr = dataclasses.replace(tr, id=ids[path])
         yield tr  # printed by the caller before the picture is drawn
         plot_transcription(bundle, tr, posteriors(logits), png, samples=samples)

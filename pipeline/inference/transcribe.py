@@ -310,8 +310,7 @@ def transcribe_files(
         else:
             n, sr, _ = audio_info(path)
             feats = checked_features(path, bundle.features)
-        if sr < model_sr and warn is not None:
-            warn(low_rate_warning(path, sr, model_sr))
+        _warn_low_rate(warn, path, sr, model_sr)
         return [((path, n / sr), feats)]
 
     bar = progress(total=len(files), show=len(files) >= PROGRESS_FILES, desc="files", unit="file")
@@ -337,20 +336,29 @@ def _alternative(bundle: Bundle, hyp, fold_to: int | None) -> Alternative:
     return Alternative(phones, hyp.score, hyp.acoustic, hyp.lm)
 
 
-def low_rate_warning(path: str, rate: int, model_rate: int) -> str:
-    """What ``transcribe`` warns of audio recorded below the model's sample rate."""
-    return f"{path}: sample rate {rate} Hz is below the model's {model_rate} Hz (upsampled)"
+def _warn_low_rate(
+    warn: Callable[[str], None] | None, name: str, rate: int, model_rate: int
+) -> None:
+    """Tell ``warn`` (when given) of audio recorded below the model's sample rate."""
+    if rate < model_rate and warn is not None:
+        warn(f"{name}: sample rate {rate} Hz is below the model's {model_rate} Hz (upsampled)")
 
 
 def transcribe_detailed(
-    bundle: Bundle, path: str, *, fold_to: int | None = None, decoder: Decoder | None = None
+    bundle: Bundle,
+    path: str,
+    *,
+    fold_to: int | None = None,
+    decoder: Decoder | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[Transcript, np.ndarray]:
-    """One file's :class:`Transcript` (as :func:`transcribe_files` gives it) and the model's
-    ``(T, V + 1)`` float32 logits, for pictures of what the network saw. Bad files raise
-    :class:`DataError`."""
+    """One file's :class:`Transcript` (as :func:`transcribe_files` gives it, ``warn`` too) and
+    the model's ``(T, V + 1)`` float32 logits, for pictures of what the network saw. Bad files
+    raise :class:`DataError`."""
     speech_unit(bundle, fold_to, path)
     n, sr, _ = audio_info(path)
     feats = checked_features(path, bundle.features)
+    _warn_low_rate(warn, path, sr, bundle.features.sample_rate)
     return _transcript_and_logits(bundle, path, n / sr, feats, fold_to, decoder)
 
 
@@ -379,11 +387,13 @@ def transcribe_signal_detailed(
     name: str,
     fold_to: int | None = None,
     decoder: Decoder | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[Transcript, np.ndarray]:
     """:func:`transcribe_signal`'s :class:`Transcript` and the model's ``(T, V + 1)`` float32
-    logits, as :func:`transcribe_detailed` gives them for a file."""
+    logits, as :func:`transcribe_detailed` gives them for a file (``warn`` too)."""
     speech_unit(bundle, fold_to, name)
     feats = signal_features(signal, sample_rate, bundle.features, name)
+    _warn_low_rate(warn, name, sample_rate, bundle.features.sample_rate)
     duration = len(signal) / sample_rate
     return _transcript_and_logits(bundle, name, duration, feats, fold_to, decoder)
 
