@@ -451,7 +451,7 @@ def _train_in(
     summary = {
         "lstmrec_version": __version__,
         "recipe": recipe.to_dict(),
-        "data_hash": data_hash(train_set.utts),
+        "data_hash": state["data_hash"],  # of train_set.utts, as _initial_state checked
         "split_hash": data_hash(train_utts),  # the whole split, before the cap and skips
         "train_utterances": len(train_set.utts),
         **data.selection,
