@@ -69,10 +69,13 @@ def recipe_lexicon(bundle: Bundle, data: str | os.PathLike) -> tuple[str, ...]:
         parts = Path(source).parts
         found = None
         if source != CMUDICT and not Path(source).is_file():
-            for folder in (root, root.parent):
-                for i in range(len(parts) - 2, -1, -1):
-                    if parts[i] == folder.name and folder.joinpath(*parts[i + 1 :]).is_file():
-                        found = found or folder.joinpath(*parts[i + 1 :])
+            inside = (  # the deepest folder of that name first, then the same from the parent
+                folder.joinpath(*parts[i + 1 :])
+                for folder in (root, root.parent)
+                for i in range(len(parts) - 2, -1, -1)
+                if parts[i] == folder.name
+            )
+            found = next((p for p in inside if p.is_file()), None)
         out.append(str(found) if found else source)
     return tuple(out)
 
