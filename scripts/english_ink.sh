@@ -40,27 +40,8 @@ while [ $# -gt 0 ]; do
     *) echo "english_ink.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-# Stage 5 replaces the shipped model: only with --package, and only from the recipe its card
-# describes.
-[ -n "$stop_stage" ] || stop_stage=$((package ? 5 : 4))
-if [ "$package" = 1 ] && [ "$(realpath -m "$config")" != "$(realpath configs/english_ink.toml)" ]; then
-  echo "english_ink.sh: --package packages en-ink, built by configs/english_ink.toml," \
-      "not $config" >&2
-  exit 2
-fi
-if [ "$package" = 0 ] && [ "$stop_stage" -ge 5 ]; then
-  echo "english_ink.sh: stage 5 (package into pipeline/resources/models/en-ink) runs" \
-      "only with --package" >&2
-fi
-run() {
-  [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] && { [ "$1" -lt 5 ] || [ "$package" = 1 ]; }
-}
-if [ "$dry_run" = 1 ]; then
-  stages=()
-  for s in 0 1 2 3 4 5; do run "$s" && stages+=("$s"); done
-  echo "stages: ${stages[*]}"
-  exit 0
-fi
+source scripts/package_stage.sh  # stage 5 replaces the shipped model: --package only
+package_stage english_ink.sh 5 en-ink configs/english_ink.toml
 [ -f "$mnist" ] || { echo "english_ink.sh: no MNIST pen-stroke file $mnist" >&2; exit 2; }
 lstmrec=${LSTMREC:-.venv/bin/lstmrec}
 if [ -z "${KERAS_BACKEND:-}" ] && .venv/bin/python -c "import jax" 2>/dev/null; then

@@ -40,27 +40,8 @@ while [ $# -gt 0 ]; do
     *) echo "english_phones.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-# Stage 4 replaces the shipped model: only with --package, and only from the recipe its card
-# describes.
-[ -n "$stop_stage" ] || stop_stage=$((package ? 4 : 3))
-if [ "$package" = 1 ] && [ "$(realpath -m "$config")" != "$(realpath configs/english_phones.toml)" ]; then
-  echo "english_phones.sh: --package packages en-phones, built by configs/english_phones.toml," \
-      "not $config" >&2
-  exit 2
-fi
-if [ "$package" = 0 ] && [ "$stop_stage" -ge 4 ]; then
-  echo "english_phones.sh: stage 4 (package into pipeline/resources/models/en-phones) runs" \
-      "only with --package" >&2
-fi
-run() {
-  [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ] && { [ "$1" -lt 4 ] || [ "$package" = 1 ]; }
-}
-if [ "$dry_run" = 1 ]; then
-  stages=()
-  for s in 0 1 2 3 4; do run "$s" && stages+=("$s"); done
-  echo "stages: ${stages[*]}"
-  exit 0
-fi
+source scripts/package_stage.sh  # stage 4 replaces the shipped model: --package only
+package_stage english_phones.sh 4 en-phones configs/english_phones.toml
 [ -d "$so762/train" ] || { echo "english_phones.sh: no Kaldi data dir $so762/train" >&2; exit 2; }
 lstmrec=${LSTMREC:-.venv/bin/lstmrec}
 # JAX trains this network fastest on a CPU (scripts/bench_stacking.py); TensorFlow otherwise.
