@@ -138,6 +138,19 @@ def manifest_hash(utterances: Iterable[Utterance]) -> str:
     return h.hexdigest()[:16]
 
 
+def corpus_hash(utterances: Iterable[Utterance]) -> str:
+    """Hash of a list of utterances that stays the same when their corpus is moved or reached
+    by another path: as :func:`manifest_hash`, but with each signal file's name for its path.
+    A bundle's ``summary.json`` records its whole training split's (``split_hash``), so that
+    the corpus it was trained on is known again on another machine."""
+    h = hashlib.sha256()
+    for utt in utterances:
+        d = utt.to_dict()
+        d["audio"] = os.path.basename(d["audio"])
+        h.update(json.dumps(d, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     """``(line number, object)`` for each non-blank line of a JSON Lines file.
 

@@ -3,6 +3,7 @@ refused command entries, the per-split folders, and speechocean762 as shipped.""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -17,7 +18,13 @@ from lstmrec.corpora.splits import load_corpus, load_split
 from lstmrec.features.audio import FeatureConfig, extract, load_audio
 from lstmrec.features.errors import DataError
 from lstmrec.featurize import cache_key, compute_features, utterance_features
-from lstmrec.manifest import Utterance, manifest_hash, read_manifest, write_manifest
+from lstmrec.manifest import (
+    Utterance,
+    corpus_hash,
+    manifest_hash,
+    read_manifest,
+    write_manifest,
+)
 
 RATE = 16000
 
@@ -240,6 +247,22 @@ def test_paths_resolve_against_the_data_dir_first(tmp_path):
     utts = find_kaldi(data)
     assert utts[0].path == str(data / "audio" / "rec1.wav")  # the data dir's own copy wins
     assert utts[2].path == str(tmp_path / "data" / "audio" / "rec2.flac")  # else the parent's
+
+
+def test_a_moved_corpus_hashes_as_before_and_a_changed_one_does_not(tmp_path):
+    """``corpus_hash`` (a bundle's ``split_hash``) knows a corpus again under other paths;
+    ``manifest_hash`` (``data_hash``) does not; a changed label or speaker changes both."""
+    import shutil
+
+    data, _ = kaldi_dir(tmp_path / "here")
+    shutil.copytree(tmp_path / "here", tmp_path / "there" / "corpus")
+    here, there = find_kaldi(data), find_kaldi(tmp_path / "there" / "corpus" / "data" / "train")
+    assert [u.path for u in here] != [u.path for u in there]
+    assert corpus_hash(here) == corpus_hash(there) and manifest_hash(here) != manifest_hash(there)
+    for changed in ({"text": "HELLO"}, {"speaker": "spk3"}, {"path": "/x/audio/rec9.wav"}):
+        other = [dataclasses.replace(here[0], **changed), *here[1:]]
+        assert corpus_hash(other) != corpus_hash(here)
+    assert corpus_hash(here[1:]) != corpus_hash(here)
 
 
 def test_a_folder_of_data_dirs_splits_by_their_names(tmp_path, capsys):

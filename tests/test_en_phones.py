@@ -4,6 +4,8 @@ speech it never heard (held-out speechocean762 speakers, native TIMIT speakers).
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from helpers import REPO, SHARED_DATA, one_line, run
@@ -65,44 +67,33 @@ def test_transcribes_native_speech_without_a_model_argument(capsys):
     assert report.total.error_rate < 60
 
 
+def copy_speechocean762(where: Path, *, lexicon: bool) -> Path:
+    """The corpus's Kaldi data dir copied to ``where/speechocean762/train`` (the audio folder
+    linked, not copied), with its lexicon or without: the corpus as another machine holds it,
+    under other paths."""
+    copy = where / "speechocean762"
+    shutil.copytree(SHARED_DATA / "speechocean762" / "train", copy / "train")
+    (copy / "WAVE").symlink_to(SHARED_DATA / "speechocean762" / "WAVE")
+    if lexicon:
+        (copy / "resource").mkdir()
+        shutil.copy(SHARED_DATA / "speechocean762/resource/lexicon.txt", copy / "resource")
+    return copy
+
+
 @pytest.mark.shared_data("speechocean762")
 def test_the_card_figure_is_reproduced_from_any_folder(capsys, monkeypatch, tmp_path):
-    """`lstmrec evaluate en-phones --data <speechocean762>` run outside the repository: the
-    held-out speakers come from the lists in the model's folder, and the lexicon its recipe
-    names relative to the repository is found inside the corpus; the card's PER, exactly."""
+    """`lstmrec evaluate en-phones --data <speechocean762>` run outside the repository, on a
+    copy of the corpus under other paths: the copy is known as the training set, so the
+    held-out speakers come from the lists in the model's folder; the lexicon its recipe names
+    relative to the repository is found inside the copy, and a missing one stops the run in
+    one line (not one per utterance); the card's PER, exactly."""
     card = json.loads((MODEL / "card.json").read_text(encoding="utf-8"))
     stated = next(e for e in card["error_rates"] if e["set"].startswith("speechocean762"))
     for name in ("dev_spk.list", "test_spk.list"):  # shipped with the model
         assert (MODEL / name).read_text() == (REPO / "configs/speechocean762" / name).read_text()
+    copy = copy_speechocean762(tmp_path / "corpora", lexicon=False)
     monkeypatch.chdir(tmp_path)
-    rc, out, err = run(
-        capsys, "evaluate", "en-phones", "--data", SHARED_DATA / "speechocean762",
-        "--format", "json", "--quiet",
-    )  # fmt: skip
-    assert rc == 0, err
-    result = json.loads(out)
-    assert result["speaker_lists_from"] == "the model's recipe"
-    assert result["num_utterances"] == stated["utterances"] == 320
-    assert round(result["error_rate"], 2) == stated["value"]
-    assert result["errors"] == stated["errors"] and result["reference_length"] == stated["total"]
-
-
-@pytest.mark.shared_data("speechocean762")
-def test_a_copy_of_the_corpus_without_its_lexicon(capsys, monkeypatch, tmp_path):
-    """A copy elsewhere is not the training set: the empty default split names the model's
-    speaker lists; with them, the missing lexicon stops the run in one line (not one per
-    utterance); with the lexicon back, the copy's own file is read."""
-    import shutil
-
-    copy = tmp_path / "corpora" / "speechocean762"
-    shutil.copytree(SHARED_DATA / "speechocean762" / "train", copy / "train")
-    (copy / "WAVE").symlink_to(SHARED_DATA / "speechocean762" / "WAVE")  # the audio, not copied
-    monkeypatch.chdir(tmp_path)
-    rc, _, err = run(capsys, "evaluate", "en-phones", "--data", copy / "train", "--quiet")
-    assert rc == 2 and one_line(err).endswith(f"--test-speakers {MODEL / 'test_spk.list'})")
-    one = tmp_path / "one.list"
-    one.write_text("0575\n")
-    args = ("evaluate", "en-phones", "--data", copy / "train", "--test-speakers", one, "--quiet")
+    args = ("evaluate", "en-phones", "--data", copy / "train", "--format", "json", "--quiet")
     rc, out, err = run(capsys, *args)
     assert rc == 2 and not out
     assert one_line(err) == (
@@ -112,6 +103,31 @@ def test_a_copy_of_the_corpus_without_its_lexicon(capsys, monkeypatch, tmp_path)
     )
     (copy / "resource").mkdir()
     shutil.copy(SHARED_DATA / "speechocean762/resource/lexicon.txt", copy / "resource")
-    rc, out, err = run(capsys, *args, "--format", "json")
+    rc, out, err = run(capsys, *args)
+    assert rc == 0, err
+    result = json.loads(out)
+    assert result["speaker_lists_from"] == "the model's recipe"
+    assert result["num_utterances"] == stated["utterances"] == 320
+    assert round(result["error_rate"], 2) == stated["value"]
+    assert result["errors"] == stated["errors"] and result["reference_length"] == stated["total"]
+
+
+@pytest.mark.shared_data("speechocean762")
+def test_another_corpus_in_its_place(capsys, monkeypatch, tmp_path):
+    """A corpus of the same name that differs from the training set (here in one transcript)
+    does not take the model's speaker lists: its empty default split names them; with a list
+    given, it is scored."""
+    copy = copy_speechocean762(tmp_path, lexicon=True)
+    text = copy / "train" / "text"
+    lines = text.read_text(encoding="utf-8").splitlines(keepends=True)
+    first, second = (line.split("\t", 1) for line in lines[:2])
+    text.write_text("".join([f"{first[0]}\t{second[1]}", *lines[1:]]), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = run(capsys, "evaluate", "en-phones", "--data", copy / "train", "--quiet")
+    assert rc == 2 and one_line(err).endswith(f"--test-speakers {MODEL / 'test_spk.list'})")
+    one = tmp_path / "one.list"
+    one.write_text("0575\n")
+    args = ("evaluate", "en-phones", "--data", copy / "train", "--test-speakers", one)
+    rc, out, err = run(capsys, *args, "--quiet", "--format", "json")
     assert rc == 0, err
     assert json.loads(out)["num_utterances"] == 20

@@ -225,7 +225,7 @@ def bundle_held_out(args, bundle) -> str:
 def recipe_lists_hint(bundle) -> str:
     """`` (the model's held-out speakers: --dev-speakers A --test-speakers B)`` when the
     bundle's recipe names speaker lists that exist but were not used (the corpus given is not
-    the training set it records, e.g. a copy elsewhere); else ``""``."""
+    the training set it records, e.g. one with an utterance more); else ``""``."""
     data = bundle.summary.get("recipe", {}).get("data", {})
     flags = [
         f"--{key.replace('_', '-')} {data[key]}"

@@ -17,7 +17,7 @@ from lstmrec.features.errors import DataError, report_or_raise
 from lstmrec.featurize import compute_features
 from lstmrec.inference.decoder import Decoder, decode_features, recipe_decoder
 from lstmrec.lexicon import CMUDICT
-from lstmrec.manifest import Utterance, manifest_hash
+from lstmrec.manifest import Utterance, corpus_hash, manifest_hash
 from lstmrec.phones import fold
 from lstmrec.scoring.align import Report, score
 from lstmrec.targets import Targets, symbols_text, text_words
@@ -27,7 +27,8 @@ def held_out_lists(bundle: Bundle, data: str | os.PathLike) -> tuple[str | None,
     """The speaker lists of the bundle's recipe (``[data] dev_speakers``, ``test_speakers``)
     when they are files that exist and ``data`` gives exactly the training split the bundle
     records (same ``split_hash``, the whole split before ``[data] max_utterances`` and skipped
-    utterances; ``data_hash`` in older bundles): its held-out speakers in that corpus.
+    utterances, wherever the corpus lies now; ``data_hash`` in older bundles, with the paths
+    trained from): its held-out speakers in that corpus.
     ``(None, None)`` otherwise: the corpus's own split rules apply."""
     recipe = bundle.summary.get("recipe", {}).get("data", {})
     lists = {k: recipe.get(k) for k in ("dev_speakers", "test_speakers")}
@@ -44,7 +45,7 @@ def held_out_lists(bundle: Bundle, data: str | os.PathLike) -> tuple[str | None,
     except DataError:
         return None, None
     recorded = bundle.summary.get("split_hash") or bundle.summary.get("data_hash")
-    if manifest_hash(train) != recorded:  # (older bundles record only the utterances trained on)
+    if recorded not in (corpus_hash(train), manifest_hash(train)):  # (older bundles: with paths)
         return None, None
     return lists["dev_speakers"], lists["test_speakers"]
 

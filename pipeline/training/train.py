@@ -28,7 +28,7 @@ from lstmrec.features.errors import DataError, report_or_raise
 from lstmrec.features.files import complete_dir, recover_dir, run_lock
 from lstmrec.featurize import check_ctc_fits, compute_features, default_cache_dir
 from lstmrec.inference.decoder import recognize_features
-from lstmrec.manifest import Utterance, manifest_hash
+from lstmrec.manifest import Utterance, corpus_hash, manifest_hash
 from lstmrec.models.ctc import default_jit_compile
 from lstmrec.scoring.align import Report, score
 from lstmrec.targets import Targets
@@ -452,7 +452,8 @@ def _train_in(
         "lstmrec_version": __version__,
         "recipe": recipe.to_dict(),
         "data_hash": state["data_hash"],  # of train_set.utts, as _initial_state checked
-        "split_hash": data_hash(train_utts),  # the whole split, before the cap and skips
+        "split_hash": corpus_hash(train_utts),  # the whole split, before the cap and skips,
+        # wherever the corpus lies
         "train_utterances": len(train_set.utts),
         **data.selection,
         "train_frames": frames,
