@@ -180,6 +180,24 @@ def test_train_resume_on_other_utterances_is_refused(capsys, speech_model, speec
     assert snapshot(out) == before
 
 
+def test_train_resumes_on_its_corpus_moved_elsewhere(capsys, speech_model, speech_corpus, tmp_path):
+    """The same utterances under other paths (the corpus copied to another disk or machine)
+    are the checkpoint's: the run resumes, and its summary records the paths it reads now."""
+    out, moved = tmp_path / "run", tmp_path / "elsewhere" / "corpus"
+    shutil.copytree(speech_model["out"], out)
+    shutil.copytree(speech_corpus["root"], moved)
+    args = train_args(moved, out, "--resume", test_list=moved / "test_spk.list", epochs=3)
+    rc, stdout, err = run(capsys, *args)
+    assert rc == 0, err
+    assert "resuming after epoch 2" in stdout
+    summary = json.loads((out / "model" / "summary.json").read_text())
+    assert (
+        summary["epochs_run"] == 3
+        and summary["split_hash"] == speech_model["summary"]["split_hash"]
+    )
+    assert summary["data_hash"] != speech_model["summary"]["data_hash"]  # the paths it read
+
+
 def test_train_skips_bad_utterances_and_lists_them(capsys, bad_speaker, tmp_path):
     out = tmp_path / "run"
     rc, stdout, err = run(

@@ -274,10 +274,14 @@ def _silent(_line: str) -> None:
 def _initial_state(out_dir: Path, trainer, resuming, init_from, recipe, data, log) -> dict:
     """The loop state and weights a run starts from: its checkpoint's when resuming; else
     fresh, or ``init_from``'s weights, then (transducers) the prediction network pretrained."""
-    trained_on = data_hash(data.train.utts)
+    trained_on, found = data_hash(data.train.utts), corpus_hash(data.train.utts)
     if resuming:
         state = _restore(out_dir, trainer, log)
-        if state.setdefault("data_hash", trained_on) != trained_on:  # (older checkpoints: none)
+        if state.get("corpus_hash"):  # the same utterances, wherever the corpus lies now
+            same = state["corpus_hash"] == found
+        else:  # (older checkpoints: the paths too, or nothing)
+            same = state.setdefault("data_hash", trained_on) == trained_on
+        if not same:
             raise DataError(
                 "the checkpoint was trained on other utterances than --data and the recipe give "
                 "now (another corpus, split or max_utterances); resume with the run's own, or "
@@ -285,9 +289,10 @@ def _initial_state(out_dir: Path, trainer, resuming, init_from, recipe, data, lo
                 out_dir / CHECKPOINT,
             )
         log(f"resuming after epoch {state['epoch']} (checkpoint {out_dir / CHECKPOINT})")
+        state["data_hash"], state["corpus_hash"] = trained_on, found  # (paths as they are now)
         return state
     state = {"epoch": 0, "best_error": None, "best_epoch": 0, "wait": 0, "history": []}
-    state["data_hash"] = trained_on
+    state["data_hash"], state["corpus_hash"] = trained_on, found
     symbols = data.targets.symbols
     if init_from is not None:
         _init_from(trainer, init_from, recipe, symbols, log)
