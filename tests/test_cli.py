@@ -145,7 +145,10 @@ def test_train_resume_continues_exactly(capsys, speech_model, speech_corpus, tmp
     assert third["train_seconds_this_run"] == 0
 
 
-def test_train_resume_with_another_model_shape(capsys, speech_model, speech_corpus, tmp_path):
+def test_train_resume_with_another_model_shape(
+    capsys, recwarn, speech_model, speech_corpus, tmp_path
+):
+    """Refused in one line, nothing changed, and no warning of Keras's before it."""
     out = tmp_path / "run"
     shutil.copytree(speech_model["out"], out)
     before = snapshot(out / "model")
@@ -162,6 +165,7 @@ def test_train_resume_with_another_model_shape(capsys, speech_model, speech_corp
     assert rc == 2
     assert "checkpoint" in one_line(err)
     assert snapshot(out / "model") == before
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
 
 
 def test_train_resume_on_other_utterances_is_refused(capsys, speech_model, speech_corpus, tmp_path):

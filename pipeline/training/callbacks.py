@@ -7,6 +7,7 @@ import importlib.util
 import json
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -62,7 +63,11 @@ def best_weights(out_dir: Path) -> Path:
 def load_checkpoint(out_dir: Path, model, optimizer, trainable) -> dict:
     """Restore what :func:`save_checkpoint` wrote; returns the loop state."""
     ckpt = out_dir / CHECKPOINT
-    model.load_weights(ckpt / "model.weights.h5")
+    with warnings.catch_warnings(record=True) as said:  # Keras warns before a shape mismatch
+        warnings.simplefilter("always")
+        model.load_weights(ckpt / "model.weights.h5")  # a mismatch raises: its warnings go
+    for w in said:  # the weights fit: anything Keras said is passed on
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     optimizer.build(trainable)
     with np.load(ckpt / "optimizer.npz") as z:
         values = [z[f"arr_{i}"] for i in range(len(z.files))]
