@@ -14,6 +14,7 @@ from lstmrec.inference.lm_files import decoder_lm, read_arpa, read_lexicon, trai
 from lstmrec.models.align import ctc_log_likelihood
 from lstmrec.models.beam import beam_search, log_softmax
 from lstmrec.models.lm import BOS, EOS, LN10, UNK
+from lstmrec.targets import SPACE
 
 
 def test_witten_bell_bigram_by_hand():
@@ -190,6 +191,18 @@ def test_lexicon_needs_a_space_and_spellable_words(tmp_path):
     (tmp_path / "lex").write_text("xyz\n")
     with pytest.raises(DataError, match="no lexicon word"):
         decoder_lm(CHARS, lm_path=tmp_path / "w.arpa", lexicon_path=tmp_path / "lex")
+
+
+def test_a_missing_lexicon_is_named_before_the_lm_is_judged(tmp_path):
+    """A character LM with a lexicon is refused, but a lexicon that is not there is the first
+    thing to say (and is said before the LM is read)."""
+    write_arpa(train_ngram([["a", SPACE, "b"]], 1), tmp_path / "c.arpa")
+    with pytest.raises(DataError, match="lexicon file not found") as e:
+        decoder_lm(CHARS, lm_path=tmp_path / "no.arpa", lexicon_path=tmp_path / "no-lex")
+    assert e.value.path == str(tmp_path / "no-lex")
+    (tmp_path / "lex").write_text("ab\n")
+    with pytest.raises(DataError, match="a lexicon needs a word LM"):
+        decoder_lm(CHARS, lm_path=tmp_path / "c.arpa", lexicon_path=tmp_path / "lex")
 
 
 def test_unfinished_word_cannot_end_a_sentence(tmp_path):

@@ -260,9 +260,10 @@ def decoder_lm(
     :data:`SPACE` for the space). With a lexicon it is a word model, and the symbols spell
     lexicon words separated by the space symbol.
     """
+    words = None if lexicon_path is None else read_lexicon(lexicon_path)  # first: it is cheap
     ngram = read_arpa(lm_path)
     tokens = symbol_tokens(classes)
-    if lexicon_path is None:
+    if words is None:
         lm = SymbolLM(ngram, tokens)
         if lm.missing:
             shown = ", ".join(lm.missing[:5])
@@ -290,7 +291,6 @@ def decoder_lm(
         out = [by_char.get(ch) for ch in word]
         return None if None in out else out
 
-    words = read_lexicon(lexicon_path)
     if not any(w in ngram.ids for w in words):
         raise DataError("no lexicon word is in the LM; is it a word LM?", lm_path)
     lm = LexiconLM(ngram, words, spell=spell, space=ids[SPACE], num_classes=len(tokens))
