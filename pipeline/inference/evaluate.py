@@ -23,6 +23,13 @@ from lstmrec.scoring.align import Report, score
 from lstmrec.targets import Targets, symbols_text, text_words
 
 
+def recipe_speaker_lists(bundle: Bundle) -> dict[str, str | None]:
+    """``{"dev_speakers": ..., "test_speakers": ...}`` as the bundle's recipe names them
+    (``None`` where it names none)."""
+    recipe = bundle.summary.get("recipe", {}).get("data", {})
+    return {k: recipe.get(k) for k in ("dev_speakers", "test_speakers")}
+
+
 def held_out_lists(bundle: Bundle, data: str | os.PathLike) -> tuple[str | None, str | None]:
     """The speaker lists of the bundle's recipe (``[data] dev_speakers``, ``test_speakers``)
     when they are files that exist and ``data`` gives exactly the training split the bundle
@@ -31,7 +38,7 @@ def held_out_lists(bundle: Bundle, data: str | os.PathLike) -> tuple[str | None,
     trained from): its held-out speakers in that corpus.
     ``(None, None)`` otherwise: the corpus's own split rules apply."""
     recipe = bundle.summary.get("recipe", {}).get("data", {})
-    lists = {k: recipe.get(k) for k in ("dev_speakers", "test_speakers")}
+    lists = recipe_speaker_lists(bundle)
     if not any(lists.values()) or not all(Path(p).is_file() for p in lists.values() if p):
         return None, None
     try:
