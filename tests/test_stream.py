@@ -360,11 +360,18 @@ def test_stream_refusals(forward_model, speech_corpus, capsys, tmp_path):
         (["--engine", "keras"], "cannot be combined with --engine keras"),
         ([path], "takes one input (a file or -), not 2"),
         (["--rate", "16000"], "--rate is for raw PCM on standard input"),
+        (["--chunk-ms", "0"], "--chunk-ms 0 must be a positive number of milliseconds"),
+        (["--chunk-ms", "nan"], "--chunk-ms nan must be a positive number of milliseconds"),
+        (["--chunk-ms", "inf"], "--chunk-ms inf must be a positive number of milliseconds"),
     ]:
         rc, _, err = run(capsys, "transcribe", "--stream", "--model", forward_model, *extra, path)
         assert rc == 2 and reason in one_line(err), extra
     rc, _, err = run(capsys, "transcribe", "--stream", "--model", forward_model, tmp_path / "x.wav")
     assert rc == 2 and one_line(err).endswith("x.wav: no such file")
+    # a block longer than the file is the whole file at once
+    huge = ["--no-realtime", "--chunk-ms", "1e308", "--model", forward_model, path]
+    rc, out, err = run(capsys, "transcribe", "--stream", *huge)
+    assert rc == 0 and out, err
     fast = tmp_path / "8k.wav"
     sf.write(fast, np.zeros(8000, np.int16), 8000)
     rc, _, err = run(capsys, "transcribe", "--stream", "--model", forward_model, fast)
