@@ -169,6 +169,22 @@ def test_an_existing_folder_is_never_overwritten(speech_model, tmp_path, capsys)
     assert file.read_text() == "x"
 
 
+def test_an_interrupted_export_leaves_nothing_and_says_so(
+    speech_model, tmp_path, capsys, monkeypatch
+):
+    import lstmrec.inference.export as export_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_module, "_write_artifact", interrupted)
+    out = tmp_path / "out"
+    rc, _, err = run(capsys, "export", speech_model["bundle"], "--format", "onnx", "--out", out)
+    assert rc == 130
+    assert one_line(err) == "lstmrec: interrupted"  # no word of training or --resume
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary one
+
+
 def test_an_unknown_format_is_one_line(speech_model, tmp_path, capsys):
     rc, _, err = run(capsys, "export", speech_model["bundle"], "--format", "tflite",
                      "--out", tmp_path / "out")  # fmt: skip
