@@ -169,6 +169,24 @@ def test_an_existing_folder_is_never_overwritten(speech_model, tmp_path, capsys)
     assert file.read_text() == "x"
 
 
+@pytest.mark.parametrize("fmt", ["onnx", "litert"])
+def test_a_damaged_or_missing_artifact_is_one_line(fmt, speech_model, tmp_path_factory, capsys):
+    import shutil
+
+    from lstmrec.features.errors import DataError
+
+    folder = tmp_path_factory.mktemp("damaged") / fmt
+    shutil.copytree(export(tmp_path_factory, capsys, speech_model["bundle"], fmt), folder)
+    artifact = folder / json.loads((folder / "export.json").read_text())["artifact"]
+    artifact.write_bytes(artifact.read_bytes()[:1000])  # cut short, as by a full disk
+    with pytest.raises(DataError, match=f"cannot load the {fmt} artifact") as caught:
+        load_exported(folder)
+    assert caught.value.path == str(artifact)
+    artifact.unlink()
+    with pytest.raises(DataError, match="artifact named in export.json is missing"):
+        load_exported(folder)
+
+
 def test_an_interrupted_export_leaves_nothing_and_says_so(
     speech_model, tmp_path, capsys, monkeypatch
 ):
