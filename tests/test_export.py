@@ -167,6 +167,11 @@ def test_an_existing_folder_is_never_overwritten(speech_model, tmp_path, capsys)
     rc, _, err = run(capsys, "export", speech_model["bundle"], "--format", "onnx", "--out", file)
     assert rc == 2 and "--out exists" in one_line(err)
     assert file.read_text() == "x"
+    under = file / "export"
+    rc, out, err = run(capsys, "export", speech_model["bundle"], "--format", "onnx", "--out", under)
+    assert rc == 2 and out == ""  # refused before the model is loaded
+    assert one_line(err) == f"lstmrec: {file}: is a file, so --out {under} cannot be made inside it"
+    assert file.read_text() == "x"
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "litert"])
