@@ -378,6 +378,15 @@ def test_stream_refusals(forward_model, speech_corpus, capsys, tmp_path):
     assert rc == 2 and "8000 Hz is not the model's 16000 Hz" in one_line(err)
 
 
+def test_the_latency_bench_takes_a_shipped_models_name(tmp_path):
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(8000, np.int16), 16000)
+    bench = [sys.executable, str(REPO / "scripts" / "bench_stream.py"), "--model", "en-phones"]
+    done = subprocess.run([*bench, str(wav)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "a bidirectional model cannot stream" in one_line(done.stderr)  # found, then refused
+
+
 # ---------------------------------------------------------------------------------------------
 # The latency bench's arithmetic (no timing: compute time is taken as zero)
 
