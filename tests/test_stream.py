@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import contextlib
 import io
 import json
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -376,6 +377,27 @@ def test_stream_refusals(forward_model, speech_corpus, capsys, tmp_path):
     sf.write(fast, np.zeros(8000, np.int16), 8000)
     rc, _, err = run(capsys, "transcribe", "--stream", "--model", forward_model, fast)
     assert rc == 2 and "8000 Hz is not the model's 16000 Hz" in one_line(err)
+
+
+def test_python_streaming_takes_samples_as_transcribe_does(forward_model):
+    from lstmrec.inference.stream import StreamingTranscriber
+
+    bundle = load_bundle(forward_model, engine="numpy")
+    pcm = (sf.read(sample_wav(), dtype="int16")[0][:16000]).astype(np.int16)  # 1 s
+
+    def phones(samples) -> list:
+        stream = StreamingTranscriber(bundle)
+        return stream.push(samples) + stream.finish()
+
+    want = phones(pcm.astype(np.float32) / 32768)
+    assert want and phones(pcm) == want  # integer PCM is scaled, as model.transcribe does
+    assert phones(np.stack([pcm, pcm], axis=1)) == want  # channels averaged, not interleaved
+    for bad, reason in [
+        (np.full(800, np.nan, np.float32), "<array>: audio contains NaN or infinite samples"),
+        (np.zeros((800, 2, 2), np.float32), "samples of shape (800, 2, 2): not (N,)"),
+    ]:
+        with pytest.raises(DataError, match=re.escape(reason)):
+            StreamingTranscriber(bundle).push(bad)
 
 
 def test_the_latency_bench_takes_a_shipped_models_name(tmp_path):
