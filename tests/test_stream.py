@@ -379,6 +379,21 @@ def test_stream_refusals(forward_model, speech_corpus, capsys, tmp_path):
     assert rc == 2 and "8000 Hz is not the model's 16000 Hz" in one_line(err)
 
 
+def test_the_docs_name_every_flag_stream_refuses():
+    from lstmrec.cli.main import build_parser
+    from lstmrec.cli.stream import _check_args
+
+    docs = " ".join((REPO / "docs" / "streaming.md").read_text().split())
+    given = {"beam": 8, "nbest": 2, "lm": "x.arpa", "lexicon": "x.txt", "plot": "x.png",
+             "data": "x", "runner": "direct", "output": "x.jsonl", "engine": "keras"}  # fmt: skip
+    for name, value in given.items():
+        args = build_parser().parse_args(["transcribe", "--stream", "x.wav"])
+        setattr(args, name, value)
+        with pytest.raises(DataError) as caught:
+            _check_args(args)
+        assert f"`--{name}" in docs, caught.value.reason
+
+
 def test_python_streaming_takes_samples_as_transcribe_does(forward_model):
     from lstmrec.inference.stream import StreamingTranscriber
 
