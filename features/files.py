@@ -226,12 +226,12 @@ def _sync_tree(folder: Path) -> None:
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
-    if not final.exists():
+    if not os.path.lexists(final):
         os.rename(tmp, final)
         fault_point("rename", final)
     elif _exchange(tmp, final):
         fault_point("rename", final)
-        shutil.rmtree(tmp)  # now the old folder
+        _remove_old(tmp)  # now the old folder, or a link that was there (replaced, not followed)
         fault_point("remove", tmp)
     else:
         suffix = tmp.name.rsplit("-", 1)[-1]
@@ -243,9 +243,18 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
         fault_point("rename", old)
         os.rename(new, final)
         fault_point("rename", final)
-        shutil.rmtree(old)
+        _remove_old(old)
         fault_point("remove", old)
     _fsync_dir(final.parent)
+
+
+def _remove_old(path: Path) -> None:
+    """Remove what a folder write set aside: the old folder, or a symbolic link (not followed:
+    the folder it points to is left as it is)."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+    else:
+        shutil.rmtree(path)
 
 
 @contextlib.contextmanager

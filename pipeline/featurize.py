@@ -65,15 +65,10 @@ def checked_features(
     return feats
 
 
-def signal_samples(
-    signal: np.ndarray, sample_rate: int, config: FeatureConfig, source: str | None
-) -> np.ndarray:
-    """Samples in memory as :func:`load_audio` gives a file's: mono float32 ``(N,)`` at
-    ``config.sample_rate`` Hz, or :class:`DataError` naming ``source``.
-
-    ``signal`` is ``(N,)`` or ``(N, C)`` (channels averaged), float in [-1, 1] or integer PCM
-    (scaled to [-1, 1) by its type's range: int16 / 32768), at ``sample_rate`` Hz.
-    """
+def mono_samples(signal: np.ndarray, source: str | None) -> np.ndarray:
+    """Samples in memory as mono float32 ``(N,)``, at their own rate, or :class:`DataError`
+    naming ``source``: ``signal`` is ``(N,)`` or ``(N, C)`` (channels averaged), float in
+    [-1, 1] or integer PCM (scaled to [-1, 1) by its type's range: int16 / 32768), finite."""
     x = np.asarray(signal)
     if np.issubdtype(x.dtype, np.integer):
         x = x.astype(np.float32) / float(2 ** (8 * x.dtype.itemsize - 1))
@@ -83,10 +78,23 @@ def signal_samples(
         x = x.mean(axis=1, dtype=np.float32)  # (N, C) -> (N,)
     if x.ndim != 1:
         raise DataError(f"samples of shape {np.shape(signal)}: not (N,) or (N, channels)", source)
-    if len(x) == 0:  # as load_audio says it of a file
-        raise DataError("empty audio (0 samples)", source)
     if not np.isfinite(x).all():
         raise DataError("audio contains NaN or infinite samples", source)
+    return x.astype(np.float32, copy=False)
+
+
+def signal_samples(
+    signal: np.ndarray, sample_rate: int, config: FeatureConfig, source: str | None
+) -> np.ndarray:
+    """Samples in memory as :func:`load_audio` gives a file's: mono float32 ``(N,)`` at
+    ``config.sample_rate`` Hz, or :class:`DataError` naming ``source``.
+
+    ``signal`` is ``(N,)`` or ``(N, C)`` (channels averaged), float in [-1, 1] or integer PCM
+    (scaled to [-1, 1) by its type's range: int16 / 32768), at ``sample_rate`` Hz.
+    """
+    x = mono_samples(signal, source)
+    if len(x) == 0:  # as load_audio says it of a file
+        raise DataError("empty audio (0 samples)", source)
     if sample_rate <= 0:
         raise DataError(f"sample rate {sample_rate} is not positive", source)
     return resample(x, orig_sr=int(sample_rate), target_sr=config.sample_rate)

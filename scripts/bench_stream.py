@@ -28,6 +28,7 @@ from lstmrec.bundle import load_bundle
 from lstmrec.corpora.splits import load_split
 from lstmrec.features.errors import DataError
 from lstmrec.inference.transcribe import expand_inputs
+from lstmrec.shipped import resolve_model
 
 
 def utterances(args) -> list[tuple[str, tuple | None, tuple | None]]:
@@ -44,7 +45,9 @@ def utterances(args) -> list[tuple[str, tuple | None, tuple | None]]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("inputs", nargs="*", help="audio files or folders")
-    p.add_argument("--model", required=True, help="bundle of a forward-only CTC model")
+    p.add_argument(
+        "--model", required=True, help="bundle (or shipped model name) of a forward-only CTC model"
+    )
     p.add_argument("--data", help="corpus whose --split to stream (with its reference phones)")
     p.add_argument("--split", default="core-test", help="split of --data (core-test)")
     p.add_argument("--test-speakers", help="speaker-list file of the test splits")
@@ -54,7 +57,7 @@ def main() -> int:
     p.add_argument("--format", choices=["text", "json"], default="text")
     args = p.parse_args()
     try:
-        bundle = load_bundle(args.model, engine="numpy")
+        bundle = load_bundle(resolve_model(args.model), engine="numpy")
         utts = utterances(args)
         if not utts:
             raise DataError("no utterances: give files, folders or --data")

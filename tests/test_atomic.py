@@ -46,6 +46,22 @@ def test_an_existing_link_is_replaced_not_followed(tmp_path):
     assert not target.is_symlink()
 
 
+@pytest.mark.parametrize("points_to", ["an empty folder", "nothing"])
+def test_a_link_where_a_folder_goes_is_replaced_not_followed(tmp_path, points_to):
+    folder = tmp_path / "elsewhere"
+    if points_to == "an empty folder":
+        folder.mkdir()
+    final = tmp_path / "out"
+    final.symlink_to(folder)
+    with files.atomic_dir(final) as tmp:
+        (tmp / "a.txt").write_text("new\n")
+    assert not final.is_symlink() and (final / "a.txt").read_text() == "new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out", "elsewhere"] if points_to == "an empty folder" else ["out"]
+    )  # no temporary or set-aside link left beside it
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
 def test_new_files_get_the_usual_mode_not_mkstemps_0600(tmp_path):
     write_text(tmp_path / "a.txt", "x")
     umask = os.umask(0)

@@ -167,6 +167,45 @@ def test_an_existing_folder_is_never_overwritten(speech_model, tmp_path, capsys)
     rc, _, err = run(capsys, "export", speech_model["bundle"], "--format", "onnx", "--out", file)
     assert rc == 2 and "--out exists" in one_line(err)
     assert file.read_text() == "x"
+    under = file / "export"
+    rc, out, err = run(capsys, "export", speech_model["bundle"], "--format", "onnx", "--out", under)
+    assert rc == 2 and out == ""  # refused before the model is loaded
+    assert one_line(err) == f"lstmrec: {file}: is a file, so --out {under} cannot be made inside it"
+    assert file.read_text() == "x"
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "litert"])
+def test_a_damaged_or_missing_artifact_is_one_line(fmt, speech_model, tmp_path_factory, capsys):
+    import shutil
+
+    from lstmrec.features.errors import DataError
+
+    folder = tmp_path_factory.mktemp("damaged") / fmt
+    shutil.copytree(export(tmp_path_factory, capsys, speech_model["bundle"], fmt), folder)
+    artifact = folder / json.loads((folder / "export.json").read_text())["artifact"]
+    artifact.write_bytes(artifact.read_bytes()[:1000])  # cut short, as by a full disk
+    with pytest.raises(DataError, match=f"cannot load the {fmt} artifact") as caught:
+        load_exported(folder)
+    assert caught.value.path == str(artifact)
+    artifact.unlink()
+    with pytest.raises(DataError, match="artifact named in export.json is missing"):
+        load_exported(folder)
+
+
+def test_an_interrupted_export_leaves_nothing_and_says_so(
+    speech_model, tmp_path, capsys, monkeypatch
+):
+    import lstmrec.inference.export as export_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_module, "_write_artifact", interrupted)
+    out = tmp_path / "out"
+    rc, _, err = run(capsys, "export", speech_model["bundle"], "--format", "onnx", "--out", out)
+    assert rc == 130
+    assert one_line(err) == "lstmrec: interrupted"  # no word of training or --resume
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor a temporary one
 
 
 def test_an_unknown_format_is_one_line(speech_model, tmp_path, capsys):

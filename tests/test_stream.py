@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import contextlib
 import io
 import json
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -360,15 +361,67 @@ def test_stream_refusals(forward_model, speech_corpus, capsys, tmp_path):
         (["--engine", "keras"], "cannot be combined with --engine keras"),
         ([path], "takes one input (a file or -), not 2"),
         (["--rate", "16000"], "--rate is for raw PCM on standard input"),
+        (["--chunk-ms", "0"], "--chunk-ms 0 must be a positive number of milliseconds"),
+        (["--chunk-ms", "nan"], "--chunk-ms nan must be a positive number of milliseconds"),
+        (["--chunk-ms", "inf"], "--chunk-ms inf must be a positive number of milliseconds"),
     ]:
         rc, _, err = run(capsys, "transcribe", "--stream", "--model", forward_model, *extra, path)
         assert rc == 2 and reason in one_line(err), extra
     rc, _, err = run(capsys, "transcribe", "--stream", "--model", forward_model, tmp_path / "x.wav")
     assert rc == 2 and one_line(err).endswith("x.wav: no such file")
+    # a block longer than the file is the whole file at once
+    huge = ["--no-realtime", "--chunk-ms", "1e308", "--model", forward_model, path]
+    rc, out, err = run(capsys, "transcribe", "--stream", *huge)
+    assert rc == 0 and out, err
     fast = tmp_path / "8k.wav"
     sf.write(fast, np.zeros(8000, np.int16), 8000)
     rc, _, err = run(capsys, "transcribe", "--stream", "--model", forward_model, fast)
     assert rc == 2 and "8000 Hz is not the model's 16000 Hz" in one_line(err)
+
+
+def test_the_docs_name_every_flag_stream_refuses():
+    from lstmrec.cli.main import build_parser
+    from lstmrec.cli.stream import _check_args
+
+    docs = " ".join((REPO / "docs" / "streaming.md").read_text().split())
+    given = {"beam": 8, "nbest": 2, "lm": "x.arpa", "lexicon": "x.txt", "plot": "x.png",
+             "data": "x", "runner": "direct", "output": "x.jsonl", "engine": "keras"}  # fmt: skip
+    for name, value in given.items():
+        args = build_parser().parse_args(["transcribe", "--stream", "x.wav"])
+        setattr(args, name, value)
+        with pytest.raises(DataError) as caught:
+            _check_args(args)
+        assert f"`--{name}" in docs, caught.value.reason
+
+
+def test_python_streaming_takes_samples_as_transcribe_does(forward_model):
+    from lstmrec.inference.stream import StreamingTranscriber
+
+    bundle = load_bundle(forward_model, engine="numpy")
+    pcm = (sf.read(sample_wav(), dtype="int16")[0][:16000]).astype(np.int16)  # 1 s
+
+    def phones(samples) -> list:
+        stream = StreamingTranscriber(bundle)
+        return stream.push(samples) + stream.finish()
+
+    want = phones(pcm.astype(np.float32) / 32768)
+    assert want and phones(pcm) == want  # integer PCM is scaled, as model.transcribe does
+    assert phones(np.stack([pcm, pcm], axis=1)) == want  # channels averaged, not interleaved
+    for bad, reason in [
+        (np.full(800, np.nan, np.float32), "<array>: audio contains NaN or infinite samples"),
+        (np.zeros((800, 2, 2), np.float32), "samples of shape (800, 2, 2): not (N,)"),
+    ]:
+        with pytest.raises(DataError, match=re.escape(reason)):
+            StreamingTranscriber(bundle).push(bad)
+
+
+def test_the_latency_bench_takes_a_shipped_models_name(tmp_path):
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(8000, np.int16), 16000)
+    bench = [sys.executable, str(REPO / "scripts" / "bench_stream.py"), "--model", "en-phones"]
+    done = subprocess.run([*bench, str(wav)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "a bidirectional model cannot stream" in one_line(done.stderr)  # found, then refused
 
 
 # ---------------------------------------------------------------------------------------------

@@ -417,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lstmrec: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("lstmrec: interrupted (training continues with --resume)", file=sys.stderr)
+        resume = " (training continues with --resume)" if args.command == "train" else ""
+        print(f"lstmrec: interrupted{resume}", file=sys.stderr)
         return 130
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""

@@ -5,6 +5,7 @@ See :mod:`lstmrec.inference.stream` for when a phone is final."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 from lstmrec.bundle import load_bundle
@@ -16,6 +17,7 @@ from lstmrec.scoring.ids import STDIN, file_ids
 from lstmrec.targets import symbols_text
 
 CHUNK_MS = 10.0  # audio read from a file at a time: one 10 ms frame shift
+MAX_BLOCK = 2**31  # samples read at a time at most, whatever --chunk-ms asks
 EXIT_INTERRUPTED = 130  # Ctrl-C: the phones so far and the last ones are printed first
 
 
@@ -37,7 +39,8 @@ def cmd_stream(args) -> int:
     if path == STDIN:
         blocks = source.blocks()  # as the bytes arrive
     else:
-        blocks = source.blocks(max(1, round(rate * args.chunk_ms / 1000)))
+        size = min(rate * args.chunk_ms / 1000, MAX_BLOCK)  # (samples) no overflow for 1e308
+        blocks = source.blocks(max(1, round(size)))
         blocks = blocks if args.no_realtime else paced(blocks, rate)
     utt_id = file_ids([path])[path]
     try:
@@ -75,8 +78,8 @@ def _check_args(args) -> str:
     for flag, given in conflicts.items():
         if given:
             raise DataError(f"--stream cannot be combined with {flag}")
-    if args.chunk_ms <= 0:
-        raise DataError(f"--chunk-ms {args.chunk_ms:g} must be positive")
+    if not (math.isfinite(args.chunk_ms) and args.chunk_ms > 0):
+        raise DataError(f"--chunk-ms {args.chunk_ms:g} must be a positive number of milliseconds")
     return args.inputs[0]
 
 

@@ -85,13 +85,16 @@ CHECK_TOLERANCE = 1e-3  # largest |logit difference| accepted against the Keras 
 
 def check_request(model: str | os.PathLike, fmt: str, out: str | os.PathLike) -> Path:
     """Refuse (:class:`DataError`) an export that cannot be done, before anything is loaded:
-    an unknown ``fmt``, an ``out`` that exists and is not an empty folder, a missing optional
-    package, a folder that is not a bundle. Returns the bundle's folder."""
+    an unknown ``fmt``, an ``out`` that exists and is not an empty folder or lies under a file, a
+    missing optional package, a folder that is not a bundle. Returns the bundle's folder."""
     if fmt not in FORMATS:
         raise DataError(f"unknown export format {fmt!r} (choose {', '.join(FORMATS)})")
     out = Path(out)
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         raise DataError("--out exists and is not an empty folder; choose a new one", out)
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise DataError(f"is a file, so --out {out} cannot be made inside it", above)
     path = complete_dir(model) or Path(model)
     read_bundle_meta(path)
     missing = [pip for module, pip in NEEDS[fmt] if not _importable(module)]

@@ -121,7 +121,8 @@ def load_exported(folder: str | os.PathLike) -> ExportedModel | ExportedTransduc
     runtime: an :class:`ExportedModel` for a CTC export, an :class:`ExportedTransducer` for a
     transducer export.
 
-    Raises :class:`DataError` when the folder is not an export or its runtime is missing."""
+    Raises :class:`DataError` when the folder is not an export, its runtime is missing, or an
+    artifact is missing or cannot be loaded (a damaged file)."""
     folder = Path(folder)
     try:
         meta = json.loads((folder / EXPORT_FILE).read_text(encoding="utf-8"))
@@ -140,10 +141,18 @@ def load_exported(folder: str | os.PathLike) -> ExportedModel | ExportedTransduc
     if fmt not in FORMATS:
         raise DataError(f"{EXPORT_FILE} names an unknown format {fmt!r}", folder)
     loader = {"savedmodel": _savedmodel, "onnx": _onnx, "litert": _litert}[fmt]
-    try:
-        runs = {name: loader(path) for name, path in files.items()}
-    except ImportError as e:
-        raise DataError(f"running a {fmt} artifact needs {e.name}", folder) from None
+    for path in files.values():
+        if not path.exists():
+            raise DataError(f"the {fmt} artifact named in {EXPORT_FILE} is missing", path)
+    runs = {}
+    for name, path in files.items():
+        try:
+            runs[name] = loader(path)
+        except ImportError as e:
+            raise DataError(f"running a {fmt} artifact needs {e.name}", folder) from None
+        except Exception as e:  # each runtime has its own errors for a damaged file
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise DataError(f"cannot load the {fmt} artifact ({first})", path) from None
     batch = 1 if batch == 1 else None
     if kind == "transducer":
         return ExportedTransducer(fmt, runs, batch=batch, units=units, classes=classes)

@@ -25,11 +25,14 @@ from lstmrec.bundle import Bundle
 from lstmrec.features.audio import apply_cmvn
 from lstmrec.features.errors import DataError
 from lstmrec.features.stream import FeatureStream
+from lstmrec.featurize import mono_samples
 from lstmrec.inference.transcribe import TimedPhone, Transcript, boundary_s, speech_unit
 from lstmrec.models.decoding import Token
 from lstmrec.models.numpy_blstm import NumpyBLSTM, UnsupportedModel
 from lstmrec.models.numpy_stream import GreedyStream, IncrementalModel
 from lstmrec.phones import fold
+
+ARRAY = "<array>"  # the name of samples in memory in errors, as model.transcribe gives it
 
 
 class StreamingTranscriber:
@@ -43,7 +46,9 @@ class StreamingTranscriber:
         source: the bundle's path, named in errors.
 
     Raises :class:`DataError` for a bundle that cannot stream (bidirectional, a transducer,
-    an ink model). Samples are mono float32 at ``bundle.features.sample_rate``.
+    an ink model). Samples are at ``bundle.features.sample_rate``, as ``model.transcribe``
+    takes them in memory: ``(N,)`` or ``(N, channels)`` (averaged), float in [-1, 1] or integer
+    PCM (int16 / 32768); other shapes and NaN or infinite samples are a :class:`DataError`.
     """
 
     def __init__(self, bundle: Bundle, *, fold_to: int | None = None, source=None) -> None:
@@ -66,8 +71,8 @@ class StreamingTranscriber:
         return self.features.samples / self.bundle.features.sample_rate
 
     def push(self, samples: np.ndarray) -> list[TimedPhone]:
-        """Add mono float32 samples ``(N,)``; the phones now final, in order."""
-        return self._decode(self.features.push(samples), final=False)
+        """Add samples ``(N,)`` or ``(N, channels)``; the phones now final, in order."""
+        return self._decode(self.features.push(mono_samples(samples, ARRAY)), final=False)
 
     def finish(self) -> list[TimedPhone]:
         """The end of the audio: the phones that waited for it. :class:`DataError` when the
