@@ -156,3 +156,27 @@ def test_beam_transcription_runs_on_the_numpy_engine(beam, tmp_path):
     )
     assert proc.stdout.splitlines()[-1] == "0 []", proc.stderr[-2000:]
     assert "cuInit" not in proc.stderr
+
+
+def test_a_runner_that_cannot_run_is_one_line(beam, utts, tmp_path, capsys):
+    """A mistyped runner name is the runner's reason on one line (exit status 2), for features
+    and for transcription, and leaves no temporary folder in the cache."""
+    write_manifest(utts[:2], tmp_path / "m.jsonl")
+    cache = tmp_path / "c"
+    rc = main(
+        [
+            *("features", "--data", str(tmp_path / "m.jsonl"), "--splits", "all", "--keep-sa"),
+            *("--cache", str(cache), "--runner", "DirectRuner"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert "lstmrec: Beam runner DirectRuner failed: Unexpected pipeline runner" in err
+    assert not cache.exists() or not list(cache.glob("*.tmp-*"))
+    bundle = tiny_bundle(tmp_path / "model")
+    out = tmp_path / "out.jsonl"
+    argv = ["transcribe", str(bundle), utts[0].path, "--runner", "DirectRuner", "--output"]
+    rc = main([*argv, str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and "Unexpected pipeline runner" in err
+    assert not list(tmp_path.glob("out.jsonl*"))

@@ -60,6 +60,24 @@ def pipeline_options(runner: str, *, num_workers: int = 1, extra: Sequence[str] 
     return PipelineOptions(flags)
 
 
+def run_pipeline(beam, options, build: Callable) -> None:
+    """Build a pipeline with ``build(p)`` and run it to the end. A runner that cannot be made or
+    cannot run it (an unknown name, options it needs, a job server it cannot reach) is a
+    :class:`DataError` with the runner's reason on one line, not a traceback."""
+    from apache_beam.options.pipeline_options import StandardOptions  # Beam: only when it runs
+
+    runner = options.view_as(StandardOptions).runner
+    try:
+        p = beam.Pipeline(options=options)
+        build(p)
+        p.run().wait_until_finish()
+    except DataError:
+        raise
+    except (ValueError, RuntimeError, OSError) as e:
+        reason = " ".join(str(e).split())
+        raise DataError(f"Beam runner {runner} failed: {reason}") from None
+
+
 def _featurize(utt: Utterance, config: FeatureConfig, num_shards: int):
     """``(shard, (id, features or None, error or None))`` for one utterance."""
     shard = int.from_bytes(utt.id.encode()[-4:].rjust(4, b"\0"), "big") % num_shards
@@ -106,15 +124,18 @@ def beam_features(
         tmp.mkdir(parents=True)
         shards = max(1, -(-len(utts) // UTTERANCES_PER_SHARD))
         try:
-            with beam.Pipeline(options=options) as p:
-                _ = (
+            run_pipeline(
+                beam,
+                options,
+                lambda p: (
                     p
                     | "utterances" >> beam.Create(list(utts))
                     | "spread" >> beam.Reshuffle()  # Create makes one bundle: one worker
                     | "features" >> beam.Map(_featurize, config, shards)
                     | "by shard" >> beam.GroupByKey()
                     | "write" >> beam.Map(_write_shard, str(tmp), shards)
-                )
+                ),
+            )
             os.replace(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -159,15 +180,18 @@ def beam_transcribe(
     from apache_beam.io.filesystems import FileSystems  # Beam: only when it runs
 
     tmp = f"{output}.tmp-{uuid.uuid4().hex[:8]}"
-    with beam.Pipeline(options=options) as p:
-        _ = (
+    run_pipeline(
+        beam,
+        options,
+        lambda p: (
             p
             | "files" >> beam.Create(list(files))
             | "spread" >> beam.Reshuffle()
             | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=16)
             | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to, engine))
             | "write" >> beam.io.WriteToText(tmp, num_shards=1, shard_name_template="")
-        )
+        ),
+    )
     FileSystems.rename([tmp], [output])
     with FileSystems.open(output) as f:
         text = f.read().decode("utf-8")
