@@ -180,3 +180,25 @@ def test_a_runner_that_cannot_run_is_one_line(beam, utts, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "Traceback" not in err and "Unexpected pipeline runner" in err
     assert not list(tmp_path.glob("out.jsonl*"))
+
+
+def test_beam_transcription_names_files_as_plain_transcription(beam, utts, tmp_path, capsys):
+    """Ids are relative to the folder holding all the inputs, whichever batch a worker gets:
+    two speakers' ``SA1.WAV`` stay two ids, the ones ``transcribe --format json`` prints."""
+    folder = tmp_path / "in"
+    for speaker in ("faks0", "madc0"):  # more files than one batch of 16 holds
+        (folder / speaker).mkdir(parents=True)
+        for i in range(12):
+            shutil.copy(utts[i % 5].path, folder / speaker / f"S{i}.WAV")
+    bundle = tiny_bundle(tmp_path / "model")
+    out = tmp_path / "out.jsonl"
+    argv = ["transcribe", str(bundle), str(folder)]
+    assert main([*argv, "--runner", "DirectRunner", "--output", str(out)]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--format", "json"]) == 0
+    text = capsys.readouterr().out
+    plain = json.loads(text) if text.lstrip().startswith("[") else []
+    plain = plain or [json.loads(line) for line in text.splitlines() if line.strip()]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"] for r in records) == sorted(r["id"] for r in plain)
+    assert len({r["id"] for r in records}) == 24

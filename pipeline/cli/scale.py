@@ -52,6 +52,7 @@ def transcribe_beam(args, files: list[str], failures: Failures) -> None:
         options=beam_options(args),
         fold_to=args.fold,
         engine=args.engine,
+        ids=args.ids,
     )
     for record in errors:
         failures(DataError(record["error"], record["file"]))

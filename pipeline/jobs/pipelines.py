@@ -30,6 +30,7 @@ from lstmrec.features.errors import DataError
 from lstmrec.featurize import ERRORS_KEY, cache_key, compute_features, utterance_features
 from lstmrec.inference.transcribe import transcribe_files
 from lstmrec.manifest import Utterance
+from lstmrec.scoring.ids import file_ids
 
 UTTERANCES_PER_SHARD = 256  # features of one shard are held in memory by one worker
 MISSING = "apache-beam is not installed; install it with: pip install -e '.[beam]'"
@@ -144,10 +145,11 @@ def beam_features(
 
 class _Transcribe:
     """Beam ``DoFn`` body: loads the bundle once per worker (with ``engine``: the NumPy engine
-    unless Keras is asked for), transcribes a batch of files."""
+    unless Keras is asked for), transcribes a batch of files, each named by its id in ``ids``."""
 
-    def __init__(self, model: str, fold_to: int | None, engine: str) -> None:
+    def __init__(self, model: str, fold_to: int | None, engine: str, ids: dict[str, str]) -> None:
         self.model, self.fold_to, self.engine, self.bundle = model, fold_to, engine, None
+        self.ids = ids
 
     def __call__(self, files: list[str]) -> list[str]:
         if self.bundle is None:
@@ -156,7 +158,7 @@ class _Transcribe:
         lines = [
             json.dumps(tr.to_dict())
             for tr in transcribe_files(
-                self.bundle, files, fold_to=self.fold_to, on_error=errors.append
+                self.bundle, files, fold_to=self.fold_to, on_error=errors.append, ids=self.ids
             )
         ]
         return lines + [json.dumps({"file": e.path, "error": e.reason}) for e in errors]
@@ -170,8 +172,13 @@ def beam_transcribe(
     options,
     fold_to: int | None = None,
     engine: str = "numpy",
+    ids: dict[str, str] | None = None,
 ) -> list[dict]:
     """Transcribe ``files`` with Beam into the JSON Lines file ``output`` (unordered).
+
+    Each file is named by its id in ``ids`` (``{path: id}``; default: the ids of
+    :func:`lstmrec.scoring.ids.file_ids` over all of ``files``, as plain transcription names
+    them, whichever batch a worker is given).
 
     Returns the error records (``{"file", "error"}``) also written there. ``output`` is written
     under a temporary name and renamed when complete.
@@ -179,6 +186,7 @@ def beam_transcribe(
     beam = require_beam()
     from apache_beam.io.filesystems import FileSystems  # Beam: only when it runs
 
+    ids = {**file_ids(files), **(ids or {})}
     tmp = f"{output}.tmp-{uuid.uuid4().hex[:8]}"
     run_pipeline(
         beam,
@@ -188,7 +196,7 @@ def beam_transcribe(
             | "files" >> beam.Create(list(files))
             | "spread" >> beam.Reshuffle()
             | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=16)
-            | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to, engine))
+            | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to, engine, ids))
             | "write" >> beam.io.WriteToText(tmp, num_shards=1, shard_name_template="")
         ),
     )
