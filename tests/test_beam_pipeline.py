@@ -197,8 +197,26 @@ def test_beam_transcription_names_files_as_plain_transcription(beam, utts, tmp_p
     capsys.readouterr()
     assert main([*argv, "--format", "json"]) == 0
     text = capsys.readouterr().out
-    plain = json.loads(text) if text.lstrip().startswith("[") else []
-    plain = plain or [json.loads(line) for line in text.splitlines() if line.strip()]
+    plain = [json.loads(line) for line in text.splitlines()]
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["id"] for r in records) == sorted(r["id"] for r in plain)
     assert len({r["id"] for r in records}) == 24
+
+
+def test_beam_transcription_decodes_as_the_decoding_flags_say(beam, utts, tmp_path, capsys):
+    """``--beam``, ``--insertion-bonus`` (and the other decoding flags) are honoured by the
+    workers: the phones are those plain transcription prints with the same flags."""
+    bundle = tiny_bundle(tmp_path / "model")
+    flags = ["--beam", "4", "--insertion-bonus", "8"]
+    argv = ["transcribe", str(bundle), utts[0].path, *flags, "--format", "json"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    plain = json.loads(text)
+    out = tmp_path / "out.jsonl"
+    assert main([*argv, "--runner", "DirectRunner", "--output", str(out)]) == 0
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    capsys.readouterr()
+    assert main(argv[:3] + ["--format", "json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert plain["phones"] != default["phones"]  # the flags change the result
+    assert record["phones"] == plain["phones"]

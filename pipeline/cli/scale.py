@@ -40,9 +40,10 @@ def beam_options(args):
     return pipeline_options(args.runner, num_workers=args.num_workers, extra=args.runner_option)
 
 
-def transcribe_beam(args, files: list[str], failures: Failures) -> None:
-    """``transcribe --output``: a Beam pipeline writing JSON Lines; bad files become records,
-    each also passed to ``failures``."""
+def transcribe_beam(args, files: list[str], failures: Failures, decoding) -> None:
+    """``transcribe --output``: a Beam pipeline writing JSON Lines, decoding with ``decoding``
+    (the ``DecoderOptions`` of the decoding flags); bad files become records, each also passed
+    to ``failures``."""
     if not (args.runner and args.output):
         raise DataError("--runner and --output go together")
     errors = beam_transcribe(
@@ -53,6 +54,7 @@ def transcribe_beam(args, files: list[str], failures: Failures) -> None:
         fold_to=args.fold,
         engine=args.engine,
         ids=args.ids,
+        decoding=decoding,
     )
     for record in errors:
         failures(DataError(record["error"], record["file"]))

@@ -82,7 +82,7 @@ def _transcripts(args, bundle, files: list[str], decoder, failures: Failures):
     """transcribe's transcripts in input order; with --runner none to print (the Beam pipeline
     writes them to --output); with --plot each one is drawn too."""
     if args.runner or args.output:
-        transcribe_beam(args, files, failures)
+        transcribe_beam(args, files, failures, decoder.options)
         return []
     if args.plot:
         return _transcribe_and_plot(bundle, files, args, decoder, failures)

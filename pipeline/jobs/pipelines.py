@@ -28,6 +28,7 @@ from lstmrec.bundle import load_bundle
 from lstmrec.features.audio import FeatureConfig
 from lstmrec.features.errors import DataError
 from lstmrec.featurize import ERRORS_KEY, cache_key, compute_features, utterance_features
+from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
 from lstmrec.inference.transcribe import transcribe_files
 from lstmrec.manifest import Utterance
 from lstmrec.scoring.ids import file_ids
@@ -145,20 +146,34 @@ def beam_features(
 
 class _Transcribe:
     """Beam ``DoFn`` body: loads the bundle once per worker (with ``engine``: the NumPy engine
-    unless Keras is asked for), transcribes a batch of files, each named by its id in ``ids``."""
+    unless Keras is asked for) and its decoder once per worker, transcribes a batch of files,
+    each named by its id in ``ids``."""
 
-    def __init__(self, model: str, fold_to: int | None, engine: str, ids: dict[str, str]) -> None:
+    def __init__(
+        self,
+        model: str,
+        fold_to: int | None,
+        engine: str,
+        ids: dict[str, str],
+        decoding: DecoderOptions | None,
+    ) -> None:
         self.model, self.fold_to, self.engine, self.bundle = model, fold_to, engine, None
-        self.ids = ids
+        self.ids, self.decoding, self.decoder = ids, decoding, None
 
     def __call__(self, files: list[str]) -> list[str]:
         if self.bundle is None:
             self.bundle = load_bundle(self.model, engine=self.engine)
+            self.decoder = bundle_decoder(self.bundle, self.decoding)
         errors: list[DataError] = []
         lines = [
             json.dumps(tr.to_dict())
             for tr in transcribe_files(
-                self.bundle, files, fold_to=self.fold_to, on_error=errors.append, ids=self.ids
+                self.bundle,
+                files,
+                fold_to=self.fold_to,
+                decoder=self.decoder,
+                on_error=errors.append,
+                ids=self.ids,
             )
         ]
         return lines + [json.dumps({"file": e.path, "error": e.reason}) for e in errors]
@@ -173,12 +188,14 @@ def beam_transcribe(
     fold_to: int | None = None,
     engine: str = "numpy",
     ids: dict[str, str] | None = None,
+    decoding: DecoderOptions | None = None,
 ) -> list[dict]:
     """Transcribe ``files`` with Beam into the JSON Lines file ``output`` (unordered).
 
     Each file is named by its id in ``ids`` (``{path: id}``; default: the ids of
     :func:`lstmrec.scoring.ids.file_ids` over all of ``files``, as plain transcription names
-    them, whichever batch a worker is given).
+    them, whichever batch a worker is given). ``decoding``: how to decode (default: the
+    bundle's recipe ``[decoding]`` settings), as ``transcribe``'s decoding flags give it.
 
     Returns the error records (``{"file", "error"}``) also written there. ``output`` is written
     under a temporary name and renamed when complete.
@@ -196,7 +213,7 @@ def beam_transcribe(
             | "files" >> beam.Create(list(files))
             | "spread" >> beam.Reshuffle()
             | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=16)
-            | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to, engine, ids))
+            | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to, engine, ids, decoding))
             | "write" >> beam.io.WriteToText(tmp, num_shards=1, shard_name_template="")
         ),
     )
