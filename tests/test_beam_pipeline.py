@@ -220,3 +220,26 @@ def test_beam_transcription_decodes_as_the_decoding_flags_say(beam, utts, tmp_pa
     default = json.loads(capsys.readouterr().out)
     assert plain["phones"] != default["phones"]  # the flags change the result
     assert record["phones"] == plain["phones"]
+
+
+def test_beam_transcription_with_an_ink_model_is_one_line(beam, utts, tmp_path, capsys):
+    """A handwriting model given to ``transcribe --runner`` is refused before any worker runs:
+    one line naming the model, no traceback logged, nothing left beside ``--output``."""
+    from lstmrec.bundle import Bundle, save_bundle
+    from lstmrec.features.ink import InkFeatureConfig
+    from lstmrec.models.blstm import build_model
+    from lstmrec.phones import SymbolTable
+
+    symbols = SymbolTable(["a", "b"])
+    config = InkFeatureConfig()
+    model = build_model(input_dim=config.dim, num_classes=len(symbols), num_layers=1, units=4)
+    zeros, ones = np.zeros(config.dim, np.float32), np.ones(config.dim, np.float32)
+    save_bundle(tmp_path / "ink", Bundle(model, config, symbols, zeros, ones, {}))
+    out = tmp_path / "out" / "results.jsonl"
+    out.parent.mkdir()
+    argv = ["transcribe", str(tmp_path / "ink"), utts[0].path, "--runner", "DirectRunner"]
+    rc = main([*argv, "--output", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert f"lstmrec: {tmp_path / 'ink'}: not a speech model" in err
+    assert list(out.parent.iterdir()) == []

@@ -24,6 +24,7 @@ from lstmrec.inference.transcribe import (
     AUDIO_EXTENSIONS,
     expand_inputs,
     read_stdin_audio,
+    speech_unit,
     transcribe_detailed,
     transcribe_files,
     transcribe_signal_detailed,
@@ -82,6 +83,7 @@ def _transcripts(args, bundle, files: list[str], decoder, failures: Failures):
     """transcribe's transcripts in input order; with --runner none to print (the Beam pipeline
     writes them to --output); with --plot each one is drawn too."""
     if args.runner or args.output:
+        speech_unit(bundle, args.fold, args.model)  # a wrong model: one line, before any worker
         transcribe_beam(args, files, failures, decoder.options)
         return []
     if args.plot:
