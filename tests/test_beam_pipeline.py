@@ -243,3 +243,35 @@ def test_beam_transcription_with_an_ink_model_is_one_line(beam, utts, tmp_path, 
     assert rc == 2 and "Traceback" not in err
     assert f"lstmrec: {tmp_path / 'ink'}: not a speech model" in err
     assert list(out.parent.iterdir()) == []
+
+
+def test_beam_transcription_into_a_folder_is_refused(beam, utts, tmp_path, capsys):
+    """``--output`` naming a folder, even with ``--force``, is one line; the folder is kept and
+    no temporary file is left beside it."""
+    bundle = tiny_bundle(tmp_path / "model")
+    folder = tmp_path / "results"
+    folder.mkdir()
+    argv = ["transcribe", str(bundle), utts[0].path, "--runner", "DirectRunner", "--force"]
+    rc = main([*argv, "--output", str(folder)])
+    err = capsys.readouterr().err
+    assert (
+        rc == 2 and err.strip() == f"lstmrec: {folder}: is a folder; name a file for the JSON Lines"
+    )
+    assert folder.is_dir() and not list(tmp_path.glob("results.*")) and not any(folder.iterdir())
+
+
+def test_a_failed_beam_transcription_leaves_nothing_beside_the_output(
+    beam, utts, tmp_path, monkeypatch, capsys
+):
+    from lstmrec.jobs import pipelines
+
+    def broken(self, files):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pipelines._Transcribe, "__call__", broken)
+    out = tmp_path / "out" / "results.jsonl"
+    out.parent.mkdir()
+    argv = ["transcribe", str(tiny_bundle(tmp_path / "model")), utts[0].path]
+    rc = main([*argv, "--runner", "DirectRunner", "--output", str(out)])
+    assert rc == 2 and "No space left on device" in capsys.readouterr().err
+    assert list(out.parent.iterdir()) == []

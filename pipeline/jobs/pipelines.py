@@ -14,6 +14,7 @@ Transcription writes one JSON object per input file, or ``{"file", "error"}`` fo
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
@@ -144,6 +145,17 @@ def beam_features(
     return compute_features(utts, config, cache_dir=cache_dir, on_error=on_error)
 
 
+def _remove_leftovers(tmp: str) -> None:
+    """Remove what an unfinished write of ``tmp`` leaves on a local disk: the file itself and
+    the ``beam-temp-<name>-*`` folders Beam writes beside it."""
+    folder, name = os.path.split(tmp)
+    pattern = os.path.join(glob.escape(folder or "."), f"beam-temp-{glob.escape(name)}-*")
+    for path in glob.glob(pattern):
+        shutil.rmtree(path, ignore_errors=True)
+    if os.path.isfile(tmp):
+        os.remove(tmp)
+
+
 class _Transcribe:
     """Beam ``DoFn`` body: loads the bundle once per worker (with ``engine``: the NumPy engine
     unless Keras is asked for) and its decoder once per worker, transcribes a batch of files,
@@ -203,21 +215,26 @@ def beam_transcribe(
     beam = require_beam()
     from apache_beam.io.filesystems import FileSystems  # Beam: only when it runs
 
+    if os.path.isdir(output):
+        raise DataError("is a folder; name a file for the JSON Lines", output)
     ids = {**file_ids(files), **(ids or {})}
     tmp = f"{output}.tmp-{uuid.uuid4().hex[:8]}"
-    run_pipeline(
-        beam,
-        options,
-        lambda p: (
-            p
-            | "files" >> beam.Create(list(files))
-            | "spread" >> beam.Reshuffle()
-            | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=16)
-            | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to, engine, ids, decoding))
-            | "write" >> beam.io.WriteToText(tmp, num_shards=1, shard_name_template="")
-        ),
-    )
-    FileSystems.rename([tmp], [output])
+    try:
+        run_pipeline(
+            beam,
+            options,
+            lambda p: (
+                p
+                | "files" >> beam.Create(list(files))
+                | "spread" >> beam.Reshuffle()
+                | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=16)
+                | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to, engine, ids, decoding))
+                | "write" >> beam.io.WriteToText(tmp, num_shards=1, shard_name_template="")
+            ),
+        )
+        FileSystems.rename([tmp], [output])
+    finally:
+        _remove_leftovers(tmp)
     with FileSystems.open(output) as f:
         text = f.read().decode("utf-8")
     records = [json.loads(line) for line in text.splitlines() if line.strip()]
