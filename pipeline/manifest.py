@@ -179,11 +179,23 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
 
 
 def read_manifest(path: str | os.PathLike) -> list[Utterance]:
-    """Read a JSONL manifest; relative audio paths are resolved against the manifest's folder."""
+    """Read a JSONL manifest; relative audio paths are resolved against the manifest's folder.
+
+    An id given twice is a :class:`DataError` naming both lines: features, hypotheses and
+    references are keyed by id, so one of the two would silently stand for the other.
+    """
     path = Path(path)
     utts = []
+    first_line: dict[str, int] = {}
     for lineno, d in read_jsonl(path):
         utt = Utterance.from_dict(d, source=f"{path}:{lineno}")
+        if utt.id in first_line:
+            raise DataError(
+                f"line {lineno}: id {utt.id!r:.60} is also on line {first_line[utt.id]}; "
+                "ids must be unique",
+                path,
+            )
+        first_line[utt.id] = lineno
         if not os.path.isabs(utt.path):
             utt = dataclasses.replace(utt, path=str(path.parent / utt.path))
         utts.append(utt)

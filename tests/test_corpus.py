@@ -405,3 +405,20 @@ def test_two_copies_of_one_speaker_are_an_error(tmp_path):
     dup = r"/b/TIMIT/.*: utterance id '\w+' also found at .*/a/TIMIT/"
     with pytest.raises(DataError, match=dup):
         find_timit(tmp_path)
+
+
+def test_an_id_given_twice_in_a_manifest_is_an_error(tmp_path, capsys):
+    """Two lines with one id would key one utterance's features, references and hypotheses by
+    the other's: the manifest is refused naming both lines, not read as one utterance fewer."""
+    from lstmrec.cli.main import main
+
+    make_corpus(tmp_path / "corpus")
+    rows = [u.to_dict() | {"split": "test"} for u in find_corpus(tmp_path / "corpus")]
+    manifest = tmp_path / "all.jsonl"
+    lines = [*rows, rows[0] | {"audio": rows[1]["audio"]}]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    with pytest.raises(DataError, match=rf"line 3: id '{rows[0]['id']}' is also on line 1"):
+        load_corpus(manifest)
+    rc = main(["refs", "--data", str(manifest), "--text-out", str(tmp_path / "ref.txt")])
+    assert rc == 2 and not (tmp_path / "ref.txt").exists()
+    assert f"{manifest}: line 3: id" in capsys.readouterr().err
