@@ -35,6 +35,7 @@ from lstmrec.inference.evaluate import (
     evaluate_text_bundle,
     held_out_lists,
     recipe_lexicon,
+    recipe_speaker_lists,
 )
 from lstmrec.inference.recognize import Recognition, recognize_files, recognize_strokes
 from lstmrec.inference.transcribe import Transcript, transcribe_files, transcribe_signal
@@ -160,7 +161,12 @@ class Model:
             data, split, dev_speakers=dev_speakers, test_speakers=test_speakers, on_error=skip_gaps
         )
         if not utts:
-            raise DataError(f"split {split!r} has no utterances", data)
+            hint = ""
+            if dev_speakers is None and test_speakers is None:  # none given, the model's unused
+                lists = recipe_speaker_lists(self.bundle).items()
+                hint = ", ".join(f"{key}={path!r}" for key, path in lists)
+                hint = f" (the model's held-out speakers: {hint})" if hint else ""
+            raise DataError(f"split {split!r} has no utterances{hint}", data)
         extra = {"model": self.path, "split": split}
         targets = Targets.of_bundle(self.bundle)
         if targets.unit == "chars":  # CER and WER: handwriting, or speech written as characters

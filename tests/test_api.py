@@ -202,3 +202,30 @@ def test_the_readme_example_runs():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == lstmrec.load(SPEECH).transcribe(WAV).text
+
+
+def test_an_empty_split_names_the_models_held_out_speakers_as_the_command_line_does(
+    tmp_path, capsys
+):
+    """A corpus that is not the model's training set (here: the recipe names the demo's test
+    list, the bundle records another training split) has no core-test of its own: the error
+    says which keyword gives the model's held-out speakers, as the command line names the flag."""
+    import shutil
+
+    bundle = tmp_path / "model"
+    shutil.copytree(SPEECH, bundle)
+    summary = json.loads((bundle / "summary.json").read_text())
+    summary.setdefault("recipe", {}).setdefault("data", {})["test_speakers"] = str(
+        DEMO / "test_spk.list"
+    )
+    (bundle / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(DataError) as err:
+        lstmrec.load(bundle).evaluate(DEMO, "core-test")
+    lists = f"test_speakers={str(DEMO / 'test_spk.list')!r}"
+    assert str(err.value) == (
+        f"{DEMO}: split 'core-test' has no utterances (the model's held-out speakers: {lists})"
+    )
+    assert main(["evaluate", str(bundle), "--data", str(DEMO)]) == 2
+    assert f"(the model's held-out speakers: --test-speakers {DEMO / 'test_spk.list'})" in (
+        capsys.readouterr().err
+    )

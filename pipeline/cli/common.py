@@ -17,7 +17,7 @@ from lstmrec.corpora.splits import SPLITS, load_split
 from lstmrec.features.errors import CorpusGap, DataError, gap_summary
 from lstmrec.features.files import check_output, same_file, write_text
 from lstmrec.featurize import default_cache_dir
-from lstmrec.inference.evaluate import held_out_lists
+from lstmrec.inference.evaluate import held_out_lists, recipe_speaker_lists
 from lstmrec.scoring.ids import STDIN
 
 EXIT_BAD_INPUT = 2
@@ -226,12 +226,8 @@ def recipe_lists_hint(bundle) -> str:
     """`` (the model's held-out speakers: --dev-speakers A --test-speakers B)`` when the
     bundle's recipe names speaker lists that exist but were not used (the corpus given is not
     the training set it records, e.g. one with an utterance more); else ``""``."""
-    data = bundle.summary.get("recipe", {}).get("data", {})
-    flags = [
-        f"--{key.replace('_', '-')} {data[key]}"
-        for key in ("dev_speakers", "test_speakers")
-        if data.get(key) and Path(data[key]).is_file()
-    ]
+    lists = recipe_speaker_lists(bundle)
+    flags = [f"--{key.replace('_', '-')} {path}" for key, path in lists.items()]
     return f" (the model's held-out speakers: {' '.join(flags)})" if flags else ""
 
 

@@ -23,6 +23,14 @@ from lstmrec.scoring.align import Report, score
 from lstmrec.targets import Targets, symbols_text, text_words
 
 
+def recipe_speaker_lists(bundle: Bundle) -> dict[str, str]:
+    """``{"dev_speakers": A, "test_speakers": B}``: the speaker lists the bundle's recipe names
+    that exist as files (the model's held-out speakers), for a hint when a split is empty."""
+    data = bundle.summary.get("recipe", {}).get("data", {})
+    keys = ("dev_speakers", "test_speakers")
+    return {k: data[k] for k in keys if data.get(k) and Path(data[k]).is_file()}
+
+
 def held_out_lists(bundle: Bundle, data: str | os.PathLike) -> tuple[str | None, str | None]:
     """The speaker lists of the bundle's recipe (``[data] dev_speakers``, ``test_speakers``)
     when they are files that exist and ``data`` gives exactly the training split the bundle
