@@ -275,3 +275,17 @@ def test_a_failed_beam_transcription_leaves_nothing_beside_the_output(
     rc = main([*argv, "--runner", "DirectRunner", "--output", str(out)])
     assert rc == 2 and "No space left on device" in capsys.readouterr().err
     assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag", [["--num-workers", "4"], ["--runner-option", "project=p"]])
+def test_beam_flags_without_a_runner_are_refused_not_ignored(utts, tmp_path, capsys, flag):
+    """``--num-workers 4`` alone would run in one process as if it had not been given."""
+    write_manifest(utts[:1], tmp_path / "m.jsonl")
+    features = ["features", "--data", str(tmp_path / "m.jsonl"), "--cache", str(tmp_path / "c")]
+    transcribe = ["transcribe", str(tiny_bundle(tmp_path / "model")), utts[0].path]
+    for argv in (features, transcribe):
+        assert main([*argv, *flag]) == 2
+        assert capsys.readouterr().err == (
+            "lstmrec: --num-workers and --runner-option need --runner (e.g. DirectRunner)\n"
+        )
+    assert not (tmp_path / "c").exists()

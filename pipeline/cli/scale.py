@@ -35,6 +35,12 @@ def beam_args(p: argparse.ArgumentParser) -> None:
 
 
 def beam_options(args):
+    """The Beam pipeline options of the flags; None without ``--runner``, when the flags that
+    only a pipeline reads are refused rather than left unused."""
+    if not args.runner:
+        if args.num_workers != 1 or args.runner_option:
+            raise DataError("--num-workers and --runner-option need --runner (e.g. DirectRunner)")
+        return None
     if args.num_workers < 1:
         raise DataError(f"--num-workers={args.num_workers} must be at least 1")
     return pipeline_options(args.runner, num_workers=args.num_workers, extra=args.runner_option)

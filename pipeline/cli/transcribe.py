@@ -12,7 +12,7 @@ from lstmrec.bundle import load_bundle
 from lstmrec.cli import common
 from lstmrec.cli.common import Failures, engine_arg, fold_arg, format_arg, split_from_args
 from lstmrec.cli.decoding import add_decoding_args, decoder_from_args
-from lstmrec.cli.scale import beam_args, transcribe_beam
+from lstmrec.cli.scale import beam_args, beam_options, transcribe_beam
 from lstmrec.cli.stream import CHUNK_MS, cmd_stream
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
@@ -86,6 +86,7 @@ def _transcripts(args, bundle, files: list[str], decoder, failures: Failures):
         speech_unit(bundle, args.fold, args.model)  # a wrong model: one line, before any worker
         transcribe_beam(args, files, failures, decoder.options)
         return []
+    beam_options(args)  # without --runner: refuses --num-workers and --runner-option
     if args.plot:
         return _transcribe_and_plot(bundle, files, args, decoder, failures)
     return transcribe_files(
