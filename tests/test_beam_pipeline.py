@@ -289,3 +289,16 @@ def test_beam_flags_without_a_runner_are_refused_not_ignored(utts, tmp_path, cap
             "lstmrec: --num-workers and --runner-option need --runner (e.g. DirectRunner)\n"
         )
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("flag", [["--plot", "p.png"], ["--format", "ctm"]])
+def test_beam_transcription_refuses_flags_it_would_not_honour(beam, utts, tmp_path, capsys, flag):
+    """Not a picture left undrawn or a CTM unwritten, silently: ``--plot`` and ``--format ctm``
+    are refused."""
+    argv = ["transcribe", str(tiny_bundle(tmp_path / "model")), utts[0].path, *flag]
+    out = tmp_path / "out.jsonl"
+    assert main([*argv, "--runner", "DirectRunner", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    named = "--plot" if flag[0] == "--plot" else "--format ctm"
+    assert err == f"lstmrec: {named} is not written by --runner, whose --output is JSON Lines\n"
+    assert not out.exists()

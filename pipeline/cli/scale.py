@@ -52,6 +52,9 @@ def transcribe_beam(args, files: list[str], failures: Failures, decoding) -> Non
     to ``failures``."""
     if not (args.runner and args.output):
         raise DataError("--runner and --output go together")
+    if args.plot or args.format == "ctm":  # flags of printed transcripts, not of the pipeline
+        flag = "--plot" if args.plot else "--format ctm"
+        raise DataError(f"{flag} is not written by --runner, whose --output is JSON Lines")
     errors = beam_transcribe(
         args.model,
         files,
