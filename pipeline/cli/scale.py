@@ -64,6 +64,7 @@ def transcribe_beam(args, files: list[str], failures: Failures, decoding) -> Non
         engine=args.engine,
         ids=args.ids,
         decoding=decoding,
+        utterances=args.utterances,
     )
     for record in errors:
         failures(DataError(record["error"], record["file"]))

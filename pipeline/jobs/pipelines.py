@@ -168,9 +168,11 @@ class _Transcribe:
         engine: str,
         ids: dict[str, str],
         decoding: DecoderOptions | None,
+        utterances: dict[str, Utterance],
     ) -> None:
         self.model, self.fold_to, self.engine, self.bundle = model, fold_to, engine, None
         self.ids, self.decoding, self.decoder = ids, decoding, None
+        self.utterances = utterances
 
     def __call__(self, files: list[str]) -> list[str]:
         if self.bundle is None:
@@ -186,6 +188,7 @@ class _Transcribe:
                 decoder=self.decoder,
                 on_error=errors.append,
                 ids=self.ids,
+                utterances=self.utterances,
             )
         ]
         return lines + [json.dumps({"file": e.path, "error": e.reason}) for e in errors]
@@ -201,6 +204,7 @@ def beam_transcribe(
     engine: str = "numpy",
     ids: dict[str, str] | None = None,
     decoding: DecoderOptions | None = None,
+    utterances: dict[str, Utterance] | None = None,
 ) -> list[dict]:
     """Transcribe ``files`` with Beam into the JSON Lines file ``output`` (unordered).
 
@@ -208,6 +212,8 @@ def beam_transcribe(
     :func:`lstmrec.scoring.ids.file_ids` over all of ``files``, as plain transcription names
     them, whichever batch a worker is given). ``decoding``: how to decode (default: the
     bundle's recipe ``[decoding]`` settings), as ``transcribe``'s decoding flags give it.
+    ``utterances``: the entries of ``files`` that are corpus utterances, not whole files (see
+    :func:`lstmrec.inference.transcribe.transcribe_files`).
 
     Returns the error records (``{"file", "error"}``) also written there. ``output`` is written
     under a temporary name and renamed when complete.
@@ -218,6 +224,7 @@ def beam_transcribe(
     if os.path.isdir(output):
         raise DataError("is a folder; name a file for the JSON Lines", output)
     ids = {**file_ids(files), **(ids or {})}
+    work = _Transcribe(model, fold_to, engine, ids, decoding, utterances or {})
     tmp = f"{output}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         run_pipeline(
@@ -228,7 +235,7 @@ def beam_transcribe(
                 | "files" >> beam.Create(list(files))
                 | "spread" >> beam.Reshuffle()
                 | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=16)
-                | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to, engine, ids, decoding))
+                | "transcribe" >> beam.FlatMap(work)
                 | "write" >> beam.io.WriteToText(tmp, num_shards=1, shard_name_template="")
             ),
         )
