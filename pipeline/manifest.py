@@ -179,7 +179,9 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
 
 
 def read_manifest(path: str | os.PathLike) -> list[Utterance]:
-    """Read a JSONL manifest; relative audio paths are resolved against the manifest's folder.
+    """Read a JSONL manifest; relative audio paths are resolved against the manifest's folder,
+    into absolute paths (as the corpus readers give them), so that a manifest written from
+    these utterances elsewhere (``lstmrec prepare --out``) still finds the files.
 
     An id given twice is a :class:`DataError` naming both lines: features, hypotheses and
     references are keyed by id, so one of the two would silently stand for the other.
@@ -197,6 +199,6 @@ def read_manifest(path: str | os.PathLike) -> list[Utterance]:
             )
         first_line[utt.id] = lineno
         if not os.path.isabs(utt.path):
-            utt = dataclasses.replace(utt, path=str(path.parent / utt.path))
+            utt = dataclasses.replace(utt, path=str(path.parent.absolute() / utt.path))
         utts.append(utt)
     return utts

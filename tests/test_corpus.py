@@ -422,3 +422,20 @@ def test_an_id_given_twice_in_a_manifest_is_an_error(tmp_path, capsys):
     rc = main(["refs", "--data", str(manifest), "--text-out", str(tmp_path / "ref.txt")])
     assert rc == 2 and not (tmp_path / "ref.txt").exists()
     assert f"{manifest}: line 3: id" in capsys.readouterr().err
+
+
+def test_prepare_from_a_manifest_named_relatively_writes_paths_that_resolve(
+    tmp_path, monkeypatch, capsys
+):
+    """``prepare --data sub/m.jsonl --out out``: the manifest's relative audio paths were
+    written relative to the working folder (``sub/a.wav``), which ``out/train.jsonl`` resolves
+    against its own folder (``out/sub/a.wav``): the next command found no file."""
+    from lstmrec.cli.main import main
+
+    write_wav(tmp_path / "sub" / "audio" / "a.wav", 8000)
+    row = {"id": "a", "audio": "audio/a.wav", "phones": ["h#"], "split": "train"}
+    write(tmp_path / "sub" / "m.jsonl", json.dumps(row) + "\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["prepare", "--data", "sub/m.jsonl", "--out", "out", "--splits", "train"]) == 0
+    (utt,) = load_corpus(tmp_path / "out" / "train.jsonl")
+    assert Path(utt.path).is_file() and Path(utt.path).samefile(tmp_path / "sub/audio/a.wav")
