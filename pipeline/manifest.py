@@ -154,14 +154,14 @@ def corpus_hash(utterances: Iterable[Utterance]) -> str:
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     """``(line number, object)`` for each non-blank line of a JSON Lines file.
 
-    Raises :class:`DataError` naming the file (and line) when it is missing, not UTF-8, or has a
-    line that is not a JSON object.
+    A byte-order mark at the start (an editor's) is left out. Raises :class:`DataError` naming
+    the file (and line) when it is missing, not UTF-8, or has a line that is not a JSON object.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # without a byte-order mark
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
     for lineno, line in enumerate(lines, 1):

@@ -439,3 +439,13 @@ def test_prepare_from_a_manifest_named_relatively_writes_paths_that_resolve(
     assert main(["prepare", "--data", "sub/m.jsonl", "--out", "out", "--splits", "train"]) == 0
     (utt,) = load_corpus(tmp_path / "out" / "train.jsonl")
     assert Path(utt.path).is_file() and Path(utt.path).samefile(tmp_path / "sub/audio/a.wav")
+
+
+def test_a_manifest_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """An editor's byte-order mark is no part of the first line, as in every other file read."""
+    write_wav(tmp_path / "a.wav", 8000)
+    row = {"id": "a", "audio": "a.wav", "phones": ["h#"], "split": "train"}
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_bytes(b"\xef\xbb\xbf" + (json.dumps(row) + "\n").encode())
+    (utt,) = load_corpus(manifest)
+    assert utt.id == "a" and manifest_splits(manifest) == {"a": "train"}
