@@ -449,3 +449,24 @@ def test_a_manifest_saved_with_a_byte_order_mark_is_read(tmp_path):
     manifest.write_bytes(b"\xef\xbb\xbf" + (json.dumps(row) + "\n").encode())
     (utt,) = load_corpus(manifest)
     assert utt.id == "a" and manifest_splits(manifest) == {"a": "train"}
+
+
+def test_a_split_a_prepared_folder_lacks_is_named(tmp_path, capsys):
+    """``--data`` a folder written by ``prepare``, ``--split`` one it was not asked for: the
+    error names the missing file and the splits there, not a corpus layout it never had."""
+    from lstmrec.cli.main import main
+    from lstmrec.corpora.splits import load_split
+    from lstmrec.manifest import write_manifest
+
+    write_manifest(
+        [Utterance("a", str(tmp_path / "a.wav"), "s", phones=("h#",))],
+        tmp_path / "p" / "train.jsonl",
+    )
+    write_manifest([], tmp_path / "p" / "core-test.jsonl")
+    with pytest.raises(DataError, match=r"has no full-test\.jsonl \(the splits prepared there: "):
+        load_split(tmp_path / "p", "full-test")
+    assert main(["features", "--data", str(tmp_path / "p"), "--splits", "all"]) == 2
+    assert capsys.readouterr().err == (
+        f"lstmrec: {tmp_path / 'p'}: has no all.jsonl (the splits prepared there: train, "
+        "core-test)\n"
+    )
