@@ -229,3 +229,18 @@ def test_an_empty_split_names_the_models_held_out_speakers_as_the_command_line_d
     assert f"(the model's held-out speakers: --test-speakers {DEMO / 'test_spk.list'})" in (
         capsys.readouterr().err
     )
+
+
+def test_one_lexicon_is_given_as_a_string_or_a_path(speech, tmp_path):
+    """``lexicon="lexicon.txt"`` is one source, not the sources ``"l"``, ``"e"``, ..."""
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(WAV.read_bytes())
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("don't D OW1 N T\nask AE1 S K\n")
+    manifest = tmp_path / "m.jsonl"
+    row = {"id": "a", "audio": str(wav), "speaker": "s", "text": "Don't ask", "split": "test"}
+    manifest.write_text(json.dumps(row) + "\n")
+    listed = speech.evaluate(manifest, lexicon=[str(lexicon)])
+    assert listed["reference_length"] == 7  # d ow n t ae s k
+    assert speech.evaluate(manifest, lexicon=str(lexicon)) == listed
+    assert speech.evaluate(manifest, lexicon=lexicon) == listed
