@@ -90,6 +90,10 @@ def _fsync_file(path: Path) -> None:
 
 def _write_error(err: OSError, target: Path, verb: str = "cannot write") -> DataError:
     reason = err.strerror or str(err)
+    if isinstance(err, FileExistsError | NotADirectoryError):  # a file where a folder must be
+        blocking = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            reason = f"{blocking} is a file, not a folder"
     return DataError(f"{verb} ({reason})", target)
 
 

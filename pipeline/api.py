@@ -35,6 +35,7 @@ from lstmrec.inference.evaluate import (
     evaluate_text_bundle,
     held_out_lists,
     recipe_lexicon,
+    recipe_speaker_lists,
 )
 from lstmrec.inference.recognize import Recognition, recognize_files, recognize_strokes
 from lstmrec.inference.transcribe import Transcript, transcribe_files, transcribe_signal
@@ -142,25 +143,30 @@ class Model:
         test_speakers: str | os.PathLike | None = None,
         dev_speakers: str | os.PathLike | None = None,
         fold: int | None = None,
-        lexicon: Sequence[str] | None = None,
+        lexicon: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     ) -> dict:
         """Error rates on the labelled utterances of ``split`` of ``data`` (a corpus folder, a
         manifest or a prepared folder, as ``lstmrec evaluate --data``): the dict ``lstmrec
         evaluate --format json`` prints. PER for a speech model of phones (folded to ``fold``,
         default the bundle's scoring set), CER and WER for a handwriting model or a speech model
         of characters. Without speaker lists, the model's held-out speakers are the split when
-        ``data`` is the corpus it was trained on, as with ``lstmrec evaluate``. ``lexicon``
-        (file paths or ``"cmudict"``) gives the reference phones of utterances that have words
-        only (default: the lexicon of the model's recipe). Known gaps of the corpus (IAM-OnDB's
-        lines without ink, lines its text normalisation leaves out) are skipped; any other bad
-        input raises :class:`DataError`."""
+        ``data`` is the corpus it was trained on, as with ``lstmrec evaluate``. ``lexicon`` (a
+        file path or ``"cmudict"``, or a list of them) gives the reference phones of utterances
+        that have words only (default: the lexicon of the model's recipe). Known gaps of the
+        corpus (IAM-OnDB's lines without ink, lines its text normalisation leaves out) are
+        skipped; any other bad input raises :class:`DataError`."""
         if dev_speakers is None and test_speakers is None:
             dev_speakers, test_speakers = held_out_lists(self.bundle, data)
         utts = load_split(
             data, split, dev_speakers=dev_speakers, test_speakers=test_speakers, on_error=skip_gaps
         )
         if not utts:
-            raise DataError(f"split {split!r} has no utterances", data)
+            hint = ""
+            if dev_speakers is None and test_speakers is None:  # none given, the model's unused
+                lists = recipe_speaker_lists(self.bundle).items()
+                hint = ", ".join(f"{key}={path!r}" for key, path in lists)
+                hint = f" (the model's held-out speakers: {hint})" if hint else ""
+            raise DataError(f"split {split!r} has no utterances{hint}", data)
         extra = {"model": self.path, "split": split}
         targets = Targets.of_bundle(self.bundle)
         if targets.unit == "chars":  # CER and WER: handwriting, or speech written as characters
@@ -168,6 +174,11 @@ class Model:
             label = "speaker" if targets.speech else "writer"
             return evaluation_dict(report, ReportOptions(speaker_label=label), extra=extra)
         fold_to = fold if fold is not None else targets.fold
-        lexicon = recipe_lexicon(self.bundle, data) if lexicon is None else tuple(lexicon)
+        if lexicon is None:
+            lexicon = recipe_lexicon(self.bundle, data)
+        elif isinstance(lexicon, str | os.PathLike):  # one source, not a sequence of letters
+            lexicon = (os.fspath(lexicon),)
+        else:
+            lexicon = tuple(os.fspath(source) for source in lexicon)
         report, _ = evaluate_bundle(self.bundle, utts, fold_to=fold_to, lexicon=lexicon)
         return evaluation_dict(report, ReportOptions(), extra=extra)

@@ -154,14 +154,14 @@ def corpus_hash(utterances: Iterable[Utterance]) -> str:
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     """``(line number, object)`` for each non-blank line of a JSON Lines file.
 
-    Raises :class:`DataError` naming the file (and line) when it is missing, not UTF-8, or has a
-    line that is not a JSON object.
+    A byte-order mark at the start (an editor's) is left out. Raises :class:`DataError` naming
+    the file (and line) when it is missing, not UTF-8, or has a line that is not a JSON object.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError("file not found", path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # without a byte-order mark
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
     for lineno, line in enumerate(lines, 1):
@@ -179,12 +179,26 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
 
 
 def read_manifest(path: str | os.PathLike) -> list[Utterance]:
-    """Read a JSONL manifest; relative audio paths are resolved against the manifest's folder."""
+    """Read a JSONL manifest; relative audio paths are resolved against the manifest's folder,
+    into absolute paths (as the corpus readers give them), so that a manifest written from
+    these utterances elsewhere (``lstmrec prepare --out``) still finds the files.
+
+    An id given twice is a :class:`DataError` naming both lines: features, hypotheses and
+    references are keyed by id, so one of the two would silently stand for the other.
+    """
     path = Path(path)
     utts = []
+    first_line: dict[str, int] = {}
     for lineno, d in read_jsonl(path):
         utt = Utterance.from_dict(d, source=f"{path}:{lineno}")
+        if utt.id in first_line:
+            raise DataError(
+                f"line {lineno}: id {utt.id!r:.60} is also on line {first_line[utt.id]}; "
+                "ids must be unique",
+                path,
+            )
+        first_line[utt.id] = lineno
         if not os.path.isabs(utt.path):
-            utt = dataclasses.replace(utt, path=str(path.parent / utt.path))
+            utt = dataclasses.replace(utt, path=str(path.parent.absolute() / utt.path))
         utts.append(utt)
     return utts

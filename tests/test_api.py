@@ -202,3 +202,45 @@ def test_the_readme_example_runs():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == lstmrec.load(SPEECH).transcribe(WAV).text
+
+
+def test_an_empty_split_names_the_models_held_out_speakers_as_the_command_line_does(
+    tmp_path, capsys
+):
+    """A corpus that is not the model's training set (here: the recipe names the demo's test
+    list, the bundle records another training split) has no core-test of its own: the error
+    says which keyword gives the model's held-out speakers, as the command line names the flag."""
+    import shutil
+
+    bundle = tmp_path / "model"
+    shutil.copytree(SPEECH, bundle)
+    summary = json.loads((bundle / "summary.json").read_text())
+    summary.setdefault("recipe", {}).setdefault("data", {})["test_speakers"] = str(
+        DEMO / "test_spk.list"
+    )
+    (bundle / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(DataError) as err:
+        lstmrec.load(bundle).evaluate(DEMO, "core-test")
+    lists = f"test_speakers={str(DEMO / 'test_spk.list')!r}"
+    assert str(err.value) == (
+        f"{DEMO}: split 'core-test' has no utterances (the model's held-out speakers: {lists})"
+    )
+    assert main(["evaluate", str(bundle), "--data", str(DEMO)]) == 2
+    assert f"(the model's held-out speakers: --test-speakers {DEMO / 'test_spk.list'})" in (
+        capsys.readouterr().err
+    )
+
+
+def test_one_lexicon_is_given_as_a_string_or_a_path(speech, tmp_path):
+    """``lexicon="lexicon.txt"`` is one source, not the sources ``"l"``, ``"e"``, ..."""
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(WAV.read_bytes())
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("don't D OW1 N T\nask AE1 S K\n")
+    manifest = tmp_path / "m.jsonl"
+    row = {"id": "a", "audio": str(wav), "speaker": "s", "text": "Don't ask", "split": "test"}
+    manifest.write_text(json.dumps(row) + "\n")
+    listed = speech.evaluate(manifest, lexicon=[str(lexicon)])
+    assert listed["reference_length"] == 7  # d ow n t ae s k
+    assert speech.evaluate(manifest, lexicon=str(lexicon)) == listed
+    assert speech.evaluate(manifest, lexicon=lexicon) == listed

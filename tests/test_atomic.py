@@ -304,3 +304,19 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
     proc.stderr.close()
     assert proc.wait(timeout=120) == 141
     assert first and err == ""
+
+
+def test_a_file_where_the_output_folder_should_be_is_named(capsys, tmp_path):
+    """``prepare --out`` (or ``features --cache``) naming a file: the reason says that file is
+    not a folder, not "File exists", and the file is left as it was."""
+    from lstmrec.cli.main import main
+
+    taken = tmp_path / "taken"
+    taken.write_text("mine\n")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"id": "a", "audio": "a.wav", "phones": ["h#"], "split": "train"}\n')
+    rc = main(["prepare", "--data", str(manifest), "--out", str(taken), "--splits", "train"])
+    assert rc == 2 and taken.read_text() == "mine\n"
+    assert one_line(capsys.readouterr().err) == (
+        f"lstmrec: {taken}/train.jsonl: cannot write ({taken} is a file, not a folder)"
+    )

@@ -156,3 +156,149 @@ def test_beam_transcription_runs_on_the_numpy_engine(beam, tmp_path):
     )
     assert proc.stdout.splitlines()[-1] == "0 []", proc.stderr[-2000:]
     assert "cuInit" not in proc.stderr
+
+
+def test_a_runner_that_cannot_run_is_one_line(beam, utts, tmp_path, capsys):
+    """A mistyped runner name is the runner's reason on one line (exit status 2), for features
+    and for transcription, and leaves no temporary folder in the cache."""
+    write_manifest(utts[:2], tmp_path / "m.jsonl")
+    cache = tmp_path / "c"
+    rc = main(
+        [
+            *("features", "--data", str(tmp_path / "m.jsonl"), "--splits", "all", "--keep-sa"),
+            *("--cache", str(cache), "--runner", "DirectRuner"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert "lstmrec: Beam runner DirectRuner failed: Unexpected pipeline runner" in err
+    assert not cache.exists() or not list(cache.glob("*.tmp-*"))
+    bundle = tiny_bundle(tmp_path / "model")
+    out = tmp_path / "out.jsonl"
+    argv = ["transcribe", str(bundle), utts[0].path, "--runner", "DirectRuner", "--output"]
+    rc = main([*argv, str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err and "Unexpected pipeline runner" in err
+    assert not list(tmp_path.glob("out.jsonl*"))
+
+
+def test_beam_transcription_names_files_as_plain_transcription(beam, utts, tmp_path, capsys):
+    """Ids are relative to the folder holding all the inputs, whichever batch a worker gets:
+    two speakers' ``SA1.WAV`` stay two ids, the ones ``transcribe --format json`` prints."""
+    folder = tmp_path / "in"
+    for speaker in ("faks0", "madc0"):  # more files than one batch of 16 holds
+        (folder / speaker).mkdir(parents=True)
+        for i in range(12):
+            shutil.copy(utts[i % 5].path, folder / speaker / f"S{i}.WAV")
+    bundle = tiny_bundle(tmp_path / "model")
+    out = tmp_path / "out.jsonl"
+    argv = ["transcribe", str(bundle), str(folder)]
+    assert main([*argv, "--runner", "DirectRunner", "--output", str(out)]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--format", "json"]) == 0
+    text = capsys.readouterr().out
+    plain = [json.loads(line) for line in text.splitlines()]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"] for r in records) == sorted(r["id"] for r in plain)
+    assert len({r["id"] for r in records}) == 24
+
+
+def test_beam_transcription_decodes_as_the_decoding_flags_say(beam, utts, tmp_path, capsys):
+    """``--beam``, ``--insertion-bonus`` (and the other decoding flags) are honoured by the
+    workers: the phones are those plain transcription prints with the same flags."""
+    bundle = tiny_bundle(tmp_path / "model")
+    flags = ["--beam", "4", "--insertion-bonus", "8"]
+    argv = ["transcribe", str(bundle), utts[0].path, *flags, "--format", "json"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    plain = json.loads(text)
+    out = tmp_path / "out.jsonl"
+    assert main([*argv, "--runner", "DirectRunner", "--output", str(out)]) == 0
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    capsys.readouterr()
+    assert main(argv[:3] + ["--format", "json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert plain["phones"] != default["phones"]  # the flags change the result
+    assert record["phones"] == plain["phones"]
+
+
+def test_beam_transcription_with_an_ink_model_is_one_line(beam, utts, tmp_path, capsys):
+    """A handwriting model given to ``transcribe --runner`` is refused before any worker runs:
+    one line naming the model, no traceback logged, nothing left beside ``--output``."""
+    from lstmrec.bundle import Bundle, save_bundle
+    from lstmrec.features.ink import InkFeatureConfig
+    from lstmrec.models.blstm import build_model
+    from lstmrec.phones import SymbolTable
+
+    symbols = SymbolTable(["a", "b"])
+    config = InkFeatureConfig()
+    model = build_model(input_dim=config.dim, num_classes=len(symbols), num_layers=1, units=4)
+    zeros, ones = np.zeros(config.dim, np.float32), np.ones(config.dim, np.float32)
+    save_bundle(tmp_path / "ink", Bundle(model, config, symbols, zeros, ones, {}))
+    out = tmp_path / "out" / "results.jsonl"
+    out.parent.mkdir()
+    argv = ["transcribe", str(tmp_path / "ink"), utts[0].path, "--runner", "DirectRunner"]
+    rc = main([*argv, "--output", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert f"lstmrec: {tmp_path / 'ink'}: not a speech model" in err
+    assert list(out.parent.iterdir()) == []
+
+
+def test_beam_transcription_into_a_folder_is_refused(beam, utts, tmp_path, capsys):
+    """``--output`` naming a folder, even with ``--force``, is one line; the folder is kept and
+    no temporary file is left beside it."""
+    bundle = tiny_bundle(tmp_path / "model")
+    folder = tmp_path / "results"
+    folder.mkdir()
+    argv = ["transcribe", str(bundle), utts[0].path, "--runner", "DirectRunner", "--force"]
+    rc = main([*argv, "--output", str(folder)])
+    err = capsys.readouterr().err
+    assert (
+        rc == 2 and err.strip() == f"lstmrec: {folder}: is a folder; name a file for the JSON Lines"
+    )
+    assert folder.is_dir() and not list(tmp_path.glob("results.*")) and not any(folder.iterdir())
+
+
+def test_a_failed_beam_transcription_leaves_nothing_beside_the_output(
+    beam, utts, tmp_path, monkeypatch, capsys
+):
+    from lstmrec.jobs import pipelines
+
+    def broken(self, files):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(pipelines._Transcribe, "__call__", broken)
+    out = tmp_path / "out" / "results.jsonl"
+    out.parent.mkdir()
+    argv = ["transcribe", str(tiny_bundle(tmp_path / "model")), utts[0].path]
+    rc = main([*argv, "--runner", "DirectRunner", "--output", str(out)])
+    assert rc == 2 and "No space left on device" in capsys.readouterr().err
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag", [["--num-workers", "4"], ["--runner-option", "project=p"]])
+def test_beam_flags_without_a_runner_are_refused_not_ignored(utts, tmp_path, capsys, flag):
+    """``--num-workers 4`` alone would run in one process as if it had not been given."""
+    write_manifest(utts[:1], tmp_path / "m.jsonl")
+    features = ["features", "--data", str(tmp_path / "m.jsonl"), "--cache", str(tmp_path / "c")]
+    transcribe = ["transcribe", str(tiny_bundle(tmp_path / "model")), utts[0].path]
+    for argv in (features, transcribe):
+        assert main([*argv, *flag]) == 2
+        assert capsys.readouterr().err == (
+            "lstmrec: --num-workers and --runner-option need --runner (e.g. DirectRunner)\n"
+        )
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("flag", [["--plot", "p.png"], ["--format", "ctm"]])
+def test_beam_transcription_refuses_flags_it_would_not_honour(beam, utts, tmp_path, capsys, flag):
+    """Not a picture left undrawn or a CTM unwritten, silently: ``--plot`` and ``--format ctm``
+    are refused."""
+    argv = ["transcribe", str(tiny_bundle(tmp_path / "model")), utts[0].path, *flag]
+    out = tmp_path / "out.jsonl"
+    assert main([*argv, "--runner", "DirectRunner", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    named = "--plot" if flag[0] == "--plot" else "--format ctm"
+    assert err == f"lstmrec: {named} is not written by --runner, whose --output is JSON Lines\n"
+    assert not out.exists()

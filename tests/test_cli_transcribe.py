@@ -271,3 +271,25 @@ def test_transcribe_with_a_damaged_bundle(capsys, speech_model, audio, tmp_path,
 def test_transcribe_bundle_not_found(capsys, audio, tmp_path):
     rc, _, err = run(capsys, "transcribe", tmp_path / "nothing", audio["riff"])
     assert rc == 2 and str(tmp_path / "nothing") in one_line(err)
+
+
+def test_transcribe_data_decodes_each_segment_of_a_recording(capsys, tmp_path):
+    """A Kaldi ``segments`` file cuts one recording into utterances: ``transcribe --data``
+    decodes each slice under its own id (as the slice alone, written as a file, decodes), not
+    the whole recording once under the last id."""
+    bundle = Path(__file__).parent / "data" / "bundles-0.1" / "speech"
+    wav = Path(__file__).resolve().parents[1] / "data/timit-demo/TIMIT/TRAIN/DR2/FAEM0/SX312.WAV"
+    pcm, sr = sf.read(wav, dtype="int16")
+    data = tmp_path / "test"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"rec {wav}\n")
+    (data / "segments").write_text("u1 rec 0.0 1.5\nu2 rec 1.5 3.5\n")
+    (data / "text").write_text("u1 A B\nu2 C D\n")
+    (data / "utt2spk").write_text("u1 s\nu2 s\n")
+    rc, got, _ = transcribe_json(capsys, bundle, extra=("--data", str(data)))
+    assert rc == 0 and [(r["id"], r["duration"]) for r in got] == [("u1", 1.5), ("u2", 2.0)]
+    for r, (start, end) in zip(got, [(0.0, 1.5), (1.5, 3.5)], strict=True):
+        piece = tmp_path / f"{r['id']}.wav"
+        sf.write(piece, pcm[int(start * sr) : int(end * sr)], sr, subtype="PCM_16")
+        _, (alone,), _ = transcribe_json(capsys, bundle, piece)
+        assert r["phones"] == alone["phones"] and r["file"] == str(wav)

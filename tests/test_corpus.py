@@ -405,3 +405,68 @@ def test_two_copies_of_one_speaker_are_an_error(tmp_path):
     dup = r"/b/TIMIT/.*: utterance id '\w+' also found at .*/a/TIMIT/"
     with pytest.raises(DataError, match=dup):
         find_timit(tmp_path)
+
+
+def test_an_id_given_twice_in_a_manifest_is_an_error(tmp_path, capsys):
+    """Two lines with one id would key one utterance's features, references and hypotheses by
+    the other's: the manifest is refused naming both lines, not read as one utterance fewer."""
+    from lstmrec.cli.main import main
+
+    make_corpus(tmp_path / "corpus")
+    rows = [u.to_dict() | {"split": "test"} for u in find_corpus(tmp_path / "corpus")]
+    manifest = tmp_path / "all.jsonl"
+    lines = [*rows, rows[0] | {"audio": rows[1]["audio"]}]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    with pytest.raises(DataError, match=rf"line 3: id '{rows[0]['id']}' is also on line 1"):
+        load_corpus(manifest)
+    rc = main(["refs", "--data", str(manifest), "--text-out", str(tmp_path / "ref.txt")])
+    assert rc == 2 and not (tmp_path / "ref.txt").exists()
+    assert f"{manifest}: line 3: id" in capsys.readouterr().err
+
+
+def test_prepare_from_a_manifest_named_relatively_writes_paths_that_resolve(
+    tmp_path, monkeypatch, capsys
+):
+    """``prepare --data sub/m.jsonl --out out``: the manifest's relative audio paths were
+    written relative to the working folder (``sub/a.wav``), which ``out/train.jsonl`` resolves
+    against its own folder (``out/sub/a.wav``): the next command found no file."""
+    from lstmrec.cli.main import main
+
+    write_wav(tmp_path / "sub" / "audio" / "a.wav", 8000)
+    row = {"id": "a", "audio": "audio/a.wav", "phones": ["h#"], "split": "train"}
+    write(tmp_path / "sub" / "m.jsonl", json.dumps(row) + "\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["prepare", "--data", "sub/m.jsonl", "--out", "out", "--splits", "train"]) == 0
+    (utt,) = load_corpus(tmp_path / "out" / "train.jsonl")
+    assert Path(utt.path).is_file() and Path(utt.path).samefile(tmp_path / "sub/audio/a.wav")
+
+
+def test_a_manifest_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """An editor's byte-order mark is no part of the first line, as in every other file read."""
+    write_wav(tmp_path / "a.wav", 8000)
+    row = {"id": "a", "audio": "a.wav", "phones": ["h#"], "split": "train"}
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_bytes(b"\xef\xbb\xbf" + (json.dumps(row) + "\n").encode())
+    (utt,) = load_corpus(manifest)
+    assert utt.id == "a" and manifest_splits(manifest) == {"a": "train"}
+
+
+def test_a_split_a_prepared_folder_lacks_is_named(tmp_path, capsys):
+    """``--data`` a folder written by ``prepare``, ``--split`` one it was not asked for: the
+    error names the missing file and the splits there, not a corpus layout it never had."""
+    from lstmrec.cli.main import main
+    from lstmrec.corpora.splits import load_split
+    from lstmrec.manifest import write_manifest
+
+    write_manifest(
+        [Utterance("a", str(tmp_path / "a.wav"), "s", phones=("h#",))],
+        tmp_path / "p" / "train.jsonl",
+    )
+    write_manifest([], tmp_path / "p" / "core-test.jsonl")
+    with pytest.raises(DataError, match=r"has no full-test\.jsonl \(the splits prepared there: "):
+        load_split(tmp_path / "p", "full-test")
+    assert main(["features", "--data", str(tmp_path / "p"), "--splits", "all"]) == 2
+    assert capsys.readouterr().err == (
+        f"lstmrec: {tmp_path / 'p'}: has no all.jsonl (the splits prepared there: train, "
+        "core-test)\n"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 from pathlib import Path
@@ -63,7 +64,7 @@ def test_timit_builder_prepares_and_reads_offline(tmp_path, no_network):
         np.testing.assert_allclose(feats[utt.id], direct[utt.id], rtol=1e-5, atol=1e-5)
 
 
-def test_timit_style_builder_splits_by_speaker_lists(tmp_path, no_network):
+def test_timit_style_builder_splits_by_speaker_lists(tmp_path, no_network, capsys):
     if not DEMO.is_dir():
         pytest.skip(f"bundled TIMIT demo corpus not found at {DEMO}")
     from lstmrec.corpora.tfds.timit import CorpusConfig  # needs tensorflow_datasets
@@ -85,6 +86,19 @@ def test_timit_style_builder_splits_by_speaker_lists(tmp_path, no_network):
     assert {u.speaker for u in test} == {"faem0"} and len(test) == 8  # SA sentences left out
     assert {u.speaker for u in train} == {"fvmh0", "marc0"} and len(train) == 16
     assert all(u.sample_rate == 16000 and u.phones for u in train)
+
+    # transcribe --data decodes the stored samples (no file behind them), as their files decode
+    from lstmrec.cli.main import main
+
+    bundle = str(Path(__file__).parent / "data" / "bundles-0.1" / "speech")
+    capsys.readouterr()
+    assert main(["transcribe", bundle, "--data", spec, "--format", "json"]) == 0
+    stored = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    got = {r["id"]: r["phones"] for r in stored}
+    wavs = sorted((corpus / "faem0").glob("S[IX]*.WAV"))
+    assert main(["transcribe", bundle, *map(str, wavs), "--format", "json"]) == 0
+    files = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert got == {f"faem0_{r['id'][:-4].lower()}": r["phones"] for r in files}
 
 
 def test_transcription_never_imports_tfds_or_beam():

@@ -7,7 +7,7 @@ import socket
 
 import numpy as np
 import pytest
-from helpers import FORMS, make_iam_ondb  # the tiny IAM-OnDB tree
+from helpers import FORMS, REPO, make_iam_ondb  # the tiny IAM-OnDB tree
 
 from lstmrec.features.errors import DataError
 from lstmrec.features.inkfiles import read_ink_file
@@ -114,3 +114,18 @@ def test_known_gaps_are_counted_once_and_a_corrupt_stroke_file_is_named(tmp_path
 def _strokes(root, line: str):
     """Where the strokes file of ``line`` (a01-000u-01) belongs in the tree."""
     return root / "lineStrokes" / line[:3] / line[:7] / f"{line}.xml"
+
+
+def test_the_ink_dataset_as_data_is_one_line(tmp_path, offline, capsys):
+    """``--data tfds:iam_ondb`` (ink, not speech) is refused in one line, not a KeyError."""
+    from lstmrec.cli.main import main
+
+    root = make_iam_ondb(tmp_path / "IAM-OnDB")
+    _load(root, tmp_path / "tfds", split="train")
+    capsys.readouterr()  # the build's progress bars
+    spec = f"tfds:iam_ondb?data_dir={tmp_path / 'tfds'}"
+    config = str(REPO / "configs" / "ink_demo.toml")
+    rc = main(["features", "--config", config, "--data", spec, "--cache", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert err.startswith(f"lstmrec: {spec}: TFDS dataset 'iam_ondb' holds no speech")

@@ -226,11 +226,8 @@ def recipe_lists_hint(bundle) -> str:
     """`` (the model's held-out speakers: --dev-speakers A --test-speakers B)`` when the
     bundle's recipe names speaker lists that exist but were not used (the corpus given is not
     the training set it records, e.g. one with an utterance more); else ``""``."""
-    flags = [
-        f"--{key.replace('_', '-')} {path}"
-        for key, path in recipe_speaker_lists(bundle).items()
-        if path and Path(path).is_file()
-    ]
+    lists = recipe_speaker_lists(bundle)
+    flags = [f"--{key.replace('_', '-')} {path}" for key, path in lists.items()]
     return f" (the model's held-out speakers: {' '.join(flags)})" if flags else ""
 
 

@@ -106,7 +106,7 @@ def _absolute(speaker_list: str | None) -> str | None:
 
 def cmd_features(args) -> int:
     recipe = _recipe_with_data_flags(args)
-    options = beam_options(args) if args.runner else None  # a missing Beam fails first
+    options = beam_options(args)  # a missing Beam, or a Beam flag without --runner, fails first
     cache = args.cache or default_cache_dir()
     failures = Failures(args.strict, gaps_dir=cache)
     for split in args.splits:

@@ -35,16 +35,26 @@ def beam_args(p: argparse.ArgumentParser) -> None:
 
 
 def beam_options(args):
+    """The Beam pipeline options of the flags; None without ``--runner``, when the flags that
+    only a pipeline reads are refused rather than left unused."""
+    if not args.runner:
+        if args.num_workers != 1 or args.runner_option:
+            raise DataError("--num-workers and --runner-option need --runner (e.g. DirectRunner)")
+        return None
     if args.num_workers < 1:
         raise DataError(f"--num-workers={args.num_workers} must be at least 1")
     return pipeline_options(args.runner, num_workers=args.num_workers, extra=args.runner_option)
 
 
-def transcribe_beam(args, files: list[str], failures: Failures) -> None:
-    """``transcribe --output``: a Beam pipeline writing JSON Lines; bad files become records,
-    each also passed to ``failures``."""
+def transcribe_beam(args, files: list[str], failures: Failures, decoding) -> None:
+    """``transcribe --output``: a Beam pipeline writing JSON Lines, decoding with ``decoding``
+    (the ``DecoderOptions`` of the decoding flags); bad files become records, each also passed
+    to ``failures``."""
     if not (args.runner and args.output):
         raise DataError("--runner and --output go together")
+    if args.plot or args.format == "ctm":  # flags of printed transcripts, not of the pipeline
+        flag = "--plot" if args.plot else "--format ctm"
+        raise DataError(f"{flag} is not written by --runner, whose --output is JSON Lines")
     errors = beam_transcribe(
         args.model,
         files,
@@ -52,6 +62,9 @@ def transcribe_beam(args, files: list[str], failures: Failures) -> None:
         options=beam_options(args),
         fold_to=args.fold,
         engine=args.engine,
+        ids=args.ids,
+        decoding=decoding,
+        utterances=args.utterances,
     )
     for record in errors:
         failures(DataError(record["error"], record["file"]))

@@ -12,7 +12,7 @@ from lstmrec.bundle import load_bundle
 from lstmrec.cli import common
 from lstmrec.cli.common import Failures, engine_arg, fold_arg, format_arg, split_from_args
 from lstmrec.cli.decoding import add_decoding_args, decoder_from_args
-from lstmrec.cli.scale import beam_args, transcribe_beam
+from lstmrec.cli.scale import beam_args, beam_options, transcribe_beam
 from lstmrec.cli.stream import CHUNK_MS, cmd_stream
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
@@ -24,9 +24,11 @@ from lstmrec.inference.transcribe import (
     AUDIO_EXTENSIONS,
     expand_inputs,
     read_stdin_audio,
+    speech_unit,
     transcribe_detailed,
     transcribe_files,
     transcribe_signal_detailed,
+    utterance_key,
 )
 from lstmrec.scoring.ids import STDIN, file_ids
 from lstmrec.scoring.plots import picture_paths, plot_transcription, require_matplotlib
@@ -62,12 +64,13 @@ def _decode_files(args, kind: str, expand, results, show) -> int:
     ``--data`` the utterances of ``--split`` are decoded too, named by their ids (``args.ids``).
     A single input file (no ``--data``) is no batch: its failure is the one line."""
     bundle = load_bundle(args.model, engine=args.engine)
-    files, args.ids = expand(args.inputs), None
+    files, args.ids, args.utterances = expand(args.inputs), None, {}
     failures = Failures(args.strict, batch=len(files) > 1 or bool(getattr(args, "data", None)))
     if getattr(args, "data", None):
-        utts = split_from_args(args, args.split, on_error=failures)
-        files += [u.path for u in utts]
-        args.ids = {**file_ids(files), **{u.path: u.id for u in utts}}
+        utts = {utterance_key(u): u for u in split_from_args(args, args.split, on_error=failures)}
+        files += list(utts)
+        args.ids = {**file_ids(files), **{key: u.id for key, u in utts.items()}}
+        args.utterances = {key: u for key, u in utts.items() if key != u.path}
     if files.count(STDIN) > 1:
         raise DataError("standard input can be read once only", STDIN)
     if not files:
@@ -82,9 +85,14 @@ def _transcripts(args, bundle, files: list[str], decoder, failures: Failures):
     """transcribe's transcripts in input order; with --runner none to print (the Beam pipeline
     writes them to --output); with --plot each one is drawn too."""
     if args.runner or args.output:
-        transcribe_beam(args, files, failures)
+        speech_unit(bundle, args.fold, args.model)  # a wrong model: one line, before any worker
+        transcribe_beam(args, files, failures, decoder.options)
         return []
+    beam_options(args)  # without --runner: refuses --num-workers and --runner-option
     if args.plot:
+        if args.utterances:
+            key, utt = next(iter(args.utterances.items()))
+            raise DataError(f"--plot draws whole files; utterance {utt.id} is not one", key)
         return _transcribe_and_plot(bundle, files, args, decoder, failures)
     return transcribe_files(
         bundle,
@@ -95,6 +103,7 @@ def _transcripts(args, bundle, files: list[str], decoder, failures: Failures):
         warn=_warn,
         rate=args.rate,
         ids=args.ids,
+        utterances=args.utterances,
     )
 
 

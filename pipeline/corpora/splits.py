@@ -85,7 +85,15 @@ def load_split(
     dev = None if dev_speakers is None else read_speaker_list(dev_speakers)
     test = None if test_speakers is None else read_speaker_list(test_speakers)
     kind = _corpus_kind(data, corpus)
-    utts = _read(data, kind, on_error)
+    try:
+        utts = _read(data, kind, on_error)
+    except DataError:
+        held = [s for s in SPLITS if (data / f"{s}.jsonl").is_file()] if data.is_dir() else []
+        if held:  # a folder written by lstmrec prepare, without this split
+            raise DataError(
+                f"has no {split}.jsonl (the splits prepared there: {', '.join(held)})", data
+            ) from None
+        raise
     present = {(u.speaker or "").lower() for u in utts}
     for listed, path in ((dev, dev_speakers), (test, test_speakers)):
         if listed and utts and not present.intersection(listed):  # a list for another corpus

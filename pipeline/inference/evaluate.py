@@ -23,11 +23,12 @@ from lstmrec.scoring.align import Report, score
 from lstmrec.targets import Targets, symbols_text, text_words
 
 
-def recipe_speaker_lists(bundle: Bundle) -> dict[str, str | None]:
-    """``{"dev_speakers": ..., "test_speakers": ...}`` as the bundle's recipe names them
-    (``None`` where it names none)."""
-    recipe = bundle.summary.get("recipe", {}).get("data", {})
-    return {k: recipe.get(k) for k in ("dev_speakers", "test_speakers")}
+def recipe_speaker_lists(bundle: Bundle) -> dict[str, str]:
+    """``{"dev_speakers": A, "test_speakers": B}``: the speaker lists the bundle's recipe names
+    that exist as files (the model's held-out speakers), for a hint when a split is empty."""
+    data = bundle.summary.get("recipe", {}).get("data", {})
+    keys = ("dev_speakers", "test_speakers")
+    return {k: data[k] for k in keys if data.get(k) and Path(data[k]).is_file()}
 
 
 def held_out_lists(bundle: Bundle, data: str | os.PathLike) -> tuple[str | None, str | None]:
@@ -39,7 +40,8 @@ def held_out_lists(bundle: Bundle, data: str | os.PathLike) -> tuple[str | None,
     ``(None, None)`` otherwise: the corpus's own split rules apply."""
     recipe = bundle.summary.get("recipe", {}).get("data", {})
     lists = recipe_speaker_lists(bundle)
-    if not any(lists.values()) or not all(Path(p).is_file() for p in lists.values() if p):
+    named = [k for k in ("dev_speakers", "test_speakers") if recipe.get(k)]
+    if not named or len(lists) < len(named):  # none named, or one named that is not there
         return None, None
     try:
         train = load_split(
@@ -54,7 +56,7 @@ def held_out_lists(bundle: Bundle, data: str | os.PathLike) -> tuple[str | None,
     recorded = bundle.summary.get("split_hash") or bundle.summary.get("data_hash")
     if recorded not in (corpus_hash(train), manifest_hash(train)):  # (older bundles: with paths)
         return None, None
-    return lists["dev_speakers"], lists["test_speakers"]
+    return lists.get("dev_speakers"), lists.get("test_speakers")
 
 
 def recipe_lexicon(bundle: Bundle, data: str | os.PathLike) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ import io
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +22,14 @@ from lstmrec.bundle import Bundle
 from lstmrec.corpora.timit import AUDIO_EXTENSIONS as CORPUS_AUDIO_EXTENSIONS
 from lstmrec.features.audio import apply_cmvn, audio_info, output_frame_center_s
 from lstmrec.features.errors import DataError
-from lstmrec.featurize import checked_features, signal_features
+from lstmrec.featurize import checked_features, signal_features, utterance_features
 from lstmrec.inference.decoder import (
     Decoder,
     decode_in_chunks,
     predict_logits,
     recipe_decoder,
 )
+from lstmrec.manifest import Utterance
 from lstmrec.phones import fold
 from lstmrec.progress import progress
 from lstmrec.scoring.ids import STDIN, file_ids, safe_id
@@ -286,6 +287,7 @@ def transcribe_files(
     warn: Callable[[str], None] | None = None,
     rate: int | None = None,
     ids: dict[str, str] | None = None,
+    utterances: Mapping[str, Utterance] | None = None,
 ) -> Iterable[Transcript]:
     """Yield one :class:`Transcript` per readable file, in order, named by the ids of
     :func:`lstmrec.scoring.ids.file_ids`.
@@ -296,13 +298,21 @@ def transcribe_files(
     decoding settings. ``-`` reads standard input (:func:`read_stdin_audio`, raw PCM at ``rate``
     when given). ``warn`` gets a one-line message for each file whose sample rate is below the
     model's. ``ids`` (``{path: id}``, e.g. the utterance ids of a corpus) replaces the file ids.
+    ``utterances`` (``{entry of files: Utterance}``) are corpus utterances that are not a whole
+    file (see :func:`utterance_key`): a Kaldi segment's slice of its recording, a TFDS
+    utterance's samples; each is transcribed as such, its transcript naming its file.
     Bad files raise :class:`DataError`, or go to ``on_error`` and are skipped.
     """
     unit = speech_unit(bundle, fold_to)
     ids = ids or file_ids(files)
     model_sr = bundle.features.sample_rate
+    utterances = utterances or {}
 
     def featurize(path: str) -> list[tuple[tuple[str, float], np.ndarray]]:
+        if path in utterances:
+            utt = utterances[path]
+            feats = utterance_features(utt, bundle.features)
+            return [((path, utt.duration or len(feats) * _hop_s(bundle)), feats)]
         if path == STDIN:
             signal, sr = read_stdin_audio(rate=rate)
             feats = signal_features(signal, sr, bundle.features, STDIN)
@@ -325,8 +335,21 @@ def transcribe_files(
         bar.update(1)
         nbest = [_alternative(bundle, h, fold_to) for h in r.nbest]
         timed = _timed(bundle, r.tokens, duration, fold_to)
-        yield Transcript(path, duration, timed, nbest, id=ids[path], unit=unit)
+        name = utterances[path].path if path in utterances else path
+        yield Transcript(name, duration, timed, nbest, id=ids[path], unit=unit)
     bar.close()
+
+
+def utterance_key(utt: Utterance) -> str:
+    """How :func:`transcribe_files` is given a corpus utterance: its file's path when it is the
+    whole file, else (a slice of a recording, samples held in memory) the path and ``#`` and
+    its id, so two segments of one recording are two entries (``utterances`` maps it back)."""
+    whole = utt.offset is None and getattr(utt, "samples", None) is None
+    return utt.path if whole else f"{utt.path}#{utt.id}"
+
+
+def _hop_s(bundle: Bundle) -> float:
+    return bundle.features.output_hop_length / bundle.features.sample_rate
 
 
 def _alternative(bundle: Bundle, hyp, fold_to: int | None) -> Alternative:

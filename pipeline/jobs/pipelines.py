@@ -14,6 +14,7 @@ Transcription writes one JSON object per input file, or ``{"file", "error"}`` fo
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
@@ -28,8 +29,10 @@ from lstmrec.bundle import load_bundle
 from lstmrec.features.audio import FeatureConfig
 from lstmrec.features.errors import DataError
 from lstmrec.featurize import ERRORS_KEY, cache_key, compute_features, utterance_features
+from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
 from lstmrec.inference.transcribe import transcribe_files
 from lstmrec.manifest import Utterance
+from lstmrec.scoring.ids import file_ids
 
 UTTERANCES_PER_SHARD = 256  # features of one shard are held in memory by one worker
 MISSING = "apache-beam is not installed; install it with: pip install -e '.[beam]'"
@@ -58,6 +61,24 @@ def pipeline_options(runner: str, *, num_workers: int = 1, extra: Sequence[str] 
             raise DataError(f"Beam option {item!r} must look like KEY=VALUE")
         flags.append(f"--{key.lstrip('-')}={value}")
     return PipelineOptions(flags)
+
+
+def run_pipeline(beam, options, build: Callable) -> None:
+    """Build a pipeline with ``build(p)`` and run it to the end. A runner that cannot be made or
+    cannot run it (an unknown name, options it needs, a job server it cannot reach) is a
+    :class:`DataError` with the runner's reason on one line, not a traceback."""
+    from apache_beam.options.pipeline_options import StandardOptions  # Beam: only when it runs
+
+    runner = options.view_as(StandardOptions).runner
+    try:
+        p = beam.Pipeline(options=options)
+        build(p)
+        p.run().wait_until_finish()
+    except DataError:
+        raise
+    except (ValueError, RuntimeError, OSError) as e:
+        reason = " ".join(str(e).split())
+        raise DataError(f"Beam runner {runner} failed: {reason}") from None
 
 
 def _featurize(utt: Utterance, config: FeatureConfig, num_shards: int):
@@ -106,36 +127,68 @@ def beam_features(
         tmp.mkdir(parents=True)
         shards = max(1, -(-len(utts) // UTTERANCES_PER_SHARD))
         try:
-            with beam.Pipeline(options=options) as p:
-                _ = (
+            run_pipeline(
+                beam,
+                options,
+                lambda p: (
                     p
                     | "utterances" >> beam.Create(list(utts))
                     | "spread" >> beam.Reshuffle()  # Create makes one bundle: one worker
                     | "features" >> beam.Map(_featurize, config, shards)
                     | "by shard" >> beam.GroupByKey()
                     | "write" >> beam.Map(_write_shard, str(tmp), shards)
-                )
+                ),
+            )
             os.replace(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return compute_features(utts, config, cache_dir=cache_dir, on_error=on_error)
 
 
+def _remove_leftovers(tmp: str) -> None:
+    """Remove what an unfinished write of ``tmp`` leaves on a local disk: the file itself and
+    the ``beam-temp-<name>-*`` folders Beam writes beside it."""
+    folder, name = os.path.split(tmp)
+    pattern = os.path.join(glob.escape(folder or "."), f"beam-temp-{glob.escape(name)}-*")
+    for path in glob.glob(pattern):
+        shutil.rmtree(path, ignore_errors=True)
+    if os.path.isfile(tmp):
+        os.remove(tmp)
+
+
 class _Transcribe:
     """Beam ``DoFn`` body: loads the bundle once per worker (with ``engine``: the NumPy engine
-    unless Keras is asked for), transcribes a batch of files."""
+    unless Keras is asked for) and its decoder once per worker, transcribes a batch of files,
+    each named by its id in ``ids``."""
 
-    def __init__(self, model: str, fold_to: int | None, engine: str) -> None:
+    def __init__(
+        self,
+        model: str,
+        fold_to: int | None,
+        engine: str,
+        ids: dict[str, str],
+        decoding: DecoderOptions | None,
+        utterances: dict[str, Utterance],
+    ) -> None:
         self.model, self.fold_to, self.engine, self.bundle = model, fold_to, engine, None
+        self.ids, self.decoding, self.decoder = ids, decoding, None
+        self.utterances = utterances
 
     def __call__(self, files: list[str]) -> list[str]:
         if self.bundle is None:
             self.bundle = load_bundle(self.model, engine=self.engine)
+            self.decoder = bundle_decoder(self.bundle, self.decoding)
         errors: list[DataError] = []
         lines = [
             json.dumps(tr.to_dict())
             for tr in transcribe_files(
-                self.bundle, files, fold_to=self.fold_to, on_error=errors.append
+                self.bundle,
+                files,
+                fold_to=self.fold_to,
+                decoder=self.decoder,
+                on_error=errors.append,
+                ids=self.ids,
+                utterances=self.utterances,
             )
         ]
         return lines + [json.dumps({"file": e.path, "error": e.reason}) for e in errors]
@@ -149,8 +202,18 @@ def beam_transcribe(
     options,
     fold_to: int | None = None,
     engine: str = "numpy",
+    ids: dict[str, str] | None = None,
+    decoding: DecoderOptions | None = None,
+    utterances: dict[str, Utterance] | None = None,
 ) -> list[dict]:
     """Transcribe ``files`` with Beam into the JSON Lines file ``output`` (unordered).
+
+    Each file is named by its id in ``ids`` (``{path: id}``; default: the ids of
+    :func:`lstmrec.scoring.ids.file_ids` over all of ``files``, as plain transcription names
+    them, whichever batch a worker is given). ``decoding``: how to decode (default: the
+    bundle's recipe ``[decoding]`` settings), as ``transcribe``'s decoding flags give it.
+    ``utterances``: the entries of ``files`` that are corpus utterances, not whole files (see
+    :func:`lstmrec.inference.transcribe.transcribe_files`).
 
     Returns the error records (``{"file", "error"}``) also written there. ``output`` is written
     under a temporary name and renamed when complete.
@@ -158,17 +221,27 @@ def beam_transcribe(
     beam = require_beam()
     from apache_beam.io.filesystems import FileSystems  # Beam: only when it runs
 
+    if os.path.isdir(output):
+        raise DataError("is a folder; name a file for the JSON Lines", output)
+    ids = {**file_ids(files), **(ids or {})}
+    work = _Transcribe(model, fold_to, engine, ids, decoding, utterances or {})
     tmp = f"{output}.tmp-{uuid.uuid4().hex[:8]}"
-    with beam.Pipeline(options=options) as p:
-        _ = (
-            p
-            | "files" >> beam.Create(list(files))
-            | "spread" >> beam.Reshuffle()
-            | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=16)
-            | "transcribe" >> beam.FlatMap(_Transcribe(model, fold_to, engine))
-            | "write" >> beam.io.WriteToText(tmp, num_shards=1, shard_name_template="")
+    try:
+        run_pipeline(
+            beam,
+            options,
+            lambda p: (
+                p
+                | "files" >> beam.Create(list(files))
+                | "spread" >> beam.Reshuffle()
+                | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=16)
+                | "transcribe" >> beam.FlatMap(work)
+                | "write" >> beam.io.WriteToText(tmp, num_shards=1, shard_name_template="")
+            ),
         )
-    FileSystems.rename([tmp], [output])
+        FileSystems.rename([tmp], [output])
+    finally:
+        _remove_leftovers(tmp)
     with FileSystems.open(output) as f:
         text = f.read().decode("utf-8")
     records = [json.loads(line) for line in text.splitlines() if line.strip()]

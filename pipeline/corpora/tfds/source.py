@@ -35,6 +35,9 @@ class ArrayUtterance(Utterance):
         return d
 
 
+SPEECH_FEATURES = ("id", "speaker", "audio", "sample_rate", "phones", "phone_times", "text")
+
+
 def load_tfds_split(spec: str, split: str) -> list[Utterance]:
     """Utterances of ``split`` (lstmrec's name, e.g. ``core-test``) from a prepared dataset.
 
@@ -47,8 +50,17 @@ def load_tfds_split(spec: str, split: str) -> list[Utterance]:
     data_dir = urllib.parse.parse_qs(url.query).get("data_dir", [None])[0]
     try:
         builder = tfds.builder(name, data_dir=data_dir)
+        missing = sorted(set(SPEECH_FEATURES) - set(builder.info.features.keys()))
+        if missing:  # IAM-OnDB's ink, or a dataset of someone else's
+            raise DataError(
+                f"TFDS dataset {name!r} holds no speech (no {', '.join(missing)}): --data tfds: "
+                "reads the timit and timit_style datasets; give an ink corpus as its folder",
+                spec,
+            )
         ds = builder.as_dataset(split=split.replace("-", "_"))
     except (tfds.core.registered.DatasetNotFoundError, AssertionError, ValueError) as e:
+        if isinstance(e, DataError):
+            raise
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]  # tfds adds pages of hints
         raise DataError(
             f"cannot read TFDS dataset {name!r} split {split!r}: {first}", spec
