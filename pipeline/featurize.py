@@ -65,13 +65,30 @@ def checked_features(
     return feats
 
 
+PCM_TYPES = {  # integer PCM in memory: (offset, scale) to [-1, 1), as libsndfile reads WAV
+    np.dtype(np.int8): (0.0, 2.0**7),
+    np.dtype(np.uint8): (128.0, 2.0**7),  # 8-bit WAV is unsigned, 128 is silence
+    np.dtype(np.int16): (0.0, 2.0**15),
+    np.dtype(np.int32): (0.0, 2.0**31),
+}
+
+
 def mono_samples(signal: np.ndarray, source: str | None) -> np.ndarray:
     """Samples in memory as mono float32 ``(N,)``, at their own rate, or :class:`DataError`
     naming ``source``: ``signal`` is ``(N,)`` or ``(N, C)`` (channels averaged), float in
-    [-1, 1] or integer PCM (scaled to [-1, 1) by its type's range: int16 / 32768), finite."""
+    [-1, 1] or integer PCM (scaled to [-1, 1) by its type's range: int16 / 32768, int32 /
+    2**31, 8-bit unsigned (uint8 - 128) / 128, as WAV files hold them), finite. Other integer
+    types (int64, which ``np.array`` of Python ints gives) are no PCM format: refused, not
+    guessed."""
     x = np.asarray(signal)
-    if np.issubdtype(x.dtype, np.integer):
-        x = x.astype(np.float32) / float(2 ** (8 * x.dtype.itemsize - 1))
+    if x.dtype in PCM_TYPES:
+        x = (x.astype(np.float32) - PCM_TYPES[x.dtype][0]) / PCM_TYPES[x.dtype][1]
+    elif np.issubdtype(x.dtype, np.integer):
+        raise DataError(
+            f"samples of type {x.dtype} are no PCM format: give int16, int32 or uint8 "
+            "samples, or floats in [-1, 1] (e.g. samples.astype(np.int16))",
+            source,
+        )
     elif not np.issubdtype(x.dtype, np.floating):
         raise DataError(f"samples of type {x.dtype} are not numbers", source)
     if x.ndim == 2:

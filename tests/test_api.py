@@ -61,6 +61,23 @@ def test_transcribe_an_array_as_its_file(speech, tmp_path):
         assert {**got, "file": from_file["file"], "id": from_file["id"]} == from_file
 
 
+def test_integer_samples_are_pcm_of_their_type_or_refused(speech):
+    """int32 PCM is int16 PCM times 65536; 8-bit unsigned PCM has its silence at 128; int64
+    (what ``np.array`` of Python ints gives) is no PCM type: refused, not read as silence."""
+    from lstmrec.featurize import mono_samples
+
+    pcm, rate = sf.read(WAV, dtype="int16")
+    want = speech.transcribe(pcm, sample_rate=rate).to_dict()
+    assert speech.transcribe(pcm.astype(np.int32) << 16, sample_rate=rate).to_dict() == want
+    eight = mono_samples(np.array([0, 64, 128, 255], np.uint8), "x")
+    assert eight.tolist() == [-1.0, -0.5, 0.0, 127 / 128]
+    for kind in (np.int64, np.uint16):
+        with pytest.raises(
+            DataError, match=f"<array>: samples of type {np.dtype(kind)} are no PCM"
+        ):
+            speech.transcribe(pcm.astype(kind), sample_rate=rate)
+
+
 def test_transcribe_an_array_at_another_rate_resamples_it(speech, tmp_path):
     pcm, rate = sf.read(WAV, dtype="float32")
     path = tmp_path / "8k.wav"
