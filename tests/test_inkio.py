@@ -265,6 +265,15 @@ def test_json_object_list_and_ndjson(tmp_path):
     assert [s.id for s in samples] == ["canvas-1", "canvas-2"] and samples[0].writer == "3"
 
 
+@pytest.mark.parametrize("name", ["bom.json", "bom.ndjson"])
+def test_json_ink_with_a_byte_order_mark_is_read(tmp_path, name):
+    """Windows editors save UTF-8 with a byte-order mark; it is not part of the JSON."""
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"strokes": [[[0, 0, 0], [9, 9, 0.1], [20, 5, 0.2]]]}\n')
+    (sample,) = read_ink_file(path)
+    np.testing.assert_array_equal(sample.strokes[0][:, :2], [[0, 0], [9, 9], [20, 5]])
+
+
 def test_stroke3_npy_and_npz(tmp_path):
     arr = np.array([[5, 5, 0], [1, 0, 1], [2, 2, 0], [0, 1, 1]], dtype=np.int8)
     np.save(tmp_path / "d.npy", arr)
