@@ -97,6 +97,19 @@ def _write_error(err: OSError, target: Path, verb: str = "cannot write") -> Data
     return DataError(f"{verb} ({reason})", target)
 
 
+def make_folder(path: str | os.PathLike) -> Path:
+    """``path`` made as a folder with its parents (an existing one will do), or
+    :class:`DataError` naming it and why (a file in the way named as such)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError("is a file, not a folder", path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _write_error(e, path, "cannot make the folder") from None
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """A fresh temporary file beside ``target`` for a writer that wants a file name; renamed

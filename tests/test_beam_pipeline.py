@@ -182,6 +182,23 @@ def test_a_runner_that_cannot_run_is_one_line(beam, utts, tmp_path, capsys):
     assert not list(tmp_path.glob("out.jsonl*"))
 
 
+def test_a_cache_that_is_a_file_is_named_as_one(beam, utts, tmp_path, capsys):
+    write_manifest(utts[:1], tmp_path / "m.jsonl")
+    (tmp_path / "afile").write_text("mine\n")
+    for cache, line in (
+        (tmp_path / "afile", f"lstmrec: {tmp_path / 'afile'}: is a file, not a folder"),
+        (
+            tmp_path / "afile" / "c",
+            f"lstmrec: {tmp_path / 'afile' / 'c'}: cannot make the folder "
+            f"({tmp_path / 'afile'} is a file, not a folder)",
+        ),
+    ):
+        argv = ["features", "--data", str(tmp_path / "m.jsonl"), "--splits", "all", "--keep-sa"]
+        rc = main([*argv, "--cache", str(cache), "--runner", "DirectRunner"])
+        assert rc == 2 and capsys.readouterr().err.strip().splitlines()[-1] == line
+    assert (tmp_path / "afile").read_text() == "mine\n"
+
+
 def test_beam_transcription_names_files_as_plain_transcription(beam, utts, tmp_path, capsys):
     """Ids are relative to the folder holding all the inputs, whichever batch a worker gets:
     two speakers' ``SA1.WAV`` stay two ids, the ones ``transcribe --format json`` prints."""

@@ -28,6 +28,7 @@ import numpy as np
 from lstmrec.bundle import load_bundle
 from lstmrec.features.audio import FeatureConfig
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import make_folder
 from lstmrec.featurize import ERRORS_KEY, cache_key, compute_features, utterance_features
 from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
 from lstmrec.inference.transcribe import transcribe_files
@@ -124,7 +125,8 @@ def beam_features(
     final = Path(cache_dir) / f"{cache_key(utts, config)}.shards"
     if not final.is_dir() and utts:
         tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:8]}")
-        tmp.mkdir(parents=True)
+        make_folder(tmp.parent)  # a file named as the cache is named, not its temporary
+        tmp.mkdir()
         shards = max(1, -(-len(utts) // UTTERANCES_PER_SHARD))
         try:
             run_pipeline(
