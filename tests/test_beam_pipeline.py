@@ -182,6 +182,19 @@ def test_a_runner_that_cannot_run_is_one_line(beam, utts, tmp_path, capsys):
     assert not list(tmp_path.glob("out.jsonl*"))
 
 
+def test_output_to_standard_output_is_refused(beam, utts, tmp_path, capsys, monkeypatch):
+    """``--output -`` is no file named "-" (the pipeline writes a file, not standard output)."""
+    monkeypatch.chdir(tmp_path)
+    bundle = tiny_bundle(tmp_path / "model")
+    argv = ["transcribe", str(bundle), utts[0].path, "--runner", "DirectRunner", "--output", "-"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == "lstmrec: --output - : the pipeline writes a file, not standard output; name one\n"
+    )
+    assert not (tmp_path / "-").exists()
+
+
 def test_a_cache_that_is_a_file_is_named_as_one(beam, utts, tmp_path, capsys):
     write_manifest(utts[:1], tmp_path / "m.jsonl")
     (tmp_path / "afile").write_text("mine\n")
