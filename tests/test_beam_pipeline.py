@@ -195,6 +195,27 @@ def test_output_to_standard_output_is_refused(beam, utts, tmp_path, capsys, monk
     assert not (tmp_path / "-").exists()
 
 
+def test_beam_says_nothing_of_its_own_on_a_good_run(beam, utts, tmp_path):
+    """A fresh program: importing Beam neither prints its warning of missing cloud clients nor
+    configures the program's root logger; the workers of a two-process run print no INFO or
+    WARNING lines of the Beam harness (about 45 before)."""
+    import subprocess
+
+    probe = (
+        "import logging; from lstmrec.jobs.pipelines import require_beam; require_beam(); "
+        "print(len(logging.getLogger().handlers), logging.getLogger().level)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert (done.stdout, done.stderr) == ("0 30\n", "")
+    write_manifest(utts[:2], tmp_path / "m.jsonl")
+    argv = ["features", "--data", str(tmp_path / "m.jsonl"), "--splits", "all", "--keep-sa"]
+    argv += ["--cache", str(tmp_path / "c"), "--runner", "DirectRunner", "--num-workers", "2"]
+    run = [sys.executable, "-m", "lstmrec", *argv]
+    done = subprocess.run(run, capture_output=True, text=True, check=True)
+    assert "2 utterances" in done.stdout
+    assert not [ln for ln in done.stderr.splitlines() if "apache_beam" in ln or "sdk" in ln]
+
+
 def test_a_cache_that_is_a_file_is_named_as_one(beam, utts, tmp_path, capsys):
     write_manifest(utts[:1], tmp_path / "m.jsonl")
     (tmp_path / "afile").write_text("mine\n")

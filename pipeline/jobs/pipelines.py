@@ -17,6 +17,7 @@ from __future__ import annotations
 import glob
 import io
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -39,12 +40,22 @@ UTTERANCES_PER_SHARD = 256  # features of one shard are held in memory by one wo
 MISSING = "apache-beam is not installed; install it with: pip install -e '.[beam]'"
 
 
+HARNESS_LOG_LEVEL = "default_sdk_harness_log_level"  # workers' own log lines: errors only
+
+
 def require_beam():
     """The ``apache_beam`` module, or :class:`DataError` with the one line saying how to get it."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    root.setLevel(logging.ERROR)  # its import warns of Google Cloud clients no local run needs
     try:
         import apache_beam  # an optional extra: loaded only when a pipeline runs
     except ImportError:
         raise DataError(MISSING) from None
+    finally:  # and configures the root logger doing so: the program's logging is left as it was
+        root.setLevel(level)
+        for handler in set(root.handlers) - set(handlers):
+            root.removeHandler(handler)
     return apache_beam
 
 
@@ -53,7 +64,7 @@ def pipeline_options(runner: str, *, num_workers: int = 1, extra: Sequence[str] 
     require_beam()
     from apache_beam.options.pipeline_options import PipelineOptions  # Beam: only when it runs
 
-    flags = [f"--runner={runner}"]
+    flags = [f"--runner={runner}", f"--{HARNESS_LOG_LEVEL}=ERROR"]  # ("=INFO" to see them)
     if runner == "DirectRunner" and num_workers > 1:
         flags += [f"--direct_num_workers={num_workers}", "--direct_running_mode=multi_processing"]
     for item in extra:
