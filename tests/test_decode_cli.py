@@ -214,6 +214,8 @@ def test_evaluate_with_beam_and_lm(capsys, bundle, bigram):
         (("--lm", "missing.arpa"), "missing.arpa: language model file not found"),
         (("--lexicon", "words.txt"), "a lexicon needs a word language model"),
         (("--beam", "-1"), "--beam -1 must be 0 or more"),
+        (("--lm-weight", "nan"), "--lm-weight nan must be a finite number"),
+        (("--insertion-bonus", "inf"), "--insertion-bonus inf must be a finite number"),
     ],
 )
 def test_decoding_errors_are_one_line(capsys, bundle, extra, message):

@@ -4,6 +4,7 @@ recognize, and the ``lm`` command that trains n-gram language models."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from lstmrec.bundle import load_bundle
@@ -48,6 +49,12 @@ def decoder_from_args(args, bundle):
         raise DataError(f"--beam {args.beam} must be 0 or more")
     if args.nbest is not None and args.nbest < 1:
         raise DataError(f"--nbest {args.nbest} must be at least 1")
+    for flag, value in (
+        ("--lm-weight", args.lm_weight),
+        ("--insertion-bonus", args.insertion_bonus),
+    ):
+        if value is not None and not math.isfinite(value):
+            raise DataError(f"{flag} {value} must be a finite number")
     try:
         options = DecoderOptions.from_summary(
             bundle.summary,
