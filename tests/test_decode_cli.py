@@ -112,7 +112,11 @@ def test_lm_command_words_of_the_corpus_transcripts(capsys, tmp_path):
 
 def test_lm_command_errors_are_one_line(capsys, tmp_path):
     rc, _, err = run(capsys, "lm", "--text", "x.txt", "--order", "0", "--out", tmp_path / "x")
-    assert rc == 2 and "--order 0 must be at least 1" in err
+    assert rc == 2 and "--order 0 must be in 1..20" in err
+    # An order the ARPA reader refuses is refused before training, not written.
+    out = tmp_path / "o.arpa"
+    rc, _, err = run(capsys, "lm", "--data", DEMO, "--order", "21", "--out", out)
+    assert rc == 2 and "--order 21 must be in 1..20" in err and not out.exists()
     rc, _, err = run(capsys, "lm", "--out", tmp_path / "x.arpa")
     assert rc == 2 and "either --data" in err
     rc, _, err = run(

@@ -12,7 +12,13 @@ from lstmrec.cli.common import Failures, bundle_held_out, lexicon_arg, split_fro
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
 from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
-from lstmrec.inference.lm_files import corpus_sentences, text_tokens, train_ngram, write_arpa
+from lstmrec.inference.lm_files import (
+    MAX_NGRAM_ORDER,
+    corpus_sentences,
+    text_tokens,
+    train_ngram,
+    write_arpa,
+)
 from lstmrec.lexicon import STYLES, Lexicon
 from lstmrec.targets import Targets
 from lstmrec.textnorm import TEXT_NORMALIZATIONS, resolve_for_utterances
@@ -71,8 +77,8 @@ def decoder_from_args(args, bundle):
 
 
 def cmd_lm(args) -> int:
-    if args.order < 1:
-        raise DataError(f"--order {args.order} must be at least 1")
+    if not 1 <= args.order <= MAX_NGRAM_ORDER:  # higher orders are refused when read
+        raise DataError(f"--order {args.order} must be in 1..{MAX_NGRAM_ORDER}")
     if (args.data is None) == (args.text is None):
         raise DataError("give either --data (a corpus or manifest) or --text (a text file)")
     if args.text is not None:
@@ -145,7 +151,9 @@ def add_lm_parser(sub) -> None:
         "--dev-speakers/--test-speakers are given",
     )
     p.add_argument("--text", help="instead of --data: a UTF-8 text file, one sentence a line")
-    p.add_argument("--order", type=int, default=2, help="n-gram order (default: 2)")
+    p.add_argument(
+        "--order", type=int, default=2, help=f"n-gram order, 1..{MAX_NGRAM_ORDER} (default: 2)"
+    )
     p.add_argument(
         "--unit",
         choices=["phones", "chars", "words"],
