@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import sys
 
@@ -115,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def tune(args) -> int:
     """Print the grid's rows and the best point; the exit status (2 when inputs failed)."""
+    if args.beam < 0:
+        raise DataError(f"--beam {args.beam} must be 0 or more")
+    for flag, values in (("--lm-weights", args.lm_weights), ("--bonuses", args.bonuses)):
+        if not all(math.isfinite(v) for v in values):
+            raise DataError(f"{flag} {' '.join(map(str, values))}: each must be a finite number")
     bundle = load_bundle(args.model)
     failures = Failures(strict=False)
     targets = Targets.of_bundle(bundle)
