@@ -106,6 +106,11 @@ class Decoder:
             raise DataError(
                 "a transducer decodes without an external language model; drop --lm", options.lm
             )
+        if transducer is not None and options.insertion_bonus and not options.greedy:
+            raise DataError(
+                f"a transducer decodes without an insertion bonus; drop --insertion-bonus "
+                f"{options.insertion_bonus:g}"
+            )
         self.options = options
         self.transducer = transducer
         self.lm = None
