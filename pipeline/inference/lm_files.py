@@ -279,6 +279,23 @@ def decoder_lm(
                 f"the model writes spaces but the LM has no {SPACE}: a word LM needs --lexicon",
                 lm_path,
             )
+        if SPACE in ngram.ids and SPACE not in tokens:
+            raise DataError(
+                f"the LM has {SPACE} but the model writes no spaces: an LM of characters or "
+                "words, not of the model's symbols",
+                lm_path,
+            )
+        # Mostly tokens the model never writes (a word LM for a phone model): every symbol
+        # would score as <unk>.
+        known = set(tokens)
+        lm_tokens = [t for t in ngram.vocab if t not in (BOS, EOS, UNK)]
+        foreign = [t for t in lm_tokens if t not in known]
+        if 2 * len(foreign) > len(lm_tokens):
+            raise DataError(
+                f"{len(foreign)} of the LM's {len(lm_tokens)} tokens are not the model's symbols "
+                f"({', '.join(foreign[:5])}): an LM of another unit or symbol set",
+                lm_path,
+            )
         return lm
     if SPACE in ngram.ids:
         raise DataError(f"a lexicon needs a word LM, this one has {SPACE}: a character LM", lm_path)
