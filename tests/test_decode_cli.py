@@ -65,6 +65,26 @@ def test_lm_command_trains_a_phone_bigram_on_the_training_speakers(bigram):
     assert len(model.vocab) > 30  # most of the 39 phones occur in 40 sentences
 
 
+def test_lm_command_folds_to_the_phone_set_of_its_model(tmp_path):
+    """With --model and no --phone-set the LM is over the model's phones (en-phones: 39, with
+    sil), not TIMIT's 61, whose closures and pauses the model never writes."""
+    out = tmp_path / "p.arpa"
+    args = [
+        "lm",
+        "--data",
+        DEMO,
+        "--test-speakers",
+        TEST_LIST,
+        "--model",
+        "en-phones",
+        "--out",
+        out,
+    ]
+    assert main([str(a) for a in args]) == 0
+    vocab = set(read_arpa(out).vocab)
+    assert "sil" in vocab and not vocab & {"h#", "pau", "bcl", "ax"}
+
+
 def test_lm_command_from_text_in_characters(capsys, tmp_path):
     (tmp_path / "t.txt").write_text("the cat sat\n\nthe hat\n")
     rc, out, _ = run(

@@ -104,10 +104,13 @@ def cmd_lm(args) -> int:
             lexicon = targets.lexicon_object
         elif args.pron_lexicon:
             lexicon = Lexicon(args.pron_lexicon, style=args.pron_lexicon_style)
+        phone_set = args.phone_set
+        if phone_set is None:  # the model's set, else as labelled
+            phone_set = targets.phone_set if targets is not None else 61
         sentences = corpus_sentences(
             utts,
             args.unit,
-            phone_set=args.phone_set,
+            phone_set=phone_set,
             lexicon=lexicon,
             on_error=failures,
             speech=targets is not None and targets.speech,  # the words a speech model writes
@@ -166,8 +169,8 @@ def add_lm_parser(sub) -> None:
         "--phone-set",
         type=int,
         choices=[61, 48, 39],
-        default=61,
-        help="fold phones to this set; use the model's (default: 61)",
+        help="fold phones to this set; use the model's (default: with --model the model's, "
+        "else 61)",
     )
     lexicon_arg(p, default_help="with --model: the model's")
     p.add_argument(
