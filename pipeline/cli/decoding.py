@@ -85,7 +85,7 @@ def cmd_lm(args) -> int:
         if args.unit == "phones":
             raise DataError("--text gives characters or words: use --unit chars or words")
         try:
-            lines = Path(args.text).read_text(encoding="utf-8").splitlines()
+            lines = Path(args.text).read_text(encoding="utf-8-sig").splitlines()
         except UnicodeDecodeError:
             raise DataError("not UTF-8 text", args.text) from None
         sentences = [text_tokens(ln, args.unit) for ln in lines if ln.strip()]

@@ -150,7 +150,7 @@ def read_arpa(path: str | os.PathLike) -> NgramModel:
     Raises :class:`DataError` naming the file and line when it is malformed.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # without a byte-order mark
     except FileNotFoundError:
         raise DataError("language model file not found", path) from None
     except UnicodeDecodeError:
@@ -234,7 +234,7 @@ def read_lexicon(path: str | os.PathLike) -> list[str]:
     """Words of a lexicon file: the first field of each non-empty line (so a plain word list
     and a pronunciation lexicon both work); ``#`` starts a comment line."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # without a BOM
     except FileNotFoundError:
         raise DataError("lexicon file not found", path) from None
     except UnicodeDecodeError:
