@@ -199,6 +199,8 @@ def read_arpa(path: str | os.PathLike) -> NgramModel:
         # -inf is a zero probability; NaN or +inf would poison every score it touches.
         if math.isnan(logp) or logp == math.inf or (bow is not None and not math.isfinite(bow)):
             raise DataError(f"line {lineno}: NaN or infinite number in {ln!r:.80}", path)
+        if logp > 0:  # log10 of a probability above 1
+            raise DataError(f"line {lineno}: log-probability above 0 in {ln!r:.80}", path)
         raw[n - 1].append((logp, tuple(fields[1 : n + 1]), bow))
     else:
         raise DataError("ARPA file ends without \\end\\", path)
