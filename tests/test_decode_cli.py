@@ -183,6 +183,12 @@ def test_json_nbest_is_sorted_and_distinct(capsys, bundle):
     assert all(h["lm"] == 0 and h["score"] == pytest.approx(h["acoustic"]) for h in nbest)
     plain = json.loads(_transcribe(capsys, bundle, "--format", "json", "--beam", "8"))
     assert "nbest" not in plain
+    # Asked for, the list is there however few hypotheses there are: greedy decoding has one.
+    greedy = json.loads(
+        _transcribe(capsys, bundle, "--format", "json", "--beam", "0", "--nbest", "3")
+    )
+    assert [h["phones"] for h in greedy["nbest"]] == [[p["phone"] for p in greedy["phones"]]]
+    assert greedy["nbest"][0]["score"] < 0
 
 
 def test_greedy_and_beam_with_lm(capsys, bundle, bigram):
