@@ -81,7 +81,7 @@ def _timitdic_phone(token: str) -> Phone:
 def _read_source(path: Path) -> dict[str, tuple[Phone, ...]]:
     """``{word: first pronunciation}`` of one lexicon file (see the module docstring)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="strict")
+        text = path.read_text(encoding="utf-8-sig", errors="strict")  # without a BOM
     except FileNotFoundError:
         raise DataError("no such lexicon file", path) from None
     except (OSError, UnicodeDecodeError) as e:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import sys
 
@@ -32,6 +33,7 @@ from lstmrec.features.errors import DataError
 from lstmrec.featurize import compute_features
 from lstmrec.inference.decoder import DecoderOptions, bundle_decoder, predict_logits
 from lstmrec.scoring.align import score
+from lstmrec.shipped import resolve_model
 from lstmrec.targets import Targets, symbols_text, text_words
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -39,7 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("model", help="model bundle folder")
+    p.add_argument("model", help="model bundle folder, or a shipped model's name")
     p.add_argument("--data", required=True)
     p.add_argument("--split", default="train")
     p.add_argument("--keep-sa", action="store_true")
@@ -115,7 +117,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def tune(args) -> int:
     """Print the grid's rows and the best point; the exit status (2 when inputs failed)."""
-    bundle = load_bundle(args.model)
+    if args.beam < 0:
+        raise DataError(f"--beam {args.beam} must be 0 or more")
+    for flag, values in (("--lm-weights", args.lm_weights), ("--bonuses", args.bonuses)):
+        if not all(math.isfinite(v) for v in values):
+            raise DataError(f"{flag} {' '.join(map(str, values))}: each must be a finite number")
+    bundle = load_bundle(resolve_model(args.model))  # a folder, else a shipped name
     failures = Failures(strict=False)
     targets = Targets.of_bundle(bundle)
     utts, refs, logits = split_logits(args, bundle, targets, failures)

@@ -65,6 +65,26 @@ def test_lm_command_trains_a_phone_bigram_on_the_training_speakers(bigram):
     assert len(model.vocab) > 30  # most of the 39 phones occur in 40 sentences
 
 
+def test_lm_command_folds_to_the_phone_set_of_its_model(tmp_path):
+    """With --model and no --phone-set the LM is over the model's phones (en-phones: 39, with
+    sil), not TIMIT's 61, whose closures and pauses the model never writes."""
+    out = tmp_path / "p.arpa"
+    args = [
+        "lm",
+        "--data",
+        DEMO,
+        "--test-speakers",
+        TEST_LIST,
+        "--model",
+        "en-phones",
+        "--out",
+        out,
+    ]
+    assert main([str(a) for a in args]) == 0
+    vocab = set(read_arpa(out).vocab)
+    assert "sil" in vocab and not vocab & {"h#", "pau", "bcl", "ax"}
+
+
 def test_lm_command_from_text_in_characters(capsys, tmp_path):
     (tmp_path / "t.txt").write_text("the cat sat\n\nthe hat\n")
     rc, out, _ = run(
@@ -112,7 +132,11 @@ def test_lm_command_words_of_the_corpus_transcripts(capsys, tmp_path):
 
 def test_lm_command_errors_are_one_line(capsys, tmp_path):
     rc, _, err = run(capsys, "lm", "--text", "x.txt", "--order", "0", "--out", tmp_path / "x")
-    assert rc == 2 and "--order 0 must be at least 1" in err
+    assert rc == 2 and "--order 0 must be in 1..20" in err
+    # An order the ARPA reader refuses is refused before training, not written.
+    out = tmp_path / "o.arpa"
+    rc, _, err = run(capsys, "lm", "--data", DEMO, "--order", "21", "--out", out)
+    assert rc == 2 and "--order 21 must be in 1..20" in err and not out.exists()
     rc, _, err = run(capsys, "lm", "--out", tmp_path / "x.arpa")
     assert rc == 2 and "either --data" in err
     rc, _, err = run(
@@ -159,6 +183,12 @@ def test_json_nbest_is_sorted_and_distinct(capsys, bundle):
     assert all(h["lm"] == 0 and h["score"] == pytest.approx(h["acoustic"]) for h in nbest)
     plain = json.loads(_transcribe(capsys, bundle, "--format", "json", "--beam", "8"))
     assert "nbest" not in plain
+    # Asked for, the list is there however few hypotheses there are: greedy decoding has one.
+    greedy = json.loads(
+        _transcribe(capsys, bundle, "--format", "json", "--beam", "0", "--nbest", "3")
+    )
+    assert [h["phones"] for h in greedy["nbest"]] == [[p["phone"] for p in greedy["phones"]]]
+    assert greedy["nbest"][0]["score"] < 0
 
 
 def test_greedy_and_beam_with_lm(capsys, bundle, bigram):
@@ -214,6 +244,8 @@ def test_evaluate_with_beam_and_lm(capsys, bundle, bigram):
         (("--lm", "missing.arpa"), "missing.arpa: language model file not found"),
         (("--lexicon", "words.txt"), "a lexicon needs a word language model"),
         (("--beam", "-1"), "--beam -1 must be 0 or more"),
+        (("--lm-weight", "nan"), "--lm-weight nan must be a finite number"),
+        (("--insertion-bonus", "inf"), "--insertion-bonus inf must be a finite number"),
     ],
 )
 def test_decoding_errors_are_one_line(capsys, bundle, extra, message):

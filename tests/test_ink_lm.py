@@ -161,3 +161,48 @@ def test_tune_decoding_scores_cer_and_wer_like_evaluate(
         report = json.loads(out)
         assert (row["error_rate"], row["wer"]) == (round(report["cer"], 2), round(report["wer"], 2))
     assert grid[0]["error_rate"] != grid[1]["error_rate"]  # the LM weight took effect
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--lm-weights", "0", "nan"), "--lm-weights 0.0 nan: each must be a finite number"),
+        (("--bonuses", "inf"), "--bonuses inf: each must be a finite number"),
+        (("--beam", "-1"), "--beam -1 must be 0 or more"),
+    ],
+)
+def test_tune_decoding_refuses_bad_grids_in_one_line(capsys, corpus, bundle, monkeypatch,
+                                                     extra, message):  # fmt: skip
+    import runpy
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "tune_decoding.py"
+    tune = runpy.run_path(str(script))["main"]
+    argv = ["tune_decoding.py", bundle, "--data", corpus, "--split", "dev", *extra]
+    monkeypatch.setattr(sys, "argv", [str(a) for a in argv])
+    capsys.readouterr()
+    assert tune() == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().splitlines() == [f"tune_decoding: {message}"]
+
+
+def test_tune_decoding_takes_a_model_by_name(capsys, corpus, bundle, tmp_path, monkeypatch):
+    import json
+    import runpy
+    import shutil
+    import sys
+
+    shutil.copytree(bundle, tmp_path / "tiny-ink")
+    card = {"name": "tiny-ink", "modality": "ink", "unit": "chars"}
+    (tmp_path / "tiny-ink" / "card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("LSTMREC_MODELS_DIR", str(tmp_path))
+    script = Path(__file__).resolve().parents[1] / "scripts" / "tune_decoding.py"
+    tune = runpy.run_path(str(script))["main"]
+    for name, rc in (("tiny-ink", 0), ("no-such-model", 2)):
+        argv = ["tune_decoding.py", name, "--data", corpus, "--split", "dev", "--beam", "2"]
+        monkeypatch.setattr(sys, "argv", [str(a) for a in argv])
+        capsys.readouterr()
+        assert tune() == rc
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1
+    assert "no model folder or shipped model named no-such-model" in err

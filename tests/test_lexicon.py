@@ -67,6 +67,9 @@ def test_lexiconp_and_timitdic_formats(tmp_path):
     t = tmp_path / "timitdic.txt"
     t.write_text(";  comment\n;\nbutter  /b ah1 dx axr/\n", encoding="utf-8")
     assert Lexicon([t]).phones("butter") == ["b", "ah", "dx", "axr"]
+    b = tmp_path / "bom.txt"  # a byte-order mark is no part of the first word
+    b.write_text("\ufeffhello HH AH0 L OW1\n", encoding="utf-8")
+    assert Lexicon([b]).phones("hello") == ["hh", "ax", "l", "ow"]
 
 
 def test_sources_in_order_and_unknown_words(tmp_path, lexicon_file):

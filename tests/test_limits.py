@@ -261,6 +261,7 @@ ARPA_HEAD = "\\data\\\nngram 1=3\n\n\\1-grams:\n"
         (ARPA_HEAD + "nan <s>\n-1 </s>\n-1 a\n\n\\end\\\n", "NaN or infinite"),
         (ARPA_HEAD + "-99 <s> nan\n-1 </s>\n-1 a\n\n\\end\\\n", "NaN or infinite"),
         (ARPA_HEAD + "inf <s>\n-1 </s>\n-1 a\n\n\\end\\\n", "NaN or infinite"),
+        (ARPA_HEAD + "-99 <s>\n-1 </s>\n0.5 a\n\n\\end\\\n", "line 7: log-probability above 0"),
     ],
 )
 def test_arpa_without_ngrams_or_with_nan_is_refused(tmp_path, text, words):

@@ -236,3 +236,39 @@ def test_lm_of_other_units_is_refused(tmp_path):
     (tmp_path / "lex").write_text("cab\ntab\n")
     with pytest.raises(DataError, match="no lexicon word is in the LM"):
         decoder_lm(CHARS, lm_path=tmp_path / "w.arpa", lexicon_path=tmp_path / "lex")
+
+
+def test_lm_of_other_units_is_refused_for_a_model_without_spaces(tmp_path):
+    """A phone model takes a character LM (with <space>) or a word LM without complaint about
+    spaces; with <unk> in the LM every phone would score as <unk>: both are refused, while a
+    phone LM that lacks a few phones is not."""
+    phones = ["<blank>", "ah", "b", "k", "sil", "t"]
+    write_arpa(train_ngram([["k", "a", "t", SPACE, "b", "a", "t"]], 2), tmp_path / "c.arpa")
+    with pytest.raises(DataError, match="the model writes no spaces"):
+        decoder_lm(phones, lm_path=tmp_path / "c.arpa", lexicon_path=None)
+    write_arpa(train_ngram([["the", "cat"], ["a", "bat"]], 2), tmp_path / "w.arpa")
+    with pytest.raises(DataError, match="4 of the LM's 4 tokens are not the model's symbols"):
+        decoder_lm(phones, lm_path=tmp_path / "w.arpa", lexicon_path=None)
+    write_arpa(train_ngram([["sil", "k", "ah", "t", "sil"], ["b", "ax"]], 2), tmp_path / "p.arpa")
+    lm = decoder_lm(phones, lm_path=tmp_path / "p.arpa", lexicon_path=None)
+    assert lm.missing == []  # ax is never written, and no phone is unknown
+
+
+def test_a_byte_order_mark_is_no_part_of_the_first_word(tmp_path):
+    """Editors on Windows start UTF-8 files with a byte-order mark: the lexicon's first word,
+    the ARPA header and the first token of ``lm --text`` are read without it."""
+    from lstmrec.cli.main import main
+
+    bom = "\ufeff"
+    (tmp_path / "lex").write_text(bom + "cat\nbat\n", encoding="utf-8")
+    assert read_lexicon(tmp_path / "lex") == ["cat", "bat"]
+    (tmp_path / "lex").write_text(bom + "# words\ncat\n", encoding="utf-8")
+    assert read_lexicon(tmp_path / "lex") == ["cat"]
+    write_arpa(train_ngram([["cat", "bat"]], 2), tmp_path / "w.arpa")
+    arpa = (tmp_path / "w.arpa").read_text(encoding="utf-8")
+    (tmp_path / "b.arpa").write_text(bom + arpa, encoding="utf-8")
+    assert read_arpa(tmp_path / "b.arpa").vocab == read_arpa(tmp_path / "w.arpa").vocab
+    (tmp_path / "t.txt").write_text(bom + "cat bat\n", encoding="utf-8")
+    argv = ["lm", "--text", tmp_path / "t.txt", "--unit", "words", "--out", tmp_path / "t.arpa"]
+    assert main([str(a) for a in argv]) == 0
+    assert "cat" in read_arpa(tmp_path / "t.arpa").vocab

@@ -194,6 +194,16 @@ def test_a_language_model_is_refused_in_one_line(capsys, rnnt, speech_corpus, tm
     assert "without an external language model" in err and len(err.strip().splitlines()) == 1
 
 
+def test_an_insertion_bonus_is_refused_in_one_line(capsys, rnnt, speech_corpus):
+    """The transducer's beam search ranks by probability alone: a bonus would change nothing."""
+    rc, out, err = run(
+        capsys, "transcribe", "--model", rnnt["bundle"], wav(speech_corpus), "--beam", "4",
+        "--insertion-bonus", "5",
+    )  # fmt: skip
+    assert rc == 2 and out == ""
+    assert "without an insertion bonus" in err and len(err.strip().splitlines()) == 1
+
+
 def test_resume_after_an_interruption_equals_one_run(capsys, rnnt, speech_corpus, tmp_path):
     """Two epochs, then a third by --resume, against three in one go: the same losses."""
     resumed = tmp_path / "resumed"

@@ -4,6 +4,7 @@ recognize, and the ``lm`` command that trains n-gram language models."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from lstmrec.bundle import load_bundle
@@ -11,7 +12,13 @@ from lstmrec.cli.common import Failures, bundle_held_out, lexicon_arg, split_fro
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
 from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
-from lstmrec.inference.lm_files import corpus_sentences, text_tokens, train_ngram, write_arpa
+from lstmrec.inference.lm_files import (
+    MAX_NGRAM_ORDER,
+    corpus_sentences,
+    text_tokens,
+    train_ngram,
+    write_arpa,
+)
 from lstmrec.lexicon import STYLES, Lexicon
 from lstmrec.targets import Targets
 from lstmrec.textnorm import TEXT_NORMALIZATIONS, resolve_for_utterances
@@ -48,6 +55,12 @@ def decoder_from_args(args, bundle):
         raise DataError(f"--beam {args.beam} must be 0 or more")
     if args.nbest is not None and args.nbest < 1:
         raise DataError(f"--nbest {args.nbest} must be at least 1")
+    for flag, value in (
+        ("--lm-weight", args.lm_weight),
+        ("--insertion-bonus", args.insertion_bonus),
+    ):
+        if value is not None and not math.isfinite(value):
+            raise DataError(f"{flag} {value} must be a finite number")
     try:
         options = DecoderOptions.from_summary(
             bundle.summary,
@@ -64,15 +77,15 @@ def decoder_from_args(args, bundle):
 
 
 def cmd_lm(args) -> int:
-    if args.order < 1:
-        raise DataError(f"--order {args.order} must be at least 1")
+    if not 1 <= args.order <= MAX_NGRAM_ORDER:  # higher orders are refused when read
+        raise DataError(f"--order {args.order} must be in 1..{MAX_NGRAM_ORDER}")
     if (args.data is None) == (args.text is None):
         raise DataError("give either --data (a corpus or manifest) or --text (a text file)")
     if args.text is not None:
         if args.unit == "phones":
             raise DataError("--text gives characters or words: use --unit chars or words")
         try:
-            lines = Path(args.text).read_text(encoding="utf-8").splitlines()
+            lines = Path(args.text).read_text(encoding="utf-8-sig").splitlines()
         except UnicodeDecodeError:
             raise DataError("not UTF-8 text", args.text) from None
         sentences = [text_tokens(ln, args.unit) for ln in lines if ln.strip()]
@@ -91,10 +104,13 @@ def cmd_lm(args) -> int:
             lexicon = targets.lexicon_object
         elif args.pron_lexicon:
             lexicon = Lexicon(args.pron_lexicon, style=args.pron_lexicon_style)
+        phone_set = args.phone_set
+        if phone_set is None:  # the model's set, else as labelled
+            phone_set = targets.phone_set if targets is not None else 61
         sentences = corpus_sentences(
             utts,
             args.unit,
-            phone_set=args.phone_set,
+            phone_set=phone_set,
             lexicon=lexicon,
             on_error=failures,
             speech=targets is not None and targets.speech,  # the words a speech model writes
@@ -138,7 +154,9 @@ def add_lm_parser(sub) -> None:
         "--dev-speakers/--test-speakers are given",
     )
     p.add_argument("--text", help="instead of --data: a UTF-8 text file, one sentence a line")
-    p.add_argument("--order", type=int, default=2, help="n-gram order (default: 2)")
+    p.add_argument(
+        "--order", type=int, default=2, help=f"n-gram order, 1..{MAX_NGRAM_ORDER} (default: 2)"
+    )
     p.add_argument(
         "--unit",
         choices=["phones", "chars", "words"],
@@ -151,8 +169,8 @@ def add_lm_parser(sub) -> None:
         "--phone-set",
         type=int,
         choices=[61, 48, 39],
-        default=61,
-        help="fold phones to this set; use the model's (default: 61)",
+        help="fold phones to this set; use the model's (default: with --model the model's, "
+        "else 61)",
     )
     lexicon_arg(p, default_help="with --model: the model's")
     p.add_argument(

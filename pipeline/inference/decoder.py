@@ -67,9 +67,10 @@ DECODING_FIELDS = tuple(f.name for f in dataclasses.fields(DecodingConfig))
 @dataclasses.dataclass(frozen=True)
 class Decoded:
     """One utterance's result: the best hypothesis as timed tokens, and the N-best list (natural
-    logs). Greedy decoding gives one hypothesis, the best path's labelling; its CTC forward
-    score is computed only when scores were asked for (``nbest > 1``), else it is NaN: the
-    forward pass over a long file costs a third of a greedy transcription."""
+    logs) when more than one hypothesis was asked for (``nbest > 1``; else it is empty), however
+    few the search found. Greedy decoding gives one hypothesis, the best path's labelling, with
+    its CTC forward score (computed only then: the forward pass over a long file costs a third
+    of a greedy transcription)."""
 
     tokens: list[Token]
     nbest: list[Hypothesis]
@@ -106,6 +107,11 @@ class Decoder:
             raise DataError(
                 "a transducer decodes without an external language model; drop --lm", options.lm
             )
+        if transducer is not None and options.insertion_bonus and not options.greedy:
+            raise DataError(
+                f"a transducer decodes without an insertion bonus; drop --insertion-bonus "
+                f"{options.insertion_bonus:g}"
+            )
         self.options = options
         self.transducer = transducer
         self.lm = None
@@ -113,6 +119,10 @@ class Decoder:
             self.lm = decoder_lm(classes, lm_path=options.lm, lexicon_path=options.lexicon)
 
     def __call__(self, logits: np.ndarray) -> Decoded:
+        decoded = self._decode(logits)
+        return decoded if self.options.nbest > 1 else dataclasses.replace(decoded, nbest=[])
+
+    def _decode(self, logits: np.ndarray) -> Decoded:
         o = self.options
         if self.transducer is not None:
             return self._transducer(logits)

@@ -150,7 +150,7 @@ def read_arpa(path: str | os.PathLike) -> NgramModel:
     Raises :class:`DataError` naming the file and line when it is malformed.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # without a byte-order mark
     except FileNotFoundError:
         raise DataError("language model file not found", path) from None
     except UnicodeDecodeError:
@@ -199,6 +199,8 @@ def read_arpa(path: str | os.PathLike) -> NgramModel:
         # -inf is a zero probability; NaN or +inf would poison every score it touches.
         if math.isnan(logp) or logp == math.inf or (bow is not None and not math.isfinite(bow)):
             raise DataError(f"line {lineno}: NaN or infinite number in {ln!r:.80}", path)
+        if logp > 0:  # log10 of a probability above 1
+            raise DataError(f"line {lineno}: log-probability above 0 in {ln!r:.80}", path)
         raw[n - 1].append((logp, tuple(fields[1 : n + 1]), bow))
     else:
         raise DataError("ARPA file ends without \\end\\", path)
@@ -234,7 +236,7 @@ def read_lexicon(path: str | os.PathLike) -> list[str]:
     """Words of a lexicon file: the first field of each non-empty line (so a plain word list
     and a pronunciation lexicon both work); ``#`` starts a comment line."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # without a BOM
     except FileNotFoundError:
         raise DataError("lexicon file not found", path) from None
     except UnicodeDecodeError:
@@ -277,6 +279,23 @@ def decoder_lm(
         if SPACE in tokens and SPACE not in ngram.ids:
             raise DataError(
                 f"the model writes spaces but the LM has no {SPACE}: a word LM needs --lexicon",
+                lm_path,
+            )
+        if SPACE in ngram.ids and SPACE not in tokens:
+            raise DataError(
+                f"the LM has {SPACE} but the model writes no spaces: an LM of characters or "
+                "words, not of the model's symbols",
+                lm_path,
+            )
+        # Mostly tokens the model never writes (a word LM for a phone model): every symbol
+        # would score as <unk>.
+        known = set(tokens)
+        lm_tokens = [t for t in ngram.vocab if t not in (BOS, EOS, UNK)]
+        foreign = [t for t in lm_tokens if t not in known]
+        if 2 * len(foreign) > len(lm_tokens):
+            raise DataError(
+                f"{len(foreign)} of the LM's {len(lm_tokens)} tokens are not the model's symbols "
+                f"({', '.join(foreign[:5])}): an LM of another unit or symbol set",
                 lm_path,
             )
         return lm

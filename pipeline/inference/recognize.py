@@ -72,7 +72,7 @@ class Recognition:
                 {"char": c.char, "start": list(c.start), "end": list(c.end)} for c in self.chars
             ],
         }
-        if len(self.nbest) > 1:
+        if self.nbest:
             d["nbest"] = [alternative_dict(a) for a in self.nbest]
         if len(self.lines) > 1:
             d["lines"] = self.lines

@@ -117,7 +117,7 @@ class Transcript:
     def to_dict(self) -> dict:
         """The JSON object of ``transcribe --format json``: ``phones`` with times, or for a
         character model ``text``, ``words`` and ``chars`` (a word gap is the character
-        ``" "``) with times; with an N-best list of more than one, ``nbest``."""
+        ``" "``) with times; with an N-best list (``--nbest`` above 1), ``nbest``."""
         if self.unit == "chars":
             return self._chars_dict()
         d = {
@@ -129,7 +129,7 @@ class Transcript:
                 for p in self.phones
             ],
         }
-        if len(self.nbest) > 1:
+        if self.nbest:
             d["nbest"] = [alternative_dict(a) for a in self.nbest]
         return d
 
@@ -152,7 +152,7 @@ class Transcript:
                 for p in self.phones
             ],
         }
-        if len(self.nbest) > 1:  # each with its text in place of its symbols
+        if self.nbest:  # each with its text in place of its symbols
             d["nbest"] = [
                 {"text": " ".join(symbols_text(a.phones).split())}
                 | {k: v for k, v in alternative_dict(a).items() if k != "phones"}
