@@ -165,6 +165,8 @@ def test_score_details_and_json(capsys, tmp_path):
         (["score", "--bootstrap", "0"], "--bootstrap"),
         (["compare", "--bootstrap", "-3"], "--bootstrap"),
         (["compare", "--alpha", "1.5"], "--alpha"),
+        (["score", "--seed", "-1"], "--seed"),
+        (["compare", "--seed", "-7"], "--seed"),
     ],
 )
 def test_bad_statistics_flags_are_one_line(capsys, tmp_path, args, flag):
