@@ -29,6 +29,7 @@ import numpy as np
 import soundfile as sf
 
 from lstmrec.bench.torch_reference import torch_version
+from lstmrec.bench.training import real_lengths
 from lstmrec.features.audio import SAMPLE_RATE, FeatureConfig, extract, load_audio
 from lstmrec.features.errors import DataError
 from lstmrec.inference.transcribe import expand_inputs
@@ -174,8 +175,20 @@ def cold_start(bundle: str, wav: str, *, engine: str, repeats: int) -> list[floa
 # The run
 
 
+def check_settings(s: BenchSettings) -> None:
+    """Refuse (:class:`DataError`) settings no run can measure, before any child is started:
+    fewer than one step, layer or unit, or a ``corpus`` that gives no utterance lengths."""
+    for name in ("steps", "layers", "units"):
+        value = getattr(s, name)
+        if value < 1:
+            raise DataError(f"--{name} must be at least 1, got {value}", "command line")
+    if s.corpus:
+        real_lengths(s.corpus, count=1)
+
+
 def run_bench(s: BenchSettings, *, log=lambda msg: None) -> dict:
     """Measure everything ``s`` asks for; returns the flat result dictionary."""
+    check_settings(s)
     result: dict = {"cpu_count": os.cpu_count(), "settings": dataclasses.asdict(s)}
     with tempfile.TemporaryDirectory(prefix="lstmrec-bench-") as tmp:
         tmp_path = Path(tmp)
