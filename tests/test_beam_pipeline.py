@@ -305,9 +305,7 @@ def test_beam_transcription_into_a_folder_is_refused(beam, utts, tmp_path, capsy
     argv = ["transcribe", str(bundle), utts[0].path, "--runner", "DirectRunner", "--force"]
     rc = main([*argv, "--output", str(folder)])
     err = capsys.readouterr().err
-    assert (
-        rc == 2 and err.strip() == f"lstmrec: {folder}: is a folder; name a file for the JSON Lines"
-    )
+    assert rc == 2 and err.strip() == f"lstmrec: {folder}: --output is a folder; name a file"
     assert folder.is_dir() and not list(tmp_path.glob("results.*")) and not any(folder.iterdir())
 
 
