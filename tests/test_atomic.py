@@ -273,6 +273,18 @@ def test_an_output_file_that_is_a_folder_is_refused_before_any_output(capsys, tm
     assert list(folder.iterdir()) == []
 
 
+def test_an_output_file_named_dash_is_refused(capsys, tmp_path, monkeypatch):
+    """``-`` is taken for standard output, so no file of that name is written in its stead."""
+    monkeypatch.chdir(tmp_path)
+    refs = ["refs", "--data", DEMO, "--test-speakers", DEMO / "test_spk.list"]
+    rc, out, err = run(capsys, *refs, "--text-out", "-")
+    assert rc == 2 and out == ""
+    assert one_line(err) == (
+        "lstmrec: --text-out - : refs writes a file, not standard output; name one"
+    )
+    assert not (tmp_path / "-").exists()
+
+
 def test_a_second_holder_of_a_run_lock_is_refused_at_once(tmp_path):
     with run_lock(tmp_path, log=print):
         with pytest.raises(DataError) as e:

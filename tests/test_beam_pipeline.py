@@ -189,9 +189,7 @@ def test_output_to_standard_output_is_refused(beam, utts, tmp_path, capsys, monk
     argv = ["transcribe", str(bundle), utts[0].path, "--runner", "DirectRunner", "--output", "-"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert (
-        err == "lstmrec: --output - : the pipeline writes a file, not standard output; name one\n"
-    )
+    assert err == "lstmrec: --output - : transcribe writes a file, not standard output; name one\n"
     assert not (tmp_path / "-").exists()
 
 

@@ -179,9 +179,9 @@ def input_paths(args) -> list[str]:
 
 def check_outputs(args) -> None:
     """Refuse (:class:`DataError`) an output file that is also an input, that two output flags
-    name (one would replace the other), that is a folder, or that exists when ``--force`` is
-    not given: nothing a user made is overwritten by mistake, and nothing is written before the
-    check."""
+    name (one would replace the other), that is a folder or ``-``, or that exists when
+    ``--force`` is not given: nothing a user made is overwritten by mistake, and nothing is
+    written before the check."""
     inputs = input_paths(args)
     force = getattr(args, "force", False)
     chosen: list[tuple[Path, str]] = []  # (target, flag) of the outputs checked so far
@@ -189,6 +189,10 @@ def check_outputs(args) -> None:
         value = getattr(args, dest, None)
         if not value:
             continue
+        if value == STDIN:  # no file named "-", which a user takes for standard output
+            raise DataError(
+                f"{flag} - : {args.command} writes a file, not standard output; name one"
+            )
         if args.command == "prepare":
             targets = [Path(value) / f"{split}.jsonl" for split in args.splits]
         elif (
