@@ -1,0 +1,31 @@
+"""The training and feature benchmarks of docs/benchmarks.md (scripts/bench_train.py,
+scripts/bench_beam_features.py): numbers no run can use are one line and exit status 2, before
+Keras or Beam starts."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from helpers import REPO, one_line
+
+
+def script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--steps", "0"], "--steps must be at least 1, got 0"),
+        (["--classes", "1"], "--classes must be at least 2, got 1"),
+        (["--batch-size", "-1"], "--batch-size must be at least 1, got -1"),
+    ],
+)
+def test_bench_train_refuses_bad_numbers(capsys, extra, message):
+    assert script("bench_train").main(extra) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err) == f"error: command line: {message}"
