@@ -29,3 +29,12 @@ def test_bench_train_refuses_bad_numbers(capsys, extra, message):
     assert script("bench_train").main(extra) == 2
     out, err = capsys.readouterr()
     assert out == "" and one_line(err) == f"error: command line: {message}"
+
+
+@pytest.mark.parametrize("flag", ["--repeat", "--workers"])
+def test_bench_beam_features_refuses_counts_below_one(capsys, flag):
+    pytest.importorskip("apache_beam")
+    main = script("bench_beam_features").main
+    assert main(["--data", str(REPO / "data" / "timit-demo"), flag, "0"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err) == f"error: command line: {flag} must be at least 1, got 0"
