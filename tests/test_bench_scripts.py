@@ -38,3 +38,19 @@ def test_bench_beam_features_refuses_counts_below_one(capsys, flag):
     assert main(["--data", str(REPO / "data" / "timit-demo"), flag, "0"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and one_line(err) == f"error: command line: {flag} must be at least 1, got 0"
+
+
+def test_bench_transducer_says_a_bad_corpus_or_recipe_in_one_line(capsys, tmp_path):
+    main = script("bench_transducer").main
+    assert main(["--corpus", str(tmp_path / "no")]) == 2  # before any training run starts
+    out, err = capsys.readouterr()
+    assert (
+        out == ""
+        and one_line(err) == f"bench_transducer: {tmp_path / 'no'}: no such file or directory"
+    )
+    recipe = tmp_path / "none.toml"
+    assert main(["--ctc-config", str(recipe), "--steps", "1", "--batch-size", "2"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err) == (
+        f"bench_transducer: the ctc training run failed: {recipe}: config file not found"
+    )
