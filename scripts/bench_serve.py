@@ -3,7 +3,7 @@
 answer against the library's result for its own input.
 
     .venv/bin/python scripts/bench_serve.py --ink runs/demo/ink-model
-    .venv/bin/python scripts/bench_serve.py --speech en-phones --ink BUNDLE --requests 64 \
+    .venv/bin/python scripts/bench_serve.py --speech en-phones --ink BUNDLE --requests 64 \\
         --concurrency 8 --audio ../shared/data/timit-sample/TIMIT/TRAIN
 
 The server runs as ``python -m lstmrec serve`` in its own process on 127.0.0.1 (a free port;

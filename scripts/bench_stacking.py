@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Training speed of frame stacking on each Keras backend, side by side in one run.
 
-    .venv/bin/python scripts/bench_stacking.py --corpus ../shared/data/speechocean762/train \
+    .venv/bin/python scripts/bench_stacking.py --corpus ../shared/data/speechocean762/train \\
         --backends tensorflow jax --stacks 1 2 3 --layers 3 --units 250 --batch-size 16
 
 For every (backend, stack) pair (and, with ``--batch-sizes``, other batch sizes of the last
@@ -14,8 +14,8 @@ first pair. ``--conv`` puts the convolutional front end of a CRNN before the BLS
 pixel columns of ``--input-dim`` rows; no stacking), and ``--frames LO HI`` draws utterance
 lengths from LO to HI frames instead, e.g. for the CRNN of the MNIST pen-stroke digits:
 
-    .venv/bin/python scripts/bench_stacking.py --backends tensorflow jax --stacks 1 \
-        --conv 32 64 --input-dim 28 --layers 2 --units 128 --classes 11 --batch-size 64 \
+    .venv/bin/python scripts/bench_stacking.py --backends tensorflow jax --stacks 1 \\
+        --conv 32 64 --input-dim 28 --layers 2 --units 128 --classes 11 --batch-size 64 \\
         --frames 18 30
 """
 

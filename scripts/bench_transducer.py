@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """CTC against the RNN transducer, side by side in one run: training and decoding speed.
 
-    .venv/bin/python scripts/bench_transducer.py --corpus ../shared/data/speechocean762/train \
-        --ctc-config configs/english_phones.toml \
-        --transducer-config configs/english_transducer.toml \
-        --ctc-bundle runs/english_phones/model --transducer-bundle runs/english_transducer/model \
+    .venv/bin/python scripts/bench_transducer.py --corpus ../shared/data/speechocean762/train \\
+        --ctc-config configs/english_phones.toml \\
+        --transducer-config configs/english_transducer.toml \\
+        --ctc-bundle runs/english_phones/model --transducer-bundle runs/english_transducer/model \\
         --data runs/english_phones/data --split core-test
 
 Training: full training steps (forward, loss, backward, update;

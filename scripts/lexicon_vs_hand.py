@@ -7,7 +7,7 @@ sentence is turned into phones with each lexicon source and each style of
 hypothesis against the reference), with the project's scorer. This is the measurement behind
 the rules of ``lexicon_style = "timit"``.
 
-    python scripts/lexicon_vs_hand.py ../shared/data/timit-sample \
+    python scripts/lexicon_vs_hand.py ../shared/data/timit-sample \\
         --lexicon ../shared/data/timit-sample/TIMIT/DOC/timitdic.txt --lexicon cmudict
 """
 

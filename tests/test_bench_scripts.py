@@ -54,3 +54,14 @@ def test_bench_transducer_says_a_bad_corpus_or_recipe_in_one_line(capsys, tmp_pa
     assert out == "" and one_line(err) == (
         f"bench_transducer: the ctc training run failed: {recipe}: config file not found"
     )
+
+
+def test_the_examples_of_each_scripts_help_keep_their_line_breaks():
+    """A command of a script's docstring (its --help) continued with ``\\`` must stay on its
+    lines: a single backslash before a newline in a Python string joins the two lines."""
+    import ast
+    import re
+
+    for path in sorted((REPO / "scripts").glob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text()), clean=False) or ""
+        assert not re.search(r"\S {4,}--", doc), path.name
