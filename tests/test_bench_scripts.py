@@ -65,3 +65,15 @@ def test_the_examples_of_each_scripts_help_keep_their_line_breaks():
     for path in sorted((REPO / "scripts").glob("*.py")):
         doc = ast.get_docstring(ast.parse(path.read_text()), clean=False) or ""
         assert not re.search(r"\S {4,}--", doc), path.name
+
+
+def test_test_backends_has_help_and_says_an_unknown_backend_on_stderr(capsys):
+    main = script("test_backends").main
+    assert main(["--help"]) == 0
+    out, err = capsys.readouterr()
+    assert (
+        out.startswith("Run the model-level tests on every installed Keras backend") and err == ""
+    )
+    assert main(["tensorflw"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err).startswith("test_backends: unknown backend(s) tensorflw;")
