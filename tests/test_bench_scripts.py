@@ -77,3 +77,15 @@ def test_test_backends_has_help_and_says_an_unknown_backend_on_stderr(capsys):
     assert main(["tensorflw"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and one_line(err).startswith("test_backends: unknown backend(s) tensorflw;")
+
+
+@pytest.mark.parametrize("name", ["transcribe_onnx", "transcribe_transducer_onnx"])
+def test_the_onnx_programs_say_their_usage(name):
+    """The programs of docs/export.md, run without their two arguments (or with --help)."""
+    import subprocess
+    import sys
+
+    path = REPO / "scripts" / f"{name}.py"
+    done = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert one_line(done.stderr) == f"usage: python {path} EXPORT_FOLDER AUDIO_FILE"
