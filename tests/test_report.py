@@ -283,3 +283,13 @@ def test_sclite_files_are_not_read_as_kaldi_text(capsys, tmp_path):
     digits = write_text(tmp_path / "digits.txt", {"u1": ["1", "2", "3", "4"]})
     rc, out, _ = run(capsys, "score", digits, digits)
     assert rc == 0 and out.startswith("Error rate 0.00 %")
+
+
+def test_a_folder_given_as_a_transcript_or_utt2spk_is_named_as_such(capsys, tmp_path):
+    ref = write_text(tmp_path / "ref.txt", REFS)
+    folder = tmp_path / "hyps"
+    folder.mkdir()
+    for args in ((ref, folder), (ref, ref, "--utt2spk", folder), (folder, ref)):
+        rc, out, err = run(capsys, "score", *args)
+        assert rc == 2 and out == ""
+        assert one_line(err) == f"lstmrec: {folder}: not a regular file (a folder, FIFO or device)"

@@ -254,6 +254,8 @@ def read_kaldi_text(path: str | os.PathLike) -> dict[str, list[str]]:
     """
     path = Path(path)
     if not path.is_file():
+        if path.exists():  # never opened: a FIFO would block the read
+            raise DataError("not a regular file (a folder, FIFO or device)", path)
         raise DataError("transcript file not found", path)
     with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not part of an id
         lines = f.readlines()
