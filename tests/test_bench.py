@@ -104,10 +104,13 @@ def test_table_names_every_backend_and_the_skip():
         (["--corpus", "{tmp}/lengths.txt"], "expected a .jsonl manifest or a corpus folder"),
         (["--steps", "0"], "--steps must be at least 1"),
         (["--units", "-4"], "--units must be at least 1"),
+        (["--audio", "{tmp}/no-such-folder"], "no such file or directory"),
+        (["--audio", "{tmp}/empty"], "no audio files for the inference benchmark"),
     ],
 )
 def test_bad_settings_are_one_line_before_any_run(capsys, tmp_path, flags, reason):
     (tmp_path / "lengths.txt").write_text("u1 a b\n")
+    (tmp_path / "empty").mkdir()
     flags = [f.format(tmp=tmp_path) for f in flags]
     capsys.readouterr()
     assert main(["bench", "--quick", *flags]) == 2
