@@ -89,3 +89,14 @@ def test_the_onnx_programs_say_their_usage(name):
     done = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout == ""
     assert one_line(done.stderr) == f"usage: python {path} EXPORT_FOLDER AUDIO_FILE"
+
+
+def test_bench_export_says_bad_input_in_one_line(capsys, tmp_path):
+    main = script("bench_export").main
+    wav = tmp_path / "none.wav"
+    assert main(["en-phones", str(wav), "--formats", "onnx"]) == 2
+    assert one_line(capsys.readouterr().err) == f"bench_export: {wav}: no such file"
+    assert main(["en-phones", str(wav), "--repeats", "0"]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        "bench_export: command line: --repeats must be at least 1, got 0"
+    )
