@@ -100,3 +100,13 @@ def test_bench_export_says_bad_input_in_one_line(capsys, tmp_path):
     assert one_line(capsys.readouterr().err) == (
         "bench_export: command line: --repeats must be at least 1, got 0"
     )
+
+
+def test_bench_serve_says_a_missing_model_or_audio_in_one_line(capsys, tmp_path):
+    main = script("bench_serve").main
+    assert main(["--ink", str(tmp_path / "nope")]) == 2
+    assert "no model folder or shipped model named" in one_line(capsys.readouterr().err)
+    for audio, reason in ((tmp_path / "none", "no such file or directory"),
+                          (tmp_path, "no audio files to send (pass --audio)")):  # fmt: skip
+        assert main(["--ink", "en-ink", "--audio", str(audio)]) == 2
+        assert one_line(capsys.readouterr().err) == f"bench_serve: {audio}: {reason}"
