@@ -37,6 +37,9 @@ def main(argv=None) -> int:
 
     failures = Failures(strict=True)  # known gaps are listed once; any other bad input stops
     try:
+        for flag, value in (("--repeat", args.repeat), ("--workers", args.workers)):
+            if value < 1:
+                raise DataError(f"{flag} must be at least 1, got {value}", "command line")
         base = load_corpus(args.data, on_error=failures)
         failures.report_gaps()
         _bench(base, args.repeat, args.workers)

@@ -32,10 +32,12 @@ from lstmrec.backend import import_keras
 from lstmrec.bundle import load_bundle
 from lstmrec.corpora.splits import load_split
 from lstmrec.features.audio import apply_cmvn
+from lstmrec.features.errors import DataError
 from lstmrec.featurize import compute_features
 from lstmrec.inference.decoder import predict_logits
 from lstmrec.inference.lm_files import decoder_lm
 from lstmrec.models.beam import beam_search, log_softmax
+from lstmrec.shipped import resolve_model
 
 
 def synthetic(n: int, frames: int, classes: int, *, seed: int = 0) -> list[np.ndarray]:
@@ -55,7 +57,7 @@ def synthetic(n: int, frames: int, classes: int, *, seed: int = 0) -> list[np.nd
 def real(args) -> tuple[list[np.ndarray], list[str]]:
     """Log-probs of a bundle on a split, and the bundle's class names."""
     import_keras()  # before the bundle's Keras model loads, to keep TensorFlow's start quiet
-    bundle = load_bundle(args.model)
+    bundle = load_bundle(resolve_model(args.model))
     utts = load_split(args.data, args.split, keep_sa=args.keep_sa, test_speakers=args.test_speakers)
     feats = compute_features(utts, bundle.features, desc="features")
     normed = [apply_cmvn(feats[u.id], bundle.mean, bundle.std) for u in utts if u.id in feats]
@@ -96,7 +98,23 @@ def best_of(repeats: int, *calls) -> list[tuple[float, list]]:
     return [(min(r[i][0] for r in runs), runs[0][i][1]) for i in range(len(calls))]
 
 
-def main() -> int:
+def check_args(args) -> None:
+    """Refuse (:class:`DataError`) numbers no run can use, before anything is loaded."""
+    least = {"--utterances": (args.utterances, 1), "--frames": (args.frames, 1),
+             "--classes": (args.classes, 2), "--repeats": (args.repeats, 1),
+             "--beams": (min(args.beams), 1)}  # fmt: skip
+    for flag, (value, low) in least.items():
+        if value < low:
+            raise DataError(f"{flag} must be at least {low}, got {value}", "command line")
+    if args.lm and not args.model:
+        raise DataError(
+            "--lm needs --model (the LM must match the model's symbols)", "command line"
+        )
+    if args.model and not args.data:
+        raise DataError("--model needs --data (the corpus to decode)", "command line")
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--utterances", type=int, default=20, help="synthetic utterances (20)")
     p.add_argument("--frames", type=int, default=300, help="synthetic frames each (300)")
@@ -112,8 +130,16 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--format", choices=["text", "json"], default="text")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    try:
+        check_args(args)
+        return run(args)
+    except DataError as e:
+        print(f"bench_decode: {e}", file=sys.stderr)
+        return 2
 
+
+def run(args) -> int:
     if args.model:
         log_probs, class_names = real(args)
         source = f"{args.model} on {args.split}"
@@ -123,8 +149,6 @@ def main() -> int:
         source = "synthetic"
     lm = None
     if args.lm:
-        if class_names is None:
-            raise SystemExit("--lm needs --model (the LM must match the model's symbols)")
         lm = decoder_lm(class_names, lm_path=args.lm, lexicon_path=None)
     frames = sum(len(lp) for lp in log_probs)
     tf_decode(log_probs[:1], 2)  # TensorFlow's first call builds its kernels

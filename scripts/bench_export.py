@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 
 from lstmrec.bundle import load_bundle
 from lstmrec.features.audio import apply_cmvn
+from lstmrec.features.errors import DataError
 from lstmrec.featurize import checked_features
 from lstmrec.inference.decoder import predict_logits
 from lstmrec.inference.export import artifact_size, export_bundle
@@ -38,17 +40,29 @@ def _seconds(model, feats) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model", help="bundle folder or shipped model name")
     parser.add_argument("files", nargs="+", help="audio (or ink) files to run the models on")
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--repeats", type=int, default=3, help="timed runs each (best counts)")
-    args = parser.parse_args()
-    path = resolve_model(args.model)
-    bundle = load_bundle(path, engine="numpy")
-    feats = [apply_cmvn(checked_features(f, bundle.features), bundle.mean, bundle.std)
-             for f in args.files]  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        if args.repeats < 1:
+            raise DataError(f"--repeats must be at least 1, got {args.repeats}", "command line")
+        path = resolve_model(args.model)
+        bundle = load_bundle(path, engine="numpy")
+        feats = [apply_cmvn(checked_features(f, bundle.features), bundle.mean, bundle.std)
+                 for f in args.files]  # fmt: skip
+    except DataError as e:
+        print(f"bench_export: {e}", file=sys.stderr)
+        return 2
+    bench(args, path, bundle, feats)
+    return 0
+
+
+def bench(args, path: Path, bundle, feats: list[np.ndarray]) -> None:
+    """Export ``bundle`` to each of ``args.formats``; print the JSON of sizes and speeds."""
     frames = sum(len(f) for f in feats)
     reference = predict_logits(bundle.model, feats)
     result = {"model": str(path), "files": len(feats), "frames": frames,
@@ -78,4 +92,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

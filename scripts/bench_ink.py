@@ -10,6 +10,7 @@ digit, all in one process. Also prints the frame counts the default features giv
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmrec.corpora.mnist_strokes import load_mnist_strokes
+from lstmrec.features.errors import DataError
 from lstmrec.features.ink import InkFeatureConfig, ink_features
 from lstmrec.features.inkfiles import (
     read_ink_file,
@@ -36,12 +38,24 @@ def _seconds(fn, items) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mnist", default=str(MNIST), help="strokes.npz (default: shared data)")
     parser.add_argument("--count", type=int, default=500, help="digits (default: 500)")
-    args = parser.parse_args()
-    samples = load_mnist_strokes(args.mnist, indices=range(args.count))
+    args = parser.parse_args(argv)
+    try:
+        if args.count < 1:
+            raise DataError(f"--count must be at least 1, got {args.count}", "command line")
+        samples = load_mnist_strokes(args.mnist, indices=range(args.count))
+    except DataError as e:
+        print(f"bench_ink: {e}", file=sys.stderr)
+        return 2
+    bench(samples)
+    return 0
+
+
+def bench(samples) -> None:
+    """Print the reading and feature times of ``samples`` (MNIST pen-stroke digits)."""
     writers = {
         ".json": lambda p, s: write_ink_json(p, [s]),
         ".ndjson": lambda p, s: write_ink_json(p, [s]),
@@ -78,4 +92,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -54,7 +54,14 @@ from lstmrec.cli.decoding import add_decoding_args, decoder_from_args
 from lstmrec.cli.reports import report_args, report_options
 from lstmrec.features import inkrender
 from lstmrec.features.errors import DataError, report_or_raise
-from lstmrec.features.files import atomic_dir, check_output, write_bytes, write_json, write_text
+from lstmrec.features.files import (
+    atomic_dir,
+    check_output,
+    same_file,
+    write_bytes,
+    write_json,
+    write_text,
+)
 from lstmrec.features.inkfiles import read_ink_file
 from lstmrec.inference.evaluate import TextReport
 from lstmrec.inference.recognize import recognize_strokes
@@ -321,12 +328,20 @@ def check_args(args) -> None:
 
 
 def check_outputs(args) -> None:
-    """No output is an input, nor (without ``--force``) anything that exists."""
+    """No output is an input or another output, nor (without ``--force``) anything that
+    exists."""
     inputs = [args.data, args.model]
+    chosen: list[tuple[str, str]] = []
     for flag, value in (("--json", args.json), ("--markdown", args.markdown),
                         ("--images", args.images)):  # fmt: skip
         if value:
+            for other_flag, other in chosen:
+                if same_file(value, other):
+                    raise DataError(
+                        f"{other_flag} and {flag} name the same file; give each its own", value
+                    )
             check_output(value, inputs=inputs, force=args.force, flag=flag)
+            chosen.append((flag, value))
 
 
 def load_peers(args) -> dict:

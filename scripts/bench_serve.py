@@ -3,7 +3,7 @@
 answer against the library's result for its own input.
 
     .venv/bin/python scripts/bench_serve.py --ink runs/demo/ink-model
-    .venv/bin/python scripts/bench_serve.py --speech en-phones --ink BUNDLE --requests 64 \
+    .venv/bin/python scripts/bench_serve.py --speech en-phones --ink BUNDLE --requests 64 \\
         --concurrency 8 --audio ../shared/data/timit-sample/TIMIT/TRAIN
 
 The server runs as ``python -m lstmrec serve`` in its own process on 127.0.0.1 (a free port;
@@ -52,11 +52,16 @@ def _inputs(args) -> list[dict]:
 
     from lstmrec.bundle import load_bundle
     from lstmrec.corpora.synth_ink import random_text, render_line, writer_style
+    from lstmrec.features.errors import DataError
     from lstmrec.inference.recognize import recognize_strokes
     from lstmrec.inference.transcribe import AUDIO_EXTENSIONS, expand_inputs, transcribe_signal
     from lstmrec.shipped import resolve_model
 
+    if not Path(args.audio).exists():
+        raise DataError("no such file or directory", args.audio)
     files = expand_inputs([args.audio], extensions=AUDIO_EXTENSIONS)[: args.requests // 2 + 1]
+    if not files:
+        raise DataError("no audio files to send (pass --audio)", args.audio)
     speech = load_bundle(resolve_model(args.speech), engine="numpy")
     ink = load_bundle(resolve_model(args.ink), engine="numpy")
     rng = np.random.default_rng(7)
@@ -132,7 +137,7 @@ def _percentiles(values: list[float]) -> dict:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--speech", default="en-phones", help="speech model (default: en-phones)")
     p.add_argument("--ink", required=True, help="handwriting model: bundle folder or name")
@@ -144,10 +149,16 @@ def main() -> int:
     p.add_argument("--requests", type=int, default=64, help="requests in all (default: 64)")
     p.add_argument("--concurrency", type=int, default=8, help="client threads (default: 8)")
     p.add_argument("--workers", type=int, help="the server's --workers (default: its own)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if not (2 <= args.requests <= MAX_REQUESTS and 1 <= args.concurrency <= MAX_CONCURRENCY):
         p.error(f"--requests 2..{MAX_REQUESTS}, --concurrency 1..{MAX_CONCURRENCY}")
-    items = _inputs(args)
+    from lstmrec.features.errors import DataError
+
+    try:
+        items = _inputs(args)
+    except DataError as e:  # a model, or the audio to send, that is not there
+        print(f"bench_serve: {e}", file=sys.stderr)
+        return 2
     proc, url = _start_server(args)
     try:
         for item in items[:2]:

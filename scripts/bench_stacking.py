@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Training speed of frame stacking on each Keras backend, side by side in one run.
 
-    .venv/bin/python scripts/bench_stacking.py --corpus ../shared/data/speechocean762/train \
+    .venv/bin/python scripts/bench_stacking.py --corpus ../shared/data/speechocean762/train \\
         --backends tensorflow jax --stacks 1 2 3 --layers 3 --units 250 --batch-size 16
 
 For every (backend, stack) pair (and, with ``--batch-sizes``, other batch sizes of the last
@@ -14,8 +14,8 @@ first pair. ``--conv`` puts the convolutional front end of a CRNN before the BLS
 pixel columns of ``--input-dim`` rows; no stacking), and ``--frames LO HI`` draws utterance
 lengths from LO to HI frames instead, e.g. for the CRNN of the MNIST pen-stroke digits:
 
-    .venv/bin/python scripts/bench_stacking.py --backends tensorflow jax --stacks 1 \
-        --conv 32 64 --input-dim 28 --layers 2 --units 128 --classes 11 --batch-size 64 \
+    .venv/bin/python scripts/bench_stacking.py --backends tensorflow jax --stacks 1 \\
+        --conv 32 64 --input-dim 28 --layers 2 --units 128 --classes 11 --batch-size 64 \\
         --frames 18 30
 """
 
@@ -93,17 +93,30 @@ def main() -> int:
         p.error("--conv reads pixel columns one by one: --stacks 1 only")
     if args.frames and not 1 <= args.frames[0] <= args.frames[1]:
         p.error(f"--frames needs 1 <= LO <= HI, got {args.frames[0]} {args.frames[1]}")
-    if args.stack is not None:
-        print(json.dumps(_one(args)))
-        return 0
-    rows = []
+    from lstmrec.features.errors import DataError  # no Keras: the children choose a backend
+
+    try:
+        if args.stack is not None:
+            print(json.dumps(_one(args)))
+            return 0
+        if args.corpus and not args.frames:  # checked once, before any child starts
+            from lstmrec.bench.training import real_lengths
+
+            real_lengths(args.corpus, count=1)
+    except DataError as e:
+        print(f"bench_stacking: {e}", file=sys.stderr)
+        return 2
+    rows, failed = [], False
     for backend in args.backends:
         for stack in args.stacks:
             cmd = [sys.executable, __file__, "--stack", str(stack)] + _passed(args)
             env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
             out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            if out.returncode != 0:
-                print(f"{backend} stack {stack}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
+            if out.returncode != 0:  # said in one line; the other pairs still run
+                why = (out.stderr.strip().splitlines() or ["no output"])[-1]
+                why = why.removeprefix("bench_stacking: ")
+                print(f"bench_stacking: {backend} stack {stack}: failed: {why}", file=sys.stderr)
+                failed = True
                 continue
             rows.append(
                 {"backend": backend, "stack": stack, **json.loads(out.stdout.split("\n")[-2])}
@@ -118,13 +131,13 @@ def main() -> int:
             rows.append({"backend": args.backends[-1], "stack": args.stacks[-1], **row,
                          "batch_size": batch})  # fmt: skip
     if not rows:
-        return 1
+        return 2
     ref = rows[0]["input_frames_per_s"]
     for r in rows:
         r["ratio"] = round(r["input_frames_per_s"] / ref, 2)
     if args.format == "json":
         print(json.dumps(rows, indent=1))
-        return 0
+        return 2 if failed else 0
     front = f"conv {args.conv} + " if args.conv else ""
     print(f"{front}{args.layers} x {args.units} BLSTM, batch {args.batch_size}, {args.steps} steps")
     print(f"{'backend':<12}{'stack':>6}{'batch':>6}{'input frames/s':>16}{'ratio':>8}")
@@ -134,7 +147,7 @@ def main() -> int:
             f"{r['backend']:<12}{r['stack']:>6}{batch:>6}{r['input_frames_per_s']:>16.0f}"
             f"{r['ratio']:>8.2f}"
         )
-    return 0
+    return 2 if failed else 0
 
 
 def _passed(args) -> list[str]:

@@ -22,7 +22,7 @@ from lstmrec.config import CELLS
 from lstmrec.features.errors import DataError
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--corpus", help="take utterance lengths from this corpus (default: 1.5-4.5 s)")
     p.add_argument("--layers", type=int, default=3)
@@ -43,16 +43,21 @@ def main() -> int:
         help="also time the project's network compiled with XLA (jit_compile=True)",
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
-    args = p.parse_args()
-
-    keras = import_keras()
-    from lstmrec.models.blstm import build_model  # Keras: after import_keras keeps its start quiet
-
+    args = p.parse_args(argv)
     try:
+        least = {"--layers": 1, "--units": 1, "--input-dim": 1, "--classes": 2,
+                 "--batch-size": 1, "--steps": 1}  # fmt: skip
+        for flag, low in least.items():
+            value = getattr(args, flag[2:].replace("-", "_"))
+            if value < low:
+                raise DataError(f"{flag} must be at least {low}, got {value}", "command line")
         lengths = real_lengths(args.corpus, count=args.batch_size * 4)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    keras = import_keras()
+    from lstmrec.models.blstm import build_model  # Keras: after import_keras keeps its start quiet
+
     shape = dict(
         input_dim=args.input_dim, num_classes=args.classes, num_layers=args.layers, units=args.units
     )

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """CTC against the RNN transducer, side by side in one run: training and decoding speed.
 
-    .venv/bin/python scripts/bench_transducer.py --corpus ../shared/data/speechocean762/train \
-        --ctc-config configs/english_phones.toml \
-        --transducer-config configs/english_transducer.toml \
-        --ctc-bundle runs/english_phones/model --transducer-bundle runs/english_transducer/model \
+    .venv/bin/python scripts/bench_transducer.py --corpus ../shared/data/speechocean762/train \\
+        --ctc-config configs/english_phones.toml \\
+        --transducer-config configs/english_transducer.toml \\
+        --ctc-bundle runs/english_phones/model --transducer-bundle runs/english_transducer/model \\
         --data runs/english_phones/data --split core-test
 
 Training: full training steps (forward, loss, backward, update;
@@ -28,13 +28,16 @@ import time
 
 import numpy as np
 
+from lstmrec.bench.training import real_lengths  # no Keras: each run chooses its backend
+from lstmrec.features.errors import DataError
+
 
 def _train_one(args) -> dict:
     """Time one recipe's training steps in this process."""
     from lstmrec.backend import import_keras
 
     import_keras()
-    from lstmrec.bench.training import real_lengths, time_training
+    from lstmrec.bench.training import time_training
     from lstmrec.config import load_recipe
     from lstmrec.training.transducer import build_trainer
 
@@ -65,8 +68,8 @@ def _training(args) -> dict:
         cmd = [sys.executable, __file__, "--one", "--config", config, *_passed(args)]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
         if proc.returncode != 0:
-            sys.stderr.write(proc.stderr[-3000:])
-            raise SystemExit(f"bench_transducer: the {kind} training run failed")
+            why = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise DataError(f"the {kind} training run failed: {why}")
         out[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
     return out
 
@@ -106,7 +109,7 @@ def _decoding(args) -> dict:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--corpus", help="utterance lengths from this corpus (default: 1.5-4.5 s)")
     p.add_argument("--ctc-config", default="configs/english_phones.toml")
@@ -123,19 +126,29 @@ def main() -> int:
     p.add_argument("--skip-training", action="store_true")
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--config", help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.one:
-        print(json.dumps(_train_one(args)))
+        try:
+            print(json.dumps(_train_one(args)))
+        except DataError as e:
+            print(e, file=sys.stderr)
+            return 2
         return 0
     report = {"backend": os.environ.get("KERAS_BACKEND", "tensorflow")}
-    if not args.skip_training:
-        report["training"] = _training(args)
-        t = report["training"]
-        t["transducer_vs_ctc"] = round(
-            t["transducer"]["input_frames_per_s"] / t["ctc"]["input_frames_per_s"], 3
-        )
-    if args.ctc_bundle and args.transducer_bundle and args.data:
-        report["decoding"] = _decoding(args)
+    try:
+        if args.corpus:  # checked once, before the training runs start
+            real_lengths(args.corpus, count=1)
+        if not args.skip_training:
+            report["training"] = _training(args)
+            t = report["training"]
+            t["transducer_vs_ctc"] = round(
+                t["transducer"]["input_frames_per_s"] / t["ctc"]["input_frames_per_s"], 3
+            )
+        if args.ctc_bundle and args.transducer_bundle and args.data:
+            report["decoding"] = _decoding(args)
+    except DataError as e:
+        print(f"bench_transducer: {e}", file=sys.stderr)
+        return 2
     print(json.dumps(report, indent=2))
     return 0
 

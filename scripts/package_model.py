@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Copy a trained bundle into the package as a shipped model, with its model card.
 
-    .venv/bin/python scripts/package_model.py --name en-phones --run runs/english_phones \
+    .venv/bin/python scripts/package_model.py --name en-phones --run runs/english_phones \\
         --card configs/english_phones.card.toml
 
 The card (``card.json``, see :mod:`lstmrec.shipped`) is the TOML file's fixed fields plus, for

@@ -35,9 +35,16 @@ def main(argv: list[str]) -> int:
     if "--" in argv:
         at = argv.index("--")
         argv, pytest_args = argv[:at], argv[at + 1 :]
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0
     unknown = [b for b in argv if b not in BACKENDS]
     if unknown:
-        print(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
+        print(
+            f"test_backends: unknown backend(s) {', '.join(unknown)}; choose from "
+            f"{', '.join(BACKENDS)}",
+            file=sys.stderr,
+        )
         return 2
     results = {}
     for backend in argv or BACKENDS:

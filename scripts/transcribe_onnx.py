@@ -12,6 +12,9 @@ import onnxruntime
 
 from lstmrec.features.audio import FeatureConfig, extract, load_audio  # NumPy + soundfile only
 
+if len(sys.argv) != 3:  # --help included
+    print(f"usage: python {sys.argv[0]} EXPORT_FOLDER AUDIO_FILE", file=sys.stderr)
+    sys.exit(2)
 folder, wav = sys.argv[1], sys.argv[2]
 config = FeatureConfig.from_dict(json.load(open(f"{folder}/features.json")))
 cmvn = np.load(f"{folder}/cmvn.npz")

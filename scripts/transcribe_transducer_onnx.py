@@ -14,6 +14,9 @@ from lstmrec.features.audio import FeatureConfig, extract, load_audio  # NumPy +
 
 MAX_SYMBOLS_PER_FRAME = 8  # labels emitted on one frame at most, as lstmrec transcribe does
 
+if len(sys.argv) != 3:  # --help included
+    print(f"usage: python {sys.argv[0]} EXPORT_FOLDER AUDIO_FILE", file=sys.stderr)
+    sys.exit(2)
 folder, wav = sys.argv[1], sys.argv[2]
 config = FeatureConfig.from_dict(json.load(open(f"{folder}/features.json")))
 cmvn = np.load(f"{folder}/cmvn.npz")

@@ -6,7 +6,7 @@ weights and insertion bonuses.
         --split train --test-speakers data/timit-demo/test_spk.list --keep-sa \\
         --lm runs/decode/phone-bigram.arpa --lm-weights 0 0.25 0.5 1 --bonuses 0 0.5 1 2
 
-    .venv/bin/python scripts/tune_decoding.py runs/demo/ink-model --data runs/demo/ink-corpus \
+    .venv/bin/python scripts/tune_decoding.py runs/demo/ink-model --data runs/demo/ink-corpus \\
         --split dev --lm chars5.arpa --lm-weights 0.5 1 --bonuses 0 2
 
 The acoustic model runs once; each grid point only re-runs the beam search. Tune on training

@@ -258,6 +258,33 @@ def test_prepare_and_score_plot_refuse_existing_files(capsys, tmp_path):
     assert (tmp_path / "c.png").read_text() == "mine"
 
 
+def test_an_output_file_that_is_a_folder_is_refused_before_any_output(capsys, tmp_path):
+    """Not "pass --force", which could not replace it either: a folder is never an output file."""
+    ref, folder = tmp_path / "ref.txt", tmp_path / "pictures"
+    ref.write_text("u1 a b\n")
+    folder.mkdir()
+    for force in ([], ["--force"]):
+        rc, out, err = run(capsys, "score", ref, ref, "--plot", folder, *force)
+        assert rc == 2 and out == ""  # refused before the report is printed
+        assert one_line(err) == f"lstmrec: {folder}: --plot is a folder; name a file"
+    refs = ["refs", "--data", DEMO, "--test-speakers", DEMO / "test_spk.list"]
+    rc, out, err = run(capsys, *refs, "--text-out", folder, "--force")
+    assert rc == 2 and out == "" and "--text-out is a folder" in one_line(err)
+    assert list(folder.iterdir()) == []
+
+
+def test_an_output_file_named_dash_is_refused(capsys, tmp_path, monkeypatch):
+    """``-`` is taken for standard output, so no file of that name is written in its stead."""
+    monkeypatch.chdir(tmp_path)
+    refs = ["refs", "--data", DEMO, "--test-speakers", DEMO / "test_spk.list"]
+    rc, out, err = run(capsys, *refs, "--text-out", "-")
+    assert rc == 2 and out == ""
+    assert one_line(err) == (
+        "lstmrec: --text-out - : refs writes a file, not standard output; name one"
+    )
+    assert not (tmp_path / "-").exists()
+
+
 def test_a_second_holder_of_a_run_lock_is_refused_at_once(tmp_path):
     with run_lock(tmp_path, log=print):
         with pytest.raises(DataError) as e:

@@ -189,9 +189,7 @@ def test_output_to_standard_output_is_refused(beam, utts, tmp_path, capsys, monk
     argv = ["transcribe", str(bundle), utts[0].path, "--runner", "DirectRunner", "--output", "-"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert (
-        err == "lstmrec: --output - : the pipeline writes a file, not standard output; name one\n"
-    )
+    assert err == "lstmrec: --output - : transcribe writes a file, not standard output; name one\n"
     assert not (tmp_path / "-").exists()
 
 
@@ -305,9 +303,7 @@ def test_beam_transcription_into_a_folder_is_refused(beam, utts, tmp_path, capsy
     argv = ["transcribe", str(bundle), utts[0].path, "--runner", "DirectRunner", "--force"]
     rc = main([*argv, "--output", str(folder)])
     err = capsys.readouterr().err
-    assert (
-        rc == 2 and err.strip() == f"lstmrec: {folder}: is a folder; name a file for the JSON Lines"
-    )
+    assert rc == 2 and err.strip() == f"lstmrec: {folder}: --output is a folder; name a file"
     assert folder.is_dir() and not list(tmp_path.glob("results.*")) and not any(folder.iterdir())
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from lstmrec.bench import run as benchmark
 from lstmrec.bench import torch_reference as bench_torch
+from lstmrec.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIRED = ("train_frames_per_s", "realtime_factor", "cold_start_s")
@@ -94,3 +95,26 @@ def test_table_names_every_backend_and_the_skip():
     assert "exit 1: ImportError" in table
     assert "skipped: torch not installed" in table
     assert "2.50" in table
+
+
+@pytest.mark.parametrize(
+    "flags, reason",
+    [
+        (["--corpus", "{tmp}/no-such-corpus"], "no such file or directory"),
+        (["--corpus", "{tmp}/lengths.txt"], "expected a .jsonl manifest or a corpus folder"),
+        (["--steps", "0"], "--steps must be at least 1"),
+        (["--units", "-4"], "--units must be at least 1"),
+        (["--audio", "{tmp}/no-such-folder"], "no such file or directory"),
+        (["--audio", "{tmp}/empty"], "no audio files for the inference benchmark"),
+    ],
+)
+def test_bad_settings_are_one_line_before_any_run(capsys, tmp_path, flags, reason):
+    (tmp_path / "lengths.txt").write_text("u1 a b\n")
+    (tmp_path / "empty").mkdir()
+    flags = [f.format(tmp=tmp_path) for f in flags]
+    capsys.readouterr()
+    assert main(["bench", "--quick", *flags]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert reason in line and "lstmrec bench: training" not in err

@@ -257,3 +257,12 @@ def test_outputs_are_never_overwritten(bench, corpus, tmp_path, capsys):
     assert bench.main([str(INK), "--data", str(corpus), "--json", str(mine)]) == 2
     assert "--json exists; pass --force" in capsys.readouterr().err
     assert mine.read_text() == "mine\n"
+
+
+def test_two_outputs_of_one_name_are_refused(bench, corpus, tmp_path, capsys):
+    same = tmp_path / "out"
+    args = [str(INK), "--data", str(corpus), "--json", str(same), "--markdown", str(same)]
+    assert bench.main(args) == 2
+    err = capsys.readouterr().err
+    assert "--json and --markdown name the same file" in err and err.count("\n") == 1
+    assert not same.exists()

@@ -45,3 +45,19 @@ def test_options_it_cannot_honour_are_refused():
     assert proc.returncode == 2 and "--stacks 1 only" in proc.stderr
     proc = _bench("--stacks", "1", *SMALL, "--frames", "9", "5")  # the last --frames counts
     assert proc.returncode == 2 and "LO <= HI" in proc.stderr
+
+
+def test_a_bad_corpus_is_one_line_before_any_child(tmp_path):
+    proc = _bench("--backends", "tensorflow", "--stacks", "1", "--corpus", str(tmp_path / "no"))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"bench_stacking: {tmp_path / 'no'}: no such file or directory\n"
+
+
+def test_a_failed_pair_is_one_line_and_the_others_finish():
+    """A backend that cannot start (here: none of that name) is named with its reason; the
+    other pairs are timed and reported, and the exit status says one failed."""
+    proc = _bench("--backends", "nosuch", "tensorflow", "--stacks", "1", *SMALL)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("bench_stacking: nosuch stack 1: failed: ")
+    assert [r["backend"] for r in json.loads(proc.stdout)] == ["tensorflow"]

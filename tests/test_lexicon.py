@@ -179,6 +179,22 @@ def test_timit_style_is_closer_to_hand_labels(capsys):
     assert per["timit"] < 22
 
 
+def test_lexicon_vs_hand_says_a_bad_corpus_or_lexicon_in_one_line(tmp_path, capsys, lexicon_file):
+    import importlib.util
+
+    from helpers import REPO, one_line
+
+    spec = importlib.util.spec_from_file_location("lvh", REPO / "scripts/lexicon_vs_hand.py")
+    lvh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lvh)
+    nope = tmp_path / "nope"
+    assert lvh.main([str(nope), "--lexicon", str(lexicon_file)]) == 2
+    assert one_line(capsys.readouterr().err).startswith(f"lexicon_vs_hand: {nope}: ")
+    demo = REPO / "data" / "timit-demo"
+    assert lvh.main([str(demo), "--lexicon", str(nope)]) == 2
+    assert one_line(capsys.readouterr().err) == f"lexicon_vs_hand: {nope}: no such lexicon file"
+
+
 def test_lm_from_word_transcripts(tmp_path, capsys, lexicon_file):
     """``lstmrec lm --pron-lexicon``: a phone LM of word-only utterances; an utterance with a word
     the lexicon lacks is named, left out, and the exit status says so."""

@@ -10,6 +10,7 @@ import pytest
 from helpers import one_line, run
 
 from lstmrec.scoring.align import align, score
+from lstmrec.scoring.refs import stm_lines
 from lstmrec.scoring.report import (
     ReportOptions,
     aligned_lines,
@@ -165,6 +166,8 @@ def test_score_details_and_json(capsys, tmp_path):
         (["score", "--bootstrap", "0"], "--bootstrap"),
         (["compare", "--bootstrap", "-3"], "--bootstrap"),
         (["compare", "--alpha", "1.5"], "--alpha"),
+        (["score", "--seed", "-1"], "--seed"),
+        (["compare", "--seed", "-7"], "--seed"),
     ],
 )
 def test_bad_statistics_flags_are_one_line(capsys, tmp_path, args, flag):
@@ -260,3 +263,33 @@ def test_transcripts_with_a_byte_order_mark_score_by_their_ids(capsys, tmp_path)
     r = json.loads(out)
     assert (r["errors"], r["reference_length"], r["missing"], r["extra"]) == (1, 5, [], [])
     assert list(r["per_speaker"]) == ["s1"]
+
+
+def test_sclite_files_are_not_read_as_kaldi_text(capsys, tmp_path):
+    """An STM (lstmrec refs --stm-out) or CTM (transcribe --format ctm) given where Kaldi text
+    belongs is refused, not scored with its channels and times as symbols."""
+    ref, hyp = write_text(tmp_path / "ref.txt", REFS), write_text(tmp_path / "hyp.txt", HYPS)
+    stm = tmp_path / "ref.stm"
+    durations = dict.fromkeys(REFS, 1.5)
+    stm.write_text("".join(line + "\n" for line in stm_lines(REFS, durations, SPEAKERS)))
+    ctm = tmp_path / "hyp.ctm"
+    ctm.write_text("".join(f"{u} 1 {0.1 * i:.3f} 0.100 {p}\n" for u, phones in HYPS.items()
+                           for i, p in enumerate(phones)))  # fmt: skip
+    for args, kind in (((stm, hyp), "STM"), ((ref, ctm), "CTM"), ((stm, ref, hyp), "STM")):
+        command = "compare" if len(args) == 3 else "score"
+        rc, out, err = run(capsys, command, *args)
+        assert rc == 2 and out == ""
+        assert f"a NIST {kind} file, not Kaldi text" in one_line(err)
+    digits = write_text(tmp_path / "digits.txt", {"u1": ["1", "2", "3", "4"]})
+    rc, out, _ = run(capsys, "score", digits, digits)
+    assert rc == 0 and out.startswith("Error rate 0.00 %")
+
+
+def test_a_folder_given_as_a_transcript_or_utt2spk_is_named_as_such(capsys, tmp_path):
+    ref = write_text(tmp_path / "ref.txt", REFS)
+    folder = tmp_path / "hyps"
+    folder.mkdir()
+    for args in ((ref, folder), (ref, ref, "--utt2spk", folder), (folder, ref)):
+        rc, out, err = run(capsys, "score", *args)
+        assert rc == 2 and out == ""
+        assert one_line(err) == f"lstmrec: {folder}: not a regular file (a folder, FIFO or device)"

@@ -21,6 +21,19 @@ def test_bootstrap_two_utterances_by_hand():
     assert bootstrap_ci([2, 1], [5, 3], replicates=4000) == pytest.approx((100 / 3, 40.0))
 
 
+def test_a_replicate_without_reference_symbols_has_no_rate():
+    # Utterance 1: 0 errors in 2 symbols, utterance 2: 2 insertions over an empty reference. A
+    # draw of utterance 2 twice has no symbol to divide by: no rate (not 4 errors over "1"),
+    # and the interval is read off the others: 0 % (1, 1) and 100 % (one of each).
+    rates = bootstrap_rates([0, 2], [2, 0], replicates=4000, seed=1)
+    assert np.mean(np.isnan(rates)) == pytest.approx(0.25, abs=0.03)
+    assert set(rates[~np.isnan(rates)]) == {0.0, 100.0}
+    assert bootstrap_ci([0, 2], [2, 0], replicates=4000) == pytest.approx((0.0, 100.0))
+    c = compare_systems([0, 2], [0, 0], [2, 0], replicates=4000)
+    assert c.difference_ci == pytest.approx((-100.0, 0.0))
+    assert c.prob_b_better == pytest.approx(2 / 3, abs=0.03)  # of the draws with a rate
+
+
 def test_bootstrap_interval_contains_the_estimate_and_is_deterministic():
     rng = np.random.default_rng(5)
     lengths = rng.integers(10, 40, size=200)

@@ -29,6 +29,7 @@ import numpy as np
 import soundfile as sf
 
 from lstmrec.bench.torch_reference import torch_version
+from lstmrec.bench.training import real_lengths
 from lstmrec.features.audio import SAMPLE_RATE, FeatureConfig, extract, load_audio
 from lstmrec.features.errors import DataError
 from lstmrec.inference.transcribe import expand_inputs
@@ -117,11 +118,19 @@ def threads_env(n: int) -> dict[str, str]:
 # Audio for inference, cold start and features
 
 
-def bench_audio(s: BenchSettings, folder: Path) -> dict[str, object]:
-    """Write the long file and the 3 s file; list the short files (TIMIT sentences as is)."""
+def audio_files(s: BenchSettings) -> list[str]:
+    """The speech files of ``s.audio``; :class:`DataError` when there are none."""
+    if not Path(s.audio).exists():
+        raise DataError("no such file or directory", s.audio)
     files = expand_inputs([s.audio])
     if not files:
         raise DataError("no audio files for the inference benchmark (pass --audio)", s.audio)
+    return files
+
+
+def bench_audio(s: BenchSettings, folder: Path) -> dict[str, object]:
+    """Write the long file and the 3 s file; list the short files (TIMIT sentences as is)."""
+    files = audio_files(s)
     signals, total = [], 0
     for f in files:
         signals.append(load_audio(f))
@@ -174,8 +183,22 @@ def cold_start(bundle: str, wav: str, *, engine: str, repeats: int) -> list[floa
 # The run
 
 
+def check_settings(s: BenchSettings) -> None:
+    """Refuse (:class:`DataError`) settings no run can measure, before any child is started:
+    fewer than one step, layer or unit, a ``corpus`` that gives no utterance lengths, or no
+    speech files in ``audio``."""
+    for name in ("steps", "layers", "units"):
+        value = getattr(s, name)
+        if value < 1:
+            raise DataError(f"--{name} must be at least 1, got {value}", "command line")
+    if s.corpus:
+        real_lengths(s.corpus, count=1)
+    audio_files(s)
+
+
 def run_bench(s: BenchSettings, *, log=lambda msg: None) -> dict:
     """Measure everything ``s`` asks for; returns the flat result dictionary."""
+    check_settings(s)
     result: dict = {"cpu_count": os.cpu_count(), "settings": dataclasses.asdict(s)}
     with tempfile.TemporaryDirectory(prefix="lstmrec-bench-") as tmp:
         tmp_path = Path(tmp)

@@ -179,8 +179,9 @@ def input_paths(args) -> list[str]:
 
 def check_outputs(args) -> None:
     """Refuse (:class:`DataError`) an output file that is also an input, that two output flags
-    name (one would replace the other), or that exists when ``--force`` is not given: nothing a
-    user made is overwritten by mistake, and nothing is written before the check."""
+    name (one would replace the other), that is a folder or ``-``, or that exists when
+    ``--force`` is not given: nothing a user made is overwritten by mistake, and nothing is
+    written before the check."""
     inputs = input_paths(args)
     force = getattr(args, "force", False)
     chosen: list[tuple[Path, str]] = []  # (target, flag) of the outputs checked so far
@@ -188,6 +189,10 @@ def check_outputs(args) -> None:
         value = getattr(args, dest, None)
         if not value:
             continue
+        if value == STDIN:  # no file named "-", which a user takes for standard output
+            raise DataError(
+                f"{flag} - : {args.command} writes a file, not standard output; name one"
+            )
         if args.command == "prepare":
             targets = [Path(value) / f"{split}.jsonl" for split in args.splits]
         elif (
@@ -202,6 +207,8 @@ def check_outputs(args) -> None:
                     raise DataError(
                         f"{other_flag} and {flag} name the same file; give each its own", target
                     )
+            if target.is_dir():  # never replaced, even with --force
+                raise DataError(f"{flag} is a folder; name a file", target)
             check_output(target, inputs=inputs, force=force, flag=flag)
             chosen.append((target, flag))
 

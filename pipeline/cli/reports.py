@@ -67,6 +67,8 @@ def report_args(p: argparse.ArgumentParser, *, details: bool = True) -> None:
 def report_options(args):
     if args.bootstrap < 1:
         raise DataError(f"--bootstrap must be at least 1, got {args.bootstrap}", "command line")
+    if args.seed < 0:
+        raise DataError(f"--seed must be 0 or more, got {args.seed}", "command line")
     return ReportOptions(
         speaker_label=getattr(args, "speaker_label", "speaker"),
         top=getattr(args, "top", 10),

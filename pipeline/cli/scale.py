@@ -52,8 +52,6 @@ def transcribe_beam(args, files: list[str], failures: Failures, decoding) -> Non
     to ``failures``."""
     if not (args.runner and args.output):
         raise DataError("--runner and --output go together")
-    if args.output == "-":  # a file of each worker's records, not one stream
-        raise DataError("--output - : the pipeline writes a file, not standard output; name one")
     if args.plot or args.format == "ctm":  # flags of printed transcripts, not of the pipeline
         flag = "--plot" if args.plot else "--format ctm"
         raise DataError(f"{flag} is not written by --runner, whose --output is JSON Lines")

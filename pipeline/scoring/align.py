@@ -218,32 +218,67 @@ def score(
     )
 
 
+# How to get Kaldi text instead of each sclite file that lstmrec writes.
+WRITES_TEXT = {
+    "CTM": "lstmrec transcribe writes Kaldi text unless --format ctm",
+    "STM": "lstmrec refs writes Kaldi text with --text-out",
+}
+
+
+def _seconds(field: str) -> bool:
+    """Whether ``field`` is a time in seconds as sclite's files write it (``0.120``)."""
+    try:
+        return "." in field and float(field) >= 0
+    except ValueError:
+        return False
+
+
+def sclite_kind(lines: Sequence[str]) -> str | None:
+    """``"CTM"`` or ``"STM"`` when every line (``;;`` comments and blank lines aside) has that
+    shape (``<id> <channel> <start> <duration> <symbol> [<confidence>]``, ``<id> <channel>
+    <speaker> <start> <end> ...``, times with a decimal point); ``None`` otherwise."""
+    rows = [line.split() for line in lines if line.strip() and not line.startswith(";;")]
+    if rows and all(len(f) in (5, 6) and _seconds(f[2]) and _seconds(f[3]) for f in rows):
+        return "CTM"
+    if rows and all(len(f) >= 5 and _seconds(f[3]) and _seconds(f[4]) for f in rows):
+        return "STM"
+    return None
+
+
 def read_kaldi_text(path: str | os.PathLike) -> dict[str, list[str]]:
     """Read a Kaldi ``text`` file: ``<utt-id> p1 p2 ...`` per line.
 
     Blank lines are skipped; a line with only an id is an empty sequence; a UTF-8 byte-order
     mark at the start is not part of the first id. Raises :class:`DataError` if the file is
-    missing or an id occurs twice.
+    missing, is a CTM or STM file (:func:`sclite_kind`), or an id occurs twice.
     """
     path = Path(path)
     if not path.is_file():
+        if path.exists():  # never opened: a FIFO would block the read
+            raise DataError("not a regular file (a folder, FIFO or device)", path)
         raise DataError("transcript file not found", path)
+    with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not part of an id
+        lines = f.readlines()
+    kind = sclite_kind(lines)
+    if kind is not None:
+        raise DataError(
+            f"a NIST {kind} file, not Kaldi text (<utt-id> sym sym ...); {WRITES_TEXT[kind]}",
+            path,
+        )
     out: dict[str, list[str]] = {}
     first_line: dict[str, int] = {}
-    with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not part of an id
-        for lineno, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            utt = fields[0]
-            if utt in out:
-                raise DataError(
-                    f"line {lineno}: duplicate utterance id {utt!r} (first on line "
-                    f"{first_line[utt]})",
-                    path,
-                )
-            out[utt] = fields[1:]
-            first_line[utt] = lineno
+    for lineno, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields:
+            continue
+        utt = fields[0]
+        if utt in out:
+            raise DataError(
+                f"line {lineno}: duplicate utterance id {utt!r} (first on line {first_line[utt]})",
+                path,
+            )
+        out[utt] = fields[1:]
+        first_line[utt] = lineno
     return out
 
 

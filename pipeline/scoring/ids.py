@@ -72,6 +72,8 @@ def read_utt2spk(path: str | os.PathLike) -> dict[str, str]:
     exactly two fields, or an id given twice."""
     path = Path(path)
     if not path.is_file():
+        if path.exists():  # never opened: a FIFO would block the read
+            raise DataError("not a regular file (a folder, FIFO or device)", path)
         raise DataError("utt2spk file not found", path)
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()  # without a byte-order mark

@@ -52,9 +52,17 @@ def _rate(errors: np.ndarray, ref_lengths: np.ndarray) -> np.ndarray:
     return 100.0 * errors / np.maximum(ref_lengths, 1)
 
 
+def _replicate_rate(errors: np.ndarray, ref_lengths: np.ndarray) -> np.ndarray:
+    """Percent ``100 * errors / ref_lengths`` of each replicate; NaN for one that drew no
+    reference symbol (only utterances with empty references), which has no error rate."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ref_lengths > 0, 100.0 * errors / ref_lengths, np.nan)
+
+
 def _interval(samples: np.ndarray, level: float) -> tuple[float, float]:
+    """Percentile interval of the replicates that have a rate (NaN ones left out)."""
     tail = 100.0 * (1.0 - level) / 2
-    lo, hi = np.percentile(samples, [tail, 100.0 - tail])
+    lo, hi = np.nanpercentile(samples, [tail, 100.0 - tail])
     return float(lo), float(hi)
 
 
@@ -73,13 +81,15 @@ def bootstrap_rates(
 
     Returns:
         ``(replicates,)`` float64 error rates in percent, each ``100 * sum(errors[idx]) /
-        sum(ref_lengths[idx])`` for one draw ``idx`` of ``N`` utterances with replacement.
+        sum(ref_lengths[idx])`` for one draw ``idx`` of ``N`` utterances with replacement; NaN
+        for a draw with no reference symbol (possible only when some references are empty).
     """
     e, n = _as_counts("errors", errors), _as_counts("ref_lengths", ref_lengths)
     if len(e) != len(n) or len(e) == 0 or replicates < 1:
         raise ValueError(f"need N > 0 utterances and replicates > 0 (N = {len(e)}, {len(n)})")
     out = [
-        _rate(e[idx].sum(axis=1), n[idx].sum(axis=1)) for idx in _draws(len(e), replicates, seed)
+        _replicate_rate(e[idx].sum(axis=1), n[idx].sum(axis=1))
+        for idx in _draws(len(e), replicates, seed)
     ]
     return np.concatenate(out)
 
@@ -198,7 +208,7 @@ def compare_systems(
     deltas = []
     for idx in _draws(len(n), replicates, seed):
         # Same draw for both systems: the pairing is what makes the comparison sharp.
-        deltas.append(_rate(b[idx].sum(axis=1) - a[idx].sum(axis=1), n[idx].sum(axis=1)))
+        deltas.append(_replicate_rate(b[idx].sum(axis=1) - a[idx].sum(axis=1), n[idx].sum(axis=1)))
     delta = np.concatenate(deltas)
     diffs = b - a  # (N,) per-utterance error differences
     rate_a, rate_b = float(_rate(a.sum(), n.sum())), float(_rate(b.sum(), n.sum()))
@@ -211,7 +221,7 @@ def compare_systems(
         rate_b=rate_b,
         difference=rate_b - rate_a,
         difference_ci=_interval(delta, level),
-        prob_b_better=float(np.mean(delta < 0)),
+        prob_b_better=float(np.mean(delta[~np.isnan(delta)] < 0)),
         utterances_b_better=int(np.sum(diffs < 0)),
         utterances_a_better=int(np.sum(diffs > 0)),
         matched_pairs_p=matched_pairs_p(diffs),

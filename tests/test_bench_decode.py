@@ -1,0 +1,42 @@
+"""scripts/bench_decode.py (docs/benchmarks.md): bad flags are one line and exit status 2,
+before TensorFlow or a model is loaded."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from helpers import REPO, one_line
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_decode", REPO / "scripts/bench_decode.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--utterances", "0"], "--utterances must be at least 1, got 0"),
+        (["--frames", "-3"], "--frames must be at least 1, got -3"),
+        (["--classes", "1"], "--classes must be at least 2, got 1"),
+        (["--beams", "10", "0"], "--beams must be at least 1, got 0"),
+        (["--repeats", "0"], "--repeats must be at least 1, got 0"),
+        (["--lm", "phones.arpa"], "--lm needs --model"),
+        (["--model", "en-phones"], "--model needs --data"),
+    ],
+)
+def test_bad_flags_are_one_line(bench, capsys, extra, message):
+    assert bench.main(extra) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert one_line(err).startswith("bench_decode: command line: ") and message in err
+
+
+def test_a_missing_corpus_is_one_line(bench, capsys, tmp_path):
+    nope = tmp_path / "nope"
+    assert bench.main(["--model", "en-phones", "--data", str(nope)]) == 2
+    assert str(nope) in one_line(capsys.readouterr().err)

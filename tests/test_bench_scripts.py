@@ -1,0 +1,112 @@
+"""The training and feature benchmarks of docs/benchmarks.md (scripts/bench_train.py,
+scripts/bench_beam_features.py): numbers no run can use are one line and exit status 2, before
+Keras or Beam starts."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from helpers import REPO, one_line
+
+
+def script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--steps", "0"], "--steps must be at least 1, got 0"),
+        (["--classes", "1"], "--classes must be at least 2, got 1"),
+        (["--batch-size", "-1"], "--batch-size must be at least 1, got -1"),
+    ],
+)
+def test_bench_train_refuses_bad_numbers(capsys, extra, message):
+    assert script("bench_train").main(extra) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err) == f"error: command line: {message}"
+
+
+@pytest.mark.parametrize("flag", ["--repeat", "--workers"])
+def test_bench_beam_features_refuses_counts_below_one(capsys, flag):
+    pytest.importorskip("apache_beam")
+    main = script("bench_beam_features").main
+    assert main(["--data", str(REPO / "data" / "timit-demo"), flag, "0"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err) == f"error: command line: {flag} must be at least 1, got 0"
+
+
+def test_bench_transducer_says_a_bad_corpus_or_recipe_in_one_line(capsys, tmp_path):
+    main = script("bench_transducer").main
+    assert main(["--corpus", str(tmp_path / "no")]) == 2  # before any training run starts
+    out, err = capsys.readouterr()
+    assert (
+        out == ""
+        and one_line(err) == f"bench_transducer: {tmp_path / 'no'}: no such file or directory"
+    )
+    recipe = tmp_path / "none.toml"
+    assert main(["--ctc-config", str(recipe), "--steps", "1", "--batch-size", "2"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err) == (
+        f"bench_transducer: the ctc training run failed: {recipe}: config file not found"
+    )
+
+
+def test_the_examples_of_each_scripts_help_keep_their_line_breaks():
+    """A command of a script's docstring (its --help) continued with ``\\`` must stay on its
+    lines: a single backslash before a newline in a Python string joins the two lines."""
+    import ast
+    import re
+
+    for path in sorted((REPO / "scripts").glob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text()), clean=False) or ""
+        assert not re.search(r"\S {4,}--", doc), path.name
+
+
+def test_test_backends_has_help_and_says_an_unknown_backend_on_stderr(capsys):
+    main = script("test_backends").main
+    assert main(["--help"]) == 0
+    out, err = capsys.readouterr()
+    assert (
+        out.startswith("Run the model-level tests on every installed Keras backend") and err == ""
+    )
+    assert main(["tensorflw"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err).startswith("test_backends: unknown backend(s) tensorflw;")
+
+
+@pytest.mark.parametrize("name", ["transcribe_onnx", "transcribe_transducer_onnx"])
+def test_the_onnx_programs_say_their_usage(name):
+    """The programs of docs/export.md, run without their two arguments (or with --help)."""
+    import subprocess
+    import sys
+
+    path = REPO / "scripts" / f"{name}.py"
+    done = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert one_line(done.stderr) == f"usage: python {path} EXPORT_FOLDER AUDIO_FILE"
+
+
+def test_bench_export_says_bad_input_in_one_line(capsys, tmp_path):
+    main = script("bench_export").main
+    wav = tmp_path / "none.wav"
+    assert main(["en-phones", str(wav), "--formats", "onnx"]) == 2
+    assert one_line(capsys.readouterr().err) == f"bench_export: {wav}: no such file"
+    assert main(["en-phones", str(wav), "--repeats", "0"]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        "bench_export: command line: --repeats must be at least 1, got 0"
+    )
+
+
+def test_bench_serve_says_a_missing_model_or_audio_in_one_line(capsys, tmp_path):
+    main = script("bench_serve").main
+    assert main(["--ink", str(tmp_path / "nope")]) == 2
+    assert "no model folder or shipped model named" in one_line(capsys.readouterr().err)
+    for audio, reason in ((tmp_path / "none", "no such file or directory"),
+                          (tmp_path, "no audio files to send (pass --audio)")):  # fmt: skip
+        assert main(["--ink", "en-ink", "--audio", str(audio)]) == 2
+        assert one_line(capsys.readouterr().err) == f"bench_serve: {audio}: {reason}"
