@@ -26,6 +26,7 @@ import tomllib
 from pathlib import Path
 
 from lstmrec.bundle import BUNDLE_FILES
+from lstmrec.features.errors import DataError
 from lstmrec.shipped import MODELS_DIR, read_card
 
 LIMIT_BYTES = 20 * 1024 * 1024  # the most a shipped model may weigh in the repository
@@ -86,8 +87,25 @@ def main(argv=None) -> int:
     p.add_argument("--insertion-bonus", type=float, help="the insertion bonus (with --lm)")
     p.add_argument("--beam", type=int, help="the default beam (with --lm)")
     args = p.parse_args(argv)
+    try:
+        return package(args)
+    except OSError as e:  # a run, card, LM or speaker list that is not there, a folder unwritable
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"package_model: {where}{e.strerror or e}", file=sys.stderr)
+    except (json.JSONDecodeError, KeyError, DataError) as e:  # (a run's JSON: damaged, or old)
+        what = f"a card or evaluation lacks the field {e}" if isinstance(e, KeyError) else e
+        print(f"package_model: {what}", file=sys.stderr)
+    return 2
+
+
+def package(args) -> int:
+    """Write the model folder ``args.into/args.name`` (replacing one there only once the new one
+    is complete); raises on bad input, leaving nothing half-written."""
     run, bundle = Path(args.run), Path(args.run) / "model"
-    card = tomllib.loads(Path(args.card).read_text(encoding="utf-8"))
+    try:
+        card = tomllib.loads(Path(args.card).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise DataError(f"not TOML ({e})", args.card) from None
     measured = card.pop("measured", [])
     files = [bundle / f for f in BUNDLE_FILES if (bundle / f).is_file() and f != "summary.json"]
     if args.lm:
@@ -115,12 +133,16 @@ def main(argv=None) -> int:
     dest.parent.mkdir(parents=True, exist_ok=True)
     parent = Path(tempfile.mkdtemp(prefix=f".{args.name}-", dir=dest.parent))
     tmp = parent / args.name
-    tmp.mkdir()
-    for f in files:
-        shutil.copy2(f, tmp / (LM_FILE if args.lm and f == Path(args.lm) else f.name))
-    (tmp / "summary.json").write_text(summary_text, encoding="utf-8")
-    (tmp / "card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-    read_card(tmp)  # the card must be one lstmrec models can list
+    try:
+        tmp.mkdir()
+        for f in files:
+            shutil.copy2(f, tmp / (LM_FILE if args.lm and f == Path(args.lm) else f.name))
+        (tmp / "summary.json").write_text(summary_text, encoding="utf-8")
+        (tmp / "card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+        read_card(tmp)  # the card must be one lstmrec models can list
+    except BaseException:
+        shutil.rmtree(parent, ignore_errors=True)
+        raise
     if dest.exists():
         shutil.rmtree(dest)
     tmp.rename(dest)
