@@ -273,6 +273,20 @@ def test_an_output_file_that_is_a_folder_is_refused_before_any_output(capsys, tm
     assert list(folder.iterdir()) == []
 
 
+def test_a_picture_not_named_png_is_refused_before_any_output(capsys, tmp_path):
+    """``--plot`` writes PNG: a ``.jpg`` (or no ending) would hold PNG data under another name."""
+    ref = tmp_path / "ref.txt"
+    ref.write_text("u1 a b\n")
+    for name in ("c.jpg", "c", "c.svg"):
+        rc, out, err = run(capsys, "score", ref, ref, "--plot", tmp_path / name)
+        assert rc == 2 and out == ""
+        assert (
+            one_line(err)
+            == f"lstmrec: {tmp_path / name}: --plot draws a PNG picture; name a .png file"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref.txt"]
+
+
 def test_an_output_file_named_dash_is_refused(capsys, tmp_path, monkeypatch):
     """``-`` is taken for standard output, so no file of that name is written in its stead."""
     monkeypatch.chdir(tmp_path)

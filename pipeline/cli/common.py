@@ -209,6 +209,8 @@ def check_outputs(args) -> None:
                     )
             if target.is_dir():  # never replaced, even with --force
                 raise DataError(f"{flag} is a folder; name a file", target)
+            if flag == "--plot" and target.suffix.lower() != ".png":  # (not PNG data in a .jpg)
+                raise DataError(f"{flag} draws a PNG picture; name a .png file", target)
             check_output(target, inputs=inputs, force=force, flag=flag)
             chosen.append((target, flag))
 
