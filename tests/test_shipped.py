@@ -221,6 +221,7 @@ def test_a_bad_card_is_named_and_the_other_models_listed(capsys, models_dir, bad
     skipped = err.splitlines()[0]
     assert skipped.startswith(f"lstmrec: skipping {models_dir / bad / 'card.json'}: ")
     assert word in skipped and "Traceback" not in err
+    assert err.splitlines()[1:] == ["lstmrec: 1 model card failed (named above)"]  # no "input"
 
 
 def test_a_models_dir_that_does_not_exist_is_one_line(capsys, monkeypatch, tmp_path):

@@ -46,9 +46,11 @@ class Failures:
         gaps_file: str | os.PathLike | None = None,
         gaps_dir: str | os.PathLike | None = None,
         batch: bool = True,
+        what: str = "input",
     ) -> None:
         self.strict = strict
         self.batch = batch
+        self.what = what  # what is counted at the end: "input", "model card"
         self.errors: list[DataError] = []
         self.gaps: dict[str, CorpusGap] = {}  # by message: a corpus read twice lists each once
         self.gaps_file = gaps_file
@@ -70,7 +72,8 @@ class Failures:
             return 0
         if self.batch:  # each was named as it was skipped: the count alone
             n = len(self.errors)
-            print(f"lstmrec: {n} input{'s' if n > 1 else ''} failed (named above)", file=sys.stderr)
+            what = f"{self.what}{'s' if n > 1 else ''}"
+            print(f"lstmrec: {n} {what} failed (named above)", file=sys.stderr)
         return EXIT_BAD_INPUT
 
     def report_gaps(self) -> Path | None:

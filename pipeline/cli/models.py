@@ -68,7 +68,7 @@ def _model_from_inputs(args) -> str | None:
 
 
 def cmd_models(args) -> int:
-    failures = Failures(strict=False)
+    failures = Failures(strict=False, what="model card")
     cards = shipped_models(on_error=failures)
     if args.format == "json":
         print(json.dumps([c.to_dict() for c in cards], indent=2, ensure_ascii=False))
