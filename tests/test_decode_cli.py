@@ -299,3 +299,20 @@ def test_decoding_defaults_come_from_the_recipe():
     options = DecoderOptions.from_summary(summary, beam=None, lm_weight=2.0, lexicon=None)
     assert (options.beam, options.lm, options.nbest, options.lm_weight) == (7, "x.arpa", 3, 2.0)
     assert options.lexicon is None and DecoderOptions.from_summary(summary, beam=0).greedy
+
+
+def test_lm_for_a_model_is_of_the_unit_it_writes(capsys, tmp_path):
+    """A phone LM for a model of characters (or a character LM for a phone model) could not be
+    used by it: refused in one line naming the model, nothing written."""
+    from lstmrec.shipped import resolve_model
+
+    for model, unit, use in (
+        ("en-ink", "phones", "characters: use --unit chars or words"),
+        ("en-phones", "chars", "phones: use --unit phones"),
+        ("en-phones", "words", "phones: use --unit phones"),
+    ):
+        argv = ("lm", "--model", model, "--data", DEMO, "--unit", unit, "--out", tmp_path / "x")
+        rc, out, err = run(capsys, *argv)
+        assert rc == 2 and out == ""
+        assert err == f"lstmrec: {resolve_model(model)}: the model writes {use}\n"
+    assert not (tmp_path / "x").exists()

@@ -97,6 +97,10 @@ def cmd_lm(args) -> int:
             bundle = load_bundle(args.model, engine="numpy")
             lists_from = bundle_held_out(args, bundle)
             targets = Targets.of_bundle(bundle, lexicon=args.pron_lexicon)
+            if (args.unit == "phones") != (targets.unit == "phones"):  # an LM it cannot use
+                writes = "phones" if targets.unit == "phones" else "characters"
+                use = "--unit phones" if writes == "phones" else "--unit chars or words"
+                raise DataError(f"the model writes {writes}: use {use}", args.model)
         failures = Failures(strict=False)
         utts = split_from_args(args, args.split, on_error=failures)
         lexicon = None
