@@ -120,7 +120,7 @@ def test_recognize_and_evaluate_with_a_lexicon_and_word_lm(capsys, corpus, bundl
     assert recognised and set(recognised) <= set(lexicon)
     rc, out, err = run(capsys, "recognize", bundle, files[0], "--lm", arpa)  # no --lexicon
     assert rc == 2 and out == "" and err.count("\n") == 1
-    assert "the LM has no <space>: a word LM needs --lexicon" in err
+    assert "the LM has no <space>: no LM of its characters (a word LM needs --lexicon" in err
     hyp = tmp_path / "hyp.txt"
     rc, out, err = run(capsys, "evaluate", bundle, "--data", corpus, "--split", "core-test",
                        "--hyp-out", hyp, *decoding)  # fmt: skip

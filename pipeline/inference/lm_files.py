@@ -278,7 +278,8 @@ def decoder_lm(
         # without one it is a word LM, which would score every character as <unk>.
         if SPACE in tokens and SPACE not in ngram.ids:
             raise DataError(
-                f"the model writes spaces but the LM has no {SPACE}: a word LM needs --lexicon",
+                f"the model writes spaces but the LM has no {SPACE}: no LM of its characters "
+                "(a word LM needs --lexicon; one of phones is for a phone model)",
                 lm_path,
             )
         if SPACE in ngram.ids and SPACE not in tokens:
