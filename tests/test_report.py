@@ -224,6 +224,19 @@ def test_compare_missing_hypotheses(capsys, systems, tmp_path):
     assert f"{short}: no hypothesis for 2 reference utterance(s)" in err
 
 
+def test_compare_and_score_name_hypotheses_without_reference(capsys, systems, tmp_path):
+    """An id the references lack is ignored by both, and both say so (no failure)."""
+    more = tmp_path / "more.txt"
+    more.write_text(systems["b"].read_text() + "nobody_u1 a b\n")
+    rc, _, err = run(capsys, "compare", systems["ref"], systems["a"], more)
+    assert (
+        rc == 0
+        and err == f"lstmrec: {more}: 1 hypothesis utterance(s) have no reference (ignored)\n"
+    )
+    rc, out, _ = run(capsys, "score", systems["ref"], more)
+    assert rc == 0 and "\n1 hypothesis had no reference (ignored)\n" in out
+
+
 @pytest.mark.parametrize(
     "content, reason",
     [

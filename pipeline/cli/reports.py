@@ -228,6 +228,12 @@ def cmd_compare(args) -> int:
                 file=sys.stderr,
             )
             status = EXIT_BAD_INPUT
+        if report.extra:  # as score's report says it: not scored, and no failure
+            print(
+                f"lstmrec: {hyp}: {len(report.extra)} hypothesis utterance(s) have no reference "
+                f"(ignored)",
+                file=sys.stderr,
+            )
     return status
 
 

@@ -157,9 +157,11 @@ class Report:
             f"over {self.num_utterances} utterances{phones}"
         ]
         if self.missing:
-            lines.append(f"{len(self.missing)} utterances had no hypothesis (all deletions)")
+            n = len(self.missing)
+            lines.append(f"{n} utterance{'s' * (n > 1)} had no hypothesis (all deletions)")
         if self.extra:
-            lines.append(f"{len(self.extra)} hypotheses had no reference (ignored)")
+            n = len(self.extra)
+            lines.append(f"{n} hypothes{'es' if n > 1 else 'is'} had no reference (ignored)")
         return lines
 
     def to_text(self, name: str = "PER") -> str:
