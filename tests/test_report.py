@@ -202,7 +202,20 @@ def test_compare_text(capsys, systems):
     assert lines[1].endswith("Error rate 8.33 % [ 30 / 360 ]")
     assert lines[2].startswith("B - A: -25.00 points, 95 % CI [-25.00, -25.00]")
     assert lines[-1] == (
-        "verdict: B is significantly better than A at alpha = 0.05 (matched-pairs p = 0)"
+        "verdict: B is significantly better than A at alpha = 0.05 (matched-pairs p = 1.86e-09)"
+    )
+
+
+def test_two_utterances_changed_alike_are_no_significant_difference(capsys, tmp_path):
+    """Two equal differences have no spread, so no normal test: the exact chance of both
+    falling one way, 0.5, is no evidence (it was p = 0, "significantly better")."""
+    ref, a, b = (tmp_path / n for n in ("ref.txt", "a.txt", "b.txt"))
+    ref.write_text("u1 a b c\nu2 d e f\n")
+    a.write_text("u1 a b x\nu2 d e x\n")
+    b.write_text("u1 a b c\nu2 d e f\n")
+    rc, out, _ = run(capsys, "compare", ref, a, b)
+    assert rc == 0 and out.splitlines()[-1] == (
+        "verdict: no significant difference between A and B at alpha = 0.05 (matched-pairs p = 0.5)"
     )
 
 

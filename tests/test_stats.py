@@ -71,7 +71,9 @@ def test_matched_pairs_by_hand():
     p = matched_pairs_p(np.array([1, 2, 3, -1, 0]))
     assert p == pytest.approx(math.erfc(math.sqrt(2) / math.sqrt(2)), rel=1e-9)  # 0.1573
     assert matched_pairs_p(np.zeros(4)) == 1.0
-    assert matched_pairs_p(np.full(4, 2.0)) == 0.0
+    # No spread, so no Z: the exact chance of n differences all of one sign.
+    assert matched_pairs_p(np.full(4, 2.0)) == 0.125 and matched_pairs_p(np.full(2, -1.0)) == 0.5
+    assert matched_pairs_p(np.ones(1)) == 1.0
 
 
 def test_wilcoxon_exact_by_hand():

@@ -161,13 +161,15 @@ def matched_pairs_p(diffs: np.ndarray) -> float:
 
     ``Z = mean(d) / (sd(d) / sqrt(n))`` with the sample standard deviation, compared with the
     standard normal (the segment count is assumed large, as in sclite's MAPSSWE). All-equal
-    differences: 1.0 when they are zero, 0.0 otherwise (a consistent change with no spread).
+    differences, where Z is undefined: 1.0 when they are zero, else the exact chance that all
+    ``n`` fall on one side when either side is as likely, ``2 * 0.5 ** n`` (two utterances
+    changed alike give 0.5, not a significant difference; thirty give 1.9e-9).
     """
     d = np.asarray(diffs, dtype=np.float64)
     mean = d.mean() if len(d) else 0.0
     sd = d.std(ddof=1) if len(d) > 1 else 0.0
     if sd == 0.0:
-        return 1.0 if mean == 0.0 else 0.0
+        return 1.0 if mean == 0.0 else min(1.0, 2.0 * 0.5 ** len(d))
     z = mean / (sd / math.sqrt(len(d)))
     from scipy import stats  # ~1 s to import: loaded by the paired tests only, not every command
 
