@@ -307,6 +307,9 @@ def test_arpa_orders_and_recipe_numbers_too_big_for_a_float_are_one_line(tmp_pat
     path.write_text("\\data\\\nngram 1=1\nngram " + "9" * 60 + "=1\n\n\\end\\\n")
     with pytest.raises(DataError, match="implausible count line"):
         read_arpa(path)
+    path.write_text("\\data\\\nngram 1=3\nngram 2=870\n\n\\1-grams:\n-1 a\n-1 b\n")  # cut short
+    with pytest.raises(DataError, match="line 3: 870 2-grams announced, but the file has 6 lines"):
+        read_arpa(path)
     for override in ("features.sample_rate=" + "9" * 400, "training.momentum=" + "9" * 400):
         with pytest.raises(DataError, match="must be"):
             load_recipe(None, [override])

@@ -167,9 +167,17 @@ def read_arpa(path: str | os.PathLike) -> NgramModel:
         num, sep, count = lines[pos][1][6:].partition("=")
         if not sep or not num.strip().isdigit() or not count.strip().isdigit():
             raise DataError(f"line {lines[pos][0]}: bad count line {lines[pos][1]!r}", path)
-        if int(num) > MAX_NGRAM_ORDER or int(count) > len(lines):
+        if int(num) > MAX_NGRAM_ORDER:
             raise DataError(
-                f"line {lines[pos][0]}: implausible count line {lines[pos][1]!r:.60}", path
+                f"line {lines[pos][0]}: implausible count line {lines[pos][1]!r:.60} (an order "
+                f"above {MAX_NGRAM_ORDER})",
+                path,
+            )
+        if int(count) > len(lines):  # each n-gram is a line: the file ends before they do
+            raise DataError(
+                f"line {lines[pos][0]}: {count.strip():.20} {num.strip()}-grams announced, but "
+                f"the file has {len(lines)} lines: cut short?",
+                path,
             )
         expected[int(num)] = int(count)
         pos += 1
