@@ -316,3 +316,18 @@ def test_lm_for_a_model_is_of_the_unit_it_writes(capsys, tmp_path):
         assert rc == 2 and out == ""
         assert err == f"lstmrec: {resolve_model(model)}: the model writes {use}\n"
     assert not (tmp_path / "x").exists()
+
+
+def test_an_lm_given_for_a_greedy_decoding_is_refused(capsys, tmp_path):
+    """The best path reads no LM: --lm (or --lexicon) with --beam 0 or 1 would go unused."""
+    arpa = tmp_path / "phones.arpa"
+    assert run(capsys, "lm", "--data", DEMO, "--out", arpa)[0] == 0
+    for beam in ("0", "1"):
+        rc, out, err = run(capsys, "transcribe", "en-phones", WAV, "--lm", arpa, "--beam", beam)
+        assert rc == 2 and out == ""
+        assert err == (
+            f"lstmrec: --lm needs a beam search, and --beam {beam} decodes greedily: give "
+            "--beam 2 or more\n"
+        )
+    rc, out, _ = run(capsys, "transcribe", "en-phones", WAV, "--lm", arpa, "--beam", "2")
+    assert rc == 0 and out.startswith("SX312.WAV sil")

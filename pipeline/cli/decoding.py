@@ -73,6 +73,14 @@ def decoder_from_args(args, bundle):
         )
     except (TypeError, ValueError) as e:  # a hand-edited summary.json
         raise DataError(f"bad [decoding] settings in the bundle ({e})", args.model) from None
+    given = [flag for flag, value in (("--lm", args.lm), ("--lexicon", args.lexicon)) if value]
+    if given and options.greedy:  # the best path reads no LM: the flags would go unused
+        source = "--beam" if args.beam is not None else "the model's beam"
+        verb = "needs" if len(given) == 1 else "need"
+        raise DataError(
+            f"{' and '.join(given)} {verb} a beam search, and {source} {options.beam} decodes "
+            "greedily: give --beam 2 or more"
+        )
     return bundle_decoder(bundle, options)
 
 
