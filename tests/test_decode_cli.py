@@ -331,3 +331,9 @@ def test_an_lm_given_for_a_greedy_decoding_is_refused(capsys, tmp_path):
         )
     rc, out, _ = run(capsys, "transcribe", "en-phones", WAV, "--lm", arpa, "--beam", "2")
     assert rc == 0 and out.startswith("SX312.WAV sil")
+
+
+def test_a_negative_lm_weight_is_refused(capsys):
+    """A negative weight rewards what the LM finds unlikely: no setting anyone means."""
+    rc, out, err = run(capsys, "transcribe", "en-phones", WAV, "--lm-weight", "-1")
+    assert (rc, out, err) == (2, "", "lstmrec: --lm-weight -1 must be 0 or more\n")

@@ -61,6 +61,8 @@ def decoder_from_args(args, bundle):
     ):
         if value is not None and not math.isfinite(value):
             raise DataError(f"{flag} {value} must be a finite number")
+    if args.lm_weight is not None and args.lm_weight < 0:  # it would reward unlikely text
+        raise DataError(f"--lm-weight {args.lm_weight:g} must be 0 or more")
     try:
         options = DecoderOptions.from_summary(
             bundle.summary,
