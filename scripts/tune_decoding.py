@@ -123,6 +123,11 @@ def tune(args) -> int:
         if not all(math.isfinite(v) for v in values):
             raise DataError(f"{flag} {' '.join(map(str, values))}: each must be a finite number")
     bundle = load_bundle(resolve_model(args.model))  # a folder, else a shipped name
+    bonus = next((b for b in args.bonuses if b), 0.0)  # a bad LM, lexicon or bonus is said
+    bundle_decoder(  # before the network runs over the split, not after
+        bundle,
+        DecoderOptions(beam=args.beam, lm=args.lm, lexicon=args.lexicon, insertion_bonus=bonus),
+    )
     failures = Failures(strict=False)
     targets = Targets.of_bundle(bundle)
     utts, refs, logits = split_logits(args, bundle, targets, failures)

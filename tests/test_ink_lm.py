@@ -186,6 +186,23 @@ def test_tune_decoding_refuses_bad_grids_in_one_line(capsys, corpus, bundle, mon
     assert out == "" and err.strip().splitlines() == [f"tune_decoding: {message}"]
 
 
+def test_tune_decoding_names_a_bad_lm_before_it_runs_the_network(capsys, bundle, monkeypatch,
+                                                                   tmp_path):  # fmt: skip
+    """The LM is read before the split (here, not even there): the wait is not for nothing."""
+    import runpy
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "tune_decoding.py"
+    tune = runpy.run_path(str(script))["main"]
+    argv = ["tune_decoding.py", bundle, "--data", tmp_path / "no-corpus", "--lm",
+            tmp_path / "no.arpa", "--beam", "4"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", [str(a) for a in argv])
+    capsys.readouterr()
+    assert tune() == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"tune_decoding: {tmp_path / 'no.arpa'}: ")
+
+
 def test_tune_decoding_takes_a_model_by_name(capsys, corpus, bundle, tmp_path, monkeypatch):
     import json
     import runpy
