@@ -23,6 +23,15 @@ class DataError(ValueError):
         super().__init__(f"{self.path}: {reason}" if self.path is not None else reason)
 
 
+def require_at_least(limits: dict[str, tuple[float | None, float]]) -> None:
+    """Refuse (:class:`DataError` of the command line) the first flag whose value is below its
+    least, as ``{"--steps": (args.steps, 1)}`` gives them; a value of ``None`` (a flag not
+    given) passes."""
+    for flag, (value, least) in limits.items():
+        if value is not None and value < least:
+            raise DataError(f"{flag} must be at least {least}, got {value}", "command line")
+
+
 class CorpusGap(DataError):
     """A known gap of a corpus as distributed, not a fault of the user's copy: IAM-OnDB's
     transcribed lines that have no strokes file (1,014 in a real copy), or a line whose

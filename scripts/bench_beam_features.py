@@ -21,7 +21,7 @@ from pathlib import Path
 from lstmrec.cli.common import EXIT_BAD_INPUT, Failures
 from lstmrec.corpora.splits import load_corpus
 from lstmrec.features.audio import FeatureConfig
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, require_at_least
 from lstmrec.features.ink import InkFeatureConfig
 from lstmrec.features.inkfiles import INK_EXTENSIONS
 from lstmrec.featurize import compute_features
@@ -37,9 +37,7 @@ def main(argv=None) -> int:
 
     failures = Failures(strict=True)  # known gaps are listed once; any other bad input stops
     try:
-        for flag, value in (("--repeat", args.repeat), ("--workers", args.workers)):
-            if value < 1:
-                raise DataError(f"{flag} must be at least 1, got {value}", "command line")
+        require_at_least({"--repeat": (args.repeat, 1), "--workers": (args.workers, 1)})
         base = load_corpus(args.data, on_error=failures)
         failures.report_gaps()
         _bench(base, args.repeat, args.workers)

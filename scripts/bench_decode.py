@@ -32,7 +32,7 @@ from lstmrec.backend import import_keras
 from lstmrec.bundle import load_bundle
 from lstmrec.corpora.splits import load_split
 from lstmrec.features.audio import apply_cmvn
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, require_at_least
 from lstmrec.featurize import compute_features
 from lstmrec.inference.decoder import predict_logits
 from lstmrec.inference.lm_files import decoder_lm
@@ -100,12 +100,9 @@ def best_of(repeats: int, *calls) -> list[tuple[float, list]]:
 
 def check_args(args) -> None:
     """Refuse (:class:`DataError`) numbers no run can use, before anything is loaded."""
-    least = {"--utterances": (args.utterances, 1), "--frames": (args.frames, 1),
-             "--classes": (args.classes, 2), "--repeats": (args.repeats, 1),
-             "--beams": (min(args.beams), 1)}  # fmt: skip
-    for flag, (value, low) in least.items():
-        if value < low:
-            raise DataError(f"{flag} must be at least {low}, got {value}", "command line")
+    require_at_least({"--utterances": (args.utterances, 1), "--frames": (args.frames, 1),
+                      "--classes": (args.classes, 2), "--repeats": (args.repeats, 1),
+                      "--beams": (min(args.beams), 1)})  # fmt: skip
     if args.lm and not args.model:
         raise DataError(
             "--lm needs --model (the LM must match the model's symbols)", "command line"

@@ -25,7 +25,7 @@ import numpy as np
 
 from lstmrec.bundle import load_bundle
 from lstmrec.features.audio import apply_cmvn
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, require_at_least
 from lstmrec.featurize import checked_features
 from lstmrec.inference.decoder import predict_logits
 from lstmrec.inference.export import artifact_size, export_bundle
@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs each (best counts)")
     args = parser.parse_args(argv)
     try:
-        if args.repeats < 1:
-            raise DataError(f"--repeats must be at least 1, got {args.repeats}", "command line")
+        require_at_least({"--repeats": (args.repeats, 1)})
         path = resolve_model(args.model)
         bundle = load_bundle(path, engine="numpy")
         feats = [apply_cmvn(checked_features(f, bundle.features), bundle.mean, bundle.std)

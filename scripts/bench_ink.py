@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmrec.corpora.mnist_strokes import load_mnist_strokes
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, require_at_least
 from lstmrec.features.ink import InkFeatureConfig, ink_features
 from lstmrec.features.inkfiles import (
     read_ink_file,
@@ -44,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=500, help="digits (default: 500)")
     args = parser.parse_args(argv)
     try:
-        if args.count < 1:
-            raise DataError(f"--count must be at least 1, got {args.count}", "command line")
+        require_at_least({"--count": (args.count, 1)})
         samples = load_mnist_strokes(args.mnist, indices=range(args.count))
     except DataError as e:
         print(f"bench_ink: {e}", file=sys.stderr)

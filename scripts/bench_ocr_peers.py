@@ -53,7 +53,7 @@ from lstmrec.cli.common import (
 from lstmrec.cli.decoding import add_decoding_args, decoder_from_args
 from lstmrec.cli.reports import report_args, report_options
 from lstmrec.features import inkrender
-from lstmrec.features.errors import DataError, report_or_raise
+from lstmrec.features.errors import DataError, report_or_raise, require_at_least
 from lstmrec.features.files import (
     atomic_dir,
     check_output,
@@ -310,12 +310,9 @@ def score_systems(refs, texts, seconds, writers, options: ReportOptions, *, igno
 
 def check_args(args) -> None:
     """Refuse bad numbers before anything is loaded (:class:`DataError`)."""
-    if args.limit is not None and args.limit < 1:
-        raise DataError(f"--limit must be at least 1, got {args.limit}", "command line")
+    require_at_least({"--limit": (args.limit, 1), "--threads": (args.threads, 1)})
     if not 0.0 < args.alpha < 1.0:
         raise DataError(f"--alpha must be between 0 and 1, got {args.alpha}", "command line")
-    if args.threads is not None and args.threads < 1:
-        raise DataError(f"--threads must be at least 1, got {args.threads}", "command line")
     for flag in ("core_height_px", "pen_width"):
         if not getattr(args, flag) > 0:
             name = "--" + flag.replace("_", "-")

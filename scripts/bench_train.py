@@ -19,7 +19,7 @@ import sys
 from lstmrec.backend import import_keras
 from lstmrec.bench.training import real_lengths, stock_bidirectional_model, time_training
 from lstmrec.config import CELLS
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, require_at_least
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,12 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=["text", "json"], default="text")
     args = p.parse_args(argv)
     try:
-        least = {"--layers": 1, "--units": 1, "--input-dim": 1, "--classes": 2,
-                 "--batch-size": 1, "--steps": 1}  # fmt: skip
-        for flag, low in least.items():
-            value = getattr(args, flag[2:].replace("-", "_"))
-            if value < low:
-                raise DataError(f"{flag} must be at least {low}, got {value}", "command line")
+        require_at_least(
+            {
+                "--layers": (args.layers, 1),
+                "--units": (args.units, 1),
+                "--input-dim": (args.input_dim, 1),
+                "--classes": (args.classes, 2),
+                "--batch-size": (args.batch_size, 1),
+                "--steps": (args.steps, 1),
+            }
+        )
         lengths = real_lengths(args.corpus, count=args.batch_size * 4)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)

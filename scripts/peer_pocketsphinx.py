@@ -50,7 +50,7 @@ from lstmrec.cli.common import (
 )
 from lstmrec.cli.reports import report_args, report_options
 from lstmrec.features.audio import load_audio, resample
-from lstmrec.features.errors import DataError, report_or_raise
+from lstmrec.features.errors import DataError, report_or_raise, require_at_least
 from lstmrec.features.files import check_output, write_text
 from lstmrec.inference.evaluate import evaluate_bundle
 from lstmrec.phones import fold
@@ -195,12 +195,9 @@ def decode_peer(decoder, utts, targets: Targets, *, closures: bool, on_error):
 
 def check_args(args) -> None:
     """Refuse bad numbers before anything is loaded (:class:`DataError`)."""
-    if args.limit is not None and args.limit < 1:
-        raise DataError(f"--limit must be at least 1, got {args.limit}", "command line")
+    require_at_least({"--limit": (args.limit, 1), "--threads": (args.threads, 1)})
     if not 0.0 < args.alpha < 1.0:
         raise DataError(f"--alpha must be between 0 and 1, got {args.alpha}", "command line")
-    if args.threads is not None and args.threads < 1:
-        raise DataError(f"--threads must be at least 1, got {args.threads}", "command line")
     if not args.lw > 0:
         raise DataError(f"--lw must be positive, got {args.lw}", "command line")
     report_options(args)  # --bootstrap

@@ -31,7 +31,7 @@ import soundfile as sf
 from lstmrec.bench.torch_reference import torch_version
 from lstmrec.bench.training import real_lengths
 from lstmrec.features.audio import SAMPLE_RATE, FeatureConfig, extract, load_audio
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, require_at_least
 from lstmrec.inference.transcribe import expand_inputs
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -187,10 +187,7 @@ def check_settings(s: BenchSettings) -> None:
     """Refuse (:class:`DataError`) settings no run can measure, before any child is started:
     fewer than one step, layer or unit, a ``corpus`` that gives no utterance lengths, or no
     speech files in ``audio``."""
-    for name in ("steps", "layers", "units"):
-        value = getattr(s, name)
-        if value < 1:
-            raise DataError(f"--{name} must be at least 1, got {value}", "command line")
+    require_at_least({f"--{name}": (getattr(s, name), 1) for name in ("steps", "layers", "units")})
     if s.corpus:
         real_lengths(s.corpus, count=1)
     audio_files(s)

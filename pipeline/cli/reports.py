@@ -8,7 +8,7 @@ import json
 import sys
 
 from lstmrec.cli.common import EXIT_BAD_INPUT, fold_arg, format_arg
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, require_at_least
 from lstmrec.phones import fold
 from lstmrec.scoring.align import read_kaldi_text, score
 from lstmrec.scoring.ids import read_utt2spk, speakers_of
@@ -65,8 +65,7 @@ def report_args(p: argparse.ArgumentParser, *, details: bool = True) -> None:
 
 
 def report_options(args):
-    if args.bootstrap < 1:
-        raise DataError(f"--bootstrap must be at least 1, got {args.bootstrap}", "command line")
+    require_at_least({"--bootstrap": (args.bootstrap, 1)})
     if args.seed < 0:
         raise DataError(f"--seed must be 0 or more, got {args.seed}", "command line")
     return ReportOptions(
