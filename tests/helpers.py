@@ -9,6 +9,7 @@ session's handwriting model; a tiny IAM-OnDB tree; and the check for data that l
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -23,6 +24,19 @@ from lstmrec.features.inkfiles import write_iam_ondb_strokes
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+# ---------------------------------------------------------------------------------------------
+# The scripts
+
+
+def load_script(name: str):
+    """``scripts/<name>.py`` loaded as a module (the scripts are no package), to call its
+    functions or its ``main(argv)`` in this process."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 # ---------------------------------------------------------------------------------------------
 # The command line

@@ -3,18 +3,13 @@ before TensorFlow or a model is loaded."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-from helpers import REPO, one_line
+from helpers import load_script, one_line
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_decode", REPO / "scripts/bench_decode.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_decode")
 
 
 @pytest.mark.parametrize(

@@ -3,18 +3,13 @@ status 2."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-from helpers import REPO, one_line
+from helpers import load_script, one_line
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_ink", REPO / "scripts/bench_ink.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_ink")
 
 
 def test_bad_count_and_file_are_one_line(bench, capsys, tmp_path):

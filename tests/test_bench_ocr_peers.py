@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import REPO, load_script
 from PIL import Image
 
 from lstmrec.bundle import load_bundle
@@ -31,10 +31,7 @@ PANGRAM = "the quick brown fox jumps over seven lazy dogs"
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench", REPO / "scripts/bench_ocr_peers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_ocr_peers")
 
 
 def tesseract_or_skip() -> None:

@@ -4,17 +4,8 @@ Keras or Beam starts."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-from helpers import REPO, one_line
-
-
-def script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from helpers import REPO, load_script, one_line
 
 
 @pytest.mark.parametrize(
@@ -26,7 +17,7 @@ def script(name: str):
     ],
 )
 def test_bench_train_refuses_bad_numbers(capsys, extra, message):
-    assert script("bench_train").main(extra) == 2
+    assert load_script("bench_train").main(extra) == 2
     out, err = capsys.readouterr()
     assert out == "" and one_line(err) == f"error: command line: {message}"
 
@@ -34,14 +25,14 @@ def test_bench_train_refuses_bad_numbers(capsys, extra, message):
 @pytest.mark.parametrize("flag", ["--repeat", "--workers"])
 def test_bench_beam_features_refuses_counts_below_one(capsys, flag):
     pytest.importorskip("apache_beam")
-    main = script("bench_beam_features").main
+    main = load_script("bench_beam_features").main
     assert main(["--data", str(REPO / "data" / "timit-demo"), flag, "0"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and one_line(err) == f"error: command line: {flag} must be at least 1, got 0"
 
 
 def test_bench_transducer_says_a_bad_corpus_or_recipe_in_one_line(capsys, tmp_path):
-    main = script("bench_transducer").main
+    main = load_script("bench_transducer").main
     assert main(["--corpus", str(tmp_path / "no")]) == 2  # before any training run starts
     out, err = capsys.readouterr()
     assert (
@@ -68,7 +59,7 @@ def test_the_examples_of_each_scripts_help_keep_their_line_breaks():
 
 
 def test_test_backends_has_help_and_says_an_unknown_backend_on_stderr(capsys):
-    main = script("test_backends").main
+    main = load_script("test_backends").main
     assert main(["--help"]) == 0
     out, err = capsys.readouterr()
     assert (
@@ -92,7 +83,7 @@ def test_the_onnx_programs_say_their_usage(name):
 
 
 def test_bench_export_says_bad_input_in_one_line(capsys, tmp_path):
-    main = script("bench_export").main
+    main = load_script("bench_export").main
     wav = tmp_path / "none.wav"
     assert main(["en-phones", str(wav), "--formats", "onnx"]) == 2
     assert one_line(capsys.readouterr().err) == f"bench_export: {wav}: no such file"
@@ -103,7 +94,7 @@ def test_bench_export_says_bad_input_in_one_line(capsys, tmp_path):
 
 
 def test_bench_serve_says_a_missing_model_or_audio_in_one_line(capsys, tmp_path):
-    main = script("bench_serve").main
+    main = load_script("bench_serve").main
     assert main(["--ink", str(tmp_path / "nope")]) == 2
     assert "no model folder or shipped model named" in one_line(capsys.readouterr().err)
     for audio, reason in ((tmp_path / "none", "no such file or directory"),

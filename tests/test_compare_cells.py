@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load_script
 
 from lstmrec.bench.cells import (
     comparison_data,
@@ -28,15 +28,6 @@ def tensorflow_backend() -> bool:
     import keras
 
     return keras.backend.backend() == "tensorflow"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location(
-        "compare_cells", ROOT / "scripts/compare_cells.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_units_for_budget_is_the_closest_width():
@@ -110,7 +101,7 @@ def test_comparison_data_is_speaker_disjoint():
 
 
 def test_script_exits_2_on_missing_data(tmp_path, capsys):
-    script = load_script()
+    script = load_script("compare_cells")
     assert script.main(["--quick", "--fsdd", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path / 'nope'}: no such directory"]

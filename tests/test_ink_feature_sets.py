@@ -10,14 +10,13 @@ import os
 
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # before anything imports TensorFlow
 
-import importlib.util
 import json
 import math
 import shutil
 
 import numpy as np
 import pytest
-from helpers import INK_RECIPE, REPO, one_line, run
+from helpers import INK_RECIPE, load_script, one_line, run
 
 from lstmrec.bundle import load_bundle
 from lstmrec.features.errors import DataError
@@ -450,17 +449,8 @@ def test_tiny_model_trains_saves_and_recognizes_with_each_set(
 # scripts/compare_ink_features.py
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location(
-        "compare_ink_features", REPO / "scripts" / "compare_ink_features.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_compare_script_refuses_bad_arguments_and_a_missing_corpus(tmp_path, capsys):
-    script = load_script()
+    script = load_script("compare_ink_features")
     for bad in (["--sets", "basic,nope"], ["--variant", "lonely"], ["--sets", "basic,basic"]):
         with pytest.raises(SystemExit) as e:
             script.parse_args([str(tmp_path), *bad])
@@ -475,7 +465,7 @@ def test_compare_script_trains_each_system_and_pairs_it_with_basic(ink_run, tmp_
     corpus, _ = ink_run
     (tmp_path / "tiny.toml").write_text(INK_RECIPE)
     out = tmp_path / "out"
-    rc = load_script().main([
+    rc = load_script("compare_ink_features").main([
         str(corpus), "--recipe", str(tmp_path / "tiny.toml"), "--epochs", "1", "--sets", "basic",
         "--variant", "nodeslant", "features.deslant=false", "--set", "model.units=4",
         "--out", str(out), "--format", "json",

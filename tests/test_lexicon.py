@@ -166,11 +166,9 @@ def test_timit_style_is_closer_to_hand_labels(capsys):
     """The measurement behind lexicon_style="timit": on the TIMIT sample, lexicon phones in TIMIT
     style are much closer to the hand labels than plain dictionary phones (33 % -> 20 % PER
     with TIMIT's dictionary when the rules were chosen)."""
-    import importlib.util
+    from helpers import load_script
 
-    spec = importlib.util.spec_from_file_location("lvh", "scripts/lexicon_vs_hand.py")
-    lvh = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lvh)
+    lvh = load_script("lexicon_vs_hand")
     timit = SHARED_DATA / "timit-sample"
     assert lvh.main([str(timit), "--lexicon", str(timit / "TIMIT/DOC/timitdic.txt")]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
@@ -180,13 +178,9 @@ def test_timit_style_is_closer_to_hand_labels(capsys):
 
 
 def test_lexicon_vs_hand_says_a_bad_corpus_or_lexicon_in_one_line(tmp_path, capsys, lexicon_file):
-    import importlib.util
+    from helpers import REPO, load_script, one_line
 
-    from helpers import REPO, one_line
-
-    spec = importlib.util.spec_from_file_location("lvh", REPO / "scripts/lexicon_vs_hand.py")
-    lvh = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lvh)
+    lvh = load_script("lexicon_vs_hand")
     nope = tmp_path / "nope"
     assert lvh.main([str(nope), "--lexicon", str(lexicon_file)]) == 2
     assert one_line(capsys.readouterr().err).startswith(f"lexicon_vs_hand: {nope}: ")

@@ -3,18 +3,13 @@ models folder; a good run becomes a model folder that ``lstmrec models`` lists."
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
-from helpers import REPO
+from helpers import load_script
 
 from lstmrec.shipped import read_card
 
-spec = importlib.util.spec_from_file_location("package_model", REPO / "scripts/package_model.py")
-package_model = importlib.util.module_from_spec(spec)
-sys.modules["package_model"] = package_model
-spec.loader.exec_module(package_model)
+package_model = load_script("package_model")
 
 CARD = 'modality = "speech"\nunit = "phones"\ntraining_data = [{corpus = "TIMIT sample"}]\n'
 

@@ -4,12 +4,11 @@ decoded, so pocketsphinx need not be installed)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import REPO, load_script
 
 from lstmrec.features.errors import DataError
 from lstmrec.phones import fold
@@ -20,10 +19,7 @@ INK = REPO / "tests" / "data" / "bundles-0.1" / "ink"
 
 @pytest.fixture(scope="module")
 def peer():
-    spec = importlib.util.spec_from_file_location("peer", REPO / "scripts/peer_pocketsphinx.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("peer_pocketsphinx")
 
 
 def test_cmu_phones_become_timit_labels(peer):
