@@ -30,6 +30,7 @@ from lstmrec.bundle import Bundle, load_bundle
 from lstmrec.corpora.splits import load_split
 from lstmrec.features.errors import DataError, OnError, skip_gaps
 from lstmrec.features.inkfiles import checked_strokes, seconds_of_unstated_times
+from lstmrec.featurize import ARRAY_NAME
 from lstmrec.inference.evaluate import (
     evaluate_bundle,
     evaluate_text_bundle,
@@ -42,8 +43,6 @@ from lstmrec.inference.transcribe import Transcript, transcribe_files, transcrib
 from lstmrec.scoring.report import ReportOptions, evaluation_dict
 from lstmrec.shipped import resolve_model
 from lstmrec.targets import Targets, modality
-
-ARRAY_NAME = "<array>"  # the ``file`` of a result computed from an array
 
 
 def load(path: str | os.PathLike, *, engine: str = "numpy") -> Model:

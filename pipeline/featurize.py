@@ -65,6 +65,8 @@ def checked_features(
     return feats
 
 
+ARRAY_NAME = "<array>"  # what errors and results call samples or strokes held in memory
+
 PCM_TYPES = {  # integer PCM in memory: (offset, scale) to [-1, 1), as libsndfile reads WAV
     np.dtype(np.int8): (0.0, 2.0**7),
     np.dtype(np.uint8): (128.0, 2.0**7),  # 8-bit WAV is unsigned, 128 is silence

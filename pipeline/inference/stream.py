@@ -25,14 +25,12 @@ from lstmrec.bundle import Bundle
 from lstmrec.features.audio import apply_cmvn
 from lstmrec.features.errors import DataError
 from lstmrec.features.stream import FeatureStream
-from lstmrec.featurize import mono_samples
+from lstmrec.featurize import ARRAY_NAME, mono_samples
 from lstmrec.inference.transcribe import TimedPhone, Transcript, boundary_s, speech_unit
 from lstmrec.models.decoding import Token
 from lstmrec.models.numpy_blstm import NumpyBLSTM, UnsupportedModel
 from lstmrec.models.numpy_stream import GreedyStream, IncrementalModel
 from lstmrec.phones import fold
-
-ARRAY = "<array>"  # the name of samples in memory in errors, as model.transcribe gives it
 
 
 class StreamingTranscriber:
@@ -72,7 +70,7 @@ class StreamingTranscriber:
 
     def push(self, samples: np.ndarray) -> list[TimedPhone]:
         """Add samples ``(N,)`` or ``(N, channels)``; the phones now final, in order."""
-        return self._decode(self.features.push(mono_samples(samples, ARRAY)), final=False)
+        return self._decode(self.features.push(mono_samples(samples, ARRAY_NAME)), final=False)
 
     def finish(self) -> list[TimedPhone]:
         """The end of the audio: the phones that waited for it. :class:`DataError` when the
