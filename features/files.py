@@ -88,10 +88,16 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+def file_in_the_way(target: str | os.PathLike) -> Path | None:
+    """The file among ``target``'s folders (``a`` of ``a/b/c`` when ``a`` is a file), which no
+    folder can be made in; ``None`` when there is none."""
+    return next((p for p in Path(target).parents if p.exists() and not p.is_dir()), None)
+
+
 def _write_error(err: OSError, target: Path, verb: str = "cannot write") -> DataError:
     reason = err.strerror or str(err)
     if isinstance(err, FileExistsError | NotADirectoryError):  # a file where a folder must be
-        blocking = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+        blocking = file_in_the_way(target)
         if blocking is not None:
             reason = f"{blocking} is a file, not a folder"
     return DataError(f"{verb} ({reason})", target)

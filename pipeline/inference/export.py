@@ -52,7 +52,7 @@ from lstmrec import __version__
 from lstmrec.backend import held_stderr, import_keras
 from lstmrec.bundle import load_bundle, read_bundle_meta
 from lstmrec.features.errors import DataError
-from lstmrec.features.files import atomic_dir, complete_dir, write_json
+from lstmrec.features.files import atomic_dir, complete_dir, file_in_the_way, write_json
 from lstmrec.inference.export_transducer import (
     check_transducer,
     transducer_networks,
@@ -92,9 +92,9 @@ def check_request(model: str | os.PathLike, fmt: str, out: str | os.PathLike) ->
     out = Path(out)
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         raise DataError("--out exists and is not an empty folder; choose a new one", out)
-    above = next((p for p in out.parents if p.exists()), None)
-    if above is not None and not above.is_dir():
-        raise DataError(f"is a file, so --out {out} cannot be made inside it", above)
+    blocking = file_in_the_way(out)
+    if blocking is not None:
+        raise DataError(f"is a file, so --out {out} cannot be made inside it", blocking)
     path = complete_dir(model) or Path(model)
     read_bundle_meta(path)
     missing = [pip for module, pip in NEEDS[fmt] if not _importable(module)]
