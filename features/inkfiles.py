@@ -313,9 +313,7 @@ def read_ink_json(path: str | os.PathLike, *, on_error: OnError | None = None) -
     """
     path = Path(path)
     try:
-        text = read_bytes(path).decode(
-            "utf-8-sig"
-        )  # a byte-order mark (Windows editors) is not JSON
+        text = read_bytes(path).decode("utf-8-sig")  # (a byte-order mark is no JSON)
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
     if path.suffix.lower() == ".json":

@@ -132,10 +132,7 @@ def write_manifest(utterances: Iterable[Utterance], path: str | os.PathLike) -> 
 def manifest_hash(utterances: Iterable[Utterance]) -> str:
     """Hash of a list of utterances (ids, paths, speakers and labels), as a bundle's
     ``summary.json`` records its training set's (``data_hash``)."""
-    h = hashlib.sha256()
-    for utt in utterances:
-        h.update(json.dumps(utt.to_dict(), sort_keys=True).encode())
-    return h.hexdigest()[:16]
+    return _digest(utt.to_dict() for utt in utterances)
 
 
 def corpus_hash(utterances: Iterable[Utterance]) -> str:
@@ -143,11 +140,16 @@ def corpus_hash(utterances: Iterable[Utterance]) -> str:
     by another path: as :func:`manifest_hash`, but with each signal file's name for its path.
     A bundle's ``summary.json`` records its whole training split's (``split_hash``), so that
     the corpus it was trained on is known again on another machine."""
+    return _digest(
+        {**d, "audio": os.path.basename(d["audio"])} for d in (utt.to_dict() for utt in utterances)
+    )
+
+
+def _digest(records: Iterable[dict]) -> str:
+    """The first 16 hex digits of the SHA-256 of the records' sorted-key JSON, one after another."""
     h = hashlib.sha256()
-    for utt in utterances:
-        d = utt.to_dict()
-        d["audio"] = os.path.basename(d["audio"])
-        h.update(json.dumps(d, sort_keys=True).encode())
+    for record in records:
+        h.update(json.dumps(record, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
