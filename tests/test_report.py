@@ -62,6 +62,22 @@ def test_sys_table_by_hand():
     assert rows["Mean"][-2:] == ["28.3", "75.0"]  # Err (40 + 16.7) / 2, S.Err (100 + 50) / 2
 
 
+def test_a_speaker_with_no_reference_symbols_has_no_rate():
+    # spk3's one reference is empty and its hypothesis two insertions: no percentage of 0
+    # symbols is defined (it read 200 %), and the mean over speakers leaves it out
+    refs, hyps = {**REFS, "spk3_u1": []}, {**HYPS, "spk3_u1": ["y", "y"]}
+    report = score(refs, hyps, speakers={u: u.split("_")[0] for u in refs})
+    rows = {line.split()[0]: line.split() for line in sys_table(report)[2:]}
+    assert rows["spk3"] == ["spk3", "1", "0", "|", "-", "-", "-", "-", "-", "100.0"]
+    assert rows["Sum/Avg"][3:9] == ["|", "81.8", "9.1", "9.1", "27.3", "45.5"]
+    assert rows["Mean"][-2:] == ["28.3", "83.3"]  # Err over spk1 and spk2; S.Err over all three
+    d = report_dict(report, ReportOptions())
+    assert {r["speaker"]: r["err_pct"] for r in d["speakers"]}["spk3"] is None
+    details = report_text(report, ReportOptions(details=True)).splitlines()
+    at = details.index("id: (spk3_u1)  speaker spk3")
+    assert details[at + 1] == "Scores: (#C #S #D #I) 0 0 0 2  (no reference symbols)"
+
+
 def test_report_text_sections():
     report = score(REFS, HYPS, speakers=SPEAKERS)
     text = report_text(report, ReportOptions(details=True), "Error rate")

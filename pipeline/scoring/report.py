@@ -91,8 +91,14 @@ def speaker_rows(report: Report) -> list[dict]:
 
 
 def _row(name: str, utts: list[ErrorCounts]) -> dict:
+    """A speaker's counts and percentages. Percentages of a reference length of 0 are None:
+    a speaker whose references are all empty has no rate, only its insertions."""
     c = sum(utts, start=ErrorCounts())
-    n = max(c.reference_length, 1)
+    n = c.reference_length
+
+    def pct(count: int) -> float | None:
+        return 100.0 * count / n if n else None
+
     return {
         "speaker": name,
         "num_utterances": len(utts),
@@ -103,11 +109,11 @@ def _row(name: str, utts: list[ErrorCounts]) -> dict:
         "insertions": c.insertions,
         "errors": c.errors,
         "utterances_with_errors": sum(1 for u in utts if u.errors),
-        "corr_pct": 100.0 * c.correct / n,
-        "sub_pct": 100.0 * c.substitutions / n,
-        "del_pct": 100.0 * c.deletions / n,
-        "ins_pct": 100.0 * c.insertions / n,
-        "err_pct": c.error_rate,
+        "corr_pct": pct(c.correct),
+        "sub_pct": pct(c.substitutions),
+        "del_pct": pct(c.deletions),
+        "ins_pct": pct(c.insertions),
+        "err_pct": pct(c.errors),
         "s_err_pct": 100.0 * sum(1 for u in utts if u.errors) / max(len(utts), 1),
     }
 
@@ -132,16 +138,23 @@ def sys_table(report: Report, speaker_label: str = "speaker") -> list[str]:
     head = f"{speaker_label:<{width}} {'#utt':>6} {'#ref':>7} |"
     head += "".join(f" {title:>6}" for title, _ in _PERCENT_COLUMNS)
 
+    def cell(value: float | None) -> str:
+        return f" {'-':>6}" if value is None else f" {value:>6.1f}"
+
     def line(r: dict) -> str:
-        cells = "".join(f" {r[key]:>6.1f}" for _, key in _PERCENT_COLUMNS)
+        cells = "".join(cell(r[key]) for _, key in _PERCENT_COLUMNS)
         return (
             f"{r['speaker']:<{width}} {r['num_utterances']:>6} {r['reference_length']:>7} |{cells}"
         )
 
     out = [head, "-" * len(head), *map(line, rows), "=" * len(head), line(total)]
     if len(rows) > 1:
-        for name, fn in (("Mean", statistics.fmean), ("S.D.", statistics.stdev)):
-            cells = "".join(f" {fn([r[key] for r in rows]):>6.1f}" for _, key in _PERCENT_COLUMNS)
+        # over the speakers that have a rate: one with no reference symbols has none
+        for name, fn, least in (("Mean", statistics.fmean, 1), ("S.D.", statistics.stdev, 2)):
+            cells = ""
+            for _, key in _PERCENT_COLUMNS:
+                values = [r[key] for r in rows if r[key] is not None]
+                cells += cell(fn(values) if len(values) >= least else None)
             out.append(f"{name:<{width}} {'':>6} {'':>7} |{cells}")
     return out
 
@@ -193,7 +206,7 @@ def detail_lines(report: Report) -> list[str]:
         out += [
             f"id: ({utt})  speaker {report.utterance_speakers.get(utt, '?')}",
             f"Scores: (#C #S #D #I) {c.correct} {c.substitutions} {c.deletions} {c.insertions}"
-            f"  ({c.error_rate:.1f} %)",
+            + (f"  ({c.error_rate:.1f} %)" if c.reference_length else "  (no reference symbols)"),
             f"REF:  {ref}",
             f"HYP:  {hyp}",
             f"Eval: {ev}",
