@@ -50,13 +50,16 @@ def run(capsys, *args) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def run_subprocess(*args, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_subprocess(
+    *args, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     """``python -m lstmrec args`` in a fresh interpreter, as a user runs it (``env``: variables
-    set for it on top of this process's)."""
+    set for it on top of this process's; ``stdin``: text piped to it)."""
     return subprocess.run(
         [sys.executable, "-m", "lstmrec", *map(str, args)],
         cwd=REPO,
         env=None if env is None else {**os.environ, **env},
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=300,

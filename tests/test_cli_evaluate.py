@@ -236,6 +236,28 @@ def test_score_missing_ref_end_to_end(ref_hyp, tmp_path):
     assert str(missing) in one_line(proc.stderr)
 
 
+def test_score_and_compare_read_a_transcript_from_stdin(ref_hyp):
+    # as `lstmrec transcribe ... | lstmrec score ref.txt -` pipes it, byte-order mark and all
+    ref, hyp = ref_hyp
+    piped = "\ufeff" + hyp.read_text()
+    proc = run_subprocess("score", ref, "-", "--format", "json", stdin=piped)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert (r["errors"], r["reference_length"], r["hyp"]) == (3, 8, "-")
+    proc = run_subprocess("score", "-", hyp, "--format", "json", stdin=ref.read_text())
+    assert proc.returncode == 0 and json.loads(proc.stdout)["errors"] == 3
+    proc = run_subprocess("compare", ref, "-", hyp, stdin=piped)
+    assert proc.returncode == 0 and "<stdin>" in proc.stdout
+    # a partial hypothesis on stdin is named as such
+    proc = run_subprocess("score", ref, "-", stdin="spk1_u1 sh iy hh ae d\n")
+    assert proc.returncode == 2
+    assert one_line(proc.stderr).startswith("lstmrec: <stdin>: no hypothesis for 1 reference")
+    # stdin can be read once
+    proc = run_subprocess("compare", ref, "-", "-", stdin=piped)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "standard input) may stand for one transcript file only" in one_line(proc.stderr)
+
+
 def test_score_missing_hypothesis(capsys, ref_hyp, tmp_path):
     hyp = write_text(tmp_path / "partial.txt", "spk1_u1 sh iy hh ae d\n")
     rc, out, err = run(capsys, "score", ref_hyp[0], hyp, "--format", "json")

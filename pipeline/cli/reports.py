@@ -10,7 +10,7 @@ import sys
 from lstmrec.cli.common import EXIT_BAD_INPUT, fold_arg, format_arg
 from lstmrec.features.errors import DataError, require_at_least
 from lstmrec.phones import fold
-from lstmrec.scoring.align import read_kaldi_text, score
+from lstmrec.scoring.align import parse_kaldi_text, read_kaldi_text, score
 from lstmrec.scoring.ids import read_utt2spk, speakers_of
 from lstmrec.scoring.plots import plot_confusions, require_matplotlib
 from lstmrec.scoring.refs import SILENCE, drop_silence
@@ -103,20 +103,41 @@ def print_text_report(report, fmt: str, *, extra: dict, options) -> None:
         print(report_text(report.words, options, "WER"))
 
 
+STDIN = "-"  # a transcript argument that reads standard input, as `transcribe ... |` gives it
+
+
+def source_name(path: str) -> str:
+    """How messages name a transcript argument."""
+    return "<stdin>" if path == STDIN else path
+
+
+def read_once(*paths: str) -> None:
+    """Refuse standard input named for more than one transcript: it can be read only once."""
+    if list(paths).count(STDIN) > 1:
+        raise DataError(
+            f"'{STDIN}' (standard input) may stand for one transcript file only", "command line"
+        )
+
+
 def read_transcripts(path: str, fold_to: int | None, silence: str = "keep") -> dict[str, list[str]]:
-    """A Kaldi text file, each utterance folded to ``fold_to`` when given (a label that does not
-    fold is an error naming the file; folding again, as scoring does, changes nothing).
+    """A Kaldi text file (``-``: standard input), each utterance folded to ``fold_to`` when
+    given (a label that does not fold is an error naming the file; folding again, as scoring
+    does, changes nothing).
     ``silence="drop"`` leaves out the silence phones (:data:`SILENCE`), after folding (a
     closure folds to ``sil``)."""
     try:
-        texts = read_kaldi_text(path)
+        if path == STDIN:
+            lines = sys.stdin.buffer.read().decode("utf-8-sig").splitlines(keepends=True)
+            texts = parse_kaldi_text(lines, source_name(path))
+        else:
+            texts = read_kaldi_text(path)
     except UnicodeDecodeError:
-        raise DataError("not UTF-8 text", path) from None
+        raise DataError("not UTF-8 text", source_name(path)) from None
     for utt, phones in texts.items():
         try:
             folded = fold(phones, fold_to) if fold_to is not None else phones
         except DataError as e:
-            raise DataError(f"utterance {utt}: {e.reason}", path) from None
+            raise DataError(f"utterance {utt}: {e.reason}", source_name(path)) from None
         texts[utt] = drop_silence(folded) if silence == "drop" else folded
     return texts
 
@@ -180,11 +201,13 @@ def utt2spk_arg(p: argparse.ArgumentParser) -> None:
 def cmd_score(args) -> int:
     if args.plot:
         require_matplotlib()
+    read_once(args.ref, args.hyp)
     refs = read_transcripts(args.ref, args.fold, args.silence)
     hyps = read_transcripts(args.hyp, args.fold, args.silence)
+    ref_name, hyp_name = source_name(args.ref), source_name(args.hyp)
     report = score(refs, hyps, speakers=_speakers(args, refs), fold_to=args.fold)
-    require_scorable(report, args.ref)
-    silence_note(refs, hyps, args.hyp, args.ref)
+    require_scorable(report, ref_name)
+    silence_note(refs, hyps, hyp_name, ref_name)
     options = report_options(args)
     print_report(report, args.format, extra={"ref": args.ref, "hyp": args.hyp}, options=options)
     if args.plot:
@@ -192,7 +215,7 @@ def cmd_score(args) -> int:
     if report.missing:
         shown = ", ".join(report.missing[:3]) + (", ..." if len(report.missing) > 3 else "")
         print(
-            f"lstmrec: {args.hyp}: no hypothesis for {len(report.missing)} reference "
+            f"lstmrec: {hyp_name}: no hypothesis for {len(report.missing)} reference "
             f"utterance(s) ({shown})",
             file=sys.stderr,
         )
@@ -203,13 +226,15 @@ def cmd_score(args) -> int:
 def cmd_compare(args) -> int:
     if not 0.0 < args.alpha < 1.0:
         raise DataError(f"--alpha must be between 0 and 1, got {args.alpha}", "command line")
+    read_once(args.ref, *args.hyps)
     refs = read_transcripts(args.ref, args.fold, args.silence)
     spk = _speakers(args, refs)
     hyps = [read_transcripts(h, args.fold, args.silence) for h in args.hyps]
     reports = [score(refs, h, speakers=spk, fold_to=args.fold) for h in hyps]
-    require_scorable(reports[0], args.ref)  # both are scored against the same references
-    for path, h in zip(args.hyps, hyps, strict=True):
-        silence_note(refs, h, path, args.ref)
+    ref_name, hyp_names = source_name(args.ref), [source_name(h) for h in args.hyps]
+    require_scorable(reports[0], ref_name)  # both are scored against the same references
+    for name, h in zip(hyp_names, hyps, strict=True):
+        silence_note(refs, h, name, ref_name)
     options = report_options(args)
     comparison = compare_reports(*reports, options, alpha=args.alpha)
     if args.format == "json":
@@ -217,9 +242,9 @@ def cmd_compare(args) -> int:
         print(json.dumps({**out, **comparison.to_dict()}))
     else:
         rate = "PER" if args.fold else "Error rate"
-        print(comparison_text(comparison, *args.hyps, rate=rate), end="")
+        print(comparison_text(comparison, *hyp_names, rate=rate), end="")
     status = 0
-    for hyp, report in zip(args.hyps, reports, strict=True):
+    for hyp, report in zip(hyp_names, reports, strict=True):
         if report.missing:
             print(
                 f"lstmrec: {hyp}: no hypothesis for {len(report.missing)} reference "
@@ -239,8 +264,12 @@ def cmd_compare(args) -> int:
 def add_report_parsers(sub) -> None:
     """The ``score`` and ``compare`` subcommands."""
     p = sub.add_parser("score", help="score a hypothesis file against a reference file")
-    p.add_argument("ref", help="reference transcripts, Kaldi text format (<utt-id> p1 p2 ...)")
-    p.add_argument("hyp", help="hypothesis transcripts, Kaldi text format")
+    p.add_argument(
+        "ref", help="reference transcripts, Kaldi text format (<utt-id> p1 p2 ...); -: stdin"
+    )
+    p.add_argument(
+        "hyp", help="hypothesis transcripts, Kaldi text format; -: stdin (lstmrec transcribe |)"
+    )
     format_arg(p)
     fold_arg(p)
     silence_arg(p)
@@ -250,8 +279,13 @@ def add_report_parsers(sub) -> None:
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("compare", help="is one system better than another? (paired tests)")
-    p.add_argument("ref", help="reference transcripts, Kaldi text format")
-    p.add_argument("hyps", nargs=2, metavar="hyp", help="hypotheses of system A, then system B")
+    p.add_argument("ref", help="reference transcripts, Kaldi text format; -: stdin")
+    p.add_argument(
+        "hyps",
+        nargs=2,
+        metavar="hyp",
+        help="hypotheses of system A, then system B; one of the three may be - (stdin)",
+    )
     format_arg(p)
     fold_arg(p)
     silence_arg(p)

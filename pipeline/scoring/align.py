@@ -261,11 +261,17 @@ def read_kaldi_text(path: str | os.PathLike) -> dict[str, list[str]]:
         raise DataError("transcript file not found", path)
     with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not part of an id
         lines = f.readlines()
+    return parse_kaldi_text(lines, path)
+
+
+def parse_kaldi_text(lines: Sequence[str], source: str | os.PathLike) -> dict[str, list[str]]:
+    """The lines of a Kaldi ``text`` file (as :func:`read_kaldi_text` reads them), by id;
+    errors name ``source``."""
     kind = sclite_kind(lines)
     if kind is not None:
         raise DataError(
             f"a NIST {kind} file, not Kaldi text (<utt-id> sym sym ...); {WRITES_TEXT[kind]}",
-            path,
+            source,
         )
     out: dict[str, list[str]] = {}
     first_line: dict[str, int] = {}
@@ -277,7 +283,7 @@ def read_kaldi_text(path: str | os.PathLike) -> dict[str, list[str]]:
         if utt in out:
             raise DataError(
                 f"line {lineno}: duplicate utterance id {utt!r} (first on line {first_line[utt]})",
-                path,
+                source,
             )
         out[utt] = fields[1:]
         first_line[utt] = lineno
