@@ -28,7 +28,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from lstmrec.backend import import_keras
+from lstmrec.backend import held_stderr, import_keras
 from lstmrec.bundle import load_bundle
 from lstmrec.corpora.splits import load_split
 from lstmrec.features.audio import apply_cmvn
@@ -69,7 +69,8 @@ def real(args) -> tuple[list[np.ndarray], list[str]]:
 def tf_decode(log_probs: list[np.ndarray], beam: int) -> tuple[float, list[tuple[int, ...]]]:
     """Seconds for one batched call of TensorFlow's decoder, and its best labellings (in our
     class ids)."""
-    import tensorflow as tf  # not loaded for --help
+    with held_stderr():  # TensorFlow's C++ start-up lines; not loaded for --help
+        import tensorflow as tf
 
     classes = log_probs[0].shape[1]
     lengths = [len(lp) for lp in log_probs]

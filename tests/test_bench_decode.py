@@ -3,8 +3,13 @@ before TensorFlow or a model is loaded."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
-from helpers import load_script, one_line
+from helpers import REPO, load_script, one_line
 
 
 @pytest.fixture(scope="module")
@@ -35,3 +40,17 @@ def test_a_missing_corpus_is_one_line(bench, capsys, tmp_path):
     nope = tmp_path / "nope"
     assert bench.main(["--model", "en-phones", "--data", str(nope)]) == 2
     assert str(nope) in one_line(capsys.readouterr().err)
+
+
+def test_a_run_prints_no_tensorflow_start_up_lines():
+    # TensorFlow's decoder is imported for the comparison; its C++ start-up lines (oneDNN,
+    # the CUDA probe) are held back as the commands hold them back
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_decode.py"), "--utterances", "2",
+         "--frames", "40", "--beams", "4", "--repeats", "1", "--format", "json"],
+        capture_output=True, text=True, timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},  # as a user's
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert json.loads(proc.stdout)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from lstmrec.backend import import_keras
 from lstmrec.bench.training import lengths_from, time_training
 from lstmrec.bundle import load_bundle
 from lstmrec.config import Recipe, load_recipe
@@ -286,7 +287,7 @@ def gradient_norms(
     Returns:
         ``(steps,)`` float64: ``||dL/dx_t||_2`` for t = 0 .. steps-1.
     """
-    import keras  # Keras and TensorFlow: loaded only for the picture
+    keras = import_keras()  # Keras and TensorFlow: loaded only for the picture
 
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(
