@@ -248,3 +248,23 @@ def test_make_installs_every_hand_and_the_texts():
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text(encoding="utf-8")
     listed = re.search(r"INK_PACKAGES :=((?:.*\\\n)*.*)", makefile).group(1)
     assert sorted(listed.replace("\\\n", " ").split()) == sorted([*HAND_PACKAGES, "fortunes"])
+
+
+def test_a_bad_mnist_file_stops_a_corpus_written_by_several_processes(tmp_path):
+    """The digits are loaded in each process's initializer, and a pool restarts a process whose
+    initializer fails without end: the command hung. The error reaches the caller instead."""
+    import subprocess
+
+    from helpers import REPO, one_line
+
+    missing = tmp_path / "none.npz"
+    args = [str(tmp_path / "corpus"), "--mnist", str(missing), "--jobs", "2"]
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "synth_hands.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert one_line(out.stderr) == f"synth_hands: {missing}: file not found"
+    assert list(tmp_path.iterdir()) == []

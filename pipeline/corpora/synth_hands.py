@@ -78,17 +78,27 @@ _WORKER: dict = {}  # per process: the spec, its digit banks and the augmentatio
 
 
 def _setup(spec: HandsCorpusSpec) -> None:
-    digits = {}
-    if spec.mnist is not None:
-        digits = {
-            "train": MnistDigits(spec.mnist, MNIST_SPLITS["train"]),
-            "held-out": MnistDigits(spec.mnist, MNIST_SPLITS["dev"]),
-        }
+    """A process's :data:`_WORKER`. An error here (a bad ``mnist`` file) is kept and raised by
+    :func:`_writer_lines`: a pool restarts a process whose initializer fails, forever, while a
+    task's error reaches the caller."""
+    _WORKER.clear()
+    try:
+        digits = {}
+        if spec.mnist is not None:
+            digits = {
+                "train": MnistDigits(spec.mnist, MNIST_SPLITS["train"]),
+                "held-out": MnistDigits(spec.mnist, MNIST_SPLITS["dev"]),
+            }
+    except Exception as e:  # raised again by the first task
+        _WORKER.update(error=e)
+        return
     _WORKER.update(spec=spec, digits=digits, augment=InkAugment())
 
 
 def _writer_lines(item: tuple[int, str, str]) -> list[tuple]:
     """The lines of writer ``w`` (who writes with ``hand`` in ``split``)."""
+    if "error" in _WORKER:
+        raise _WORKER["error"]
     w, hand, split = item
     spec, augment = _WORKER["spec"], _WORKER["augment"]
     style = writer_style(spec.seed * 100_000 + w, (hand,))
