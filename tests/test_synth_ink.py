@@ -12,6 +12,7 @@ from lstmrec.corpora.synth_ink import (
     corpus_lines,
     render_line,
     write_corpus,
+    write_tree,
     writer_style,
 )
 
@@ -81,3 +82,21 @@ def test_corpus_tree_reads_back_with_held_out_writers(tmp_path):
         assert utt.text == texts[utt.id]
     with pytest.raises(FileExistsError):
         write_corpus(tmp_path / "ink", spec)
+
+
+def test_corpus_is_written_under_a_fresh_name_and_nothing_is_left_when_it_fails(tmp_path):
+    # A folder beside the corpus named like its old temporary name is the user's: kept.
+    mine = tmp_path / "ink.tmp"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    spec = CorpusSpec(writers=3, lines_per_writer=1, dev_writers=1, test_writers=1)
+    assert write_corpus(tmp_path / "ink", spec) == {"train": 1, "dev": 1, "test": 1}
+    assert (mine / "notes.txt").read_text() == "mine"
+
+    def failing():
+        yield from ((*line, "train") for line in corpus_lines(spec))
+        raise ValueError("stopped")
+
+    with pytest.raises(ValueError, match="stopped"):
+        write_tree(tmp_path / "other", failing())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ink", "ink.tmp"]

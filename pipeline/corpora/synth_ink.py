@@ -25,13 +25,13 @@ import dataclasses
 import functools
 import importlib.resources
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from lstmrec.corpora.font_strokes import Glyph
 from lstmrec.corpora.ink_hands import load_hand
+from lstmrec.features.files import atomic_dir
 from lstmrec.features.inkfiles import write_iam_ondb_strokes
 
 HANDS = ("futural", "scripts", "scriptc")  # Hershey font names, one per kind of hand
@@ -317,13 +317,18 @@ def write_corpus(root: str | os.PathLike, spec: CorpusSpec = CorpusSpec()) -> di
 
 def write_tree(root: str | os.PathLike, lines) -> dict[str, int]:
     """Write ``(form id, line number, writer id, text, strokes, split)`` items as an IAM-OnDB
-    tree under ``root`` (see :func:`write_corpus`); returns the number of lines per split."""
+    tree under ``root`` (see :func:`write_corpus`), in a fresh temporary folder renamed at the
+    end (:func:`features.files.atomic_dir`: removed if the writing fails); returns the number of
+    lines per split."""
     root = Path(root)
     if root.exists():
         raise FileExistsError(f"{root} exists; choose a new folder")
-    tmp = root.with_name(root.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    with atomic_dir(root) as tmp:
+        return _write_tree_in(tmp, lines)
+
+
+def _write_tree_in(tmp: Path, lines) -> dict[str, int]:
+    """The tree of :func:`write_tree`, written into the folder ``tmp``."""
     forms: dict[str, tuple[str, list[str]]] = {}
     counts = {"train": 0, "dev": 0, "test": 0}
     for form, n, _writer, text, strokes, split in lines:
@@ -350,5 +355,4 @@ def write_tree(root: str | os.PathLike, lines) -> dict[str, int]:
         listed[split_files[split]].append(form)
     for name, ids in listed.items():
         (tmp / name).write_text("".join(i + "\n" for i in ids), encoding="utf-8")
-    os.replace(tmp, root)
     return counts
