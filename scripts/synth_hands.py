@@ -64,18 +64,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.out is None:
         p.error("OUT_DIR is required")
-    spec = HandsCorpusSpec(
-        writers_per_hand=args.writers_per_hand,
-        lines_per_writer=args.lines_per_writer,
-        eval_writers_per_hand=args.eval_writers_per_hand,
-        eval_lines_per_writer=args.eval_lines_per_writer,
-        seed=args.seed,
-        mnist=args.mnist,
-        augment=not args.no_augment,
-        number_share=args.number_share,
-        dev_number_share=args.dev_number_share,
-    )
     try:
+        spec = HandsCorpusSpec(
+            writers_per_hand=args.writers_per_hand,
+            lines_per_writer=args.lines_per_writer,
+            eval_writers_per_hand=args.eval_writers_per_hand,
+            eval_lines_per_writer=args.eval_lines_per_writer,
+            seed=args.seed,
+            mnist=args.mnist,
+            augment=not args.no_augment,
+            number_share=args.number_share,
+            dev_number_share=args.dev_number_share,
+        )
         counts = write_hands_corpus(args.out, spec, jobs=args.jobs)
     except (ValueError, FileExistsError, DataError) as e:
         print(f"synth_hands: {e}", file=sys.stderr)

@@ -268,3 +268,27 @@ def test_a_bad_mnist_file_stops_a_corpus_written_by_several_processes(tmp_path):
     assert out.returncode == 2
     assert one_line(out.stderr) == f"synth_hands: {missing}: file not found"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--number-share", "1.5"),
+        ("--dev-number-share", "-0.1"),
+        ("--number-share", "nan"),
+        ("--writers-per-hand", "0"),
+        ("--lines-per-writer", "-1"),
+        ("--eval-lines-per-writer", "0"),
+        ("--eval-writers-per-hand", "-1"),
+    ],
+)
+def test_synth_hands_refuses_counts_and_shares_out_of_range(tmp_path, capsys, flag, value):
+    """They were taken as they came: a share of 1.5 made every line a number line, a negative
+    count wrote no lines."""
+    from helpers import load_script, one_line
+
+    rc = load_script("synth_hands").main([str(tmp_path / "corpus"), flag, value])
+    assert rc == 2
+    name = flag.removeprefix("--").replace("-", "_")
+    assert one_line(capsys.readouterr().err).startswith(f"synth_hands: {name}={value}")
+    assert list(tmp_path.iterdir()) == []

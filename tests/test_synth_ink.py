@@ -100,3 +100,10 @@ def test_corpus_is_written_under_a_fresh_name_and_nothing_is_left_when_it_fails(
     with pytest.raises(ValueError, match="stopped"):
         write_tree(tmp_path / "other", failing())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ink", "ink.tmp"]
+
+
+def test_a_corpus_without_lines_is_refused():
+    with pytest.raises(ValueError, match="lines_per_writer=0"):
+        CorpusSpec(lines_per_writer=0)
+    with pytest.raises(ValueError, match="dev_writers and test_writers"):
+        CorpusSpec(dev_writers=-1)

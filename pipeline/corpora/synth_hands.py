@@ -56,6 +56,17 @@ class HandsCorpusSpec:
     number_share: float = NUMBER_SHARE  # training lines that are number lines
     dev_number_share: float = 0.0  # dev lines that are number lines
 
+    def __post_init__(self) -> None:
+        for name in ("writers_per_hand", "lines_per_writer", "eval_lines_per_writer"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
+        if self.eval_writers_per_hand < 0:
+            n = self.eval_writers_per_hand
+            raise ValueError(f"eval_writers_per_hand={n} must be 0 or more")
+        for name in ("number_share", "dev_number_share"):
+            if not 0 <= getattr(self, name) <= 1:  # NaN too
+                raise ValueError(f"{name}={getattr(self, name)} must be a share from 0 to 1")
+
     def writers(self) -> list[tuple[str, str]]:
         """``(hand, split)`` of every writer, in writer-id order."""
         out = []
