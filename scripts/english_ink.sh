@@ -88,7 +88,7 @@ fi
 lm=(--beam 16 --lm "$final/chars5.arpa" --lm-weight 0.5 --insertion-bonus 1.0)
 if run 4; then
   echo "== stage 4: evaluate =="
-  .venv/bin/python scripts/synth_hands.py --train-texts "$final/train_texts.txt"
+  .venv/bin/python scripts/synth_hands.py --train-texts "$final/train_texts.txt" --force
   "$lstmrec" lm --text "$final/train_texts.txt" --order 5 --unit chars \
       --out "$final/chars5.arpa" --force
   for split in dev core-test; do  # the held-out hands of the main corpus

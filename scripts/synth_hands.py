@@ -3,7 +3,8 @@
     .venv/bin/python scripts/synth_hands.py OUT_DIR [--writers-per-hand 24]
         [--lines-per-writer 20] [--eval-writers-per-hand 8] [--eval-lines-per-writer 12]
         [--seed 0] [--mnist ../shared/data/mnist-strokes/strokes.npz] [--no-augment]
-        [--number-share 0.15] [--dev-number-share 0] [--jobs N] [--hands] [--train-texts FILE]
+        [--number-share 0.15] [--dev-number-share 0] [--jobs N] [--hands]
+        [--train-texts FILE [--force]]
 
 Hands, text and splits: lstmrec.corpora.synth_hands. ``--hands`` prints the table of hands
 (split, package, licence) and exits. The fonts come from Debian packages
@@ -53,14 +54,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FILE",
         help="write the training texts (one fortune or number line a line) to FILE (new) and exit",
     )
+    p.add_argument("--force", action="store_true", help="overwrite an existing --train-texts FILE")
     args = p.parse_args(argv)
     if args.hands:
         print(hands_table())
         return 0
     if args.train_texts:
-        from lstmrec.features.files import write_text
+        from lstmrec.features.files import check_output, write_text
 
-        write_text(args.train_texts, "".join(t + "\n" for t in training_texts()))
+        try:
+            check_output(args.train_texts, force=args.force, flag="--train-texts")
+            write_text(args.train_texts, "".join(t + "\n" for t in training_texts()))
+        except DataError as e:
+            print(f"synth_hands: {e}", file=sys.stderr)
+            return 2
         return 0
     if args.out is None:
         p.error("OUT_DIR is required")

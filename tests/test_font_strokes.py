@@ -292,3 +292,17 @@ def test_synth_hands_refuses_counts_and_shares_out_of_range(tmp_path, capsys, fl
     name = flag.removeprefix("--").replace("-", "_")
     assert one_line(capsys.readouterr().err).startswith(f"synth_hands: {name}={value}")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_hands_train_texts_keeps_an_existing_file_without_force(tmp_path, capsys):
+    from helpers import load_script, one_line
+
+    script = load_script("synth_hands")
+    script.training_texts = lambda: ["a fortune", "12 34"]
+    target = tmp_path / "texts.txt"
+    target.write_text("mine\n")
+    assert script.main(["--train-texts", str(target)]) == 2
+    assert "--train-texts exists; pass --force" in one_line(capsys.readouterr().err)
+    assert target.read_text() == "mine\n"
+    assert script.main(["--train-texts", str(target), "--force"]) == 0
+    assert target.read_text() == "a fortune\n12 34\n"
