@@ -87,9 +87,14 @@ def _write(out: Path, samples) -> list[Utterance]:
     return utts
 
 
-def prepare(npz: str, out: Path, caps: dict[str, int | None], augment: int = 0) -> None:
+def prepare(
+    npz: str, out: Path, caps: dict[str, int | None], augment: int = 0, force: bool = False
+) -> None:
     """Write ``out/ink/mnist-<i>.json`` and ``out/{train,dev,core-test}.jsonl``; with
-    ``augment`` K > 0 also K distorted copies ``mnist-<i>-a<k>`` of every training digit."""
+    ``augment`` K > 0 also K distorted copies ``mnist-<i>-a<k>`` of every training digit. The
+    manifests of an earlier run are overwritten only with ``force``."""
+    for name in SPLIT_FILES.values():
+        check_output(out / f"{name}.jsonl", force=force)
     rng = np.random.default_rng(AUGMENT_SEED)
     for split, name in SPLIT_FILES.items():
         indices = MNIST_SPLITS[split][: caps[split]]
@@ -418,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="K",
         help="also write K distorted copies of every training digit (default 0)",
     )
+    q.add_argument(
+        "--force", action="store_true", help="overwrite the manifests of an earlier prepare in out"
+    )
     q = sub.add_parser("accuracy", help="digit accuracy of hypothesis files, with 95 %% CI")
     q.add_argument("data", help="the folder written by prepare")
     q.add_argument(
@@ -477,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
                     p.error(f"--{split} must be a positive number of digits, got {cap}")
             if args.augment < 0:
                 p.error(f"--augment must be 0 or more copies, got {args.augment}")
-            prepare(args.npz, Path(args.out), caps, args.augment)
+            prepare(args.npz, Path(args.out), caps, args.augment, args.force)
         elif args.command == "combine":
             if args.distortions < 0:
                 p.error(f"--distortions must be 0 or more copies, got {args.distortions}")

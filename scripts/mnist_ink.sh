@@ -84,7 +84,7 @@ second_pass() {  # second_pass RECIPE FIRST_RUN [ARGS...]: stage 2 or 4
 
 if run 0; then
   echo "== stage 0: prepare =="
-  "$python" scripts/mnist_ink.py prepare "$npz" "$out/data" "${caps[@]}"
+  "$python" scripts/mnist_ink.py prepare "$npz" "$out/data" "${caps[@]}" --force
 fi
 if run 1; then
   echo "== stage 1: train =="

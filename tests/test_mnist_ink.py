@@ -325,3 +325,18 @@ def test_a_sheet_draws_the_misread_digits_among_right_ones_and_scores_a_reading(
     hyp.write_text("".join(f"{k} {v}\n" for k, v in labels.items()))
     assert SCRIPT["main"](["sheet", str(data), str(hyp), "--out", str(out), "--force"]) == 2
     assert "nothing to draw" in capsys.readouterr().err
+
+
+def test_prepare_keeps_the_manifests_of_an_earlier_run_without_force(tmp_path, capsys):
+    npz = shared_data("mnist-strokes") / "strokes.npz"
+    data = tmp_path / "data"
+    caps = ["--train", "2", "--dev", "1", "--test", "1"]
+    assert SCRIPT["main"](["prepare", str(npz), str(data), *caps]) == 0
+    before = {p.name: p.read_text() for p in data.glob("*.jsonl")}
+    capsys.readouterr()
+    assert SCRIPT["main"](["prepare", str(npz), str(data), "--train", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"mnist_ink: {data / 'train.jsonl'}: output exists; pass --force to overwrite it"
+    assert {p.name: p.read_text() for p in data.glob("*.jsonl")} == before
+    assert SCRIPT["main"](["prepare", str(npz), str(data), "--train", "1", "--force"]) == 0
+    assert len(read_manifest(data / "train.jsonl")) == 1
