@@ -121,6 +121,23 @@ def manifest_path(data: Path, name: str) -> Path:
     return manifest
 
 
+def read_answers(hyp_file: str, manifest: Path, ids: list[str]) -> dict[str, str]:
+    """The answers of a hypothesis file by id; :class:`DataError` when it answers none of the
+    digits ``ids`` of ``manifest`` (a file of another split), and a note on stderr when it
+    leaves some out (they count as wrong)."""
+    hyps = {k: symbols_text(v) for k, v in read_kaldi_text(hyp_file).items()}
+    missing = sum(k not in hyps for k in ids)
+    if missing == len(ids):
+        raise DataError(f"answers none of the {len(ids)} digits of {manifest}", hyp_file)
+    if missing:
+        print(
+            f"mnist_ink: {hyp_file}: no answer for {missing} of the {len(ids)} digits "
+            "(counted wrong)",
+            file=sys.stderr,
+        )
+    return hyps
+
+
 def accuracy_line(what: str, wrong: list[int]) -> str:
     """Digit accuracy of 0/1 errors with its 95 % percentile-bootstrap interval over digits."""
     lo, hi = bootstrap_ci(wrong, [1] * len(wrong))  # error-rate interval, in percent
@@ -140,7 +157,7 @@ def accuracy(data: Path, hyp_files: list[str], split: str) -> None:
     refs = {u.id: u.text for u in read_manifest(manifest)}
     if not refs:
         raise DataError("the manifest has no digits", manifest)
-    hyps = [{k: symbols_text(v) for k, v in read_kaldi_text(f).items()} for f in hyp_files]
+    hyps = [read_answers(f, manifest, list(refs)) for f in hyp_files]
     for f, h in zip(hyp_files, hyps, strict=True):
         prefix = f"{f}: " if len(hyp_files) > 1 else ""
         print(accuracy_line(prefix, [int(h.get(k) != v) for k, v in refs.items()]))
@@ -166,7 +183,7 @@ def sheet(data: Path, hyp_file: str, out: Path, split: str, seed: int, force: bo
     earlier = [p for p in sorted(out.glob("sheet-*.png")) if p.stem[len("sheet-") :].isdigit()]
     for path in [out / "key.tsv", *earlier]:
         check_output(path, force=force, flag="--out")
-    hyps = {k: symbols_text(v) for k, v in read_kaldi_text(hyp_file).items()}
+    hyps = read_answers(hyp_file, manifest, [u.id for u in utts])
     wrong = [u for u in utts if hyps.get(u.id) != u.text]
     if not wrong:
         raise DataError(f"it reads all {len(utts)} digits right: nothing to draw", hyp_file)

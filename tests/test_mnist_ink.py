@@ -55,6 +55,24 @@ def test_one_file_several_files_their_vote_and_what_some_file_reads(data, tmp_pa
     assert out[4].startswith("read right by at least one: digit accuracy 100.00 % (4 / 4)")
 
 
+def test_a_hypothesis_file_of_another_split_is_refused_and_missing_answers_are_said(
+    data, tmp_path, capsys
+):
+    """A file that answers none of the digits (another split's) read 0.00 % without a word."""
+    other = tmp_path / "dev_hyp.txt"
+    other.write_text("mnist-44000 3\nmnist-44001 4\n")
+    assert SCRIPT["main"](["accuracy", str(data), str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"mnist_ink: {other}: answers none of the 4 digits of {data / 'core-test.jsonl'}"
+    assert SCRIPT["main"](["sheet", str(data), str(other), "--out", str(tmp_path / "s")]) == 2
+    assert "answers none of the 4 digits" in capsys.readouterr().err
+    part = _hyps(tmp_path / "part.txt", "3-9-")
+    assert SCRIPT["main"](["accuracy", str(data), part]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("digit accuracy 50.00 % (2 / 4)")
+    assert err.strip() == f"mnist_ink: {part}: no answer for 2 of the 4 digits (counted wrong)"
+
+
 def test_a_missing_manifest_is_one_line_and_status_2(tmp_path, capsys):
     assert SCRIPT["main"](["accuracy", str(tmp_path), str(tmp_path / "h.txt")]) == 2
     err = capsys.readouterr().err
@@ -317,8 +335,9 @@ def test_a_sheet_draws_the_misread_digits_among_right_ones_and_scores_a_reading(
     (out / "sheet-3.png").write_bytes(b"an earlier page")
     (out / "sheet-notes.png").write_bytes(b"the user's own")
     assert SCRIPT["main"](["sheet", str(data), str(hyp), "--out", str(out), "--force"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "skipped" in err and f"{ids[5]}.json" in err
+    note, err = capsys.readouterr().err.splitlines()  # the digit without an answer, said
+    assert note.endswith("hyp.txt: no answer for 1 of the 12 digits (counted wrong)")
+    assert "skipped" in err and f"{ids[5]}.json" in err
     assert len((out / "key.tsv").read_text().splitlines()) == 3 + 7
     assert sorted(p.name for p in out.iterdir()) == ["key.tsv", "sheet-1.png", "sheet-notes.png"]
     # Hypotheses that read every digit right leave nothing to draw.
