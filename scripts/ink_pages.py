@@ -71,15 +71,33 @@ def main(argv=None) -> int:
     try:
         utts = load_split(args.data, args.split)
         model = lstmrec.load(args.model)
+        if model.kind != "ink":
+            raise DataError("not a handwriting model", args.model)
     except DataError as e:
         print(f"ink_pages.py: {e}", file=sys.stderr)
         return 2
-    by_writer = collections.defaultdict(list)
+    by_writer, failed = collections.defaultdict(list), 0
     for u in utts:
-        (sample,) = read_ink_file(u.path)
-        by_writer[u.speaker].append(([np.asarray(s, float) for s in sample.strokes], u.text))
+        try:
+            samples = read_ink_file(u.path)
+            if len(samples) != 1:
+                raise DataError(f"holds {len(samples)} samples, not one line", u.path)
+        except DataError as e:
+            print(f"ink_pages.py: skipping {e}", file=sys.stderr)
+            failed += 1
+            continue
+        strokes = [np.asarray(s, float) for s in samples[0].strokes]
+        by_writer[u.speaker].append((strokes, u.text))
+    if not any(len(lines) >= LINES_PER_PAGE for lines in by_writer.values()):
+        print(
+            f"ink_pages.py: {args.data}: no writer of split {args.split} has "
+            f"{LINES_PER_PAGE} lines to make a page of",
+            file=sys.stderr,
+        )
+        return 2
+    read = len(utts) - failed
     singles = sum(len(split_lines(st)) > 1 for line in by_writer.values() for st, _ in line)
-    print(f"{args.split}: {singles} of {len(utts)} single lines cut into more than one")
+    print(f"{args.split}: {singles} of {read} single lines cut into more than one")
     rng = np.random.default_rng(args.seed)
     first_pages = None
     for spacing in args.spacing:
@@ -98,7 +116,9 @@ def main(argv=None) -> int:
     whole = mock.patch.object(recognize, "split_lines", lambda s: [list(range(len(s)))])
     with whole:
         print(f"CER of the same pages, read whole: {cer(model, first_pages):.2f} %")
-    return 0
+    if failed:
+        print(f"ink_pages.py: {failed} line(s) skipped (named above)", file=sys.stderr)
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":

@@ -102,3 +102,32 @@ def test_the_pages_of_the_measuring_script():
     assert middles == [0.0, 25.0]  # 2.5 typical heights of 10
     assert all(abs(np.concatenate(page[k : k + 6])[:, 0].min()) <= 5 for k in (0, 6))  # margin
     assert page[6][0, 2] > page[5][-1, 2]  # the second line written after the first
+
+
+def test_the_measuring_script_skips_a_bad_line_and_refuses_a_split_without_pages(tmp_path, capsys):
+    """A damaged strokes file was a traceback, and a split without three lines of one writer a
+    division by zero."""
+    from helpers import load_script
+
+    from lstmrec.corpora.synth_ink import CorpusSpec, write_corpus
+
+    main = load_script("ink_pages").main
+    spec = CorpusSpec(writers=3, lines_per_writer=4, dev_writers=1, test_writers=1)
+    write_corpus(tmp_path / "ink", spec)
+    bad, worse = sorted((tmp_path / "ink" / "lineStrokes" / "w02").glob("*/*.xml"))[:2]
+    bad.write_text("<WhiteboardCaptureSession>")
+    assert main([str(tmp_path / "ink"), "--spacing", "2.5"]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith("core-test: 0 of 3 single lines cut into more than one\n")
+    assert "1 of 1 cut into their lines" in out and "read whole" in out
+    skipped, summary = err.splitlines()
+    assert skipped.startswith(f"ink_pages.py: skipping {bad}: malformed XML")
+    assert summary == "ink_pages.py: 1 line(s) skipped (named above)"
+    worse.write_text("")
+    assert main([str(tmp_path / "ink"), "--spacing", "2.5"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        f"ink_pages.py: {tmp_path / 'ink'}: no writer of split core-test has 3 lines to make a "
+        "page of"
+    )
