@@ -63,10 +63,17 @@ def cer(model, pages) -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data", help="an ink corpus lstmrec reads (--data), with writers")
-    p.add_argument("--split", default="core-test")
-    p.add_argument("--model", default="en-ink")
-    p.add_argument("--spacing", type=float, nargs="+", default=[2.5, 1.5, 2.0, 3.0])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", default="core-test", help="the split read (default core-test)")
+    p.add_argument("--model", default="en-ink", help="ink model, folder or name (default en-ink)")
+    p.add_argument(
+        "--spacing",
+        type=float,
+        nargs="+",
+        default=[2.5, 1.5, 2.0, 3.0],
+        help="typical heights between the middles of a page's lines, one or more; the CER is "
+        "measured at the first (default 2.5 1.5 2.0 3.0)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the lines' margins (default 0)")
     args = p.parse_args(argv)
     try:
         utts = load_split(args.data, args.split)

@@ -25,11 +25,28 @@ from lstmrec.features.errors import DataError
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("out", nargs="?", help="folder to create (must not exist)")
-    p.add_argument("--writers-per-hand", type=int, default=24)
-    p.add_argument("--lines-per-writer", type=int, default=20)
-    p.add_argument("--eval-writers-per-hand", type=int, default=8)
-    p.add_argument("--eval-lines-per-writer", type=int, default=12)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--writers-per-hand",
+        type=int,
+        default=24,
+        help="writers of each training hand (default 24)",
+    )
+    p.add_argument(
+        "--lines-per-writer", type=int, default=20, help="lines of each such writer (default 20)"
+    )
+    p.add_argument(
+        "--eval-writers-per-hand",
+        type=int,
+        default=8,
+        help="writers of each dev and each test hand (default 8)",
+    )
+    p.add_argument(
+        "--eval-lines-per-writer",
+        type=int,
+        default=12,
+        help="lines of each such writer (default 12)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
     p.add_argument("--mnist", help="MNIST pen-stroke strokes.npz: some writers' digits")
     p.add_argument("--no-augment", action="store_true", help="write training lines undistorted")
     p.add_argument(
