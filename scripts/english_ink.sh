@@ -111,9 +111,9 @@ if run 4; then
   # Strings of 3 to 10 real MNIST pen-stroke digits of the held-out part, never written into
   # a corpus: the network alone, then decoded as shipped.
   .venv/bin/python scripts/ink_digit_strings.py --model "$final/model" --mnist "$mnist" \
-      --strings 200 --json "$final/digit_strings.json" | tee "$final/digit_strings.txt"
+      --strings 200 --json "$final/digit_strings.json" --force | tee "$final/digit_strings.txt"
   .venv/bin/python scripts/ink_digit_strings.py --model "$final/model" --mnist "$mnist" \
-      --strings 200 "${lm[@]}" --json "$final/digit_strings.lm.json" \
+      --strings 200 "${lm[@]}" --json "$final/digit_strings.lm.json" --force \
       | tee "$final/digit_strings.lm.txt"
 fi
 if run 5; then

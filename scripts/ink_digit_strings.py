@@ -3,7 +3,7 @@
     .venv/bin/python scripts/ink_digit_strings.py [--model en-ink] \\
         [--mnist ../shared/data/mnist-strokes/strokes.npz] [--strings 200] [--seed 0] \\
         [--beam N] [--lm ARPA --lm-weight W --insertion-bonus B] [--write-inkml OUT.inkml]
-        [--digits dev]
+        [--digits dev] [--json OUT.json] [--force]
 
 Each string has 3 to 10 digits, each a real digit of the MNIST pen-stroke set drawn from its
 held-out "test" part (``MNIST_SPLITS``: never written into any training corpus of the project),
@@ -32,8 +32,8 @@ from lstmrec.cli.decoding import add_decoding_args, decoder_from_args
 from lstmrec.corpora.ink_hands import MnistDigits
 from lstmrec.corpora.mnist_strokes import MNIST_SPLITS
 from lstmrec.corpora.synth_ink import render_line, writer_style
-from lstmrec.features.errors import DataError
-from lstmrec.features.files import write_text
+from lstmrec.features.errors import DataError, require_at_least
+from lstmrec.features.files import check_output, write_text
 from lstmrec.inference.recognize import recognize_strokes
 from lstmrec.scoring.align import ErrorCounts, align
 from lstmrec.scoring.stats import bootstrap_ci
@@ -92,10 +92,14 @@ def _rates(counts: ErrorCounts, errors: list[int], lengths: list[int]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="en-ink")
-    p.add_argument("--mnist", default="../shared/data/mnist-strokes/strokes.npz")
-    p.add_argument("--strings", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default="en-ink", help="ink model, folder or name (default en-ink)")
+    p.add_argument(
+        "--mnist",
+        default="../shared/data/mnist-strokes/strokes.npz",
+        help="the MNIST pen-stroke strokes.npz (default %(default)s)",
+    )
+    p.add_argument("--strings", type=int, default=200, help="digit strings (default 200)")
+    p.add_argument("--seed", type=int, default=0, help="the strings' digits (default 0)")
     p.add_argument(
         "--digits",
         choices=("test", "dev"),
@@ -105,9 +109,19 @@ def main(argv: list[str] | None = None) -> int:
     add_decoding_args(p)
     p.add_argument("--json", help="also write the figures to this JSON file, as evaluate does")
     p.add_argument("--write-inkml", help="also write the strings to this InkML file (new)")
+    p.add_argument(
+        "--force", action="store_true", help="overwrite existing --json and --write-inkml"
+    )
     args = p.parse_args(argv)
     try:
-        bundle = load(args.model).bundle
+        require_at_least({"--strings": (args.strings, 1)})
+        for flag, path in (("--json", args.json), ("--write-inkml", args.write_inkml)):
+            if path:
+                check_output(path, force=args.force, flag=flag)
+        model = load(args.model)
+        if model.kind != "ink":
+            raise DataError("not a handwriting model", args.model)
+        bundle = model.bundle
         decoder = decoder_from_args(args, bundle)
         pairs = digit_strings(args.mnist, args.strings, args.seed, args.digits)
     except DataError as e:

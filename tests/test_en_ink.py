@@ -218,3 +218,23 @@ def test_inkml_time_in_milliseconds_without_a_unit_reads_like_seconds(tmp_path):
         assert model.recognize(path).text == seconds.text
         slow = [s * [1, 1, 100] for s in strokes]  # a pen 100 times slower, still in seconds
         assert model.recognize(slow).text != seconds.text
+
+
+def test_digit_strings_keep_existing_outputs_and_refuse_bad_flags(tmp_path, capsys):
+    """--json and --write-inkml overwrote a file of that name; --strings 0 was a traceback, and so
+    was a speech --model, once the first string was recognized."""
+    from helpers import load_script, one_line
+
+    main = load_script("ink_digit_strings").main
+    mine = tmp_path / "mine.json"
+    mine.write_text("mine")
+    for args, said in (
+        (["--json", str(mine)], f"{mine}: --json exists; pass --force to overwrite it"),
+        (["--write-inkml", str(mine)], f"{mine}: --write-inkml exists; pass --force"),
+        (["--strings", "0"], "command line: --strings must be at least 1, got 0"),
+        (["--model", "en-phones"], "en-phones: not a handwriting model"),
+    ):
+        capsys.readouterr()
+        assert main([*args, "--mnist", str(tmp_path / "none.npz")]) == 2
+        assert one_line(capsys.readouterr().err).startswith(f"ink_digit_strings: {said}")
+    assert mine.read_text() == "mine"
