@@ -309,7 +309,8 @@ def read_ink_json(path: str | os.PathLike, *, on_error: OnError | None = None) -
     """Samples of a ``.json`` file (one object or a list) or ``.ndjson``/``.jsonl`` (one a line);
     an unusable sample of several goes to ``on_error`` and is left out, or is raised without it.
 
-    A sample's ``id`` is its ``"id"`` field, else the file stem (``-<n>`` for several).
+    A sample's ``id`` is its ``"id"`` field, else the file stem (``-<n>`` for several); a
+    sample whose id an earlier one has is unusable.
     """
     path = Path(path)
     try:
@@ -323,10 +324,14 @@ def read_ink_json(path: str | os.PathLike, *, on_error: OnError | None = None) -
         objects = _ndjson_objects(text, path)
     if not objects:
         raise DataError("no ink samples", path)
-    samples = []
+    samples, ids = [], set()
     for d, sid in zip(objects, _ids(path, len(objects)), strict=True):
         try:
-            samples.append(_sample_from_object(d, sid, path))
+            sample = _sample_from_object(d, sid, path)
+            if sample.id in ids:  # results are named by it: two would share a name
+                raise DataError("its id is an earlier sample's too", path)
+            ids.add(sample.id)
+            samples.append(sample)
         except DataError as e:
             _bad_sample(e, _object_id(d, sid), len(objects), path, on_error)
     return samples

@@ -474,6 +474,23 @@ def test_ndjson_errors_name_the_files_line(tmp_path):
         read_ink_file(path, on_error=lambda e: pytest.fail(str(e)))
 
 
+def test_a_json_sample_whose_id_an_earlier_one_has_is_unusable(tmp_path):
+    """Results are named <file>#<sample id>: two samples of one id gave two results of one
+    name, a hypothesis file that score refuses."""
+    path = tmp_path / "canvas.ndjson"
+    one = '{"id": "s", "strokes": [[[0, 0], [4, 1], [8, 3]]]}'
+    path.write_text(f'{one}\n{{"id": "t", "strokes": [[[0, 0], [1, 1]]]}}\n{one}\n')
+    skipped: list[DataError] = []
+    assert [s.id for s in read_ink_file(path, on_error=skipped.append)] == ["s", "t"]
+    assert [str(e) for e in skipped] == [f"{path}: sample s: its id is an earlier sample's too"]
+    path = tmp_path / "list.json"
+    path.write_text(
+        '[{"id": 1, "strokes": [[[0, 0], [1, 1]]]}, {"id": "1", "strokes": [[[1, 1], [2, 2]]]}]'
+    )
+    with pytest.raises(DataError, match="sample 1: its id is an earlier sample's too"):
+        read_ink_file(path)
+
+
 def test_missing_oversized_and_bad_arrays(tmp_path, monkeypatch):
     for missing in ("nowhere.inkml", "nowhere"):  # missing, whether or not its name is known
         with pytest.raises(DataError, match="file not found"):
