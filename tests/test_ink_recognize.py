@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run
+from helpers import one_line, run
 
 from lstmrec.bundle import Bundle
 from lstmrec.config import feature_config_from_dict, load_recipe
@@ -176,3 +176,20 @@ def test_ink_json_training_file_with_two_samples_is_refused(tmp_path):
     write_ink_json(tmp_path / "two.json", [InkSample("a", (stroke,)), InkSample("b", (stroke,))])
     with pytest.raises(DataError, match="2 ink samples"):
         checked_features(str(tmp_path / "two.json"), InkFeatureConfig())
+
+
+def test_recognize_names_a_folder_without_ink_among_other_inputs(capsys, tmp_path):
+    """Such a folder was passed over without a word, as if its ink had been read."""
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    (scans / "page.png").write_bytes(b"not ink")
+    line = tmp_path / "line.json"
+    line.write_text('{"strokes": [[[0, 0, 0], [4, 1, 0.1], [8, 3, 0.2]]]}')
+    rc, out, err = run(capsys, "recognize", "--beam", "0", scans, line)
+    assert rc == 2 and out.split()[0] == "line.json"
+    assert err.splitlines() == [
+        f"lstmrec: skipping {scans}: no ink files found",
+        "lstmrec: 1 input failed (named above)",
+    ]
+    rc, out, err = run(capsys, "recognize", "--beam", "0", "--strict", scans, line)
+    assert rc == 2 and out == "" and one_line(err) == f"lstmrec: {scans}: no ink files found"

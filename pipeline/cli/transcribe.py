@@ -59,13 +59,16 @@ def _check_rate(args) -> None:
 
 def _decode_files(args, kind: str, expand, results, show) -> int:
     """What transcribe and recognize share: load the bundle, find the input files (``expand``;
-    none is an error that names the ``kind`` of file), make the decoder, then print each of
+    none is an error that names the ``kind`` of file, and so is a folder of none among other
+    inputs, which is skipped), make the decoder, then print each of
     ``results(args, bundle, files, decoder, failures)`` with ``show(result, args)``. With
     ``--data`` the utterances of ``--split`` are decoded too, named by their ids (``args.ids``).
     A single input file (no ``--data``) is no batch: its failure is the one line."""
     bundle = load_bundle(args.model, engine=args.engine)
-    files, args.ids, args.utterances = expand(args.inputs), None, {}
-    failures = Failures(args.strict, batch=len(files) > 1 or bool(getattr(args, "data", None)))
+    found = [(given, expand([given])) for given in args.inputs]  # a file finds itself
+    files, args.ids, args.utterances = [f for _, fs in found for f in fs], None, {}
+    batch = len(files) > 1 or len(found) > 1 or bool(getattr(args, "data", None))
+    failures = Failures(args.strict, batch=batch)
     if getattr(args, "data", None):
         utts = {utterance_key(u): u for u in split_from_args(args, args.split, on_error=failures)}
         files += list(utts)
@@ -75,6 +78,8 @@ def _decode_files(args, kind: str, expand, results, show) -> int:
         raise DataError("standard input can be read once only", STDIN)
     if not files:
         raise DataError(f"no {kind} files found", " ".join(args.inputs) or str(args.data))
+    for folder in (given for given, fs in found if not fs):  # among inputs that have some
+        failures(DataError(f"no {kind} files found", folder))
     decoder = decoder_from_args(args, bundle)
     for result in results(args, bundle, files, decoder, failures):
         show(result, args)
