@@ -193,3 +193,25 @@ def test_recognize_names_a_folder_without_ink_among_other_inputs(capsys, tmp_pat
     ]
     rc, out, err = run(capsys, "recognize", "--beam", "0", "--strict", scans, line)
     assert rc == 2 and out == "" and one_line(err) == f"lstmrec: {scans}: no ink files found"
+
+
+def test_standard_input_of_json_with_a_byte_order_mark_or_a_mistake():
+    """Pretty-printed JSON with a byte-order mark, or with a mistake, was read as NDJSON: one
+    error for each of its lines (thousands for a line of ink) instead of its samples or one."""
+    import io
+
+    from lstmrec.inference.recognize import read_stdin_ink
+
+    objects = [{"id": f"s{k}", "strokes": [[[0, 0, 0], [4, 1, 0.1], [8, k, 0.2]]]} for k in (1, 2)]
+    pretty = json.dumps(objects, indent=1)
+    skipped: list[DataError] = []
+    got = read_stdin_ink(io.StringIO("\ufeff" + pretty), on_error=skipped.append)
+    assert [s.id for s in got] == ["s1", "s2"] and not skipped
+    with pytest.raises(DataError, match=r"^-: not JSON \(line \d+: ") as e:
+        read_stdin_ink(io.StringIO(pretty.rstrip()[:-1]), on_error=skipped.append)  # no "]"
+    assert "\n" not in str(e.value) and not skipped
+    # NDJSON still skips its bad lines and reads the others
+    ndjson = "".join(json.dumps(d) + "\n" for d in objects) + "oops\n"
+    got = read_stdin_ink(io.StringIO(ndjson), on_error=skipped.append)
+    assert [s.id for s in got] == ["s1", "s2"]
+    assert [e.reason for e in skipped] == ["sample stdin-3: not JSON (line 3: Expecting value)"]

@@ -182,14 +182,13 @@ def joined_lines(lines: list[Recognition]) -> Recognition:
 def read_stdin_ink(stream=None, *, on_error: OnError | None = None) -> list:
     """The ink samples of JSON or NDJSON on standard input (or ``stream``, a text file): what
     :func:`lstmrec.features.inkfiles.read_ink_file` reads from a ``.json`` or ``.ndjson`` file
-    (with ``on_error``, its unusable samples go there). Raises :class:`DataError` naming
-    ``-``."""
-    text = (stream or sys.stdin).read()
-    try:
-        json.loads(text)
-        suffix = ".json"
-    except ValueError:  # not one JSON document: one object a line
-        suffix = ".ndjson"
+    (with ``on_error``, its unusable samples go there), NDJSON being text that is not one JSON
+    document and whose first line is one. Raises :class:`DataError` naming ``-``."""
+    text = (stream or sys.stdin).read().removeprefix("\ufeff")  # a byte-order mark is no JSON
+    # One JSON document, else NDJSON if its first line is JSON: a document with a mistake (one
+    # object over many lines) is one error, not one for each of its lines.
+    first = next((line for line in text.split("\n") if line.strip()), "")
+    suffix = ".json" if _is_json(text) or not _is_json(first) else ".ndjson"
     with tempfile.TemporaryDirectory(prefix="lstmrec-stdin-") as tmp:
         path = Path(tmp) / f"stdin{suffix}"
         path.write_text(text, encoding="utf-8")
@@ -198,6 +197,14 @@ def read_stdin_ink(stream=None, *, on_error: OnError | None = None) -> list:
             return read_ink_file(path, on_error=renamed)
         except DataError as e:
             raise DataError(e.reason, STDIN) from None
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def recognize_strokes(
