@@ -33,8 +33,9 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
 - ``.json``: one object ``{"id"?, "strokes": [[[x, y, t?], ...], ...], "text"?, "writer"?}``
   or a list of them; ``.ndjson`` / ``.jsonl``: one such object per line (what a web canvas
   produces; a line that is not JSON is an unusable sample, named with its line number, unless
-  no line of the file is JSON). ``t`` may be omitted or null; it is in seconds, or in
-  milliseconds when its steps say so (:func:`seconds_of_unstated_times`).
+  no line of the file is a JSON object, as in JSON written over many lines). ``t`` may be
+  omitted or null; it is in seconds, or in milliseconds when its steps say so
+  (:func:`seconds_of_unstated_times`).
 - ``.npy``: one stroke-3 array ``(N, 3)`` ``[dx, dy, pen_up]`` (first offset from the origin).
 - ``.npz``: key ``stroke3`` (such an array), optional keys ``text`` and ``writer`` (0-d strings).
 
@@ -292,7 +293,8 @@ def _json_of(text: str, path: Path, line: int | None = None) -> object:
 
 def _ndjson_objects(text: str, path: Path) -> list[object]:
     """The value of each non-blank line of NDJSON, or the :class:`DataError` of a line that is
-    not JSON (an unusable sample); a file none of whose lines is JSON raises the first's."""
+    not JSON (an unusable sample); a file none of whose lines is a JSON object (JSON written
+    over many lines, whose lines are pieces of one) raises the first line's error."""
     out: list[object] = []
     for n, line in enumerate(text.split("\n"), start=1):  # \n only: JSON strings may hold U+2028
         if line.strip():
@@ -300,8 +302,9 @@ def _ndjson_objects(text: str, path: Path) -> list[object]:
                 out.append(_json_of(line, path, n))
             except DataError as e:
                 out.append(e)
-    if out and all(isinstance(d, DataError) for d in out):
-        raise out[0]  # type: ignore[misc]
+    if out and not any(isinstance(d, dict) for d in out):
+        first = out[0]
+        raise first if isinstance(first, DataError) else DataError("no line is a JSON object", path)
     return out
 
 

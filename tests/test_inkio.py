@@ -474,6 +474,18 @@ def test_ndjson_errors_name_the_files_line(tmp_path):
         read_ink_file(path, on_error=lambda e: pytest.fail(str(e)))
 
 
+def test_json_written_over_many_lines_as_ndjson_is_one_error_not_one_a_line(tmp_path):
+    """Lines such as a lone number of a point are JSON, so the file was read line by line:
+    an error for each of its other lines."""
+    path = tmp_path / "pretty.jsonl"
+    path.write_text(json.dumps([{"strokes": [[[0, 0, 0], [4, 1, 0.1], [8, 3, 0.2]]]}], indent=1))
+    with pytest.raises(DataError, match=r"^\S+: not JSON \(line 1: Expecting value"):
+        read_ink_file(path, on_error=lambda e: pytest.fail(str(e)))
+    path.write_text("[[0, 0], [1, 1]]\n5\n")  # JSON, but no line a sample's object
+    with pytest.raises(DataError, match="no line is a JSON object"):
+        read_ink_file(path, on_error=lambda e: pytest.fail(str(e)))
+
+
 def test_a_json_sample_whose_id_an_earlier_one_has_is_unusable(tmp_path):
     """Results are named <file>#<sample id>: two samples of one id gave two results of one
     name, a hypothesis file that score refuses."""
