@@ -322,13 +322,17 @@ def check_output(
     force: bool = False,
     flag: str = "output",
 ) -> None:
-    """Refuse (:class:`DataError`) to write ``target`` when it is one of ``inputs``, or when it
-    exists and ``force`` is not set. ``flag`` names the option in the message."""
+    """Refuse (:class:`DataError`) to write ``target`` when it is one of ``inputs``, when it
+    exists and ``force`` is not set, or when one of its folders is a file (before the work
+    whose result it would hold). ``flag`` names the option in the message."""
     for source in inputs:
         if source and same_file(target, source):
             raise DataError(f"{flag} is also an input of this command; choose another name", target)
     if not force and os.path.lexists(target):
         raise DataError(f"{flag} exists; pass --force to overwrite it", target)
+    blocking = file_in_the_way(target)
+    if blocking is not None:
+        raise DataError(f"cannot write ({blocking} is a file, not a folder)", target)
 
 
 # ---------------------------------------------------------------------------------------------

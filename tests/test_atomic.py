@@ -160,6 +160,16 @@ def test_output_same_as_input_is_refused_even_with_force(tmp_path):
     check_output(tmp_path / "new.txt", inputs=[str(data)])
 
 
+def test_an_output_under_a_file_is_refused_before_the_work(tmp_path):
+    """It failed only when written, after the work (mnist_ink.py probs), or as a traceback
+    (mnist_ink.py sheet)."""
+    (tmp_path / "notes").write_text("mine")
+    for target in (tmp_path / "notes" / "probs.npz", tmp_path / "notes" / "a" / "b.txt"):
+        with pytest.raises(DataError, match=r"cannot write \(\S+/notes is a file, not a folder\)"):
+            check_output(target, force=True)
+    check_output(tmp_path / "new" / "b.txt")
+
+
 def test_evaluate_refuses_to_write_hypotheses_over_its_manifest(capsys, tmp_path):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"id": "u1"}\n')

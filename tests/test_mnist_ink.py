@@ -73,6 +73,16 @@ def test_a_hypothesis_file_of_another_split_is_refused_and_missing_answers_are_s
     assert err.strip() == f"mnist_ink: {part}: no answer for 2 of the 4 digits (counted wrong)"
 
 
+def test_a_sheet_whose_folder_is_a_file_is_one_line(data, tmp_path, capsys):
+    hyp = _hyps(tmp_path / "h.txt", "3491")
+    out = tmp_path / "out"
+    out.write_text("mine")
+    assert SCRIPT["main"](["sheet", str(data), hyp, "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"mnist_ink: {out / 'key.tsv'}: cannot write ({out} is a file, not a folder)"
+    )
+
+
 def test_a_missing_manifest_is_one_line_and_status_2(tmp_path, capsys):
     assert SCRIPT["main"](["accuracy", str(tmp_path), str(tmp_path / "h.txt")]) == 2
     err = capsys.readouterr().err
