@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--train-texts",
         metavar="FILE",
-        help="write the training texts (one fortune or number line a line) to FILE (new) and exit",
+        help="write the training texts (one fortune or number line a line; --number-share and "
+        "--seed apply) to FILE (new) and exit",
     )
     p.add_argument("--force", action="store_true", help="overwrite an existing --train-texts FILE")
     args = p.parse_args(argv)
@@ -81,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             check_output(args.train_texts, force=args.force, flag="--train-texts")
-            write_text(args.train_texts, "".join(t + "\n" for t in training_texts()))
-        except DataError as e:
+            texts = training_texts(seed=args.seed, share=args.number_share)
+            write_text(args.train_texts, "".join(t + "\n" for t in texts))
+        except (ValueError, DataError) as e:
             print(f"synth_hands: {e}", file=sys.stderr)
             return 2
         return 0

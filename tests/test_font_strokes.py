@@ -298,7 +298,7 @@ def test_synth_hands_train_texts_keeps_an_existing_file_without_force(tmp_path, 
     from helpers import load_script, one_line
 
     script = load_script("synth_hands")
-    script.training_texts = lambda: ["a fortune", "12 34"]
+    script.training_texts = lambda **_: ["a fortune", "12 34"]
     target = tmp_path / "texts.txt"
     target.write_text("mine\n")
     assert script.main(["--train-texts", str(target)]) == 2
@@ -306,3 +306,28 @@ def test_synth_hands_train_texts_keeps_an_existing_file_without_force(tmp_path, 
     assert target.read_text() == "mine\n"
     assert script.main(["--train-texts", str(target), "--force"]) == 0
     assert target.read_text() == "a fortune\n12 34\n"
+
+
+def test_training_texts_follow_the_number_share_and_seed_given(tmp_path, capsys):
+    """synth_hands --train-texts wrote the default share whatever --number-share said."""
+    from helpers import load_script
+
+    from lstmrec.corpora.ink_text import LINE_CHARS, fortunes, training_texts
+
+    words = "the quick brown fox jumps over a lazy dog near our old mill".split()
+    body = "\n%\n".join(" ".join(words[k:] + words[:k]) for k in range(len(words)))
+    (tmp_path / "sayings").write_text(body + "\n")
+    pool = fortunes(tmp_path)["train"]
+    made = sum(len(t) for t in pool) // sum(LINE_CHARS) * 2  # the lines the fortunes make
+    for share, numbers in ((0.0, 0), (0.5, made), (0.8, 4 * made)):
+        texts = training_texts(tmp_path, share=share)
+        assert texts[: len(pool)] == list(pool) and len(texts) - len(pool) == numbers
+        assert all(any(ch.isdigit() for ch in t) for t in texts[len(pool) :])
+    assert training_texts(tmp_path, seed=1, share=0.5) != training_texts(tmp_path, share=0.5)
+    with pytest.raises(ValueError, match="number_share=1"):
+        training_texts(tmp_path, share=1.0)
+    script, calls = load_script("synth_hands"), []
+    script.training_texts = lambda **kwargs: calls.append(kwargs) or ["a"]
+    target = str(tmp_path / "texts.txt")
+    assert script.main(["--train-texts", target, "--number-share", "0.5", "--seed", "3"]) == 0
+    assert calls == [{"seed": 3, "share": 0.5}]

@@ -172,13 +172,20 @@ def number_text(rng: np.random.Generator, line: str) -> str:
     return " ".join(words)
 
 
-def training_texts(root: str | os.PathLike = FORTUNES_DIR, *, seed: int = 0) -> list[str]:
+def training_texts(
+    root: str | os.PathLike = FORTUNES_DIR, *, seed: int = 0, share: float = NUMBER_SHARE
+) -> list[str]:
     """The texts a corpus's training lines are cut from, for a language model: the training
-    fortunes, then number lines (:func:`number_text`) in the share a corpus writes them."""
+    fortunes, then number lines (:func:`number_text`) in the ``share`` a corpus writes them
+    (below 1: the fortunes are always there)."""
+    if not 0 <= share < 1:  # NaN too
+        raise ValueError(f"number_share={share} must be from 0 to below 1 for the texts")
     pool = fortunes(root)["train"]
     rng = np.random.default_rng([seed, 0x4E])
     # The lines the fortunes make at the mean line length (the middle of LINE_CHARS), and
-    # number lines as a NUMBER_SHARE of those and them together, each around one of them.
+    # number lines as a share of those and them together, each around one of them.
     lines = text_lines("train", rng, sum(len(t) for t in pool) // sum(LINE_CHARS) * 2, root=root)
-    count = round(len(lines) * NUMBER_SHARE / (1 - NUMBER_SHARE))
+    count = round(len(lines) * share / (1 - share))
+    if count > len(lines):  # more number lines than the fortunes make lines
+        lines += text_lines("train", rng, count - len(lines), root=root)
     return [*pool, *(number_text(rng, line) for line in lines[:count])]
