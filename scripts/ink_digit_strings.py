@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     try:
-        require_at_least({"--strings": (args.strings, 1)})
+        require_at_least({"--strings": (args.strings, 1), "--seed": (args.seed, 0)})
         for flag, path in (("--json", args.json), ("--write-inkml", args.write_inkml)):
             if path:
                 check_output(path, force=args.force, flag=flag)

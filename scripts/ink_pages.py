@@ -25,7 +25,7 @@ import numpy as np
 import lstmrec
 import lstmrec.inference.recognize as recognize
 from lstmrec.corpora.splits import load_split
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, require_at_least
 from lstmrec.features.inkfiles import read_ink_file
 from lstmrec.features.inkpage import split_lines, typical_height
 from lstmrec.scoring.align import ErrorCounts, align
@@ -76,6 +76,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="the lines' margins (default 0)")
     args = p.parse_args(argv)
     try:
+        require_at_least({"--seed": (args.seed, 0)})
         utts = load_split(args.data, args.split)
         model = lstmrec.load(args.model)
         if model.kind != "ink":

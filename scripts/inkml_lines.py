@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmrec.cli.common import EXIT_BAD_INPUT, add_tree_copy_args, tree_copy_lines
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, require_at_least
 from lstmrec.features.files import atomic_dir
 from lstmrec.features.inkaugment import InkAugment
 from lstmrec.features.inkfiles import InkSample, read_ink_file, write_inkml
@@ -81,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.distort < np.inf:  # NaN too
         why = "must be a finite number, 0 or more"
         print(f"inkml_lines: --distort {args.distort}: {why}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        require_at_least({"--seed": (args.seed, 0)})
+    except DataError as e:
+        print(f"inkml_lines: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     lines = tree_copy_lines(args, "inkml_lines")
     if lines is None:

@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmrec.corpora.mnist_strokes import MNIST_SPLITS, load_mnist_strokes
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, require_at_least
 from lstmrec.features.files import atomic_path, check_output, write_text
 from lstmrec.features.inkaugment import InkAugment
 from lstmrec.features.inkfiles import read_ink_file, write_ink_json
@@ -491,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.command == "sheet":
+            require_at_least({"--seed": (args.seed, 0)})
             if sheet(args.data, args.hyp, args.out, args.split, args.seed, args.force):
                 return 2
         elif args.command == "read":

@@ -107,3 +107,26 @@ def test_a_corpus_without_lines_is_refused():
         CorpusSpec(lines_per_writer=0)
     with pytest.raises(ValueError, match="dev_writers and test_writers"):
         CorpusSpec(dev_writers=-1)
+
+
+@pytest.mark.parametrize(
+    "script, args, said",
+    [
+        ("synth_ink", ["OUT"], "synth_ink: seed=-1 must be 0 or more"),
+        ("synth_hands", ["OUT"], "synth_hands: seed=-1 must be 0 or more"),
+        ("mnist_ink", ["sheet", "data", "hyp.txt", "--out", "OUT"], "mnist_ink: "),
+        ("ink_pages", ["data"], "ink_pages.py: "),
+        ("ink_digit_strings", [], "ink_digit_strings: "),
+        ("inkml_lines", ["data", "OUT", "--distort", "1"], "inkml_lines: "),
+    ],
+)
+def test_the_ink_scripts_refuse_a_negative_seed_in_one_line(script, args, said, tmp_path, capsys):
+    """NumPy's generators take no negative seed: four scripts ended in its traceback, the
+    generators in its words ("expected non-negative integer")."""
+    from helpers import load_script, one_line
+
+    argv = [str(tmp_path / a) if a in ("OUT", "data", "hyp.txt") else a for a in args]
+    assert load_script(script).main([*argv, "--seed", "-1"]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert line == said or line == f"{said}command line: --seed must be at least 0, got -1"
+    assert list(tmp_path.iterdir()) == []

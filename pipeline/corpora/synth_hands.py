@@ -57,6 +57,8 @@ class HandsCorpusSpec:
     dev_number_share: float = 0.0  # dev lines that are number lines
 
     def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ValueError(f"seed={self.seed} must be 0 or more")
         for name in ("writers_per_hand", "lines_per_writer", "eval_lines_per_writer"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1")

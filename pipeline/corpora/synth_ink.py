@@ -261,6 +261,8 @@ class CorpusSpec:
     def __post_init__(self) -> None:
         if not 0 < self.writers <= 100:
             raise ValueError(f"writers={self.writers} must be 1..100 (form ids w00..w99)")
+        if self.seed < 0:
+            raise ValueError(f"seed={self.seed} must be 0 or more")
         if self.lines_per_writer < 1:
             raise ValueError(f"lines_per_writer={self.lines_per_writer} must be at least 1")
         if min(self.dev_writers, self.test_writers) < 0:
