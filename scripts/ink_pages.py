@@ -31,6 +31,7 @@ from lstmrec.features.inkpage import split_lines, typical_height
 from lstmrec.scoring.align import ErrorCounts, align
 
 LINES_PER_PAGE = 3
+MAX_SPACING = 100  # typical heights between lines: a page, not lines a sheet apart
 
 
 def stacked(lines: list[list[np.ndarray]], spacing: float, rng) -> tuple[list, list[list[int]]]:
@@ -70,13 +71,17 @@ def main(argv=None) -> int:
         type=float,
         nargs="+",
         default=[2.5, 1.5, 2.0, 3.0],
-        help="typical heights between the middles of a page's lines, one or more; the CER is "
-        "measured at the first (default 2.5 1.5 2.0 3.0)",
+        help="typical heights between the middles of a page's lines (above 0, at most 100), "
+        "one or more; the CER is measured at the first (default 2.5 1.5 2.0 3.0)",
     )
     p.add_argument("--seed", type=int, default=0, help="the lines' margins (default 0)")
     args = p.parse_args(argv)
     try:
         require_at_least({"--seed": (args.seed, 0)})
+        for spacing in args.spacing:  # NaN too; far apart, the page leaves the ink's range
+            if not 0 < spacing <= MAX_SPACING:
+                why = f"must be above 0 and at most {MAX_SPACING} typical heights"
+                raise DataError(f"--spacing {spacing:g} {why}", "command line")
         utts = load_split(args.data, args.split)
         model = lstmrec.load(args.model)
         if model.kind != "ink":

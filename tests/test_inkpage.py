@@ -131,3 +131,16 @@ def test_the_measuring_script_skips_a_bad_line_and_refuses_a_split_without_pages
         f"ink_pages.py: {tmp_path / 'ink'}: no writer of split core-test has 3 lines to make a "
         "page of"
     )
+
+
+def test_the_measuring_script_refuses_a_spacing_that_makes_no_page(tmp_path, capsys):
+    """NaN or a huge spacing put the lines out of the ink's range: a traceback once the model
+    read the pages."""
+    from helpers import load_script, one_line
+
+    main = load_script("ink_pages").main
+    for spacing in ("nan", "inf", "1e300", "0", "-2"):
+        assert main([str(tmp_path), "--spacing", "2.5", spacing]) == 2
+        assert one_line(capsys.readouterr().err).startswith(
+            f"ink_pages.py: command line: --spacing {float(spacing):g} must be above 0"
+        )
