@@ -414,12 +414,16 @@ def combine(data: Path, runs: list[Path], copies: int, out: Path | None, force: 
             views = [s[f"{role}_probs"], *s.get(f"{role}_copies", ())[:copies]]
             scores += sum(np.log(np.maximum(v, 1e-30)) for v in views)
         best = dict(zip(ids, scores.argmax(axis=1).tolist(), strict=True))
+        manifest = data / f"{'train' if role == 'holdout' else SPLITS[role]}.jsonl"
+        utts = read_manifest(manifest)
+        labels = {u.id: u.text for u in utts}
+        stray = next((u for u in ids if u not in labels), None)
+        if stray is not None:  # the runs read another prepared folder
+            raise DataError(f"its {role} digit {stray} is not in {manifest}", runs[0])
         if role == "holdout":  # the held-out training digits: those that were drawn
-            labels = {u.id: u.text for u in read_manifest(data / "train.jsonl")}
             all_ids = ids
         else:
-            utts = read_manifest(data / f"{SPLITS[role]}.jsonl")
-            labels, all_ids = {u.id: u.text for u in utts}, [u.id for u in utts]
+            all_ids = [u.id for u in utts]
             answers[role] = answer_lines(all_ids, best)
         wrong = [int(u not in best or DIGITS[best[u]] != labels[u]) for u in all_ids]
         print(accuracy_line(f"{role} ({len(runs)} run(s), {copies} copies): ", wrong))

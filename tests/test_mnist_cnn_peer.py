@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 import pytest
-from helpers import REPO, shared_data
+from helpers import REPO, one_line, shared_data
 
 from lstmrec.features.errors import DataError
 
@@ -356,3 +356,24 @@ def test_combined_runs_add_log_probabilities_over_runs_and_copies(digits, tmp_pa
     # Combined answers are not overwritten without --force either.
     assert main([str(digits), "--combine", str(a), "--out", str(tmp_path / "ab")]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_runs_of_another_prepared_folder_are_refused_in_one_line(digits, tmp_path, capsys):
+    """Held-out digits that the train manifest lacks were a KeyError traceback, and dev or test
+    digits of another folder were left out of the score without a word."""
+    run = _run_probs(tmp_path / "run", digits, lambda i, n: True, 0.9)
+    with np.load(run / "probs.npz") as npz:
+        saved = dict(npz)
+    holdout = {"holdout_ids": np.array(["mnist-999"]), "holdout_probs": np.full((1, 10), 0.1)}
+    np.savez(run / "probs.npz", **saved, **holdout)
+    main = SCRIPT["main"]
+    assert main([str(digits), "--combine", str(run)]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        f"mnist_cnn_peer: {run}: its holdout digit mnist-999 is not in {digits / 'train.jsonl'}"
+    )
+    saved["dev_ids"][0] = "mnist-43999"
+    np.savez(run / "probs.npz", **saved)
+    assert main([str(digits), "--combine", str(run)]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        f"mnist_cnn_peer: {run}: its dev digit mnist-43999 is not in {digits / 'dev.jsonl'}"
+    )
