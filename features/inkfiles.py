@@ -16,8 +16,9 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
   its context (``contextRef`` on the trace or its group, or the current ``<context>``; a
   context's own format, ``traceFormatRef``, or its ``<inkSource>``'s), else the document's
   first ``<traceFormat>``, else X, Y (:func:`features.inkmltrace.trace_formats`). Channel
-  ``T`` is time (``units="ms"`` is converted and ``units="s"`` kept; without a unit, times are
-  seconds unless their steps say milliseconds: see :func:`seconds_of_unstated_times`), and
+  ``T`` is time (``units`` of ``inkmltrace.TIME_UNITS``, ms, us or ns, are converted to seconds;
+  without one, times are seconds unless their steps say milliseconds: see
+  :func:`seconds_of_unstated_times`), and
   ``orientation="-ve"`` on X or Y mirrors that axis (its values grow left or up); a trace
   without T is timed from its ``timeOffset`` (milliseconds) and the uniform ``<sampleRate>`` of
   its context's ``<inkSource>``, where it has both

@@ -23,6 +23,10 @@ import numpy as np
 from lstmrec.features.errors import DataError
 
 XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
+# The time units of a T channel, in seconds; times in another unit, or none, are told apart by
+# their steps (seconds or milliseconds).
+TIME_UNITS = {"s": 1.0, "sec": 1.0, "ms": 1e-3, "msec": 1e-3, "us": 1e-6, "ns": 1e-9}
+TIME_UNITS |= {"\u00b5s": 1e-6, "\u03bcs": 1e-6}  # microseconds: the micro sign, the Greek mu
 
 
 def number_of(value: str | None, what: str, path: Path) -> float:
@@ -42,8 +46,8 @@ _VALUE_RE = re.compile(rf"\s*(?:([!'\"]?)\s*({_NUMBER})|([TF?*]))")
 @dataclasses.dataclass(frozen=True)
 class TraceFormat:
     """One ``<traceFormat>``: its channels' names, the value of each when a point leaves it out,
-    the factor that turns each into the project's units (X's and Y's orientation, T's
-    milliseconds), and whether T's ``units`` state seconds or milliseconds."""
+    the factor that turns each into the project's units (X's and Y's orientation, T's unit),
+    and whether T's ``units`` state one of ``TIME_UNITS``."""
 
     names: tuple[str, ...] = ("X", "Y")
     defaults: tuple[float, ...] = (0.0, 0.0)
@@ -72,8 +76,8 @@ class TraceFormat:
 
     def in_seconds(self, trace: ET.Element) -> bool:
         """Whether the times :meth:`points` gives ``trace`` are known to be seconds (T with
-        ``units`` s or ms, or times from the sample rate); others are told apart by their
-        steps."""
+        ``units`` of ``TIME_UNITS``, or times from the sample rate); others are told apart by
+        their steps."""
         return self.time_stated or self.clocked(trace)
 
 
@@ -92,12 +96,12 @@ def _format_of(fmt: ET.Element, path: Path) -> TraceFormat:
         names.append(name)
         missing = "0" if k < len(regular) else "nan"
         defaults.append(number_of(ch.get("default", missing), f"channel {name} default", path))
-        units = (ch.get("units") or "").lower()
+        units = (ch.get("units") or "").strip().lower()
         # "-ve": the values grow left (X) or up (Y); the project's ink grows right and down
         flipped = name in ("X", "Y") and (ch.get("orientation") or "").strip() == "-ve"
         sign = -1.0 if flipped else 1.0
-        scale.append(sign * (1e-3 if name == "T" and units == "ms" else 1.0))
-        stated = stated or (name == "T" and units in ("s", "ms"))
+        scale.append(sign * (TIME_UNITS.get(units, 1.0) if name == "T" else 1.0))
+        stated = stated or (name == "T" and units in TIME_UNITS)
     if "X" not in names[: len(regular)] or "Y" not in names[: len(regular)]:
         where = f"traceFormat {_id(fmt)!r}" if _id(fmt) else "traceFormat"
         raise DataError(

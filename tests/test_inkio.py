@@ -151,6 +151,25 @@ INKML_T = """<ink xmlns="http://www.w3.org/2003/InkML">
         (' units="s"', ([0, 2, 4], [9, 11, 14]), ([0, 2, 4], [9, 11, 14])),
         # Stated milliseconds are converted even when the steps are short.
         (' units="ms"', ([0, 0.5, 1], [3, 3.5, 4]), ([0, 5e-4, 1e-3], [3e-3, 3.5e-3, 4e-3])),
+        # Microseconds (5 ms steps) stated so: read as such, not taken for milliseconds by
+        # their steps (a thousand times too slow); so are the other spellings of a unit.
+        (
+            ' units="us"',
+            ([0, 5000, 10000], [20000, 25000, 30000]),
+            ([0, 5e-3, 1e-2], [2e-2, 2.5e-2, 3e-2]),
+        ),
+        (
+            ' units="\u00b5s"',
+            ([0, 5000, 10000], [20000, 25000, 30000]),
+            ([0, 5e-3, 1e-2], [2e-2, 2.5e-2, 3e-2]),
+        ),
+        (
+            ' units="ns"',
+            ([0, 5e6, 1e7], [2e7, 2.5e7, 3e7]),
+            ([0, 5e-3, 1e-2], [2e-2, 2.5e-2, 3e-2]),
+        ),
+        (' units="msec"', ([0, 0.5, 1], [3, 3.5, 4]), ([0, 5e-4, 1e-3], [3e-3, 3.5e-3, 4e-3])),
+        (' units=" SEC "', ([0, 2, 4], [9, 11, 14]), ([0, 2, 4], [9, 11, 14])),
         # Repeated times give no step; the one step of 1 ms decides.
         ("", ([500, 500, 501], [501, 501, 501]), ([0.5, 0.5, 0.501], [0.501, 0.501, 0.501])),
     ],
