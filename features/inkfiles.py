@@ -28,9 +28,10 @@ Formats (:func:`read_ink_file` picks one by extension, case-insensitively):
   ``<intermittentChannels>`` may be left out of a point (their ``default``, else unknown);
   traces of ``type="penUp"`` (the pen moving above the surface) are left out. One sample per
   file, labelled by a document-level ``<annotation type="truth">``; a document without one
-  gives one sample per leaf ``<traceGroup>`` (its traces and the ink its ``<traceView>`` elements
-  select, in document order: :func:`features.inkmltrace.view_pieces`; its own truth
-  annotation), or one unlabelled sample of all traces when it has no groups.
+  gives one sample per leaf ``<traceGroup>`` outside ``<definitions>`` (its traces and the ink
+  its ``<traceView>`` elements select, in document order: :func:`features.inkmltrace.
+  view_pieces`; its own truth annotation), or one unlabelled sample of all traces when it has no
+  groups.
 - ``.json``: one object ``{"id"?, "strokes": [[[x, y, t?], ...], ...], "text"?, "writer"?}``
   or a list of them; ``.ndjson`` / ``.jsonl``: one such object per line (what a web canvas
   produces; a line that is not JSON is an unusable sample, named with its line number, unless
@@ -181,7 +182,11 @@ def _inkml_groups(
         return None
 
     doc_truth = truth(root)
-    leaves = [g for g in root.iter("traceGroup") if g.find("traceGroup") is None]
+    # what <definitions> holds is ink to refer to (by views), not a sample of its own
+    defined = {el for d in root.iter("definitions") for el in d.iter()}
+    leaves = [
+        g for g in root.iter("traceGroup") if g not in defined and g.find("traceGroup") is None
+    ]
     if doc_truth is not None or not leaves:
         return [([(t, slice(None)) for t in root.iter("trace")], doc_truth)]
     groups = []

@@ -91,3 +91,16 @@ def test_a_view_outside_the_ink_is_refused_in_one_line(tmp_path, view, reason):
     with pytest.raises(DataError, match=reason) as err:
         read_ink_file(path)
     assert "bad.inkml" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_ink_held_in_definitions_is_read_through_its_views_only(tmp_path):
+    """A group in <definitions> is there to be referred to: it was read as a sample of its own
+    too, so the document's ink came out twice."""
+    path = tmp_path / "defined.inkml"
+    views = _group("ab", '<traceView traceDataRef="#all" from="2" to="3"/>')
+    path.write_text(f"<ink><definitions>{TRACES}</definitions>{views}</ink>", encoding="utf-8")
+    (sample,) = read_ink_file(path)
+    assert sample.text == "ab" and [list(s[:, 0]) for s in sample.strokes] == [
+        [10, 11, 12],
+        [20, 21],
+    ]
