@@ -319,7 +319,8 @@ def read_ink_json(path: str | os.PathLike, *, on_error: OnError | None = None) -
     an unusable sample of several goes to ``on_error`` and is left out, or is raised without it.
 
     A sample's ``id`` is its ``"id"`` field, else the file stem (``-<n>`` for several); a
-    sample whose id an earlier one has is unusable.
+    sample whose id an earlier one has is unusable. A file none of whose objects has
+    ``"strokes"`` is no ink (one error for the file).
     """
     path = Path(path)
     try:
@@ -333,6 +334,11 @@ def read_ink_json(path: str | os.PathLike, *, on_error: OnError | None = None) -
         objects = _ndjson_objects(text, path)
     if not objects:
         raise DataError("no ink samples", path)
+    if len(objects) > 1 and not any(isinstance(d, dict) and "strokes" in d for d in objects):
+        # no sample is ink: a file of another kind, one error (not one for each of its lines)
+        first = next((d for d in objects if isinstance(d, dict)), None)
+        keys = "" if first is None else f" (the first has {', '.join(map(repr, first))})"
+        raise DataError(f"expected objects with 'strokes'{keys}", path)
     samples, ids = [], set()
     for d, sid in zip(objects, _ids(path, len(objects)), strict=True):
         try:

@@ -505,6 +505,19 @@ def test_json_written_over_many_lines_as_ndjson_is_one_error_not_one_a_line(tmp_
         read_ink_file(path, on_error=lambda e: pytest.fail(str(e)))
 
 
+def test_a_file_of_objects_none_of_which_is_ink_is_one_error(tmp_path):
+    """A Quick Draw file (objects of "word" and "drawing") gave one error for each line."""
+    path = tmp_path / "cats.ndjson"
+    line = json.dumps({"word": "cat", "drawing": [[[0, 5], [0, 5]]]})
+    path.write_text(f"{line}\n" * 50)
+    with pytest.raises(DataError, match="expected objects with 'strokes' \\(the first has 'word'"):
+        read_ink_file(path, on_error=lambda e: pytest.fail(str(e)))
+    path = tmp_path / "numbers.json"
+    path.write_text("[1, 2, 3]")
+    with pytest.raises(DataError, match=r"^\S+numbers.json: expected objects with 'strokes'$"):
+        read_ink_file(path, on_error=lambda e: pytest.fail(str(e)))
+
+
 def test_a_json_sample_whose_id_an_earlier_one_has_is_unusable(tmp_path):
     """Results are named <file>#<sample id>: two samples of one id gave two results of one
     name, a hypothesis file that score refuses."""
