@@ -18,7 +18,8 @@ echo "== train (configs/demo.toml) =="
 
 echo "== evaluate on the held-out speakers ($(tr '\n' ' ' < $DATA/test_spk.list)) =="
 "$BIN/lstmrec" evaluate "$OUT/model" --data "$DATA" --split core-test \
-    --test-speakers "$DATA/test_spk.list" --hyp-out "$OUT/test_hyp.txt" | tee "$OUT/test_report.txt"
+    --test-speakers "$DATA/test_spk.list" --hyp-out "$OUT/test_hyp.txt" --force \
+    | tee "$OUT/test_report.txt"
 
 echo "== transcribe a held-out file =="
 wav="$DATA/TIMIT/TRAIN/DR2/FAEM0/SX312.WAV"
@@ -49,7 +50,7 @@ rm -rf "$OUT/ink-model" && mv "$OUT/ink-model.tmp" "$OUT/ink-model"
 
 echo "== handwriting: CER and WER on the held-out writers ($(tr '\n' ' ' < "$INK_DATA/testset_f.txt")) =="
 "$BIN/lstmrec" evaluate "$OUT/ink-model" --data "$INK_DATA" --split core-test \
-    --hyp-out "$OUT/ink_test_hyp.txt" | tee "$OUT/ink_test_report.txt"
+    --hyp-out "$OUT/ink_test_hyp.txt" --force | tee "$OUT/ink_test_report.txt"
 
 echo "== handwriting: recognize a held-out line =="
 ink=$(ls "$INK_DATA"/lineStrokes/w15/w15-000/*.xml | head -n 1)
@@ -58,11 +59,11 @@ ink=$(ls "$INK_DATA"/lineStrokes/w15/w15-000/*.xml | head -n 1)
 echo "reference: $(sed -n '/^CSR:/,$p' "$INK_DATA/ascii/w15/w15-000/w15-000.txt" | sed -n 3p)"
 echo "== handwriting: the same line with a character 5-gram of the training writers' text =="
 echo "(360 short lines: a word it never saw may be pulled to one it did; see RESULTS.md)"
-"$BIN/lstmrec" lm --data "$INK_DATA" --unit chars --order 5 --out "$OUT/ink-chars5.arpa"
+"$BIN/lstmrec" lm --data "$INK_DATA" --unit chars --order 5 --out "$OUT/ink-chars5.arpa" --force
 "$BIN/lstmrec" recognize "$OUT/ink-model" "$ink" --lm "$OUT/ink-chars5.arpa" --lm-weight 1 \
     --insertion-bonus 2
 echo "== handwriting: the same line, words of the generator's word list, scored by a word bigram =="
-"$BIN/lstmrec" lm --data "$INK_DATA" --unit words --order 2 --out "$OUT/ink-words2.arpa"
+"$BIN/lstmrec" lm --data "$INK_DATA" --unit words --order 2 --out "$OUT/ink-words2.arpa" --force
 "$BIN/lstmrec" recognize "$OUT/ink-model" "$ink" --lm "$OUT/ink-words2.arpa" --lm-weight 0.25 \
     --lexicon pipeline/resources/ink_words.txt
 

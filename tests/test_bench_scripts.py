@@ -101,3 +101,24 @@ def test_bench_serve_says_a_missing_model_or_audio_in_one_line(capsys, tmp_path)
                           (tmp_path, "no audio files to send (pass --audio)")):  # fmt: skip
         assert main(["--ink", "en-ink", "--audio", str(audio)]) == 2
         assert one_line(capsys.readouterr().err) == f"bench_serve: {audio}: {reason}"
+
+
+def test_the_staged_scripts_rerun_over_their_own_outputs():
+    """Each recipe reruns over what its earlier run wrote: an lstmrec command of it that writes
+    a file must pass --force (or be skipped when the file is there), or the rerun stops at it.
+    demo.sh, which says that rerunning reuses its finished runs, stopped at its first
+    evaluate --hyp-out."""
+    import re
+
+    out_flags = ("--hyp-out", "--text-out", "--stm-out", "--utt2spk-out", "--ref-out", "--plot")
+    for path in sorted((REPO / "scripts").glob("*.sh")):
+        for line in path.read_text().replace("\\\n", " ").splitlines():
+            code = line.split(" #")[0]
+            command = re.search(r"lstmrec\"?\s+(\w+)", code)
+            if command is None or code.lstrip().startswith("#"):
+                continue
+            writes = any(flag in code.split() for flag in out_flags) or (
+                command.group(1) in ("lm", "prepare", "export") and " --out " in code
+            )
+            guarded = re.search(r"\[ -[fde] [^]]*\] \|\|", code)
+            assert not writes or "--force" in code or guarded, f"{path.name}: {code.strip()}"
