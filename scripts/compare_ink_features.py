@@ -47,9 +47,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("corpus", help="corpus with train, dev and test splits (IAM-OnDB layout)")
-    p.add_argument("--recipe", default=str(ROOT / "configs/ink_demo.toml"), help="ink recipe")
-    p.add_argument("--epochs", type=int, default=10, help="training epochs of every system")
-    p.add_argument("--sets", default=",".join(FEATURE_SETS), help="feature sets, comma-separated")
+    p.add_argument(
+        "--recipe",
+        default=str(ROOT / "configs/ink_demo.toml"),
+        help="ink recipe (default configs/ink_demo.toml)",
+    )
+    p.add_argument(
+        "--epochs", type=int, default=10, help="training epochs of every system (default 10)"
+    )
+    p.add_argument(
+        "--sets",
+        default=",".join(FEATURE_SETS),
+        help="feature sets, comma-separated (default: all, %(default)s)",
+    )
     p.add_argument(
         "--variant",
         nargs="+",
@@ -61,10 +71,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--set", action="append", default=[], metavar="TABLE.FIELD=VALUE",
                    help="recipe override for every system (repeatable)")  # fmt: skip
-    p.add_argument("--test-split", default="core-test", help="split the systems are scored on")
-    p.add_argument("--out", default=str(ROOT / "runs/compare_ink_features"), help="run folders")
+    p.add_argument(
+        "--test-split",
+        default="core-test",
+        help="split the systems are scored on (default core-test)",
+    )
+    p.add_argument(
+        "--out",
+        default=str(ROOT / "runs/compare_ink_features"),
+        help="run folders (default runs/compare_ink_features)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace earlier runs in --out")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="print the table, or the results as one JSON object (default text); both are "
+        "written to --out",
+    )
     args = p.parse_args(argv)
     if args.epochs < 1:
         p.error(f"--epochs {args.epochs}: must be at least 1")
