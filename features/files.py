@@ -322,9 +322,12 @@ def check_output(
     force: bool = False,
     flag: str = "output",
 ) -> None:
-    """Refuse (:class:`DataError`) to write ``target`` when it is one of ``inputs``, when it
-    exists and ``force`` is not set, or when one of its folders is a file (before the work
-    whose result it would hold). ``flag`` names the option in the message."""
+    """Refuse (:class:`DataError`) to write ``target`` when it is ``-`` (which a user takes for
+    standard output), when it is one of ``inputs``, when it exists and ``force`` is not set, or
+    when one of its folders is a file (before the work whose result it would hold). ``flag``
+    names the option in the message."""
+    if os.fspath(target) == "-":
+        raise DataError(f"{flag} - : a file is written, not standard output; name one")
     for source in inputs:
         if source and same_file(target, source):
             raise DataError(f"{flag} is also an input of this command; choose another name", target)

@@ -170,6 +170,23 @@ def test_an_output_under_a_file_is_refused_before_the_work(tmp_path):
     check_output(tmp_path / "new" / "b.txt")
 
 
+def test_an_output_named_dash_is_refused_by_every_command_that_checks_its_outputs(
+    tmp_path, monkeypatch, capsys
+):
+    """The command line's own flags refused it; the scripts, which check their outputs with
+    check_output, wrote a file named '-' (mnist_ink.py combine --hyp-out -)."""
+    from helpers import load_script
+
+    with pytest.raises(DataError, match="^--json - : a file is written, not standard output"):
+        check_output("-", force=True, flag="--json")
+    monkeypatch.chdir(tmp_path)
+    assert load_script("synth_hands").main(["--train-texts", "-"]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        "synth_hands: --train-texts - : a file is written, not standard output; name one"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_evaluate_refuses_to_write_hypotheses_over_its_manifest(capsys, tmp_path):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"id": "u1"}\n')
