@@ -4,10 +4,13 @@ exhaustively (every labelling scored by the forward algorithm, every alignment e
 from __future__ import annotations
 
 import itertools
+import types
 
 import numpy as np
 import pytest
 
+from lstmrec.features.audio import FeatureConfig
+from lstmrec.inference.transcribe import TimedPhone, Transcript, boundary_s, token_times
 from lstmrec.models.decoding import Token
 from lstmrec.models.transducer_decoding import (
     DenseJoint,
@@ -204,6 +207,24 @@ def test_greedy_by_hand():
     capped = greedy_transducer(enc, step, max_symbols_per_frame=1)
     assert (capped.labels, capped.frames) == ((A, A, A), (0, 1, 2))
     assert np.exp(capped.acoustic) == pytest.approx(0.6 * 0.2 * 0.5 * 0.9 * 0.8 * 0.6)
+
+
+def test_labels_emitted_on_one_frame_share_its_time_in_equal_parts():
+    """A transducer emits a and b on frame 0 and a on frame 2 (as greedy does above): a and b
+    share frames 0-1, so neither is of zero length in JSON or CTM; a CTC token is as before."""
+    bundle = types.SimpleNamespace(features=FeatureConfig())
+    tokens = [Token(A, 0, 0), Token(B, 0, 2), Token(A, 2, 3)]
+    b0, b2, b3 = (boundary_s(t, bundle) for t in (0, 2, 3))
+    times = token_times(bundle, tokens, duration=1.0)
+    mid = (b0 + b2) / 2
+    np.testing.assert_allclose(times, [(b0, mid), (mid, b2), (b2, b3)])
+    timed = [TimedPhone(p, s, e) for p, (s, e) in zip(["aa", "b", "aa"], times, strict=True)]
+    ctm = [line.split() for line in Transcript("x.wav", 1.0, timed, id="x").ctm_lines()]
+    assert [f[3] for f in ctm] == ["0.010", "0.010", "0.010"]  # not 0.000, 0.020, 0.010
+    ctc = token_times(bundle, [Token(A, 0, 3), Token(B, 3, 5)], 1.0)
+    np.testing.assert_allclose(ctc, [(b0, b3), (b3, boundary_s(5, bundle))])
+    cut = token_times(bundle, tokens, duration=0.01)  # the audio ends within frame 0
+    np.testing.assert_allclose(cut, [(b0, 0.00875), (0.00875, 0.01), (0.01, 0.01)])
 
 
 def test_prefix_merge_by_hand():

@@ -437,14 +437,32 @@ def _transcript_and_logits(
 
 def _timed(bundle: Bundle, tokens, duration: float, fold_to: int | None) -> list[TimedPhone]:
     phones = []
-    for tok in tokens:
+    for tok, (start, end) in zip(tokens, token_times(bundle, tokens, duration), strict=True):
         label = bundle.symbols.decode([tok.symbol])[0]
         if fold_to is not None:
             folded = fold([label], fold_to)
             if not folded:
                 continue
             label = folded[0]
-        start = min(max(boundary_s(tok.start, bundle), 0.0), duration)
-        end = min(max(boundary_s(tok.end, bundle), start), duration)
         phones.append(TimedPhone(label, start, end))
     return phones
+
+
+def token_times(bundle: Bundle, tokens, duration: float) -> list[tuple[float, float]]:
+    """``(start s, end s)`` of each token, within ``[0, duration]``: from the boundary before its
+    first frame to the boundary before its end frame. Tokens that start on one frame (a
+    transducer's labels emitted on it, all but the last with empty frame spans) share the span
+    of the last of them, in equal parts and in order: none is of zero length unless the audio
+    ends before its span begins."""
+    times: list[tuple[float, float]] = []
+    i = 0
+    while i < len(tokens):
+        j = i + 1  # tokens[i:j] start on one frame
+        while j < len(tokens) and tokens[j].start == tokens[i].start:
+            j += 1
+        start = min(max(boundary_s(tokens[i].start, bundle), 0.0), duration)
+        end = min(max(boundary_s(tokens[j - 1].end, bundle), start), duration)
+        step = (end - start) / (j - i)
+        times += [(start + k * step, start + (k + 1) * step) for k in range(j - i)]
+        i = j
+    return times
