@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from lstmrec.bench.training import real_lengths  # no Keras: each run chooses its backend
-from lstmrec.features.errors import DataError
+from lstmrec.features.errors import DataError, require_at_least
 
 
 def _train_one(args) -> dict:
@@ -136,6 +136,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     report = {"backend": os.environ.get("KERAS_BACKEND", "tensorflow")}
     try:
+        require_at_least(
+            {
+                "--utterances": (args.utterances, 1),
+                "--classes": (args.classes, 2),
+                "--steps": (args.steps, 1),
+                "--batch-size": (args.batch_size, 1),
+            }
+        )
         if args.corpus:  # checked once, before the training runs start
             real_lengths(args.corpus, count=1)
         if not args.skip_training:

@@ -47,6 +47,21 @@ def test_bench_transducer_says_a_bad_corpus_or_recipe_in_one_line(capsys, tmp_pa
     )
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--steps", "0"], "--steps must be at least 1, got 0"),  # was a division by zero
+        (["--utterances", "0"], "--utterances must be at least 1, got 0"),  # was 0 frames/s
+        (["--classes", "1"], "--classes must be at least 2, got 1"),
+        (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+    ],
+)
+def test_bench_transducer_refuses_bad_numbers(capsys, extra, message):
+    assert load_script("bench_transducer").main(extra) == 2  # before any run starts
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err) == f"bench_transducer: command line: {message}"
+
+
 def test_the_examples_of_each_scripts_help_keep_their_line_breaks():
     """A command of a script's docstring (its --help) continued with ``\\`` must stay on its
     lines: a single backslash before a newline in a Python string joins the two lines."""
