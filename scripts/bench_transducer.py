@@ -82,10 +82,12 @@ def _decoding(args) -> dict:
     from lstmrec.featurize import compute_features
     from lstmrec.inference.decoder import DecoderOptions, bundle_decoder, predict_logits
 
+    utts = load_split(args.data, args.split)[: args.utterances]
+    if not utts:
+        raise DataError(f"split {args.split!r} has no utterances", args.data)
     out = {}
     for kind, path in (("ctc", args.ctc_bundle), ("transducer", args.transducer_bundle)):
         bundle = load_bundle(path, engine="numpy")
-        utts = load_split(args.data, args.split)[: args.utterances]
         feats = compute_features(utts, bundle.features, desc=f"{kind} features")
         normed = [apply_cmvn(feats[u.id], bundle.mean, bundle.std) for u in utts if u.id in feats]
         # 10 ms input frames: each stacked frame holds `stack` of them

@@ -62,6 +62,17 @@ def test_bench_transducer_refuses_bad_numbers(capsys, extra, message):
     assert out == "" and one_line(err) == f"bench_transducer: command line: {message}"
 
 
+def test_bench_transducer_refuses_a_split_without_utterances(capsys, tmp_path):
+    """The demo corpus has none of TIMIT's core-test speakers: one line, not speeds of 0."""
+    demo = REPO / "data" / "timit-demo"
+    args = ["--skip-training", "--data", str(demo), "--ctc-bundle", str(tmp_path / "ctc")]
+    assert load_script("bench_transducer").main([*args, "--transducer-bundle", "t"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err) == (
+        f"bench_transducer: {demo}: split 'core-test' has no utterances"
+    )
+
+
 def test_the_examples_of_each_scripts_help_keep_their_line_breaks():
     """A command of a script's docstring (its --help) continued with ``\\`` must stay on its
     lines: a single backslash before a newline in a Python string joins the two lines."""
