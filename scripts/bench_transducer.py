@@ -118,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--transducer-config", default="configs/english_transducer.toml")
     p.add_argument("--ctc-bundle", help="a CTC bundle to time decoding with")
     p.add_argument("--transducer-bundle", help="a transducer bundle to time decoding with")
-    p.add_argument("--data", help="the held-out utterances to decode (any --data layout)")
+    p.add_argument(
+        "--data", help="the held-out utterances to decode (any --data layout), with both bundles"
+    )
     p.add_argument("--split", default="core-test")
     p.add_argument("--utterances", type=int, default=100, help="decode at most this many")
     p.add_argument("--classes", type=int, default=40, help="labels + blank")
@@ -146,6 +148,18 @@ def main(argv: list[str] | None = None) -> int:
                 "--batch-size": (args.batch_size, 1),
             }
         )
+        decoding = {
+            "--ctc-bundle": args.ctc_bundle,
+            "--transducer-bundle": args.transducer_bundle,
+            "--data": args.data,
+        }
+        missing = [flag for flag, value in decoding.items() if not value]
+        if 0 < len(missing) < len(decoding):
+            together = "--ctc-bundle, --transducer-bundle and --data"
+            why = f"decoding is timed with {together} together; missing {' and '.join(missing)}"
+            raise DataError(why, "command line")
+        if missing and args.skip_training:
+            raise DataError("nothing to time: --skip-training and no bundles", "command line")
         if args.corpus:  # checked once, before the training runs start
             real_lengths(args.corpus, count=1)
         if not args.skip_training:
@@ -154,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             t["transducer_vs_ctc"] = round(
                 t["transducer"]["input_frames_per_s"] / t["ctc"]["input_frames_per_s"], 3
             )
-        if args.ctc_bundle and args.transducer_bundle and args.data:
+        if not missing:
             report["decoding"] = _decoding(args)
     except DataError as e:
         print(f"bench_transducer: {e}", file=sys.stderr)

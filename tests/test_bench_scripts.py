@@ -73,6 +73,25 @@ def test_bench_transducer_refuses_a_split_without_utterances(capsys, tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--ctc-bundle", "c", "--transducer-bundle", "t"], "missing --data"),
+        (["--data", "d"], "missing --ctc-bundle and --transducer-bundle"),
+    ],
+)
+def test_bench_transducer_refuses_part_of_the_decoding_flags(capsys, extra, message):
+    """Decoding was left out without a word when one of its three flags was missing."""
+    assert load_script("bench_transducer").main(["--skip-training", *extra]) == 2
+    out, err = capsys.readouterr()
+    together = "--ctc-bundle, --transducer-bundle and --data together"
+    assert out == "" and one_line(err) == (
+        f"bench_transducer: command line: decoding is timed with {together}; {message}"
+    )
+    assert load_script("bench_transducer").main(["--skip-training"]) == 2  # nothing to time
+    assert "nothing to time" in one_line(capsys.readouterr().err)
+
+
 def test_the_examples_of_each_scripts_help_keep_their_line_breaks():
     """A command of a script's docstring (its --help) continued with ``\\`` must stay on its
     lines: a single backslash before a newline in a Python string joins the two lines."""
