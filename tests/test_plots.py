@@ -169,6 +169,28 @@ def test_transcribe_detailed_agrees_with_transcribe_files(tiny):
     np.testing.assert_allclose(posteriors(logits).sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_the_middle_panel_says_what_it_shows_for_each_kind_of_model(tiny, tmp_path, monkeypatch):
+    """A transducer's picture shows its joint network on the best path, not CTC posteriors."""
+    from lstmrec.bundle import load_bundle
+    from lstmrec.inference.decoder import posteriors
+    from lstmrec.inference.transcribe import transcribe_detailed
+
+    ctc = load_bundle(tiny["bundle"])
+    recipe = ctc.summary["recipe"]
+    model = {**recipe["model"], "kind": "transducer"}
+    transducer = dataclasses.replace(
+        ctc, summary={**ctc.summary, "recipe": {**recipe, "model": model}}
+    )
+    tr, logits = transcribe_detailed(ctc, str(tiny["wav"]))
+    drawn = []
+    monkeypatch.setattr(plots, "save_png", lambda fig, path: drawn.append(fig))
+    for bundle in (ctc, transducer):
+        plots.plot_transcription(bundle, tr, posteriors(logits), tmp_path / "x.png")
+    labels = [fig.axes[1].get_ylabel() for fig in drawn]
+    assert labels == [plots.POSTERIOR_LABELS["ctc"], plots.POSTERIOR_LABELS["transducer"]]
+    assert labels[0].startswith("CTC posterior") and "CTC" not in labels[1]
+
+
 def test_plot_without_matplotlib_is_one_clear_line(capsys, monkeypatch, tmp_path):
     real = importlib.util.find_spec
     monkeypatch.setattr(

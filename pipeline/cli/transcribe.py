@@ -235,9 +235,10 @@ def add_transcribe_parser(sub) -> None:
     p.add_argument(
         "--plot",
         metavar="PATH",
-        help="also draw spectrogram, CTC posteriors and phones: PATH (.png added when "
-        "missing) for one file, or a folder (an existing one, or for several files) that "
-        "gets <id>.png per file (the id's / as _, extension dropped)",
+        help="also draw spectrogram, CTC posteriors (a transducer's: its joint network on the "
+        "best path) and phones: PATH (.png added when missing) for one file, or a folder "
+        "(an existing one, or for several files) that gets <id>.png per file (the id's / "
+        "as _, extension dropped)",
     )
     add_decoding_args(p)
     engine_arg(p)

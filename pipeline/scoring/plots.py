@@ -3,8 +3,9 @@
 * :func:`plot_confusions`: the confusion matrix of a report (rows: reference symbols, columns:
   hypothesis symbols, plus an insertion row and a deletion column), log colour scale.
 * :func:`plot_transcription`: one file's log-mel spectrogram (computed by the bundle's own
-  feature settings), the network's CTC posteriors over time (blank as a grey area) and the
-  decoded phones at their times.
+  feature settings), the network's CTC posteriors over time (a transducer's: its joint
+  network's distribution at each frame on the best path; blank as a grey area) and the decoded
+  phones at their times.
 
 matplotlib is an optional dependency (``pip install 'lstmrec[plot]'``): it is imported only
 when a picture is asked for, and drawn on its Agg canvas through the object API
@@ -34,6 +35,11 @@ from lstmrec.scoring.report import confusion_matrix
 DPI = 100  # pixels per inch of every PNG
 PHONE_SETS = {39: PHONES39, 48: PHONES48}  # axis order of a folded confusion matrix
 SPIKE_LABEL_MIN = 0.2  # posteriors below this are not labelled in the transcription picture
+# What the transcription picture's middle panel shows, by the bundle's kind of model
+POSTERIOR_LABELS = {
+    "ctc": "CTC posterior\n(blank: grey area)",
+    "transducer": "joint network on\nthe best path\n(blank: grey area)",
+}
 
 
 class TimedSymbol(Protocol):
@@ -131,8 +137,8 @@ def plot_transcription(
 
     Args:
         transcript: from :func:`lstmrec.inference.transcribe.transcribe_detailed`.
-        probs: ``(T, V + 1)`` CTC posteriors of the same file (the softmax of its logits),
-            blank at index 0.
+        probs: ``(T, V + 1)`` CTC posteriors of the same file (the softmax of its logits), or a
+            transducer's joint-network distributions on its best path, blank at index 0.
         samples: the audio, mono float32 ``(N,)`` at the model's sample rate, when
             ``transcript.file`` is no file to read (standard input); None reads the file.
     """
@@ -156,6 +162,7 @@ def plot_transcription(
     name = "standard input" if transcript.file == STDIN else Path(transcript.file).name
     ax_spec.set_title(f"{name}: {len(transcript.phones)} phones", fontsize=10)
     _draw_posteriors(ax_post, times, probs, bundle.symbols.to_list())
+    ax_post.set_ylabel(POSTERIOR_LABELS[bundle.kind])
     _draw_phones(ax_phones, transcript)
     ax_phones.set_xlim(0.0, max(transcript.duration, float(times[-1])))
     ax_phones.set_xlabel("time (s)")
@@ -179,7 +186,6 @@ def _draw_posteriors(ax, times: np.ndarray, probs: np.ndarray, names: list[str])
             peak = run[np.argmax(probs[run, k])]
             ax.text(times[peak], probs[peak, k] + 0.02, names[k], ha="center", fontsize=7)
     ax.set_ylim(0.0, 1.12)
-    ax.set_ylabel("CTC posterior\n(blank: grey area)")
 
 
 def _draw_phones(ax, transcript: TimedTranscript) -> None:
