@@ -333,6 +333,23 @@ def test_an_lm_given_for_a_greedy_decoding_is_refused(capsys, tmp_path):
     assert rc == 0 and out.startswith("SX312.WAV sil")
 
 
+def test_an_insertion_bonus_given_for_a_greedy_decoding_is_refused(capsys):
+    """The best path adds no bonus: --insertion-bonus 2 with --beam 0 was silently unused."""
+    rc, out, err = run(
+        capsys, "transcribe", "en-phones", WAV, "--insertion-bonus", "2", "--beam", "0"
+    )
+    assert rc == 2 and out == ""
+    assert err == (
+        "lstmrec: --insertion-bonus needs a beam search, and --beam 0 decodes greedily: give "
+        "--beam 2 or more\n"
+    )
+    rc, greedy, _ = run(capsys, "transcribe", "en-phones", WAV, "--beam", "0")
+    rc0, zero, _ = run(
+        capsys, "transcribe", "en-phones", WAV, "--insertion-bonus", "0", "--beam", "0"
+    )
+    assert rc == rc0 == 0 and zero == greedy  # a bonus of 0 changes nothing: taken
+
+
 def test_a_negative_lm_weight_is_refused(capsys):
     """A negative weight rewards what the LM finds unlikely: no setting anyone means."""
     rc, out, err = run(capsys, "transcribe", "en-phones", WAV, "--lm-weight", "-1")

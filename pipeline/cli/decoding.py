@@ -75,8 +75,16 @@ def decoder_from_args(args, bundle):
         )
     except (TypeError, ValueError) as e:  # a hand-edited summary.json
         raise DataError(f"bad [decoding] settings in the bundle ({e})", args.model) from None
-    given = [flag for flag, value in (("--lm", args.lm), ("--lexicon", args.lexicon)) if value]
-    if given and options.greedy:  # the best path reads no LM: the flags would go unused
+    given = [
+        flag
+        for flag, value in (
+            ("--lm", args.lm),
+            ("--lexicon", args.lexicon),
+            ("--insertion-bonus", args.insertion_bonus),  # 0 changes nothing
+        )
+        if value
+    ]
+    if given and options.greedy:  # the best path reads no LM nor bonus: the flags would go unused
         source = "--beam" if args.beam is not None else "the model's beam"
         verb = "needs" if len(given) == 1 else "need"
         raise DataError(
