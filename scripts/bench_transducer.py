@@ -85,9 +85,15 @@ def _decoding(args) -> dict:
     utts = load_split(args.data, args.split)[: args.utterances]
     if not utts:
         raise DataError(f"split {args.split!r} has no utterances", args.data)
+    paths = {"ctc": args.ctc_bundle, "transducer": args.transducer_bundle}
+    bundles = {kind: load_bundle(path, engine="numpy") for kind, path in paths.items()}
+    for kind, bundle in bundles.items():  # before any timing: each where its flag says
+        if bundle.kind != kind:
+            names = {"ctc": "CTC", "transducer": "transducer"}
+            why = f"--{kind}-bundle is a {names[bundle.kind]} model, not a {names[kind]} one"
+            raise DataError(why, paths[kind])
     out = {}
-    for kind, path in (("ctc", args.ctc_bundle), ("transducer", args.transducer_bundle)):
-        bundle = load_bundle(path, engine="numpy")
+    for kind, bundle in bundles.items():
         feats = compute_features(utts, bundle.features, desc=f"{kind} features")
         normed = [apply_cmvn(feats[u.id], bundle.mean, bundle.std) for u in utts if u.id in feats]
         # 10 ms input frames: each stacked frame holds `stack` of them

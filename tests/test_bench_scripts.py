@@ -92,6 +92,20 @@ def test_bench_transducer_refuses_part_of_the_decoding_flags(capsys, extra, mess
     assert "nothing to time" in one_line(capsys.readouterr().err)
 
 
+def test_bench_transducer_refuses_a_bundle_of_the_other_kind(capsys, speech_model):
+    """A CTC bundle given as --transducer-bundle was timed and reported as the transducer."""
+    assert speech_model["rc"] == 0
+    ctc = str(speech_model["bundle"])
+    demo = str(REPO / "data" / "timit-demo")
+    args = ["--skip-training", "--data", demo, "--split", "train", "--utterances", "1"]
+    main = load_script("bench_transducer").main
+    assert main([*args, "--ctc-bundle", ctc, "--transducer-bundle", ctc]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err) == (
+        f"bench_transducer: {ctc}: --transducer-bundle is a CTC model, not a transducer one"
+    )
+
+
 def test_the_examples_of_each_scripts_help_keep_their_line_breaks():
     """A command of a script's docstring (its --help) continued with ``\\`` must stay on its
     lines: a single backslash before a newline in a Python string joins the two lines."""
