@@ -92,7 +92,7 @@ def _decoding(args) -> dict:
             names = {"ctc": "CTC", "transducer": "transducer"}
             why = f"--{kind}-bundle is a {names[bundle.kind]} model, not a {names[kind]} one"
             raise DataError(why, paths[kind])
-    out = {}
+    out, speeds = {}, {}  # speeds: kind -> [greedy, the recipe's beam] input frames/s
     for kind, bundle in bundles.items():
         feats = compute_features(utts, bundle.features, desc=f"{kind} features")
         normed = [apply_cmvn(feats[u.id], bundle.mean, bundle.std) for u in utts if u.id in feats]
@@ -109,11 +109,16 @@ def _decoding(args) -> dict:
             for o in outputs:
                 decoder(o)
             search = time.perf_counter() - t0
+            speeds.setdefault(kind, []).append(audio_frames / (forward + search))
             row[name] = {
                 "search_s": round(search, 2),
-                "input_frames_per_s": round(audio_frames / (forward + search)),
+                "input_frames_per_s": round(speeds[kind][-1]),
             }
         out[kind] = row
+    ratios = [t / c for t, c in zip(speeds["transducer"], speeds["ctc"], strict=True)]
+    out["transducer_vs_ctc"] = {
+        name: round(r, 3) for name, r in zip(("greedy", "recipe beam"), ratios, strict=True)
+    }
     return out
 
 

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import REPO, TEST_FILE, run, train_args
+from helpers import REPO, TEST_FILE, load_script, run, train_args
 
 from lstmrec.bundle import load_bundle
 from lstmrec.cli.main import main
@@ -238,6 +238,27 @@ def test_the_python_api_transcribes_with_a_transducer(rnnt, speech_corpus):
 
     want, _ = transcribe_detailed(b, str(wav(speech_corpus)))
     assert [p.phone for p in got.phones] == [p.phone for p in want.phones]
+
+
+def test_bench_transducer_gives_decoding_speeds_with_their_ratios(
+    capsys, rnnt, speech_model, speech_corpus
+):
+    """scripts/bench_transducer.py says each speed comes with its ratio to CTC's: decoding's
+    too, not only training's."""
+    main = load_script("bench_transducer").main
+    args = ["--skip-training", "--data", speech_corpus["root"], "--split", "train"]
+    args += ["--utterances", "1", "--ctc-bundle", speech_model["bundle"]]
+    assert main([str(a) for a in [*args, "--transducer-bundle", rnnt["bundle"]]]) == 0
+    decoding = json.loads(capsys.readouterr().out)["decoding"]
+    ratios = decoding["transducer_vs_ctc"]
+    assert list(ratios) == ["greedy", "recipe beam"]
+    ctc, transducer = (
+        [v for v in decoding[kind].values() if isinstance(v, dict)]
+        for kind in ("ctc", "transducer")
+    )
+    for name, c, t in zip(ratios, ctc, transducer, strict=True):  # greedy, then the recipe's beam
+        want = t["input_frames_per_s"] / c["input_frames_per_s"]  # rounded speeds: about
+        assert ratios[name] == pytest.approx(want, rel=0.02)
 
 
 @pytest.mark.parametrize(
