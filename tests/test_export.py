@@ -125,6 +125,10 @@ def test_the_bundles_files_lie_beside_the_artifact(fmt, speech_model, tmp_path_f
     meta = json.loads((folder / "export.json").read_text())
     symbols = (bundle / "symbols.txt").read_text().splitlines()
     assert meta["output"]["shape"][-1] == len(symbols)
+    # The file's description counts its lines from 1 and its classes from 0 (the blank).
+    assert symbols[0] == "<blank>" and meta["symbols"] == (
+        "symbols.txt (line n holds class n - 1; line 1, class 0, is the blank)"
+    )
     assert meta["inputs"][0]["shape"][-1] == load_bundle(bundle, engine="numpy").features.dim
     assert meta["inputs"][0]["shape"][0] == (1 if fmt == "litert" else "batch")
     assert meta["check"]["max_abs_diff"] < TOLERANCE

@@ -287,7 +287,7 @@ def _record(bundle, fmt: str, path: Path) -> dict:
         "features_dim": bundle.features.dim,
         "features": "features.json",
         "cmvn": "cmvn.npz (mean, std): features are (x - mean) / std",
-        "symbols": "symbols.txt (line n is class n; line 1 is the blank)",
+        "symbols": "symbols.txt (line n holds class n - 1; line 1, class 0, is the blank)",
         "bundle": str(path),
         "versions": {
             "lstmrec": __version__,
