@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import one_line, run, run_subprocess, write_list
 
+from lstmrec.cli.main import main
 from lstmrec.phones import fold
 
 # ---------------------------------------------------------------------------------------------
@@ -140,6 +141,18 @@ def test_evaluate_empty_split(capsys, speech_model, speech_corpus, tmp_path):
     args = evaluate_args(speech_model["bundle"], speech_corpus["root"], faem0, "--split", "dev")
     rc, out, err = run(capsys, *args)  # dev: TIMIT's own dev speakers, none of them here
     assert rc == 2 and out == "" and "no utterances" in one_line(err)
+
+
+def test_evaluate_has_no_nbest_flag_to_leave_unused(capsys):
+    """evaluate scores the best hypothesis and writes no N-best list: --nbest 3 was taken and
+    did nothing; it is now an unknown flag, and --help does not offer it."""
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "en-phones", "--data", "d", "--nbest", "3"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.endswith("unrecognized arguments: --nbest 3\n")
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert "--nbest" not in capsys.readouterr().out
 
 
 def test_evaluate_refuses_a_split_of_which_nothing_could_be_scored(capsys, speech_model, tmp_path):

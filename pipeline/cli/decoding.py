@@ -24,9 +24,10 @@ from lstmrec.targets import Targets
 from lstmrec.textnorm import TEXT_NORMALIZATIONS, resolve_for_utterances
 
 
-def add_decoding_args(p: argparse.ArgumentParser) -> None:
+def add_decoding_args(p: argparse.ArgumentParser, *, nbest: bool = True) -> None:
     """The decoding flags of evaluate, transcribe and recognize (defaults: the bundle's recipe
-    ``[decoding]`` table; see :func:`decoder_from_args`)."""
+    ``[decoding]`` table; see :func:`decoder_from_args`); ``nbest=False`` leaves out
+    ``--nbest``, for a command that writes no N-best list."""
     g = p.add_argument_group(
         "decoding",
         "Each defaults to the model's own setting, its recipe's [decoding] table (a shipped"
@@ -34,7 +35,8 @@ def add_decoding_args(p: argparse.ArgumentParser) -> None:
         " without the setting uses.",
     )
     g.add_argument("--beam", type=int, help="prefix beam width; 0 or 1: greedy best path (100)")
-    g.add_argument("--nbest", type=int, help="hypotheses per utterance in JSON output (1)")
+    if nbest:
+        g.add_argument("--nbest", type=int, help="hypotheses per utterance in JSON output (1)")
     g.add_argument("--lm", help="ARPA n-gram language model fused into the beam search (none)")
     g.add_argument(
         "--lm-weight", type=float, help="weight of the LM's natural-log probability (0.5)"
@@ -53,8 +55,9 @@ def decoder_from_args(args, bundle):
     :func:`add_decoding_args`."""
     if args.beam is not None and args.beam < 0:
         raise DataError(f"--beam {args.beam} must be 0 or more")
-    if args.nbest is not None and args.nbest < 1:
-        raise DataError(f"--nbest {args.nbest} must be at least 1")
+    nbest = getattr(args, "nbest", None)  # None: the command has no --nbest
+    if nbest is not None and nbest < 1:
+        raise DataError(f"--nbest {nbest} must be at least 1")
     for flag, value in (
         ("--lm-weight", args.lm_weight),
         ("--insertion-bonus", args.insertion_bonus),
@@ -67,7 +70,7 @@ def decoder_from_args(args, bundle):
         options = DecoderOptions.from_summary(
             bundle.summary,
             beam=args.beam,
-            nbest=args.nbest,
+            nbest=nbest,
             lm=args.lm,
             lm_weight=args.lm_weight,
             insertion_bonus=args.insertion_bonus,

@@ -367,7 +367,7 @@ def add_evaluate_parser(sub) -> None:
         "Kaldi text format, e.g. for lstmrec compare",
     )
     lexicon_arg(p, default_help="default: the lexicon the model was trained with")
-    add_decoding_args(p)
+    add_decoding_args(p, nbest=False)  # it scores the best hypothesis only
     report_args(p)
     plot_arg(p)
     engine_arg(p)
