@@ -261,6 +261,30 @@ def test_bench_transducer_gives_decoding_speeds_with_their_ratios(
         assert ratios[name] == pytest.approx(want, rel=0.02)
 
 
+def test_a_transducer_trains_on_more_labels_than_frames(tmp_path):
+    """CTC needs a frame per label (and between repeats); a transducer emits several labels on
+    a frame, so training keeps the utterance a CTC recipe rejects."""
+    from lstmrec.config import load_recipe
+    from lstmrec.manifest import Utterance
+    from lstmrec.phones import SymbolTable
+    from lstmrec.training.train import prepare_split
+
+    wav = REPO / "data" / "timit-demo" / "TIMIT" / "TRAIN" / "DR3" / "MADC0" / "SA1.WAV"
+    utt = Utterance("madc0_sa1", str(wav), "madc0", offset=1.0, duration=0.1)  # 8 frames
+    phones = ("s", "iy", "s", "iy", "s", "iy", "s", "iy", "s", "iy", "s", "iy")
+    skipped = {"ctc": [], "transducer": []}
+    kept = {}
+    for kind, errors in skipped.items():
+        recipe = load_recipe(None, [f'model.kind="{kind}"'])
+        kept[kind] = prepare_split(
+            [utt], {utt.id: phones}, recipe, SymbolTable(["iy", "s"]),
+            cache_dir=tmp_path, on_error=errors.append, desc="x",
+        )  # fmt: skip
+    assert kept["ctc"].utts == [] and "12 labels need 12 frames for CTC" in str(*skipped["ctc"])
+    assert kept["transducer"].utts == [utt] and skipped["transducer"] == []
+    assert [len(f) for f in kept["transducer"].feats] == [8]
+
+
 @pytest.mark.parametrize(
     "override, message",
     [

@@ -67,7 +67,8 @@ class PreparedSplit:
 
 def prepare_split(utts, labels, recipe, symbols, *, cache_dir, on_error, desc) -> PreparedSplit:
     """Features and label ids for ``utts`` (``labels``: ``{id: symbols}``); bad utterances go
-    to ``on_error`` (or raise)."""
+    to ``on_error`` (or raise). CTC's frame count is checked for a CTC model only: a transducer
+    emits any number of labels on one frame."""
     utts = [u for u in utts if u.id in labels]
     feats = compute_features(
         utts, recipe.features, cache_dir=cache_dir, on_error=on_error, desc=desc
@@ -78,7 +79,8 @@ def prepare_split(utts, labels, recipe, symbols, *, cache_dir, on_error, desc) -
             continue
         try:
             ids = symbols.encode(labels[utt.id], source=utt.path)
-            check_ctc_fits(utt, ids, len(feats[utt.id]))
+            if recipe.model.kind == "ctc":
+                check_ctc_fits(utt, ids, len(feats[utt.id]))
         except DataError as e:
             report_or_raise(e, on_error)
             continue
