@@ -298,6 +298,16 @@ class Recipe:
                 '[model] conv reads image columns: it needs [features] kind = "ink" and '
                 'feature_set = "image"'
             )
+        if self.model.kind == "transducer" and self.decoding.lm:
+            raise ValueError(
+                "[decoding] lm: a transducer decodes without an external language model (its "
+                "prediction network is its LM)"
+            )
+        if self.model.kind == "transducer" and self.decoding.insertion_bonus:
+            raise ValueError(
+                "[decoding] insertion_bonus: a transducer's beam search ranks by probability "
+                "alone; leave it 0"
+            )
         if self.model.conv and self.features.dim >> len(self.model.conv) < 1:
             raise ValueError(
                 f"[model] conv: {len(self.model.conv)} blocks halve the image's "

@@ -303,6 +303,24 @@ def test_bad_transducer_settings_are_one_line(override, message):
         load_recipe(None, [override])
 
 
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ('decoding.lm="phones.arpa"', "[decoding] lm: a transducer decodes without an external"),
+        ("decoding.insertion_bonus=1", "[decoding] insertion_bonus: a transducer's beam search"),
+    ],
+)
+def test_a_transducer_recipe_refuses_decoding_settings_it_cannot_use(override, message):
+    """Such a recipe trained, then every beam decoding of its bundle was refused, telling the
+    user to drop a flag they never gave."""
+    from lstmrec.config import load_recipe
+    from lstmrec.features.errors import DataError
+
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_recipe(None, ['model.kind="transducer"', override])
+    assert load_recipe(None, [override]).model.kind == "ctc"  # a CTC model uses them
+
+
 def test_an_ink_recipe_trains_a_transducer_that_recognizes(capsys, ink_run, tmp_path):
     """``kind = "transducer"`` on a handwriting recipe: trained from scratch, then ``recognize``
     on both engines gives the same text, with one stroke span per character."""
