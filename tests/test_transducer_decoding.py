@@ -209,6 +209,23 @@ def test_greedy_by_hand():
     assert np.exp(capped.acoustic) == pytest.approx(0.6 * 0.2 * 0.5 * 0.9 * 0.8 * 0.6)
 
 
+def test_a_greedy_n_best_gives_the_labellings_probability_like_ctc():
+    """With --nbest, greedy CTC reports its labelling's forward score (every alignment); a
+    transducer reported the one path greedy took, a lower figure for the same labels."""
+    from lstmrec.inference.decoder import Decoder, DecoderOptions
+
+    step = table_step(GREEDY_TABLE, default=[1.0, 0.0, 0.0])
+    enc = frames_enc(3)
+    decoder = Decoder(DecoderOptions(beam=0, nbest=2), ["<blank>", "a", "b"], transducer=step)
+    (hyp,) = decoder(enc).nbest
+    path = greedy_transducer(enc, step)
+    assert hyp.labels == path.labels == (A, B, A)
+    exact = sequence_log_prob(enc, step, hyp.labels)
+    assert hyp.acoustic == hyp.score == pytest.approx(exact)
+    assert exact > path.acoustic + 0.1  # other alignments of a b a add to it
+    assert decoder(enc).tokens == transducer_tokens(path)  # the times are still greedy's path
+
+
 def test_labels_emitted_on_one_frame_share_its_time_in_equal_parts():
     """A transducer emits a and b on frame 0 and a on frame 2 (as greedy does above): a and b
     share frames 0-1, so neither is of zero length in JSON or CTM; a CTC token is as before."""

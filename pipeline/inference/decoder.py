@@ -28,6 +28,7 @@ from lstmrec.models.transducer_decoding import (
     TransducerStep,
     beam_transducer,
     greedy_transducer,
+    sequence_log_prob,
     transducer_tokens,
 )
 from lstmrec.padding import bucket_batches, pad_features
@@ -69,8 +70,9 @@ class Decoded:
     """One utterance's result: the best hypothesis as timed tokens, and the N-best list (natural
     logs) when more than one hypothesis was asked for (``nbest > 1``; else it is empty), however
     few the search found. Greedy decoding gives one hypothesis, the best path's labelling, with
-    its CTC forward score (computed only then: the forward pass over a long file costs a third
-    of a greedy transcription)."""
+    its CTC forward score, or a transducer's ``log P(labels | x)`` over its whole lattice
+    (computed only then: the forward pass over a long file costs a third of a greedy
+    transcription)."""
 
     tokens: list[Token]
     nbest: list[Hypothesis]
@@ -146,6 +148,9 @@ class Decoder:
         o, step, cap = self.options, self.transducer, TRANSDUCER_SYMBOLS_PER_FRAME
         if o.greedy:
             found = [greedy_transducer(enc, step, max_symbols_per_frame=cap)]
+            if o.nbest > 1:  # the labelling's probability, as CTC's forward score: every path
+                exact = sequence_log_prob(enc, step, found[0].labels)
+                found = [dataclasses.replace(found[0], acoustic=exact, score=exact)]
         else:
             found = beam_transducer(
                 enc, step, beam=o.beam, nbest=o.nbest, max_symbols_per_frame=cap
