@@ -356,6 +356,15 @@ def test_train_refuses_a_bad_out_or_init_from_before_any_feature(tmp_path, capsy
     assert not out.exists() and not cache.exists()
 
 
+def test_train_help_says_what_init_from_starts(capsys):
+    """--init-from starts a CTC model from a CTC bundle too; --help spoke of transducers only."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a CTC model from a CTC bundle of the same symbols" in text
+    assert "a transducer's encoder from the BLSTM layers" in text
+
+
 def test_help_end_to_end():
     proc = run_subprocess("--help")
     assert proc.returncode == 0 and "transcribe" in proc.stdout and proc.stderr == ""

@@ -321,8 +321,10 @@ def add_train_parser(sub) -> None:
     p.add_argument(
         "--init-from",
         metavar="BUNDLE",
-        help="start from this bundle's weights: a transducer's encoder from a CTC model of the "
-        "same features and layers (ignored with --resume)",
+        help="start from this bundle's weights (a folder or a shipped model's name): a "
+        "transducer's encoder from the BLSTM layers of a bundle of the same features and "
+        "layers, or a CTC model from a CTC bundle of the same symbols (ignored with --resume of "
+        "a run that has a checkpoint)",
     )
     p.add_argument(
         "--feature-cache",
