@@ -5,7 +5,9 @@ features of some audio files once, then runs the NumPy engine and each artifact'
 them, alternating, and prints JSON: each artifact's size, the largest logit difference from the
 NumPy engine, and frames of logits per second (best of ``--repeats``) with its ratio to the
 NumPy engine's. Utterances go through ``predict_logits`` (batches of up to 16, padded), except
-that a LiteRT artifact takes one utterance per call.
+that a LiteRT artifact takes one utterance per call. Of a transducer bundle, the encoder is
+compared and timed: its outputs stand for the logits (the prediction and joint networks run
+once per label in the search, not once per frame).
 
     .venv/bin/python scripts/bench_export.py en-phones \\
         ../shared/data/timit-sample/TIMIT/TRAIN/DR3/MADC0/*.WAV
@@ -63,11 +65,17 @@ def main(argv: list[str] | None = None) -> int:
 def bench(args, path: Path, bundle, feats: list[np.ndarray]) -> None:
     """Export ``bundle`` to each of ``args.formats``; print the JSON of sizes and speeds."""
     frames = sum(len(f) for f in feats)
-    reference = predict_logits(bundle.model, feats)
+    # A transducer's NumPy model gives its encoder outputs projected for the joint network;
+    # its export's encoder gives them as they are, as does the NumPy encoder inside it.
+    transducer = bundle.kind == "transducer"
+    numpy_model = bundle.model.encoder if transducer else bundle.model
+    reference = predict_logits(numpy_model, feats)
     result = {"model": str(path), "files": len(feats), "frames": frames,
               "cpus": os.cpu_count(), "load_average": os.getloadavg()}  # fmt: skip
+    if transducer:
+        result["network"] = "encoder"
     with tempfile.TemporaryDirectory() as tmp:
-        models, artifacts = {"numpy": bundle.model}, {}
+        models, artifacts = {"numpy": numpy_model}, {}
         for fmt in args.formats:
             start = time.perf_counter()
             export_bundle(path, fmt, Path(tmp) / fmt)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO, SHARED_DATA, run, train_args
+from helpers import REPO, SHARED_DATA, load_script, run, train_args
 
 from lstmrec.bundle import load_bundle
 from lstmrec.cli.main import main
@@ -256,3 +256,15 @@ def test_the_transducer_onnx_program_of_the_docs_transcribes_like_transcribe(
     assert f"MAX_SYMBOLS_PER_FRAME = {TRANSDUCER_SYMBOLS_PER_FRAME} " in program
     docs = (REPO / "docs" / "export.md").read_text()
     assert program.split('"""', 2)[2].strip() in docs  # the page shows the program as it is
+
+
+def test_bench_export_compares_a_transducers_encoder(rnnt, capsys):
+    """scripts/bench_export.py compared the NumPy model's projected encoder outputs with the
+    export's encoder outputs, of another width, and ended in a traceback."""
+    wav = REPO / "data" / "timit-demo" / "TIMIT" / "TRAIN" / "DR3" / "MADC0" / "SX197.WAV"
+    main = load_script("bench_export").main
+    assert main([str(rnnt), str(wav), "--formats", "onnx", "--repeats", "1"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["network"] == "encoder" and result["files"] == 1
+    assert result["artifacts"]["onnx"]["max_abs_diff_vs_numpy"] < TOLERANCE
+    assert result["artifacts"]["onnx"]["frames_per_s"] > 0
