@@ -58,6 +58,12 @@ def real(args) -> tuple[list[np.ndarray], list[str]]:
     """Log-probs of a bundle on a split, and the bundle's class names."""
     import_keras()  # before the bundle's Keras model loads, to keep TensorFlow's start quiet
     bundle = load_bundle(resolve_model(args.model))
+    if bundle.kind != "ctc":  # its model gives encoder outputs for the joint network, no logits
+        raise DataError(
+            "a transducer has no CTC logits to decode (scripts/bench_transducer.py times its "
+            "search)",
+            args.model,
+        )
     utts = load_split(args.data, args.split, keep_sa=args.keep_sa, test_speakers=args.test_speakers)
     feats = compute_features(utts, bundle.features, desc="features")
     normed = [apply_cmvn(feats[u.id], bundle.mean, bundle.std) for u in utts if u.id in feats]

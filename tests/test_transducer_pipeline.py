@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import REPO, TEST_FILE, load_script, run, train_args
+from helpers import REPO, TEST_FILE, load_script, one_line, run, train_args
 
 from lstmrec.bundle import load_bundle
 from lstmrec.cli.main import main
@@ -259,6 +259,19 @@ def test_bench_transducer_gives_decoding_speeds_with_their_ratios(
     for name, c, t in zip(ratios, ctc, transducer, strict=True):  # greedy, then the recipe's beam
         want = t["input_frames_per_s"] / c["input_frames_per_s"]  # rounded speeds: about
         assert ratios[name] == pytest.approx(want, rel=0.02)
+
+
+def test_bench_decode_refuses_a_transducer(capsys, rnnt, speech_corpus):
+    """bench_decode decoded a transducer's projected encoder outputs as CTC logits: figures of
+    a search that means nothing."""
+    main = load_script("bench_decode").main
+    args = ["--model", rnnt["bundle"], "--data", speech_corpus["root"], "--split", "train"]
+    assert main([str(a) for a in [*args, "--beams", "2", "--repeats", "1"]]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and one_line(err) == (
+        f"bench_decode: {rnnt['bundle']}: a transducer has no CTC logits to decode "
+        "(scripts/bench_transducer.py times its search)"
+    )
 
 
 def test_a_transducer_trains_on_more_labels_than_frames(tmp_path):
