@@ -172,6 +172,11 @@ class ModelConfig:
                 f"ModelConfig: direction='forward' needs kind='ctc' (kind={self.kind!r} has a "
                 "bidirectional encoder)"
             )
+        if self.embed_dim and self.kind != "transducer":
+            raise ValueError(
+                f"ModelConfig: embed_dim={self.embed_dim} is the label embedding of a "
+                "transducer's prediction network: it needs kind='transducer'"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -297,6 +302,11 @@ class Recipe:
             raise ValueError(
                 '[model] conv reads image columns: it needs [features] kind = "ink" and '
                 'feature_set = "image"'
+            )
+        if self.training.prediction_pretrain_epochs and self.model.kind != "transducer":
+            raise ValueError(
+                "[training] prediction_pretrain_epochs pretrains a transducer's prediction "
+                'network: it needs [model] kind = "transducer"'
             )
         if self.model.kind == "transducer" and self.decoding.lm:
             raise ValueError(

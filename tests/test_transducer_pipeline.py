@@ -334,6 +334,24 @@ def test_a_transducer_recipe_refuses_decoding_settings_it_cannot_use(override, m
     assert load_recipe(None, [override]).model.kind == "ctc"  # a CTC model uses them
 
 
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model.embed_dim=8", "embed_dim=8 is the label embedding of a transducer's prediction"),
+        ("training.prediction_pretrain_epochs=10", "prediction_pretrain_epochs pretrains a"),
+    ],
+)
+def test_transducer_settings_in_a_ctc_recipe_are_refused(override, message):
+    """A CTC recipe trained as if they were not there: a forgotten kind = "transducer" went
+    unnoticed."""
+    from lstmrec.config import load_recipe
+    from lstmrec.features.errors import DataError
+
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_recipe(None, [override])
+    assert load_recipe(None, ['model.kind="transducer"', override]).model.kind == "transducer"
+
+
 def test_an_ink_recipe_trains_a_transducer_that_recognizes(capsys, ink_run, tmp_path):
     """``kind = "transducer"`` on a handwriting recipe: trained from scratch, then ``recognize``
     on both engines gives the same text, with one stroke span per character."""
