@@ -350,6 +350,21 @@ def test_an_insertion_bonus_given_for_a_greedy_decoding_is_refused(capsys):
     assert rc == rc0 == 0 and zero == greedy  # a bonus of 0 changes nothing: taken
 
 
+def test_an_lm_weight_without_a_language_model_is_refused(capsys):
+    """en-phones has no language model of its own: --lm-weight 2 without --lm (or with greedy
+    decoding) weighed nothing and was silently unused."""
+    rc, out, err = run(capsys, "transcribe", "en-phones", WAV, "--lm-weight", "2", "--beam", "4")
+    assert rc == 2 and out == ""
+    assert err == (
+        "lstmrec: --lm-weight weighs a language model, and this decoding has none: give --lm, "
+        "or drop --lm-weight\n"
+    )
+    rc, out, err = run(capsys, "transcribe", "en-phones", WAV, "--lm-weight", "2", "--beam", "0")
+    assert rc == 2 and out == "" and err.startswith("lstmrec: --lm-weight needs a beam search")
+    rc, _, _ = run(capsys, "transcribe", "en-phones", WAV, "--lm-weight", "0", "--beam", "4")
+    assert rc == 0  # a weight of 0 changes nothing: taken
+
+
 def test_a_negative_lm_weight_is_refused(capsys):
     """A negative weight rewards what the LM finds unlikely: no setting anyone means."""
     rc, out, err = run(capsys, "transcribe", "en-phones", WAV, "--lm-weight", "-1")

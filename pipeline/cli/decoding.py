@@ -82,8 +82,9 @@ def decoder_from_args(args, bundle):
         flag
         for flag, value in (
             ("--lm", args.lm),
+            ("--lm-weight", args.lm_weight),  # 0, as the bonus's, changes nothing
             ("--lexicon", args.lexicon),
-            ("--insertion-bonus", args.insertion_bonus),  # 0 changes nothing
+            ("--insertion-bonus", args.insertion_bonus),
         )
         if value
     ]
@@ -93,6 +94,11 @@ def decoder_from_args(args, bundle):
         raise DataError(
             f"{' and '.join(given)} {verb} a beam search, and {source} {options.beam} decodes "
             "greedily: give --beam 2 or more"
+        )
+    if args.lm_weight and not options.lm:  # nothing for the weight to weigh
+        raise DataError(
+            "--lm-weight weighs a language model, and this decoding has none: give --lm, or "
+            "drop --lm-weight"
         )
     return bundle_decoder(bundle, options)
 
