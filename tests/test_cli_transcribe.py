@@ -128,6 +128,14 @@ def test_transcribe_folder_without_audio(capsys, speech_model, tmp_path):
     assert str(tmp_path) in one_line(err)
 
 
+def test_transcribe_without_inputs_says_what_to_give(capsys):
+    rc, out, err = run(capsys, "transcribe", "--model", "en-phones")
+    assert rc == 2 and out == ""
+    assert one_line(err) == (
+        "lstmrec: no input: give audio files or folders, - (standard input) or --data"
+    )
+
+
 def test_transcribe_silence(capsys, speech_model, audio):
     rc, results, err = transcribe_json(capsys, speech_model["bundle"], audio["silence"])
     assert rc == 0 and err == "" and len(results) == 1

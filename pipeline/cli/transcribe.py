@@ -76,8 +76,10 @@ def _decode_files(args, kind: str, expand, results, show) -> int:
         args.utterances = {key: u for key, u in utts.items() if key != u.path}
     if files.count(STDIN) > 1:
         raise DataError("standard input can be read once only", STDIN)
+    if not files and not args.inputs and not getattr(args, "data", None):
+        raise DataError(f"no input: give {kind} files or folders, - (standard input) or --data")
     if not files:
-        raise DataError(f"no {kind} files found", " ".join(args.inputs) or str(args.data))
+        raise DataError(f"no {kind} files found", " ".join(args.inputs) or args.data)
     for folder in (given for given, fs in found if not fs):  # among inputs that have some
         failures(DataError(f"no {kind} files found", folder))
     decoder = decoder_from_args(args, bundle)
