@@ -22,6 +22,7 @@ from helpers import TEST_FILE, one_line, run, run_subprocess
 
 from lstmrec.phones import PHONES39
 from lstmrec.scoring.ids import file_ids
+from lstmrec.shipped import resolve_model
 
 
 @pytest.fixture(scope="session")
@@ -134,6 +135,19 @@ def test_transcribe_without_inputs_says_what_to_give(capsys):
     assert one_line(err) == (
         "lstmrec: no input: give audio files or folders, - (standard input) or --data"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "model", "reason"),
+    [
+        ("transcribe", "en-ink", "not a speech model"),
+        ("recognize", "en-phones", "not a handwriting model"),
+    ],
+)
+def test_a_model_of_the_other_kind_is_named(capsys, tmp_path, command, model, reason):
+    rc, out, err = run(capsys, command, "--model", model, tmp_path / "input")
+    assert rc == 2 and out == ""
+    assert one_line(err).startswith(f"lstmrec: {resolve_model(model)}: {reason}")
 
 
 def test_transcribe_silence(capsys, speech_model, audio):

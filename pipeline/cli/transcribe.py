@@ -19,11 +19,12 @@ from lstmrec.features.errors import DataError
 from lstmrec.features.inkfiles import INK_EXTENSIONS
 from lstmrec.featurize import signal_samples
 from lstmrec.inference.decoder import posteriors
-from lstmrec.inference.recognize import expand_ink_inputs, recognize_files
+from lstmrec.inference.recognize import expand_ink_inputs, recognize_files, require_ink_model
 from lstmrec.inference.transcribe import (
     AUDIO_EXTENSIONS,
     expand_inputs,
     read_stdin_audio,
+    require_speech_model,
     speech_unit,
     transcribe_detailed,
     transcribe_files,
@@ -39,11 +40,15 @@ def cmd_transcribe(args) -> int:
     _check_rate(args)
     if args.stream:
         return cmd_stream(args)
-    return _decode_files(args, "audio", expand_inputs, _transcripts, _print_transcript)
+    return _decode_files(
+        args, "audio", require_speech_model, expand_inputs, _transcripts, _print_transcript
+    )
 
 
 def cmd_recognize(args) -> int:
-    return _decode_files(args, "ink", expand_ink_inputs, _recognitions, _print_recognition)
+    return _decode_files(
+        args, "ink", require_ink_model, expand_ink_inputs, _recognitions, _print_recognition
+    )
 
 
 def _check_rate(args) -> None:
@@ -57,14 +62,16 @@ def _check_rate(args) -> None:
         raise DataError("--rate is for raw PCM on standard input (-), not a file")
 
 
-def _decode_files(args, kind: str, expand, results, show) -> int:
-    """What transcribe and recognize share: load the bundle, find the input files (``expand``;
-    none is an error that names the ``kind`` of file, and so is a folder of none among other
-    inputs, which is skipped), make the decoder, then print each of
+def _decode_files(args, kind: str, require, expand, results, show) -> int:
+    """What transcribe and recognize share: load the bundle, check it is a model of the
+    ``kind`` of input (``require``: a wrong one is named in one line), find the input files
+    (``expand``; none is an error that names the ``kind`` of file, and so is a folder of none
+    among other inputs, which is skipped), make the decoder, then print each of
     ``results(args, bundle, files, decoder, failures)`` with ``show(result, args)``. With
     ``--data`` the utterances of ``--split`` are decoded too, named by their ids (``args.ids``).
     A single input file (no ``--data``) is no batch: its failure is the one line."""
     bundle = load_bundle(args.model, engine=args.engine)
+    require(bundle, args.model)
     found = [(given, expand([given])) for given in args.inputs]  # a file finds itself
     files, args.ids, args.utterances = [f for _, fs in found for f in fs], None, {}
     batch = len(files) > 1 or len(found) > 1 or bool(getattr(args, "data", None))

@@ -85,6 +85,14 @@ def expand_ink_inputs(paths: Iterable[str | os.PathLike]) -> list[str]:
     return expand_inputs(paths, extensions=INK_EXTENSIONS)
 
 
+def require_ink_model(bundle: Bundle, source: str | None = None) -> None:
+    """Raise :class:`DataError` (naming ``source``) unless ``bundle`` is a handwriting model."""
+    if modality(bundle.features) != "ink":
+        raise DataError(
+            "not a handwriting model (its features are not ink); use transcribe", source
+        )
+
+
 def recognize_files(
     bundle: Bundle,
     files: Sequence[str],
@@ -99,8 +107,7 @@ def recognize_files(
     skipped; so does each unusable sample of a file whose other samples are decoded (its
     error names the sample: ``sample <id>: <reason>``).
     """
-    if modality(bundle.features) != "ink":
-        raise DataError("not a handwriting model (its features are not ink); use transcribe")
+    require_ink_model(bundle)
     ids = file_ids(files)
 
     def featurize(path: str) -> list[tuple[tuple, np.ndarray]]:
@@ -217,8 +224,7 @@ def recognize_strokes(
     """The :class:`Recognition` of strokes in memory: ``(N_i, 3)`` float ``[x, y, t]`` arrays
     (t NaN when unknown). ``name`` is the result's ``file`` (its id: ``safe_id(name)``);
     unusable ink raises :class:`DataError` naming it."""
-    if modality(bundle.features) != "ink":
-        raise DataError("not a handwriting model (its features are not ink); use transcribe", name)
+    require_ink_model(bundle, name)
     lines = line_features(strokes, bundle, name)
     decoder = decoder or recipe_decoder(bundle)
     normalized = [apply_cmvn(feats, bundle.mean, bundle.std) for feats, _, _ in lines]
