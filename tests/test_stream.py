@@ -385,13 +385,14 @@ def test_the_docs_name_every_flag_stream_refuses():
 
     docs = " ".join((REPO / "docs" / "streaming.md").read_text().split())
     given = {"beam": 8, "nbest": 2, "lm": "x.arpa", "lexicon": "x.txt", "plot": "x.png",
-             "data": "x", "runner": "direct", "output": "x.jsonl", "engine": "keras"}  # fmt: skip
+             "data": "x", "runner": "direct", "output": "x.jsonl", "engine": "keras",
+             "lm_weight": 1.0, "insertion_bonus": 1.0}  # fmt: skip
     for name, value in given.items():
         args = build_parser().parse_args(["transcribe", "--stream", "x.wav"])
         setattr(args, name, value)
         with pytest.raises(DataError) as caught:
             _check_args(args)
-        assert f"`--{name}" in docs, caught.value.reason
+        assert f"`--{name.replace('_', '-')}" in docs, caught.value.reason
 
 
 def test_python_streaming_takes_samples_as_transcribe_does(forward_model):

@@ -68,6 +68,8 @@ def _check_args(args) -> str:
         "--beam > 1 (streaming decodes greedily)": beam_flags,
         "--nbest > 1": args.nbest is not None and args.nbest > 1,
         "--lm": args.lm,
+        "--lm-weight": bool(args.lm_weight),  # 0, as the bonus's, changes nothing
+        "--insertion-bonus": bool(args.insertion_bonus),
         "--lexicon": args.lexicon,
         "--plot": args.plot,
         "--data": args.data,
