@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -114,6 +115,10 @@ def signal_samples(
     x = mono_samples(signal, source)
     if len(x) == 0:  # as load_audio says it of a file
         raise DataError("empty audio (0 samples)", source)
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
+        raise DataError(f"sample rate {sample_rate!r} is not a number of Hz", source)
+    if not float(sample_rate).is_integer():  # resampling takes whole Hz: never truncate
+        raise DataError(f"sample rate {sample_rate} is not a whole number of Hz", source)
     if sample_rate <= 0:
         raise DataError(f"sample rate {sample_rate} is not positive", source)
     return resample(x, orig_sr=int(sample_rate), target_sr=config.sample_rate)

@@ -172,6 +172,11 @@ def test_evaluate_gives_the_command_lines_report(speech, capsys):
     "call, reason",
     [
         (lambda s, i: s.transcribe(np.zeros(16000)), "an array needs its sample_rate"),
+        (lambda s, i: s.transcribe(np.zeros(16000), 16000.5), "16000.5 is not a whole number"),
+        (lambda s, i: s.transcribe(np.zeros(16000), 0.5), "0.5 is not a whole number of Hz"),
+        (lambda s, i: s.transcribe(np.zeros(16000), np.nan), "nan is not a whole number"),
+        (lambda s, i: s.transcribe(np.zeros(16000), True), "sample rate True is not a number"),
+        (lambda s, i: s.transcribe(np.zeros(16000), "16000"), "rate '16000' is not a number"),
         (lambda s, i: s.transcribe(np.zeros((2, 2, 2)), 16000), "not \\(N,\\) or \\(N, channels"),
         (lambda s, i: s.transcribe(np.full(16000, np.nan), 16000), "NaN or infinite"),
         (lambda s, i: s.transcribe(np.zeros(10), 16000), "too short for one"),
