@@ -113,6 +113,20 @@ def test_the_card_figure_is_reproduced_from_any_folder(capsys, monkeypatch, tmp_
 
 
 @pytest.mark.shared_data("speechocean762")
+def test_an_lm_for_the_model_finds_its_lexicon_as_evaluate_does(capsys, monkeypatch, tmp_path):
+    """`lstmrec lm --model en-phones --data <speechocean762>` run outside the repository: the
+    lexicon its recipe names relative to the repository is found inside the copy of the corpus,
+    and the utterances' words become the model's phones."""
+    copy = copy_speechocean762(tmp_path / "corpora", lexicon=True)
+    monkeypatch.chdir(tmp_path)
+    arpa = tmp_path / "phones.arpa"
+    args = ("lm", "--model", "en-phones", "--data", copy / "train", "--out", arpa)
+    rc, out, err = run(capsys, *args)
+    assert rc == 0, err
+    assert "2020 sentences, 42 tokens" in out and arpa.is_file()
+
+
+@pytest.mark.shared_data("speechocean762")
 def test_another_corpus_in_its_place(capsys, monkeypatch, tmp_path):
     """A corpus of the same name that differs from the training set (here in one transcript)
     does not take the model's speaker lists: its empty default split names them; with a list

@@ -12,6 +12,7 @@ from lstmrec.cli.common import Failures, bundle_held_out, lexicon_arg, split_fro
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
 from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
+from lstmrec.inference.evaluate import recipe_lexicon
 from lstmrec.inference.lm_files import (
     MAX_NGRAM_ORDER,
     corpus_sentences,
@@ -123,7 +124,8 @@ def cmd_lm(args) -> int:
         if args.model:  # the model's held-out speakers stay out of its language model
             bundle = load_bundle(args.model, engine="numpy")
             lists_from = bundle_held_out(args, bundle)
-            targets = Targets.of_bundle(bundle, lexicon=args.pron_lexicon)
+            lexicon = args.pron_lexicon or recipe_lexicon(bundle, args.data)  # as evaluate
+            targets = Targets.of_bundle(bundle, lexicon=lexicon)
             if (args.unit == "phones") != (targets.unit == "phones"):  # an LM it cannot use
                 writes = "phones" if targets.unit == "phones" else "characters"
                 use = "--unit phones" if writes == "phones" else "--unit chars or words"
