@@ -424,6 +424,27 @@ def test_an_id_given_twice_in_a_manifest_is_an_error(tmp_path, capsys):
     assert f"{manifest}: line 3: id" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("flags", "reason"),
+    [
+        (["--unit", "words", "--fold", "39"], "--fold: for --unit phones, not --unit words"),
+        (["--unit", "words", "--silence", "keep"], "--silence keep: for --unit phones, not"),
+        (["--text-normalization", "none"], "--text-normalization: for --unit words, not"),
+    ],
+)
+def test_refs_refuses_the_flags_of_the_other_unit(tmp_path, capsys, flags, reason):
+    """Folding and silences are of phones, normalisation of words: with the other unit such a
+    flag would be left unused without a word."""
+    from lstmrec.cli.main import main
+
+    demo = Path(__file__).resolve().parents[1] / "data" / "timit-demo"
+    out = tmp_path / "ref.txt"
+    args = ["refs", "--data", demo, "--test-speakers", demo / "test_spk.list", "--text-out", out]
+    assert main([str(a) for a in [*args, *flags]]) == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert err.startswith(f"lstmrec: {reason}") and len(err.splitlines()) == 1
+
+
 def test_prepare_from_a_manifest_named_relatively_writes_paths_that_resolve(
     tmp_path, monkeypatch, capsys
 ):

@@ -28,6 +28,20 @@ def _symbols(utt, unit: str, fold_to: int | None, silence: str, norm: str) -> li
     return phones if silence == "keep" else drop_silence(phones)
 
 
+def _check_unit_flags(args) -> None:
+    """Refuse (:class:`DataError`, before any input is read) the flags of the other ``--unit``,
+    which would go unused: ``--fold`` and ``--silence keep`` shape phones, and
+    ``--text-normalization`` words."""
+    if args.unit == "words":
+        given = [("--fold", args.fold is not None), ("--silence keep", args.silence == "keep")]
+    else:
+        given = [("--text-normalization", args.text_normalization != "auto")]
+    unused = [flag for flag, on in given if on]
+    if unused:
+        other = "phones" if args.unit == "words" else "words"
+        raise DataError(f"{' and '.join(unused)}: for --unit {other}, not --unit {args.unit}")
+
+
 def cmd_refs(args) -> int:
     # The outputs were checked before (lstmrec.cli.common.check_outputs): none is an input or
     # another output, and none exists unless --force is given.
@@ -35,6 +49,7 @@ def cmd_refs(args) -> int:
             ("--utt2spk-out", args.utt2spk_out)) if p]  # fmt: skip
     if not outs:
         raise DataError("give --stm-out, --text-out and/or --utt2spk-out", "command line")
+    _check_unit_flags(args)
     failures = Failures(args.strict)
     utts = split_from_args(args, args.split, on_error=failures)
     refs, durations, speakers = {}, {}, {}
