@@ -152,6 +152,34 @@ def test_lm_command_errors_are_one_line(capsys, tmp_path):
     assert rc == 2 and "none.txt" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("flags", "reason"),
+    [
+        (["--text", "t.txt", "--unit", "chars", "--model", "en-ink"], "--model: for --data, not"),
+        (["--text", "t.txt", "--unit", "words", "--keep-sa"], "--keep-sa: for --data, not --text"),
+        (
+            ["--data", DEMO, "--unit", "chars", "--phone-set", "39"],
+            "--phone-set: for --unit phones",
+        ),
+        (
+            ["--data", DEMO, "--text-normalization", "none"],
+            "--text-normalization: for --unit chars",
+        ),
+        (
+            ["--data", DEMO, "--model", "en-phones", "--pron-lexicon-style", "timit"],
+            "--pron-lexicon-style: with --model",
+        ),
+    ],
+)
+def test_lm_flags_that_would_go_unused_are_refused(capsys, tmp_path, flags, reason):
+    """Flags of a corpus with --text, of phones with characters or words, of words with phones,
+    and a lexicon style the model's replaces are refused before anything is read."""
+    out = tmp_path / "x.arpa"
+    rc, stdout, err = run(capsys, "lm", *flags, "--out", out)
+    assert rc == 2 and stdout == "" and not out.exists()
+    assert err.startswith(f"lstmrec: {reason}") and len(err.splitlines()) == 1
+
+
 def _transcribe(capsys, bundle, *extra):
     rc, out, err = run(capsys, "transcribe", bundle, WAV, *extra)
     assert rc == 0, err

@@ -109,6 +109,7 @@ def cmd_lm(args) -> int:
         raise DataError(f"--order {args.order} must be in 1..{MAX_NGRAM_ORDER}")
     if (args.data is None) == (args.text is None):
         raise DataError("give either --data (a corpus or manifest) or --text (a text file)")
+    _refuse_unused_lm_flags(args)
     if args.text is not None:
         if args.unit == "phones":
             raise DataError("--text gives characters or words: use --unit chars or words")
@@ -159,6 +160,39 @@ def cmd_lm(args) -> int:
     sizes = ", ".join(f"{len(t)} {n}-grams" for n, t in enumerate(model.probs, start=1))
     print(f"{len(sentences)} sentences, {len(model.vocab)} tokens: {sizes} -> {args.out}")
     return failures.finish() if args.text is None else 0
+
+
+def _refuse_unused_lm_flags(args) -> None:
+    """Refuse (:class:`DataError`, before any input is read) the flags of ``lm`` that its
+    source and unit would leave unused: those of a corpus with ``--text``, those of phones
+    with ``--unit chars`` or ``words``, the text normalisation with ``--unit phones``, and a
+    lexicon style that ``--model``'s own replaces."""
+    phones = {
+        "--phone-set": args.phone_set is not None,
+        "--pron-lexicon": bool(args.pron_lexicon),
+        "--pron-lexicon-style": args.pron_lexicon_style != "plain",
+    }
+    words = {"--text-normalization": args.text_normalization != "auto"}
+    corpus = {
+        "--model": args.model is not None,
+        "--split": args.split != "train",
+        "--keep-sa": args.keep_sa,
+        "--dev-speakers": args.dev_speakers is not None,
+        "--test-speakers": args.test_speakers is not None,
+        **words,
+    }
+    unused = {
+        "for --data, not --text": corpus if args.text is not None else {},
+        f"for --unit phones, not --unit {args.unit}": phones if args.unit != "phones" else {},
+        "for --unit chars or words, not --unit phones": words if args.unit == "phones" else {},
+        "with --model, the model's lexicon style is used": {
+            "--pron-lexicon-style": args.model is not None and phones["--pron-lexicon-style"]
+        },
+    }
+    for why, flags in unused.items():
+        given = [flag for flag, on in flags.items() if on]
+        if given:
+            raise DataError(f"{' and '.join(given)}: {why}")
 
 
 def _normalization(args, targets: Targets | None, utts) -> str:
