@@ -150,6 +150,24 @@ def test_a_model_of_the_other_kind_is_named(capsys, tmp_path, command, model, re
     assert one_line(err).startswith(f"lstmrec: {resolve_model(model)}: {reason}")
 
 
+@pytest.mark.parametrize(
+    ("flags", "reason"),
+    [
+        (["--split", "dev"], "--split is for --data, which is not given"),
+        (
+            ["--keep-sa", "--test-speakers", "t.list"],
+            "--keep-sa and --test-speakers are for --data",
+        ),
+        (["--chunk-ms", "20"], "--chunk-ms is for --stream and a file, which is not given"),
+        (["--stream", "--no-realtime", "-"], "--no-realtime is for --stream and a file"),
+    ],
+)
+def test_flags_whose_condition_is_not_met_are_refused(capsys, flags, reason):
+    """Flags for --data, or for --stream of a file, would go unused without them."""
+    rc, out, err = run(capsys, "transcribe", "--model", "en-phones", *flags)
+    assert rc == 2 and out == "" and one_line(err).startswith(f"lstmrec: {reason}")
+
+
 def test_transcribe_silence(capsys, speech_model, audio):
     rc, results, err = transcribe_json(capsys, speech_model["bundle"], audio["silence"])
     assert rc == 0 and err == "" and len(results) == 1

@@ -35,9 +35,12 @@ from lstmrec.scoring.ids import STDIN, file_ids
 from lstmrec.scoring.plots import picture_paths, plot_transcription, require_matplotlib
 from lstmrec.shipped import DEFAULT_INK, DEFAULT_SPEECH
 
+SPLIT_DEFAULT = "core-test"  # the split of transcribe --data
+
 
 def cmd_transcribe(args) -> int:
     _check_rate(args)
+    _refuse_unused_flags(args)
     if args.stream:
         return cmd_stream(args)
     return _decode_files(
@@ -60,6 +63,31 @@ def _check_rate(args) -> None:
         raise DataError(f"--rate {args.rate} must be a positive number of Hz")
     if STDIN not in args.inputs:
         raise DataError("--rate is for raw PCM on standard input (-), not a file")
+
+
+def _refuse_unused_flags(args) -> None:
+    """Refuse (:class:`DataError` naming no input: the flags are at fault) the flags of
+    transcribe whose condition is not met, so that none goes unused: the corpus flags without
+    ``--data``, ``--chunk-ms`` and ``--no-realtime`` without ``--stream`` of a file."""
+    no_data = not args.data
+    streamed_file = args.stream and STDIN not in args.inputs
+    needs = {
+        "--data": {
+            "--split": no_data and args.split != SPLIT_DEFAULT,
+            "--keep-sa": no_data and args.keep_sa,
+            "--dev-speakers": no_data and args.dev_speakers is not None,
+            "--test-speakers": no_data and args.test_speakers is not None,
+        },
+        "--stream and a file": {
+            "--chunk-ms": not streamed_file and args.chunk_ms != CHUNK_MS,
+            "--no-realtime": not streamed_file and args.no_realtime,
+        },
+    }
+    for need, flags in needs.items():
+        given = [flag for flag, on in flags.items() if on]
+        if given:
+            verb = "is" if len(given) == 1 else "are"
+            raise DataError(f"{' and '.join(given)} {verb} for {need}, which is not given")
 
 
 def _decode_files(args, kind: str, require, expand, results, show) -> int:
@@ -235,7 +263,9 @@ def add_transcribe_parser(sub) -> None:
     p.add_argument(
         "--data", help="also transcribe a corpus split, named by utterance id (see --split)"
     )
-    p.add_argument("--split", default="core-test", choices=SPLITS, help="with --data (core-test)")
+    p.add_argument(
+        "--split", default=SPLIT_DEFAULT, choices=SPLITS, help=f"with --data ({SPLIT_DEFAULT})"
+    )
     p.add_argument("--keep-sa", action="store_true", help="with --data: keep TIMIT's SA sentences")
     p.add_argument("--dev-speakers", help="with --data: speaker-list file of the dev split")
     p.add_argument("--test-speakers", help="with --data: speaker-list file of the test splits")
