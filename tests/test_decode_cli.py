@@ -393,6 +393,16 @@ def test_an_lm_weight_without_a_language_model_is_refused(capsys):
     assert rc == 0  # a weight of 0 changes nothing: taken
 
 
+def test_nbest_needs_json_output(capsys):
+    """Text and CTM show the best hypothesis only: an N-best list would go unused."""
+    for fmt in ("text", "ctm"):
+        rc, out, err = run(capsys, "transcribe", "en-phones", WAV, "--nbest", "3", "--format", fmt)
+        assert (rc, out) == (2, "")
+        assert err == "lstmrec: --nbest 3 lists hypotheses in JSON output: add --format json\n"
+    rc, out, _ = run(capsys, "transcribe", "en-phones", WAV, "--nbest", "1")
+    assert rc == 0 and out.startswith("SX312.WAV sil")
+
+
 def test_a_negative_lm_weight_is_refused(capsys):
     """A negative weight rewards what the LM finds unlikely: no setting anyone means."""
     rc, out, err = run(capsys, "transcribe", "en-phones", WAV, "--lm-weight", "-1")

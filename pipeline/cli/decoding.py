@@ -59,6 +59,9 @@ def decoder_from_args(args, bundle):
     nbest = getattr(args, "nbest", None)  # None: the command has no --nbest
     if nbest is not None and nbest < 1:
         raise DataError(f"--nbest {nbest} must be at least 1")
+    json_out = args.format == "json" or getattr(args, "runner", None)  # --runner writes JSON
+    if nbest is not None and nbest > 1 and not json_out:  # text and CTM show one
+        raise DataError(f"--nbest {nbest} lists hypotheses in JSON output: add --format json")
     for flag, value in (
         ("--lm-weight", args.lm_weight),
         ("--insertion-bonus", args.insertion_bonus),
