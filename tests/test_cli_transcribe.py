@@ -244,6 +244,24 @@ def stdin_bytes(monkeypatch, data: bytes) -> None:
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
 
 
+def test_recognize_reads_standard_input_as_the_file_reader_does(capsys, monkeypatch, tmp_path):
+    """JSON ink on standard input is read as a .json file of the same bytes: a byte-order mark
+    left out, bytes that are not UTF-8 refused in one line (not a traceback)."""
+    from lstmrec.features.inkwriters import InkSample, write_ink_json
+
+    line = tmp_path / "line.json"
+    strokes = (np.array([[0, 0, 0], [10, 20, 0.05], [20, 0, 0.1]], float),)
+    write_ink_json(line, [InkSample("a", strokes)])
+    rc, want, err = run(capsys, "recognize", line)  # the shipped handwriting model
+    assert rc == 0, err
+    stdin_bytes(monkeypatch, b"\xef\xbb\xbf" + line.read_bytes())
+    rc, out, err = run(capsys, "recognize", "-")
+    assert (rc, err) == (0, "") and out.split()[1:] == want.split()[1:]
+    stdin_bytes(monkeypatch, b"PK\x03\x04\xff\xfe not text")
+    rc, out, err = run(capsys, "recognize", "-")
+    assert (rc, out) == (2, "") and one_line(err) == "lstmrec: -: not UTF-8 text (byte 4)"
+
+
 def test_standard_input_errors_name_it(capsys, speech_model, audio, monkeypatch):
     for key, line in (
         ("text", "-: not an audio file (Format not recognised.); give --rate for raw 16-bit PCM"),

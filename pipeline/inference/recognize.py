@@ -187,18 +187,21 @@ def joined_lines(lines: list[Recognition]) -> Recognition:
 
 
 def read_stdin_ink(stream=None, *, on_error: OnError | None = None) -> list:
-    """The ink samples of JSON or NDJSON on standard input (or ``stream``, a text file): what
+    """The ink samples of JSON or NDJSON on standard input (or ``stream``, a file): what
     :func:`lstmrec.features.inkfiles.read_ink_file` reads from a ``.json`` or ``.ndjson`` file
-    (with ``on_error``, its unusable samples go there), NDJSON being text that is not one JSON
+    of the same bytes (a byte-order mark left out, bytes that are not UTF-8 refused as there;
+    with ``on_error``, its unusable samples go there), NDJSON being text that is not one JSON
     document and whose first line is one. Raises :class:`DataError` naming ``-``."""
-    text = (stream or sys.stdin).read().removeprefix("\ufeff")  # a byte-order mark is no JSON
+    data = (stream or sys.stdin.buffer).read()
+    data = data.encode("utf-8") if isinstance(data, str) else data  # a text stream's
+    text = data.decode("utf-8-sig", errors="replace")  # to tell the format; the reader decodes
     # One JSON document, else NDJSON if its first line is JSON: a document with a mistake (one
     # object over many lines) is one error, not one for each of its lines.
     first = next((line for line in text.split("\n") if line.strip()), "")
     suffix = ".json" if _is_json(text) or not _is_json(first) else ".ndjson"
     with tempfile.TemporaryDirectory(prefix="lstmrec-stdin-") as tmp:
         path = Path(tmp) / f"stdin{suffix}"
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(data)
         renamed = None if on_error is None else lambda e: on_error(DataError(e.reason, STDIN))
         try:
             return read_ink_file(path, on_error=renamed)
