@@ -252,6 +252,18 @@ def test_beam_transcription_names_files_as_plain_transcription(beam, utts, tmp_p
     assert len({r["id"] for r in records}) == 24
 
 
+def test_beam_transcription_warns_of_a_low_sample_rate(beam, utts, tmp_path, capsys):
+    """A file below the model's sample rate gets the warning plain transcription gives."""
+    import soundfile as sf
+
+    pcm, rate = sf.read(utts[0].path, dtype="int16")
+    low = tmp_path / "8k.wav"
+    sf.write(low, pcm[::2], rate // 2)
+    argv = ["transcribe", str(tiny_bundle(tmp_path / "model")), str(low)]
+    assert main([*argv, "--runner", "DirectRunner", "--output", str(tmp_path / "o.jsonl")]) == 0
+    assert "8k.wav: sample rate 8000 Hz is below the model's 16000 Hz" in capsys.readouterr().err
+
+
 def test_beam_transcription_decodes_as_the_decoding_flags_say(beam, utts, tmp_path, capsys):
     """``--beam``, ``--insertion-bonus`` (and the other decoding flags) are honoured by the
     workers: the phones are those plain transcription prints with the same flags."""

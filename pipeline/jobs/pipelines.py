@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -200,11 +201,19 @@ class _Transcribe:
                 fold_to=self.fold_to,
                 decoder=self.decoder,
                 on_error=errors.append,
+                warn=_warn,
                 ids=self.ids,
                 utterances=self.utterances,
             )
         ]
         return lines + [json.dumps({"file": e.path, "error": e.reason}) for e in errors]
+
+
+def _warn(message: str) -> None:
+    """A worker's warning of one file (a sample rate below the model's), on its standard error
+    as plain transcription prints it: this terminal's on the DirectRunner, the worker's log on
+    a remote runner."""
+    print(f"lstmrec: warning: {message}", file=sys.stderr)
 
 
 def beam_transcribe(
