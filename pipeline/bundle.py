@@ -22,6 +22,7 @@ import dataclasses
 import io
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,8 @@ def _load_model(path: Path, engine: str):
     import lstmrec.models.layers  # noqa: F401  (registers the custom layer for deserialisation)
     from lstmrec.models.transducer import decoding_network, is_transducer
 
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found" of a damaged archive
+        raise zipfile.BadZipFile("File is not a zip file")
     model = keras.saving.load_model(path, compile=False)
     if not is_transducer(model):
         return model

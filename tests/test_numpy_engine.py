@@ -149,6 +149,10 @@ def test_damaged_weights_are_a_data_error(bundle_dir, tmp_path):
     (broken / "model.keras").write_bytes(b"PK\x03\x04 not a zip")
     with pytest.raises(DataError, match="cannot load model"):
         load_bundle(broken, engine="numpy")
+    # The Keras engine names the damage as the NumPy engine does (Keras: "File not found").
+    for engine in ("numpy", "keras"):
+        with pytest.raises(DataError, match=r"\(BadZipFile: File is not a zip file\)$"):
+            load_bundle(broken, engine=engine)
 
 
 def test_transcribe_never_imports_keras(bundle_dir):
