@@ -322,6 +322,14 @@ def test_sclite_files_are_not_read_as_kaldi_text(capsys, tmp_path):
         rc, out, err = run(capsys, command, *args)
         assert rc == 2 and out == ""
         assert f"a NIST {kind} file, not Kaldi text" in one_line(err)
+    jsonl = tmp_path / "hyp.jsonl"  # transcribe --format json
+    jsonl.write_text("".join(json.dumps({"id": u, "phones": p}) + "\n" for u, p in HYPS.items()))
+    rc, out, err = run(capsys, "score", ref, jsonl)
+    assert (rc, out) == (2, "")
+    assert one_line(err) == (
+        f"lstmrec: {jsonl}: JSON Lines, not Kaldi text (<utt-id> sym sym ...); lstmrec "
+        "transcribe and recognize write Kaldi text unless --format json"
+    )
     digits = write_text(tmp_path / "digits.txt", {"u1": ["1", "2", "3", "4"]})
     rc, out, _ = run(capsys, "score", digits, digits)
     assert rc == 0 and out.startswith("Error rate 0.00 %")

@@ -8,6 +8,7 @@ usually folded to the 39-phone set first (``score(..., fold_to=39)``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -247,6 +248,19 @@ def sclite_kind(lines: Sequence[str]) -> str | None:
     return None
 
 
+def json_lines(lines: Sequence[str]) -> bool:
+    """Whether every line (blank lines aside) is a JSON object, as ``transcribe --format json``
+    and ``recognize --format json`` write them (decided at the first line that is not)."""
+    rows = [line for line in lines if line.strip()]
+    for line in rows:
+        try:
+            if not isinstance(json.loads(line), dict):
+                return False
+        except ValueError:
+            return False
+    return bool(rows)
+
+
 def read_kaldi_text(path: str | os.PathLike) -> dict[str, list[str]]:
     """Read a Kaldi ``text`` file: ``<utt-id> p1 p2 ...`` per line.
 
@@ -267,6 +281,12 @@ def read_kaldi_text(path: str | os.PathLike) -> dict[str, list[str]]:
 def parse_kaldi_text(lines: Sequence[str], source: str | os.PathLike) -> dict[str, list[str]]:
     """The lines of a Kaldi ``text`` file (as :func:`read_kaldi_text` reads them), by id;
     errors name ``source``."""
+    if json_lines(lines):
+        raise DataError(
+            "JSON Lines, not Kaldi text (<utt-id> sym sym ...); lstmrec transcribe and "
+            "recognize write Kaldi text unless --format json",
+            source,
+        )
     kind = sclite_kind(lines)
     if kind is not None:
         raise DataError(
