@@ -335,6 +335,16 @@ def test_sclite_files_are_not_read_as_kaldi_text(capsys, tmp_path):
     assert rc == 0 and out.startswith("Error rate 0.00 %")
 
 
+def test_compare_takes_no_utt2spk(capsys, tmp_path):
+    """compare shows no per-speaker rows: an utt2spk file would go unused."""
+    ref, hyp = write_text(tmp_path / "ref.txt", REFS), write_text(tmp_path / "hyp.txt", HYPS)
+    utt2spk = write_text(tmp_path / "utt2spk", {u: [s] for u, s in SPEAKERS.items()})
+    with pytest.raises(SystemExit) as stopped:
+        run(capsys, "compare", ref, hyp, hyp, "--utt2spk", utt2spk)
+    assert stopped.value.code == 2
+    assert "unrecognized arguments: --utt2spk" in capsys.readouterr().err
+
+
 def test_a_folder_given_as_a_transcript_or_utt2spk_is_named_as_such(capsys, tmp_path):
     ref = write_text(tmp_path / "ref.txt", REFS)
     folder = tmp_path / "hyps"

@@ -289,7 +289,7 @@ def add_report_parsers(sub) -> None:
     format_arg(p)
     fold_arg(p)
     silence_arg(p)
-    utt2spk_arg(p)
+    p.set_defaults(utt2spk=None)  # no per-speaker rows: compare takes no --utt2spk
     report_args(p, details=False)
     p.add_argument(
         "--alpha",
