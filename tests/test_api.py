@@ -7,6 +7,7 @@ what they recognize is poor, but it is deterministic, which is all these tests c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -106,7 +107,7 @@ def _lines(capsys, *args) -> list[str]:
 def test_recognize_all_gives_every_sample_of_a_file(ink, tmp_path):
     sample = read_ink_file(LINE)[0]
     many = tmp_path / "two.ndjson"
-    write_ink_json(many, [sample, sample])
+    write_ink_json(many, [sample, dataclasses.replace(sample, id=sample.id + "-again")])
     found = ink.recognize_all(many)
     assert len(found) == 2 and found[0].text == found[1].text == ink.recognize(LINE).text
     with pytest.raises(DataError, match="holds 2 samples; use recognize_all"):
