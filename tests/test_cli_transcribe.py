@@ -122,6 +122,15 @@ def test_transcribe_folder(capsys, speech_model, audio):
     assert [line.split()[0] for line in out.splitlines()] == ["b.wav", "sub/a.FLAC"]
 
 
+def test_transcribe_folder_finds_mp3_and_opus(capsys, speech_model, audio, tmp_path):
+    x, sr = sf.read(audio["riff"], dtype="float32")
+    sf.write(tmp_path / "clip.mp3", x, sr)  # Common Voice's clips
+    sf.write(tmp_path / "note.OPUS", x, sr, format="OGG", subtype="OPUS")
+    rc, out, err = run(capsys, "transcribe", speech_model["bundle"], tmp_path)
+    assert rc == 0 and err == ""
+    assert [line.split()[0] for line in out.splitlines()] == ["clip.mp3", "note.OPUS"]
+
+
 def test_transcribe_folder_without_audio(capsys, speech_model, tmp_path):
     (tmp_path / "readme.txt").write_text("nothing here\n")
     rc, out, err = run(capsys, "transcribe", speech_model["bundle"], tmp_path)

@@ -36,8 +36,9 @@ from lstmrec.scoring.ids import STDIN, file_ids, safe_id
 from lstmrec.scoring.refs import SILENCE, STM_CHANNEL
 from lstmrec.targets import SPACE, Targets, modality, symbols_text
 
-# Audio files found in folders: the corpus readers' extensions, and Sony Wave64.
-AUDIO_EXTENSIONS = (*CORPUS_AUDIO_EXTENSIONS, ".w64")
+# Audio files found in folders: the corpus readers' extensions, Sony Wave64, and the
+# compressed formats libsndfile also reads (MP3, as Common Voice's clips are; Ogg Opus).
+AUDIO_EXTENSIONS = (*CORPUS_AUDIO_EXTENSIONS, ".w64", ".mp3", ".opus")
 BATCH_FILES = 16  # files whose features are held in memory and decoded together
 PROGRESS_FILES = 20  # a progress bar over the files from this many on (on a terminal)
 
