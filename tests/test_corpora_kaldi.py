@@ -240,6 +240,18 @@ def test_each_bad_entry_is_one_report_and_the_rest_is_read(tmp_path, what):
     assert e.value.reason == reason
 
 
+def test_prepare_names_and_counts_a_bad_entry_once_over_all_splits(tmp_path, capsys):
+    data, _ = kaldi_dir(tmp_path)
+    (data / "wav.scp").write_text("rec1 audio/rec1.wav\nrec2 audio/gone.flac\n")
+    rc, out, err = run(capsys, "prepare", "--data", data, "--out", tmp_path / "m")
+    assert rc == 2 and "train: 2 utterances" in out  # the three splits each read the corpus
+    assert err.splitlines() == [
+        f"lstmrec: skipping {data / 'wav.scp'}: line 2: audio file 'audio/gone.flac' not found "
+        "in the data dir, its parent or its grandparent",
+        "lstmrec: 1 input failed (named above)",
+    ]
+
+
 def test_paths_resolve_against_the_data_dir_first(tmp_path):
     data, _ = kaldi_dir(tmp_path)
     (data / "audio").mkdir()

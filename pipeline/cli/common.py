@@ -28,7 +28,9 @@ class Failures:
     """Collects skipped inputs of a batch command; ``strict`` turns the first into an error.
 
     Each failure is one line on stderr as it happens (``skipping <file>: <reason>``), and
-    :meth:`finish` adds one line that counts them, without naming them again. ``batch=False``
+    :meth:`finish` adds one line that counts them, without naming them again. A failure met
+    again (a corpus read once per split finds its bad files each time) is neither named nor
+    counted twice. ``batch=False``
     (a command given one input) drops both the ``skipping`` and the count: its one line is
     ``<file>: <reason>``, as for any other bad input.
 
@@ -52,6 +54,7 @@ class Failures:
         self.batch = batch
         self.what = what  # what is counted at the end: "input", "model card"
         self.errors: list[DataError] = []
+        self.messages: set[str] = set()  # of the errors: one met again is not named again
         self.gaps: dict[str, CorpusGap] = {}  # by message: a corpus read twice lists each once
         self.gaps_file = gaps_file
         self.gaps_dir = gaps_dir
@@ -62,6 +65,9 @@ class Failures:
             return
         if self.strict:
             raise err
+        if str(err) in self.messages:
+            return
+        self.messages.add(str(err))
         self.errors.append(err)
         print(f"lstmrec: {'skipping ' if self.batch else ''}{err}", file=sys.stderr)
 
