@@ -129,6 +129,15 @@ def test_test_backends_has_help_and_says_an_unknown_backend_on_stderr(capsys):
     assert out == "" and one_line(err).startswith("test_backends: unknown backend(s) tensorflw;")
 
 
+def test_backends_md_names_the_test_files_test_backends_runs():
+    import re
+
+    page = (REPO / "docs" / "backends.md").read_text()
+    listed = page[: page.index("scripts/test_backends.py")]  # the list above the command
+    named = set(re.findall(r"`(tests/test_\w+\.py)`", listed))
+    assert named == set(load_script("test_backends").MODEL_TESTS)
+
+
 @pytest.mark.parametrize("name", ["transcribe_onnx", "transcribe_transducer_onnx"])
 def test_the_onnx_programs_say_their_usage(name):
     """The programs of docs/export.md, run without their two arguments (or with --help)."""
