@@ -319,6 +319,15 @@ def test_on_error_skips_and_reports_one_bad_utterance(tmp_path):
     assert len(load_corpus(tmp_path, on_error=errors.append)) == 14 and len(errors) == 1
 
 
+def test_audio_that_does_not_decode_is_named_once_with_the_reason(tmp_path):
+    make_fake_timit(tmp_path)
+    bad = tmp_path / "TIMIT/TRAIN/DR1/FAAA0/SI1.WAV"
+    bad.write_text("not audio\n")
+    errors: list[DataError] = []
+    assert len(find_timit(tmp_path, on_error=errors.append)) == 14
+    assert [str(e) for e in errors] == [f"{bad}: cannot read audio (Format not recognised.)"]
+
+
 def test_unknown_timit_label_is_an_error(tmp_path):
     make_fake_timit(tmp_path)
     write(tmp_path / "TIMIT/TRAIN/DR1/FAAA0/SI1.PHN", "0 400 sil\n400 1600 aa\n")

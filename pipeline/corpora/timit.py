@@ -14,8 +14,7 @@ import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
-import soundfile as sf
-
+from lstmrec.features.audio import audio_info
 from lstmrec.features.errors import DataError, OnError, report_or_raise
 from lstmrec.manifest import Utterance
 from lstmrec.phones import TIMIT61
@@ -169,14 +168,10 @@ def _make_utterance(
 ) -> Utterance:
     """Build one :class:`Utterance` from its audio and optional .PHN/.TXT files."""
     audio = files["audio"]
-    try:
-        info = sf.info(str(audio))
-    except RuntimeError as e:  # soundfile.LibsndfileError: unreadable or unknown format
-        raise DataError(f"cannot read audio ({e})", audio) from None
+    frames, rate, _ = audio_info(audio)  # DataError naming the file: unreadable, unknown format
     phones = phone_times = None
     if "phn" in files:
-        rate = info.samplerate
-        segments = read_phn(files["phn"], num_samples=info.frames, sample_rate=rate, labels=labels)
+        segments = read_phn(files["phn"], num_samples=frames, sample_rate=rate, labels=labels)
         phones = tuple(label for _, _, label in segments)
         phone_times = tuple((start / rate, end / rate) for start, end, _ in segments)
     return Utterance(
@@ -186,7 +181,7 @@ def _make_utterance(
         phones=phones,
         phone_times=phone_times,
         text=read_txt(files["txt"]) if "txt" in files else None,
-        duration=info.frames / info.samplerate,
+        duration=frames / rate,
     )
 
 
