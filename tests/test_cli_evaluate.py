@@ -101,6 +101,34 @@ def test_evaluate_json_counts_and_score_agree(capsys, speech_model, speech_corpu
     assert written == {u: fold(p, 39) for u, p in refs.items()}
 
 
+def test_ids_with_white_space_are_one_field_in_every_output(
+    capsys, speech_model, speech_corpus, tmp_path
+):
+    """A TIMIT-style corpus whose speaker folder has a space: evaluate --hyp-out and --ref-out,
+    refs and transcribe --data all name its utterance alice%20smith_si1392."""
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    (corpus / "alice smith").mkdir(parents=True)
+    for ext in ("WAV", "PHN"):
+        shutil.copy(speech_corpus["test_dir"] / f"SI1392.{ext}", corpus / "alice smith")
+    files = {name: tmp_path / f"{name}.txt" for name in ("hyp", "ref", "refs", "transcribed")}
+    all_split = ("--data", corpus, "--split", "all")
+    hyp_ref = ("--hyp-out", files["hyp"], "--ref-out", files["ref"])
+    rc, _, err = run(capsys, "evaluate", speech_model["bundle"], *all_split, *hyp_ref)
+    assert rc == 0 and err == ""
+    rc, _, err = run(capsys, "refs", *all_split, "--text-out", files["refs"])
+    assert rc == 0, err
+    rc, out, err = run(capsys, "transcribe", speech_model["bundle"], *all_split, "--format", "ctm")
+    assert rc == 0 and {line.split()[0] for line in out.splitlines()} == {"alice%20smith_si1392"}
+    rc, out, err = run(capsys, "transcribe", speech_model["bundle"], *all_split)
+    files["transcribed"].write_text(out)
+    for path in files.values():
+        assert path.read_text().split(" ", 1)[0] == "alice%20smith_si1392", path
+    rc, out, err = run(capsys, "score", files["ref"], files["hyp"])
+    assert rc == 0 and "over 1 utterances" in out
+
+
 def test_evaluate_skips_bad_utterances(capsys, speech_model, bad_speaker):
     rc, out, err = run(
         capsys,

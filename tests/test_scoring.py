@@ -220,8 +220,10 @@ def test_kaldi_text_round_trip(tmp_path):
     assert path.read_text(encoding="utf-8") == "a_1 k ae t\nb_2 sil aa\nc_3\n"
     assert read_kaldi_text(path) == data
     assert not list(path.parent.glob("*.tmp"))
+    write_kaldi_text({"a b": ["x"]}, path)  # an id as one field, as every output writes it
+    assert read_kaldi_text(path) == {"a%20b": ["x"]}
     with pytest.raises(ValueError, match="white space"):
-        write_kaldi_text({"a b": ["x"]}, tmp_path / "bad")
+        write_kaldi_text({"a": ["x y"]}, tmp_path / "bad")
 
 
 def test_read_kaldi_text_blank_lines_and_errors(tmp_path):

@@ -31,7 +31,7 @@ from lstmrec.inference.transcribe import (
     transcribe_signal_detailed,
     utterance_key,
 )
-from lstmrec.scoring.ids import STDIN, file_ids
+from lstmrec.scoring.ids import STDIN, file_ids, safe_id
 from lstmrec.scoring.plots import picture_paths, plot_transcription, require_matplotlib
 from lstmrec.shipped import DEFAULT_INK, DEFAULT_SPEECH
 
@@ -107,7 +107,7 @@ def _decode_files(args, kind: str, require, expand, results, show) -> int:
     if getattr(args, "data", None):
         utts = {utterance_key(u): u for u in split_from_args(args, args.split, on_error=failures)}
         files += list(utts)
-        args.ids = {**file_ids(files), **{key: u.id for key, u in utts.items()}}
+        args.ids = {**file_ids(files), **{key: safe_id(u.id) for key, u in utts.items()}}
         args.utterances = {key: u for key, u in utts.items() if key != u.path}
     if files.count(STDIN) > 1:
         raise DataError("standard input can be read once only", STDIN)

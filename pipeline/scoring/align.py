@@ -16,7 +16,7 @@ from pathlib import Path
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import write_text
 from lstmrec.phones import fold
-from lstmrec.scoring.ids import UNKNOWN_SPEAKER
+from lstmrec.scoring.ids import UNKNOWN_SPEAKER, safe_id
 
 CORRECT, SUBSTITUTION, DELETION, INSERTION = "C", "S", "D", "I"
 
@@ -313,14 +313,18 @@ def parse_kaldi_text(lines: Sequence[str], source: str | os.PathLike) -> dict[st
 def write_kaldi_text(mapping: Mapping[str, Sequence[str]], path: str | os.PathLike) -> None:
     """Write ``mapping`` as a Kaldi ``text`` file sorted by id, atomically (tmp + rename).
 
-    Raises ``ValueError`` for an empty id or an id or symbol containing white space, which
-    could not be read back.
+    Ids are written through :func:`lstmrec.scoring.ids.safe_id` (a corpus's ``alice smith_sa1``
+    as ``alice%20smith_sa1``), as every other output names an utterance. Raises ``ValueError``
+    for an empty id or an empty symbol or one containing white space, which could not be read
+    back.
     """
     lines = []
     for utt in sorted(mapping):
         symbols = list(mapping[utt])
-        for token in (utt, *symbols):
+        if not utt:
+            raise ValueError(f"utterance {utt!r}: the id is empty")
+        for token in symbols:
             if not token or any(c.isspace() for c in token):
                 raise ValueError(f"utterance {utt!r}: token {token!r} is empty or has white space")
-        lines.append(" ".join([utt, *symbols]) + "\n")
+        lines.append(" ".join([safe_id(utt), *symbols]) + "\n")
     write_text(path, "".join(lines))
