@@ -6,6 +6,7 @@ import hashlib
 import json
 import numbers
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -220,20 +221,25 @@ def compute_features(
 
     With ``cache_dir`` the result is stored once per (settings, audio files) and read back on
     later calls (from ``<key>.npz``, or the ``<key>.shards/`` a Beam pipeline wrote); any change
-    to either makes a new key. A bad file raises :class:`DataError`, or is reported to
-    ``on_error`` and left out when that is given; the cache keeps the reports, so a bad file is
-    reported again when the features come from the cache.
+    to either makes a new key, and an entry that cannot be read (damaged) is computed again and
+    written anew. A bad file raises :class:`DataError`, or is reported to ``on_error`` and left
+    out when that is given; the cache keeps the reports, so a bad file is reported again when
+    the features come from the cache.
     """
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / f"{cache_key(utts, config)}.npz"
-        if cache.is_file():
-            return _read_cache(cache, on_error)
         shards = cache.with_suffix(".shards")  # written by lstmrec.jobs.pipelines.beam_features
-        if shards.is_dir():
+        if cache.is_file():
+            entries = [_read_cache(cache)]
+        else:
+            entries = [_read_cache(shard) for shard in sorted(shards.glob("shard-*.npz"))]
+        if entries and None not in entries:
             out: dict[str, np.ndarray] = {}
-            for shard in sorted(shards.glob("shard-*.npz")):
-                out.update(_read_cache(shard, on_error))
+            for feats, reports in entries:
+                for reason, path in reports:
+                    report_or_raise(DataError(reason, path), on_error)
+                out.update(feats)
             return out
     out: dict[str, np.ndarray] = {}
     errors: list[DataError] = []
@@ -253,11 +259,13 @@ def compute_features(
 ERRORS_KEY = "__errors__"  # cache entry holding the bad files' reports (no utterance id has it)
 
 
-def _read_cache(cache: Path, on_error: OnError | None) -> dict[str, np.ndarray]:
-    """Features from a cache file; its recorded bad files go to ``on_error`` (or raise)."""
-    with np.load(cache) as z:
-        feats = {k: z[k] for k in z.files if k != ERRORS_KEY}
-        reports = json.loads(str(z[ERRORS_KEY])) if ERRORS_KEY in z.files else []
-    for reason, path in reports:
-        report_or_raise(DataError(reason, path), on_error)
-    return feats
+def _read_cache(cache: Path) -> tuple[dict[str, np.ndarray], list] | None:
+    """Features from a cache file and the ``[reason, path]`` reports of its bad files; None
+    when the file cannot be read as an entry (cut short, overwritten, not an npz)."""
+    try:
+        with open(cache, "rb") as f, np.load(f) as z:  # the file closed however np.load fails
+            feats = {k: z[k] for k in z.files if k != ERRORS_KEY}
+            reports = json.loads(str(z[ERRORS_KEY])) if ERRORS_KEY in z.files else []
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    return feats, reports

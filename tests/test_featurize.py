@@ -46,6 +46,25 @@ def test_cache_is_reused_and_keeps_reporting_bad_files(tmp_path):
     assert len(list(cache.glob("*.npz"))) == 2  # other settings, another entry
 
 
+@pytest.mark.parametrize("damage", ["cut", "text", "pickle"])
+def test_a_damaged_cache_entry_is_computed_again(tmp_path, damage):
+    utts, config, cache = corpus(tmp_path), FeatureConfig(), tmp_path / "cache"
+    first = compute_features(utts, config, cache_dir=cache, on_error=lambda e: None)
+    [entry] = cache.glob("*.npz")
+    data = entry.read_bytes()
+    if damage == "cut":
+        entry.write_bytes(data[: len(data) // 2])
+    elif damage == "text":
+        entry.write_text("not an npz\n")
+    else:  # an entry that holds an object array, which is never unpickled
+        np.savez(entry, s_good=np.array([None], dtype=object))
+    errors: list[DataError] = []
+    again = compute_features(utts, config, cache_dir=cache, on_error=errors.append)
+    np.testing.assert_array_equal(again["s_good"], first["s_good"])
+    assert len(errors) == 1 and "bad.wav" in str(errors[0])
+    assert entry.read_bytes() == data  # written anew
+
+
 def test_cache_notices_new_content_behind_an_unchanged_size_and_mtime(tmp_path):
     rng = np.random.default_rng(1)
     path = tmp_path / "a.wav"
