@@ -93,7 +93,9 @@ def _slice_frames(
     info = _soundfile_call(sf.info, path)
     total, rate = int(info.frames), int(info.samplerate)
     begin, end = offset or 0.0, (offset or 0.0) + (math.inf if duration is None else duration)
-    start, stop = round(begin * rate), (total if duration is None else round(end * rate))
+    # (capped at the recording's end: 1e308 s is past it, not an overflow)
+    start = round(min(begin * rate, total))
+    stop = total if duration is None else round(min(end * rate, total + 1))
     if not 0 <= start < stop <= total:
         raise DataError(
             f"slice {begin:g}-{end:g} s is empty or past the end ({total / rate:g} s)", path

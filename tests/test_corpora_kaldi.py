@@ -123,7 +123,8 @@ def test_a_slice_past_the_end_names_the_file(tmp_path):
     data, _ = kaldi_dir(tmp_path)
     wav = tmp_path / "data" / "audio" / "rec1.wav"
     assert len(load_audio(wav, offset=0.5)) == 8000  # to the end
-    for offset, duration in ((0.8, 0.3), (1.0, 0.1), (-0.1, 0.2), (0.5, 0.0)):
+    cases = ((0.8, 0.3), (1.0, 0.1), (-0.1, 0.2), (0.5, 0.0), (0.5, 1e308), (1e308, 1.0))
+    for offset, duration in cases:
         with pytest.raises(DataError) as e:
             load_audio(wav, offset=offset, duration=duration)
         assert e.value.path == str(wav) and "past the end" in e.value.reason
@@ -207,6 +208,13 @@ BAD = {
         "a rec1 0.10 0.50\nb rec1 0.50 0.90\nc rec2 0.2 0.81\n",
         "segments",
         "line 3: segment 0.2-0.81 s ends past the end (its recording 'rec2' lasts 0.8 s)",
+        "c",
+    ),
+    "far past the end": (
+        "segments",
+        "a rec1 0.10 0.50\nb rec1 0.50 0.90\nc rec2 0.2 1e308\n",
+        "segments",
+        "line 3: segment 0.2-1e+308 s ends past the end (its recording 'rec2' lasts 0.8 s)",
         "c",
     ),
     "end <= start": (

@@ -174,7 +174,7 @@ def _segment(rec_info: tuple[str, int, int], values: tuple, where: str, path: Pa
         raise DataError(f"{where}: segment {start:g}-{end:g} s: a negative or infinite time", path)
     if end <= start:
         raise DataError(f"{where}: segment {start:g}-{end:g} s: end <= start", path)
-    if round(end * rate) > frames:
+    if round(min(end * rate, frames + 1)) > frames:  # (1e308 s: past the end, no overflow)
         length = f"its recording {values[0]!r} lasts {frames / rate:g} s"
         raise DataError(f"{where}: segment {start:g}-{end:g} s ends past the end ({length})", path)
     return start, end - start
