@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import run
+from helpers import one_line, run
 
 from lstmrec.corpora.common_voice import (
     common_voice_splits,
@@ -101,12 +101,19 @@ def test_the_split_tables_give_the_split(tmp_path, capsys):
     assert (utt.id, utt.text) == ("common_voice_en_4", "One more")
 
 
-def test_with_only_validated_tsv_speaker_lists_split(tmp_path):
+def test_with_only_validated_tsv_speaker_lists_split(tmp_path, capsys):
     root = common_voice(tmp_path / "en", split_tables=False)
     assert common_voice_splits(root) == {}
     assert len(load_corpus(root, corpus="common-voice")) == 4
     with pytest.raises(DataError, match="dev_speakers"):
         load_split(root, "train")
+    rc, out, err = run(capsys, "prepare", "--data", root, "--out", tmp_path / "m")
+    assert rc == 2 and out == ""  # the command line names its own flags
+    assert one_line(err) == (
+        f"lstmrec: {root}: split 'train': this corpus has no split of its own; give the speaker "
+        "lists that define it (--dev-speakers and/or --test-speakers; dev_speakers / "
+        "test_speakers in a recipe or in Python)"
+    )
     (tmp_path / "dev.list").write_text("b2" * 8 + "\n")
     dev = load_split(root, "dev", dev_speakers=tmp_path / "dev.list")
     assert [u.id for u in dev] == ["common_voice_en_3", "common_voice_en_4"]

@@ -651,7 +651,7 @@ def test_load_split_on_an_iam_ondb_tree(tmp_path):
     assert ids("train", **lists) == ["b02-010-01", "b02-010-02", "c03-100z-01"]
     # Without split files and lists there is no split to choose.
     bare = make_iam_ondb(tmp_path / "bare", split_files=False)
-    with pytest.raises(DataError, match="give dev_speakers"):
+    with pytest.raises(DataError, match="give the speaker lists"):
         load_split(bare, "train")
 
 

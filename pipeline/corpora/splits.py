@@ -259,8 +259,9 @@ def select_split(
     if split != "all" and split_of is None and not is_timit:
         if dev_speakers is None and test_speakers is None:
             raise ValueError(
-                f"split {split!r}: the utterances are not all in a TIMIT TRAIN/TEST layout; "
-                "give dev_speakers and/or test_speakers, or split_of"
+                f"split {split!r}: this corpus has no split of its own; give the speaker lists "
+                "that define it (--dev-speakers and/or --test-speakers; dev_speakers / "
+                "test_speakers in a recipe or in Python)"
             )
     if is_timit:
         dev_speakers = read_speaker_list("dev") if dev_speakers is None else dev_speakers
