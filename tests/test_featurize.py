@@ -91,6 +91,16 @@ def test_default_cache_location_follows_the_environment(tmp_path, monkeypatch):
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "lstmrec" / "features"
 
 
+@pytest.mark.parametrize("command", ["features", "train"])
+def test_the_help_names_every_place_the_default_cache_is_looked_for(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse's line breaks undone
+    described = text[text.index("feature cache folder (default:") :].split(")")[0]
+    for place in ("$LSTMREC_CACHE_DIR", "$XDG_CACHE_HOME/lstmrec/features", "~/.cache/lstmrec"):
+        assert place in described, described
+
+
 def test_runs_share_the_default_cache(tmp_path, monkeypatch, capsys):
     """Two `lstmrec features` runs without --cache: the second reads the first one's entry."""
     cache = tmp_path / "shared"

@@ -282,8 +282,8 @@ def add_features_parser(sub) -> None:
     add_data_args(p, split_default=None)
     p.add_argument(
         "--cache",
-        help="feature cache folder (default: the cache train reads, $LSTMREC_CACHE_DIR or "
-        "~/.cache/lstmrec/features)",
+        help="feature cache folder (default: the cache train reads, $LSTMREC_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/lstmrec/features, else ~/.cache/lstmrec/features)",
     )
     p.add_argument(
         "--splits",
@@ -329,7 +329,7 @@ def add_train_parser(sub) -> None:
     p.add_argument(
         "--feature-cache",
         help="feature cache folder (default: $LSTMREC_CACHE_DIR, else "
-        "~/.cache/lstmrec/features, shared by all runs)",
+        "$XDG_CACHE_HOME/lstmrec/features, else ~/.cache/lstmrec/features, shared by all runs)",
     )
     p.add_argument(
         "--cell",
