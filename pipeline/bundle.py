@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from lstmrec.backend import import_keras
 from lstmrec.config import AnyFeatureConfig, feature_config_from_dict
 from lstmrec.features.errors import DataError
 from lstmrec.features.files import atomic_dir, complete_dir
@@ -145,6 +146,8 @@ def load_bundle(path: str | os.PathLike, *, engine: str = "keras") -> Bundle:
         raise ValueError(f"engine={engine!r} must be one of {', '.join(ENGINES)}")
     path = complete_dir(path) or Path(path)
     summary, features, symbols = read_bundle_meta(path)
+    if engine == "keras":  # a backend that cannot be imported is no damaged bundle
+        import_keras()
     try:
         model = _load_model(path / "model.keras", engine)
         # From bytes, so a damaged archive leaves no open file behind.
@@ -166,7 +169,7 @@ def _load_model(path: Path, engine: str):
     if engine == "numpy":
         return load_numpy_model(path)
     # Here, not at the top: the NumPy engine's commands never import Keras or its backend.
-    import keras
+    keras = import_keras()
 
     import lstmrec.models.layers  # noqa: F401  (registers the custom layer for deserialisation)
     from lstmrec.models.transducer import decoding_network, is_transducer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -212,6 +213,26 @@ def test_the_api_never_imports_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
     )
     assert proc.stdout.splitlines() == ["True", "[]"]
+
+
+def test_the_keras_engine_on_a_backend_that_cannot_be_imported_says_so():
+    """Not 'cannot load model': the bundle is fine, the backend is what is missing."""
+    code = (
+        "import lstmrec\n"
+        "from lstmrec.features.errors import DataError\n"
+        "try:\n"
+        f"    lstmrec.load({str(SPEECH)!r}, engine='keras')\n"
+        "except DataError as e:\n"
+        "    print(e)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "bogus"},
+    )
+    assert proc.stdout.startswith("KERAS_BACKEND=bogus: no such Keras backend;"), proc
 
 
 def test_the_readme_example_runs():
