@@ -481,6 +481,30 @@ def test_a_manifest_saved_with_a_byte_order_mark_is_read(tmp_path):
     assert utt.id == "a" and manifest_splits(manifest) == {"a": "train"}
 
 
+def test_speaker_lists_split_a_prepared_folder_anew(tmp_path):
+    """--dev-speakers / --test-speakers decide the splits of a prepared folder too, as of any
+    corpus with a split of its own; without them its files are the splits."""
+    from lstmrec.corpora.splits import load_split
+    from lstmrec.manifest import write_manifest
+
+    def utt(utt_id: str, speaker: str) -> Utterance:
+        return Utterance(utt_id, str(tmp_path / f"{utt_id}.wav"), speaker, phones=("h#",))
+
+    prepared = tmp_path / "p"
+    write_manifest([utt("a1", "alice"), utt("b1", "bob")], prepared / "train.jsonl")
+    write_manifest([utt("c1", "carol")], prepared / "dev.jsonl")
+    write_manifest([utt("d1", "dave")], prepared / "core-test.jsonl")
+    write_manifest([utt("d1", "dave")], prepared / "full-test.jsonl")  # shares d1
+    assert ids(load_split(prepared, "dev")) == {"c1"}
+    (tmp_path / "dev.list").write_text("bob\n")
+    (tmp_path / "test.list").write_text("carol\n")
+    lists = {"dev_speakers": tmp_path / "dev.list", "test_speakers": tmp_path / "test.list"}
+    assert ids(load_split(prepared, "dev", **lists)) == {"b1"}
+    assert ids(load_split(prepared, "core-test", **lists)) == {"c1"}
+    assert [u.id for u in load_split(prepared, "train", **lists)] == ["a1", "d1"]
+    assert ids(load_split(prepared, "all", **lists)) == {"a1", "b1", "c1", "d1"}
+
+
 def test_a_split_a_prepared_folder_lacks_is_named(tmp_path, capsys):
     """``--data`` a folder written by ``prepare``, ``--split`` one it was not asked for: the
     error names the missing file and the splits there, not a corpus layout it never had."""

@@ -61,7 +61,8 @@ def load_split(
 
     ``data`` is a TIMIT copy (any layout :func:`lstmrec.corpora.timit.find_timit` reads), a
     TIMIT-style corpus folder, a JSONL manifest (its ``"split"`` fields, or the speaker lists,
-    choose the split), a folder written by ``lstmrec prepare`` (``<split>.jsonl`` files), or a
+    choose the split), a folder written by ``lstmrec prepare`` (``<split>.jsonl`` files; with
+    speaker lists, the utterances of all of them, split by the lists), or a
     prepared TFDS dataset, ``tfds:NAME[/CONFIG][?data_dir=DIR]`` (its own splits; SA sentences and
     speaker lists were applied when it was prepared).
     ``dev_speakers`` / ``test_speakers`` are speaker-list files that define dev and test.
@@ -79,17 +80,20 @@ def load_split(
 
         return load_tfds_split(str(data), split)
     data = Path(data)
-    prepared = data / f"{split}.jsonl"
-    if data.is_dir() and prepared.is_file():
-        return read_manifest(prepared)
     dev = None if dev_speakers is None else read_speaker_list(dev_speakers)
     test = None if test_speakers is None else read_speaker_list(test_speakers)
-    kind = _corpus_kind(data, corpus)
+    held = [s for s in SPLITS if (data / f"{s}.jsonl").is_file()] if data.is_dir() else []
+    if split in held and dev is None and test is None:  # a folder written by lstmrec prepare
+        return read_manifest(data / f"{split}.jsonl")
+    kind = "prepared" if held and (dev is not None or test is not None) else None
     try:
-        utts = _read(data, kind, on_error)
+        if kind == "prepared":  # speaker lists split all that was prepared there anew
+            utts = _read_prepared(data, held)
+        else:
+            kind = _corpus_kind(data, corpus)
+            utts = _read(data, kind, on_error)
     except DataError:
-        held = [s for s in SPLITS if (data / f"{s}.jsonl").is_file()] if data.is_dir() else []
-        if held:  # a folder written by lstmrec prepare, without this split
+        if held and kind != "prepared":  # a folder written by lstmrec prepare, without this split
             raise DataError(
                 f"has no {split}.jsonl (the splits prepared there: {', '.join(held)})", data
             ) from None
@@ -114,6 +118,16 @@ def load_split(
         )
     except ValueError as e:
         raise DataError(str(e), data) from None
+
+
+def _read_prepared(data: Path, splits: Sequence[str]) -> list[Utterance]:
+    """Every utterance of the ``<split>.jsonl`` files of a prepared folder, each once (the files
+    of two splits may share utterances: core-test and full-test, all), in file order."""
+    seen: dict[str, Utterance] = {}
+    for split in splits:
+        for utt in read_manifest(data / f"{split}.jsonl"):
+            seen.setdefault(utt.id, utt)
+    return list(seen.values())
 
 
 def load_corpus(
