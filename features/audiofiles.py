@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soundfile as sf
 
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import regular_file
 
 SAMPLE_RATE = 16000  # Hz; TIMIT's rate, and the rate every file is resampled to by default
 SPHERE_HEADER_MAX = 16384  # bytes of a NIST SPHERE header read for its sample count
@@ -21,10 +21,7 @@ SPHERE_HEADER_MAX = 16384  # bytes of a NIST SPHERE header read for its sample c
 
 def _soundfile_call(fn, path: str | os.PathLike, **kwargs: Any) -> Any:
     """Call ``fn(path, **kwargs)`` and turn every reader failure into a DataError."""
-    if not Path(path).is_file():
-        if Path(path).exists():  # never opened: a FIFO would block the read
-            raise DataError("not a regular file (a folder, FIFO or device)", path)
-        raise DataError("no such file", path)
+    regular_file(path, missing="no such file")  # never opened: a FIFO would block the read
     try:
         return fn(os.fspath(path), **kwargs)
     except sf.LibsndfileError as err:  # its str() repeats the path: the reason alone

@@ -17,6 +17,9 @@ name. Elsewhere the swap takes three renames (the new folder to ``.NAME.new-*``,
 moment a process died at. On any error the temporary is removed and the :class:`DataError` names
 the target.
 
+A file to be read is checked by :func:`regular_file` before it is opened: a folder, FIFO or
+device given where a file is read is refused, never opened (reading a FIFO waits for a writer).
+
 Test hook: with ``LSTMREC_FAULT_AT=N`` in the environment the process dies (``os._exit``) at its
 ``N``-th fault point (after each file is written, after each rename); with
 ``LSTMREC_FAULT_TRACE=FILE`` each fault point appends a line to ``FILE``.
@@ -86,6 +89,18 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def regular_file(path: str | os.PathLike, *, missing: str = "file not found") -> Path:
+    """``path`` as a :class:`Path` when it is a regular file (or a link to one), else a
+    :class:`DataError` naming it: ``missing`` when nothing is there, and for a folder, FIFO or
+    device one that says so. Nothing is opened: reading a FIFO would wait for a writer."""
+    path = Path(path)
+    if not path.is_file():
+        if path.exists():
+            raise DataError("not a regular file (a folder, FIFO or device)", path)
+        raise DataError(missing, path)
+    return path
 
 
 def file_in_the_way(target: str | os.PathLike) -> Path | None:

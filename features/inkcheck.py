@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import regular_file
 from lstmrec.features.ink import MAX_INK_COORD
 
 MAX_INK_FILE_BYTES = 8 * 2**20  # larger files are refused: one line of ink is a few hundred KB
@@ -25,10 +26,7 @@ MILLISECONDS_STEP = 1.0
 def check_file(path: Path) -> None:
     """:class:`DataError` unless ``path`` is a regular file (never opened: a FIFO would block
     the read)."""
-    if not path.is_file():
-        if path.exists():
-            raise DataError("not a regular file (a folder, FIFO or device)", path)
-        raise DataError("file not found", path)
+    regular_file(path)
 
 
 def read_bytes(path: Path) -> bytes:

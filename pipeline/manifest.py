@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lstmrec.features.errors import DataError
-from lstmrec.features.files import atomic_open
+from lstmrec.features.files import atomic_open, regular_file
 
 Seconds = float
 
@@ -159,9 +159,7 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     A byte-order mark at the start (an editor's) is left out. Raises :class:`DataError` naming
     the file (and line) when it is missing, not UTF-8, or has a line that is not a JSON object.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("file not found", path)
+    path = regular_file(path)
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()  # without a byte-order mark
     except UnicodeDecodeError as e:

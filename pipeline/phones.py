@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lstmrec.features.errors import DataError
-from lstmrec.features.files import write_text
+from lstmrec.features.files import regular_file, write_text
 
 MAP_RESOURCE = "phones.60-48-39.map"
 BLANK = "<blank>"  # the CTC blank; always class 0 of a SymbolTable
@@ -200,9 +200,7 @@ def read_speaker_list(name_or_path: str | os.PathLike) -> list[str]:
     if isinstance(name_or_path, str) and name_or_path in SPEAKER_LISTS:
         text = _resource_text(SPEAKER_LISTS[name_or_path])
     else:
-        path = Path(name_or_path)
-        if not path.is_file():
-            known = ", ".join(SPEAKER_LISTS)
-            raise DataError(f"speaker list not found (shipped lists: {known})", path)
+        missing = f"speaker list not found (shipped lists: {', '.join(SPEAKER_LISTS)})"
+        path = regular_file(name_or_path, missing=missing)
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is no part of an id
     return [line.strip().lower() for line in text.splitlines() if line.strip()]

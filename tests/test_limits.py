@@ -25,11 +25,13 @@ from lstmrec.features.ink import InkFeatureConfig, ink_features
 from lstmrec.features.inkfiles import read_ink_file
 from lstmrec.inference.decoder import Decoder, DecoderOptions
 from lstmrec.inference.evaluate import evaluate_bundle
-from lstmrec.inference.lm_files import read_arpa
+from lstmrec.inference.lm_files import read_arpa, read_lexicon
+from lstmrec.lexicon import Lexicon
 from lstmrec.manifest import Utterance, read_manifest
 from lstmrec.models.align import forced_align
 from lstmrec.models.beam import beam_decode, log_softmax
 from lstmrec.models.decoding import Token
+from lstmrec.phones import read_speaker_list
 
 SPHERE = REPO / "data" / "timit-demo" / "TIMIT" / "TRAIN" / "DR1" / "FVMH0" / "SA1.WAV"
 
@@ -128,6 +130,23 @@ def test_a_fifo_is_not_reported_missing(tmp_path):
     os.mkfifo(tmp_path / "pipe.json")
     with pytest.raises(DataError, match="not a regular file"):
         read_ink_file(tmp_path / "pipe.json")
+
+
+@pytest.mark.parametrize(
+    "reader",
+    [load_recipe, read_arpa, read_lexicon, Lexicon, read_manifest, read_speaker_list],
+    ids=["recipe", "arpa", "word list", "lexicon", "manifest", "speaker list"],
+)
+def test_a_device_or_folder_given_as_a_file_is_refused_unopened(tmp_path, reader):
+    """Each reader of a file a user names (--config, --lm, --lexicon, --pron-lexicon, --data,
+    --dev-speakers): a FIFO there would be opened and wait for a writer forever."""
+    for path in (Path(os.devnull), tmp_path):
+        with pytest.raises(DataError) as e:
+            reader([path] if reader is Lexicon else path)
+        assert (e.value.path, e.value.reason) == (
+            str(path),
+            "not a regular file (a folder, FIFO or device)",
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
 from lstmrec.bundle import load_bundle
 from lstmrec.cli.common import Failures, bundle_held_out, lexicon_arg, split_from_args
 from lstmrec.corpora.splits import SPLITS
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import regular_file
 from lstmrec.inference.decoder import DecoderOptions, bundle_decoder
 from lstmrec.inference.evaluate import recipe_lexicon
 from lstmrec.inference.lm_files import (
@@ -117,7 +117,7 @@ def cmd_lm(args) -> int:
         if args.unit == "phones":
             raise DataError("--text gives characters or words: use --unit chars or words")
         try:
-            lines = Path(args.text).read_text(encoding="utf-8-sig").splitlines()
+            lines = regular_file(args.text).read_text(encoding="utf-8-sig").splitlines()
         except UnicodeDecodeError:
             raise DataError("not UTF-8 text", args.text) from None
         sentences = [text_tokens(ln, args.unit) for ln in lines if ln.strip()]

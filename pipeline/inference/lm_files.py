@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from lstmrec.features.errors import DataError, report_or_raise
-from lstmrec.features.files import write_text
+from lstmrec.features.files import regular_file, write_text
 from lstmrec.models.lm import BOS, EOS, LN10, NO_PROB, UNK, LexiconLM, NgramModel, SymbolLM
 from lstmrec.targets import SPACE, symbols_text, text_symbols, utterance_symbols
 
@@ -149,6 +149,7 @@ def read_arpa(path: str | os.PathLike) -> NgramModel:
 
     Raises :class:`DataError` naming the file and line when it is malformed.
     """
+    regular_file(path, missing="language model file not found")
     try:
         text = Path(path).read_text(encoding="utf-8-sig")  # without a byte-order mark
     except FileNotFoundError:
@@ -243,6 +244,7 @@ def _model_from_entries(raw, path) -> NgramModel:
 def read_lexicon(path: str | os.PathLike) -> list[str]:
     """Words of a lexicon file: the first field of each non-empty line (so a plain word list
     and a pronunciation lexicon both work); ``#`` starts a comment line."""
+    regular_file(path, missing="lexicon file not found")
     try:
         lines = Path(path).read_text(encoding="utf-8-sig").splitlines()  # without a BOM
     except FileNotFoundError:

@@ -11,10 +11,9 @@ import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from lstmrec.features.errors import DataError
-from lstmrec.features.files import write_text
+from lstmrec.features.files import regular_file, write_text
 from lstmrec.phones import fold
 from lstmrec.scoring.ids import UNKNOWN_SPEAKER, safe_id
 
@@ -268,11 +267,7 @@ def read_kaldi_text(path: str | os.PathLike) -> dict[str, list[str]]:
     mark at the start is not part of the first id. Raises :class:`DataError` if the file is
     missing, is a CTM or STM file (:func:`sclite_kind`), or an id occurs twice.
     """
-    path = Path(path)
-    if not path.is_file():
-        if path.exists():  # never opened: a FIFO would block the read
-            raise DataError("not a regular file (a folder, FIFO or device)", path)
-        raise DataError("transcript file not found", path)
+    path = regular_file(path, missing="transcript file not found")
     with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not part of an id
         lines = f.readlines()
     return parse_kaldi_text(lines, path)

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from lstmrec.features.errors import DataError
+from lstmrec.features.files import regular_file
 
 UNKNOWN_SPEAKER = "unknown"  # the speaker of an utterance no corpus or utt2spk file names
 STDIN = "-"  # the input name that means standard input
@@ -70,11 +71,7 @@ def read_utt2spk(path: str | os.PathLike) -> dict[str, str]:
 
     Raises :class:`DataError` naming the file and line for a missing file, a line without
     exactly two fields, or an id given twice."""
-    path = Path(path)
-    if not path.is_file():
-        if path.exists():  # never opened: a FIFO would block the read
-            raise DataError("not a regular file (a folder, FIFO or device)", path)
-        raise DataError("utt2spk file not found", path)
+    path = regular_file(path, missing="utt2spk file not found")
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()  # without a byte-order mark
     except UnicodeDecodeError as e:
