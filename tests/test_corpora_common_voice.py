@@ -81,6 +81,13 @@ def test_a_release_folder_gives_clips_speakers_sentences(tmp_path):
     assert feats.shape == (73, FeatureConfig().dim) and np.isfinite(feats).all()
 
 
+def test_a_table_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    root = common_voice(tmp_path / "en")
+    table = root / "train.tsv"
+    table.write_text("\ufeff" + table.read_text(encoding="utf-8"), encoding="utf-8")
+    assert [u.id for u in find_common_voice(root)] == [f"common_voice_en_{i}" for i in (1, 2, 3, 4)]
+
+
 def test_the_split_tables_give_the_split(tmp_path, capsys):
     root = common_voice(tmp_path / "en")
     assert common_voice_splits(root) == {

@@ -67,6 +67,13 @@ def test_a_tree_gives_ids_speakers_words_and_durations(tmp_path):
     assert [u.id for u in load_corpus(tmp_path)] == [u.id for u in utts]  # auto, above the top
 
 
+def test_a_transcript_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    top = librispeech(tmp_path)
+    trans = top / "dev-clean" / "84" / "121123" / "84-121123.trans.txt"
+    trans.write_text("\ufeff" + trans.read_text(encoding="utf-8"), encoding="utf-8")
+    assert [u.id for u in find_librispeech(top / "dev-clean")] == ["84-121123-0000"]
+
+
 def test_part_folders_give_the_split(tmp_path, capsys):
     top = librispeech(tmp_path)
     assert librispeech_splits(find_librispeech(top)) == {

@@ -110,6 +110,13 @@ def test_read_txt_timit_and_plain(tmp_path):
         read_txt(write(tmp_path / "c.TXT", "0 100\n"))
 
 
+def test_label_files_saved_with_a_byte_order_mark_read_as_without(tmp_path):
+    bom = "\ufeff"  # an editor's: no part of the first sample number or word
+    txt = write(tmp_path / "a.TXT", bom + "0 54683 She had your dark suit.\n")
+    assert read_txt(txt) == "She had your dark suit."
+    assert read_phn(write(tmp_path / "a.PHN", bom + "0 100 h#\n"))[0] == (0, 100, "h#")
+
+
 # --- the shared TIMIT sample ---------------------------------------------------------------------
 
 

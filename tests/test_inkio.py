@@ -620,6 +620,14 @@ def test_load_iam_ondb_tree(tmp_path):
     }  # fmt: skip
 
 
+def test_a_split_file_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    root = make_iam_ondb(tmp_path / "IAM-OnDB")
+    trainset = root / "task1" / "trainset.txt"
+    trainset.write_text("\ufeff" + trainset.read_text())  # its first form: no part of an id
+    splits = iam_ondb_splits(root, load_iam_ondb(root))
+    assert splits["a01-000u-01"] == "train"
+
+
 def test_iam_ondb_without_original_falls_back_to_form_ids(tmp_path):
     root = make_iam_ondb(tmp_path, writers=False)
     assert {u.speaker for u in load_iam_ondb(root)} == set(FORMS)

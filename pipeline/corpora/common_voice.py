@@ -65,7 +65,7 @@ def _rows(table: Path) -> Iterator[tuple[int, dict[str, str]]]:
 
     Raises :class:`DataError` naming the table for an unreadable file or a missing column."""
     try:
-        text = table.read_text(encoding="utf-8")
+        text = table.read_text(encoding="utf-8-sig")  # without a byte-order mark
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read as UTF-8 text ({e})", table) from None
     # Sentences hold quotes of their own: the fields are tab-separated, never quoted.

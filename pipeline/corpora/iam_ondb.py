@@ -109,7 +109,7 @@ def iam_ondb_splits(root: str | os.PathLike, utts: Sequence[Utterance]) -> dict[
     listed: dict[str, str] = {}
     for path in _split_files(root):
         try:
-            ids = path.read_text(encoding="utf-8").split()
+            ids = path.read_text(encoding="utf-8-sig").split()  # without a byte-order mark
         except (OSError, UnicodeDecodeError) as e:
             raise DataError(f"cannot read split file ({e})", path) from None
         for item in ids:

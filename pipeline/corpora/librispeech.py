@@ -46,7 +46,7 @@ def looks_like_librispeech(root: str | os.PathLike) -> bool:
 def _chapter(trans: Path, on_error: OnError | None) -> Iterator[Utterance]:
     """The utterances of one chapter's transcript (bad lines reported and skipped)."""
     try:
-        lines = trans.read_text(encoding="utf-8").splitlines()
+        lines = trans.read_text(encoding="utf-8-sig").splitlines()  # without a byte-order mark
     except (OSError, UnicodeDecodeError) as e:
         report_or_raise(DataError(f"cannot read as UTF-8 text ({e})", trans), on_error)
         return

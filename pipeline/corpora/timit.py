@@ -31,7 +31,7 @@ _NOT_FOUND = "no TIMIT utterances found (expected TRAIN/DR1/<speaker>/<utt>.WAV 
 
 def _read_text_file(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # without a byte-order mark
     except FileNotFoundError:
         raise DataError("file not found", path) from None
     except UnicodeDecodeError as e:
