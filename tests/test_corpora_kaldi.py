@@ -260,6 +260,19 @@ def test_prepare_names_and_counts_a_bad_entry_once_over_all_splits(tmp_path, cap
     ]
 
 
+def test_refs_stm_segments_end_where_the_segment_ends(tmp_path, capsys):
+    data, _ = kaldi_dir(tmp_path)
+    stm = tmp_path / "ref.stm"
+    args = ("refs", "--data", data, "--split", "all", "--unit", "words", "--stm-out", stm)
+    rc, out, err = run(capsys, *args)
+    assert rc == 0, err
+    assert stm.read_text().splitlines() == [  # 0.1-0.5 s, 0.5-0.9 s and 0-0.6 s of recordings
+        "a 1 spk1 0.000 0.400 HELLO WORLD",
+        "b 1 spk1 0.000 0.400 good bye",
+        "c 1 spk2 0.000 0.600 ONE",
+    ]
+
+
 def test_paths_resolve_against_the_data_dir_first(tmp_path):
     data, _ = kaldi_dir(tmp_path)
     (data / "audio").mkdir()

@@ -42,6 +42,17 @@ def _check_unit_flags(args) -> None:
         raise DataError(f"{' and '.join(unused)}: for --unit {other}, not --unit {args.unit}")
 
 
+def _seconds(utt) -> float:
+    """How long an utterance lasts: its slice of a recording (a Kaldi segment), its samples in
+    memory (a TFDS example), else its whole audio file, from the header."""
+    if getattr(utt, "samples", None) is not None:
+        return utt.duration
+    n, sr, _ = audio_info(utt.path)
+    if utt.offset is None:
+        return n / sr
+    return utt.duration if utt.duration is not None else n / sr - utt.offset
+
+
 def cmd_refs(args) -> int:
     # The outputs were checked before (lstmrec.cli.common.check_outputs): none is an input or
     # another output, and none exists unless --force is given.
@@ -58,8 +69,7 @@ def cmd_refs(args) -> int:
         try:
             refs[utt.id] = _symbols(utt, args.unit, args.fold, args.silence, norm)
             if args.stm_out:
-                n, sr, _ = audio_info(utt.path)
-                durations[utt.id] = n / sr
+                durations[utt.id] = _seconds(utt)
         except DataError as e:
             failures(e)
             refs.pop(utt.id, None)
