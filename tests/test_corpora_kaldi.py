@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -271,6 +272,18 @@ def test_refs_stm_segments_end_where_the_segment_ends(tmp_path, capsys):
         "b 1 spk1 0.000 0.400 good bye",
         "c 1 spk2 0.000 0.600 ONE",
     ]
+
+
+def test_a_table_that_is_a_device_is_refused_unopened(tmp_path):
+    data, _ = kaldi_dir(tmp_path)
+    (data / "utt2spk").unlink()
+    (data / "utt2spk").symlink_to(os.devnull)  # a FIFO there would never be read to its end
+    with pytest.raises(DataError) as e:
+        find_kaldi(data)
+    assert (e.value.path, e.value.reason) == (
+        str(data / "utt2spk"),
+        "not a regular file (a folder, FIFO or device)",
+    )
 
 
 def test_paths_resolve_against_the_data_dir_first(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -333,6 +334,16 @@ def test_audio_that_does_not_decode_is_named_once_with_the_reason(tmp_path):
     errors: list[DataError] = []
     assert len(find_timit(tmp_path, on_error=errors.append)) == 14
     assert [str(e) for e in errors] == [f"{bad}: cannot read audio (Format not recognised.)"]
+
+
+def test_a_label_file_that_is_a_device_is_refused_unopened(tmp_path):
+    make_fake_timit(tmp_path)
+    phn = tmp_path / "TIMIT/TRAIN/DR1/FAAA0/SI1.PHN"
+    phn.unlink()
+    phn.symlink_to(os.devnull)  # a FIFO there would never be read to its end
+    errors: list[DataError] = []
+    assert len(find_timit(tmp_path, on_error=errors.append)) == 14
+    assert [str(e) for e in errors] == [f"{phn}: not a regular file (a folder, FIFO or device)"]
 
 
 def test_unknown_timit_label_is_an_error(tmp_path):

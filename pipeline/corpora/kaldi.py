@@ -31,6 +31,7 @@ from pathlib import Path
 
 from lstmrec.features.audio import audio_info
 from lstmrec.features.errors import DataError, OnError, report_or_raise
+from lstmrec.features.files import regular_file
 from lstmrec.manifest import Utterance
 
 KALDI_FILES = ("wav.scp", "text")  # what makes a folder a Kaldi data directory
@@ -72,9 +73,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, stripped line)`` of each non-blank line of a UTF-8 text file (a
     byte-order mark at its start left out, so it is not part of the first key)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError("file not found", path) from None
+        text = regular_file(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
     for lineno, line in enumerate(text.splitlines(), 1):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lstmrec.features.audio import audio_info
 from lstmrec.features.errors import DataError, OnError, report_or_raise
+from lstmrec.features.files import regular_file
 from lstmrec.manifest import Utterance
 from lstmrec.phones import TIMIT61
 
@@ -31,9 +32,7 @@ _NOT_FOUND = "no TIMIT utterances found (expected TRAIN/DR1/<speaker>/<utt>.WAV 
 
 def _read_text_file(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8-sig")  # without a byte-order mark
-    except FileNotFoundError:
-        raise DataError("file not found", path) from None
+        return regular_file(path).read_text(encoding="utf-8-sig")  # without a byte-order mark
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 text (byte {e.start})", path) from None
 
