@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,16 @@ def test_each_bad_entry_is_one_report_and_the_rest_is_read(tmp_path, fault, reas
     assert reports[0].reason.startswith(reason), str(reports[0])
     with pytest.raises(DataError):
         find_librispeech(top)
+
+
+def test_a_transcript_that_is_a_device_is_named_not_read_as_empty(tmp_path):
+    top = librispeech(tmp_path)
+    trans = top / "train-clean-100" / "19" / "198" / "19-198.trans.txt"
+    trans.unlink()
+    trans.symlink_to(os.devnull)  # a FIFO there would never be read to its end
+    reports: list[DataError] = []
+    assert len(find_librispeech(top, on_error=reports.append)) == 3  # the chapter's 2 left out
+    assert [str(r) for r in reports] == [f"{trans}: not a regular file (a folder, FIFO or device)"]
 
 
 def test_a_folder_without_transcripts_is_refused(tmp_path):

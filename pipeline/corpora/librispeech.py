@@ -20,6 +20,7 @@ from pathlib import Path
 from lstmrec.corpora.kaldi import part_split
 from lstmrec.features.audio import audio_info
 from lstmrec.features.errors import DataError, OnError, report_or_raise
+from lstmrec.features.files import regular_file
 from lstmrec.manifest import Utterance
 
 TRANS_SUFFIX = ".trans.txt"
@@ -46,7 +47,10 @@ def looks_like_librispeech(root: str | os.PathLike) -> bool:
 def _chapter(trans: Path, on_error: OnError | None) -> Iterator[Utterance]:
     """The utterances of one chapter's transcript (bad lines reported and skipped)."""
     try:
-        lines = trans.read_text(encoding="utf-8-sig").splitlines()  # without a byte-order mark
+        lines = regular_file(trans).read_text(encoding="utf-8-sig").splitlines()  # without a BOM
+    except DataError as e:  # a folder, FIFO or device (never opened)
+        report_or_raise(e, on_error)
+        return
     except (OSError, UnicodeDecodeError) as e:
         report_or_raise(DataError(f"cannot read as UTF-8 text ({e})", trans), on_error)
         return
