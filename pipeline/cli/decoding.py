@@ -59,8 +59,8 @@ def decoder_from_args(args, bundle):
     nbest = getattr(args, "nbest", None)  # None: the command has no --nbest
     if nbest is not None and nbest < 1:
         raise DataError(f"--nbest {nbest} must be at least 1")
-    json_out = args.format == "json" or getattr(args, "runner", None)  # --runner writes JSON
-    if nbest is not None and nbest > 1 and not json_out:  # text and CTM show one
+    json_out = getattr(args, "format", None) == "json" or getattr(args, "runner", None)
+    if nbest is not None and nbest > 1 and not json_out:  # text and CTM show one (--runner: JSON)
         raise DataError(f"--nbest {nbest} lists hypotheses in JSON output: add --format json")
     for flag, value in (
         ("--lm-weight", args.lm_weight),
