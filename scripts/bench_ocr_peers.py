@@ -496,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--rapidocr-detect", action="store_true",
                    help="run RapidOCR's text detection and orientation models first (default: "
                    "its recognizer reads the whole line)")  # fmt: skip
-    add_decoding_args(p)
+    add_decoding_args(p, nbest=False)  # it reads the best hypothesis only
     report_args(p, details=False)
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
     p.add_argument("--threads", type=int, default=1,

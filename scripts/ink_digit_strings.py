@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         default="test",
         help="the part of the MNIST set the strings are written with (default: test)",
     )
-    add_decoding_args(p)
+    add_decoding_args(p, nbest=False)  # it reads the best hypothesis only
     p.add_argument("--json", help="also write the figures to this JSON file, as evaluate does")
     p.add_argument("--write-inkml", help="also write the strings to this InkML file (new)")
     p.add_argument(
