@@ -100,21 +100,21 @@ def _decode_files(args, kind: str, require, expand, results, show) -> int:
     A single input file (no ``--data``) is no batch: its failure is the one line."""
     bundle = load_bundle(args.model, engine=args.engine)
     require(bundle, args.model)
+    data = getattr(args, "data", None)  # recognize has no --data
     found = [(given, expand([given])) for given in args.inputs]  # a file finds itself
     files, args.ids, args.utterances = [f for _, fs in found for f in fs], None, {}
-    batch = len(files) > 1 or len(found) > 1 or bool(getattr(args, "data", None))
-    failures = Failures(args.strict, batch=batch)
-    if getattr(args, "data", None):
+    failures = Failures(args.strict, batch=len(files) > 1 or len(found) > 1 or bool(data))
+    if data:
         utts = {utterance_key(u): u for u in split_from_args(args, args.split, on_error=failures)}
         files += list(utts)
         args.ids = {**file_ids(files), **{key: safe_id(u.id) for key, u in utts.items()}}
         args.utterances = {key: u for key, u in utts.items() if key != u.path}
     if files.count(STDIN) > 1:
         raise DataError("standard input can be read once only", STDIN)
-    if not files and not args.inputs and not getattr(args, "data", None):
+    if not files and not args.inputs and not data:
         raise DataError(f"no input: give {kind} files or folders, - (standard input) or --data")
     if not files:
-        raise DataError(f"no {kind} files found", " ".join(args.inputs) or args.data)
+        raise DataError(f"no {kind} files found", " ".join(args.inputs) or data)
     for folder in (given for given, fs in found if not fs):  # among inputs that have some
         failures(DataError(f"no {kind} files found", folder))
     decoder = decoder_from_args(args, bundle)
